@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { EXCHANGES, SYMBOL_MAX_LENGTH, UNIFIED_SYMBOL_PATTERN } from './exchanges.js';
+import { epochMsProblem, MAX_EPOCH_MS, MIN_EPOCH_MS, TIMEFRAMES } from './time.js';
+
+/**
+ * The data contracts. One place defines each field; services import the
+ * inferred types (`z.infer`) and never redeclare them.
+ *
+ * Every record carries:
+ *  - `schemaVersion`: the contract version it was written with;
+ *  - `exchange`: the ccxt id; `symbol`: the ccxt unified symbol;
+ *  - `eventTimeMs`: the time as the EXCHANGE stamped it;
+ *  - `receivedAtMs`: the time WE received it.
+ * Both are integer milliseconds UTC and are never mixed.
+ */
+export const SCHEMA_VERSION = 1 as const;
+
+/** A rule id travels with custom issues so that errors name the rule, not only the field. */
+function ruleIssue(
+  ctx: z.RefinementCtx,
+  path: string[],
+  rule: string,
+  message: string,
+  input: unknown,
+): void {
+  ctx.addIssue({ code: 'custom', path, message, params: { rule }, input });
+}
+
+/** Accepts any number, then explains unit errors precisely (seconds vs milliseconds). */
+const epochMs = (description: string) =>
+  z
+    .number()
+    .superRefine((v, ctx) => {
+      const problem = epochMsProblem(v);
+      if (problem !== null)
+        ctx.addIssue({ code: 'custom', message: problem, params: { rule: 'epoch_ms' }, input: v });
+    })
+    .meta({ description, type: 'integer', minimum: MIN_EPOCH_MS, maximum: MAX_EPOCH_MS });
+
+export const ExchangeIdSchema = z.enum(EXCHANGES).meta({ description: 'ccxt exchange id' });
+export const SymbolSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(SYMBOL_MAX_LENGTH, `must be at most ${SYMBOL_MAX_LENGTH} characters`)
+  .regex(UNIFIED_SYMBOL_PATTERN, 'must be a ccxt unified symbol like BTC/USDT:USDT')
+  .meta({ description: 'ccxt unified symbol, e.g. BTC/USDT:USDT' });
+export const TimeframeSchema = z.enum(TIMEFRAMES);
+
+const price = (description: string) => z.number().positive('must be > 0').meta({ description });
+const nonNegative = (description: string) => z.number().min(0, 'must be ≥ 0').meta({ description });
+
+const base = {
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  exchange: ExchangeIdSchema,
+  symbol: SymbolSchema,
+  eventTimeMs: epochMs('Event time as the exchange stamped it (integer ms UTC).'),
+  receivedAtMs: epochMs('Time perpflow received the record (integer ms UTC).'),
+};
+
+/** Where a raw record came from: the live path or a backfill. */
+export const IngestSourceSchema = z.enum(['live', 'backfill']);
+
+export const CandleSchema = z
+  .object({
+    ...base,
+    timeframe: TimeframeSchema,
+    /** The bar's open time; equals eventTimeMs for candles. */
+    openTimeMs: epochMs('Bar open time as the exchange stamped it.'),
+    open: price('open price'),
+    high: price('high price'),
+    low: price('low price'),
+    close: price('close price'),
+    volume: nonNegative('base-asset volume'),
+    quoteVolume: nonNegative('quote-asset volume').nullable(),
+    trades: z.number().int().min(0).nullable(),
+    /** false while the candle is still open: provisional, never final. */
+    closed: z.boolean(),
+    source: IngestSourceSchema,
+  })
+  .superRefine((c, ctx) => {
+    if (c.eventTimeMs !== c.openTimeMs)
+      ruleIssue(
+        ctx,
+        ['eventTimeMs'],
+        'candle.event_time',
+        'must equal openTimeMs for a candle',
+        c.eventTimeMs,
+      );
+    if (c.high < c.low)
+      ruleIssue(ctx, ['high'], 'ohlc.high_below_low', `must be ≥ low (low=${c.low})`, c.high);
+    else if (c.high < Math.max(c.open, c.close))
+      ruleIssue(
+        ctx,
+        ['high'],
+        'ohlc.high_below_body',
+        `must be ≥ max(open, close) (open=${c.open}, close=${c.close})`,
+        c.high,
+      );
+    else if (c.low > Math.min(c.open, c.close))
+      ruleIssue(
+        ctx,
+        ['low'],
+        'ohlc.low_above_body',
+        `must be ≤ min(open, close) (open=${c.open}, close=${c.close})`,
+        c.low,
+      );
+  });
+export type Candle = z.infer<typeof CandleSchema>;
+
+export const OpenInterestSchema = z.object({
+  ...base,
+  /** Open interest in contracts / base asset, as the exchange reports it. */
+  openInterest: nonNegative('open interest, base asset'),
+  /** Open interest in quote currency when the exchange reports it. */
+  openInterestValue: nonNegative('open interest, quote currency').nullable(),
+  source: IngestSourceSchema,
+});
+export type OpenInterestObservation = z.infer<typeof OpenInterestSchema>;
+
+export const FundingKindSchema = z.enum(['settled', 'predicted']);
+export const FundingSchema = z.object({
+  ...base,
+  /** settled: a rate applied at fundingTimeMs; predicted: the current estimate for the next settlement. */
+  kind: FundingKindSchema,
+  /** Funding rate per interval, as a fraction (0.0001 = 1 bp). */
+  fundingRate: z.number().meta({ description: 'funding rate as a fraction per interval' }),
+  /** The settlement time the rate applies to. */
+  fundingTimeMs: epochMs('Settlement time the rate applies to.'),
+  markPrice: price('mark price').nullable(),
+  indexPrice: price('index price').nullable(),
+  source: IngestSourceSchema,
+});
+export type FundingObservation = z.infer<typeof FundingSchema>;
+
+/**
+ * The side of the liquidation ORDER as the exchange reports it. A `sell`
+ * liquidation order closes a LONG position; a `buy` order closes a SHORT.
+ */
+export const LiquidationSideSchema = z.enum(['buy', 'sell']);
+export const LiquidationSchema = z.object({
+  ...base,
+  side: LiquidationSideSchema,
+  price: price('liquidation order price (average fill price when reported)'),
+  amount: z.number().positive('must be > 0').meta({ description: 'base-asset quantity' }),
+  source: IngestSourceSchema,
+});
+export type LiquidationEvent = z.infer<typeof LiquidationSchema>;
+
+/**
+ * One aligned bar per (exchange, symbol, timeframe, bar open). `eventTimeMs`
+ * is the bar's open time; the bar covers [eventTimeMs, eventTimeMs + tf).
+ * No value depends on data with event time after the bar's close.
+ */
+export const AlignedBarSchema = z
+  .object({
+    schemaVersion: z.literal(SCHEMA_VERSION),
+    exchange: ExchangeIdSchema,
+    symbol: SymbolSchema,
+    timeframe: TimeframeSchema,
+    eventTimeMs: epochMs('Bar open time (the bar covers [t, t + timeframe)).'),
+    open: price('open'),
+    high: price('high'),
+    low: price('low'),
+    close: price('close'),
+    volume: nonNegative('base volume'),
+    openInterest: nonNegative('latest open interest with event time ≤ bar close').nullable(),
+    openInterestTimeMs: epochMs('event time of the open interest used').nullable(),
+    fundingRate: z.number().nullable(),
+    fundingTimeMs: epochMs('settlement time of the latest settled funding ≤ bar close').nullable(),
+    predictedFundingRate: z.number().nullable(),
+    predictedFundingTimeMs: epochMs('settlement time the predicted rate is for').nullable(),
+    /** Notional (price × amount) of liquidated LONG positions (sell orders) in [t, t+tf). */
+    liqLongNotional: nonNegative('liquidated long notional'),
+    /** Notional of liquidated SHORT positions (buy orders) in [t, t+tf). */
+    liqShortNotional: nonNegative('liquidated short notional'),
+    liqCount: z.number().int().min(0),
+    /** The latest receive time among the inputs used: join point-in-time on this. */
+    knownAtMs: epochMs('latest receivedAtMs among the inputs of this bar'),
+    /** 0 for the first emission, +1 for each re-emission after late data. */
+    revision: z.number().int().min(0),
+    candleFilled: z.boolean(),
+    openInterestStale: z.boolean(),
+    fundingStale: z.boolean(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.high < b.low)
+      ruleIssue(ctx, ['high'], 'ohlc.high_below_low', `must be ≥ low (low=${b.low})`, b.high);
+  });
+export type AlignedBar = z.infer<typeof AlignedBarSchema>;
+
+/** Why a record was quarantined, with everything needed to re-drive it. */
+export const DeadLetterSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  /** Stable rule id, e.g. `contract.type`, `ohlc.high_below_low`, `late`. */
+  ruleId: z.string().min(1).max(128),
+  message: z.string().max(4096),
+  stage: z.enum(['ingest', 'aligner', 'windower']),
+  source: z.object({
+    topic: z.string().min(1),
+    partition: z.number().int().min(0),
+    offset: z.string().regex(/^[0-9]+$/, 'must be a decimal Kafka offset'),
+  }),
+  key: z.string().nullable(),
+  /** The original value, byte for byte: utf8 when it was valid UTF-8, else base64. */
+  payload: z.string(),
+  payloadEncoding: z.enum(['utf8', 'base64']),
+  /** Original value size in bytes (payload may be truncated for huge records). */
+  payloadBytes: z.number().int().min(0),
+  payloadTruncated: z.boolean(),
+  headers: z.record(z.string(), z.string()),
+  exchange: z.string().nullable(),
+  symbol: z.string().nullable(),
+  deadLetteredAtMs: epochMs('when the record was quarantined'),
+});
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+
+export const RECORD_SCHEMAS = {
+  candle: CandleSchema,
+  open_interest: OpenInterestSchema,
+  funding: FundingSchema,
+  liquidation: LiquidationSchema,
+  aligned_bar: AlignedBarSchema,
+  dead_letter: DeadLetterSchema,
+} as const;
+export type RecordKind = keyof typeof RECORD_SCHEMAS;
+export type RecordOf<K extends RecordKind> = z.infer<(typeof RECORD_SCHEMAS)[K]>;
