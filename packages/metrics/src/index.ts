@@ -1,0 +1,3 @@
+export * from './registry.js';
+export * from './server.js';
+export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
