@@ -3,7 +3,7 @@
 // Usage: node scripts/node-test.mjs [--concurrency N] <dir|file>... [-- extra node --test args]
 // Files: every *.test.ts below each dir (node_modules and dist skipped), sorted.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -32,6 +32,18 @@ if (files.length === 0) {
   process.exit(1);
 }
 const nodeArgs = ['--conditions=@perpflow/source', '--import', 'tsx', '--test'];
+// With PERPFLOW_TEST_RESULTS=<dir>, counts also go to <dir>/<name>.json for the closing summary.
+const resultsDir = process.env.PERPFLOW_TEST_RESULTS;
+if (resultsDir) {
+  const name = (process.env.npm_package_name ?? 'tests').replace(/[^a-z0-9._-]+/gi, '_');
+  mkdirSync(resultsDir, { recursive: true });
+  const reporter = new URL('./count-reporter.mjs', import.meta.url).href;
+  nodeArgs.push('--test-reporter=spec', '--test-reporter-destination=stdout');
+  nodeArgs.push(
+    `--test-reporter=${reporter}`,
+    `--test-reporter-destination=${join(resultsDir, `${name}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`)}`,
+  );
+}
 if (concurrency) nodeArgs.push(`--test-concurrency=${concurrency}`);
 const res = spawnSync(process.execPath, [...nodeArgs, ...extra, ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);
