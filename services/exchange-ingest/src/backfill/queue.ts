@@ -1,0 +1,264 @@
+import type { ExchangeId } from '@perpflow/contracts';
+import type { Logger } from '@perpflow/runtime';
+import { type Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type CcxtExchange, callExchange } from '../adapters/exchange.js';
+import type { CheckpointStore } from '../adapters/checkpoints.js';
+import type { RecordSink } from '../adapters/kafka-sink.js';
+import {
+  candleFromOhlcv,
+  isClosed,
+  type Normalized,
+  openInterestFromCcxt,
+  settledFundingFromCcxt,
+} from '../domain/normalize.js';
+import { type PageSpec, pagesOf } from '../domain/paging.js';
+import { publishNormalized } from '../ingest/collector.js';
+import type { RateGate } from '../ingest/gate.js';
+import type { IngestMetrics } from '../metrics.js';
+import { type BackfillJobData, type BackfillSpec, planBackfill } from './plan.js';
+import { timeframeMs } from '@perpflow/contracts';
+
+/** One queue per exchange, so each exchange has its own concurrency and rate budget. */
+export function queueName(exchange: ExchangeId): string {
+  return `perpflow-backfill-${exchange}`;
+}
+
+const META = (id: string) => `perpflow:backfill:${id}`;
+const DONE = (id: string) => `perpflow:backfill:${id}:done`;
+const FAILED = (id: string) => `perpflow:backfill:${id}:failed`;
+const INDEX = 'perpflow:backfills';
+
+export interface BackfillStatus {
+  id: string;
+  spec: Omit<BackfillSpec, 'symbols'> & { symbolCount: number };
+  total: number;
+  done: number;
+  failed: number;
+  cancelled: boolean;
+  createdAtMs: number;
+}
+
+/** Starts, lists and cancels backfills (the CLI's side). */
+export class BackfillControl {
+  constructor(
+    private readonly redis: Redis,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(spec: BackfillSpec): Promise<BackfillStatus> {
+    const jobs = planBackfill(spec);
+    const queue = new Queue<BackfillJobData>(queueName(spec.exchange), { connection: this.redis });
+    try {
+      const { symbols, ...rest } = spec;
+      await this.redis.hset(META(spec.id), {
+        spec: JSON.stringify({ ...rest, symbolCount: symbols.length }),
+        total: String(jobs.length),
+        createdAtMs: String(this.now()),
+        cancelled: '0',
+      });
+      await this.redis.zadd(INDEX, this.now(), spec.id);
+      for (let i = 0; i < jobs.length; i += 500) {
+        await queue.addBulk(
+          jobs.slice(i, i + 500).map((j) => ({
+            name: 'range',
+            data: j.data,
+            opts: {
+              jobId: j.id,
+              attempts: 10,
+              backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+              removeOnComplete: { count: 10_000 },
+              removeOnFail: false,
+            },
+          })),
+        );
+      }
+    } finally {
+      await queue.close();
+    }
+    return (await this.status(spec.id)) as BackfillStatus;
+  }
+
+  async status(id: string): Promise<BackfillStatus | null> {
+    const meta = await this.redis.hgetall(META(id));
+    if (!meta.spec) return null;
+    const [done, failed] = await Promise.all([this.redis.scard(DONE(id)), this.redis.scard(FAILED(id))]);
+    return {
+      id,
+      spec: JSON.parse(meta.spec),
+      total: Number(meta.total),
+      done,
+      failed,
+      cancelled: meta.cancelled === '1',
+      createdAtMs: Number(meta.createdAtMs),
+    };
+  }
+
+  async list(): Promise<BackfillStatus[]> {
+    const ids = await this.redis.zrange(INDEX, 0, -1);
+    const out: BackfillStatus[] = [];
+    for (const id of ids) {
+      const s = await this.status(id);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** Marks it cancelled (running jobs stop at their next page) and removes its waiting jobs. */
+  async cancel(id: string): Promise<number> {
+    const s = await this.status(id);
+    if (!s) throw new Error(`no backfill "${id}" (see: perpflow-backfill list)`);
+    await this.redis.hset(META(id), 'cancelled', '1');
+    const queue = new Queue<BackfillJobData>(queueName(s.spec.exchange), { connection: this.redis });
+    let removed = 0;
+    try {
+      const waiting = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
+      for (const job of waiting)
+        if (job?.data.backfillId === id) {
+          await job.remove();
+          removed++;
+        }
+    } finally {
+      await queue.close();
+    }
+    return removed;
+  }
+}
+
+export interface BackfillWorkerDeps {
+  redis: Redis;
+  exchanges: Map<ExchangeId, { ex: CcxtExchange; gate: RateGate }>;
+  sink: RecordSink;
+  checkpoints: CheckpointStore;
+  metrics: IngestMetrics;
+  logger: Logger;
+  now: () => number;
+  concurrency: number;
+}
+
+/**
+ * Runs backfill jobs. Each page is published and acknowledged by Kafka BEFORE its
+ * checkpoint is written; a crash in between re-publishes that one page on resume
+ * (same records but for receivedAtMs; the aligner drops them as duplicates).
+ */
+export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJobData>[] {
+  const workers: Worker<BackfillJobData>[] = [];
+  for (const [exchange, { ex, gate }] of deps.exchanges) {
+    const worker = new Worker<BackfillJobData>(queueName(exchange), (job) => runJob(deps, ex, gate, job), {
+      connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
+      concurrency: deps.concurrency,
+    });
+    worker.on('completed', (job) => void onFinished(deps, job, 'completed'));
+    worker.on('failed', (job, err) => {
+      deps.logger.warn(
+        { jobId: job?.id, attempts: job?.attemptsMade, err: err.message },
+        'backfill job attempt failed',
+      );
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void onFinished(deps, job, 'failed');
+    });
+    worker.on('error', (err) => deps.logger.error({ err: err.message, exchange }, 'backfill worker error'));
+    workers.push(worker);
+  }
+  return workers;
+}
+
+async function onFinished(
+  deps: BackfillWorkerDeps,
+  job: Job<BackfillJobData>,
+  outcome: 'completed' | 'failed',
+): Promise<void> {
+  const id = job.data.backfillId;
+  await deps.redis.sadd(outcome === 'completed' ? DONE(id) : FAILED(id), job.id ?? '');
+  deps.metrics.backfillJobs.inc({ outcome });
+  const [total, done] = await Promise.all([deps.redis.hget(META(id), 'total'), deps.redis.scard(DONE(id))]);
+  if (total) deps.metrics.backfillProgress.set({ backfill: id }, done / Number(total));
+}
+
+async function runJob(
+  deps: BackfillWorkerDeps,
+  ex: CcxtExchange,
+  gate: RateGate,
+  job: Job<BackfillJobData>,
+): Promise<void> {
+  const d = job.data;
+  const ckKey = `backfill:${d.backfillId}:${d.exchange}|${d.symbol}|${d.feed}|${d.fromMs}`;
+  const resumeAt = (await deps.checkpoints.get(ckKey)) ?? d.fromMs;
+  if (resumeAt >= d.toMs) return; // finished before a crash, checkpointed, not yet marked done
+  const tfMs = timeframeMs(d.timeframe);
+  const base = { exchange: d.exchange, symbol: d.symbol, source: 'backfill' as const };
+  const fetchWith =
+    <T>(method: string, fn: () => Promise<T>) =>
+    async () => {
+      await gate.pass();
+      try {
+        return await callExchange(ex, method, deps.metrics, fn);
+      } catch (err) {
+        gate.onError(err);
+        throw err;
+      }
+    };
+  const timeOf = (r: unknown) => {
+    const t = Array.isArray(r) ? r[0] : (r as { timestamp?: unknown })?.timestamp;
+    return typeof t === 'number' ? t : null;
+  };
+  let spec: PageSpec<unknown>;
+  if (d.feed === 'ohlcv')
+    spec = {
+      fetch: (since, limit) =>
+        fetchWith('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit))(),
+      timeOf,
+      limit: 1000,
+      stepMs: tfMs,
+    };
+  else if (d.feed === 'open_interest')
+    spec = {
+      fetch: (since, limit) =>
+        fetchWith('fetchOpenInterestHistory', () =>
+          ex.fetchOpenInterestHistory(d.symbol, '5m', since, limit),
+        )(),
+      timeOf,
+      limit: 500,
+      stepMs: 300_000,
+    };
+  else
+    spec = {
+      fetch: (since, limit) =>
+        fetchWith('fetchFundingRateHistory', () => ex.fetchFundingRateHistory(d.symbol, since, limit))(),
+      timeOf,
+      limit: 1000,
+      stepMs: 1,
+    };
+
+  const feed = d.feed === 'ohlcv' ? 'ohlcv' : d.feed === 'open_interest' ? 'open_interest' : 'funding';
+  for await (const page of pagesOf(spec, resumeAt, d.toMs)) {
+    if ((await deps.redis.hget(META(d.backfillId), 'cancelled')) === '1') return;
+    const receivedAtMs = deps.now();
+    const stamp = { ...base, receivedAtMs };
+    type Item = Normalized<{ exchange: string; symbol: string; eventTimeMs: number }> & { symbol: string };
+    const items = page.rows.flatMap((r): Item[] => {
+      if (d.feed === 'ohlcv') {
+        const t = timeOf(r);
+        // Never publish an open candle from a backfill: it is not final.
+        if (t !== null && !isClosed(t, d.timeframe, receivedAtMs)) return [];
+        return [{ ...candleFromOhlcv(r as unknown[], stamp, d.timeframe, true), symbol: d.symbol }];
+      }
+      if (d.feed === 'open_interest')
+        return [{ ...openInterestFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
+      return [{ ...settledFundingFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
+    });
+    await publishNormalized(
+      { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now },
+      {
+        exchange: d.exchange,
+        feed,
+        origin: `backfill/${d.feed}`,
+        source: 'backfill',
+        timeframe: d.timeframe,
+      },
+      items,
+    );
+    await deps.checkpoints.set(ckKey, page.nextSinceMs);
+    await job.updateProgress(Math.round(((page.nextSinceMs - d.fromMs) / (d.toMs - d.fromMs)) * 100));
+  }
+  await deps.checkpoints.set(ckKey, d.toMs);
+}

@@ -1,0 +1,136 @@
+/**
+ * perpflow-backfill: start, list, follow and cancel backfills.
+ *   perpflow-backfill start --exchange binanceusdm --symbols BTC/USDT:USDT,ETH/USDT:USDT --from 2024-01-01 --to 2024-01-31 [--feeds ohlcv,open_interest,funding] [--id name] [--follow]
+ *   perpflow-backfill list
+ *   perpflow-backfill status <id> [--follow]
+ *   perpflow-backfill cancel <id>
+ */
+import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
+import { sleep } from '@perpflow/runtime';
+import { Redis } from 'ioredis';
+import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
+import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
+
+function flags(argv: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) m.set(a, 'true');
+    else {
+      m.set(a, next);
+      i++;
+    }
+  }
+  return m;
+}
+
+function bar(s: BackfillStatus): string {
+  const frac = s.total === 0 ? 1 : s.done / s.total;
+  const width = 30;
+  const full = Math.round(frac * width);
+  return `${s.id.padEnd(24)} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${s.done}/${s.total} jobs${s.failed ? `, ${s.failed} FAILED` : ''}${s.cancelled ? ' (cancelled)' : ''}`;
+}
+
+async function follow(control: BackfillControl, id: string): Promise<number> {
+  const tty = process.stdout.isTTY;
+  for (;;) {
+    const s = await control.status(id);
+    if (!s) throw new Error(`no backfill "${id}"`);
+    process.stdout.write(tty ? `\r${bar(s)}` : `${bar(s)}\n`);
+    if (s.done + s.failed >= s.total || s.cancelled) {
+      process.stdout.write('\n');
+      return s.failed > 0 ? 2 : 0;
+    }
+    await sleep(tty ? 500 : 5_000);
+  }
+}
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  const f = flags(rest);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:36379', { maxRetriesPerRequest: 3 });
+  const control = new BackfillControl(redis);
+  try {
+    switch (command) {
+      case 'start': {
+        const exchange = f.get('--exchange') ?? 'binanceusdm';
+        if (!(EXCHANGES as readonly string[]).includes(exchange))
+          throw new Error(`--exchange: "${exchange}" is not one of ${EXCHANGES.join(', ')}`);
+        const symbols = (f.get('--symbols') ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        if (symbols.length === 0)
+          throw new Error('--symbols: give at least one unified symbol, e.g. BTC/USDT:USDT');
+        const feeds = (f.get('--feeds') ?? BACKFILL_FEEDS.join(',')).split(',') as BackfillFeed[];
+        for (const feed of feeds)
+          if (!BACKFILL_FEEDS.includes(feed))
+            throw new Error(
+              `--feeds: "${feed}" is not one of ${BACKFILL_FEEDS.join(', ')} (liquidations have no REST history)`,
+            );
+        const fromMs = parseTimeArg('--from', f.get('--from') ?? '');
+        const toMs = parseTimeArg('--to', f.get('--to') ?? '');
+        const id =
+          f.get('--id') ??
+          `bf-${new Date()
+            .toISOString()
+            .replace(/[-:.TZ]/g, '')
+            .slice(0, 14)}`;
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error('--id: letters, digits, _ and - only');
+        const s = await control.start({
+          id,
+          exchange: exchange as ExchangeId,
+          symbols,
+          feeds,
+          timeframe: '1m',
+          fromMs,
+          toMs,
+          chunkMs: 86_400_000,
+        });
+        console.log(
+          `started ${s.id}: ${s.total} jobs (${symbols.length} symbols × ${feeds.length} feeds × days). A running exchange-ingest picks them up.`,
+        );
+        return f.has('--follow') ? follow(control, s.id) : 0;
+      }
+      case 'list': {
+        const all = await control.list();
+        if (all.length === 0) console.log('no backfills');
+        for (const s of all) console.log(bar(s));
+        return 0;
+      }
+      case 'status': {
+        const id = rest[0];
+        if (!id) throw new Error('usage: perpflow-backfill status <id> [--follow]');
+        if (f.has('--follow')) return follow(control, id);
+        const s = await control.status(id);
+        if (!s) throw new Error(`no backfill "${id}" (see: perpflow-backfill list)`);
+        console.log(bar(s));
+        return 0;
+      }
+      case 'cancel': {
+        const id = rest[0];
+        if (!id) throw new Error('usage: perpflow-backfill cancel <id>');
+        const removed = await control.cancel(id);
+        console.log(
+          `cancelled ${id}: removed ${removed} waiting jobs; running jobs stop after their current page`,
+        );
+        return 0;
+      }
+      default:
+        console.log('usage: perpflow-backfill start|list|status|cancel ... (see the README, Backfill)');
+        return command === undefined || command === '--help' ? 0 : 1;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`perpflow-backfill: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,164 @@
+import {
+  type Candle,
+  type ContractViolation,
+  type ExchangeId,
+  type FundingObservation,
+  type LiquidationEvent,
+  type OpenInterestObservation,
+  type ParseResult,
+  parseRecord,
+  SCHEMA_VERSION,
+  type Timeframe,
+  timeframeMs,
+} from '@perpflow/contracts';
+
+/**
+ * ccxt's unified structures → contract records. ccxt returns `[[null,…]]` or
+ * `undefined` fields on a malformed body without throwing (see shared notes), so
+ * every record goes through the contract here; a failure is returned, never thrown.
+ */
+export interface Stamp {
+  exchange: ExchangeId;
+  symbol: string;
+  receivedAtMs: number;
+  source: 'live' | 'backfill';
+}
+
+export type Normalized<T> = ParseResult<T> & { raw: unknown };
+
+function wrap<T>(res: ParseResult<T>, raw: unknown): Normalized<T> {
+  return { ...res, raw };
+}
+
+/** A ccxt OHLCV row `[ts, o, h, l, c, v]`. `closed` is decided by the caller from the exchange clock. */
+export function candleFromOhlcv(
+  row: readonly unknown[],
+  stamp: Stamp,
+  timeframe: Timeframe,
+  closed: boolean,
+): Normalized<Candle> {
+  const [ts, open, high, low, close, volume] = row;
+  const record = {
+    schemaVersion: SCHEMA_VERSION,
+    exchange: stamp.exchange,
+    symbol: stamp.symbol,
+    eventTimeMs: ts,
+    receivedAtMs: stamp.receivedAtMs,
+    timeframe,
+    openTimeMs: ts,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    quoteVolume: null,
+    trades: null,
+    closed,
+    source: stamp.source,
+  };
+  return wrap(parseRecord('candle', record), row);
+}
+
+/** Only candles whose close time the exchange's clock has passed are final. */
+export function isClosed(openTimeMs: number, timeframe: Timeframe, exchangeNowMs: number): boolean {
+  return openTimeMs + timeframeMs(timeframe) <= exchangeNowMs;
+}
+
+interface CcxtOpenInterest {
+  openInterestAmount?: number | undefined;
+  openInterestValue?: number | undefined;
+  timestamp?: number | undefined;
+}
+
+export function openInterestFromCcxt(
+  oi: CcxtOpenInterest,
+  stamp: Stamp,
+): Normalized<OpenInterestObservation> {
+  const record = {
+    schemaVersion: SCHEMA_VERSION,
+    exchange: stamp.exchange,
+    symbol: stamp.symbol,
+    eventTimeMs: oi.timestamp,
+    receivedAtMs: stamp.receivedAtMs,
+    openInterest: oi.openInterestAmount,
+    openInterestValue: oi.openInterestValue ?? null,
+    source: stamp.source,
+  };
+  return wrap(parseRecord('open_interest', record), oi);
+}
+
+interface CcxtFundingRate {
+  fundingRate?: number | undefined;
+  fundingTimestamp?: number | undefined;
+  timestamp?: number | undefined;
+  markPrice?: number | undefined;
+  indexPrice?: number | undefined;
+}
+
+/** The current (predicted) rate from a premium-index style answer: applies at `fundingTimestamp`. */
+export function predictedFundingFromCcxt(fr: CcxtFundingRate, stamp: Stamp): Normalized<FundingObservation> {
+  const record = {
+    schemaVersion: SCHEMA_VERSION,
+    exchange: stamp.exchange,
+    symbol: stamp.symbol,
+    eventTimeMs: fr.timestamp,
+    receivedAtMs: stamp.receivedAtMs,
+    kind: 'predicted',
+    fundingRate: fr.fundingRate,
+    fundingTimeMs: fr.fundingTimestamp,
+    markPrice: positiveOrNull(fr.markPrice),
+    indexPrice: positiveOrNull(fr.indexPrice),
+    source: stamp.source,
+  };
+  return wrap(parseRecord('funding', record), fr);
+}
+
+/** A settled rate from funding history: event time = settlement time. */
+export function settledFundingFromCcxt(
+  fr: { fundingRate?: number | undefined; timestamp?: number | undefined },
+  stamp: Stamp,
+): Normalized<FundingObservation> {
+  const record = {
+    schemaVersion: SCHEMA_VERSION,
+    exchange: stamp.exchange,
+    symbol: stamp.symbol,
+    eventTimeMs: fr.timestamp,
+    receivedAtMs: stamp.receivedAtMs,
+    kind: 'settled',
+    fundingRate: fr.fundingRate,
+    fundingTimeMs: fr.timestamp,
+    markPrice: null,
+    indexPrice: null,
+    source: stamp.source,
+  };
+  return wrap(parseRecord('funding', record), fr);
+}
+
+/** A liquidation already mapped from the venue's wire message (see venues/). */
+export interface RawLiquidation {
+  side: string;
+  price: number;
+  amount: number;
+  eventTimeMs: number;
+}
+
+export function liquidationFromRaw(l: RawLiquidation, stamp: Stamp): Normalized<LiquidationEvent> {
+  const record = {
+    schemaVersion: SCHEMA_VERSION,
+    exchange: stamp.exchange,
+    symbol: stamp.symbol,
+    eventTimeMs: l.eventTimeMs,
+    receivedAtMs: stamp.receivedAtMs,
+    side: typeof l.side === 'string' ? l.side.toLowerCase() : l.side,
+    price: l.price,
+    amount: l.amount,
+    source: stamp.source,
+  };
+  return wrap(parseRecord('liquidation', record), l);
+}
+
+function positiveOrNull(v: number | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+export type { ContractViolation };
