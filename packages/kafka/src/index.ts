@@ -1,3 +1,4 @@
 export * from './client.js';
 export * from './messages.js';
 export * from './topics.js';
+export * from './co-partitioned-assigner.js';
