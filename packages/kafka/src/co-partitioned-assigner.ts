@@ -22,7 +22,9 @@ export function assignCoPartitioned(
     for (const p of [...partitions].sort((a, b) => a - b)) {
       const member = members[p % members.length]!;
       const byTopic = out[member]!;
-      (byTopic[topic] ??= []).push(p);
+      const list = byTopic[topic] ?? [];
+      list.push(p);
+      byTopic[topic] = list;
     }
   }
   return out;
