@@ -73,7 +73,10 @@ async function main(): Promise<void> {
     const row = (stage: string, feed: string) => {
       const key = `${stage}|${feed}`;
       let r = rows.get(key);
-      if (!r) rows.set(key, (r = { stage, feed, total: 0, freshness: [], dlq: 0 }));
+      if (!r) {
+        r = { stage, feed, total: 0, freshness: [], dlq: 0 };
+        rows.set(key, r);
+      }
       return r;
     };
     for (const c of COUNTERS)
