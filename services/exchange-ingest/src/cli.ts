@@ -27,7 +27,7 @@ function flags(argv: string[]): Map<string, string> {
 }
 
 function bar(s: BackfillStatus): string {
-  const frac = s.total === 0 ? 1 : s.done / s.total;
+  const frac = s.progress;
   const width = 30;
   const full = Math.round(frac * width);
   return `${s.id.padEnd(24)} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${s.done}/${s.total} jobs${s.failed ? `, ${s.failed} FAILED` : ''}${s.cancelled ? ' (cancelled)' : ''}`;
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
           chunkMs: 86_400_000,
         });
         console.log(
-          `started ${s.id}: ${s.total} jobs (${symbols.length} symbols × ${feeds.length} feeds × days). A running exchange-ingest picks them up.`,
+          `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day). A running exchange-ingest picks them up.`,
         );
         return f.has('--follow') ? follow(control, s.id) : 0;
       }

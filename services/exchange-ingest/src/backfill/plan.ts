@@ -19,55 +19,49 @@ export interface BackfillJobData {
   backfillId: string;
   exchange: ExchangeId;
   symbol: string;
-  feed: BackfillFeed;
+  feeds: BackfillFeed[];
   timeframe: Timeframe;
   fromMs: number;
   toMs: number;
+  chunkMs: number;
 }
 
 /**
- * Splits a backfill into jobs of one (symbol, feed, chunk). Chunks are aligned
- * to UTC multiples of chunkMs so that two backfills over overlapping ranges plan
- * the same chunks. Job ids are deterministic: adding the same plan twice adds nothing.
+ * One job per (exchange, symbol): a symbol's history is walked in order, chunk by
+ * chunk, so the aligner sees each stream's event time move forward. Within a
+ * chunk, funding and open interest are published before the candles, so the
+ * candle-driven watermark rarely passes a bar before its inputs are in Kafka.
+ * Job ids are deterministic: adding the same plan twice adds nothing.
  */
 export function planBackfill(spec: BackfillSpec): { id: string; data: BackfillJobData }[] {
   if (!(spec.fromMs < spec.toMs))
     throw new Error(`backfill ${spec.id}: from (${spec.fromMs}) must be before to (${spec.toMs})`);
-  const jobs: { id: string; data: BackfillJobData }[] = [];
-  for (const symbol of spec.symbols)
-    for (const feed of spec.feeds)
-      for (
-        let start = Math.floor(spec.fromMs / spec.chunkMs) * spec.chunkMs;
-        start < spec.toMs;
-        start += spec.chunkMs
-      ) {
-        const fromMs = Math.max(start, spec.fromMs);
-        const toMs = Math.min(start + spec.chunkMs, spec.toMs);
-        jobs.push({
-          id: backfillJobId(spec.id, spec.exchange, symbol, feed, fromMs),
-          data: {
-            backfillId: spec.id,
-            exchange: spec.exchange,
-            symbol,
-            feed,
-            timeframe: spec.timeframe,
-            fromMs,
-            toMs,
-          },
-        });
-      }
-  return jobs;
+  return spec.symbols.map((symbol) => ({
+    id: backfillJobId(spec.id, spec.exchange, symbol),
+    data: {
+      backfillId: spec.id,
+      exchange: spec.exchange,
+      symbol,
+      feeds: spec.feeds,
+      timeframe: spec.timeframe,
+      fromMs: spec.fromMs,
+      toMs: spec.toMs,
+      chunkMs: spec.chunkMs,
+    },
+  }));
+}
+
+/** The chunks of a job, aligned to UTC multiples of chunkMs. */
+export function chunksOf(fromMs: number, toMs: number, chunkMs: number): { fromMs: number; toMs: number }[] {
+  const out: { fromMs: number; toMs: number }[] = [];
+  for (let start = Math.floor(fromMs / chunkMs) * chunkMs; start < toMs; start += chunkMs)
+    out.push({ fromMs: Math.max(start, fromMs), toMs: Math.min(start + chunkMs, toMs) });
+  return out;
 }
 
 /** BullMQ ids may not contain ':'; symbols do, so they are URI-encoded. */
-export function backfillJobId(
-  backfillId: string,
-  exchange: string,
-  symbol: string,
-  feed: string,
-  fromMs: number,
-): string {
-  return `${backfillId}.${exchange}.${encodeURIComponent(symbol)}.${feed}.${fromMs}`;
+export function backfillJobId(backfillId: string, exchange: string, symbol: string): string {
+  return `${backfillId}.${exchange}.${encodeURIComponent(symbol)}`;
 }
 
 /** `2024-01-01`, `2024-01-01T06:00:00Z` or epoch ms → epoch ms UTC; throws naming the flag. */

@@ -1,6 +1,6 @@
 import type { ExchangeId } from '@perpflow/contracts';
 import type { Logger } from '@perpflow/runtime';
-import { type Job, Queue, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type CcxtExchange, callExchange } from '../adapters/exchange.js';
 import type { CheckpointStore } from '../adapters/checkpoints.js';
@@ -16,7 +16,13 @@ import { type PageSpec, pagesOf } from '../domain/paging.js';
 import { publishNormalized } from '../ingest/collector.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
-import { type BackfillJobData, type BackfillSpec, planBackfill } from './plan.js';
+import {
+  type BackfillFeed,
+  type BackfillJobData,
+  type BackfillSpec,
+  chunksOf,
+  planBackfill,
+} from './plan.js';
 import { timeframeMs } from '@perpflow/contracts';
 
 /** One queue per exchange, so each exchange has its own concurrency and rate budget. */
@@ -37,6 +43,8 @@ export interface BackfillStatus {
   failed: number;
   cancelled: boolean;
   createdAtMs: number;
+  /** 0..1: completed chunks over all chunks, from each job's progress. */
+  progress: number;
 }
 
 /** Starts, lists and cancels backfills (the CLI's side). */
@@ -53,6 +61,7 @@ export class BackfillControl {
       const { symbols, ...rest } = spec;
       await this.redis.hset(META(spec.id), {
         spec: JSON.stringify({ ...rest, symbolCount: symbols.length }),
+        jobIds: JSON.stringify(jobs.map((j) => j.id)),
         total: String(jobs.length),
         createdAtMs: String(this.now()),
         cancelled: '0',
@@ -83,9 +92,23 @@ export class BackfillControl {
     const meta = await this.redis.hgetall(META(id));
     if (!meta.spec) return null;
     const [done, failed] = await Promise.all([this.redis.scard(DONE(id)), this.redis.scard(FAILED(id))]);
+    const spec = JSON.parse(meta.spec) as BackfillStatus['spec'];
+    const jobIds = JSON.parse(meta.jobIds ?? '[]') as string[];
+    let progressSum = 0;
+    const queue = new Queue<BackfillJobData>(queueName(spec.exchange), { connection: this.redis });
+    try {
+      for (const jobId of jobIds) {
+        const job = await Job.fromId(queue, jobId);
+        const finished = job ? await job.isCompleted() : await this.redis.sismember(DONE(id), jobId);
+        progressSum += finished ? 100 : typeof job?.progress === 'number' ? job.progress : 0;
+      }
+    } finally {
+      await queue.close();
+    }
     return {
+      progress: jobIds.length === 0 ? 1 : progressSum / (100 * jobIds.length),
       id,
-      spec: JSON.parse(meta.spec),
+      spec,
       total: Number(meta.total),
       done,
       failed,
@@ -137,8 +160,8 @@ export interface BackfillWorkerDeps {
 }
 
 /**
- * Runs backfill jobs. Each page is published and acknowledged by Kafka BEFORE its
- * checkpoint is written; a crash in between re-publishes that one page on resume
+ * Runs backfill jobs. Each chunk is published and acknowledged by Kafka BEFORE its
+ * checkpoint is written; a crash in between re-publishes that one chunk on resume
  * (same records but for receivedAtMs; the aligner drops them as duplicates).
  */
 export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJobData>[] {
@@ -181,84 +204,93 @@ async function runJob(
   job: Job<BackfillJobData>,
 ): Promise<void> {
   const d = job.data;
-  const ckKey = `backfill:${d.backfillId}:${d.exchange}|${d.symbol}|${d.feed}|${d.fromMs}`;
+  const ckKey = `backfill:${d.backfillId}:${d.exchange}|${d.symbol}`;
   const resumeAt = (await deps.checkpoints.get(ckKey)) ?? d.fromMs;
-  if (resumeAt >= d.toMs) return; // finished before a crash, checkpointed, not yet marked done
-  const tfMs = timeframeMs(d.timeframe);
-  const base = { exchange: d.exchange, symbol: d.symbol, source: 'backfill' as const };
-  const fetchWith =
-    <T>(method: string, fn: () => Promise<T>) =>
-    async () => {
-      await gate.pass();
-      try {
-        return await callExchange(ex, method, deps.metrics, fn);
-      } catch (err) {
-        gate.onError(err);
-        throw err;
+  const chunks = chunksOf(d.fromMs, d.toMs, d.chunkMs);
+  const pub = { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now };
+  for (const [i, chunk] of chunks.entries()) {
+    if (chunk.toMs <= resumeAt) continue; // done before a crash: never refetched
+    if ((await deps.redis.hget(META(d.backfillId), 'cancelled')) === '1') return;
+    // Funding and open interest first, candles last (see planBackfill).
+    for (const feed of (['funding', 'open_interest', 'ohlcv'] as const).filter((f) => d.feeds.includes(f))) {
+      const from = Math.max(chunk.fromMs, resumeAt);
+      for await (const page of pagesOf(pageSpec(feed, d, ex, gate, deps), from, chunk.toMs)) {
+        const receivedAtMs = deps.now();
+        const stamp = { exchange: d.exchange, symbol: d.symbol, source: 'backfill' as const, receivedAtMs };
+        const items = page.rows.flatMap((r): Item[] => {
+          if (feed === 'ohlcv') {
+            const t = timeOf(r);
+            // Never publish an open candle from a backfill: it is not final.
+            if (t !== null && !isClosed(t, d.timeframe, receivedAtMs)) return [];
+            return [{ ...candleFromOhlcv(r as unknown[], stamp, d.timeframe, true), symbol: d.symbol }];
+          }
+          if (feed === 'open_interest')
+            return [{ ...openInterestFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
+          return [{ ...settledFundingFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
+        });
+        await publishNormalized(
+          pub,
+          {
+            exchange: d.exchange,
+            feed,
+            origin: `backfill/${feed}`,
+            source: 'backfill',
+            timeframe: d.timeframe,
+          },
+          items,
+        );
       }
-    };
-  const timeOf = (r: unknown) => {
-    const t = Array.isArray(r) ? r[0] : (r as { timestamp?: unknown })?.timestamp;
-    return typeof t === 'number' ? t : null;
+    }
+    // Everything of this chunk is acknowledged by Kafka: move the checkpoint past it.
+    await deps.checkpoints.set(ckKey, chunk.toMs);
+    await job.updateProgress(Math.round(((i + 1) / chunks.length) * 100));
+  }
+}
+
+type Item = Normalized<{ exchange: string; symbol: string; eventTimeMs: number }> & { symbol: string };
+
+function timeOf(r: unknown): number | null {
+  const t = Array.isArray(r) ? r[0] : (r as { timestamp?: unknown } | null)?.timestamp;
+  return typeof t === 'number' ? t : null;
+}
+
+function pageSpec(
+  feed: BackfillFeed,
+  d: BackfillJobData,
+  ex: CcxtExchange,
+  gate: RateGate,
+  deps: BackfillWorkerDeps,
+): PageSpec<unknown> {
+  const call = async <T>(method: string, fn: () => Promise<T>): Promise<T> => {
+    await gate.pass();
+    try {
+      return await callExchange(ex, method, deps.metrics, fn);
+    } catch (err) {
+      gate.onError(err);
+      throw err;
+    }
   };
-  let spec: PageSpec<unknown>;
-  if (d.feed === 'ohlcv')
-    spec = {
-      fetch: (since, limit) =>
-        fetchWith('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit))(),
+  if (feed === 'ohlcv')
+    return {
+      fetch: (since, limit) => call('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit)),
       timeOf,
       limit: 1000,
-      stepMs: tfMs,
+      stepMs: timeframeMs(d.timeframe),
     };
-  else if (d.feed === 'open_interest')
-    spec = {
+  if (feed === 'open_interest')
+    return {
+      // 5m is the finest open-interest history the exchanges serve.
       fetch: (since, limit) =>
-        fetchWith('fetchOpenInterestHistory', () =>
-          ex.fetchOpenInterestHistory(d.symbol, '5m', since, limit),
-        )(),
+        call('fetchOpenInterestHistory', () => ex.fetchOpenInterestHistory(d.symbol, '5m', since, limit)),
       timeOf,
       limit: 500,
       stepMs: 300_000,
     };
-  else
-    spec = {
-      fetch: (since, limit) =>
-        fetchWith('fetchFundingRateHistory', () => ex.fetchFundingRateHistory(d.symbol, since, limit))(),
-      timeOf,
-      limit: 1000,
-      stepMs: 1,
-    };
-
-  const feed = d.feed === 'ohlcv' ? 'ohlcv' : d.feed === 'open_interest' ? 'open_interest' : 'funding';
-  for await (const page of pagesOf(spec, resumeAt, d.toMs)) {
-    if ((await deps.redis.hget(META(d.backfillId), 'cancelled')) === '1') return;
-    const receivedAtMs = deps.now();
-    const stamp = { ...base, receivedAtMs };
-    type Item = Normalized<{ exchange: string; symbol: string; eventTimeMs: number }> & { symbol: string };
-    const items = page.rows.flatMap((r): Item[] => {
-      if (d.feed === 'ohlcv') {
-        const t = timeOf(r);
-        // Never publish an open candle from a backfill: it is not final.
-        if (t !== null && !isClosed(t, d.timeframe, receivedAtMs)) return [];
-        return [{ ...candleFromOhlcv(r as unknown[], stamp, d.timeframe, true), symbol: d.symbol }];
-      }
-      if (d.feed === 'open_interest')
-        return [{ ...openInterestFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
-      return [{ ...settledFundingFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
-    });
-    await publishNormalized(
-      { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now },
-      {
-        exchange: d.exchange,
-        feed,
-        origin: `backfill/${d.feed}`,
-        source: 'backfill',
-        timeframe: d.timeframe,
-      },
-      items,
-    );
-    await deps.checkpoints.set(ckKey, page.nextSinceMs);
-    await job.updateProgress(Math.round(((page.nextSinceMs - d.fromMs) / (d.toMs - d.fromMs)) * 100));
-  }
-  await deps.checkpoints.set(ckKey, d.toMs);
+  return {
+    fetch: (since, limit) =>
+      call('fetchFundingRateHistory', () => ex.fetchFundingRateHistory(d.symbol, since, limit)),
+    timeOf,
+    limit: 1000,
+    stepMs: 1,
+  };
 }
