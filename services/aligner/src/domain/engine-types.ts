@@ -1,0 +1,39 @@
+import type { AlignedBar, Candle, Feed, FundingObservation, LiquidationEvent, OpenInterestObservation } from '@perpflow/contracts';
+
+export type RawRecord = Candle | OpenInterestObservation | FundingObservation | LiquidationEvent;
+
+/** One validated raw record and a handle the engine hands back with its verdicts. */
+export interface EngineInput<Ref> {
+  feed: Feed;
+  record: RawRecord;
+  ref: Ref;
+}
+
+export interface EngineRejection<Ref> {
+  ref: Ref;
+  feed: Feed;
+  ruleId: string;
+  message: string;
+  exchange: string;
+  symbol: string;
+  late: boolean;
+}
+
+export interface EngineOutput<Ref> {
+  bars: AlignedBar[];
+  rejected: EngineRejection<Ref>[];
+  /** Every rule hit, for the per-rule counters (rejects, drops, flags). */
+  hits: { feed: Feed; ruleId: string; action: 'reject' | 'drop' | 'flag' }[];
+  /** Stream watermarks after this step: exchange|symbol → watermark ms. */
+  watermarks: Map<string, number>;
+}
+
+/**
+ * The pure core of one partition: quality rules, then alignment, for every
+ * stream whose key hashes to that partition. Deterministic for a given input
+ * order; its state round-trips through JSON.
+ */
+export interface PartitionEngine {
+  apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number): EngineOutput<Ref>;
+  snapshot(): unknown;
+}

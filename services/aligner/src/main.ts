@@ -1,0 +1,89 @@
+/**
+ * aligner: raw topics ──▶ contract ──▶ quality rules ──▶ event-time alignment ──▶ perpflow.aligned.bar.v1
+ *                            └────────── rejected, late ──────────────────────────▶ perpflow.dlq.v1
+ * Per-partition state snapshots in Redis; offsets committed after outputs are acked and state is saved.
+ */
+import { TOPICS } from '@perpflow/contracts';
+import {
+  CoPartitionedAssigner,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  kafkaSettingsFromConfig,
+  pipelineTopics,
+} from '@perpflow/kafka';
+import { startMetricsServer } from '@perpflow/metrics';
+import { createLogger } from '@perpflow/runtime';
+import { Redis } from 'ioredis';
+import { RedisSnapshotStore } from './adapters/snapshots.js';
+import { loadConfig } from './config.js';
+import { createPartitionEngine, loadEngineConfig } from './domain/engine.js';
+import { createAlignerMetrics } from './metrics.js';
+import { AlignerPipeline } from './pipeline.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const engineConfig = loadEngineConfig(config);
+  const logger = createLogger({ service: 'aligner', level: config.LOG_LEVEL });
+  const metrics = createAlignerMetrics();
+  let ready = false;
+  const server = await startMetricsServer({
+    registry: metrics.registry,
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    ready: () => ({ ok: ready }),
+  });
+
+  const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
+  await ensureTopics(kafka, pipelineTopics());
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const consumer = kafka.consumer({
+    groupId: config.ALIGNER_GROUP_ID,
+    partitionAssigners: [CoPartitionedAssigner],
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  const pipeline = new AlignerPipeline({
+    consumer,
+    producer,
+    snapshots: new RedisSnapshotStore(redis, config.ALIGNER_GROUP_ID),
+    createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
+    metrics,
+    logger,
+    now: Date.now,
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
+  consumer.on(consumer.events.CRASH, (e) => logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'));
+  await consumer.connect();
+  await consumer.subscribe({ topics: Object.values(TOPICS.raw), fromBeginning: config.ALIGNER_FROM_BEGINNING });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
+  });
+  ready = true;
+  logger.info({ group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME }, 'aligner ready');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    ready = false;
+    await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    redis.disconnect();
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(`aligner failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  if (err?.code === 'CONFIG_INVALID') console.error('Fix the named environment variable (see README, Configuration) and start again.');
+  else console.error('Is the local stack up? Try: npm run stack -- status');
+  process.exit(1);
+});
