@@ -1,0 +1,431 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type AlignedBar,
+  AlignedBarSchema,
+  type Candle,
+  ConfigError,
+  SAMPLE_T0_MS,
+  sampleCandle,
+  sampleFunding,
+  sampleLiquidation,
+  sampleOpenInterest,
+} from '@perpflow/contracts';
+import { AlignStream } from './align-stream.js';
+import { type AlignConfigInput, parseAlignConfig } from './config.js';
+
+const MIN = 60_000;
+const T0 = SAMPLE_T0_MS;
+const KEY = { exchange: 'binanceusdm', symbol: 'BTC/USDT:USDT' } as const;
+
+function stream(overrides: AlignConfigInput = {}): AlignStream {
+  return AlignStream.create(KEY, parseAlignConfig({ allowedLatenessMs: 0, ...overrides }));
+}
+
+/** A closed 1m candle of bar i, received 250 ms after its close. */
+function candle(i: number, close = 61_000 + i, overrides: Partial<Candle> = {}): Candle {
+  const t = T0 + i * MIN;
+  return sampleCandle({
+    openTimeMs: t,
+    eventTimeMs: t,
+    receivedAtMs: t + MIN + 250,
+    open: close - 1,
+    high: close + 2,
+    low: close - 2,
+    close,
+    volume: 3,
+    ...overrides,
+  });
+}
+
+function feedCandles(s: AlignStream, ...indexes: number[]): AlignedBar[] {
+  return indexes.flatMap((i) => s.ingest({ feed: 'ohlcv', record: candle(i) }).bars);
+}
+
+function only<T>(xs: T[]): T {
+  assert.equal(xs.length, 1, `expected one element, got ${xs.length}`);
+  return xs[0]!;
+}
+
+describe('emission by watermark', () => {
+  it('emits a bar once the watermark passes its close plus the allowed lateness', () => {
+    const s = stream({ allowedLatenessMs: 5_000 });
+    assert.deepEqual(feedCandles(s, 0), [], 'watermark t+60s is short of t+65s');
+    assert.equal(s.watermarkMs, T0 + MIN);
+    const bar = only(feedCandles(s, 1));
+    assert.equal(bar.eventTimeMs, T0);
+    assert.equal(bar.close, 61_000);
+    assert.equal(bar.revision, 0);
+    assert.ok(AlignedBarSchema.safeParse(bar).success);
+  });
+
+  it('emits a bar as soon as its closed candle arrives when the allowed lateness is 0', () => {
+    const s = stream();
+    assert.equal(only(feedCandles(s, 0)).eventTimeMs, T0);
+  });
+
+  it('does not treat a provisional candle as the end of its bar', () => {
+    const s = stream();
+    const provisional = candle(0, 61_000, { closed: false, receivedAtMs: T0 + 30_000 });
+    assert.deepEqual(s.ingest({ feed: 'ohlcv', record: provisional }).bars, []);
+    assert.equal(s.watermarkMs, T0);
+  });
+
+  it('never emits a bar from open interest, funding or liquidations alone', () => {
+    const s = stream();
+    assert.deepEqual(s.ingest({ feed: 'open_interest', record: sampleOpenInterest() }).bars, []);
+    assert.deepEqual(s.ingest({ feed: 'liquidation', record: sampleLiquidation() }).bars, []);
+    assert.deepEqual(s.advanceTo(T0 + 10 * MIN), []);
+  });
+});
+
+describe('missing candles', () => {
+  it('emits a filled bar when the candle is missing', () => {
+    const s = stream();
+    feedCandles(s, 0);
+    const bars = feedCandles(s, 3);
+    assert.deepEqual(
+      bars.map((b) => [b.eventTimeMs, b.candleFilled]),
+      [
+        [T0 + MIN, true],
+        [T0 + 2 * MIN, true],
+        [T0 + 3 * MIN, false],
+      ],
+    );
+    const fill = bars[0]!;
+    assert.deepEqual(
+      [fill.open, fill.high, fill.low, fill.close, fill.volume],
+      [61_000, 61_000, 61_000, 61_000, 0],
+    );
+    assert.equal(fill.knownAtMs, candle(0).receivedAtMs, 'a fill is known when the candle it repeats was');
+  });
+
+  it('skips a missing candle under the skip policy', () => {
+    const s = stream({ fillPolicy: 'skip' });
+    feedCandles(s, 0);
+    assert.deepEqual(
+      feedCandles(s, 3).map((b) => b.eventTimeMs),
+      [T0 + 3 * MIN],
+    );
+  });
+
+  it('replaces a filled bar by the real candle as revision 1 when it arrives late', () => {
+    const s = stream();
+    feedCandles(s, 0, 2);
+    const bar = only(feedCandles(s, 1));
+    assert.equal(bar.eventTimeMs, T0 + MIN);
+    assert.equal(bar.revision, 1);
+    assert.equal(bar.candleFilled, false);
+  });
+
+  it('emits a skipped bar as revision 0 when its candle arrives late', () => {
+    const s = stream({ fillPolicy: 'skip' });
+    feedCandles(s, 0, 2);
+    const bar = only(feedCandles(s, 1));
+    assert.deepEqual([bar.eventTimeMs, bar.revision], [T0 + MIN, 0]);
+  });
+});
+
+describe('open interest as of the bar close', () => {
+  it('uses the latest observation at or before t + tf, including one exactly at the close', () => {
+    const s = stream();
+    s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({ eventTimeMs: T0 + 10_000, openInterest: 1 }),
+    });
+    s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({ eventTimeMs: T0 + MIN, receivedAtMs: T0 + MIN + 10, openInterest: 2 }),
+    });
+    s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({ eventTimeMs: T0 + MIN + 1, receivedAtMs: T0 + MIN + 20, openInterest: 3 }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.equal(bar.openInterest, 2);
+    assert.equal(bar.openInterestTimeMs, T0 + MIN);
+    assert.equal(bar.openInterestStale, false);
+  });
+
+  it('leaves open interest null and stale when the latest observation is older than the staleness bound', () => {
+    const s = stream();
+    s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({ eventTimeMs: T0 - 10 * MIN + MIN - 1, receivedAtMs: T0 - 9 * MIN }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.equal(bar.openInterest, null);
+    assert.equal(bar.openInterestTimeMs, null);
+    assert.equal(bar.openInterestStale, true);
+  });
+
+  it('marks open interest stale when there is none', () => {
+    const bar = only(feedCandles(stream(), 0));
+    assert.deepEqual([bar.openInterest, bar.openInterestStale], [null, true]);
+  });
+});
+
+describe('funding', () => {
+  const H = 3_600_000;
+
+  it('uses the latest settled rate at or before the close, with its settlement time', () => {
+    const s = stream();
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: T0 - 8 * H, eventTimeMs: T0 - 8 * H, fundingRate: 0.0001 }),
+    });
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: T0, eventTimeMs: T0, fundingRate: 0.0003 }),
+    });
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({
+        fundingTimeMs: T0 + 8 * H,
+        eventTimeMs: T0 + 8 * H,
+        receivedAtMs: T0 + 8 * H,
+        fundingRate: 0.0009,
+      }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.fundingRate, bar.fundingTimeMs, bar.fundingStale], [0.0003, T0, false]);
+  });
+
+  it('does not use a settled rate stamped after the bar close', () => {
+    const s = stream();
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: T0, eventTimeMs: T0 + 2 * MIN, receivedAtMs: T0 + 2 * MIN }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.fundingRate, bar.fundingStale], [null, true]);
+  });
+
+  it('flags funding stale after the interval plus grace, keeping the rate', () => {
+    const s = stream();
+    const f = T0 - 8 * H - 30 * MIN;
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: f, eventTimeMs: f, receivedAtMs: f + 500 }),
+    });
+    const atBound = only(feedCandles(s, -1));
+    assert.equal(atBound.fundingStale, false, 'close − settlement = 8h30m exactly');
+    const after = only(feedCandles(s, 0));
+    assert.deepEqual([after.fundingRate, after.fundingStale], [0.0001, true]);
+  });
+
+  it('reports a predicted rate observed by the close for a settlement after it', () => {
+    const s = stream();
+    const next = T0 + 8 * H;
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({
+        kind: 'predicted',
+        eventTimeMs: T0 + 30_000,
+        receivedAtMs: T0 + 30_100,
+        fundingTimeMs: next,
+        fundingRate: 0.0002,
+      }),
+    });
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({
+        kind: 'predicted',
+        eventTimeMs: T0 + MIN + 1,
+        receivedAtMs: T0 + MIN + 100,
+        fundingTimeMs: next,
+        fundingRate: 0.0005,
+      }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.predictedFundingRate, bar.predictedFundingTimeMs], [0.0002, next]);
+  });
+
+  it('drops a predicted rate whose settlement has passed by the close', () => {
+    const s = stream();
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({
+        kind: 'predicted',
+        eventTimeMs: T0 - MIN,
+        receivedAtMs: T0 - MIN,
+        fundingTimeMs: T0,
+      }),
+    });
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.predictedFundingRate, bar.predictedFundingTimeMs], [null, null]);
+  });
+});
+
+describe('liquidations', () => {
+  it('sums sell orders as liquidated longs and buy orders as liquidated shorts over [t, t + tf)', () => {
+    const s = stream();
+    const at = (ms: number, side: 'buy' | 'sell', price: number, amount: number) =>
+      s.ingest({
+        feed: 'liquidation',
+        record: sampleLiquidation({ eventTimeMs: ms, receivedAtMs: ms + 50, side, price, amount }),
+      });
+    at(T0, 'sell', 100, 2); // first ms of the bar: in
+    at(T0 + 30_000, 'sell', 50, 1);
+    at(T0 + 59_999, 'buy', 10, 3); // last ms: in
+    at(T0 + MIN, 'buy', 1_000, 1); // the next bar
+    at(T0 - 1, 'sell', 1_000, 1); // the previous bar
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.liqLongNotional, bar.liqShortNotional, bar.liqCount], [250, 30, 3]);
+  });
+
+  it('counts a liquidation delivered twice once', () => {
+    const s = stream();
+    s.ingest({ feed: 'liquidation', record: sampleLiquidation() });
+    s.ingest({ feed: 'liquidation', record: sampleLiquidation({ receivedAtMs: T0 + 50_000 }) });
+    const bar = only(feedCandles(s, 0));
+    assert.equal(bar.liqCount, 1);
+    assert.equal(bar.knownAtMs, candle(0).receivedAtMs);
+  });
+});
+
+describe('knownAtMs', () => {
+  it('is the latest receive time among the inputs used', () => {
+    const s = stream();
+    s.ingest({ feed: 'liquidation', record: sampleLiquidation({ receivedAtMs: T0 + 70_000 }) });
+    s.ingest({ feed: 'open_interest', record: sampleOpenInterest({ receivedAtMs: T0 + 65_000 }) });
+    assert.equal(only(feedCandles(s, 0)).knownAtMs, T0 + 70_000);
+  });
+});
+
+describe('revisions and late data', () => {
+  it('re-emits a bar as revision 1 when a liquidation arrives after it was emitted', () => {
+    const s = stream();
+    feedCandles(s, 0, 1);
+    const bar = only(s.ingest({ feed: 'liquidation', record: sampleLiquidation() }).bars);
+    assert.deepEqual([bar.eventTimeMs, bar.revision, bar.liqCount], [T0, 1, 1]);
+  });
+
+  it('does not re-emit a bar when late data leaves its content unchanged', () => {
+    const s = stream();
+    feedCandles(s, 0, 1);
+    assert.deepEqual(s.ingest({ feed: 'ohlcv', record: candle(0) }).bars, []);
+    assert.deepEqual(
+      s.ingest({ feed: 'open_interest', record: sampleOpenInterest({ eventTimeMs: T0 - 20 * MIN }) }).bars,
+      [],
+      'an observation older than the staleness bound changes nothing',
+    );
+  });
+
+  it('re-emits a bar when the closed version of a provisional candle arrives', () => {
+    const s = stream({ allowedLatenessMs: 5_000 });
+    s.ingest({
+      feed: 'ohlcv',
+      record: candle(0, 61_000, { closed: false, volume: 1, receivedAtMs: T0 + 20_000 }),
+    });
+    const next = candle(1, 61_001, { closed: false, receivedAtMs: T0 + MIN + 20_000 });
+    assert.deepEqual(
+      s.ingest({ feed: 'ohlcv', record: next }).bars,
+      [],
+      'watermark T0+1m is short of T0+1m+5s',
+    );
+    const first = only(s.advanceTo(T0 + MIN + 5_000));
+    assert.deepEqual([first.volume, first.revision], [1, 0]);
+    const rev = only(s.ingest({ feed: 'ohlcv', record: candle(0) }).bars);
+    assert.deepEqual([rev.volume, rev.revision], [3, 1]);
+    assert.deepEqual(
+      s.ingest({ feed: 'ohlcv', record: candle(0, 61_000, { closed: false, volume: 2 }) }).bars,
+      [],
+    );
+  });
+
+  it('returns data older than the revision horizon as a late rejection', () => {
+    const s = stream({ revisionHorizonMs: 10 * MIN });
+    feedCandles(s, 20);
+    const res = s.ingest({ feed: 'liquidation', record: sampleLiquidation({ eventTimeMs: T0 + 10 * MIN }) });
+    assert.deepEqual(res.bars, []);
+    assert.equal(res.rejection?.ruleId, 'late');
+    assert.match(
+      res.rejection!.message,
+      /liquidation eventTimeMs 1709251800000 is 660000 ms behind the watermark 1709252460000 \(revisionHorizonMs 600000\)/,
+    );
+    assert.equal(
+      s.ingest({ feed: 'liquidation', record: sampleLiquidation({ eventTimeMs: T0 + 11 * MIN }) }).rejection,
+      null,
+    );
+  });
+
+  it('judges a settled rate late by its settlement time', () => {
+    const s = stream({ revisionHorizonMs: 10 * MIN });
+    feedCandles(s, 20);
+    const res = s.ingest({ feed: 'funding', record: sampleFunding({ fundingTimeMs: T0, eventTimeMs: T0 }) });
+    assert.equal(res.rejection?.ruleId, 'late');
+    assert.match(res.rejection!.message, /fundingTimeMs/);
+  });
+});
+
+describe('stream identity', () => {
+  it('rejects a candle of another timeframe and a record of another symbol', () => {
+    const s = stream();
+    assert.equal(
+      s.ingest({ feed: 'ohlcv', record: candle(0, 61_000, { timeframe: '5m' }) }).rejection?.ruleId,
+      'align.timeframe_mismatch',
+    );
+    assert.equal(
+      s.ingest({ feed: 'liquidation', record: sampleLiquidation({ symbol: 'ETH/USDT:USDT' }) }).rejection
+        ?.ruleId,
+      'align.stream_mismatch',
+    );
+  });
+});
+
+describe('advanceTo and flush', () => {
+  it('flushes the last bars of a stream that stopped', () => {
+    const s = stream({ allowedLatenessMs: 5_000 });
+    assert.deepEqual(
+      feedCandles(s, 0, 1, 2).map((b) => b.eventTimeMs),
+      [T0, T0 + MIN],
+    );
+    assert.deepEqual(
+      s.flush().map((b) => b.eventTimeMs),
+      [T0 + 2 * MIN],
+    );
+    assert.deepEqual(s.flush(), []);
+  });
+
+  it('fills bars up to a processing-time watermark the caller passes', () => {
+    const s = stream();
+    feedCandles(s, 0);
+    const bars = s.advanceTo(T0 + 3 * MIN);
+    assert.deepEqual(
+      bars.map((b) => [b.eventTimeMs, b.candleFilled]),
+      [
+        [T0 + MIN, true],
+        [T0 + 2 * MIN, true],
+      ],
+    );
+    assert.equal(s.advanceTo(T0).length, 0, 'the watermark never moves back');
+  });
+});
+
+describe('bounded state', () => {
+  it('prunes inputs and emission records older than the revision horizon', () => {
+    const s = stream({ revisionHorizonMs: 30 * MIN });
+    for (let i = 0; i < 600; i++) {
+      s.ingest({
+        feed: 'liquidation',
+        record: sampleLiquidation({ eventTimeMs: T0 + i * MIN + 1, receivedAtMs: T0 + i * MIN + 2 }),
+      });
+      s.ingest({
+        feed: 'open_interest',
+        record: sampleOpenInterest({ eventTimeMs: T0 + i * MIN + 3, receivedAtMs: T0 + i * MIN + 4 }),
+      });
+      s.ingest({ feed: 'ohlcv', record: candle(i) });
+    }
+    const snap = s.snapshot();
+    for (const rows of [snap.candles, snap.openInterest, snap.liquidations, snap.emitted])
+      assert.ok(rows.length <= 33, `kept ${rows.length} rows`);
+  });
+
+  it('fails naming the key of a bad option', () => {
+    assert.throws(
+      () => parseAlignConfig({ fillPolicy: 'zero' }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'align.fillPolicy',
+    );
+  });
+});

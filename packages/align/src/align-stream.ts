@@ -1,0 +1,481 @@
+import {
+  type AlignedBar,
+  type Candle,
+  type FundingObservation,
+  type LiquidationEvent,
+  type OpenInterestObservation,
+  SCHEMA_VERSION,
+  type Timeframe,
+  timeframeMs,
+} from '@perpflow/contracts';
+import type { AlignConfig } from './config.js';
+import { byColumns, InputSeries, type Row } from './input-series.js';
+
+/** One raw record of the stream, tagged with its feed. */
+export type AlignInput =
+  | { feed: 'ohlcv'; record: Candle }
+  | { feed: 'open_interest'; record: OpenInterestObservation }
+  | { feed: 'funding'; record: FundingObservation }
+  | { feed: 'liquidation'; record: LiquidationEvent };
+
+export type AlignRejectionRule = 'late' | 'align.stream_mismatch' | 'align.timeframe_mismatch';
+
+/** An input the aligner did not take; the caller dead-letters it with this rule id. */
+export interface AlignRejection {
+  ruleId: AlignRejectionRule;
+  message: string;
+}
+
+export interface IngestResult {
+  /** Bars emitted or re-emitted by this input, ascending by (eventTimeMs, revision). */
+  bars: AlignedBar[];
+  rejection: AlignRejection | null;
+}
+
+export interface AlignStreamKey {
+  exchange: AlignedBar['exchange'];
+  symbol: string;
+}
+
+/** JSON form of an AlignStream; `v` versions the layout. Rows are documented in input-series.ts and below. */
+export interface AlignStreamSnapshot {
+  v: 1;
+  exchange: AlignedBar['exchange'];
+  symbol: string;
+  timeframe: Timeframe;
+  watermarkMs: number | null;
+  gridStartMs: number | null;
+  nextBarMs: number | null;
+  /** [openTimeMs, closed 0|1, volume, open, high, low, close, receivedAtMs] */
+  candles: Row[];
+  /** [eventTimeMs, openInterest, receivedAtMs] */
+  openInterest: Row[];
+  /** [fundingTimeMs, eventTimeMs, fundingRate, receivedAtMs] */
+  settledFunding: Row[];
+  /** [eventTimeMs, fundingTimeMs, fundingRate, receivedAtMs] */
+  predictedFunding: Row[];
+  /** [eventTimeMs, side 0=sell 1=buy, price, amount, receivedAtMs] */
+  liquidations: Row[];
+  /** [barOpenMs, revision, contentHash] of bars emitted inside the revision horizon */
+  emitted: [number, number, string][];
+}
+
+const SELL = 0;
+const BUY = 1;
+
+/**
+ * Aligns the four feeds of one (exchange, symbol, timeframe) onto the bar grid.
+ * Event-time driven, no clock, no I/O; `snapshot()` is plain JSON and bounded by
+ * the revision horizon. See the README for the exact semantics.
+ */
+export class AlignStream {
+  readonly exchange: AlignedBar['exchange'];
+  readonly symbol: string;
+  readonly timeframe: Timeframe;
+  private readonly tf: number;
+  private watermark: number | null = null;
+  private gridStartMs: number | null = null;
+  /** Every bar with open < nextBarMs has been considered for emission. */
+  private nextBarMs: number | null = null;
+  private readonly candles = new InputSeries([], 1, byColumns(1, 2, 3, 4, 5, 6));
+  private readonly openInterest = new InputSeries([], 1, byColumns(1));
+  // Of two versions of one settlement, the earlier-stamped wins: a later stamp must not
+  // change bars that close before it (no look-ahead).
+  private readonly settled = new InputSeries([], 1, (a, b) => b[1]! - a[1]! || a[2]! - b[2]!);
+  private readonly predicted = new InputSeries([], 1, byColumns(1, 2));
+  private readonly liquidations = new InputSeries([], 4, () => 0);
+  private readonly emitted = new Map<number, { revision: number; hash: string }>();
+
+  private constructor(
+    key: AlignStreamKey,
+    private readonly config: AlignConfig,
+  ) {
+    this.exchange = key.exchange;
+    this.symbol = key.symbol;
+    this.timeframe = config.timeframe;
+    this.tf = timeframeMs(config.timeframe);
+  }
+
+  static create(key: AlignStreamKey, config: AlignConfig): AlignStream {
+    return new AlignStream(key, config);
+  }
+
+  static restore(snapshot: AlignStreamSnapshot, config: AlignConfig): AlignStream {
+    if (snapshot.v !== 1) throw new Error(`unknown AlignStream snapshot version ${String(snapshot.v)}`);
+    if (snapshot.timeframe !== config.timeframe)
+      throw new Error(`snapshot is for ${snapshot.timeframe} bars, config says ${config.timeframe}`);
+    const s = new AlignStream(snapshot, config);
+    s.watermark = snapshot.watermarkMs;
+    s.gridStartMs = snapshot.gridStartMs;
+    s.nextBarMs = snapshot.nextBarMs;
+    const copy = (rows: Row[]) => rows.map((r) => [...r]);
+    s.candles.rows.push(...copy(snapshot.candles));
+    s.openInterest.rows.push(...copy(snapshot.openInterest));
+    s.settled.rows.push(...copy(snapshot.settledFunding));
+    s.predicted.rows.push(...copy(snapshot.predictedFunding));
+    s.liquidations.rows.push(...copy(snapshot.liquidations));
+    for (const [t, revision, hash] of snapshot.emitted) s.emitted.set(t, { revision, hash });
+    return s;
+  }
+
+  /** The event-time watermark: max over candles of openTimeMs + tf (closed) or openTimeMs (provisional). */
+  get watermarkMs(): number | null {
+    return this.watermark;
+  }
+
+  ingest(input: AlignInput): IngestResult {
+    const r = input.record;
+    if (r.exchange !== this.exchange || r.symbol !== this.symbol)
+      return reject(
+        'align.stream_mismatch',
+        `${input.feed} record of ${r.exchange}|${r.symbol} given to the stream of ${this.exchange}|${this.symbol}`,
+      );
+    if (input.feed === 'ohlcv' && input.record.timeframe !== this.timeframe)
+      return reject(
+        'align.timeframe_mismatch',
+        `candle.timeframe ${input.record.timeframe} given to the ${this.timeframe} stream of ${this.exchange}|${this.symbol}`,
+      );
+    if (input.feed === 'ohlcv' && input.record.openTimeMs % this.tf !== 0)
+      return reject(
+        'align.timeframe_mismatch',
+        `candle.openTimeMs ${input.record.openTimeMs} is not on the ${this.timeframe} grid`,
+      );
+
+    const relevantMs = relevantTimeOf(input);
+    if (this.watermark !== null && relevantMs < this.watermark - this.config.revisionHorizonMs)
+      return reject(
+        'late',
+        `${input.feed} ${relevantField(input)} ${relevantMs} is ${this.watermark - relevantMs} ms behind the watermark ${this.watermark} (revisionHorizonMs ${this.config.revisionHorizonMs})`,
+      );
+
+    const bars: AlignedBar[] = [];
+    if (this.store(input)) {
+      const [from, to] = this.affectedBars(input);
+      this.reconcileRange(from, to, bars);
+    }
+    if (input.feed === 'ohlcv') {
+      const c = input.record;
+      this.gridStartMs = this.gridStartMs === null ? c.openTimeMs : Math.min(this.gridStartMs, c.openTimeMs);
+      const seen = c.closed ? c.openTimeMs + this.tf : c.openTimeMs;
+      if (this.watermark === null || seen > this.watermark) this.watermark = seen;
+    }
+    this.emitDue(bars);
+    this.prune();
+    return { bars, rejection: null };
+  }
+
+  /** `ingest` for each input in order; rejections carry the index of their input. */
+  ingestBatch(inputs: readonly AlignInput[]): {
+    bars: AlignedBar[];
+    rejections: (AlignRejection & { index: number })[];
+  } {
+    const bars: AlignedBar[] = [];
+    const rejections: (AlignRejection & { index: number })[] = [];
+    inputs.forEach((input, index) => {
+      const res = this.ingest(input);
+      bars.push(...res.bars);
+      if (res.rejection) rejections.push({ ...res.rejection, index });
+    });
+    return { bars, rejections };
+  }
+
+  /**
+   * Moves the watermark forward to `watermarkMs` (never back) and emits the bars
+   * that became due. For processing-time progress when a stream goes quiet, e.g.
+   * `advanceTo(nowMs - idleMs)`; its output depends on when it is called, so a
+   * replay reproduces it only if it is called at the same points.
+   */
+  advanceTo(watermarkMs: number): AlignedBar[] {
+    if (this.gridStartMs === null) return [];
+    if (this.watermark === null || watermarkMs > this.watermark) this.watermark = watermarkMs;
+    const bars: AlignedBar[] = [];
+    this.emitDue(bars);
+    this.prune();
+    return bars;
+  }
+
+  /** Emits every bar up to and including the newest candle (e.g. when a stream is retired). */
+  flush(): AlignedBar[] {
+    const last = this.candles.rows[this.candles.rows.length - 1];
+    if (!last) return [];
+    return this.advanceTo(last[0]! + this.tf + this.config.allowedLatenessMs);
+  }
+
+  snapshot(): AlignStreamSnapshot {
+    const copy = (rows: Row[]) => rows.map((r) => [...r]);
+    return {
+      v: 1,
+      exchange: this.exchange,
+      symbol: this.symbol,
+      timeframe: this.timeframe,
+      watermarkMs: this.watermark,
+      gridStartMs: this.gridStartMs,
+      nextBarMs: this.nextBarMs,
+      candles: copy(this.candles.rows),
+      openInterest: copy(this.openInterest.rows),
+      settledFunding: copy(this.settled.rows),
+      predictedFunding: copy(this.predicted.rows),
+      liquidations: copy(this.liquidations.rows),
+      emitted: [...this.emitted.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([t, e]) => [t, e.revision, e.hash]),
+    };
+  }
+
+  /** The bar for open time t from the inputs held now (null when none is due there). Exposed for tests. */
+  computeBar(t: number): AlignedBar | null {
+    const close = t + this.tf;
+    let candle = this.candles.at(t);
+    let filled = false;
+    if (!candle) {
+      if (this.config.fillPolicy === 'skip') return null;
+      candle = this.candles.lastAtOrBefore(t - 1);
+      if (!candle) return null;
+      filled = true;
+    }
+    let knownAtMs = candle[7]!;
+    const closePrice = candle[6]!;
+
+    let openInterest: number | null = null;
+    let openInterestTimeMs: number | null = null;
+    const oi = this.openInterest.lastAtOrBefore(close);
+    if (oi && close - oi[0]! <= this.config.maxOpenInterestStalenessMs) {
+      openInterest = oi[1]!;
+      openInterestTimeMs = oi[0]!;
+      knownAtMs = Math.max(knownAtMs, oi[2]!);
+    }
+
+    let fundingRate: number | null = null;
+    let fundingTimeMs: number | null = null;
+    for (let i = this.settled.firstAtOrAfter(close + 1) - 1; i >= 0; i--) {
+      const f = this.settled.rows[i]!;
+      if (f[1]! > close) continue; // stamped after the bar closed
+      fundingRate = f[2]!;
+      fundingTimeMs = f[0]!;
+      knownAtMs = Math.max(knownAtMs, f[3]!);
+      break;
+    }
+    const fundingStale =
+      fundingTimeMs === null ||
+      close - fundingTimeMs > this.config.fundingIntervalMs + this.config.fundingGraceMs;
+
+    let predictedFundingRate: number | null = null;
+    let predictedFundingTimeMs: number | null = null;
+    const p = this.predicted.lastAtOrBefore(close);
+    if (p && p[1]! > close) {
+      predictedFundingRate = p[2]!;
+      predictedFundingTimeMs = p[1]!;
+      knownAtMs = Math.max(knownAtMs, p[3]!);
+    }
+
+    let liqLongNotional = 0;
+    let liqShortNotional = 0;
+    let liqCount = 0;
+    const rows = this.liquidations.rows;
+    for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![0]! < close; i++) {
+      const l = rows[i]!;
+      const notional = l[2]! * l[3]!;
+      if (l[1] === SELL) liqLongNotional += notional;
+      else liqShortNotional += notional;
+      liqCount++;
+      knownAtMs = Math.max(knownAtMs, l[4]!);
+    }
+
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      exchange: this.exchange,
+      symbol: this.symbol,
+      timeframe: this.timeframe,
+      eventTimeMs: t,
+      open: filled ? closePrice : candle[3]!,
+      high: filled ? closePrice : candle[4]!,
+      low: filled ? closePrice : candle[5]!,
+      close: closePrice,
+      volume: filled ? 0 : candle[2]!,
+      openInterest,
+      openInterestTimeMs,
+      fundingRate,
+      fundingTimeMs,
+      predictedFundingRate,
+      predictedFundingTimeMs,
+      liqLongNotional,
+      liqShortNotional,
+      liqCount,
+      knownAtMs,
+      revision: 0,
+      candleFilled: filled,
+      openInterestStale: openInterest === null,
+      fundingStale,
+    };
+  }
+
+  private store(input: AlignInput): boolean {
+    switch (input.feed) {
+      case 'ohlcv': {
+        const c = input.record;
+        return this.candles.upsert([
+          c.openTimeMs,
+          c.closed ? 1 : 0,
+          c.volume,
+          c.open,
+          c.high,
+          c.low,
+          c.close,
+          c.receivedAtMs,
+        ]);
+      }
+      case 'open_interest': {
+        const o = input.record;
+        return this.openInterest.upsert([o.eventTimeMs, o.openInterest, o.receivedAtMs]);
+      }
+      case 'funding': {
+        const f = input.record;
+        return f.kind === 'settled'
+          ? this.settled.upsert([f.fundingTimeMs, f.eventTimeMs, f.fundingRate, f.receivedAtMs])
+          : this.predicted.upsert([f.eventTimeMs, f.fundingTimeMs, f.fundingRate, f.receivedAtMs]);
+      }
+      case 'liquidation': {
+        const l = input.record;
+        return this.liquidations.upsert([
+          l.eventTimeMs,
+          l.side === 'sell' ? SELL : BUY,
+          l.price,
+          l.amount,
+          l.receivedAtMs,
+        ]);
+      }
+    }
+  }
+
+  /** The open times [from, to] of the bars a stored input can change. */
+  private affectedBars(input: AlignInput): [number, number] {
+    const tf = this.tf;
+    const firstClosingAtOrAfter = (e: number) => Math.ceil(e / tf) * tf - tf;
+    const beforeNext = (series: InputSeries, t: number): number => {
+      const next = series.rows[series.firstAtOrAfter(t + 1)];
+      return next ? firstClosingAtOrAfter(next[0]!) - tf : Number.POSITIVE_INFINITY;
+    };
+    switch (input.feed) {
+      case 'ohlcv': {
+        const t = input.record.openTimeMs;
+        if (this.config.fillPolicy === 'skip') return [t, t];
+        const next = this.candles.rows[this.candles.firstAtOrAfter(t + 1)];
+        return [t, next ? next[0]! - tf : Number.POSITIVE_INFINITY];
+      }
+      case 'open_interest': {
+        const e = input.record.eventTimeMs;
+        const staleAfter = Math.floor((e + this.config.maxOpenInterestStalenessMs) / tf) * tf - tf;
+        return [firstClosingAtOrAfter(e), Math.min(staleAfter, beforeNext(this.openInterest, e))];
+      }
+      case 'funding': {
+        const f = input.record;
+        if (f.kind === 'settled') {
+          // Until a later settlement becomes usable (both its times ≤ the bar close).
+          let usable = Number.POSITIVE_INFINITY;
+          const rows = this.settled.rows;
+          for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++)
+            usable = Math.min(usable, Math.max(rows[i]![0]!, rows[i]![1]!));
+          const to = Number.isFinite(usable) ? firstClosingAtOrAfter(usable) - tf : usable;
+          return [firstClosingAtOrAfter(Math.max(f.fundingTimeMs, f.eventTimeMs)), to];
+        }
+        // Not capped at its own fundingTimeMs: it hides the previous prediction up to the next one.
+        return [firstClosingAtOrAfter(f.eventTimeMs), beforeNext(this.predicted, f.eventTimeMs)];
+      }
+      case 'liquidation': {
+        const t = Math.floor(input.record.eventTimeMs / tf) * tf;
+        return [t, t];
+      }
+    }
+  }
+
+  /** Re-computes already-due bars in [from, to] and emits those that are new or changed. */
+  private reconcileRange(from: number, to: number, out: AlignedBar[]): void {
+    if (this.nextBarMs === null) return;
+    const lo = Math.max(from, this.lowestRevisableBar());
+    const hi = Math.min(to, this.nextBarMs - this.tf);
+    for (let t = lo; t <= hi; t += this.tf) this.reconcile(t, out);
+  }
+
+  private reconcile(t: number, out: AlignedBar[]): void {
+    const bar = this.computeBar(t);
+    if (!bar) return;
+    const hash = contentHash(bar);
+    const prev = this.emitted.get(t);
+    if (prev && prev.hash === hash) return;
+    const revision = prev ? prev.revision + 1 : 0;
+    this.emitted.set(t, { revision, hash });
+    out.push({ ...bar, revision });
+  }
+
+  /** Emits, in order, every bar whose close + allowedLateness the watermark has reached. */
+  private emitDue(out: AlignedBar[]): void {
+    if (this.watermark === null || this.gridStartMs === null) return;
+    let t = this.nextBarMs ?? this.gridStartMs;
+    const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
+    const fillFrom = this.lowestRevisableBar();
+    while (t <= lastDue) {
+      if (t < fillFrom && !this.candles.at(t)) {
+        // A gap older than the revision horizon is not filled: jump to the next candle.
+        const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
+        t = Math.min(next ? next[0]! : fillFrom, fillFrom);
+        continue;
+      }
+      this.reconcile(t, out);
+      t += this.tf;
+    }
+    if (this.nextBarMs === null || t > this.nextBarMs) this.nextBarMs = t;
+  }
+
+  /** Bars below this are final: their inputs and emission records are pruned. */
+  private lowestRevisableBar(): number {
+    if (this.watermark === null) return Number.NEGATIVE_INFINITY;
+    return Math.floor((this.watermark - this.config.revisionHorizonMs) / this.tf) * this.tf - this.tf;
+  }
+
+  private prune(): void {
+    const cutoff = this.lowestRevisableBar();
+    if (!Number.isFinite(cutoff)) return;
+    this.candles.pruneBefore(cutoff, true);
+    this.openInterest.pruneBefore(cutoff, true);
+    this.settled.pruneBefore(cutoff, true);
+    this.predicted.pruneBefore(cutoff, true);
+    this.liquidations.pruneBefore(cutoff, false);
+    for (const t of this.emitted.keys()) if (t < cutoff) this.emitted.delete(t);
+  }
+}
+
+function reject(ruleId: AlignRejectionRule, message: string): IngestResult {
+  return { bars: [], rejection: { ruleId, message } };
+}
+
+/** The event time that decides whether an input is late (settlement time for settled funding). */
+function relevantTimeOf(input: AlignInput): number {
+  switch (input.feed) {
+    case 'ohlcv':
+      return input.record.openTimeMs;
+    case 'funding':
+      return input.record.kind === 'settled' ? input.record.fundingTimeMs : input.record.eventTimeMs;
+    default:
+      return input.record.eventTimeMs;
+  }
+}
+
+function relevantField(input: AlignInput): string {
+  if (input.feed === 'ohlcv') return 'openTimeMs';
+  if (input.feed === 'funding' && input.record.kind === 'settled') return 'fundingTimeMs';
+  return 'eventTimeMs';
+}
+
+/** A 64-bit content hash of a bar without its revision (two 32-bit FNV-1a lanes). */
+function contentHash(bar: AlignedBar): string {
+  const { revision: _r, ...content } = bar;
+  const text = JSON.stringify(Object.values(content));
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 13);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}

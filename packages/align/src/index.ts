@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './input-series.js';
+export * from './align-stream.js';
