@@ -1,0 +1,8 @@
+export {
+  type BrokerInfo,
+  type ClusterMetadata,
+  completeFrameLength,
+  decodeMetadataResponse,
+  encodeMetadataRequest,
+  type TopicInfo,
+} from './kafka-wire.js';
