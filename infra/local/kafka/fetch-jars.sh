@@ -6,7 +6,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")
-CACHE="${PERPFLOW_KAFKA_CACHE:-$HERE/../.cache/kafka-$VERSION}"
+CACHE="${PERPFLOW_KAFKA_CACHE:-$(cd "$HERE/.." && pwd)/.cache/kafka-$VERSION}"
 LIBS="$CACHE/libs"
 if [ -f "$CACHE/.complete" ] && [ "$CACHE/.complete" -nt "$HERE/pom.xml" ]; then
   echo "kafka $VERSION: cached ($(ls "$LIBS" | wc -l) jars in $LIBS)"
