@@ -62,6 +62,7 @@ async function main(): Promise<void> {
       logger,
       onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
     });
+    if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
     const gate = new RateGate(now);
     exchanges.set(id, { ex, gate });
     const markets = Object.values(await ex.loadMarkets());

@@ -1,9 +1,9 @@
 import { type ExchangeId, ExchangeUnavailable, RateLimited } from '@perpflow/contracts';
 import type { Logger } from '@perpflow/runtime';
-import { pointExchangeAt } from '@perpflow/venue-endpoints';
 import ccxt from 'ccxt';
 import type { IngestMetrics } from '../metrics.js';
 import { LIQUIDATION_MAPPERS } from '../venues/index.js';
+import { pointExchangeAt } from './endpoints.js';
 import type { RawLiquidation } from '../domain/normalize.js';
 
 /** The slice of a ccxt pro exchange we use; typed loosely at this one boundary. */
@@ -28,6 +28,8 @@ export interface CcxtExchange {
   watchLiquidations(symbol: string): Promise<unknown>;
   safeMarket(marketId: string, market?: unknown, delimiter?: string, type?: string): CcxtMarket;
   close(): Promise<void>;
+  /** ccxt refuses plain ws:// until this has run (see shared notes). */
+  loadHttpProxyAgent?(): Promise<unknown>;
 }
 
 export interface CcxtMarket {
@@ -83,7 +85,10 @@ export function createExchange(
   if (options.rateLimitMs) ex.rateLimit = options.rateLimitMs;
   if (options.endpoint) {
     const ws = options.endpoint.replace(/^http/, 'ws');
-    pointExchangeAt(ex as never, { restBaseUrl: options.endpoint, wsBaseUrl: ws });
+    pointExchangeAt(ex as unknown as { urls: { api: unknown }; hostname?: string }, {
+      restBaseUrl: options.endpoint,
+      wsBaseUrl: ws,
+    });
   }
   return ex;
 }
