@@ -56,9 +56,14 @@ async function main(): Promise<void> {
     now: Date.now,
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-  consumer.on(consumer.events.CRASH, (e) => logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'));
+  consumer.on(consumer.events.CRASH, (e) =>
+    logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'),
+  );
   await consumer.connect();
-  await consumer.subscribe({ topics: Object.values(TOPICS.raw), fromBeginning: config.ALIGNER_FROM_BEGINNING });
+  await consumer.subscribe({
+    topics: Object.values(TOPICS.raw),
+    fromBeginning: config.ALIGNER_FROM_BEGINNING,
+  });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: true,
@@ -83,7 +88,8 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   console.error(`aligner failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID') console.error('Fix the named environment variable (see README, Configuration) and start again.');
+  if (err?.code === 'CONFIG_INVALID')
+    console.error('Fix the named environment variable (see README, Configuration) and start again.');
   else console.error('Is the local stack up? Try: npm run stack -- status');
   process.exit(1);
 });

@@ -1,4 +1,11 @@
-import { Counter, createRegistry, FreshnessTracker, Gauge, Histogram, type Registry } from '@perpflow/metrics';
+import {
+  Counter,
+  createRegistry,
+  FreshnessTracker,
+  Gauge,
+  Histogram,
+  type Registry,
+} from '@perpflow/metrics';
 
 /** aligner metrics. Labels only from bounded sets (feeds, rule ids, exchanges, configured symbols). */
 export function createAlignerMetrics(registry: Registry = createRegistry('aligner')) {

@@ -97,7 +97,16 @@ export class AlignerPipeline {
         const keyParts = ref.key?.split('|');
         dlq.push(
           deadLetterMessage(
-            toDeadLetter(ref, { ruleId, message: decoded.error.message, exchange: keyParts?.[0] ?? null, symbol: keyParts?.[1] ?? null }, nowMs),
+            toDeadLetter(
+              ref,
+              {
+                ruleId,
+                message: decoded.error.message,
+                exchange: keyParts?.[0] ?? null,
+                symbol: keyParts?.[1] ?? null,
+              },
+              nowMs,
+            ),
           ),
         );
         continue;
@@ -106,11 +115,20 @@ export class AlignerPipeline {
     }
 
     const out = rt.engine.apply(inputs, nowMs);
-    for (const h of out.hits) this.deps.metrics.ruleHits.inc({ feed: h.feed, rule: h.ruleId, action: h.action });
+    for (const h of out.hits)
+      this.deps.metrics.ruleHits.inc({ feed: h.feed, rule: h.ruleId, action: h.action });
     for (const r of out.rejected) {
       this.deps.metrics.dlq.inc({ stage: 'aligner', feed: r.feed, rule: r.ruleId });
       if (r.late) this.deps.metrics.late.inc({ feed: r.feed });
-      dlq.push(deadLetterMessage(toDeadLetter(r.ref, { ruleId: r.ruleId, message: r.message, exchange: r.exchange, symbol: r.symbol }, nowMs)));
+      dlq.push(
+        deadLetterMessage(
+          toDeadLetter(
+            r.ref,
+            { ruleId: r.ruleId, message: r.message, exchange: r.exchange, symbol: r.symbol },
+            nowMs,
+          ),
+        ),
+      );
     }
     const barMessages = out.bars.map((b) => barMessage(b, nowMs));
     const topicMessages = [];
@@ -120,22 +138,38 @@ export class AlignerPipeline {
 
     const acked = this.deps.now();
     for (const b of out.bars) {
-      this.deps.metrics.barsEmitted.inc({ timeframe: b.timeframe, kind: b.revision > 0 ? 'revision' : 'first' });
-      this.deps.metrics.freshness.observe({ exchange: b.exchange, symbol: b.symbol, feed: 'bar' }, b.eventTimeMs + timeframeMs(b.timeframe));
+      this.deps.metrics.barsEmitted.inc({
+        timeframe: b.timeframe,
+        kind: b.revision > 0 ? 'revision' : 'first',
+      });
+      this.deps.metrics.freshness.observe(
+        { exchange: b.exchange, symbol: b.symbol, feed: 'bar' },
+        b.eventTimeMs + timeframeMs(b.timeframe),
+      );
       this.deps.metrics.latency.observe(Math.max(0, acked - b.knownAtMs) / 1000);
     }
     for (const [key, wm] of out.watermarks) {
       const [exchange, symbol] = key.split('|');
-      this.deps.metrics.watermarkLag.set({ exchange: exchange ?? '', symbol: symbol ?? '' }, Math.max(0, acked - wm) / 1000);
+      this.deps.metrics.watermarkLag.set(
+        { exchange: exchange ?? '', symbol: symbol ?? '' },
+        Math.max(0, acked - wm) / 1000,
+      );
     }
 
     const last = fresh[fresh.length - 1]!;
     rt.offsets[topic] = (BigInt(last.offset) + 1n).toString();
-    await this.deps.snapshots.save(partition, { offsets: { ...rt.offsets }, state: rt.engine.snapshot(), savedAtMs: acked });
+    await this.deps.snapshots.save(partition, {
+      offsets: { ...rt.offsets },
+      state: rt.engine.snapshot(),
+      savedAtMs: acked,
+    });
     this.deps.metrics.snapshots.inc();
     await this.deps.consumer.commitOffsets([{ topic, partition, offset: rt.offsets[topic]! }]);
     const high = BigInt(batch.highWatermark);
-    this.deps.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(high - BigInt(rt.offsets[topic]!)));
+    this.deps.metrics.consumerLag.set(
+      { topic, partition: String(partition) },
+      Number(high - BigInt(rt.offsets[topic]!)),
+    );
     await heartbeat();
   }
 
@@ -145,7 +179,10 @@ export class AlignerPipeline {
     const snap = await this.deps.snapshots.load(partition);
     rt = { engine: this.deps.createEngine(snap?.state ?? null), offsets: { ...(snap?.offsets ?? {}) } };
     this.partitions.set(partition, rt);
-    this.deps.logger.info({ partition, offsets: rt.offsets, restored: snap !== null }, 'partition state loaded');
+    this.deps.logger.info(
+      { partition, offsets: rt.offsets, restored: snap !== null },
+      'partition state loaded',
+    );
     return rt;
   }
 }

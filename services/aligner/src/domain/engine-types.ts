@@ -1,4 +1,11 @@
-import type { AlignedBar, Candle, Feed, FundingObservation, LiquidationEvent, OpenInterestObservation } from '@perpflow/contracts';
+import type {
+  AlignedBar,
+  Candle,
+  Feed,
+  FundingObservation,
+  LiquidationEvent,
+  OpenInterestObservation,
+} from '@perpflow/contracts';
 
 export type RawRecord = Candle | OpenInterestObservation | FundingObservation | LiquidationEvent;
 
