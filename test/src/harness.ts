@@ -62,7 +62,14 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
     }),
   );
   const metricsUrl = o.readyPort ? `http://127.0.0.1:${o.readyPort}` : null;
-  const svc: ServiceProcess = { name: o.name, child, logFile, metricsUrl, exited, log: () => readFileSync(logFile, 'utf8') };
+  const svc: ServiceProcess = {
+    name: o.name,
+    child,
+    logFile,
+    metricsUrl,
+    exited,
+    log: () => readFileSync(logFile, 'utf8'),
+  };
   if (o.readyPort) {
     const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
     let exitedEarly: number | string | null = null;
@@ -70,21 +77,31 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
       exitedEarly = c;
     });
     for (;;) {
-      if (exitedEarly !== null) throw new Error(`${o.name} exited (${exitedEarly}) before it was ready; log: ${logFile}\n${tail(svc.log())}`);
+      if (exitedEarly !== null)
+        throw new Error(
+          `${o.name} exited (${exitedEarly}) before it was ready; log: ${logFile}\n${tail(svc.log())}`,
+        );
       try {
         const r = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(1_000) });
         if (r.ok) break;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`${o.name} not ready within ${o.readyTimeoutMs ?? 60_000} ms; log: ${logFile}\n${tail(svc.log())}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${o.name} not ready within ${o.readyTimeoutMs ?? 60_000} ms; log: ${logFile}\n${tail(svc.log())}`,
+        );
       await sleep(250);
     }
   }
   return svc;
 }
 
-export async function stopService(s: ServiceProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', timeoutMs = 15_000): Promise<number | string> {
+export async function stopService(
+  s: ServiceProcess,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+  timeoutMs = 15_000,
+): Promise<number | string> {
   if (s.child.exitCode !== null || s.child.signalCode !== null) return s.exited;
   s.child.kill(signal);
   const t = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
@@ -97,7 +114,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -107,13 +129,20 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     await sleep(everyMs);
   }
 }
 
 /** Scrapes a Prometheus text endpoint and sums the samples of one metric matching the labels. */
-export async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricSum(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
   for (const line of text.split('\n')) {
