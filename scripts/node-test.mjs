@@ -31,7 +31,8 @@ if (files.length === 0) {
   console.error(`node-test: no *.test.ts files under ${paths.join(' ')}`);
   process.exit(1);
 }
-const nodeArgs = ['--conditions=@perpflow/source', '--import', 'tsx', '--test'];
+// --test-force-exit: a test that leaves a socket open must not hang the suite.
+const nodeArgs = ['--conditions=@perpflow/source', '--import', 'tsx', '--test', '--test-force-exit'];
 // With PERPFLOW_TEST_RESULTS=<dir>, counts also go to <dir>/<name>.json for the closing summary.
 const resultsDir = process.env.PERPFLOW_TEST_RESULTS;
 if (resultsDir) {

@@ -14,7 +14,10 @@ import { z } from 'zod';
 
 /** The S3 keys every S3-using config schema includes. */
 export const s3ConfigShape = {
-  S3_ENDPOINT: z.string().default('http://127.0.0.1:39000').describe('S3 endpoint URL (empty string: AWS default for the region)'),
+  S3_ENDPOINT: z
+    .string()
+    .default('http://127.0.0.1:39000')
+    .describe('S3 endpoint URL (empty string: AWS default for the region)'),
   S3_REGION: z.string().default('us-east-1').describe('S3 region'),
   S3_BUCKET: z.string().min(3).default('perpflow').describe('bucket holding the dataset'),
   S3_PREFIX: z
@@ -56,10 +59,13 @@ export interface ObjectStore {
 
 function unavailable(op: string, key: string, err: unknown): SinkUnavailable {
   const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
-  return new SinkUnavailable(`S3 ${op} ${key} failed${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message}`, {
-    cause: err,
-    context: { op, key },
-  });
+  return new SinkUnavailable(
+    `S3 ${op} ${key} failed${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message}`,
+    {
+      cause: err,
+      context: { op, key },
+    },
+  );
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -70,7 +76,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+      );
     } catch (err) {
       throw unavailable('put', key, err);
     }
@@ -81,7 +89,11 @@ export class S3ObjectStore implements ObjectStore {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
     } catch (err) {
-      if (err instanceof NoSuchKey || (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)) return null;
+      if (
+        err instanceof NoSuchKey ||
+        (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)
+      )
+        return null;
       throw unavailable('get', key, err);
     }
   }
@@ -102,7 +114,12 @@ export class S3ObjectStore implements ObjectStore {
     try {
       do {
         const res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
         );
         for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
         token = res.IsTruncated ? res.NextContinuationToken : undefined;

@@ -1,0 +1,3 @@
+export * from './market/model.js';
+export * from './server.js';
+export * from './config.js';
