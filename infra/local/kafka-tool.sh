@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 PERPFLOW_ROOT="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=stack.env
 source "$HERE/stack.env"
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka/pom.xml")
+KAFKA_VERSION=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka/pom.xml")}
 LIBS="${PERPFLOW_KAFKA_CACHE:-$HERE/.cache/kafka-$KAFKA_VERSION}/libs"
 tool=${1:-}
 case $tool in

@@ -19,7 +19,7 @@ DATA="$PERPFLOW_DATA_DIR"
 LOGS="$DATA/logs"
 RUN="$DATA/run"
 SERVERS=(kafka redis s3 prometheus alertmanager)
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka/pom.xml")
+KAFKA_VERSION=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka/pom.xml")}
 KAFKA_LIBS="${PERPFLOW_KAFKA_CACHE:-$HERE/.cache/kafka-$KAFKA_VERSION}/libs"
 
 say() { printf 'stack: %s\n' "$*"; }

@@ -5,7 +5,7 @@
 # first (~/.m2 may already hold everything) and goes to Maven Central only if needed.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")
+VERSION=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")}
 CACHE="${PERPFLOW_KAFKA_CACHE:-$(cd "$HERE/.." && pwd)/.cache/kafka-$VERSION}"
 LIBS="$CACHE/libs"
 if [ -f "$CACHE/.complete" ] && [ "$CACHE/.complete" -nt "$HERE/pom.xml" ]; then
@@ -15,7 +15,7 @@ fi
 command -v mvn >/dev/null || { echo "kafka jars: Maven (mvn) is needed: apt-get install -y maven" >&2; exit 1; }
 rm -rf "$LIBS" "$CACHE/.complete"
 mkdir -p "$LIBS"
-copy() { mvn -q -B "$@" -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS" -DincludeScope=runtime; }
+copy() { mvn -q -B "$@" -Dkafka.version="$VERSION" -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS" -DincludeScope=runtime; }
 if copy -o >/dev/null 2>&1; then how="offline, from ~/.m2"; else
   rm -rf "$LIBS" && mkdir -p "$LIBS"
   copy >"$CACHE/mvn.log" 2>&1 || { echo "kafka jars: mvn failed, see $CACHE/mvn.log" >&2; tail -20 "$CACHE/mvn.log" >&2; exit 1; }
