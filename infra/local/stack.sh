@@ -178,7 +178,12 @@ launch() {
   if alive "$s"; then return 2; fi
   rm -f "$RUN/$s.pid"
   if port_open "$(port_of "$s")"; then
-    fail_with_log "$s" "cannot start: port $(port_of "$s") is taken by a process this stack did not start ($(ss -ltnpH "sport = :$(port_of "$s")" 2>/dev/null | grep -o 'users:.*' | head -1))"
+    local holder cmdline
+    holder=$(ss -ltnpH "sport = :$(port_of "$s")" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    cmdline=$([ -n "$holder" ] && tr '\0' ' ' <"/proc/$holder/cmdline" 2>/dev/null | cut -c1-160 | sed 's/ *$//')
+    say "$s: cannot start: port $(port_of "$s") is taken by a process this stack (data: $DATA) did not start:"
+    say "    pid ${holder:-?}: ${cmdline:-unknown}"
+    say "    stop it where it was started (e.g. another checkout's npm run stack -- down), or override the port (see stack.env)"
     return 1
   fi
   "start_$s" || { fail_with_log "$s" "failed to start"; return 1; }
@@ -236,6 +241,12 @@ check_servers() { local s; for s in "$@"; do is_server "$s" || { say "unknown se
 mkdir -p "$LOGS" "$RUN"
 cmd=${1:-status}
 shift || true
+case $cmd in
+  up | down | start | stop | restart)
+    # One changer at a time (npm test, the demo and a restarting test may overlap).
+    exec 9>"$RUN/.stack.lock"
+    flock -w 300 9 || { say "another stack.sh $cmd has held $RUN/.stack.lock for 300 s"; exit 1; } ;;
+esac
 case $cmd in
   up)
     check_servers "$@"
