@@ -3,7 +3,7 @@ import type { Logger } from '@perpflow/runtime';
 import ccxt from 'ccxt';
 import type { IngestMetrics } from '../metrics.js';
 import { LIQUIDATION_MAPPERS } from '../venues/index.js';
-import { pointExchangeAt } from '@perpflow/venue-endpoints';
+import { rewriteExchangeUrls } from '@perpflow/venue-endpoints';
 import type { RawLiquidation } from '../domain/normalize.js';
 
 /** The slice of a ccxt pro exchange we use; typed loosely at this one boundary. */
