@@ -85,7 +85,7 @@ export function createExchange(
   if (options.rateLimitMs) ex.rateLimit = options.rateLimitMs;
   if (options.endpoint) {
     const ws = options.endpoint.replace(/^http/, 'ws');
-    pointExchangeAt(ex as unknown as { urls: { api: unknown }; hostname?: string }, {
+    rewriteExchangeUrls(ex as unknown as { urls: { api: unknown }; hostname?: string }, {
       restBaseUrl: options.endpoint,
       wsBaseUrl: ws,
     });
