@@ -1,1 +1,1 @@
-export * from './endpoints.js';
+export * from './point-exchange.js';

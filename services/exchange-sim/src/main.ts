@@ -1,36 +1,37 @@
-/** exchange-sim: a deterministic local Binance USDⓈ-M for tests and the demo. */
-import { loadConfig } from './config.js';
-import { startSimulator } from './server.js';
+/** exchange-sim: config → deterministic market → one HTTP/WS server for Binance USDⓈ-M and Bybit. */
+import { loadConfig, serverOptions } from './config.js';
+import { startSimServer } from './server.js';
 
 async function main(): Promise<void> {
-  const c = loadConfig();
-  const sim = await startSimulator({
-    host: c.SIM_HOST,
-    port: c.SIM_PORT,
-    seed: c.SIM_SEED,
-    symbols: c.SIM_SYMBOLS,
-    launchMs: c.SIM_LAUNCH_MS,
-    weightLimit: c.SIM_WEIGHT_LIMIT,
-    oiHistoryDays: c.SIM_OI_HISTORY_DAYS,
-    missingCandleRate: c.SIM_MISSING_CANDLE_RATE,
-    liquidationPushMs: c.SIM_LIQUIDATION_PUSH_MS,
+  const config = loadConfig();
+  const sim = await startSimServer(serverOptions(config));
+  const log = (msg: string, extra: Record<string, unknown> = {}) =>
+    console.log(JSON.stringify({ level: 'info', time: Date.now(), service: 'exchange-sim', ...extra, msg }));
+  log('exchange-sim ready', {
+    url: sim.url,
+    binance: `${sim.url}/fapi.binance.com`,
+    bybit: `${sim.url}/api.bybit.com`,
+    symbols: sim.model.symbols.length,
+    seed: config.SEED,
+    speed: config.SPEED,
+    simNowMs: sim.clock.now(),
   });
-  console.log(
-    JSON.stringify({
-      level: 'info',
-      service: 'exchange-sim',
-      url: sim.url,
-      symbols: sim.symbols.length,
-      seed: c.SIM_SEED,
-      msg: 'exchange-sim ready',
-    }),
-  );
-  const stop = () => void sim.close().then(() => process.exit(0));
+  const stop = () => {
+    log('exchange-sim stopping');
+    void sim.close().then(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
 main().catch((err) => {
-  console.error(`exchange-sim failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      service: 'exchange-sim',
+      msg: 'start-up failed',
+      err: String(err?.message ?? err),
+    }),
+  );
   process.exit(1);
 });

@@ -1,299 +1,368 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, createRegistry } from '@perpflow/metrics';
-import { WebSocket, WebSocketServer } from 'ws';
-import { hash32 } from './market/random.js';
-import { MarketModel, MINUTE, symbolIds } from './market/model.js';
-import { type BinanceContext, binanceRest, forceOrderEvent, type VenueAnswer } from './venues/binanceusdm.js';
+import { WebSocketServer } from 'ws';
+import { SimClock, type SimClockOptions } from './clock.js';
+import {
+  type FaultInjector as FaultInjectorT,
+  FaultInjector,
+  type FaultSpec,
+  FaultSpecSchema,
+} from './faults/faults.js';
+import {
+  BinanceLimiter,
+  type BinanceLimitOptions,
+  BybitLimiter,
+  type BybitLimitOptions,
+} from './limits/rate-limits.js';
+import { type StreamClient, StreamEngine } from './live/streams.js';
+import { MarketModel, type MarketModelOptions } from './market/model.js';
+import { MINUTE_MS } from './market/types.js';
+import { createSimMetrics, type SimMetrics } from './metrics.js';
+import { binanceBucket, binanceusdm, binanceWeight } from './venues/binanceusdm.js';
+import { bybit, bybitEnvelope } from './venues/bybit.js';
+import type { Venue, VenueContext } from './venues/types.js';
 
-/** Faults the simulator injects on demand (POST /__sim/faults), all off by default. */
-export interface Faults {
-  /** Fraction of REST answers replaced by HTTP 502. */
-  http5xxRate: number;
-  /** Fraction of REST answers that hang past the client's timeout. */
-  timeoutRate: number;
-  /** Fraction of REST answers that are HTTP 200 with a broken JSON body. */
-  malformedRate: number;
-  /** Symbols whose data stops advancing from the moment they are listed here. */
-  silentSymbols: string[];
-  /** Close every websocket now (clients must reconnect). */
-  dropWebsockets: boolean;
+export interface SimServerOptions {
+  /** Bind address. Default 127.0.0.1 (never expose the simulator). */
+  host?: string;
+  /** Port; 0 picks a free one. Default 39200. */
+  port?: number;
+  /** The market (seed, symbols, missing candles, liquidation rate). */
+  market: MarketModelOptions;
+  clock?: SimClockOptions;
+  binanceLimits?: BinanceLimitOptions;
+  bybitLimits?: BybitLimitOptions;
+  /** Open-interest history retention. Default 30 days. */
+  openInterestRetentionMs?: number;
+  /** Wall milliseconds between websocket pushes. Default 1000. */
+  pushIntervalMs?: number;
+  /** Faults active from the start. */
+  faults?: FaultSpec;
 }
 
-export interface SimOptions {
-  host: string;
-  port: number;
-  seed: number;
-  symbols: number;
-  launchMs: number;
-  weightLimit: number;
-  oiHistoryDays: number;
-  missingCandleRate: number;
-  liquidationPushMs: number;
-  now?: () => number;
-}
-
-export interface Simulator {
-  url: string;
-  port: number;
-  model: MarketModel;
-  symbols: string[];
+export interface SimServer {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  readonly model: MarketModel;
+  readonly clock: SimClock;
+  readonly faults: FaultInjectorT;
+  readonly metrics: SimMetrics;
+  /** Applies a fault spec as POST /__sim/faults does. */
+  applyFaults(spec: FaultSpec): void;
+  state(): Record<string, unknown>;
+  reset(): void;
   close(): Promise<void>;
 }
 
-/**
- * One HTTP + WebSocket server speaking Binance USDⓈ-M: REST under
- * `/fapi.binance.com/...`, streams under `ws://…/fstream.binance.com/...`,
- * control under `/__sim/...`, Prometheus text on `/metrics`.
- */
-export async function startSimulator(o: SimOptions): Promise<Simulator> {
-  const now = o.now ?? Date.now;
-  const symbols = symbolIds(o.symbols);
-  const model = new MarketModel({
-    seed: o.seed,
-    ...(o.missingCandleRate > 0 ? { isMissing: missingCandles(o.seed, o.missingCandleRate) } : {}),
-  });
-  const silentSince = new Map<string, number>();
-  const ctx: BinanceContext = {
+const VENUES: Venue[] = [binanceusdm, bybit];
+
+/** One HTTP + WS server answering for every venue by original host (first path segment). */
+export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
+  const model = new MarketModel(options.market);
+  const clock = new SimClock(options.clock);
+  const metrics = createSimMetrics();
+  const faults = new FaultInjector(options.market.seed, (kind, venue, n) =>
+    metrics.faults.inc({ kind, venue }, n),
+  );
+  const binanceLimiter = new BinanceLimiter(options.binanceLimits);
+  const bybitLimiter = new BybitLimiter(options.bybitLimits);
+  const retentionMs = options.openInterestRetentionMs ?? 30 * 86_400_000;
+  const baseMissingRate = options.market.missingCandleRate ?? 0;
+  const requests = { total: 0, byVenue: {} as Record<string, number> };
+  const context = (): VenueContext => ({
     model,
-    symbols,
-    now,
-    silentSince,
-    oiHistoryRetentionMs: o.oiHistoryDays * 86_400_000,
-    launchMs: o.launchMs,
-  };
-  let faults: Faults = {
-    http5xxRate: 0,
-    timeoutRate: 0,
-    malformedRate: 0,
-    silentSymbols: [],
-    dropWebsockets: false,
-  };
-  const registry = createRegistry('exchange-sim');
-  const requests = new Counter({
-    name: 'perpflow_sim_requests_total',
-    help: 'REST requests by path and status',
-    labelNames: ['path', 'status'],
-    registers: [registry],
+    faults,
+    nowMs: clock.now(),
+    openInterestRetentionMs: retentionMs,
   });
-  const injected = new Counter({
-    name: 'perpflow_sim_faults_injected_total',
-    help: 'Faults injected, by kind',
-    labelNames: ['kind'],
-    registers: [registry],
+  const engine = new StreamEngine({
+    model,
+    faults,
+    context,
+    pushIntervalMs: options.pushIntervalMs ?? 1000,
+    onMessages: (venue, channel, n) => metrics.wsMessages.inc({ venue, channel }, n),
   });
-  const pushed = new Counter({
-    name: 'perpflow_sim_ws_events_total',
-    help: 'Websocket events pushed, by stream kind',
-    labelNames: ['kind'],
-    registers: [registry],
-  });
+  const hanging = new Set<ServerResponse>();
 
-  // Request weight per client per minute; 429 over the limit, 418 (escalating ban) for hammering after a 429.
-  const weights = new Map<
-    string,
-    { minute: number; used: number; bannedUntil: number; bans: number; limitedUntil: number }
-  >();
-
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://sim');
-    const path = url.pathname;
-    if (path === '/metrics') {
-      void registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
-      return;
+  const applyFaults = (spec: FaultSpec): void => {
+    const now = clock.now();
+    faults.applyRates(spec);
+    if (spec.missingCandleRate !== undefined) {
+      model.setMissingCandleRate(spec.missingCandleRate);
+      faults.count('missing_candle', 'all');
     }
-    if (path.startsWith('/__sim/')) return control(req, res, path);
-    const m = /^\/fapi\.binance\.com(\/.*)$/.exec(path);
-    if (!m) return send(res, 404, { code: -5000, msg: `unknown path ${path}` }, path);
-    const venuePath = m[1]!;
-    const client = req.socket.remoteAddress ?? 'local';
-    const t = now();
-    const w = weights.get(client) ?? { minute: 0, used: 0, bannedUntil: 0, bans: 0, limitedUntil: 0 };
-    weights.set(client, w);
-    const minute = Math.floor(t / MINUTE);
-    if (w.minute !== minute) {
-      w.minute = minute;
-      w.used = 0;
-    }
-    if (t < w.bannedUntil) {
-      injected.inc({ kind: 'ban_418' });
-      return send(
-        res,
-        418,
-        { code: -1003, msg: `Way too many requests; IP banned until ${w.bannedUntil}.` },
-        venuePath,
-        { 'retry-after': String(Math.ceil((w.bannedUntil - t) / 1000)) },
-      );
-    }
-    if (t < w.limitedUntil) {
-      // Still calling while told to wait: escalate to a ban, as the venue does.
-      w.bans++;
-      w.bannedUntil = t + Math.min(3_600_000, 2 ** w.bans * 60_000);
-      injected.inc({ kind: 'ban_418' });
-      return send(res, 418, { code: -1003, msg: 'Way too many requests; IP banned.' }, venuePath, {
-        'retry-after': String(Math.ceil((w.bannedUntil - t) / 1000)),
+    if (spec.spike) {
+      const fromMs = Math.floor((spec.spike.fromMs ?? now) / MINUTE_MS) * MINUTE_MS;
+      model.addSpike({
+        symbol: spec.spike.symbol,
+        factor: spec.spike.factor,
+        minutes: spec.spike.minutes,
+        fromMs,
       });
+      faults.count('price_spike', 'all');
     }
-    const answer: VenueAnswer = binanceRest(ctx, venuePath, url.searchParams);
-    w.used += answer.weight;
-    const headers = { 'x-mbx-used-weight-1m': String(w.used), 'x-mbx-used-weight': String(w.used) };
-    if (w.used > o.weightLimit) {
-      w.limitedUntil = (minute + 1) * MINUTE;
-      injected.inc({ kind: 'rate_limit_429' });
-      return send(
-        res,
-        429,
-        { code: -1003, msg: 'Too many requests; current limit is exceeded.' },
-        venuePath,
-        { ...headers, 'retry-after': String(Math.ceil((w.limitedUntil - t) / 1000)) },
-      );
+    if (spec.shift) {
+      model.addShift({ ...spec.shift, fromMs: spec.shift.fromMs ?? now });
+      faults.count('distribution_shift', 'all');
     }
-    const roll = hash32(o.seed, t, Math.random()) / 4_294_967_296;
-    if (roll < faults.timeoutRate) {
-      injected.inc({ kind: 'timeout' });
-      setTimeout(() => res.destroy(), 60_000).unref();
-      return;
+    if (spec.silence) {
+      model.spec(spec.silence.symbol);
+      faults.silence(spec.silence.symbol, spec.silence.fromMs ?? now);
+      faults.count('silent_symbol', 'all');
     }
-    if (roll < faults.timeoutRate + faults.http5xxRate) {
-      injected.inc({ kind: 'http_5xx' });
-      return send(res, 502, '<html><body>502 Bad Gateway</body></html>', venuePath, headers, 'text/html');
+    if (spec.unsilence) faults.unsilence(spec.unsilence);
+    if (spec.dropWebsockets) {
+      for (const c of engine.clients) {
+        c.socket.terminate();
+        faults.count('ws_drop', c.venue.id);
+      }
     }
-    if (roll < faults.timeoutRate + faults.http5xxRate + faults.malformedRate) {
-      injected.inc({ kind: 'malformed_json' });
-      requests.inc({ path: venuePath, status: '200' });
-      res.writeHead(200, { 'content-type': 'application/json', ...headers }).end('{"code":0,"data":[[1,"2",');
-      return;
-    }
-    send(res, answer.status, answer.body, venuePath, headers);
   };
 
-  const send = (
+  const state = (): Record<string, unknown> => ({
+    nowMs: clock.now(),
+    wallMs: clock.wall(),
+    speed: clock.speed,
+    seed: model.seed,
+    symbols: model.symbols.length,
+    faults: faults.active,
+    overlays: model.overlays,
+    faultCounts: Object.fromEntries(faults.counts),
+    requests,
+    wsClients: engine.clients.size,
+    binanceLimits: { ...binanceLimiter.options, ips: binanceLimiter.snapshot(clock.wall()) },
+    bybitLimits: { requestsPerSecond: bybitLimiter.requestsPerSecond },
+  });
+
+  const reset = (): void => {
+    faults.reset();
+    binanceLimiter.reset();
+    bybitLimiter.reset();
+    model.resetOverlays(baseMissingRate, options.market.shifts, options.market.spikes);
+    requests.total = 0;
+    requests.byVenue = {};
+  };
+
+  if (options.faults) applyFaults(options.faults);
+
+  const sendJson = (
     res: ServerResponse,
     status: number,
     body: unknown,
-    path: string,
     headers: Record<string, string> = {},
-    type = 'application/json',
   ) => {
-    requests.inc({ path: path.length < 64 ? path : 'other', status: String(status) });
-    res
-      .writeHead(status, { 'content-type': type, ...headers })
-      .end(typeof body === 'string' ? body : JSON.stringify(body));
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
   };
 
-  const control = (req: IncomingMessage, res: ServerResponse, path: string) => {
-    if (path === '/__sim/state' && req.method === 'GET')
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          faults,
-          symbols: symbols.length,
-          now: now(),
-          silentSince: Object.fromEntries(silentSince),
-        }),
-      );
-    if (path === '/__sim/reset' && req.method === 'POST') {
-      faults = { http5xxRate: 0, timeoutRate: 0, malformedRate: 0, silentSymbols: [], dropWebsockets: false };
-      silentSince.clear();
-      weights.clear();
-      return void res.writeHead(200).end('{}');
+  const control = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+    if (req.method === 'GET' && path === '/__sim/state') return sendJson(res, 200, state());
+    if (req.method === 'POST' && path === '/__sim/reset') {
+      reset();
+      return sendJson(res, 200, { ok: true });
     }
-    if (path === '/__sim/faults' && req.method === 'POST') {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        try {
-          const next = { ...faults, ...(JSON.parse(body) as Partial<Faults>) };
-          for (const k of ['http5xxRate', 'timeoutRate', 'malformedRate'] as const)
-            if (!(next[k] >= 0 && next[k] <= 1)) throw new Error(`${k} must be between 0 and 1`);
-          const unknown = next.silentSymbols.filter((x) => !symbols.includes(x));
-          if (unknown.length) throw new Error(`silentSymbols: unknown ${unknown.join(', ')}`);
-          for (const sym of next.silentSymbols) if (!silentSince.has(sym)) silentSince.set(sym, now());
-          for (const sym of [...silentSince.keys()])
-            if (!next.silentSymbols.includes(sym)) silentSince.delete(sym);
-          if (next.dropWebsockets) {
-            for (const c of wss.clients) c.terminate();
-            injected.inc({ kind: 'ws_drop' });
-            next.dropWebsockets = false;
-          }
-          faults = next;
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(faults));
-        } catch (e) {
-          res
-            .writeHead(400, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ error: (e as Error).message }));
-        }
-      });
+    if (req.method === 'POST' && path === '/__sim/faults') {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw || '{}');
+      } catch {
+        return sendJson(res, 400, { ok: false, error: 'body is not JSON' });
+      }
+      const spec = FaultSpecSchema.safeParse(parsed);
+      if (!spec.success) {
+        const issue = spec.error.issues[0];
+        return sendJson(res, 400, {
+          ok: false,
+          error: `${issue?.path.join('.') || '(body)'}: ${issue?.message}`,
+        });
+      }
+      try {
+        applyFaults(spec.data);
+      } catch (err) {
+        return sendJson(res, 400, { ok: false, error: (err as Error).message });
+      }
+      return sendJson(res, 200, { ok: true, state: state() });
+    }
+    return sendJson(res, 404, {
+      ok: false,
+      error: 'try GET /__sim/state, POST /__sim/faults, POST /__sim/reset',
+    });
+  };
+
+  const handleRest = (
+    venue: Venue,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+  ) => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const wall = clock.wall();
+    requests.total++;
+    requests.byVenue[venue.id] = (requests.byVenue[venue.id] ?? 0) + 1;
+    const headers: Record<string, string> = {};
+    const count = (endpoint: string, status: number) =>
+      metrics.requests.inc({ venue: venue.id, endpoint, status: String(status) });
+
+    if (venue.id === 'binanceusdm') {
+      const verdict = binanceLimiter.check(ip, wall, binanceWeight(path, query), binanceBucket(path));
+      headers['x-mbx-used-weight-1m'] = String(verdict.usedWeight);
+      headers['x-mbx-used-weight'] = String(verdict.usedWeight);
+      if (!verdict.ok) {
+        faults.count(verdict.status === 418 ? 'banned_418' : 'rate_limited_429', venue.id);
+        count('rate_limit', verdict.status);
+        return sendJson(
+          res,
+          verdict.status,
+          { code: -1003, msg: verdict.reason },
+          {
+            ...headers,
+            'retry-after': String(verdict.retryAfterS),
+          },
+        );
+      }
+    } else {
+      const v = bybitLimiter.check(ip, wall);
+      headers['x-bapi-limit'] = String(v.limit);
+      headers['x-bapi-limit-status'] = String(v.remaining);
+      headers['x-bapi-limit-reset-timestamp'] = String(v.resetMs);
+      if (!v.ok) {
+        faults.count('bybit_10006', venue.id);
+        count('rate_limit', 200);
+        return sendJson(
+          res,
+          200,
+          bybitEnvelope({}, clock.now(), 10006, 'Too many visits. Exceeded the API Rate Limit.'),
+          headers,
+        );
+      }
+    }
+
+    const fault = faults.httpFault(venue.id);
+    if (fault === 'hang') {
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      count('hang', 0);
       return;
     }
-    res.writeHead(404).end();
+    if (fault === 'http_5xx') {
+      const status = [500, 502, 503][Math.floor(Math.random() * 3)] ?? 500;
+      count('fault', status);
+      res.writeHead(status, { 'content-type': 'text/html', ...headers });
+      return res.end(`<html><body><h1>${status} Server Error</h1></body></html>`);
+    }
+    let answer: ReturnType<Venue['rest']>;
+    try {
+      answer = venue.rest(path, query, context());
+    } catch (err) {
+      count('error', 500);
+      return sendJson(res, 500, { code: -1000, msg: `simulator error: ${(err as Error).message}` }, headers);
+    }
+    count(answer.endpoint, answer.status);
+    if (fault === 'html_body') {
+      res.writeHead(200, { 'content-type': 'text/html', ...headers });
+      return res.end(
+        '<!DOCTYPE html><html><head><title>Bad gateway</title></head><body>cloudflare</body></html>',
+      );
+    }
+    const text = JSON.stringify(answer.body);
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
+    res.end(fault === 'malformed_json' ? text.slice(0, Math.max(1, Math.floor(text.length / 2))) : text);
   };
 
-  const server: Server = createServer(handle);
-  const wss = new WebSocketServer({ server });
-  const subs = new Map<WebSocket, Set<string>>();
-  wss.on('connection', (ws, req) => {
-    if (!(req.url ?? '').startsWith('/fstream.binance.com')) return ws.close(1008, 'unknown stream host');
-    subs.set(ws, new Set());
-    ws.on('message', (raw) => {
-      let msg: { method?: string; params?: string[]; id?: number };
-      try {
-        msg = JSON.parse(String(raw));
-      } catch {
-        return ws.send(JSON.stringify({ error: { code: 2, msg: 'Invalid JSON' } }));
-      }
-      const set = subs.get(ws)!;
-      if (msg.method === 'SUBSCRIBE') for (const p of msg.params ?? []) set.add(p);
-      else if (msg.method === 'UNSUBSCRIBE') for (const p of msg.params ?? []) set.delete(p);
-      ws.send(
-        JSON.stringify({ result: msg.method === 'LIST_SUBSCRIPTIONS' ? [...set] : null, id: msg.id ?? null }),
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const path = url.pathname;
+    if (path.startsWith('/__sim/')) {
+      control(req, res, path).catch((err: Error) => sendJson(res, 500, { ok: false, error: err.message }));
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => sendJson(res, 500, { error: err.message }),
       );
-    });
-    ws.on('close', () => subs.delete(ws));
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') return sendJson(res, 200, { ok: true });
+    const slash = path.indexOf('/', 1);
+    const host = slash > 0 ? path.slice(1, slash) : path.slice(1);
+    const venue = VENUES.find((v) => v.restHost === host);
+    if (!venue || slash < 0) return sendJson(res, 404, { error: `unknown venue host '${host}'` });
+    if (req.method !== 'GET')
+      return sendJson(res, 405, { error: 'the simulator serves public GET endpoints only' });
+    handleRest(venue, req, res, path.slice(slash), url.searchParams);
   });
 
-  // Push the liquidations that happened since the last push.
-  let pushedUntil = now();
-  const timer = setInterval(() => {
-    const to = now();
-    const from = pushedUntil;
-    pushedUntil = to;
-    if (subs.size === 0) return;
-    for (const sym of symbols) {
-      if (silentSince.has(sym)) continue;
-      const events = model.liquidations(sym, from, to);
-      if (events.length === 0) continue;
-      for (const [ws, set] of subs) {
-        if (ws.readyState !== WebSocket.OPEN) continue;
-        if (!set.has('!forceOrder@arr') && !set.has(`${sym.toLowerCase()}@forceOrder`)) continue;
-        for (const e of events) {
-          ws.send(JSON.stringify(forceOrderEvent(sym, e, to)));
-          pushed.inc({ kind: 'forceOrder' });
-        }
-      }
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://sim').pathname;
+    const host = path.split('/')[1] ?? '';
+    const venue = VENUES.find((v) => v.wsHost === host);
+    if (!venue) {
+      socket.destroy();
+      return;
     }
-  }, o.liquidationPushMs);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const client: StreamClient = { id: randomUUID(), venue, socket: ws, topics: new Map() };
+      engine.add(client);
+      metrics.wsConnections.inc({ venue: venue.id });
+      const initial = venue.topicsFromPath(path, context());
+      if (initial.length) engine.subscribe(client, initial);
+      ws.on('message', (data) => {
+        let msg: unknown;
+        try {
+          msg = JSON.parse(String(data));
+        } catch {
+          msg = undefined;
+        }
+        const c = venue.control(msg, context(), client.id);
+        if (c.subscribe) engine.subscribe(client, c.subscribe);
+        if (c.unsubscribe) engine.unsubscribe(client, c.unsubscribe);
+        if (c.reply !== undefined) ws.send(JSON.stringify(c.reply));
+      });
+      ws.on('close', () => {
+        engine.remove(client);
+        metrics.wsConnections.dec({ venue: venue.id });
+      });
+      ws.on('error', () => ws.terminate());
+    });
+  });
 
-  await new Promise<void>((resolve) => server.listen(o.port, o.host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 39200, options.host ?? '127.0.0.1', () => resolve());
+  });
+  engine.start();
   const port = (server.address() as AddressInfo).port;
+  const host = options.host ?? '127.0.0.1';
   return {
-    url: `http://${o.host}:${port}`,
+    url: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}`,
     port,
     model,
-    symbols,
+    clock,
+    faults,
+    metrics,
+    applyFaults,
+    state,
+    reset,
     close: async () => {
-      clearInterval(timer);
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => wss.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
+      engine.stop();
+      for (const c of engine.clients) c.socket.terminate();
+      for (const r of hanging) r.destroy();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
     },
   };
-}
-
-/** Missing candles at a deterministic fraction of (symbol, minute), never a day's first minute. */
-export function missingCandles(seed: number, rate: number): (symbol: string, openTime: number) => boolean {
-  return (symbol, t) => t % 86_400_000 !== 0 && hash32(seed, symbol, 'missing', t) / 4_294_967_296 < rate;
 }

@@ -1,204 +1,578 @@
-import { hash32, normal, prng, uniform } from './random.js';
+import { BlockRandom, gaussFromHash, hashInts, roundTo, unit, valueNoise } from './random.js';
+import { buildSymbols, type SymbolSpec } from './symbols.js';
+import {
+  type Candle,
+  DAY_MS,
+  type DistributionShift,
+  FUNDING_INTERVAL_MS,
+  type FundingSettlement,
+  HOUR_MS,
+  type LiquidationEvent,
+  MINUTE_MS,
+  type OpenInterestPoint,
+  type PremiumIndex,
+  type PriceSpike,
+} from './types.js';
 
-export const MINUTE = 60_000;
-export const DAY = 86_400_000;
-export const FUNDING_INTERVAL = 8 * 3_600_000;
-
-export interface Kline {
-  openTime: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  quoteVolume: number;
-  trades: number;
-}
-
-export interface Liquidation {
-  time: number;
-  /** Side of the liquidation ORDER: SELL closes a long. */
-  side: 'BUY' | 'SELL';
-  price: number;
-  qty: number;
-}
-
-export interface ModelOptions {
+export interface MarketModelOptions {
   seed: number;
-  /** Candles that do not exist at the venue (gaps): (symbol id, open time) → true. */
-  isMissing?: (symbol: string, openTime: number) => boolean;
-  /** From this time on, the symbol's volatility and volume are multiplied (a distribution shift). */
-  shifts?: ReadonlyMap<string, { fromMs: number; volFactor: number; volumeFactor: number }>;
+  /** Number of listed symbols. Default 500. */
+  symbolCount?: number;
+  /** Share of 1m candles the venue never publishes (deterministic per symbol and minute). Default 0. */
+  missingCandleRate?: number;
+  /** Mean liquidation bursts per symbol per hour (scaled by the volatility regime). Default 1. */
+  liquidationBurstsPerHour?: number;
+  shifts?: DistributionShift[];
+  spikes?: PriceSpike[];
+  /** Day blocks (one symbol × one UTC day of 1m candles, ~80 kB each) kept in memory. Default 1500. */
+  blockCacheSize?: number;
 }
 
-const BASE: Record<string, number> = { BTCUSDT: 60_000, ETHUSDT: 3_000, SOLUSDT: 150 };
+const MINUTES_PER_DAY = 1440;
+const NO_SHIFT = { vol: 1, volume: 1 };
+const QUOTE_DECIMALS = 4;
 
-/** The exchange symbols of a universe of n: the majors first, then S001USDT, S002USDT, ... */
-export function symbolIds(n: number): string[] {
-  const majors = Object.keys(BASE);
-  const out = majors.slice(0, Math.min(n, majors.length));
-  for (let i = 1; out.length < n; i++) out.push(`S${String(i).padStart(3, '0')}USDT`);
-  return out;
+/** One symbol × one UTC day of final 1m candles (before spikes), columns as typed arrays. */
+interface DayBlock {
+  open0: number;
+  close: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  volume: Float64Array;
+  quoteVolume: Float64Array;
+  trades: Float64Array;
+  takerBuy: Float64Array;
+}
+
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, v: V): void {
+    this.map.set(key, v);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
+  }
+  deleteWhere(pred: (key: string) => boolean): void {
+    for (const k of [...this.map.keys()]) if (pred(k)) this.map.delete(k);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+export class UnknownSymbolError extends Error {
+  readonly code = 'UNKNOWN_SYMBOL';
+  readonly retriable = false;
+  constructor(readonly symbol: string) {
+    super(`unknown symbol ${symbol}`);
+  }
 }
 
 /**
- * A deterministic, random-access market. The log price is a Brownian bridge
- * inside each UTC day between daily levels drawn from a smooth noise, so any
- * minute of any day is computed from that day alone (≈1440 draws, cached).
- * Volatility has daily regimes; volume follows |return|; open interest follows
- * price; funding settles every 8 h; liquidations come in bursts on big moves.
+ * The deterministic market: from a seed, every 1m candle, open interest,
+ * funding settlement and liquidation of every symbol is computable for any
+ * time range on its own, without generating history before it.
+ *
+ * Prices follow a random walk with volatility regimes inside each UTC day,
+ * pinned at day boundaries to anchors drawn from multi-scale value noise, so
+ * day blocks are independent yet chain exactly (a day's first open is the
+ * previous day's last close). All values are rounded to the symbol's decimals
+ * and are the doubles of their decimal strings.
  */
 export class MarketModel {
-  private readonly dayCache = new Map<string, Kline[]>();
+  readonly seed: number;
+  readonly symbols: readonly SymbolSpec[];
+  private readonly bySymbol = new Map<string, SymbolSpec>();
+  private missingCandleRate: number;
+  private readonly burstsPerHour: number;
+  private shifts: DistributionShift[];
+  private spikes: PriceSpike[];
+  private readonly blocks: Lru<DayBlock>;
+  private readonly liquidationBlocks = new Lru<LiquidationEvent[]>(20_000);
 
-  constructor(readonly options: ModelOptions) {}
-
-  basePrice(symbol: string): number {
-    return BASE[symbol] ?? 1 + (hash32(this.options.seed, symbol, 'base') % 200_000) / 100;
+  constructor(options: MarketModelOptions) {
+    this.seed = options.seed;
+    this.symbols = buildSymbols(options.seed, options.symbolCount ?? 500);
+    for (const s of this.symbols) this.bySymbol.set(s.id, s);
+    this.missingCandleRate = options.missingCandleRate ?? 0;
+    this.burstsPerHour = options.liquidationBurstsPerHour ?? 1;
+    this.shifts = [...(options.shifts ?? [])];
+    this.spikes = [...(options.spikes ?? [])];
+    this.blocks = new Lru(options.blockCacheSize ?? 1500);
   }
 
-  /** Daily log level (relative to base): smooth value noise over days. */
-  private level(symbol: string, day: number): number {
-    const k = Math.floor(day / 7);
-    const f = day / 7 - k;
-    const a = (uniform(this.options.seed, symbol, 'lvl', k) - 0.5) * 0.6;
-    const b = (uniform(this.options.seed, symbol, 'lvl', k + 1) - 0.5) * 0.6;
-    const s = f * f * (3 - 2 * f);
-    return a + (b - a) * s + (uniform(this.options.seed, symbol, 'day', day) - 0.5) * 0.04;
+  spec(symbol: string): SymbolSpec {
+    const s = this.bySymbol.get(symbol);
+    if (!s) throw new UnknownSymbolError(symbol);
+    return s;
   }
 
-  /** Per-minute volatility of the day: calm, normal or stormy regimes. */
-  volatility(symbol: string, day: number, t: number): number {
-    const r = uniform(this.options.seed, symbol, 'regime', day);
-    let vol = r < 0.6 ? 0.0006 : r < 0.9 ? 0.0012 : 0.0028;
-    const shift = this.options.shifts?.get(symbol);
-    if (shift && t >= shift.fromMs) vol *= shift.volFactor;
-    return vol;
+  hasSymbol(symbol: string): boolean {
+    return this.bySymbol.has(symbol);
   }
 
-  /** The day's 1440 klines (including any that are missing at the venue). */
-  private dayKlines(symbol: string, day: number): Kline[] {
-    const key = `${symbol}|${day}`;
-    const hit = this.dayCache.get(key);
-    if (hit) return hit;
-    const rand = prng(hash32(this.options.seed, symbol, 'minutes', day));
-    const n = DAY / MINUTE;
-    const vol = this.volatility(symbol, day, day * DAY);
-    const steps: number[] = [];
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const v = this.volatility(symbol, day, day * DAY + i * MINUTE) * (1 + 0.3 * normal(rand) ** 2);
-      const x = normal(rand) * v;
-      steps.push(x);
-      sum += x;
-    }
-    const start = this.level(symbol, day);
-    const end = this.level(symbol, day + 1);
-    const correction = (end - start - sum) / n;
-    const base = this.basePrice(symbol);
-    const out: Kline[] = [];
-    let lp = start;
-    for (let i = 0; i < n; i++) {
-      const openTime = day * DAY + i * MINUTE;
-      const open = base * Math.exp(lp);
-      lp += steps[i]! + correction;
-      const close = base * Math.exp(lp);
-      const wick = Math.abs(normal(rand)) * vol * 0.5;
-      const high = Math.max(open, close) * (1 + wick);
-      const low = Math.min(open, close) * (1 - Math.abs(normal(rand)) * vol * 0.5);
-      const shift = this.options.shifts?.get(symbol);
-      const volumeFactor = shift && openTime >= shift.fromMs ? shift.volumeFactor : 1;
-      const ret = Math.abs(Math.log(close / open));
-      const volume = (10 + ((4000 * ret) / vol) * (0.5 + rand())) * (100 / Math.sqrt(base)) * volumeFactor;
-      out.push({
-        openTime,
-        open: round(open),
-        high: round(high),
-        low: round(low),
-        close: round(close),
-        volume: Math.round(volume * 1000) / 1000,
-        quoteVolume: Math.round(volume * close * 100) / 100,
-        trades: 20 + Math.floor(volume),
-      });
-    }
-    if (this.dayCache.size > 4096) this.dayCache.clear();
-    this.dayCache.set(key, out);
-    return out;
+  // ---- overlays (faults that change what the market IS, so ground truth knows them) ----
+
+  get overlays(): {
+    missingCandleRate: number;
+    shifts: readonly DistributionShift[];
+    spikes: readonly PriceSpike[];
+  } {
+    return { missingCandleRate: this.missingCandleRate, shifts: this.shifts, spikes: this.spikes };
   }
 
-  /** The kline opening at openTime (a multiple of one minute), or null when the venue has a gap there. */
-  kline(symbol: string, openTime: number): Kline | null {
-    if (this.options.isMissing?.(symbol, openTime)) return null;
-    const day = Math.floor(openTime / DAY);
-    return this.dayKlines(symbol, day)[(openTime - day * DAY) / MINUTE] ?? null;
+  setMissingCandleRate(rate: number): void {
+    this.missingCandleRate = rate;
   }
 
-  /** Klines with openTime in [from, to), in order, without the missing ones. */
-  klines(symbol: string, from: number, to: number, limit: number): Kline[] {
-    const out: Kline[] = [];
-    for (let t = Math.ceil(from / MINUTE) * MINUTE; t < to && out.length < limit; t += MINUTE) {
-      const k = this.kline(symbol, t);
-      if (k) out.push(k);
-    }
-    return out;
+  addShift(shift: DistributionShift): void {
+    this.spec(shift.symbol);
+    this.shifts.push(shift);
+    const key = this.spec(shift.symbol).id;
+    const fromDay = Math.floor(shift.fromMs / DAY_MS);
+    this.blocks.deleteWhere((k) => {
+      const [sym, day] = k.split('|');
+      return sym === key && Number(day) >= fromDay;
+    });
+    this.liquidationBlocks.deleteWhere((k) => k.startsWith(`${key}|`));
   }
 
-  /** Price at any millisecond: linear inside the minute (used for marks and OI). */
-  priceAt(symbol: string, t: number): number {
-    const open = Math.floor(t / MINUTE) * MINUTE;
-    const day = Math.floor(open / DAY);
-    const k = this.dayKlines(symbol, day)[(open - day * DAY) / MINUTE]!;
-    const f = (t - open) / MINUTE;
-    return round(k.open + (k.close - k.open) * f);
+  addSpike(spike: PriceSpike): void {
+    this.spec(spike.symbol);
+    this.spikes.push(spike);
   }
 
-  /** Open interest in base units at time t: follows price, with slow noise. */
-  openInterest(symbol: string, t: number): number {
-    const base = this.basePrice(symbol);
-    const p = this.priceAt(symbol, t);
-    const slot = Math.floor(t / 300_000);
-    const wobble = 1 + 0.02 * (uniform(this.options.seed, symbol, 'oi', slot) - 0.5);
-    return Math.round((1e8 / base) * (p / base) ** 0.5 * wobble * 1000) / 1000;
+  /** Drops every overlay but the missing-candle rate given at construction. */
+  resetOverlays(
+    missingCandleRate: number,
+    shifts: DistributionShift[] = [],
+    spikes: PriceSpike[] = [],
+  ): void {
+    this.missingCandleRate = missingCandleRate;
+    this.shifts = [...shifts];
+    this.spikes = [...spikes];
+    this.blocks.clear();
+    this.liquidationBlocks.clear();
   }
 
-  /** The rate settled at fundingTime (a multiple of 8 h). */
-  fundingRate(symbol: string, fundingTime: number): number {
-    const p1 = this.priceAt(symbol, fundingTime);
-    const p0 = this.priceAt(symbol, fundingTime - FUNDING_INTERVAL);
-    const momentum = Math.log(p1 / p0);
-    const noise = (uniform(this.options.seed, symbol, 'funding', fundingTime) - 0.5) * 0.0002;
-    return Math.round(Math.max(-0.0075, Math.min(0.0075, 0.0001 + momentum * 0.05 + noise)) * 1e8) / 1e8;
+  // ---- candles ----
+
+  /** True when the venue never publishes this 1m candle (REST omits it, WS never pushes it). */
+  isMissingCandle(symbol: string, minuteMs: number): boolean {
+    if (this.missingCandleRate <= 0) return false;
+    const s = this.spec(symbol);
+    return unit(hashInts(s.key, Math.floor(minuteMs / MINUTE_MS), 0x6d15)) < this.missingCandleRate;
   }
 
-  /** Liquidations with time in [from, to): bursts in the minutes with large moves. */
-  liquidations(symbol: string, from: number, to: number): Liquidation[] {
-    const out: Liquidation[] = [];
-    for (let m = Math.floor(from / MINUTE) * MINUTE; m < to; m += MINUTE) {
-      const k = this.kline(symbol, m) ?? null;
-      if (!k) continue;
-      const ret = Math.log(k.close / k.open);
-      const vol = this.volatility(symbol, Math.floor(m / DAY), m);
-      const intensity = Math.max(0, Math.abs(ret) / vol - 1.2);
-      const rand = prng(hash32(this.options.seed, symbol, 'liq', m));
-      const count = intensity > 0 ? Math.min(20, Math.floor(intensity * 3 * rand())) : rand() < 0.02 ? 1 : 0;
-      for (let i = 0; i < count; i++) {
-        const time = m + Math.floor(rand() * MINUTE);
-        if (time < from || time >= to) continue;
-        const side: 'BUY' | 'SELL' =
-          ret < 0 ? (rand() < 0.85 ? 'SELL' : 'BUY') : rand() < 0.85 ? 'BUY' : 'SELL';
-        const price = this.priceAt(symbol, time);
-        const qty = Math.round(((5_000 + 50_000 * rand()) / price) * 1000) / 1000 || 0.001;
-        out.push({ time, side, price, qty });
+  /** The final 1m candle opening at `minuteMs` (floored to the minute), published or not. */
+  candle1m(symbol: string, minuteMs: number): Candle {
+    const s = this.spec(symbol);
+    const t = Math.floor(minuteMs / MINUTE_MS) * MINUTE_MS;
+    const raw = this.rawCandle(s, t);
+    return this.applySpikes(s, raw);
+  }
+
+  /**
+   * Final candles of `intervalMs` whose open time is in [fromMs, toMs], in time
+   * order. 1m candles the venue never publishes are left out; longer candles
+   * aggregate every minute. The caller bounds `toMs` by "now".
+   */
+  candles(symbol: string, intervalMs: number, fromMs: number, toMs: number): Candle[] {
+    const s = this.spec(symbol);
+    const out: Candle[] = [];
+    const first = Math.max(
+      Math.ceil(fromMs / intervalMs) * intervalMs,
+      Math.ceil(s.onboardMs / intervalMs) * intervalMs,
+    );
+    for (let t = first; t <= toMs; t += intervalMs) {
+      if (intervalMs === MINUTE_MS) {
+        if (this.isMissingCandle(symbol, t)) continue;
+        out.push(this.applySpikes(s, this.rawCandle(s, t)));
+      } else {
+        out.push(this.aggregate(s, t, intervalMs, t + intervalMs));
       }
     }
-    return out.sort((a, b) => a.time - b.time || a.price - b.price);
+    return out;
+  }
+
+  /**
+   * The candle opening at `openTimeMs` as seen at `nowMs` (openTimeMs ≤ nowMs <
+   * openTimeMs + intervalMs): prices move linearly from the open toward the final
+   * close, extremes and volume grow with elapsed time, and at the end it equals the
+   * final candle.
+   */
+  partialCandle(symbol: string, intervalMs: number, openTimeMs: number, nowMs: number): Candle {
+    const s = this.spec(symbol);
+    const minute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+    const p = Math.min(1, Math.max(0, (nowMs - minute) / MINUTE_MS));
+    const final = this.applySpikes(s, this.rawCandle(s, minute));
+    const d = s.priceDecimals;
+    const close = roundTo(final.open + (final.close - final.open) * p, d);
+    const high = roundTo(
+      Math.max(final.open, close) + (final.high - Math.max(final.open, final.close)) * p,
+      d,
+    );
+    const low = roundTo(Math.min(final.open, close) - (Math.min(final.open, final.close) - final.low) * p, d);
+    const current: Candle = {
+      ...final,
+      close,
+      high: Math.max(high, final.open, close),
+      low: Math.min(low, final.open, close),
+      volume: roundTo(final.volume * p, s.qtyDecimals),
+      quoteVolume: roundTo(final.quoteVolume * p, QUOTE_DECIMALS),
+      trades: Math.floor(final.trades * p),
+      takerBuyVolume: roundTo(final.takerBuyVolume * p, s.qtyDecimals),
+      takerBuyQuoteVolume: roundTo(final.takerBuyQuoteVolume * p, QUOTE_DECIMALS),
+    };
+    if (intervalMs === MINUTE_MS) return current;
+    if (minute === openTimeMs) return { ...current, intervalMs };
+    const done = this.aggregate(s, openTimeMs, intervalMs, minute);
+    return this.merge(s, done, current, intervalMs);
+  }
+
+  private aggregate(s: SymbolSpec, openTimeMs: number, intervalMs: number, endMs: number): Candle {
+    let acc: Candle | undefined;
+    for (let t = openTimeMs; t < endMs; t += MINUTE_MS) {
+      const c = this.applySpikes(s, this.rawCandle(s, t));
+      acc = acc ? this.merge(s, acc, c, intervalMs) : { ...c, intervalMs };
+    }
+    return acc as Candle;
+  }
+
+  private merge(s: SymbolSpec, a: Candle, b: Candle, intervalMs: number): Candle {
+    return {
+      symbol: a.symbol,
+      openTimeMs: a.openTimeMs,
+      intervalMs,
+      open: a.open,
+      high: Math.max(a.high, b.high),
+      low: Math.min(a.low, b.low),
+      close: b.close,
+      volume: roundTo(a.volume + b.volume, s.qtyDecimals),
+      quoteVolume: roundTo(a.quoteVolume + b.quoteVolume, QUOTE_DECIMALS),
+      trades: a.trades + b.trades,
+      takerBuyVolume: roundTo(a.takerBuyVolume + b.takerBuyVolume, s.qtyDecimals),
+      takerBuyQuoteVolume: roundTo(a.takerBuyQuoteVolume + b.takerBuyQuoteVolume, QUOTE_DECIMALS),
+    };
+  }
+
+  private rawCandle(s: SymbolSpec, t: number): Candle {
+    const day = Math.floor(t / DAY_MS);
+    const i = (t - day * DAY_MS) / MINUTE_MS;
+    const b = this.dayBlock(s, day);
+    const open = i === 0 ? b.open0 : (b.close[i - 1] as number);
+    return {
+      symbol: s.id,
+      openTimeMs: t,
+      intervalMs: MINUTE_MS,
+      open,
+      high: b.high[i] as number,
+      low: b.low[i] as number,
+      close: b.close[i] as number,
+      volume: b.volume[i] as number,
+      quoteVolume: b.quoteVolume[i] as number,
+      trades: b.trades[i] as number,
+      takerBuyVolume: b.takerBuy[i] as number,
+      takerBuyQuoteVolume: roundTo(
+        (b.takerBuy[i] as number) * ((b.quoteVolume[i] as number) / Math.max(b.volume[i] as number, 1e-12)),
+        QUOTE_DECIMALS,
+      ),
+    };
+  }
+
+  private applySpikes(s: SymbolSpec, c: Candle): Candle {
+    if (this.spikes.length === 0) return c;
+    let out = c;
+    for (const sp of this.spikes) {
+      if (sp.symbol !== s.id) continue;
+      const end = sp.fromMs + sp.minutes * MINUTE_MS;
+      const inside = c.openTimeMs >= sp.fromMs - (sp.fromMs % MINUTE_MS) && c.openTimeMs < end;
+      const after = c.openTimeMs >= end && c.openTimeMs < end + MINUTE_MS;
+      if (!inside && !after) continue;
+      const d = s.priceDecimals;
+      const f = sp.factor;
+      const first = c.openTimeMs <= sp.fromMs;
+      const open = inside ? (first ? out.open : roundTo(out.open * f, d)) : roundTo(out.open * f, d);
+      const close = inside ? roundTo(out.close * f, d) : out.close;
+      const high = inside ? roundTo(out.high * f, d) : out.high;
+      const low = inside ? roundTo(out.low * f, d) : out.low;
+      out = {
+        ...out,
+        open,
+        close,
+        high: Math.max(high, open, close),
+        low: Math.min(low, open, close),
+      };
+    }
+    return out;
+  }
+
+  private anchorLog(s: SymbolSpec, day: number): number {
+    let x = Math.log(s.basePrice);
+    for (let k = 0; k < 9; k++) {
+      const scale = 2 ** k;
+      x += s.dailyVol * Math.sqrt(scale) * 0.5 * valueNoise(hashInts(s.key, 0xa0 + k), day / scale);
+    }
+    return x;
+  }
+
+  /** Volatility regime multiplier of an hour (persistent over ~8 h). */
+  regime(symbol: string, hourIndex: number): number {
+    const s = this.spec(symbol);
+    return Math.exp(0.45 * valueNoise(hashInts(s.key, 0xbe), hourIndex / 8));
+  }
+
+  private shiftAt(s: SymbolSpec, t: number): { vol: number; volume: number } {
+    let vol = 1;
+    let volume = 1;
+    for (const sh of this.shifts) {
+      if (sh.symbol === s.id && t >= sh.fromMs) {
+        vol = sh.volatilityFactor;
+        volume = sh.volumeFactor;
+      }
+    }
+    return { vol, volume };
+  }
+
+  private dayBlock(s: SymbolSpec, day: number): DayBlock {
+    const key = `${s.id}|${day}`;
+    const hit = this.blocks.get(key);
+    if (hit) return hit;
+    const block = this.generateDay(s, day);
+    this.blocks.set(key, block);
+    return block;
+  }
+
+  private generateDay(s: SymbolSpec, day: number): DayBlock {
+    const n = MINUTES_PER_DAY;
+    const rng = new BlockRandom(hashInts(s.key, day, 0xd4));
+    const a0 = this.anchorLog(s, day);
+    const a1 = this.anchorLog(s, day + 1);
+    const sigma = s.dailyVol / Math.sqrt(n);
+    // Base increments are bridged to the next anchor; a distribution shift adds an
+    // extra part that is bridged back to zero within the shifted minutes only, so
+    // minutes before a shift are identical with and without it.
+    const inc = new Float64Array(n);
+    const extra = new Float64Array(n);
+    const volF = new Float64Array(n);
+    const vol = new Float64Array(n);
+    const regimes = new Float64Array(n);
+    const hasShift = this.shifts.some((sh) => sh.symbol === s.id);
+    let sum = 0;
+    let extraSum = 0;
+    let shifted = 0;
+    for (let i = 0; i < n; i++) {
+      const t = day * DAY_MS + i * MINUTE_MS;
+      if (i % 60 === 0) {
+        const r = this.regime(s.id, Math.floor(t / HOUR_MS));
+        for (let j = i; j < Math.min(n, i + 60); j++) regimes[j] = r;
+      }
+      const shift = hasShift ? this.shiftAt(s, t) : NO_SHIFT;
+      volF[i] = shift.volume;
+      vol[i] = shift.vol;
+      let g = rng.gauss();
+      if (rng.next() < 0.01) g *= 4;
+      const e = sigma * (regimes[i] as number) * g;
+      inc[i] = e;
+      sum += e;
+      if (shift.vol !== 1) {
+        extra[i] = e * (shift.vol - 1);
+        extraSum += extra[i] as number;
+        shifted++;
+      }
+    }
+    const drift = (a1 - a0 - sum) / n;
+    const extraDrift = shifted > 0 ? extraSum / shifted : 0;
+    const b: DayBlock = {
+      open0: roundTo(Math.exp(a0), s.priceDecimals),
+      close: new Float64Array(n),
+      high: new Float64Array(n),
+      low: new Float64Array(n),
+      volume: new Float64Array(n),
+      quoteVolume: new Float64Array(n),
+      trades: new Float64Array(n),
+      takerBuy: new Float64Array(n),
+    };
+    const d = s.priceDecimals;
+    const step = 10 ** -s.qtyDecimals;
+    let level = a0;
+    let open = b.open0;
+    for (let i = 0; i < n; i++) {
+      const x = vol[i] === 1 ? 0 : (extra[i] as number) - extraDrift;
+      const e = (inc[i] as number) + x;
+      level += e + drift;
+      const close = i === n - 1 ? roundTo(Math.exp(a1), d) : roundTo(Math.exp(level), d);
+      const r = regimes[i] as number;
+      const wick = sigma * r * (vol[i] as number);
+      const high = roundTo(Math.max(open, close) * Math.exp(Math.abs(rng.gauss()) * wick * 0.6), d);
+      const low = roundTo(Math.min(open, close) * Math.exp(-Math.abs(rng.gauss()) * wick * 0.6), d);
+      const activity = 1 + (0.5 * Math.abs(e)) / Math.max(sigma, 1e-12);
+      const rawVolume =
+        s.volumePerMinute * r ** 0.7 * (volF[i] as number) * Math.exp(0.6 * rng.gauss() - 0.18) * activity;
+      const volume = Math.max(step, roundTo(rawVolume, s.qtyDecimals));
+      const vwap = (open + high + low + close) / 4;
+      const avgTrade = 400 * (1 + rng.next());
+      b.close[i] = close;
+      b.high[i] = Math.max(high, open, close);
+      b.low[i] = Math.min(low, open, close);
+      b.volume[i] = volume;
+      b.quoteVolume[i] = roundTo(volume * vwap, QUOTE_DECIMALS);
+      b.trades[i] = Math.max(1, Math.round((volume * vwap) / avgTrade));
+      b.takerBuy[i] = roundTo(volume * (0.35 + 0.3 * rng.next()), s.qtyDecimals);
+      open = close;
+    }
+    return b;
+  }
+
+  // ---- open interest ----
+
+  /** Open interest at the minute boundary at or before `timeMs` (priced at the last closed minute). */
+  openInterest(symbol: string, timeMs: number): OpenInterestPoint {
+    const s = this.spec(symbol);
+    const m = Math.floor(timeMs / MINUTE_MS) * MINUTE_MS;
+    const price = this.rawCandle(s, m - MINUTE_MS).close;
+    const x = m / MINUTE_MS;
+    const level =
+      0.25 * valueNoise(hashInts(s.key, 0x01), x / 360) + 0.08 * valueNoise(hashInts(s.key, 0x02), x / 30);
+    const oi = roundTo(s.baseOpenInterest * Math.exp(level) * (price / s.basePrice) ** 0.3, s.qtyDecimals);
+    return { symbol, timeMs: m, openInterest: oi, openInterestValue: roundTo(oi * price, 2) };
+  }
+
+  /** Open interest every `periodMs` (≥ 5 min) with timestamps in [fromMs, toMs]. */
+  openInterestHistory(symbol: string, periodMs: number, fromMs: number, toMs: number): OpenInterestPoint[] {
+    const out: OpenInterestPoint[] = [];
+    for (let t = Math.ceil(fromMs / periodMs) * periodMs; t <= toMs; t += periodMs)
+      out.push(this.openInterest(symbol, t));
+    return out;
+  }
+
+  // ---- funding ----
+
+  /** The settlement at `fundingTimeMs` (must be a multiple of 8 h). */
+  fundingSettlement(symbol: string, fundingTimeMs: number): FundingSettlement {
+    const s = this.spec(symbol);
+    const k = Math.round(fundingTimeMs / FUNDING_INTERVAL_MS);
+    const rate = roundTo(
+      Math.max(
+        -0.0075,
+        Math.min(
+          0.0075,
+          0.0001 +
+            0.00025 * valueNoise(hashInts(s.key, 0xf1), k / 4) +
+            0.00005 * gaussFromHash(hashInts(s.key, k, 0xf2)),
+        ),
+      ),
+      8,
+    );
+    const price = this.rawCandle(s, k * FUNDING_INTERVAL_MS - MINUTE_MS).close;
+    return {
+      symbol,
+      fundingTimeMs: k * FUNDING_INTERVAL_MS,
+      rate,
+      markPrice: roundTo(price * (1 + rate), 8),
+    };
+  }
+
+  /** Settlements with fundingTime in [fromMs, toMs], oldest first. */
+  fundingHistory(symbol: string, fromMs: number, toMs: number): FundingSettlement[] {
+    const out: FundingSettlement[] = [];
+    const first = Math.max(
+      Math.ceil(fromMs / FUNDING_INTERVAL_MS),
+      Math.ceil(this.spec(symbol).onboardMs / FUNDING_INTERVAL_MS),
+    );
+    for (let k = first; k * FUNDING_INTERVAL_MS <= toMs; k++)
+      out.push(this.fundingSettlement(symbol, k * FUNDING_INTERVAL_MS));
+    return out;
+  }
+
+  /** Mark/index price and the funding rate that will settle next, as seen at `nowMs`. */
+  premiumIndex(symbol: string, nowMs: number): PremiumIndex {
+    const s = this.spec(symbol);
+    const next = Math.floor(nowMs / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS;
+    const rate = this.fundingSettlement(symbol, next).rate;
+    const minute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+    const price = this.partialCandle(symbol, MINUTE_MS, minute, nowMs).close;
+    return {
+      symbol: s.id,
+      markPrice: roundTo(price * (1 + rate), 8),
+      indexPrice: roundTo(price, 8),
+      estimatedSettlePrice: roundTo(price * (1 + rate / 2), 8),
+      lastFundingRate: rate,
+      interestRate: 0.0001,
+      nextFundingTimeMs: next,
+      timeMs: nowMs,
+    };
+  }
+
+  // ---- liquidations ----
+
+  /** Liquidations of one symbol with timeMs in [fromMs, toMs), oldest first. */
+  liquidations(symbol: string, fromMs: number, toMs: number): LiquidationEvent[] {
+    const s = this.spec(symbol);
+    const out: LiquidationEvent[] = [];
+    for (let h = Math.floor(fromMs / HOUR_MS) - 1; h <= Math.floor(toMs / HOUR_MS); h++) {
+      for (const ev of this.liquidationHour(s, h)) if (ev.timeMs >= fromMs && ev.timeMs < toMs) out.push(ev);
+    }
+    return out;
+  }
+
+  /** Every symbol's liquidations with timeMs in [fromMs, toMs), by time. */
+  allLiquidations(fromMs: number, toMs: number): LiquidationEvent[] {
+    const out: LiquidationEvent[] = [];
+    for (const s of this.symbols) out.push(...this.liquidations(s.id, fromMs, toMs));
+    return out.sort((a, b) => a.timeMs - b.timeMs || (a.symbol < b.symbol ? -1 : 1));
+  }
+
+  private liquidationHour(s: SymbolSpec, hour: number): LiquidationEvent[] {
+    const key = `${s.id}|${hour}`;
+    const hit = this.liquidationBlocks.get(key);
+    if (hit) return hit;
+    const rng = new BlockRandom(hashInts(s.key, hour, 0x11));
+    const lambda = this.burstsPerHour * this.regime(s.id, hour);
+    // Poisson by inversion
+    let bursts = 0;
+    for (let p = Math.exp(-lambda), acc = p, u = rng.next(); u > acc && bursts < 50; bursts++) {
+      p = (p * lambda) / (bursts + 1);
+      acc += p;
+    }
+    const events: LiquidationEvent[] = [];
+    for (let b = 0; b < bursts; b++) {
+      const minute = hour * HOUR_MS + Math.floor(rng.next() * 60) * MINUTE_MS;
+      const t0 = minute + Math.floor(rng.next() * 50_000);
+      const size = Math.min(10, 1 + Math.floor(-Math.log(rng.next() || 1e-9) * 2.5));
+      const c = this.rawCandle(s, minute);
+      const side: 'BUY' | 'SELL' = c.close < c.open ? 'SELL' : 'BUY';
+      for (let j = 0; j < size; j++) {
+        const ref = side === 'SELL' ? c.low * (1 - 0.002 * rng.next()) : c.high * (1 + 0.002 * rng.next());
+        const price = roundTo(ref, s.priceDecimals);
+        const avg = roundTo(price * (1 + (side === 'SELL' ? -1 : 1) * 0.0005 * rng.next()), s.priceDecimals);
+        const qty = Math.max(
+          10 ** -s.qtyDecimals,
+          roundTo(s.volumePerMinute * 0.05 * Math.exp(rng.gauss()), s.qtyDecimals),
+        );
+        events.push({
+          symbol: s.id,
+          timeMs: t0 + j * 1100 + Math.floor(rng.next() * 100),
+          side,
+          price,
+          averagePrice: avg,
+          qty,
+        });
+      }
+    }
+    events.sort((a, b) => a.timeMs - b.timeMs);
+    this.liquidationBlocks.set(key, events);
+    return events;
   }
 }
 
-function round(x: number): number {
-  return x >= 100
-    ? Math.round(x * 10) / 10
-    : x >= 1
-      ? Math.round(x * 10_000) / 10_000
-      : Math.round(x * 1e7) / 1e7;
+export function createMarketModel(options: MarketModelOptions): MarketModel {
+  return new MarketModel(options);
 }

@@ -83,5 +83,9 @@ export function valueNoise(key: number, x: number): number {
 
 /** Rounds to `decimals` places and returns the double of that decimal string (so toFixed round-trips). */
 export function roundTo(x: number, decimals: number): number {
-  return Number(x.toFixed(decimals));
+  // n / 10^d is correctly rounded, so it equals Number(<the decimal string>) exactly.
+  const p = POW10[decimals] ?? 10 ** decimals;
+  return Math.round(x * p) / p;
 }
+
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);

@@ -1,282 +1,403 @@
+import type { SymbolSpec } from '../market/symbols.js';
 import {
-  DAY,
-  FUNDING_INTERVAL,
-  type Kline,
-  type Liquidation,
-  type MarketModel,
-  MINUTE,
-} from '../market/model.js';
+  type Candle,
+  FUNDING_INTERVAL_MS,
+  type LiquidationEvent,
+  MINUTE_MS,
+  OPEN_INTEREST_PERIOD_MS,
+} from '../market/types.js';
+import {
+  INTERVALS_MS,
+  intParam,
+  pageRange,
+  type RestAnswer,
+  servedCandles,
+  type Topic,
+  type Venue,
+  type VenueContext,
+  type WsControl,
+} from './types.js';
 
 /**
- * Binance USDⓈ-M Futures wire formats (REST under /fapi.binance.com, WebSocket
- * under /fstream.binance.com), as ccxt's binanceusdm reads them. Numbers are
- * strings where the venue sends strings. Each handler returns [status, body, weight].
+ * Binance USDⓈ-M Futures: REST under fapi.binance.com (/fapi/v1/*, /futures/data/*),
+ * WS under fstream.binance.com (ccxt connects to /market/ws/<n> and SUBSCRIBEs).
+ * Numbers are strings where Binance sends strings; times are integers.
  */
-export type Query = URLSearchParams;
-export interface VenueAnswer {
-  status: number;
-  body: unknown;
-  weight: number;
-}
 
-const INTERVALS: Record<string, number> = {
-  '1m': MINUTE,
-  '5m': 5 * MINUTE,
-  '15m': 15 * MINUTE,
-  '1h': 60 * MINUTE,
-};
+const err = (status: number, code: number, msg: string, endpoint: string): RestAnswer => ({
+  status,
+  body: { code, msg },
+  endpoint,
+});
 
-export interface BinanceContext {
-  model: MarketModel;
-  symbols: readonly string[];
-  now: () => number;
-  /** Symbols whose data stops advancing at the given time (a silent feed). */
-  silentSince: ReadonlyMap<string, number>;
-  /** Open-interest history retention, like the venue's ~30 days. */
-  oiHistoryRetentionMs: number;
-  launchMs: number;
-}
+const mandatory = (key: string, endpoint: string) =>
+  err(400, -1102, `Mandatory parameter '${key}' was not sent, was empty/null, or malformed.`, endpoint);
+const invalid = (key: string, endpoint: string) =>
+  err(400, -1130, `Data sent for parameter '${key}' is not valid.`, endpoint);
 
-function err(status: number, code: number, msg: string): VenueAnswer {
-  return { status, body: { code, msg }, weight: 1 };
-}
-
-/** The time a symbol's data has reached: now, or when it went silent. */
-function horizon(ctx: BinanceContext, symbol: string): number {
-  const silent = ctx.silentSince.get(symbol);
-  return silent !== undefined ? Math.min(silent, ctx.now()) : ctx.now();
-}
-
-function klineRow(k: Kline, tfMs: number, now: number): unknown[] {
-  return [
-    k.openTime,
-    s(k.open),
-    s(k.high),
-    s(k.low),
-    s(k.close),
-    s(k.volume),
-    Math.min(k.openTime + tfMs - 1, now),
-    s(k.quoteVolume),
-    k.trades,
-    s(k.volume / 2),
-    s(k.quoteVolume / 2),
-    '0',
-  ];
-}
-const s = (x: number) => String(x);
-
-/** The still-open candle as the venue shows it now: nothing from after now. */
-function partial(ctx: BinanceContext, symbol: string, k: Kline, tfMs: number): Kline {
-  const now = ctx.now();
-  const close = ctx.model.priceAt(symbol, now);
-  const f = Math.max(0, Math.min(1, (now - k.openTime) / tfMs));
-  return {
-    ...k,
-    close,
-    high: Math.max(k.open, close),
-    low: Math.min(k.open, close),
-    volume: Math.round(k.volume * f * 1000) / 1000,
-    quoteVolume: Math.round(k.quoteVolume * f * 100) / 100,
-    trades: Math.floor(k.trades * f),
-  };
-}
-
-/** Aggregates 1m klines into a coarser interval. */
-function aggregate(ks: Kline[], openTime: number): Kline | null {
-  if (ks.length === 0) return null;
-  return {
-    openTime,
-    open: ks[0]!.open,
-    high: Math.max(...ks.map((k) => k.high)),
-    low: Math.min(...ks.map((k) => k.low)),
-    close: ks.at(-1)!.close,
-    volume: Math.round(ks.reduce((a, k) => a + k.volume, 0) * 1000) / 1000,
-    quoteVolume: Math.round(ks.reduce((a, k) => a + k.quoteVolume, 0) * 100) / 100,
-    trades: ks.reduce((a, k) => a + k.trades, 0),
-  };
-}
-
-export function binanceRest(ctx: BinanceContext, path: string, q: Query): VenueAnswer {
-  const symbol = q.get('symbol') ?? '';
-  const known = (sym: string) => ctx.symbols.includes(sym);
+/** Request weight as Binance counts it (GET /fapi/v1/klines by limit, premiumIndex 10 without symbol, …). */
+export function binanceWeight(path: string, q: URLSearchParams): number {
   switch (path) {
+    case '/fapi/v1/klines':
+    case '/fapi/v1/markPriceKlines':
+    case '/fapi/v1/indexPriceKlines': {
+      const limit = Number(q.get('limit') ?? 500);
+      return limit < 100 ? 1 : limit < 500 ? 2 : limit <= 1000 ? 5 : 10;
+    }
+    case '/fapi/v1/premiumIndex':
+      return q.get('symbol') ? 1 : 10;
     case '/fapi/v1/ping':
-      return { status: 200, body: {}, weight: 1 };
     case '/fapi/v1/time':
-      return { status: 200, body: { serverTime: ctx.now() }, weight: 1 };
     case '/fapi/v1/exchangeInfo':
-      return { status: 200, body: exchangeInfo(ctx), weight: 1 };
-    case '/fapi/v1/klines': {
-      if (!known(symbol)) return err(400, -1121, 'Invalid symbol.');
-      const tf = INTERVALS[q.get('interval') ?? ''];
-      if (!tf) return err(400, -1120, 'Invalid interval.');
-      const limit = Math.min(Number(q.get('limit') ?? 500), 1500);
-      if (!(limit > 0)) return err(400, -1100, "Illegal characters found in parameter 'limit'.");
-      const end = Math.min(Number(q.get('endTime') ?? Number.POSITIVE_INFINITY), horizon(ctx, symbol));
-      const startParam = q.get('startTime');
-      let start = startParam !== null ? Number(startParam) : Math.floor(end / tf) * tf - (limit - 1) * tf;
-      start = Math.max(Math.ceil(start / tf) * tf, ctx.launchMs);
-      const rows: unknown[] = [];
-      for (let t = start; t <= end && rows.length < limit; t += tf) {
-        const k =
-          tf === MINUTE
-            ? ctx.model.kline(symbol, t)
-            : aggregate(ctx.model.klines(symbol, t, t + tf, tf / MINUTE), t);
-        if (k) rows.push(klineRow(t + tf > ctx.now() ? partial(ctx, symbol, k, tf) : k, tf, ctx.now()));
-      }
-      return { status: 200, body: rows, weight: limit < 100 ? 1 : limit < 500 ? 2 : limit <= 1000 ? 5 : 10 };
-    }
-    case '/fapi/v1/openInterest': {
-      if (!known(symbol)) return err(400, -1121, 'Invalid symbol.');
-      const t = horizon(ctx, symbol);
-      return {
-        status: 200,
-        body: { openInterest: s(ctx.model.openInterest(symbol, t)), symbol, time: t },
-        weight: 1,
-      };
-    }
-    case '/futures/data/openInterestHist': {
-      if (!known(symbol)) return err(400, -1121, 'Invalid symbol.');
-      const period = INTERVALS[q.get('period') ?? ''];
-      if (!period || period < 5 * MINUTE) return err(400, -1130, 'Invalid period.');
-      const limit = Math.min(Number(q.get('limit') ?? 30), 500);
-      const end = Math.min(Number(q.get('endTime') ?? Number.POSITIVE_INFINITY), horizon(ctx, symbol));
-      const oldest = Math.max(ctx.now() - ctx.oiHistoryRetentionMs, ctx.launchMs);
-      const startParam = q.get('startTime');
-      let start = startParam !== null ? Number(startParam) : end - (limit - 1) * period;
-      start = Math.ceil(Math.max(start, oldest) / period) * period;
-      const rows = [];
-      for (let t = start; t <= end && rows.length < limit; t += period) {
-        const oi = ctx.model.openInterest(symbol, t);
-        rows.push({
-          symbol,
-          sumOpenInterest: s(oi),
-          sumOpenInterestValue: s(Math.round(oi * ctx.model.priceAt(symbol, t) * 100) / 100),
-          timestamp: t,
-        });
-      }
-      return { status: 200, body: rows, weight: 1 };
-    }
-    case '/fapi/v1/premiumIndex': {
-      const list = symbol ? (known(symbol) ? [symbol] : null) : ctx.symbols;
-      if (!list) return err(400, -1121, 'Invalid symbol.');
-      const rows = list.map((sym) => premiumIndex(ctx, sym));
-      return { status: 200, body: symbol ? rows[0] : rows, weight: symbol ? 1 : 10 };
-    }
-    case '/fapi/v1/fundingRate': {
-      if (!known(symbol)) return err(400, -1121, 'Invalid symbol.');
-      const limit = Math.min(Number(q.get('limit') ?? 100), 1000);
-      const end = Math.min(Number(q.get('endTime') ?? Number.POSITIVE_INFINITY), horizon(ctx, symbol));
-      const startParam = q.get('startTime');
-      let start = startParam !== null ? Number(startParam) : end - (limit - 1) * FUNDING_INTERVAL;
-      start = Math.ceil(Math.max(start, ctx.launchMs) / FUNDING_INTERVAL) * FUNDING_INTERVAL;
-      const rows = [];
-      for (let t = start; t <= end && rows.length < limit; t += FUNDING_INTERVAL)
-        rows.push({
-          symbol,
-          fundingTime: t,
-          fundingRate: ctx.model.fundingRate(symbol, t).toFixed(8),
-          markPrice: s(ctx.model.priceAt(symbol, t)),
-        });
-      return { status: 200, body: rows, weight: 1 };
-    }
+    case '/fapi/v1/openInterest':
+    case '/fapi/v1/fundingRate':
+    case '/futures/data/openInterestHist':
+      return 1;
     default:
-      return err(404, -5000, `path ${path} is not served by the simulator`);
+      return 1;
   }
 }
 
-function premiumIndex(ctx: BinanceContext, symbol: string) {
-  const t = horizon(ctx, symbol);
-  const next = Math.floor(t / FUNDING_INTERVAL) * FUNDING_INTERVAL + FUNDING_INTERVAL;
-  const mark = ctx.model.priceAt(symbol, t);
-  return {
-    symbol,
-    markPrice: s(mark),
-    indexPrice: s(Math.round(mark * 0.9999 * 100) / 100),
-    estimatedSettlePrice: s(mark),
-    lastFundingRate: ctx.model.fundingRate(symbol, next).toFixed(8),
-    interestRate: '0.00010000',
-    nextFundingTime: next,
-    time: t,
-  };
+/** The separate 5-minute limits some endpoints also count against. */
+export function binanceBucket(path: string): 'fundingRate' | 'openInterestHist' | undefined {
+  if (path === '/fapi/v1/fundingRate') return 'fundingRate';
+  if (path === '/futures/data/openInterestHist') return 'openInterestHist';
+  return undefined;
 }
 
-function exchangeInfo(ctx: BinanceContext) {
+const tick = (d: number) => (10 ** -d).toFixed(d);
+
+function symbolInfo(s: SymbolSpec): Record<string, unknown> {
+  const step = tick(s.qtyDecimals);
   return {
-    timezone: 'UTC',
-    serverTime: ctx.now(),
-    futuresType: 'U_MARGINED',
-    rateLimits: [
-      { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 2400 },
-      { rateLimitType: 'ORDERS', interval: 'MINUTE', intervalNum: 1, limit: 1200 },
+    symbol: s.id,
+    pair: s.id,
+    contractType: 'PERPETUAL',
+    deliveryDate: 4133404800000,
+    onboardDate: s.onboardMs,
+    status: 'TRADING',
+    maintMarginPercent: '2.5000',
+    requiredMarginPercent: '5.0000',
+    baseAsset: s.base,
+    quoteAsset: 'USDT',
+    marginAsset: 'USDT',
+    pricePrecision: s.priceDecimals,
+    quantityPrecision: s.qtyDecimals,
+    baseAssetPrecision: 8,
+    quotePrecision: 8,
+    underlyingType: 'COIN',
+    underlyingSubType: [],
+    settlePlan: 0,
+    triggerProtect: '0.0500',
+    liquidationFee: '0.012500',
+    marketTakeBound: '0.05',
+    maxMoveOrderLimit: 10000,
+    filters: [
+      {
+        filterType: 'PRICE_FILTER',
+        minPrice: tick(s.priceDecimals),
+        maxPrice: '10000000',
+        tickSize: tick(s.priceDecimals),
+      },
+      { filterType: 'LOT_SIZE', stepSize: step, maxQty: '100000000', minQty: step },
+      { filterType: 'MARKET_LOT_SIZE', stepSize: step, maxQty: '10000000', minQty: step },
+      { filterType: 'MAX_NUM_ORDERS', limit: 200 },
+      { filterType: 'MAX_NUM_ALGO_ORDERS', limit: 10 },
+      { filterType: 'MIN_NOTIONAL', notional: '5' },
+      {
+        filterType: 'PERCENT_PRICE',
+        multiplierUp: '1.0500',
+        multiplierDown: '0.9500',
+        multiplierDecimal: '4',
+      },
     ],
-    exchangeFilters: [],
-    assets: [{ asset: 'USDT', marginAvailable: true, autoAssetExchange: '-10000' }],
-    symbols: ctx.symbols.map((id) => {
-      const base = id.replace(/USDT$/, '');
-      const p = ctx.model.basePrice(id);
-      const tick = p >= 100 ? '0.10' : p >= 1 ? '0.0001' : '0.0000001';
+    orderTypes: [
+      'LIMIT',
+      'MARKET',
+      'STOP',
+      'STOP_MARKET',
+      'TAKE_PROFIT',
+      'TAKE_PROFIT_MARKET',
+      'TRAILING_STOP_MARKET',
+    ],
+    timeInForce: ['GTC', 'IOC', 'FOK', 'GTX', 'GTD'],
+  };
+}
+
+/** A kline row: [openTime, "o", "h", "l", "c", "vol", closeTime, "quoteVol", trades, "takerBase", "takerQuote", "0"]. */
+export function klineRow(s: SymbolSpec, c: Candle): unknown[] {
+  const d = s.priceDecimals;
+  const q = s.qtyDecimals;
+  return [
+    c.openTimeMs,
+    c.open.toFixed(d),
+    c.high.toFixed(d),
+    c.low.toFixed(d),
+    c.close.toFixed(d),
+    c.volume.toFixed(q),
+    c.openTimeMs + c.intervalMs - 1,
+    c.quoteVolume.toFixed(4),
+    c.trades,
+    c.takerBuyVolume.toFixed(q),
+    c.takerBuyQuoteVolume.toFixed(4),
+    '0',
+  ];
+}
+
+function rest(path: string, q: URLSearchParams, ctx: VenueContext): RestAnswer {
+  const { model, nowMs } = ctx;
+  const symbolParam = q.get('symbol');
+  const spec = (endpoint: string): SymbolSpec | RestAnswer => {
+    if (!symbolParam) return mandatory('symbol', endpoint);
+    if (!model.hasSymbol(symbolParam)) return err(400, -1121, 'Invalid symbol.', endpoint);
+    return model.spec(symbolParam);
+  };
+  const isAnswer = (x: unknown): x is RestAnswer => typeof x === 'object' && x !== null && 'endpoint' in x;
+
+  switch (path) {
+    case '/fapi/v1/ping':
+      return { status: 200, body: {}, endpoint: 'ping' };
+    case '/fapi/v1/time':
+      return { status: 200, body: { serverTime: nowMs }, endpoint: 'time' };
+    case '/fapi/v1/exchangeInfo':
       return {
-        symbol: id,
-        pair: id,
-        contractType: 'PERPETUAL',
-        deliveryDate: 4_133_404_800_000,
-        onboardDate: ctx.launchMs,
-        status: 'TRADING',
-        maintMarginPercent: '2.5000',
-        requiredMarginPercent: '5.0000',
-        baseAsset: base,
-        quoteAsset: 'USDT',
-        marginAsset: 'USDT',
-        pricePrecision: 4,
-        quantityPrecision: 3,
-        baseAssetPrecision: 8,
-        quotePrecision: 8,
-        underlyingType: 'COIN',
-        underlyingSubType: [],
-        triggerProtect: '0.0500',
-        liquidationFee: '0.012500',
-        marketTakeBound: '0.05',
-        maxMoveOrderLimit: 10000,
-        filters: [
-          { filterType: 'PRICE_FILTER', minPrice: tick, maxPrice: '10000000', tickSize: tick },
-          { filterType: 'LOT_SIZE', stepSize: '0.001', maxQty: '1000000', minQty: '0.001' },
-          { filterType: 'MARKET_LOT_SIZE', stepSize: '0.001', maxQty: '100000', minQty: '0.001' },
-          { filterType: 'MAX_NUM_ORDERS', limit: 200 },
-          { filterType: 'MIN_NOTIONAL', notional: '5' },
-          {
-            filterType: 'PERCENT_PRICE',
-            multiplierUp: '1.0500',
-            multiplierDown: '0.9500',
-            multiplierDecimal: '4',
-          },
-        ],
-        orderTypes: ['LIMIT', 'MARKET'],
-        timeInForce: ['GTC', 'IOC', 'FOK', 'GTX'],
+        status: 200,
+        endpoint: 'exchangeInfo',
+        body: {
+          timezone: 'UTC',
+          serverTime: nowMs,
+          futuresType: 'U_MARGINED',
+          rateLimits: [
+            { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 2400 },
+            { rateLimitType: 'ORDERS', interval: 'MINUTE', intervalNum: 1, limit: 1200 },
+            { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 300 },
+          ],
+          exchangeFilters: [],
+          assets: [{ asset: 'USDT', marginAvailable: true, autoAssetExchange: '-10000' }],
+          symbols: model.symbols.map(symbolInfo),
+        },
       };
-    }),
-  };
+    case '/fapi/v1/klines': {
+      const s = spec('klines');
+      if (isAnswer(s)) return s;
+      const interval = q.get('interval');
+      if (!interval) return mandatory('interval', 'klines');
+      const intervalMs = INTERVALS_MS[interval];
+      if (!intervalMs) return err(400, -1120, 'Invalid interval.', 'klines');
+      const limit = intParam(q, 'limit') ?? 500;
+      if (!(limit >= 1 && limit <= 1500)) return invalid('limit', 'klines');
+      const start = intParam(q, 'startTime');
+      const end = intParam(q, 'endTime');
+      if (Number.isNaN(start)) return invalid('startTime', 'klines');
+      if (Number.isNaN(end)) return invalid('endTime', 'klines');
+      const symNow = ctx.faults.symbolNow(s.id, nowMs);
+      const range = pageRange(start, end, limit, intervalMs, Math.floor(symNow / intervalMs) * intervalMs);
+      const candles = range ? servedCandles(model, s.id, intervalMs, range[0], range[1], symNow) : [];
+      const rows = candles.map((c) => klineRow(s, c));
+      return { status: 200, endpoint: 'klines', body: ctx.faults.candlePage('binanceusdm', rows) };
+    }
+    case '/fapi/v1/openInterest': {
+      const s = spec('openInterest');
+      if (isAnswer(s)) return s;
+      const symNow = ctx.faults.symbolNow(s.id, nowMs);
+      const oi = model.openInterest(s.id, symNow);
+      return {
+        status: 200,
+        endpoint: 'openInterest',
+        body: { symbol: s.id, openInterest: oi.openInterest.toFixed(s.qtyDecimals), time: symNow },
+      };
+    }
+    case '/futures/data/openInterestHist': {
+      const s = spec('openInterestHist');
+      if (isAnswer(s)) return s;
+      const period = q.get('period');
+      if (!period) return mandatory('period', 'openInterestHist');
+      const periodMs = INTERVALS_MS[period];
+      if (!periodMs || periodMs < OPEN_INTEREST_PERIOD_MS) return invalid('period', 'openInterestHist');
+      const limit = intParam(q, 'limit') ?? 30;
+      if (!(limit >= 1 && limit <= 500)) return invalid('limit', 'openInterestHist');
+      const start = intParam(q, 'startTime');
+      const end = intParam(q, 'endTime');
+      if (Number.isNaN(start) || Number.isNaN(end)) return invalid('startTime', 'openInterestHist');
+      const symNow = ctx.faults.symbolNow(s.id, nowMs);
+      const oldest = Math.ceil((nowMs - ctx.openInterestRetentionMs) / periodMs) * periodMs;
+      if (start !== undefined && end !== undefined && end < oldest)
+        return { status: 200, endpoint: 'openInterestHist', body: [] };
+      const range = pageRange(
+        start === undefined ? undefined : Math.max(start, oldest),
+        end,
+        limit,
+        periodMs,
+        Math.floor(symNow / periodMs) * periodMs,
+      );
+      const points = range
+        ? model.openInterestHistory(s.id, periodMs, Math.max(range[0], oldest), range[1])
+        : [];
+      return {
+        status: 200,
+        endpoint: 'openInterestHist',
+        body: points.map((p) => ({
+          symbol: s.id,
+          sumOpenInterest: p.openInterest.toFixed(8),
+          sumOpenInterestValue: `${p.openInterestValue.toFixed(2)}000000`,
+          CMCCirculatingSupply: '0',
+          timestamp: p.timeMs,
+        })),
+      };
+    }
+    case '/fapi/v1/premiumIndex': {
+      const one = (s: SymbolSpec) => {
+        const p = model.premiumIndex(s.id, ctx.faults.symbolNow(s.id, nowMs));
+        return {
+          symbol: s.id,
+          markPrice: p.markPrice.toFixed(8),
+          indexPrice: p.indexPrice.toFixed(8),
+          estimatedSettlePrice: p.estimatedSettlePrice.toFixed(8),
+          lastFundingRate: p.lastFundingRate.toFixed(8),
+          interestRate: p.interestRate.toFixed(8),
+          nextFundingTime: p.nextFundingTimeMs,
+          time: p.timeMs,
+        };
+      };
+      if (symbolParam) {
+        const s = spec('premiumIndex');
+        if (isAnswer(s)) return s;
+        return { status: 200, endpoint: 'premiumIndex', body: one(s) };
+      }
+      return { status: 200, endpoint: 'premiumIndex', body: model.symbols.map(one) };
+    }
+    case '/fapi/v1/fundingRate': {
+      const limit = intParam(q, 'limit') ?? 100;
+      if (!(limit >= 1 && limit <= 1000)) return invalid('limit', 'fundingRate');
+      const start = intParam(q, 'startTime');
+      const end = intParam(q, 'endTime');
+      if (Number.isNaN(start) || Number.isNaN(end)) return invalid('startTime', 'fundingRate');
+      const symbols = symbolParam ? [spec('fundingRate')] : model.symbols;
+      const out: unknown[] = [];
+      for (const s of symbols) {
+        if (isAnswer(s)) return s;
+        const symNow = ctx.faults.symbolNow(s.id, nowMs);
+        const range = pageRange(
+          start,
+          end,
+          limit,
+          FUNDING_INTERVAL_MS,
+          Math.floor(symNow / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS,
+        );
+        if (!range) continue;
+        const rows = model.fundingHistory(s.id, range[0], range[1]).map((f) => ({
+          symbol: s.id,
+          fundingTime: f.fundingTimeMs,
+          fundingRate: f.rate.toFixed(8),
+          markPrice: f.markPrice.toFixed(8),
+        }));
+        out.push(...(symbolParam ? rows : rows.slice(-1)));
+      }
+      return { status: 200, endpoint: 'fundingRate', body: out };
+    }
+    default:
+      return err(404, -5000, `Path ${path}, Method GET is invalid`, 'unknown');
+  }
 }
 
-/** A `forceOrder` stream event as the venue pushes it. */
-export function forceOrderEvent(symbol: string, l: Liquidation, eventTime: number) {
-  return {
-    e: 'forceOrder',
-    E: eventTime,
-    o: {
-      s: symbol,
-      S: l.side,
-      o: 'LIMIT',
-      f: 'IOC',
-      q: s(l.qty),
-      p: s(l.price),
-      ap: s(l.price),
-      X: 'FILLED',
-      l: s(l.qty),
-      z: s(l.qty),
-      T: l.time,
-    },
-  };
+function parseStream(raw: string, ctx: VenueContext): Topic | undefined {
+  if (raw === '!forceOrder@arr') return { kind: 'liquidation', raw, symbol: '*' };
+  const m = /^([a-z0-9]+)@(kline_([0-9]+[mhd])|forceOrder)$/.exec(raw);
+  if (!m) return undefined;
+  const symbol = (m[1] ?? '').toUpperCase();
+  if (!ctx.model.hasSymbol(symbol)) return undefined;
+  if (m[2] === 'forceOrder') return { kind: 'liquidation', raw, symbol };
+  const intervalMs = INTERVALS_MS[m[3] ?? ''];
+  return intervalMs ? { kind: 'kline', raw, symbol, intervalMs } : undefined;
 }
 
-export const SIM_DAY = DAY;
+export const binanceusdm: Venue = {
+  id: 'binanceusdm',
+  restHost: 'fapi.binance.com',
+  wsHost: 'fstream.binance.com',
+  rest,
+
+  topicsFromPath(path, ctx) {
+    // /ws/<stream> or /stream?streams=a/b (raw streams named in the URL)
+    const m = /\/ws\/([^/]+@[^/]+)$/.exec(path);
+    if (!m) return [];
+    const t = parseStream(m[1] ?? '', ctx);
+    return t ? [t] : [];
+  },
+
+  control(message, ctx): WsControl {
+    const msg = message as { method?: unknown; params?: unknown; id?: unknown };
+    const id = msg && typeof msg === 'object' ? (msg.id ?? null) : null;
+    const bad = { reply: { error: { code: 2, msg: 'Invalid request' }, id } };
+    if (!msg || typeof msg !== 'object' || typeof msg.method !== 'string') return bad;
+    if (msg.method === 'LIST_SUBSCRIPTIONS') return { reply: { result: [], id } };
+    if (msg.method !== 'SUBSCRIBE' && msg.method !== 'UNSUBSCRIBE') return bad;
+    if (!Array.isArray(msg.params)) return bad;
+    const topics: Topic[] = [];
+    for (const p of msg.params) {
+      const t = typeof p === 'string' ? parseStream(p, ctx) : undefined;
+      if (!t)
+        return { reply: { error: { code: 2, msg: `Invalid request: unknown stream ${String(p)}` }, id } };
+      topics.push(t);
+    }
+    return msg.method === 'SUBSCRIBE'
+      ? { subscribe: topics, reply: { result: null, id } }
+      : { unsubscribe: topics, reply: { result: null, id } };
+  },
+
+  klineMessage(topic, c, closed, nowMs, ctx) {
+    const s = ctx.model.spec(topic.symbol);
+    const d = s.priceDecimals;
+    const q = s.qtyDecimals;
+    const interval = Object.keys(INTERVALS_MS).find((k) => INTERVALS_MS[k] === topic.intervalMs) ?? '1m';
+    const firstTrade = Math.floor(c.openTimeMs / MINUTE_MS) * 1000;
+    return JSON.stringify({
+      e: 'kline',
+      E: nowMs,
+      s: s.id,
+      k: {
+        t: c.openTimeMs,
+        T: c.openTimeMs + topic.intervalMs - 1,
+        s: s.id,
+        i: interval,
+        f: firstTrade,
+        L: firstTrade + Math.max(0, c.trades - 1),
+        o: c.open.toFixed(d),
+        c: c.close.toFixed(d),
+        h: c.high.toFixed(d),
+        l: c.low.toFixed(d),
+        v: c.volume.toFixed(q),
+        n: c.trades,
+        x: closed,
+        q: c.quoteVolume.toFixed(4),
+        V: c.takerBuyVolume.toFixed(q),
+        Q: c.takerBuyQuoteVolume.toFixed(4),
+        B: '0',
+      },
+    });
+  },
+
+  liquidationMessages(_topic, events: LiquidationEvent[], nowMs, ctx) {
+    return events.map((ev) => {
+      const s = ctx.model.spec(ev.symbol);
+      const qty = ev.qty.toFixed(s.qtyDecimals);
+      return JSON.stringify({
+        e: 'forceOrder',
+        E: Math.max(nowMs, ev.timeMs),
+        o: {
+          s: s.id,
+          S: ev.side,
+          o: 'LIMIT',
+          f: 'IOC',
+          q: qty,
+          p: ev.price.toFixed(s.priceDecimals),
+          ap: ev.averagePrice.toFixed(s.priceDecimals),
+          X: 'FILLED',
+          l: qty,
+          z: qty,
+          T: ev.timeMs,
+        },
+      });
+    });
+  },
+};

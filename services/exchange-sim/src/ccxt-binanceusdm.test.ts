@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { pointExchangeAt } from '@perpflow/venue-endpoints';
+import ccxt from 'ccxt';
+import { createMarketModel, MINUTE_MS } from './market/index.js';
+import { type SimServer, startSimServer } from './server.js';
+
+/** Unmodified ccxt.pro.binanceusdm against the simulator; values are checked against an independent model. */
+
+const SEED = 42;
+type Ex = InstanceType<typeof ccxt.pro.binanceusdm>;
+
+function header(ex: Ex, name: string): string | undefined {
+  const h = (ex.last_response_headers ?? {}) as Record<string, string>;
+  return Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+}
+
+async function client(sim: SimServer, extra: Record<string, unknown> = {}): Promise<Ex> {
+  const ex = new ccxt.pro.binanceusdm({ enableRateLimit: false, timeout: 3000, ...extra });
+  await pointExchangeAt(ex, { restBaseUrl: sim.url, wsBaseUrl: sim.wsUrl });
+  return ex;
+}
+
+describe('ccxt binanceusdm against the simulator (REST)', () => {
+  let sim: SimServer;
+  let ex: Ex;
+  const truth = createMarketModel({ seed: SEED, symbolCount: 500 });
+  before(async () => {
+    sim = await startSimServer({ port: 0, market: { seed: SEED, symbolCount: 500 } });
+    ex = await client(sim);
+    await ex.loadMarkets();
+  });
+  after(async () => {
+    await ex.close();
+    await sim.close();
+  });
+
+  it('loadMarkets lists 500 linear perpetuals with precisions from exchangeInfo', () => {
+    const swaps = Object.values(ex.markets ?? {}).filter((m) => m?.swap && m.linear);
+    assert.equal(swaps.length, 500);
+    const btc = ex.market('BTC/USDT:USDT');
+    assert.equal(btc.id, 'BTCUSDT');
+    assert.equal(btc.precision.price, 10 ** -truth.spec('BTCUSDT').priceDecimals);
+    assert.ok(ex.markets?.['S480USDT/USDT:USDT'] === undefined && ex.markets?.['S480/USDT:USDT']);
+  });
+
+  it('fetchOHLCV pages by since and every candle equals the model', async () => {
+    const now = sim.clock.now();
+    const since = Math.floor(now / MINUTE_MS) * MINUTE_MS - 2500 * MINUTE_MS;
+    const got: number[][] = [];
+    let cursor = since;
+    for (let page = 0; page < 3; page++) {
+      const rows = (await ex.fetchOHLCV('ETH/USDT:USDT', '1m', cursor, 1000)) as number[][];
+      assert.ok(rows.length > 0);
+      got.push(...rows);
+      cursor = (rows.at(-1)?.[0] as number) + MINUTE_MS;
+    }
+    const closed = got.filter((r) => (r[0] as number) < since + 2500 * MINUTE_MS);
+    assert.equal(closed.length, 2500);
+    const expected = truth.candles('ETHUSDT', MINUTE_MS, since, since + 2499 * MINUTE_MS);
+    assert.deepEqual(
+      closed,
+      expected.map((c) => [c.openTimeMs, c.open, c.high, c.low, c.close, c.volume]),
+    );
+  });
+
+  it('fetchOpenInterest and fetchOpenInterestHistory (5m) equal the model', async () => {
+    const oi = await ex.fetchOpenInterest('SOL/USDT:USDT');
+    assert.equal(oi.openInterestAmount, truth.openInterest('SOLUSDT', oi.timestamp as number).openInterest);
+    const since = Math.floor(sim.clock.now() / 300_000) * 300_000 - 100 * 300_000;
+    const hist = await ex.fetchOpenInterestHistory('SOL/USDT:USDT', '5m', since, 50);
+    const expected = truth.openInterestHistory('SOLUSDT', 300_000, since, since + 49 * 300_000);
+    assert.equal(hist.length, 50);
+    assert.deepEqual(
+      hist.map((h) => [h.timestamp, h.openInterestAmount, h.openInterestValue]),
+      expected.map((p) => [p.timeMs, p.openInterest, p.openInterestValue]),
+    );
+  });
+
+  it('fetchFundingRates (one bulk premiumIndex call) and fetchFundingRateHistory equal the model', async () => {
+    const rates = await ex.fetchFundingRates();
+    assert.equal(Object.keys(rates).length, 500);
+    const s = rates['S123/USDT:USDT'];
+    assert.ok(s);
+    const p = truth.premiumIndex('S123USDT', s.timestamp as number);
+    assert.equal(s.fundingRate, p.lastFundingRate);
+    assert.equal(s.fundingTimestamp, p.nextFundingTimeMs);
+    assert.equal(s.markPrice, p.markPrice);
+    const since = sim.clock.now() - 10 * 86_400_000;
+    const hist = await ex.fetchFundingRateHistory('BTC/USDT:USDT', since, 20);
+    const expected = truth.fundingHistory('BTCUSDT', since, since + 20 * 8 * 3_600_000 - 1);
+    assert.deepEqual(
+      hist.map((h) => [h.timestamp, h.fundingRate]),
+      expected.map((f) => [f.fundingTimeMs, f.rate]),
+    );
+    for (const h of hist) assert.equal(new Date(h.timestamp as number).getUTCHours() % 8, 0);
+  });
+
+  it('reports used weight on every answer', async () => {
+    await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 1000);
+    const used = Number(header(ex, 'x-mbx-used-weight-1m'));
+    assert.ok(used >= 5, `used weight ${used}`);
+  });
+});
+
+describe('ccxt binanceusdm: rate limits and faults', () => {
+  let sim: SimServer;
+  let ex: Ex;
+  const truth = createMarketModel({ seed: SEED, symbolCount: 50, missingCandleRate: 0.2 });
+  before(async () => {
+    sim = await startSimServer({
+      port: 0,
+      market: { seed: SEED, symbolCount: 50, missingCandleRate: 0.2 },
+      binanceLimits: { weightPerMinute: 12, banAfterRejected: 2, banBaseMs: 60_000 },
+    });
+    ex = await client(sim, { timeout: 800 });
+    ex.setMarkets((await (await client(sim)).fetchMarkets()) as never);
+    sim.reset();
+  });
+  after(async () => {
+    await ex.close();
+    await sim.close();
+  });
+
+  it('answers 429 (DDoSProtection) over the weight limit, then bans with 418 when the client keeps going', async () => {
+    sim.reset();
+    await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 500); // weight 5
+    await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 500); // 10
+    const errors: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      try {
+        await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 500);
+        errors.push('ok');
+      } catch (err) {
+        assert.ok(err instanceof ccxt.DDoSProtection, String(err));
+        errors.push(
+          / 418 /.test((err as Error).message)
+            ? '418'
+            : / 429 /.test((err as Error).message)
+              ? '429'
+              : 'other',
+        );
+      }
+    }
+    assert.deepEqual(errors, ['429', '429', '418', '418', '418']);
+    const retryAfter = Number(header(ex, 'retry-after'));
+    assert.ok(retryAfter > 0 && retryAfter <= 60);
+    const state = sim.state() as { faultCounts: Record<string, number> };
+    assert.equal(state.faultCounts['rate_limited_429'], 2);
+    sim.reset();
+  });
+
+  it("leaves out the model's missing candles, identically every time", async () => {
+    sim.reset();
+    const since = Math.floor(sim.clock.now() / MINUTE_MS) * MINUTE_MS - 300 * MINUTE_MS;
+    const rows = (await ex.fetchOHLCV('ETH/USDT:USDT', '1m', since, 200)) as number[][];
+    const expected = truth.candles('ETHUSDT', MINUTE_MS, since, since + 199 * MINUTE_MS);
+    assert.ok(expected.length < 190, 'some candles are missing');
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      expected.map((c) => c.openTimeMs),
+    );
+  });
+
+  it('maps 5xx to ExchangeNotAvailable, a hang to RequestTimeout, and counts each fault in state and metrics', async () => {
+    sim.reset();
+    sim.applyFaults({ http5xxRate: 1 });
+    await assert.rejects(ex.fetchOpenInterest('BTC/USDT:USDT'), ccxt.ExchangeNotAvailable);
+    sim.reset();
+    sim.applyFaults({ hangRate: 1 });
+    await assert.rejects(ex.fetchOpenInterest('BTC/USDT:USDT'), ccxt.RequestTimeout);
+    const metrics = await (await fetch(`${sim.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /perpflow_sim_faults_injected_total\{kind="hang",venue="binanceusdm",service="exchange-sim"\} 1/,
+    );
+    const state = (await (await fetch(`${sim.url}/__sim/state`)).json()) as {
+      faultCounts: Record<string, number>;
+    };
+    assert.equal(state.faultCounts['hang'], 1);
+    sim.reset();
+  });
+
+  it('malformed JSON or HTML with 200: ccxt raises nothing and returns garbage (the trap the pipeline must catch)', async () => {
+    sim.reset();
+    const res = await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ malformedJsonRate: 1 }),
+    });
+    assert.equal(res.status, 200);
+    const rows = (await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 10)) as unknown[][];
+    assert.ok(
+      rows.length === 0 || rows.some((r) => r.includes(undefined) || r.includes(null)),
+      JSON.stringify(rows),
+    );
+    sim.reset();
+    sim.applyFaults({ htmlRate: 1 });
+    const html = (await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 10)) as unknown[][];
+    assert.ok(
+      html.every((r) => r.every((v) => v === undefined)),
+      'rows of undefined, no exception',
+    );
+    sim.reset();
+  });
+
+  it('duplicates and reorders candles in REST pages on demand', async () => {
+    sim.reset();
+    const url = `${sim.url}/fapi.binance.com/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=10&endTime=${sim.clock.now() - 3_600_000}`;
+    const clean = (await (await fetch(url)).json()) as unknown[][];
+    sim.applyFaults({ duplicateCandleRate: 1 });
+    const dup = (await (await fetch(url)).json()) as unknown[][];
+    assert.equal(dup.length, 2 * clean.length);
+    sim.reset();
+    sim.applyFaults({ outOfOrderCandleRate: 1 });
+    const swapped = (await (await fetch(url)).json()) as number[][];
+    assert.ok((swapped[0]?.[0] as number) > (swapped[1]?.[0] as number));
+    assert.equal(
+      (sim.state() as { faultCounts: Record<string, number> }).faultCounts['out_of_order_candle'],
+      Math.floor(clean.length / 2),
+    );
+    sim.reset();
+  });
+
+  it('rejects a bad fault spec naming the key', async () => {
+    const res = await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ http5xxRate: 2 }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /http5xxRate/);
+  });
+});
+
+describe('ccxt.pro binanceusdm websockets (simulated time at 60× speed)', () => {
+  let sim: SimServer;
+  let ex: Ex;
+  let truth: ReturnType<typeof createMarketModel>;
+  before(async () => {
+    sim = await startSimServer({
+      port: 0,
+      market: { seed: SEED, symbolCount: 20, liquidationBurstsPerHour: 30 },
+      clock: { speed: 60 },
+      pushIntervalMs: 100,
+    });
+    truth = createMarketModel({ seed: SEED, symbolCount: 20, liquidationBurstsPerHour: 30 });
+    ex = await client(sim);
+    await ex.loadMarkets();
+  });
+  after(async () => {
+    await ex.close();
+    await sim.close();
+  });
+
+  it("watchOHLCVForSymbols receives the closed candle with the model's final values", async () => {
+    const seen = new Map<number, number[]>();
+    const deadline = Date.now() + 8000;
+    let closedAt: number | undefined;
+    while (Date.now() < deadline) {
+      const res = await ex.watchOHLCVForSymbols([
+        ['BTC/USDT:USDT', '1m'],
+        ['ETH/USDT:USDT', '1m'],
+      ]);
+      for (const rows of Object.values(res))
+        for (const r of Object.values(rows as Record<string, number[][]>).flat()) seen.set(r[0] as number, r);
+      const times = [...seen.keys()].sort((a, b) => a - b);
+      if (times.length >= 3) {
+        closedAt = times.at(-2);
+        break;
+      }
+    }
+    assert.ok(closedAt !== undefined, 'no closed candle in time');
+    const [c] = truth.candles('BTCUSDT', MINUTE_MS, closedAt, closedAt);
+    const btc = ex.ohlcvs['BTC/USDT:USDT']?.['1m'] as unknown as number[][];
+    const row = btc.find((r) => r[0] === closedAt);
+    assert.deepEqual(row, [c!.openTimeMs, c!.open, c!.high, c!.low, c!.close, c!.volume]);
+  });
+
+  it("watchLiquidationsForSymbols (!forceOrder@arr) receives the model's liquidations", async () => {
+    const startSim = sim.clock.now();
+    const got = [] as {
+      symbol?: string;
+      timestamp?: number;
+      price?: number;
+      contracts?: number;
+      side?: string;
+    }[];
+    const deadline = Date.now() + 8000;
+    while (got.length < 5 && Date.now() < deadline) got.push(...(await ex.watchLiquidationsForSymbols([])));
+    assert.ok(got.length >= 5, `only ${got.length}`);
+    const expected = truth.allLiquidations(startSim - 5 * MINUTE_MS, sim.clock.now() + MINUTE_MS);
+    for (const l of got) {
+      const id = ex.market(l.symbol as string).id;
+      const match = expected.find((e) => e.symbol === id && e.timeMs === l.timestamp);
+      assert.ok(match, `no model liquidation for ${l.symbol} at ${l.timestamp}`);
+      assert.equal(l.price, match.averagePrice, 'ccxt reads the average price (ap)');
+      assert.equal(l.contracts, match.qty);
+      assert.equal(l.side, match.side.toLowerCase());
+    }
+  });
+
+  it('a silent symbol stops advancing while others go on', async () => {
+    sim.applyFaults({ silence: { symbol: 'SOLUSDT' } });
+    const silencedAt = sim.clock.now();
+    await new Promise((r) => setTimeout(r, 2500));
+    const sol = (await ex.fetchOHLCV('SOL/USDT:USDT', '1m', undefined, 5)) as number[][];
+    const btc = (await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 5)) as number[][];
+    assert.ok((sol.at(-1)?.[0] as number) <= silencedAt);
+    assert.ok((btc.at(-1)?.[0] as number) >= silencedAt + 2 * MINUTE_MS);
+  });
+});

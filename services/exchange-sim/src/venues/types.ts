@@ -1,0 +1,127 @@
+import type { FaultInjector } from '../faults/faults.js';
+import type { MarketModel } from '../market/model.js';
+import type { Candle, LiquidationEvent } from '../market/types.js';
+
+export type VenueId = 'binanceusdm' | 'bybit';
+
+/** What a venue's REST handler gets besides the request. */
+export interface VenueContext {
+  model: MarketModel;
+  faults: FaultInjector;
+  /** Simulated now. */
+  nowMs: number;
+  /** How far back open-interest history is kept. */
+  openInterestRetentionMs: number;
+}
+
+export interface RestAnswer {
+  status: number;
+  body: unknown;
+  /** Bounded label for metrics (the route, or 'unknown'). */
+  endpoint: string;
+}
+
+/** A websocket subscription, venue-neutral. */
+export type Topic =
+  | { kind: 'kline'; raw: string; symbol: string; intervalMs: number }
+  | { kind: 'liquidation'; raw: string; symbol: string | '*' };
+
+export interface WsControl {
+  subscribe?: Topic[];
+  unsubscribe?: Topic[];
+  /** Sent back at once (ack, pong, error). */
+  reply?: unknown;
+}
+
+/** One venue's wire format (a "mapper", like tardis-node): quirks stay in its file. */
+export interface Venue {
+  id: VenueId;
+  /** The original REST host, the first path segment (e.g. fapi.binance.com). */
+  restHost: string;
+  /** The original WS host (e.g. fstream.binance.com). */
+  wsHost: string;
+  rest(path: string, query: URLSearchParams, ctx: VenueContext): RestAnswer;
+  /** Topics named by the connection URL itself (e.g. Binance /ws/btcusdt@kline_1m). */
+  topicsFromPath(path: string, ctx: VenueContext): Topic[];
+  control(message: unknown, ctx: VenueContext, connId: string): WsControl;
+  klineMessage(
+    topic: Topic & { kind: 'kline' },
+    candle: Candle,
+    closed: boolean,
+    nowMs: number,
+    ctx: VenueContext,
+  ): string;
+  /** Liquidations of one tick for one topic (one message each on Binance, one batch per symbol on Bybit). */
+  liquidationMessages(
+    topic: Topic & { kind: 'liquidation' },
+    events: LiquidationEvent[],
+    nowMs: number,
+    ctx: VenueContext,
+  ): string[];
+}
+
+export const INTERVALS_MS: Record<string, number> = {
+  '1m': 60_000,
+  '3m': 180_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': 3_600_000,
+  '2h': 7_200_000,
+  '4h': 14_400_000,
+  '6h': 21_600_000,
+  '8h': 28_800_000,
+  '12h': 43_200_000,
+  '1d': 86_400_000,
+};
+
+/** Integer query param; undefined when absent; NaN when present but not an integer. */
+export function intParam(q: URLSearchParams, key: string): number | undefined {
+  const v = q.get(key);
+  if (v === null || v === '') return undefined;
+  return /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
+}
+
+/**
+ * Selects candle open times in a venue's paging semantics: with a start, the
+ * first `limit` from it (bounded by end); without, the last `limit` up to end.
+ * Returns [from, to] open times to generate (inclusive).
+ */
+export function pageRange(
+  startMs: number | undefined,
+  endMs: number | undefined,
+  limit: number,
+  intervalMs: number,
+  latestOpenMs: number,
+): [number, number] | undefined {
+  const last = Math.min(endMs ?? latestOpenMs, latestOpenMs);
+  if (startMs !== undefined) {
+    const first = Math.ceil(startMs / intervalMs) * intervalMs;
+    const to = Math.min(last, first + (limit - 1) * intervalMs);
+    return to < first ? undefined : [first, to];
+  }
+  const to = Math.floor(last / intervalMs) * intervalMs;
+  return [to - (limit - 1) * intervalMs, to];
+}
+
+/**
+ * Candles with open time in [from, to] as the venue serves them at `nowMs`:
+ * closed candles from the model, plus the open candle (partial) when it is in range.
+ */
+export function servedCandles(
+  model: MarketModel,
+  symbol: string,
+  intervalMs: number,
+  from: number,
+  to: number,
+  nowMs: number,
+): Candle[] {
+  const openStart = Math.floor(nowMs / intervalMs) * intervalMs;
+  const closedTo = Math.min(to, openStart - intervalMs);
+  const out = closedTo >= from ? model.candles(symbol, intervalMs, from, closedTo) : [];
+  if (openStart >= from && openStart <= to) {
+    const missing = intervalMs === 60_000 && model.isMissingCandle(symbol, openStart);
+    if (!missing) out.push(model.partialCandle(symbol, intervalMs, openStart, nowMs));
+  }
+  return out;
+}
