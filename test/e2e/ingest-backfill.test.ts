@@ -1,0 +1,189 @@
+/**
+ * exchange-ingest backfill end to end: the simulator (real HTTP, Binance USD-M
+ * format) → unmodified ccxt → ingest's BullMQ worker → Kafka raw topics. The
+ * worker is SIGKILLed midway and started again; the raw topic must then hold
+ * every candle of every (symbol, minute) exactly as the simulator serves it,
+ * any repeat being identical but for receivedAtMs.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { TOPICS } from '@perpflow/contracts';
+import {
+  metricSum,
+  ROOT,
+  type ServiceProcess,
+  STACK,
+  startService,
+  stopService,
+  uniqueName,
+  waitFor,
+} from '../src/harness.js';
+import { ensurePipelineTopics, readTopic, testKafka } from '../src/kafka-io.js';
+
+const SIM_PORT = 39211;
+const INGEST_PORT = 39111;
+const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const DAY = 86_400_000;
+// A random 2-day range in 2023, so that this run's records are its own.
+const FROM = Date.UTC(2023, 0, 1) + Math.floor(Math.random() * 300) * DAY;
+const TO = FROM + 2 * DAY;
+const SYMBOLS = ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT'];
+const id = (s: string) => s.replace('/USDT:USDT', 'USDT');
+
+async function simKlines(symbol: string): Promise<number[][]> {
+  const out: number[][] = [];
+  for (let since = FROM; since < TO; ) {
+    const rows = (await (
+      await fetch(
+        `${SIM}/fapi.binance.com/fapi/v1/klines?symbol=${id(symbol)}&interval=1m&startTime=${since}&endTime=${TO - 1}&limit=1500`,
+      )
+    ).json()) as unknown[][];
+    if (rows.length === 0) break;
+    for (const r of rows)
+      out.push([Number(r[0]), Number(r[1]), Number(r[2]), Number(r[3]), Number(r[4]), Number(r[5])]);
+    since = Number(rows.at(-1)![0]) + 60_000;
+  }
+  return out;
+}
+
+describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_000 }, () => {
+  const procs: ServiceProcess[] = [];
+  after(async () => {
+    for (const p of procs) await stopService(p);
+  });
+
+  it('ends with every candle of every (symbol, minute) in the raw topic, resuming from Redis checkpoints', async () => {
+    await ensurePipelineTopics();
+    procs.push(
+      await startService({
+        name: 'sim-backfill',
+        workspace: 'services/exchange-sim',
+        env: { PORT: String(SIM_PORT), SYMBOLS: '5', SEED: '11' },
+        readyPort: null,
+      }),
+    );
+    await waitFor('simulator', async () => (await fetch(`${SIM}/fapi.binance.com/fapi/v1/ping`)).ok, 30_000);
+    const env = {
+      KAFKA_BROKERS: STACK.kafkaBrokers,
+      REDIS_URL: STACK.redisUrl,
+      INGEST_EXCHANGES: 'binanceusdm',
+      INGEST_ENDPOINTS: `binanceusdm=${SIM}`,
+      INGEST_LIVE: 'false',
+      INGEST_BACKFILL_CONCURRENCY: '3',
+      METRICS_PORT: String(INGEST_PORT),
+    };
+    const start = () =>
+      startService({
+        name: 'ingest-backfill',
+        workspace: 'services/exchange-ingest',
+        env,
+        readyPort: INGEST_PORT,
+        readyTimeoutMs: 90_000,
+      });
+    let ingest = await start();
+    procs.push(ingest);
+
+    const backfillId = uniqueName('e2e');
+    const cli = spawnSync(
+      process.execPath,
+      [
+        '--conditions=@perpflow/source',
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        'start',
+        '--id',
+        backfillId,
+        '--exchange',
+        'binanceusdm',
+        '--symbols',
+        SYMBOLS.join(','),
+        '--from',
+        String(FROM),
+        '--to',
+        String(TO),
+      ],
+      {
+        cwd: join(ROOT, 'services/exchange-ingest'),
+        env: { ...process.env, REDIS_URL: STACK.redisUrl },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`started ${backfillId}: 3 jobs`));
+
+    // Kill the worker once some, not all, candles are in Kafka.
+    const published = () =>
+      metricSum(`http://127.0.0.1:${INGEST_PORT}`, 'perpflow_ingest_records_published_total', {
+        feed: 'ohlcv',
+      });
+    await waitFor('first candles published', async () => (await published()) >= 1_000, 120_000, 100);
+    assert.equal(await stopService(ingest, 'SIGKILL'), 'SIGKILL');
+    const atKill = spawnSync(
+      process.execPath,
+      ['--conditions=@perpflow/source', '--import', 'tsx', 'src/cli.ts', 'status', backfillId],
+      {
+        cwd: join(ROOT, 'services/exchange-ingest'),
+        env: { ...process.env, REDIS_URL: STACK.redisUrl },
+        encoding: 'utf8',
+      },
+    );
+    ingest = await start();
+    procs.push(ingest);
+    await waitFor(
+      'backfill complete',
+      async () => {
+        const s = spawnSync(
+          process.execPath,
+          ['--conditions=@perpflow/source', '--import', 'tsx', 'src/cli.ts', 'status', backfillId],
+          {
+            cwd: join(ROOT, 'services/exchange-ingest'),
+            env: { ...process.env, REDIS_URL: STACK.redisUrl },
+            encoding: 'utf8',
+          },
+        );
+        return /3\/3 jobs/.test(s.stdout);
+      },
+      180_000,
+      2_000,
+    );
+
+    const keys = new Set(SYMBOLS.map((s) => `binanceusdm|${s}`));
+    const raw = await readTopic(testKafka(), TOPICS.raw.ohlcv, (k) => keys.has(k));
+    let repeats = 0;
+    for (const symbol of SYMBOLS) {
+      const expected = await simKlines(symbol);
+      assert.ok(expected.length > 2_800, `simulator served only ${expected.length} candles for ${symbol}`);
+      const got = new Map<number, Record<string, unknown>>();
+      for (const m of raw.filter((r) => r.key === `binanceusdm|${symbol}`)) {
+        const c = JSON.parse(m.value.toString()) as Record<string, number | string | boolean | null>;
+        const t = c.openTimeMs as number;
+        if (t < FROM || t >= TO) continue;
+        const { receivedAtMs: _r, ...content } = c;
+        const seen = got.get(t);
+        if (seen) {
+          assert.deepEqual(content, seen, `two different candles for ${symbol} at ${t}`);
+          repeats++;
+        } else got.set(t, content);
+      }
+      assert.equal(
+        got.size,
+        expected.length,
+        `${symbol}: ${got.size} distinct candles in Kafka, simulator has ${expected.length}`,
+      );
+      for (const [t, o, h, l, c, v] of expected) {
+        const r = got.get(t!);
+        assert.ok(r, `${symbol}: candle ${new Date(t!).toISOString()} missing from Kafka`);
+        assert.deepEqual(
+          [r.open, r.high, r.low, r.close, r.volume, r.source, r.closed],
+          [o, h, l, c, v, 'backfill', true],
+        );
+      }
+    }
+    console.log(
+      `backfill: ${raw.length} raw candle messages, ${repeats} repeats after SIGKILL; status at kill: ${atKill.stdout.trim()}`,
+    );
+  });
+});
