@@ -66,7 +66,8 @@ answers() {
 spawn() { # server command...
   local s=$1
   shift
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$s.pid" "$@" >>"$(log_of "$s")" 2>&1 </dev/null &
+  # 9>&-: the server must not inherit the lock of this script (it would hold it forever).
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$s.pid" "$@" >>"$(log_of "$s")" 2>&1 </dev/null 9>&- &
   for _ in $(seq 1 50); do [ -s "$RUN/$s.pid" ] && return 0; sleep 0.02; done
 }
 
@@ -117,7 +118,7 @@ start_redis() {
   mkdir -p "$DATA/redis"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" \
     --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save "" \
-    --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$(log_of redis)" </dev/null >>"$(log_of redis)" 2>&1
+    --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$(log_of redis)" </dev/null >>"$(log_of redis)" 2>&1 9>&-
 }
 
 start_s3() {

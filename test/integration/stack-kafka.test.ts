@@ -137,6 +137,8 @@ describe('stack: Kafka with kafkajs', () => {
   });
 
   after(async () => {
+    // Whatever happened in between, the broker is left running (idempotent when it is).
+    await run('bash', [STACK_SH, 'up', 'kafka'], { timeout: 120_000 });
     await stopConsumers();
     await producer?.disconnect().catch(() => {});
     if (groups.length) await admin.deleteGroups(groups).catch(() => {});

@@ -43,6 +43,8 @@ describe('stack: Redis with ioredis and BullMQ', () => {
   let worker: Worker<ProbeData, number> | undefined;
 
   after(async () => {
+    // Whatever happened in between, Redis is left running (idempotent when it is).
+    await run('bash', [STACK_SH, 'up', 'redis'], { timeout: 60_000 });
     await worker?.close();
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
