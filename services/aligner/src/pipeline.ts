@@ -131,10 +131,13 @@ export class AlignerPipeline {
       );
     }
     const barMessages = out.bars.map((b) => barMessage(b, nowMs));
-    const topicMessages = [];
-    if (barMessages.length) topicMessages.push({ topic: TOPICS.alignedBar, messages: barMessages });
-    if (dlq.length) topicMessages.push({ topic: TOPICS.deadLetter, messages: dlq });
-    if (topicMessages.length) await this.deps.producer.sendBatch({ topicMessages });
+    // Bounded requests: one record batch per partition must stay under the broker's message.max.bytes.
+    for (const [topicName, messages] of [
+      [TOPICS.alignedBar, barMessages],
+      [TOPICS.deadLetter, dlq],
+    ] as const)
+      for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES))
+        await this.deps.producer.send({ topic: topicName, messages: chunk });
 
     const acked = this.deps.now();
     for (const b of out.bars) {
@@ -198,4 +201,28 @@ export function barMessage(bar: AlignedBar, producedAtMs: number): Message {
       'perpflow-schema-version': String(SCHEMA_VERSION),
     },
   };
+}
+
+/** Upper bound of one produce request's payload (the broker's default message.max.bytes is 1 MiB). */
+export const MAX_SEND_BYTES = 512 * 1024;
+
+export function chunksByBytes(messages: readonly Message[], maxBytes: number): Message[][] {
+  const out: Message[][] = [];
+  let cur: Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const n =
+      (m.value ? Buffer.byteLength(m.value as string | Buffer) : 0) +
+      (m.key ? Buffer.byteLength(m.key as string | Buffer) : 0) +
+      64;
+    if (cur.length > 0 && size + n > maxBytes) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(m);
+    size += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }

@@ -98,3 +98,18 @@ describe('QualityAlignEngine', () => {
     assert.ok(straight.length >= 9);
   });
 });
+
+describe('chunksByBytes', () => {
+  it('splits produce requests under the byte bound, keeping order and every message', async () => {
+    const { chunksByBytes } = await import('../pipeline.js');
+    const msgs = Array.from({ length: 1000 }, (_, i) => ({
+      key: `k${i}`,
+      value: 'x'.repeat(1000 + (i % 7)),
+    }));
+    const chunks = chunksByBytes(msgs, 64 * 1024);
+    assert.deepEqual(chunks.flat(), msgs);
+    assert.ok(chunks.length > 10);
+    for (const c of chunks)
+      assert.ok(c.reduce((s, m) => s + String(m.value).length + String(m.key).length + 64, 0) <= 64 * 1024);
+  });
+});

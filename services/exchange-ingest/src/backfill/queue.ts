@@ -12,7 +12,7 @@ import {
   openInterestFromCcxt,
   settledFundingFromCcxt,
 } from '../domain/normalize.js';
-import { type PageSpec, pagesOf } from '../domain/paging.js';
+import { type PageSpec, pageLimits, pagesOf } from '../domain/paging.js';
 import { publishNormalized } from '../ingest/collector.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
@@ -274,7 +274,7 @@ function pageSpec(
     return {
       fetch: (since, limit) => call('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit)),
       timeOf,
-      limit: 1000,
+      limit: pageLimits(d.exchange).ohlcv,
       stepMs: timeframeMs(d.timeframe),
     };
   if (feed === 'open_interest')
@@ -283,14 +283,14 @@ function pageSpec(
       fetch: (since, limit) =>
         call('fetchOpenInterestHistory', () => ex.fetchOpenInterestHistory(d.symbol, '5m', since, limit)),
       timeOf,
-      limit: 500,
+      limit: pageLimits(d.exchange).openInterestHistory,
       stepMs: 300_000,
     };
   return {
     fetch: (since, limit) =>
       call('fetchFundingRateHistory', () => ex.fetchFundingRateHistory(d.symbol, since, limit)),
     timeOf,
-    limit: 1000,
+    limit: pageLimits(d.exchange).fundingHistory,
     stepMs: 1,
   };
 }

@@ -39,3 +39,17 @@ export async function* pagesOf<T>(spec: PageSpec<T>, fromMs: number, toMs: numbe
     since = next;
   }
 }
+
+/** Page sizes the venues accept (ccxt passes `limit` through; Bybit refuses more than 200 for history). */
+export const PAGE_LIMITS: Record<
+  string,
+  { ohlcv: number; openInterestHistory: number; fundingHistory: number }
+> = {
+  binanceusdm: { ohlcv: 1000, openInterestHistory: 500, fundingHistory: 1000 },
+  bybit: { ohlcv: 1000, openInterestHistory: 200, fundingHistory: 200 },
+  okx: { ohlcv: 100, openInterestHistory: 100, fundingHistory: 100 },
+};
+
+export function pageLimits(exchange: string) {
+  return PAGE_LIMITS[exchange] ?? { ohlcv: 100, openInterestHistory: 100, fundingHistory: 100 };
+}

@@ -13,7 +13,7 @@ import {
   type RawLiquidation,
   settledFundingFromCcxt,
 } from '../domain/normalize.js';
-import { pagesOf } from '../domain/paging.js';
+import { pageLimits, pagesOf } from '../domain/paging.js';
 import type { IngestMetrics } from '../metrics.js';
 import { publishNormalized } from './collector.js';
 import { forEachPool, type RateGate } from './gate.js';
@@ -43,7 +43,7 @@ export interface LiveDeps {
 }
 
 /** The largest catch-up one live poll makes after a pause; older gaps are the backfill's job. */
-const MAX_CATCH_UP_BARS = 1000;
+const MAX_CATCH_UP_BARS = 1000; // capped further by the venue's page size
 
 /**
  * Keeps every (symbol, feed) of one exchange fresh: closed candles and open
@@ -160,7 +160,7 @@ export class LiveIngestor {
     const last = this.lastCandleOpen.get(symbol);
     const floor = Math.floor(now / tf) * tf - MAX_CATCH_UP_BARS * tf;
     const since = last === undefined ? Math.floor(now / tf) * tf - 3 * tf : Math.max(last + tf, floor);
-    const limit = Math.min(MAX_CATCH_UP_BARS, Math.ceil((now - since) / tf) + 1);
+    const limit = Math.min(MAX_CATCH_UP_BARS, pageLimits(exchange).ohlcv, Math.ceil((now - since) / tf) + 1);
     try {
       await this.gate.pass(signal);
       const rows = await callExchange(ex, 'fetchOHLCV', metrics, () =>
@@ -255,7 +255,7 @@ export class LiveIngestor {
             );
           },
           timeOf: (r: Record<string, unknown>) => (typeof r.timestamp === 'number' ? r.timestamp : null),
-          limit: 1000,
+          limit: pageLimits(exchange).fundingHistory,
           stepMs: 1,
         };
         for await (const page of pagesOf(spec, from, this.exchangeNow() + 1)) {
