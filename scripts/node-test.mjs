@@ -35,16 +35,15 @@ if (files.length === 0) {
 const nodeArgs = ['--conditions=@perpflow/source', '--import', 'tsx', '--test', '--test-force-exit'];
 // With PERPFLOW_TEST_RESULTS=<dir>, counts also go to <dir>/<name>.json for the closing summary.
 const resultsDir = process.env.PERPFLOW_TEST_RESULTS;
+let childEnv = process.env;
 if (resultsDir) {
   const name = (process.env.npm_package_name ?? 'tests').replace(/[^a-z0-9._-]+/gi, '_');
   mkdirSync(resultsDir, { recursive: true });
   const reporter = new URL('./count-reporter.mjs', import.meta.url).href;
   nodeArgs.push('--test-reporter=spec', '--test-reporter-destination=stdout');
-  nodeArgs.push(
-    `--test-reporter=${reporter}`,
-    `--test-reporter-destination=${join(resultsDir, `${name}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`)}`,
-  );
+  nodeArgs.push(`--test-reporter=${reporter}`, '--test-reporter-destination=/dev/null');
+  childEnv = { ...process.env, PERPFLOW_COUNT_FILE: join(resultsDir, `${name}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`) };
 }
 if (concurrency) nodeArgs.push(`--test-concurrency=${concurrency}`);
-const res = spawnSync(process.execPath, [...nodeArgs, ...extra, ...files], { stdio: 'inherit' });
+const res = spawnSync(process.execPath, [...nodeArgs, ...extra, ...files], { stdio: 'inherit', env: childEnv });
 process.exit(res.status ?? 1);

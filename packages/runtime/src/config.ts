@@ -80,11 +80,20 @@ export interface ConfigKeyDoc {
 export function describeConfig(schema: z.ZodObject): ConfigKeyDoc[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, { type?: string; enum?: unknown[]; default?: unknown; description?: string }>;
+    required?: string[];
   };
+  const required = new Set(json.required ?? []);
   return Object.entries(json.properties ?? {}).map(([key, p]) => ({
     key,
     type: p.enum ? p.enum.map(String).join(' \\| ') : (p.type ?? 'string'),
-    default: p.default === undefined ? '(required)' : isSecretKey(key) ? '(secret)' : String(p.default),
+    default:
+      p.default !== undefined
+        ? isSecretKey(key)
+          ? '(secret)'
+          : String(p.default)
+        : required.has(key)
+          ? '(required)'
+          : '(unset)',
     description: p.description ?? '',
   }));
 }
