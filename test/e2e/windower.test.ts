@@ -1,0 +1,288 @@
+/**
+ * windower end to end on the real Kafka and S3: aligned bars (with a revision, a
+ * re-delivered duplicate and a stale revision arriving after its successor) →
+ * the windower process → Parquet objects and manifests; SIGKILL of the windower
+ * midway, restart, and the objects are read back with DuckDB (not the windower's
+ * decoder): every bar exactly once with its last revision, sha256 as in the manifest.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { type AlignedBar, TOPICS } from '@perpflow/contracts';
+import { DuckDBInstance } from '@duckdb/node-api';
+import {
+  metricSum,
+  type ServiceProcess,
+  STACK,
+  startService,
+  stopService,
+  uniqueName,
+  waitFor,
+} from '../src/harness.js';
+import { ensurePipelineTopics, produceRaw, testKafka } from '../src/kafka-io.js';
+
+const TF = 60_000;
+const T0 = Date.UTC(2024, 2, 1, 23, 0); // 23:00 UTC: the bars span two daily windows
+const N = 180;
+const EX = 'binanceusdm';
+const SYMBOL = `W${Date.now().toString(36).toUpperCase()}${Math.floor(Math.random() * 1e6)}/USDT:USDT`;
+const PORT = 39113;
+const PREFIX = uniqueName('e2e-windower');
+
+function bar(i: number, revision = 0): AlignedBar {
+  const t = T0 + i * TF;
+  const p = 100 + 5 * Math.sin(i / 9) + revision * 0.25;
+  return {
+    schemaVersion: 1,
+    exchange: EX,
+    symbol: SYMBOL,
+    timeframe: '1m',
+    eventTimeMs: t,
+    open: p,
+    high: p + 1,
+    low: p - 1,
+    close: p + 0.5,
+    volume: 3 + (i % 5),
+    openInterest: i % 4 === 0 ? null : 5_000 + i,
+    openInterestTimeMs: i % 4 === 0 ? null : t,
+    fundingRate: 0.0001,
+    fundingTimeMs: Date.UTC(2024, 2, 1, 16),
+    predictedFundingRate: null,
+    predictedFundingTimeMs: null,
+    liqLongNotional: i % 7 === 0 ? 250 : 0,
+    liqShortNotional: 0,
+    liqCount: i % 7 === 0 ? 1 : 0,
+    knownAtMs: t + TF + 500 + revision * 30_000,
+    revision,
+    candleFilled: i % 31 === 0,
+    openInterestStale: false,
+    fundingStale: revision > 0,
+  };
+}
+
+const REVISED_EARLY = 10; // revised in the first half
+const REVISED_LATE = 150; // revised after the restart
+const DUPLICATE = 20; // sent twice
+
+function s3(): S3Client {
+  return new S3Client({
+    region: process.env.S3_REGION ?? 'us-east-1',
+    endpoint: STACK.s3Endpoint,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'S3RVER',
+      secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'S3RVER',
+    },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** Keys under the test's prefix; `symbolOnly`: only this test's symbol (the topic holds other tests' bars too). */
+async function listKeys(client: S3Client, symbolOnly = true): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const res = await client.send(
+      new ListObjectsV2Command({
+        Bucket: STACK.s3Bucket,
+        Prefix: `${PREFIX}/`,
+        MaxKeys: 1000,
+        ContinuationToken: token,
+      }),
+    );
+    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+  const folder = `/symbol=${SYMBOL.replace('/', '%2F').replace(':', '%3A')}/`;
+  return keys.filter((k) => !symbolOnly || k.includes(folder)).sort();
+}
+
+async function getBytes(client: S3Client, key: string): Promise<Uint8Array> {
+  const res = await client.send(new GetObjectCommand({ Bucket: STACK.s3Bucket, Key: key }));
+  return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+}
+
+interface Row {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  open_interest: number | null;
+  open_interest_ts: number | null;
+  liq_long_notional: number;
+  liq_count: number;
+  known_at: number;
+  revision: number;
+  candle_filled: boolean;
+  funding_stale: boolean;
+  symbol: string;
+  exchange: string;
+}
+
+const SQL = (file: string) => `
+  SELECT exchange, symbol, epoch_ms(ts::TIMESTAMP)::DOUBLE AS ts, open, high, low, close, volume,
+         open_interest, epoch_ms(open_interest_ts::TIMESTAMP)::DOUBLE AS open_interest_ts,
+         liq_long_notional, liq_count, epoch_ms(known_at::TIMESTAMP)::DOUBLE AS known_at,
+         revision, candle_filled, funding_stale
+  FROM read_parquet('${file}')`;
+
+describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
+  const kafka = testKafka();
+  const client = s3();
+  const dir = mkdtempSync(join(tmpdir(), 'windower-e2e-'));
+  let windower: ServiceProcess | null = null;
+  const env = {
+    KAFKA_BROKERS: STACK.kafkaBrokers,
+    S3_ENDPOINT: STACK.s3Endpoint,
+    S3_BUCKET: STACK.s3Bucket,
+    S3_PREFIX: PREFIX,
+    WINDOWER_GROUP_ID: uniqueName('e2e-windower'),
+    WINDOWER_FLUSH_INTERVAL_MS: '1000',
+    METRICS_PORT: String(PORT),
+    LOG_LEVEL: 'info',
+  };
+  const start = () =>
+    startService({
+      name: 'windower-e2e',
+      workspace: 'services/windower',
+      env,
+      readyPort: PORT,
+      readyTimeoutMs: 90_000,
+    });
+  const item = (b: AlignedBar) => ({ exchange: EX, symbol: SYMBOL, value: b });
+
+  async function readRows(keys: string[]): Promise<Row[]> {
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    const rows: Row[] = [];
+    try {
+      for (const key of keys.filter((k) => k.endsWith('.parquet'))) {
+        const file = join(dir, `${createHash('sha1').update(key).digest('hex')}.parquet`);
+        writeFileSync(file, await getBytes(client, key));
+        const reader = await conn.runAndReadAll(SQL(file));
+        rows.push(...(reader.getRowObjectsJS() as unknown as Row[]));
+      }
+    } finally {
+      conn.closeSync();
+    }
+    return rows;
+  }
+
+  before(async () => {
+    await ensurePipelineTopics();
+  });
+  after(async () => {
+    if (windower) await stopService(windower);
+    for (const key of await listKeys(client, false).catch(() => []))
+      await client.send(new DeleteObjectCommand({ Bucket: STACK.s3Bucket, Key: key })).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes each bar exactly once with its last revision, across a SIGKILL, with verifiable manifests', async () => {
+    const started = Date.now();
+    const firstHalf = [
+      ...Array.from({ length: N / 2 }, (_, i) => bar(i)),
+      bar(REVISED_EARLY, 1),
+      bar(DUPLICATE),
+    ];
+    await produceRaw(kafka, TOPICS.alignedBar, firstHalf.map(item));
+
+    windower = await start();
+    await waitFor(
+      'the first objects',
+      async () => (await metricSum(`http://127.0.0.1:${PORT}`, 'perpflow_windower_files_written_total')) >= 2,
+      60_000,
+    );
+    assert.equal(await stopService(windower, 'SIGKILL'), 'SIGKILL');
+
+    await produceRaw(
+      kafka,
+      TOPICS.alignedBar,
+      [
+        ...Array.from({ length: N / 2 }, (_, i) => bar(N / 2 + i)),
+        bar(REVISED_LATE, 1),
+        bar(REVISED_EARLY, 0), // a stale revision after its successor: must not win
+        bar(DUPLICATE),
+      ].map(item),
+    );
+    windower = await start();
+
+    const expected = new Map<number, AlignedBar>();
+    for (let i = 0; i < N; i++)
+      expected.set(T0 + i * TF, bar(i, i === REVISED_EARLY || i === REVISED_LATE ? 1 : 0));
+
+    const rows = await waitFor(
+      'every bar in S3 with its last revision',
+      async () => {
+        const r = await readRows(await listKeys(client));
+        const late = r.find((x) => x.ts === T0 + REVISED_LATE * TF);
+        return r.length >= N && late?.revision === 1 ? r : null;
+      },
+      90_000,
+      1_000,
+    );
+    const elapsedMs = Date.now() - started;
+
+    const times = rows.map((r) => r.ts).sort((a, b) => a - b);
+    assert.equal(new Set(times).size, times.length, 'a bar time appears twice');
+    assert.deepEqual(times, [...expected.keys()], 'bar times differ: missing or extra rows');
+    for (const r of rows) {
+      const e = expected.get(r.ts)!;
+      const at = new Date(r.ts).toISOString();
+      assert.equal(r.exchange, EX);
+      assert.equal(r.symbol, SYMBOL);
+      assert.equal(r.revision, e.revision, `${at} revision`);
+      for (const [col, want] of [
+        ['open', e.open],
+        ['high', e.high],
+        ['low', e.low],
+        ['close', e.close],
+        ['volume', e.volume],
+        ['open_interest', e.openInterest],
+        ['open_interest_ts', e.openInterestTimeMs],
+        ['liq_long_notional', e.liqLongNotional],
+        ['liq_count', e.liqCount],
+        ['known_at', e.knownAtMs],
+        ['candle_filled', e.candleFilled],
+        ['funding_stale', e.fundingStale],
+      ] as const)
+        assert.equal(r[col], want, `${at} ${col}`);
+    }
+
+    // Keys: one object and one manifest per UTC day; manifests match the bytes.
+    const keys = await listKeys(client);
+    const enc = SYMBOL.replace('/', '%2F').replace(':', '%3A');
+    const folder = (d: string) =>
+      `${PREFIX}/aligned/v1/timeframe=1m/exchange=${EX}/symbol=${enc}/date=${d}/part-${Date.parse(d)}`;
+    assert.deepEqual(keys, [
+      `${folder('2024-03-01')}.manifest.json`,
+      `${folder('2024-03-01')}.parquet`,
+      `${folder('2024-03-02')}.manifest.json`,
+      `${folder('2024-03-02')}.parquet`,
+    ]);
+    let bytes = 0;
+    for (const key of keys.filter((k) => k.endsWith('.parquet'))) {
+      const body = await getBytes(client, key);
+      const manifest = JSON.parse(
+        Buffer.from(await getBytes(client, key.replace(/\.parquet$/, '.manifest.json'))).toString(),
+      ) as { sha256: string; bytes: number; rowCount: number; key: string; kafkaOffsets: unknown[] };
+      assert.equal(manifest.key, key);
+      assert.equal(manifest.sha256, createHash('sha256').update(body).digest('hex'), `${key} sha256`);
+      assert.equal(manifest.bytes, body.byteLength);
+      assert.ok(manifest.kafkaOffsets.length >= 1);
+      bytes += body.byteLength;
+    }
+    const perDay = rows.filter((r) => r.ts < Date.UTC(2024, 2, 2)).length;
+    assert.equal(perDay, 60, 'the 23:00–24:00 bars belong to the first day');
+    console.log(
+      `windower e2e: ${rows.length} rows in ${keys.length / 2} objects (${bytes} B), ${elapsedMs} ms from first produce to verified S3`,
+    );
+  });
+});
