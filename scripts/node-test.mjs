@@ -42,8 +42,14 @@ if (resultsDir) {
   const reporter = new URL('./count-reporter.mjs', import.meta.url).href;
   nodeArgs.push('--test-reporter=spec', '--test-reporter-destination=stdout');
   nodeArgs.push(`--test-reporter=${reporter}`, '--test-reporter-destination=/dev/null');
-  childEnv = { ...process.env, PERPFLOW_COUNT_FILE: join(resultsDir, `${name}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`) };
+  childEnv = {
+    ...process.env,
+    PERPFLOW_COUNT_FILE: join(resultsDir, `${name}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`),
+  };
 }
 if (concurrency) nodeArgs.push(`--test-concurrency=${concurrency}`);
-const res = spawnSync(process.execPath, [...nodeArgs, ...extra, ...files], { stdio: 'inherit', env: childEnv });
+const res = spawnSync(process.execPath, [...nodeArgs, ...extra, ...files], {
+  stdio: 'inherit',
+  env: childEnv,
+});
 process.exit(res.status ?? 1);
