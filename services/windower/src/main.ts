@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       retryMaxDelayMs: config.WINDOWER_S3_RETRY_MAX_DELAY_MS,
     },
   });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
   consumer.on(consumer.events.CRASH, (e) =>
     logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'),
   );

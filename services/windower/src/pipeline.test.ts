@@ -141,6 +141,16 @@ describe('windower pipeline', () => {
     assert.equal(consumer.paused, false);
   });
 
+  it('after a rebalance, commits only the partitions it still owns', async () => {
+    const store = new MemoryStore();
+    const { pipeline } = setup(store);
+    pipeline.handleBatch(batch(1, 0, [sampleBar(0)]));
+    pipeline.handleBatch(batch(2, 4, [sampleBar(1)]));
+    pipeline.onAssignment({ [TOPIC]: [2] });
+    await pipeline.flush();
+    assert.deepEqual(store.calls, ['put object', 'put manifest', 'commit 2:5']);
+  });
+
   it('skips a record that fails the contract but still commits past it', async () => {
     const store = new MemoryStore();
     const { pipeline } = setup(store);

@@ -97,6 +97,13 @@ export class WindowerPipeline {
     return this.flushing;
   }
 
+  /** Forgets the uncommitted positions of partitions this member no longer owns. */
+  onAssignment(assignment: Record<string, number[]>): void {
+    const owned = new Set(assignment[this.deps.options.topic] ?? []);
+    for (const p of [...this.consumed.keys()]) if (!owned.has(p)) this.consumed.delete(p);
+    this.deps.logger.info({ assignment }, 'partitions assigned');
+  }
+
   stop(): void {
     this.stopped = true;
   }
@@ -121,14 +128,14 @@ export class WindowerPipeline {
       }
     }
     if (failed > 0 || this.stopped) return;
-    if (commits.length > 0) {
+    // One commit per partition: a partition lost in a rebalance must not block the others.
+    for (const c of commits) {
       try {
-        await this.deps.consumer.commitOffsets(commits);
-        for (const c of commits)
-          if (this.consumed.get(c.partition) === c.offset) this.consumed.delete(c.partition);
+        await this.deps.consumer.commitOffsets([c]);
+        if (this.consumed.get(c.partition) === c.offset) this.consumed.delete(c.partition);
       } catch (err) {
-        // After a rebalance the partition may be gone: its new owner re-reads and rewrites the same keys.
-        this.deps.logger.warn({ commits, err: (err as Error).message }, 'offset commit failed');
+        // Its new owner re-reads from the last commit and rewrites the same keys with the same rows.
+        this.deps.logger.warn({ commit: c, err: (err as Error).message }, 'offset commit failed');
       }
     }
     this.book.evictIdle(this.deps.now(), this.deps.options.windowIdleMs);
