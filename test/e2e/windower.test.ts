@@ -145,6 +145,8 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
     S3_PREFIX: PREFIX,
     WINDOWER_GROUP_ID: uniqueName('e2e-windower'),
     WINDOWER_FLUSH_INTERVAL_MS: '1000',
+    // The SIGKILLed member holds its partitions until its session expires.
+    WINDOWER_SESSION_TIMEOUT_MS: '6000',
     METRICS_PORT: String(PORT),
     LOG_LEVEL: 'info',
   };

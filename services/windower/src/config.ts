@@ -15,6 +15,9 @@ export const WindowerConfigSchema = z.object({
   WINDOWER_FROM_BEGINNING: env
     .bool(true)
     .describe('a new consumer group starts at the earliest retained offset'),
+  WINDOWER_SESSION_TIMEOUT_MS: env
+    .int(30_000, { min: 6_000 })
+    .describe('Kafka session timeout: how long a crashed member holds its partitions'),
   WINDOWER_FLUSH_INTERVAL_MS: env
     .int(10_000, { min: 100 })
     .describe('a changed window is written at most this often; live data reaches S3 within it'),

@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   );
   const consumer = kafka.consumer({
     groupId: config.WINDOWER_GROUP_ID,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: config.WINDOWER_SESSION_TIMEOUT_MS,
+    heartbeatInterval: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
   const pipeline = new WindowerPipeline({
@@ -75,8 +75,9 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     ready = false;
     clearInterval(timer);
-    await consumer.stop().catch(() => undefined);
-    // A last write and commit, bounded: what is not committed is re-read on restart.
+    // A last write and commit while the group is still joined (bounded): what is not
+    // committed is re-read on restart and rewrites the same rows.
+    consumer.pause([{ topic: TOPICS.alignedBar }]);
     await Promise.race([pipeline.flush(), new Promise((r) => setTimeout(r, 10_000))]);
     pipeline.stop();
     await consumer.disconnect().catch(() => undefined);
