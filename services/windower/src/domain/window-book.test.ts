@@ -15,7 +15,7 @@ describe('window book', () => {
     book.add(sampleBar(0, { symbol: 'ETH/USDT:USDT' }), src(3), 1);
     book.add(sampleBar(0, { timeframe: '5m' }), src(4), 1);
     book.add(sampleBar(0, { exchange: 'bybit' }), src(5), 1);
-    assert.equal(book.size, 5 + 0);
+    assert.equal(book.size, 5);
     const first = book
       .dirtyWindows()
       .find(
