@@ -1,6 +1,8 @@
 /**
  * simulator → ingest (backfill) → Kafka raw topics → aligner → aligned topic, and
  * the bars compared one by one with an independent computation: an ASOF JOIN in
+ * (with the simulator injecting 5xx, malformed and HTML bodies, duplicated and
+ * swapped candles throughout)
  * DuckDB over the raw records read back from Kafka (no aligner code involved).
  */
 import assert from 'node:assert/strict';
@@ -30,6 +32,15 @@ const TF = 60_000;
 const FROM = Date.UTC(2022, 0, 1) + Math.floor(Math.random() * 300) * DAY;
 const TO = FROM + DAY;
 const SYMBOLS = ['ETH/USDT:USDT', 'SOL/USDT:USDT'];
+/** Injected by the simulator during the whole backfill. */
+const FAULTS = {
+  venue: 'binanceusdm',
+  http5xxRate: 0.05,
+  malformedJsonRate: 0.03,
+  htmlRate: 0.02,
+  duplicateCandleRate: 0.01,
+  outOfOrderCandleRate: 0.01,
+};
 
 describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }, () => {
   const procs: ServiceProcess[] = [];
@@ -43,7 +54,13 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       await startService({
         name: 'sim-asof',
         workspace: 'services/exchange-sim',
-        env: { PORT: String(SIM_PORT), SYMBOLS: '5', SEED: '23', OI_RETENTION_DAYS: '3650' },
+        env: {
+          PORT: String(SIM_PORT),
+          SYMBOLS: '5',
+          SEED: '23',
+          OI_RETENTION_DAYS: '3650',
+          FAULTS: JSON.stringify(FAULTS),
+        },
         readyPort: null,
       }),
     );
@@ -210,6 +227,19 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       if (b.openInterest !== null) oiCompared++;
     }
     assert.ok(oiCompared > expected.length / 2, `only ${oiCompared} bars had open interest to compare`);
+    const simMetrics = await (await fetch(`${SIM}/metrics`)).text();
+    const injected = [...simMetrics.matchAll(/perpflow_sim_faults_injected_total\{([^}]*)\} (\d+)/g)].map(
+      (m) => `${m[1]}=${m[2]}`,
+    );
+    assert.ok(
+      injected.some((x) => x.includes('http_5xx') && !x.endsWith('=0')),
+      `no 5xx was injected: ${injected.join(' ')}`,
+    );
+    assert.ok(
+      injected.some((x) => x.includes('malformed_json') && !x.endsWith('=0')),
+      `no malformed body was injected: ${injected.join(' ')}`,
+    );
+    console.log(`faults injected: ${injected.join(' ')}`);
     console.log(
       `pipeline: ${expected.length} bars equal to the ASOF JOIN (${oiCompared} with open interest), ${bars.length} aligned messages`,
     );

@@ -17,7 +17,7 @@ import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from './adapters/checkpoints.js';
-import { type CcxtExchange, createExchange } from './adapters/exchange.js';
+import { type CcxtExchange, createExchange, loadMarketsStrict } from './adapters/exchange.js';
 import { KafkaRecordSink } from './adapters/kafka-sink.js';
 import { startBackfillWorkers } from './backfill/queue.js';
 import { endpointOverrides, loadConfig } from './config.js';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
     const gate = new RateGate(now);
     exchanges.set(id, { ex, gate });
-    const markets = Object.values(await ex.loadMarkets());
+    const markets = await loadMarketsStrict(ex, metrics, logger);
     const symbols = selectSymbols(id, markets, {
       symbols: config.INGEST_SYMBOLS,
       limit: config.INGEST_SYMBOL_LIMIT,

@@ -12,7 +12,7 @@ export interface CcxtExchange {
   markets: Record<string, CcxtMarket>;
   last_response_headers?: Record<string, string> | undefined;
   rateLimit: number;
-  loadMarkets(): Promise<Record<string, CcxtMarket>>;
+  loadMarkets(reload?: boolean): Promise<Record<string, CcxtMarket>>;
   fetchTime(): Promise<number | undefined>;
   fetchOHLCV(symbol: string, timeframe: string, since?: number, limit?: number): Promise<unknown[][]>;
   fetchOpenInterest(symbol: string): Promise<Record<string, unknown>>;
@@ -144,5 +144,35 @@ export async function callExchange<T>(
         ex.last_response_headers?.['X-MBX-USED-WEIGHT-1M'],
     );
     if (Number.isFinite(w)) metrics.rateLimitWeight.set({ exchange: ex.id }, w);
+  }
+}
+
+/**
+ * Loads the exchange's markets, insisting on a usable answer: ccxt accepts a
+ * malformed 200 as "no markets" without throwing, after which every call fails
+ * with BadSymbol. Retries (reloading) with backoff until at least one market parses.
+ */
+export async function loadMarketsStrict(
+  ex: CcxtExchange,
+  metrics: IngestMetrics,
+  logger: Logger,
+  attempts = 8,
+): Promise<CcxtMarket[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const markets = Object.values(
+        await callExchange(ex, 'loadMarkets', metrics, () => ex.loadMarkets(attempt > 1)),
+      );
+      if (markets.length > 0) return markets;
+      throw new ExchangeUnavailable(`${ex.id}: loadMarkets parsed no markets (malformed answer?)`);
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      const delay = Math.min(10_000, 250 * 2 ** attempt);
+      logger.warn(
+        { exchange: ex.id, attempt, delayMs: delay, err: (err as Error).message },
+        'loading markets failed; retrying',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }

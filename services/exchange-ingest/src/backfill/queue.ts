@@ -1,5 +1,5 @@
 import type { ExchangeId } from '@perpflow/contracts';
-import type { Logger } from '@perpflow/runtime';
+import { type Logger, retry } from '@perpflow/runtime';
 import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type CcxtExchange, callExchange } from '../adapters/exchange.js';
@@ -261,15 +261,29 @@ function pageSpec(
   gate: RateGate,
   deps: BackfillWorkerDeps,
 ): PageSpec<unknown> {
-  const call = async <T>(method: string, fn: () => Promise<T>): Promise<T> => {
-    await gate.pass();
-    try {
-      return await callExchange(ex, method, deps.metrics, fn);
-    } catch (err) {
-      gate.onError(err);
-      throw err;
-    }
-  };
+  // Each page retries retriable errors (5xx, timeouts, rate limits after the gate's pause)
+  // a few times with backoff and jitter before the job itself fails and BullMQ retries it.
+  const call = <T>(method: string, fn: () => Promise<T>): Promise<T> =>
+    retry(
+      async () => {
+        await gate.pass();
+        try {
+          return await callExchange(ex, method, deps.metrics, fn);
+        } catch (err) {
+          gate.onError(err);
+          throw err;
+        }
+      },
+      {
+        retries: 4,
+        baseDelayMs: 500,
+        onRetry: (err, attempt, delayMs) =>
+          deps.logger.warn(
+            { exchange: d.exchange, symbol: d.symbol, method, attempt, delayMs, err: (err as Error).message },
+            'backfill page retry',
+          ),
+      },
+    );
   if (feed === 'ohlcv')
     return {
       fetch: (since, limit) => call('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit)),

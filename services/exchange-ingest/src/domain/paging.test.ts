@@ -45,6 +45,25 @@ describe('pagesOf', () => {
   });
 });
 
+describe('pagesOf on a malformed page', () => {
+  it('throws a retriable error instead of ending the range early', async () => {
+    const spec = {
+      fetch: async () => [[null, null], [undefined]],
+      timeOf: (r: unknown[]) => (typeof r[0] === 'number' ? r[0] : null),
+      limit: 10,
+      stepMs: 60_000,
+    };
+    const pages = pagesOf(spec, 1_700_000_040_000, 1_700_000_640_000);
+    await assert.rejects(
+      pages.next(),
+      (e: unknown) =>
+        e instanceof Error &&
+        (e as { retriable?: boolean }).retriable === true &&
+        /malformed/.test((e as Error).message),
+    );
+  });
+});
+
 describe('universe', () => {
   const markets = [
     { symbol: 'BTC/USDT:USDT', swap: true, linear: true, active: true },

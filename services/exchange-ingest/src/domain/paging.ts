@@ -1,3 +1,5 @@
+import { ExchangeUnavailable } from '@perpflow/contracts';
+
 /**
  * Pagination driven by the returned times, never by ccxt's `paginate` (which
  * clamps a deep `since` silently, and steps funding history by a fixed 8 h).
@@ -33,6 +35,13 @@ export async function* pagesOf<T>(spec: PageSpec<T>, fromMs: number, toMs: numbe
       if (t >= since && t < toMs) inRange.push(row);
       if (t > last) last = t;
     }
+    if (rows.length > 0 && last < 0)
+      // Not one row with a time: a malformed answer (ccxt parses a broken 200 into
+      // rows of undefined without throwing). Treating it as the end of the data
+      // would silently skip the rest of the range.
+      throw new ExchangeUnavailable(
+        `page at ${since} has ${rows.length} rows and no valid time: malformed answer`,
+      );
     const next = last >= since ? last + spec.stepMs : toMs;
     yield { rows: inRange, nextSinceMs: Math.min(next, toMs) };
     if (rows.length === 0 || last < since) return;
