@@ -5,10 +5,13 @@
  * an independent computation written here (not the aligner's code).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type AlignedBar, type DeadLetter, TOPICS } from '@perpflow/contracts';
 import {
   metricSum,
+  ROOT,
   type ServiceProcess,
   STACK,
   startService,
@@ -269,5 +272,34 @@ describe('aligner through Kafka', { timeout: 240_000 }, () => {
     assert.equal(json.payload, '{"open": NaN, "high":');
     assert.equal(json.source.topic, TOPICS.raw.ohlcv);
     assert.equal(json.stage, 'aligner');
+
+    // Re-drive one rule's dead letters: the original bytes go back to their raw topic.
+    const zero = letters.find((l) => l.ruleId === 'contract.positive')!;
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--conditions=@perpflow/source',
+        '--import',
+        'tsx',
+        'src/redrive.ts',
+        '--rule',
+        'contract.positive',
+        '--symbol',
+        SYMBOL,
+      ],
+      {
+        cwd: join(ROOT, 'services/aligner'),
+        env: { ...process.env, KAFKA_BROKERS: STACK.kafkaBrokers },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout.trim().split('\n').at(-1)!).redrive, 1);
+    const again = await readTopic(kafka, TOPICS.raw.ohlcv, (k) => k === KEY);
+    assert.equal(
+      again.filter((m) => m.value.toString() === zero.payload).length,
+      2,
+      'the re-driven payload is not back in the raw topic byte for byte',
+    );
   });
 });
