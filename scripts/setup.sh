@@ -57,7 +57,13 @@ fi
 # 2. npm dependencies ------------------------------------------------------------
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # The lock keeps two installs in one checkout from running at once.
-  flock /tmp/perpflow-npm.lock npm ci --no-audit --no-fund --loglevel=error
+  if ! flock /tmp/perpflow-npm.lock npm ci --no-audit --no-fund --loglevel=error 2>"${TMPDIR:-/tmp}/perpflow-npm-ci.err"; then
+    # npm 11.19 writes locks without other platforms' optional packages (biome,
+    # turbo binaries) and then refuses them in `npm ci`; `npm install` installs the
+    # same locked versions and tolerates it.
+    echo "setup: npm ci refused the lock file ($(grep -m1 -o 'Missing: [^ ]*' "${TMPDIR:-/tmp}/perpflow-npm-ci.err" || echo 'see npm log')); installing the locked versions with npm install"
+    flock /tmp/perpflow-npm.lock npm install --no-audit --no-fund --loglevel=error
+  fi
   step_done "npm ci"
 else
   step_done "npm: node_modules up to date with package-lock.json"
