@@ -1,0 +1,83 @@
+import type { AlignedBar } from '@perpflow/contracts';
+
+/**
+ * The Parquet row layout of AlignedBar: one place maps each contract field to its
+ * column (snake_case), its type and whether it is dictionary-encoded. encode.ts,
+ * decode.ts, the README table and the read-back tests all follow this list.
+ */
+export type ColumnKind = 'utf8' | 'timestamp_ms' | 'float64' | 'int32' | 'bool';
+
+export interface ColumnSpec {
+  /** Parquet / Arrow column name. */
+  readonly name: string;
+  /** The AlignedBar field it holds. */
+  readonly field: keyof AlignedBar;
+  readonly kind: ColumnKind;
+  readonly nullable: boolean;
+  /**
+   * Dictionary-encode only low-cardinality columns: random doubles fall back from
+   * the dictionary after filling it and end larger than plain encoding.
+   */
+  readonly dictionary: boolean;
+}
+
+const c = (
+  name: string,
+  field: keyof AlignedBar,
+  kind: ColumnKind,
+  opts: { nullable?: boolean; dictionary?: boolean } = {},
+): ColumnSpec => ({
+  name,
+  field,
+  kind,
+  nullable: opts.nullable ?? false,
+  dictionary: opts.dictionary ?? false,
+});
+
+export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
+  c('exchange', 'exchange', 'utf8', { dictionary: true }),
+  c('symbol', 'symbol', 'utf8', { dictionary: true }),
+  c('timeframe', 'timeframe', 'utf8', { dictionary: true }),
+  c('ts', 'eventTimeMs', 'timestamp_ms'),
+  c('open', 'open', 'float64'),
+  c('high', 'high', 'float64'),
+  c('low', 'low', 'float64'),
+  c('close', 'close', 'float64'),
+  c('volume', 'volume', 'float64'),
+  c('open_interest', 'openInterest', 'float64', { nullable: true }),
+  c('open_interest_ts', 'openInterestTimeMs', 'timestamp_ms', { nullable: true }),
+  c('funding_rate', 'fundingRate', 'float64', { nullable: true }),
+  c('funding_ts', 'fundingTimeMs', 'timestamp_ms', { nullable: true }),
+  c('predicted_funding_rate', 'predictedFundingRate', 'float64', { nullable: true }),
+  c('predicted_funding_ts', 'predictedFundingTimeMs', 'timestamp_ms', { nullable: true }),
+  c('liq_long_notional', 'liqLongNotional', 'float64'),
+  c('liq_short_notional', 'liqShortNotional', 'float64'),
+  c('liq_count', 'liqCount', 'int32', { dictionary: true }),
+  c('known_at', 'knownAtMs', 'timestamp_ms'),
+  c('revision', 'revision', 'int32', { dictionary: true }),
+  c('candle_filled', 'candleFilled', 'bool'),
+  c('open_interest_stale', 'openInterestStale', 'bool'),
+  c('funding_stale', 'fundingStale', 'bool'),
+];
+
+/**
+ * The one key-value metadata entry of every file, `perpflow`, holds canonical JSON
+ * (see FileMetadata). One key, not three: parquet-wasm writes several keys in an
+ * order that changes from call to call, and the same rows must give the same bytes
+ * (same sha256) so that a replayed rewrite of a window is byte-identical.
+ */
+export const PARQUET_METADATA_KEY = 'perpflow';
+
+export interface FileMetadata {
+  /** `aligned_bar/v<SCHEMA_VERSION>`: the contract version of the rows. */
+  schema: string;
+  /** Stable hash of the column layout (schemaHashOf). */
+  schemaHash: string;
+  /** The writer that produced the file, e.g. `@perpflow/dataset 0.1.0` (also Parquet `created_by`). */
+  writer: string;
+}
+
+/** Canonical JSON (fixed key order) of the file metadata. */
+export function fileMetadataJson(m: FileMetadata): string {
+  return JSON.stringify({ schema: m.schema, schemaHash: m.schemaHash, writer: m.writer });
+}
