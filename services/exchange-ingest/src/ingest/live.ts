@@ -246,7 +246,11 @@ export class LiveIngestor {
       const key = checkpointKey('live', exchange, symbol, 'funding_settled');
       try {
         const saved = this.lastSettled.get(symbol) ?? (await this.deps.checkpoints.get(key));
-        const from = saved === null || saved === undefined ? this.exchangeNow() - 3 * 86_400_000 : saved + 1;
+        // Live catches up 12 h at most (the quality rule time.too_old rejects live funding older than 16 h); older history is the backfill's job.
+        const from = Math.max(
+          saved === null || saved === undefined ? 0 : saved + 1,
+          this.exchangeNow() - 12 * 3_600_000,
+        );
         const spec = {
           fetch: async (since: number, limit: number) => {
             await this.gate.pass(signal);
