@@ -41,8 +41,8 @@ SIM_URL="http://127.0.0.1:${SIM_PORT:-39200}"
 for _ in $(seq 1 50); do curl -fsS "$SIM_URL/fapi.binance.com/fapi/v1/ping" >/dev/null 2>&1 && break; sleep 0.2; done
 [ -f services/exchange-ingest/src/main.ts ] && start exchange-ingest services/exchange-ingest \
   INGEST_EXCHANGES=binanceusdm,bybit INGEST_ENDPOINTS="binanceusdm=$SIM_URL,bybit=$SIM_URL" INGEST_SYMBOL_LIMIT="$SYMBOLS"
-[ -f services/aligner/src/main.ts ] && start aligner services/aligner ALIGNER_GROUP_ID="demo-$(date +%s)" ALIGNER_FROM_BEGINNING=false
-[ -f services/windower/src/main.ts ] && start windower services/windower WINDOWER_GROUP_ID="demo-$(date +%s)" WINDOWER_FROM_BEGINNING=false S3_PREFIX="demo"
+[ -f services/aligner/src/main.ts ] && start aligner services/aligner ALIGNER_GROUP_ID="demo-aligner-$(date +%s)" ALIGNER_FROM_BEGINNING=false
+[ -f services/windower/src/main.ts ] && start windower services/windower WINDOWER_GROUP_ID="demo-windower-$(date +%s)" WINDOWER_FROM_BEGINNING=false S3_PREFIX="demo"
 
 # A small backfill of the last 6 hours for three symbols, so bars flow at once.
 if [ -f services/exchange-ingest/src/cli.ts ]; then
