@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AlignedBar } from '@perpflow/contracts';
+import fc from 'fast-check';
+import { makeBars, T0 } from '../test-support/bars.js';
+import { WindowBook } from './window-book.js';
+
+const DAY = 86_400_000;
+const TOPIC = 'perpflow.aligned.bar.v1';
+const at = (offset: number, partition = 0) => ({ topic: TOPIC, partition, offset: String(offset) });
+const commitOf = (book: WindowBook, partition = 0) =>
+  book.safeCommitOffsets().find((o) => o.partition === partition)?.offset;
+
+/** Writes every due window "durably" (what the windower does after its puts succeed). */
+function flushDue(book: WindowBook, watermarkMs: number | null, nowMs: number) {
+  const written = [];
+  for (const due of book.dueWindows(watermarkMs, nowMs)) {
+    const snap = book.snapshot(due.windowKey);
+    written.push({ due, snap });
+    book.markDurable(due.windowKey, snap.version, snap.closed);
+  }
+  return written;
+}
+
+describe('WindowBook', () => {
+  it('groups bars per series and UTC day, keeping the last revision per bar time', () => {
+    const book = new WindowBook();
+    const [a, b] = makeBars({ count: 2, startMs: T0 + DAY - 60_000 }) as [AlignedBar, AlignedBar];
+    const eth = makeBars({ count: 1, symbol: 'ETH/USDT:USDT' })[0]!;
+    assert.equal(book.add(a, at(0), 0).outcome, 'new');
+    assert.equal(book.add(b, at(1), 0).outcome, 'new'); // next day
+    assert.equal(book.add(eth, at(2), 0).outcome, 'new');
+    assert.equal(book.add({ ...a, revision: 2, close: 1 }, at(3), 0).outcome, 'replaced');
+    assert.equal(book.add({ ...a, revision: 1 }, at(4), 0).outcome, 'stale');
+    assert.equal(book.add({ ...a, revision: 2, close: 1 }, at(5), 0).outcome, 'duplicate');
+    assert.equal(book.stats().windows, 3);
+    const key = book.add(a, at(6), 0).windowKey;
+    const snap = book.snapshot(key);
+    assert.deepEqual(
+      snap.latest.map((r) => [r.revision, r.close]),
+      [[2, 1]],
+    );
+    assert.deepEqual(
+      snap.superseded.map((r) => r.revision),
+      [0, 1],
+    );
+    assert.deepEqual(snap.kafkaOffsets, [{ topic: TOPIC, partition: 0, firstOffset: '0', lastOffset: '4' }]);
+    assert.equal(snap.window.startMs, T0);
+  });
+
+  it('drops older revisions when revision history is off', () => {
+    const book = new WindowBook({ keepRevisions: false });
+    const a = makeBars({ count: 1 })[0]!;
+    book.add({ ...a, revision: 1 }, at(0), 0);
+    assert.equal(book.add(a, at(1), 0).outcome, 'stale');
+    const key = book.add({ ...a, revision: 2 }, at(2), 0).windowKey;
+    assert.deepEqual(book.snapshot(key).superseded, []);
+  });
+
+  it('flushes an open window after the flush interval and closes it when the watermark passes end + lateness', () => {
+    const book = new WindowBook({ flushIntervalMs: 10_000, allowedLatenessMs: 120_000 });
+    const bars = makeBars({ count: 3 });
+    for (const [i, b] of bars.entries()) book.add(b, at(i), 1_000);
+    assert.deepEqual(book.dueWindows(T0 + 3 * 60_000, 5_000), []);
+    const due = book.dueWindows(T0 + 3 * 60_000, 11_000);
+    assert.deepEqual(
+      due.map((d) => d.reason),
+      ['flush'],
+    );
+    const snap = book.snapshot(due[0]!.windowKey);
+    assert.equal(snap.closed, false);
+    book.markDurable(due[0]!.windowKey, snap.version, false);
+    assert.deepEqual(
+      book.dueWindows(T0 + DAY + 60_000, 30_000),
+      [],
+      'within lateness: still open, nothing new',
+    );
+    const closing = book.dueWindows(T0 + DAY + 120_000, 30_000);
+    assert.deepEqual(
+      closing.map((d) => d.reason),
+      ['close'],
+      'closes even without new rows, so the manifest says closed',
+    );
+    const last = book.snapshot(closing[0]!.windowKey);
+    assert.equal(last.closed, true);
+    book.markDurable(closing[0]!.windowKey, last.version, true);
+    assert.equal(book.stats().windows, 0, 'a closed, durable window leaves the book');
+  });
+
+  it('reopens a closed window for a late bar and says so', () => {
+    const book = new WindowBook();
+    const [a, b] = makeBars({ count: 2 }) as [AlignedBar, AlignedBar];
+    book.add(a, at(0), 0);
+    flushDue(book, T0 + DAY, 0);
+    assert.equal(book.stats().windows, 0);
+    const r = book.add({ ...b, revision: 1 }, at(1), 0);
+    assert.equal(r.isNewWindow, true);
+    assert.equal(r.late, true);
+    assert.equal(book.snapshot(r.windowKey).storedMerged, false, 'must merge the stored object first');
+    book.mergeStored(r.windowKey, [a, b], []);
+    const snap = book.snapshot(r.windowKey);
+    assert.equal(snap.storedMerged, true);
+    assert.deepEqual(
+      snap.latest.map((x) => x.revision),
+      [0, 1],
+    );
+    assert.deepEqual(
+      snap.superseded.map((x) => x.eventTimeMs),
+      [b.eventTimeMs],
+    );
+  });
+
+  it('commits only past offsets whose bars are durable', () => {
+    const book = new WindowBook({ flushIntervalMs: 0 });
+    const day1 = makeBars({ count: 2 });
+    const day2 = makeBars({ count: 1, startMs: T0 + DAY });
+    book.add(day1[0]!, at(10), 0);
+    book.add(day2[0]!, at(11), 0);
+    book.add(day1[1]!, at(12), 0);
+    book.noteConsumed(at(13)); // a dead-lettered record
+    assert.equal(commitOf(book), '10');
+    const keys = book.dueWindows(null, 0).map((d) => d.windowKey);
+    const s2 = book.snapshot(keys[1]!);
+    book.markDurable(keys[1]!, s2.version, false);
+    assert.equal(commitOf(book), '10', 'day 1 still holds offset 10 back');
+    const s1 = book.snapshot(keys[0]!);
+    book.add({ ...day1[0]!, revision: 1 }, at(14), 0); // arrives while day 1 is being written
+    book.markDurable(keys[0]!, s1.version, false);
+    assert.equal(commitOf(book), '14', 'the bar added after the snapshot is not durable yet');
+    const again = book.snapshot(keys[0]!);
+    book.markDurable(keys[0]!, again.version, false);
+    assert.equal(commitOf(book), '15');
+  });
+
+  it('keeps partitions apart and forgets a revoked one', () => {
+    const book = new WindowBook();
+    const [a, b] = makeBars({ count: 2 }) as [AlignedBar, AlignedBar];
+    book.add(a, at(5, 0), 0);
+    book.add({ ...b, symbol: 'ETH/USDT:USDT' }, at(7, 1), 0);
+    assert.deepEqual(
+      book.safeCommitOffsets().map((o) => [o.partition, o.offset]),
+      [
+        [0, '5'],
+        [1, '7'],
+      ],
+    );
+    book.forgetPartition(TOPIC, 1);
+    assert.deepEqual(
+      book.safeCommitOffsets().map((o) => o.partition),
+      [0],
+    );
+  });
+
+  it('never lets the commit pass a bar that is not durable (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({
+              op: fc.constant('add' as const),
+              day: fc.nat({ max: 3 }),
+              minute: fc.nat({ max: 5 }),
+            }),
+            fc.record({ op: fc.constant('flush' as const), which: fc.nat({ max: 3 }) }),
+          ),
+          { maxLength: 60 },
+        ),
+        (ops) => {
+          const book = new WindowBook({ flushIntervalMs: 0 });
+          const durable = new Set<number>();
+          const inWindow = new Map<string, number[]>();
+          let offset = 0;
+          for (const o of ops) {
+            if (o.op === 'add') {
+              const bar = makeBars({ count: 1, startMs: T0 + o.day * DAY + o.minute * 60_000 })[0]!;
+              const r = book.add({ ...bar, revision: offset }, at(offset), 0);
+              inWindow.set(r.windowKey, [...(inWindow.get(r.windowKey) ?? []), offset]);
+              offset++;
+            } else {
+              const due = book.dueWindows(null, 1)[o.which];
+              if (!due) continue;
+              const snap = book.snapshot(due.windowKey);
+              for (const off of inWindow.get(due.windowKey) ?? []) durable.add(off);
+              inWindow.set(due.windowKey, []);
+              book.markDurable(due.windowKey, snap.version, false);
+            }
+            const commit = Number(commitOf(book) ?? 0);
+            for (let k = 0; k < commit; k++) assert.ok(durable.has(k), `commit ${commit} passes offset ${k}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
