@@ -5,19 +5,17 @@
  * an independent computation written here (not the aligner's code).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type AlignedBar, type DeadLetter, TOPICS } from '@perpflow/contracts';
 import {
   metricSum,
-  ROOT,
   type ServiceProcess,
   STACK,
   startService,
   stopService,
   uniqueName,
   waitFor,
+  runTool,
 } from '../src/harness.js';
 import { ensurePipelineTopics, produceRaw, readTopic, testKafka } from '../src/kafka-io.js';
 
@@ -275,23 +273,11 @@ describe('aligner through Kafka', { timeout: 240_000 }, () => {
 
     // Re-drive one rule's dead letters: the original bytes go back to their raw topic.
     const zero = letters.find((l) => l.ruleId === 'contract.positive')!;
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--conditions=@perpflow/source',
-        '--import',
-        'tsx',
-        'src/redrive.ts',
-        '--rule',
-        'contract.positive',
-        '--symbol',
-        SYMBOL,
-      ],
-      {
-        cwd: join(ROOT, 'services/aligner'),
-        env: { ...process.env, KAFKA_BROKERS: STACK.kafkaBrokers },
-        encoding: 'utf8',
-      },
+    const run = runTool(
+      'services/aligner',
+      'src/redrive.ts',
+      ['--rule', 'contract.positive', '--symbol', SYMBOL],
+      { KAFKA_BROKERS: STACK.kafkaBrokers },
     );
     assert.equal(run.status, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout.trim().split('\n').at(-1)!).redrive, 1);

@@ -6,19 +6,17 @@
  * any repeat being identical but for receivedAtMs.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { TOPICS } from '@perpflow/contracts';
 import {
   metricSum,
-  ROOT,
   type ServiceProcess,
   STACK,
   startService,
   stopService,
   uniqueName,
   waitFor,
+  runTool,
 } from '../src/harness.js';
 import { ensurePipelineTopics, readTopic, testKafka } from '../src/kafka-io.js';
 
@@ -86,13 +84,10 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
     procs.push(ingest);
 
     const backfillId = uniqueName('e2e');
-    const cli = spawnSync(
-      process.execPath,
+    const cli = runTool(
+      'services/exchange-ingest',
+      'src/cli.ts',
       [
-        '--conditions=@perpflow/source',
-        '--import',
-        'tsx',
-        'src/cli.ts',
         'start',
         '--id',
         backfillId,
@@ -105,11 +100,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
         '--to',
         String(TO),
       ],
-      {
-        cwd: join(ROOT, 'services/exchange-ingest'),
-        env: { ...process.env, REDIS_URL: STACK.redisUrl },
-        encoding: 'utf8',
-      },
+      { REDIS_URL: STACK.redisUrl },
     );
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, new RegExp(`started ${backfillId}: 3 jobs`));
@@ -121,29 +112,17 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
       });
     await waitFor('first candles published', async () => (await published()) >= 1_000, 120_000, 100);
     assert.equal(await stopService(ingest, 'SIGKILL'), 'SIGKILL');
-    const atKill = spawnSync(
-      process.execPath,
-      ['--conditions=@perpflow/source', '--import', 'tsx', 'src/cli.ts', 'status', backfillId],
-      {
-        cwd: join(ROOT, 'services/exchange-ingest'),
-        env: { ...process.env, REDIS_URL: STACK.redisUrl },
-        encoding: 'utf8',
-      },
-    );
+    const atKill = runTool('services/exchange-ingest', 'src/cli.ts', ['status', backfillId], {
+      REDIS_URL: STACK.redisUrl,
+    });
     ingest = await start();
     procs.push(ingest);
     await waitFor(
       'backfill complete',
       async () => {
-        const s = spawnSync(
-          process.execPath,
-          ['--conditions=@perpflow/source', '--import', 'tsx', 'src/cli.ts', 'status', backfillId],
-          {
-            cwd: join(ROOT, 'services/exchange-ingest'),
-            env: { ...process.env, REDIS_URL: STACK.redisUrl },
-            encoding: 'utf8',
-          },
-        );
+        const s = runTool('services/exchange-ingest', 'src/cli.ts', ['status', backfillId], {
+          REDIS_URL: STACK.redisUrl,
+        });
         return /3\/3 jobs/.test(s.stdout);
       },
       180_000,

@@ -6,20 +6,18 @@
  * DuckDB over the raw records read back from Kafka (no aligner code involved).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type AlignedBar, TOPICS } from '@perpflow/contracts';
 import {
   metricSum,
-  ROOT,
   type ServiceProcess,
   STACK,
   startService,
   stopService,
   uniqueName,
   waitFor,
+  runTool,
 } from '../src/harness.js';
 import { ensurePipelineTopics, readTopic, testKafka } from '../src/kafka-io.js';
 
@@ -99,13 +97,10 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
         readyTimeoutMs: 90_000,
       }),
     );
-    const cli = spawnSync(
-      process.execPath,
+    const cli = runTool(
+      'services/exchange-ingest',
+      'src/cli.ts',
       [
-        '--conditions=@perpflow/source',
-        '--import',
-        'tsx',
-        'src/cli.ts',
         'start',
         '--id',
         uniqueName('asof'),
@@ -118,11 +113,7 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
         '--to',
         String(TO),
       ],
-      {
-        cwd: join(ROOT, 'services/exchange-ingest'),
-        env: { ...process.env, REDIS_URL: STACK.redisUrl },
-        encoding: 'utf8',
-      },
+      { REDIS_URL: STACK.redisUrl },
     );
     assert.equal(cli.status, 0, cli.stderr);
     for (const s of SYMBOLS)

@@ -3,7 +3,7 @@
  * tests: start with env, wait until /readyz answers, stop with SIGTERM or SIGKILL,
  * and read their logs. Every service writes its log to <data>/logs/test-<name>.log.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,4 +159,18 @@ export function uniqueName(prefix: string): string {
 
 function tail(s: string, lines = 30): string {
   return s.split('\n').slice(-lines).join('\n');
+}
+
+/** Runs a workspace's TypeScript entry (a CLI) to completion, as a user would, with the stack env. */
+export function runTool(
+  workspace: string,
+  entry: string,
+  args: string[],
+  env: Record<string, string> = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--conditions=@perpflow/source', '--import', 'tsx', entry, ...args], {
+    cwd: join(ROOT, workspace),
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
 }
