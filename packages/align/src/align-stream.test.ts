@@ -353,9 +353,129 @@ describe('revisions and late data', () => {
   it('judges a settled rate late by its settlement time', () => {
     const s = stream({ revisionHorizonMs: 10 * MIN });
     feedCandles(s, 20);
-    const res = s.ingest({ feed: 'funding', record: sampleFunding({ fundingTimeMs: T0, eventTimeMs: T0 }) });
+    const res = s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: T0, eventTimeMs: T0, source: 'live' }),
+    });
     assert.equal(res.rejection?.ruleId, 'late');
     assert.match(res.rejection!.message, /fundingTimeMs/);
+  });
+});
+
+describe('history: a backfill behind live data', () => {
+  const backfillCandle = (i: number) => candle(i, 61_000 + i, { source: 'backfill' });
+  const live = (i: number) => candle(i, 61_000 + i, { source: 'live' });
+
+  it('emits every history bar once, fills included, however far behind the live range it is', () => {
+    const s = stream({ allowedLatenessMs: 5_000 });
+    const out: AlignedBar[] = [];
+    // Live first: bars 300..309. Then a backfill of 0..309 in ascending order with 7 candles missing.
+    for (let i = 300; i < 310; i++) out.push(...s.ingest({ feed: 'ohlcv', record: live(i) }).bars);
+    const missing = new Set([5, 6, 7, 100, 150, 151, 298]);
+    for (let i = 0; i < 310; i++)
+      if (!missing.has(i)) out.push(...s.ingest({ feed: 'ohlcv', record: backfillCandle(i) }).bars);
+    const times = out.map((b) => (b.eventTimeMs - T0) / MIN);
+    assert.equal(out.length, 309, 'bars 0..308 once each (309 waits for the next candle)');
+    assert.deepEqual(
+      [...new Set(times)].sort((a, b) => a - b),
+      Array.from({ length: 309 }, (_, i) => i),
+    );
+    assert.ok(out.every((b) => b.revision === 0));
+    const fills = out.filter((b) => b.candleFilled).map((b) => (b.eventTimeMs - T0) / MIN);
+    assert.deepEqual(
+      fills.sort((a, b) => a - b),
+      [...missing].sort((a, b) => a - b),
+    );
+    const fill100 = out.find((b) => b.eventTimeMs === T0 + 100 * MIN)!;
+    assert.equal(fill100.close, 61_099, 'a fill repeats the close of the candle before it');
+  });
+
+  it('takes a backfill older than the revision horizon, with its open interest and funding as-of', () => {
+    const s = stream({ revisionHorizonMs: 10 * MIN });
+    for (let i = 200; i < 205; i++) s.ingest({ feed: 'ohlcv', record: live(i) });
+    // The chunk order of a backfill: funding, then open interest, then candles.
+    const funding = s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ kind: 'settled', fundingTimeMs: T0, eventTimeMs: T0, fundingRate: 0.0003 }),
+    });
+    assert.equal(funding.rejection, null);
+    const oi = [0, 5, 10].map(
+      (i) =>
+        s.ingest({
+          feed: 'open_interest',
+          record: sampleOpenInterest({
+            eventTimeMs: T0 + i * MIN,
+            openInterest: 1000 + i,
+            source: 'backfill',
+          }),
+        }).rejection,
+    );
+    assert.deepEqual(oi, [null, null, null]);
+    const bars: AlignedBar[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = s.ingest({ feed: 'ohlcv', record: backfillCandle(i) });
+      assert.equal(r.rejection, null, `candle ${i}`);
+      bars.push(...r.bars);
+    }
+    assert.equal(bars.length, 20);
+    const at = (i: number) => bars.find((b) => b.eventTimeMs === T0 + i * MIN)!;
+    assert.equal(at(0).fundingRate, 0.0003);
+    assert.equal(at(3).openInterest, 1000, 'bar 3 closes at 4 min: the 0 min observation');
+    assert.equal(at(7).openInterest, 1005);
+    assert.equal(at(12).openInterest, 1010);
+    // A live record that old is still late: only a backfill writes history.
+    const stale = s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({ eventTimeMs: T0 + 3 * MIN, openInterest: 1, source: 'live' }),
+    });
+    assert.equal(stale.rejection?.ruleId, 'late');
+  });
+
+  it('revises a history bar when its input arrives after it was emitted, within the history horizon', () => {
+    const s = stream({ revisionHorizonMs: 10 * MIN });
+    for (let i = 100; i < 103; i++) s.ingest({ feed: 'ohlcv', record: live(i) });
+    for (let i = 0; i < 30; i++) s.ingest({ feed: 'ohlcv', record: backfillCandle(i) });
+    const liq = s.ingest({
+      feed: 'liquidation',
+      record: sampleLiquidation({ eventTimeMs: T0 + 25 * MIN + 1_000, source: 'backfill' }),
+    });
+    const bar = only(liq.bars);
+    assert.equal(bar.eventTimeMs, T0 + 25 * MIN);
+    assert.equal(bar.revision, 1);
+    assert.equal(bar.liqCount, 1);
+    const old = s.ingest({
+      feed: 'liquidation',
+      record: sampleLiquidation({ eventTimeMs: T0 + 5 * MIN, source: 'backfill' }),
+    });
+    assert.equal(old.rejection?.ruleId, 'late');
+    assert.match(old.rejection!.message, /behind the history mark/);
+  });
+
+  it('holds bounded state once the history has caught up with the live range', () => {
+    const s = stream({ revisionHorizonMs: 10 * MIN });
+    for (let i = 500; i < 505; i++) s.ingest({ feed: 'ohlcv', record: live(i) });
+    for (let i = 0; i < 505; i++) s.ingest({ feed: 'ohlcv', record: backfillCandle(i) });
+    const snap = s.snapshot();
+    assert.equal(snap.historyNextMs, null, 'history closed');
+    assert.ok(snap.candles.length <= 13, `candles held: ${snap.candles.length}`);
+    assert.ok(snap.emitted.length <= 13, `emission records held: ${snap.emitted.length}`);
+  });
+
+  it('gives the same bars across a snapshot/restore in the middle of a history', () => {
+    const cfg = parseAlignConfig({ allowedLatenessMs: 0 });
+    const inputs = [
+      ...[60, 61, 62].map((i) => ({ feed: 'ohlcv' as const, record: live(i) })),
+      ...Array.from({ length: 60 }, (_, i) => i)
+        .filter((i) => i % 7 !== 3)
+        .map((i) => ({ feed: 'ohlcv' as const, record: backfillCandle(i) })),
+    ];
+    const straight = AlignStream.create(KEY, cfg).ingestBatch(inputs).bars;
+    let s = AlignStream.create(KEY, cfg);
+    const bars = s.ingestBatch(inputs.slice(0, 30)).bars;
+    s = AlignStream.restore(JSON.parse(JSON.stringify(s.snapshot())), cfg);
+    bars.push(...s.ingestBatch(inputs.slice(30)).bars);
+    assert.deepEqual(bars, straight);
+    assert.equal(new Set(straight.map((b) => b.eventTimeMs)).size, straight.length, 'no bar twice');
   });
 });
 

@@ -39,13 +39,19 @@ export interface AlignStreamKey {
 
 /** JSON form of an AlignStream; `v` versions the layout. Rows are documented in input-series.ts and below. */
 export interface AlignStreamSnapshot {
-  v: 1;
+  v: 2;
   exchange: AlignedBar['exchange'];
   symbol: string;
   timeframe: Timeframe;
   watermarkMs: number | null;
   gridStartMs: number | null;
   nextBarMs: number | null;
+  /** The first bar the forward emission considered; older bars are history (see the README). */
+  consideredFromMs: number | null;
+  /** The next history bar to consider; null when no history is pending. */
+  historyNextMs: number | null;
+  /** How far history candles have proven event time (candle-driven, like the watermark). */
+  historyMarkMs: number | null;
   /** [openTimeMs, closed 0|1, volume, open, high, low, close, receivedAtMs] */
   candles: Row[];
   /** [eventTimeMs, openInterest, receivedAtMs] */
@@ -77,6 +83,15 @@ export class AlignStream {
   private gridStartMs: number | null = null;
   /** Every bar with open < nextBarMs has been considered for emission. */
   private nextBarMs: number | null = null;
+  /**
+   * History: bars older than the first bar the forward emission considered. A backfill
+   * that runs behind live data lands here; it has its own cursor and candle-driven mark,
+   * so that a gap is filled once, when the history has passed it, not re-filled by every
+   * history candle that arrives in ascending order (which would revise O(n²) bars).
+   */
+  private consideredFromMs: number | null = null;
+  private historyNextMs: number | null = null;
+  private historyMarkMs: number | null = null;
   private readonly candles = new InputSeries([], 1, byColumns(1, 2, 3, 4, 5, 6));
   private readonly openInterest = new InputSeries([], 1, byColumns(1));
   // Of two versions of one settlement, the earlier-stamped wins: a later stamp must not
@@ -101,13 +116,19 @@ export class AlignStream {
   }
 
   static restore(snapshot: AlignStreamSnapshot, config: AlignConfig): AlignStream {
-    if (snapshot.v !== 1) throw new Error(`unknown AlignStream snapshot version ${String(snapshot.v)}`);
+    const v = (snapshot as { v: number }).v;
+    if (v !== 1 && v !== 2) throw new Error(`unknown AlignStream snapshot version ${String(v)}`);
     if (snapshot.timeframe !== config.timeframe)
       throw new Error(`snapshot is for ${snapshot.timeframe} bars, config says ${config.timeframe}`);
     const s = new AlignStream(snapshot, config);
     s.watermark = snapshot.watermarkMs;
     s.gridStartMs = snapshot.gridStartMs;
     s.nextBarMs = snapshot.nextBarMs;
+    // v1 had no history: everything from the grid start was considered.
+    s.consideredFromMs =
+      v === 1 ? (snapshot.nextBarMs === null ? null : snapshot.gridStartMs) : snapshot.consideredFromMs;
+    s.historyNextMs = v === 1 ? null : snapshot.historyNextMs;
+    s.historyMarkMs = v === 1 ? null : snapshot.historyMarkMs;
     const copy = (rows: Row[]) => rows.map((r) => [...r]);
     s.candles.rows.push(...copy(snapshot.candles));
     s.openInterest.rows.push(...copy(snapshot.openInterest));
@@ -142,23 +163,46 @@ export class AlignStream {
       );
 
     const relevantMs = relevantTimeOf(input);
-    if (this.watermark !== null && relevantMs < this.watermark - this.config.revisionHorizonMs)
-      return reject(
-        'late',
-        `${input.feed} ${relevantField(input)} ${relevantMs} is ${this.watermark - relevantMs} ms behind the watermark ${this.watermark} (revisionHorizonMs ${this.config.revisionHorizonMs})`,
-      );
+    const late = this.lateness(input, relevantMs);
+    if (late) return reject('late', late);
 
     const bars: AlignedBar[] = [];
-    if (this.store(input)) {
+    const isHistory = this.consideredFromMs !== null && relevantMs < this.consideredFromMs;
+    const stored = this.store(input);
+    // A history opens on a new candle behind the forward range, or on any new backfill input
+    // there (a backfill sends funding and open interest of a chunk before its candles).
+    // Only new data moves history state: a re-delivery is a no-op.
+    if (
+      stored &&
+      isHistory &&
+      this.historyNextMs === null &&
+      (input.feed === 'ohlcv' || input.record.source === 'backfill')
+    ) {
+      this.historyNextMs = this.consideredFromMs;
+    }
+    if (
+      input.feed === 'ohlcv' &&
+      (this.gridStartMs === null || (stored && input.record.openTimeMs < this.gridStartMs))
+    ) {
+      this.gridStartMs = input.record.openTimeMs;
+      // The grid grew backwards: history is walked again from here (re-walking bars
+      // already emitted re-emits only those whose content changed).
+      if (isHistory) this.historyNextMs = input.record.openTimeMs;
+    }
+    if (stored) {
       const [from, to] = this.affectedBars(input);
       this.reconcileRange(from, to, bars);
     }
     if (input.feed === 'ohlcv') {
       const c = input.record;
-      this.gridStartMs = this.gridStartMs === null ? c.openTimeMs : Math.min(this.gridStartMs, c.openTimeMs);
       const seen = c.closed ? c.openTimeMs + this.tf : c.openTimeMs;
       if (this.watermark === null || seen > this.watermark) this.watermark = seen;
+      // Live candles behind the forward frontier do not prove that a backfill has passed
+      // a gap; history candles and backfill candles do.
+      if (stored && this.historyNextMs !== null && (isHistory || c.source === 'backfill'))
+        this.historyMarkMs = this.historyMarkMs === null ? seen : Math.max(this.historyMarkMs, seen);
     }
+    this.emitHistoryDue(bars, false);
     this.emitDue(bars);
     this.prune();
     return { bars, rejection: null };
@@ -188,7 +232,11 @@ export class AlignStream {
   advanceTo(watermarkMs: number): AlignedBar[] {
     if (this.gridStartMs === null) return [];
     if (this.watermark === null || watermarkMs > this.watermark) this.watermark = watermarkMs;
+    // The caller asserts event time has reached watermarkMs on every path, history included.
+    if (this.historyNextMs !== null && (this.historyMarkMs === null || watermarkMs > this.historyMarkMs))
+      this.historyMarkMs = watermarkMs;
     const bars: AlignedBar[] = [];
+    this.emitHistoryDue(bars, false);
     this.emitDue(bars);
     this.prune();
     return bars;
@@ -198,19 +246,25 @@ export class AlignStream {
   flush(): AlignedBar[] {
     const last = this.candles.rows[this.candles.rows.length - 1];
     if (!last) return [];
-    return this.advanceTo(last[0]! + this.tf + this.config.allowedLatenessMs);
+    const bars: AlignedBar[] = [];
+    this.emitHistoryDue(bars, true);
+    bars.push(...this.advanceTo(last[0]! + this.tf + this.config.allowedLatenessMs));
+    return bars;
   }
 
   snapshot(): AlignStreamSnapshot {
     const copy = (rows: Row[]) => rows.map((r) => [...r]);
     return {
-      v: 1,
+      v: 2,
       exchange: this.exchange,
       symbol: this.symbol,
       timeframe: this.timeframe,
       watermarkMs: this.watermark,
       gridStartMs: this.gridStartMs,
       nextBarMs: this.nextBarMs,
+      consideredFromMs: this.consideredFromMs,
+      historyNextMs: this.historyNextMs,
+      historyMarkMs: this.historyMarkMs,
       candles: copy(this.candles.rows),
       openInterest: copy(this.openInterest.rows),
       settledFunding: copy(this.settled.rows),
@@ -390,10 +444,56 @@ export class AlignStream {
 
   /** Re-computes already-due bars in [from, to] and emits those that are new or changed. */
   private reconcileRange(from: number, to: number, out: AlignedBar[]): void {
-    if (this.nextBarMs === null) return;
-    const lo = Math.max(from, this.lowestRevisableBar());
+    if (this.nextBarMs === null || this.consideredFromMs === null) return;
+    // Two considered ranges, each above its own horizon: the history walked so far
+    // [grid start, history cursor), and the forward range [consideredFrom, nextBar).
+    // Bars below a horizon are final; their inputs are pruned and must not be recomputed.
+    if (this.historyNextMs !== null && this.historyMarkMs !== null) {
+      const lo = Math.max(from, this.historyCutoff(this.historyMarkMs));
+      const hi = Math.min(to, this.historyNextMs - this.tf);
+      for (let t = lo; t <= hi; t += this.tf) this.reconcile(t, out);
+    }
+    const lo = Math.max(from, this.lowestRevisableBar(), this.consideredFromMs);
     const hi = Math.min(to, this.nextBarMs - this.tf);
     for (let t = lo; t <= hi; t += this.tf) this.reconcile(t, out);
+  }
+
+  /**
+   * Walks the history cursor up to the first bar before the forward range: a bar with
+   * its candle is due at once; a missing candle (a fill, or nothing with fillPolicy
+   * skip) only once the history mark has passed its close plus the lateness. With
+   * `force`, every pending bar is due (the stream is retired).
+   */
+  private emitHistoryDue(out: AlignedBar[], force: boolean): void {
+    const end = this.consideredFromMs;
+    if (this.historyNextMs === null || end === null) return;
+    const mark = this.historyMarkMs;
+    if (mark === null && !force) return;
+    const lastFillDue = force ? Number.POSITIVE_INFINITY : mark! - this.config.allowedLatenessMs - this.tf;
+    const floor = mark === null ? Number.NEGATIVE_INFINITY : this.historyCutoff(mark);
+    let t = this.historyNextMs;
+    while (t < end) {
+      if (!this.candles.at(t)) {
+        if (t > lastFillDue) break;
+        if (t < floor) {
+          // A history gap older than the history's horizon is not filled: jump to the next candle.
+          const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
+          t = Math.min(next ? next[0]! : end, floor);
+          continue;
+        }
+      }
+      this.reconcile(t, out);
+      t += this.tf;
+    }
+    if (t >= end) this.closeHistory(this.gridStartMs);
+    else this.historyNextMs = t;
+  }
+
+  /** History has reached the forward range: one range again, from `consideredFromMs`. */
+  private closeHistory(consideredFromMs: number | null): void {
+    this.historyNextMs = null;
+    this.historyMarkMs = null;
+    this.consideredFromMs = consideredFromMs;
   }
 
   private reconcile(t: number, out: AlignedBar[]): void {
@@ -411,6 +511,18 @@ export class AlignStream {
   private emitDue(out: AlignedBar[]): void {
     if (this.watermark === null || this.gridStartMs === null) return;
     let t = this.nextBarMs ?? this.gridStartMs;
+    if (this.consideredFromMs === null) {
+      this.consideredFromMs = t;
+      // Funding or open interest older than the first candle is history already: keep it
+      // (unpruned) for the candles a backfill sends after it.
+      const first = t;
+      const older = [this.openInterest, this.settled, this.predicted, this.liquidations].some(
+        (series) => (series.rows[0]?.[0] ?? first) < first,
+      );
+      if (older) {
+        this.historyNextMs = first;
+      }
+    }
     const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
     const fillFrom = this.lowestRevisableBar();
     while (t <= lastDue) {
@@ -432,15 +544,58 @@ export class AlignStream {
     return Math.floor((this.watermark - this.config.revisionHorizonMs) / this.tf) * this.tf - this.tf;
   }
 
+  private barFloor(ms: number): number {
+    return Math.floor(ms / this.tf) * this.tf;
+  }
+
+  private historyCutoff(markMs: number): number {
+    return this.barFloor(markMs - this.config.revisionHorizonMs) - this.tf;
+  }
+
+  /** Why an input is late (null when it is not): older than the horizon of the range it falls in. */
+  private lateness(input: AlignInput, relevantMs: number): string | null {
+    if (this.watermark === null || relevantMs >= this.watermark - this.config.revisionHorizonMs) return null;
+    const what = `${input.feed} ${relevantField(input)} ${relevantMs}`;
+    const forward = `is ${this.watermark - relevantMs} ms behind the watermark ${this.watermark} (revisionHorizonMs ${this.config.revisionHorizonMs})`;
+    // Older than the forward horizon: only a backfill of bars never emitted (history) is taken.
+    if (
+      input.record.source !== 'backfill' ||
+      this.consideredFromMs === null ||
+      relevantMs >= this.consideredFromMs
+    )
+      return `${what} ${forward}`;
+    const mark = this.historyMarkMs;
+    if (this.historyNextMs === null || mark === null || relevantMs >= mark - this.config.revisionHorizonMs)
+      return null;
+    return `${what} is ${mark - relevantMs} ms behind the history mark ${mark} of a backfill (revisionHorizonMs ${this.config.revisionHorizonMs})`;
+  }
+
+  /**
+   * Drops what can no longer change a bar. Without history: everything below the forward
+   * horizon. With a history pending, each range by its own horizon: the history below its
+   * mark's horizon (nothing while it waits for its first candle), the forward range
+   * [consideredFrom, forward horizon).
+   */
   private prune(): void {
-    const cutoff = this.lowestRevisableBar();
-    if (!Number.isFinite(cutoff)) return;
-    this.candles.pruneBefore(cutoff, true);
-    this.openInterest.pruneBefore(cutoff, true);
-    this.settled.pruneBefore(cutoff, true);
-    this.predicted.pruneBefore(cutoff, true);
-    this.liquidations.pruneBefore(cutoff, false);
-    for (const t of this.emitted.keys()) if (t < cutoff) this.emitted.delete(t);
+    const forward = this.lowestRevisableBar();
+    if (!Number.isFinite(forward)) return;
+    const from = this.consideredFromMs;
+    if (this.historyNextMs === null || from === null) {
+      this.pruneBetween(Number.NEGATIVE_INFINITY, forward);
+      return;
+    }
+    if (this.historyMarkMs !== null)
+      this.pruneBetween(Number.NEGATIVE_INFINITY, Math.min(this.historyCutoff(this.historyMarkMs), from));
+    this.pruneBetween(from, forward);
+  }
+
+  private pruneBetween(from: number, cutoff: number): void {
+    this.candles.pruneBetween(from, cutoff, true);
+    this.openInterest.pruneBetween(from, cutoff, true);
+    this.settled.pruneBetween(from, cutoff, true);
+    this.predicted.pruneBetween(from, cutoff, true);
+    this.liquidations.pruneBetween(from, cutoff, false);
+    for (const t of this.emitted.keys()) if (t >= from && t < cutoff) this.emitted.delete(t);
   }
 }
 

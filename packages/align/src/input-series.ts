@@ -61,9 +61,15 @@ export class InputSeries {
 
   /** Drops rows with first column < cutoff, except the last such row when `keepLastBefore`. */
   pruneBefore(cutoff: number, keepLastBefore: boolean): void {
+    this.pruneBetween(Number.NEGATIVE_INFINITY, cutoff, keepLastBefore);
+  }
+
+  /** Drops the rows keyed in [from, cutoff), keeping the last of them when asked (as-of feeds). */
+  pruneBetween(from: number, cutoff: number, keepLastBefore: boolean): void {
+    const a = Number.isFinite(from) ? this.firstAtOrAfter(from) : 0;
     let n = this.firstAtOrAfter(cutoff);
-    if (keepLastBefore && n > 0) n--;
-    if (n > 0) this.rows.splice(0, n);
+    if (keepLastBefore && n > a) n--;
+    if (n > a) this.rows.splice(a, n - a);
   }
 
   private lowerBound(row: Row): number {

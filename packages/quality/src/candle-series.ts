@@ -71,10 +71,7 @@ export class CandleSeries {
     }
 
     const { window, minSamples, madThreshold, minRelativeMad } = config.outlier;
-    const sample = this.closes
-      .filter((e) => e[0] !== c.openTimeMs)
-      .slice(-window)
-      .map((e) => e[1]);
+    const sample = this.recentCloses(c.openTimeMs, window);
     if (sample.length >= minSamples) {
       const m = median(sample);
       const mad = Math.max(medianAbsoluteDeviation(sample, m), m * minRelativeMad);
@@ -120,6 +117,17 @@ export class CandleSeries {
     if (this.closes.length > keep) this.closes.splice(0, this.closes.length - keep);
     if (this.lastOpenTimeMs === null || c.openTimeMs > this.lastOpenTimeMs)
       this.lastOpenTimeMs = c.openTimeMs;
+  }
+
+  /** The newest `window` closes other than the one at `exceptOpenTimeMs` (newest first; order is irrelevant to a median). */
+  private recentCloses(exceptOpenTimeMs: number, window: number): Float64Array {
+    const out = new Float64Array(Math.min(window, this.closes.length));
+    let n = 0;
+    for (let i = this.closes.length - 1; i >= 0 && n < out.length; i--) {
+      const e = this.closes[i]!;
+      if (e[0] !== exceptOpenTimeMs) out[n++] = e[1];
+    }
+    return out.subarray(0, n);
   }
 
   private previousOf(openTimeMs: number): [number, number, number] | null {

@@ -16,7 +16,12 @@ import {
   serializeSeriesIndex,
   upsertSeriesIndex,
 } from './series-index.js';
-import { parseWindowManifest, prepareWindowWrite, WindowContentError } from './window-write.js';
+import {
+  parseWindowManifest,
+  prepareWindowWrite,
+  WindowContentError,
+  mergeOffsetSpans,
+} from './window-write.js';
 
 const DAY = 86_400_000;
 const win = (startMs = T0): WindowId => ({
@@ -173,5 +178,21 @@ describe('series index', () => {
       writtenAtMs: T0,
     });
     assert.throws(() => upsertSeriesIndex(ix, other.manifest, other.manifestKey), IndexMismatch);
+  });
+});
+
+describe('offset spans', () => {
+  it('unions spans per topic-partition across writes of a window, in topic-partition order', () => {
+    const span = (partition: number, firstOffset: string, lastOffset: string) => ({
+      topic: 't',
+      partition,
+      firstOffset,
+      lastOffset,
+    });
+    assert.deepEqual(
+      mergeOffsetSpans([span(1, '10', '20'), span(0, '5', '5')], [span(1, '3', '12'), span(2, '7', '9')]),
+      [span(0, '5', '5'), span(1, '3', '20'), span(2, '7', '9')],
+    );
+    assert.deepEqual(mergeOffsetSpans([], []), []);
   });
 });

@@ -126,3 +126,21 @@ export function parseWindowManifest(bytes: Uint8Array | string): WindowManifest 
   const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
   return WindowManifestSchema.parse(JSON.parse(text));
 }
+
+/**
+ * Union of offset spans per topic-partition: a window rewritten after a restart keeps
+ * the spans of its stored manifest and adds those read since.
+ */
+export function mergeOffsetSpans(a: readonly OffsetRange[], b: readonly OffsetRange[]): OffsetRange[] {
+  const out = new Map<string, OffsetRange>();
+  for (const r of [...a, ...b]) {
+    const k = `${r.topic}\u0000${r.partition}`;
+    const cur = out.get(k);
+    if (!cur) out.set(k, { ...r });
+    else {
+      if (BigInt(r.firstOffset) < BigInt(cur.firstOffset)) cur.firstOffset = r.firstOffset;
+      if (BigInt(r.lastOffset) > BigInt(cur.lastOffset)) cur.lastOffset = r.lastOffset;
+    }
+  }
+  return [...out.values()].sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
+}

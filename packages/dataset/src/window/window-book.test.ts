@@ -151,6 +151,23 @@ describe('WindowBook', () => {
     );
   });
 
+  it('evicts only durable idle open windows; a later bar makes the window new again', () => {
+    const book = new WindowBook({ flushIntervalMs: 0 });
+    const [a, b] = makeBars({ count: 2 }) as [AlignedBar, AlignedBar];
+    const eth = { ...makeBars({ count: 1 })[0]!, symbol: 'ETH/USDT:USDT' };
+    book.add(a, at(0), 1_000);
+    book.add(eth, at(1), 1_000);
+    const btcKey = book.add(b, at(2), 5_000).windowKey;
+    assert.equal(book.evictIdle(100_000, 0), 0, 'nothing is durable yet');
+    const snap = book.snapshot(btcKey);
+    book.markDurable(btcKey, snap.version, false);
+    assert.deepEqual(book.stats(), { windows: 2, rows: 3, dirtyWindows: 1, dirtyRows: 1 });
+    assert.equal(book.evictIdle(10_000, 10_000), 0, 'BTC was touched at 5,000');
+    assert.equal(book.evictIdle(15_000, 10_000), 1);
+    assert.deepEqual(book.stats(), { windows: 1, rows: 1, dirtyWindows: 1, dirtyRows: 1 });
+    assert.equal(commitOf(book), '1', 'the ETH bar still holds the commit back');
+    assert.equal(book.add(b, at(3), 20_000).isNewWindow, true);
+  });
   it('never lets the commit pass a bar that is not durable (property)', () => {
     fc.assert(
       fc.property(

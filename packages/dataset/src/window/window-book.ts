@@ -83,6 +83,8 @@ interface BookWindow {
   firstAddAfterSnapshotMs: number | null;
   closedWritten: boolean;
   storedMerged: boolean;
+  /** When a bar last entered the window (idle eviction). */
+  lastAddMs: number;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -146,10 +148,12 @@ export class WindowBook {
         firstAddAfterSnapshotMs: null,
         closedWritten: false,
         storedMerged: false,
+        lastAddMs: nowMs,
       };
       this.windows.set(windowKey, w);
     }
     const late = this.watermarkMs !== null && this.isClosedBy(w, this.watermarkMs);
+    w.lastAddMs = nowMs;
     const outcome = this.merge(w, bar);
     if (outcome === 'duplicate' || (outcome === 'stale' && !this.keepRevisions))
       return { windowKey, outcome, isNewWindow, late };
@@ -288,15 +292,35 @@ export class WindowBook {
     for (const w of this.windows.values()) w.pending.delete(k);
   }
 
-  /** Windows held, and rows held in them (latest + superseded). */
-  stats(): { windows: number; rows: number; dirtyWindows: number } {
+  /** Windows held, rows held in them (latest + superseded), and those of windows with unwritten changes. */
+  stats(): { windows: number; rows: number; dirtyWindows: number; dirtyRows: number } {
     let rows = 0;
     let dirtyWindows = 0;
+    let dirtyRows = 0;
     for (const w of this.windows.values()) {
-      rows += w.latest.size + w.superseded.size;
-      if (w.version > w.durableVersion) dirtyWindows++;
+      const n = w.latest.size + w.superseded.size;
+      rows += n;
+      if (w.version > w.durableVersion) {
+        dirtyWindows++;
+        dirtyRows += n;
+      }
     }
-    return { windows: this.windows.size, rows, dirtyWindows };
+    return { windows: this.windows.size, rows, dirtyWindows, dirtyRows };
+  }
+
+  /**
+   * Drops open windows that are fully durable and received no bar for `idleMs`
+   * (memory bound for many series). A later bar makes the window new again
+   * (`isNewWindow`), so its writer merges the stored object first. Returns how many left.
+   */
+  evictIdle(nowMs: number, idleMs: number): number {
+    let n = 0;
+    for (const [k, w] of this.windows)
+      if (w.version <= w.durableVersion && w.pending.size === 0 && nowMs - w.lastAddMs >= idleMs) {
+        this.windows.delete(k);
+        n++;
+      }
+    return n;
   }
 
   /** The series of every window held (for metrics and shutdown flushes). */
