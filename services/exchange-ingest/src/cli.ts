@@ -1,6 +1,6 @@
 /**
  * perpflow-backfill: start, list, follow and cancel backfills.
- *   perpflow-backfill start --exchange binanceusdm --symbols BTC/USDT:USDT,ETH/USDT:USDT --from 2024-01-01 --to 2024-01-31 [--feeds ohlcv,open_interest,funding] [--id name] [--follow]
+ *   perpflow-backfill start --exchange binanceusdm --symbols BTC/USDT:USDT,ETH/USDT:USDT --from 2024-01-01 --to 2024-01-31 [--feeds ohlcv,open_interest,funding] [--id name] [--shards n] [--queue prefix] [--follow]
  *   perpflow-backfill list
  *   perpflow-backfill status <id> [--follow]
  *   perpflow-backfill cancel <id>
@@ -8,7 +8,7 @@
 import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
 import { sleep } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
-import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
+import { BackfillControl, type BackfillStatus, DEFAULT_QUEUE_PREFIX } from './backfill/queue.js';
 import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
 
 function flags(argv: string[]): Map<string, string> {
@@ -51,7 +51,11 @@ async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   const f = flags(rest);
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:36379', { maxRetriesPerRequest: 3 });
-  const control = new BackfillControl(redis);
+  // The same queue prefix as the workers (INGEST_BACKFILL_QUEUE), or --queue.
+  const queuePrefix = f.get('--queue') ?? process.env.INGEST_BACKFILL_QUEUE ?? DEFAULT_QUEUE_PREFIX;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
+    throw new Error('--queue / INGEST_BACKFILL_QUEUE: letters, digits, _ . - only');
+  const control = new BackfillControl(redis, Date.now, queuePrefix);
   try {
     switch (command) {
       case 'start': {
@@ -79,6 +83,9 @@ async function main(): Promise<number> {
             .replace(/[-:.TZ]/g, '')
             .slice(0, 14)}`;
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error('--id: letters, digits, _ and - only');
+        const shards = Number(f.get('--shards') ?? '1');
+        if (!(Number.isInteger(shards) && shards >= 1 && shards <= 1024))
+          throw new Error('--shards: the number of sharded workers (n of their INGEST_SHARD=i/n), 1..1024');
         const s = await control.start({
           id,
           exchange: exchange as ExchangeId,
@@ -88,9 +95,10 @@ async function main(): Promise<number> {
           fromMs,
           toMs,
           chunkMs: 86_400_000,
+          shards,
         });
         console.log(
-          `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day). A running exchange-ingest picks them up.`,
+          `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day${shards > 1 ? `, over ${shards} shards` : ''}). A running exchange-ingest picks them up.`,
         );
         return f.has('--follow') ? follow(control, s.id) : 0;
       }

@@ -37,12 +37,37 @@ export const IngestConfigSchema = z
       .describe('feeds to ingest live'),
     INGEST_LIVE: env.bool(true).describe('run the live loops (false: backfill worker only)'),
     INGEST_BACKFILL_WORKER: env.bool(true).describe('run the BullMQ backfill worker in this process'),
+    INGEST_TOPIC_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{0,64}$/, 'letters, digits, _ . - only')
+      .default('')
+      .describe(
+        'BENCH/TEST ONLY: prepended to the topic names (raw topics, dead letters) so a bulk run does not fill the shared ones; empty in production',
+      ),
+    INGEST_BACKFILL_QUEUE: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+      .default('perpflow-backfill')
+      .describe(
+        'prefix of the BullMQ backfill queues (the CLI reads the same variable): workers on one prefix must point at the same exchanges',
+      ),
     INGEST_BACKFILL_CONCURRENCY: env
       .int(2, { min: 1, max: 32 })
       .describe('backfill jobs in flight per process'),
+    INGEST_CANDLES: z
+      .enum(['websocket', 'rest'])
+      .default('websocket')
+      .describe(
+        'live candles from the kline websocket (closed candles only; REST fills gaps) or REST polling of every symbol',
+      ),
     INGEST_CANDLE_DELAY_MS: env
       .int(1_500, { min: 0 })
-      .describe('poll closed candles this long after each bar close'),
+      .describe('REST candles: poll closed candles this long after each bar close'),
+    INGEST_CANDLE_GAP_CHECK_MS: env
+      .int(10_000, { min: 0 })
+      .describe(
+        'websocket candles: this long after each bar close, REST polls the symbols whose closed candle has not arrived',
+      ),
     INGEST_OI_POLL_MS: env.int(60_000, { min: 1_000 }).describe('open-interest poll interval per symbol'),
     INGEST_FUNDING_POLL_MS: env
       .int(60_000, { min: 1_000 })
@@ -56,9 +81,19 @@ export const IngestConfigSchema = z
       .describe(
         'per-exchange base URL overrides: `binanceusdm=http://127.0.0.1:39200,bybit=...` (the simulator, a proxy)',
       ),
+    INGEST_BUDGET_SHARE: z.coerce
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe(
+        "share of each exchange's per-IP rate budget this process may use (live + backfill); workers sharing an IP split it",
+      ),
     INGEST_RATE_LIMIT_MS: env
       .int(0, { min: 0 })
-      .describe('override ccxt rateLimit (ms between request-weight units); 0 = ccxt default'),
+      .describe(
+        'override the ccxt throttle (ms per cost unit); 0 = derived from the budget share (ccxt default for venues without a known budget)',
+      ),
     REDIS_URL: z
       .string()
       .default('redis://127.0.0.1:36379')

@@ -5,7 +5,7 @@
  *                                     │ violation          └─▶ checkpoint in Redis (after the ack)
  *                                     └──────────────────────▶ perpflow.dlq.v1
  */
-import type { ExchangeId } from '@perpflow/contracts';
+import { type ExchangeId, timeframeMs } from '@perpflow/contracts';
 import {
   createIdempotentProducer,
   createKafka,
@@ -15,13 +15,15 @@ import {
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
+import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from './adapters/checkpoints.js';
 import { type CcxtExchange, createExchange, loadMarketsStrict } from './adapters/exchange.js';
 import { KafkaRecordSink } from './adapters/kafka-sink.js';
 import { startBackfillWorkers } from './backfill/queue.js';
 import { endpointOverrides, loadConfig } from './config.js';
-import { liveWeightPerMinute, selectSymbols } from './domain/universe.js';
+import { planLiveRequests } from './domain/request-plan.js';
+import { selectSymbols } from './domain/universe.js';
 import { RateGate } from './ingest/gate.js';
 import { LiveIngestor } from './ingest/live.js';
 import { createIngestMetrics } from './metrics.js';
@@ -41,26 +43,50 @@ async function main(): Promise<void> {
   logger.info({ metrics: server.url }, 'metrics server listening');
 
   const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
-  const created = await ensureTopics(kafka, pipelineTopics());
+  const created = await ensureTopics(
+    kafka,
+    pipelineTopics().map((t) => ({ ...t, topic: `${config.INGEST_TOPIC_PREFIX}${t.topic}` })),
+  );
   if (created.length) logger.info({ created }, 'created topics');
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  const sink = new KafkaRecordSink(producer, now);
+  const sink = new KafkaRecordSink(
+    producer,
+    now,
+    config.KAFKA_CLIENT_ID || 'exchange-ingest',
+    config.INGEST_TOPIC_PREFIX,
+  );
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
   const checkpoints = new RedisCheckpointStore(redis);
 
   const abort = new AbortController();
+  // Every paced poll and loop sleeps on this one signal: hundreds of listeners are expected.
+  setMaxListeners(0, abort.signal);
   const endpoints = endpointOverrides(config);
   const [shardIndex, shardCount] = config.INGEST_SHARD.split('/').map(Number) as [number, number];
   const exchanges = new Map<ExchangeId, { ex: CcxtExchange; gate: RateGate }>();
+  const planInput = (exchange: ExchangeId) => ({
+    exchange,
+    feeds: new Set<string>(config.INGEST_FEEDS),
+    candleSource: config.INGEST_CANDLES,
+    timeframeMs: timeframeMs(config.INGEST_TIMEFRAME),
+    oiPollMs: config.INGEST_OI_POLL_MS,
+    fundingPollMs: config.INGEST_FUNDING_POLL_MS,
+    fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
+    budgetShare: config.INGEST_BUDGET_SHARE,
+  });
   const live: Promise<void>[] = [];
   for (const id of config.INGEST_EXCHANGES) {
     let ingestor: LiveIngestor | null = null;
+    // The throttle caps the whole process (live + backfill) at its share of the budget.
+    const throttle = planLiveRequests({ ...planInput(id), symbols: 0 }).rateLimitMs;
     const ex = createExchange(id, {
       endpoint: endpoints.get(id),
-      rateLimitMs: config.INGEST_RATE_LIMIT_MS,
+      rateLimitMs: config.INGEST_RATE_LIMIT_MS || (throttle ?? 0),
       logger,
       onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
+      onKline: (symbol, k) => ingestor?.onKline(symbol, k),
+      onWebsocketClosed: (url, err) => ingestor?.onWebsocketClosed(url, err),
     });
     if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
     const gate = new RateGate(now);
@@ -71,15 +97,17 @@ async function main(): Promise<void> {
       limit: config.INGEST_SYMBOL_LIMIT,
       shard: { index: shardIndex, count: shardCount },
     });
-    const weight = liveWeightPerMinute({
-      symbols: symbols.length,
-      candlePollsPerMinute: 60_000 / 60_000,
-      oiPollMs: config.INGEST_OI_POLL_MS,
-      fundingPollMs: config.INGEST_FUNDING_POLL_MS,
-      fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
-    });
+    // Fails start-up naming the settings to change when the live loops would not fit the budget.
+    const plan = config.INGEST_LIVE ? planLiveRequests({ ...planInput(id), symbols: symbols.length }) : null;
     logger.info(
-      { exchange: id, symbols: symbols.length, plannedWeightPerMinute: weight, shard: config.INGEST_SHARD },
+      {
+        exchange: id,
+        symbols: symbols.length,
+        shard: config.INGEST_SHARD,
+        plannedUnitsPerMinute: plan && Math.ceil(plan.plannedUnitsPerMinute),
+        allowedUnitsPerMinute: plan && Math.floor(plan.allowedUnitsPerMinute),
+        throttleMsPerUnit: config.INGEST_RATE_LIMIT_MS || throttle,
+      },
       'universe selected',
     );
     if (config.INGEST_LIVE) {
@@ -88,7 +116,9 @@ async function main(): Promise<void> {
         {
           timeframe: config.INGEST_TIMEFRAME,
           feeds: new Set(config.INGEST_FEEDS),
+          candleSource: config.INGEST_CANDLES,
           candleDelayMs: config.INGEST_CANDLE_DELAY_MS,
+          gapCheckMs: config.INGEST_CANDLE_GAP_CHECK_MS,
           oiPollMs: config.INGEST_OI_POLL_MS,
           fundingPollMs: config.INGEST_FUNDING_POLL_MS,
           fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
@@ -108,6 +138,8 @@ async function main(): Promise<void> {
         logger,
         now,
         concurrency: config.INGEST_BACKFILL_CONCURRENCY,
+        shard: { index: shardIndex, count: shardCount },
+        queuePrefix: config.INGEST_BACKFILL_QUEUE,
       })
     : [];
   ready = true;

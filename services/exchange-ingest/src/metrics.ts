@@ -50,6 +50,19 @@ export function createIngestMetrics(registry: Registry = createRegistry('exchang
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    eventDelay: new Histogram({
+      name: 'perpflow_ingest_event_delay_seconds',
+      help: "Exchange event time (a candle's close) → our receive time, per record published live",
+      labelNames: ['exchange', 'feed'],
+      buckets: [0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300],
+      registers: [registry],
+    }),
+    gapFills: new Counter({
+      name: 'perpflow_ingest_candle_gap_fills_total',
+      help: 'Symbols polled by REST after a bar close because their closed candle had not arrived over the websocket',
+      labelNames: ['exchange'],
+      registers: [registry],
+    }),
     backfillProgress: new Gauge({
       name: 'perpflow_backfill_progress_ratio',
       help: 'Completed fraction of each backfill (0..1)',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pointExchangeAt } from '@perpflow/venue-endpoints';
 import ccxt from 'ccxt';
+import { WebSocket } from 'ws';
 import { createMarketModel, MINUTE_MS } from './market/index.js';
 import { type SimServer, startSimServer } from './server.js';
 
@@ -16,7 +17,7 @@ function header(ex: Ex, name: string): string | undefined {
 }
 
 async function client(sim: SimServer, extra: Record<string, unknown> = {}): Promise<Ex> {
-  const ex = new ccxt.pro.binanceusdm({ enableRateLimit: false, timeout: 3000, ...extra });
+  const ex = new ccxt.pro.binanceusdm({ enableRateLimit: false, timeout: 20_000, ...extra });
   await pointExchangeAt(ex, { restBaseUrl: sim.url, wsBaseUrl: sim.wsUrl });
   return ex;
 }
@@ -150,6 +151,28 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
     sim.reset();
   });
 
+  it('injects a 429 storm and a 418 ban on demand, with Retry-After, and lifts the ban', async () => {
+    sim.reset();
+    sim.applyFaults({ rateLimitedRate: 1, retryAfterS: 7 });
+    const err429 = await ex.fetchOpenInterest('BTC/USDT:USDT').catch((e: Error) => e);
+    assert.ok(err429 instanceof ccxt.DDoSProtection && / 429 /.test(err429.message), String(err429));
+    assert.equal(header(ex, 'retry-after'), '7');
+    sim.reset();
+    sim.applyFaults({ banMs: 30_000 });
+    const err418 = await ex.fetchOpenInterest('BTC/USDT:USDT').catch((e: Error) => e);
+    assert.ok(err418 instanceof ccxt.DDoSProtection && / 418 /.test(err418.message), String(err418));
+    const retryAfter = Number(header(ex, 'retry-after'));
+    assert.ok(retryAfter > 25 && retryAfter <= 30, `Retry-After ${retryAfter}`);
+    sim.applyFaults({ banMs: 0 });
+    await ex.fetchOpenInterest('BTC/USDT:USDT');
+    const state = sim.state() as { faultCounts: Record<string, number> };
+    assert.deepEqual(
+      [state.faultCounts['rate_limited_429'], state.faultCounts['banned_418']],
+      [undefined, 1],
+    );
+    sim.reset();
+  });
+
   it("leaves out the model's missing candles, identically every time", async () => {
     sim.reset();
     const since = Math.floor(sim.clock.now() / MINUTE_MS) * MINUTE_MS - 300 * MINUTE_MS;
@@ -168,7 +191,11 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
     await assert.rejects(ex.fetchOpenInterest('BTC/USDT:USDT'), ccxt.ExchangeNotAvailable);
     sim.reset();
     sim.applyFaults({ hangRate: 1 });
+    // A short client timeout for the hang only (the default is long so a loaded CI machine
+    // never turns a slow answer into a failure).
+    ex.timeout = 1_500;
     await assert.rejects(ex.fetchOpenInterest('BTC/USDT:USDT'), ccxt.RequestTimeout);
+    ex.timeout = 20_000;
     const metrics = await (await fetch(`${sim.url}/metrics`)).text();
     assert.match(
       metrics,
@@ -273,6 +300,41 @@ describe('ccxt.pro binanceusdm websockets (simulated time at 60× speed)', () =>
     const btc = ex.ohlcvs['BTC/USDT:USDT']?.['1m'] as unknown as number[][];
     const row = btc.find((r) => r[0] === closedAt);
     assert.deepEqual(row, [c!.openTimeMs, c!.open, c!.high, c!.low, c!.close, c!.volume]);
+  });
+
+  it('a combined stream (/stream?streams=a/b) wraps each kline as {stream, data}; the closed one (x: true) has the final values', async () => {
+    const url = `${sim.wsUrl}/fstream.binance.com/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m`;
+    const socket = new WebSocket(url);
+    const closed: { stream: string; k: Record<string, unknown> }[] = [];
+    const streams = new Set<string>();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${closed.length} closed klines`)), 8000);
+      socket.on('message', (data) => {
+        const m = JSON.parse(String(data)) as {
+          stream: string;
+          data: { e: string; k: Record<string, unknown> };
+        };
+        streams.add(m.stream);
+        assert.equal(m.data.e, 'kline');
+        if (m.data.k.x === true) closed.push({ stream: m.stream, k: m.data.k });
+        if (closed.length >= 2 && streams.size === 2) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      socket.on('error', reject);
+    });
+    socket.close();
+    assert.deepEqual([...streams].sort(), ['btcusdt@kline_1m', 'ethusdt@kline_1m']);
+    for (const { stream, k } of closed) {
+      const id = stream.split('@')[0]!.toUpperCase();
+      assert.equal(k.s, id);
+      const [c] = truth.candles(id, MINUTE_MS, k.t as number, k.t as number);
+      assert.deepEqual(
+        [Number(k.o), Number(k.h), Number(k.l), Number(k.c), Number(k.v)],
+        [c!.open, c!.high, c!.low, c!.close, c!.volume],
+      );
+    }
   });
 
   it("watchLiquidationsForSymbols (!forceOrder@arr) receives the model's liquidations", async () => {

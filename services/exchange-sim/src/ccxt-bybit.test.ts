@@ -11,7 +11,7 @@ const SEED = 7;
 type Ex = InstanceType<typeof ccxt.pro.bybit>;
 
 async function client(sim: SimServer, extra: Record<string, unknown> = {}): Promise<Ex> {
-  const ex = new ccxt.pro.bybit({ enableRateLimit: false, timeout: 3000, ...extra });
+  const ex = new ccxt.pro.bybit({ enableRateLimit: false, timeout: 20_000, ...extra });
   await pointExchangeAt(ex, { restBaseUrl: sim.url, wsBaseUrl: sim.wsUrl });
   return ex;
 }

@@ -113,6 +113,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       faults.count('silent_symbol', 'all');
     }
     if (spec.unsilence) faults.unsilence(spec.unsilence);
+    if (spec.banMs !== undefined) faults.ban(clock.wall() + spec.banMs);
     if (spec.dropWebsockets) {
       for (const c of engine.clients) {
         c.socket.terminate();
@@ -208,6 +209,32 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     const count = (endpoint: string, status: number) =>
       metrics.requests.inc({ venue: venue.id, endpoint, status: String(status) });
 
+    const injected = faults.rateLimitFault(venue.id, wall);
+    if (injected && venue.id === 'binanceusdm') {
+      faults.count(injected.status === 418 ? 'banned_418' : 'rate_limited_429', venue.id);
+      count('rate_limit', injected.status);
+      return sendJson(
+        res,
+        injected.status,
+        {
+          code: -1003,
+          msg:
+            injected.status === 418
+              ? `Way too much request weight used; IP banned until ${wall + injected.retryAfterS * 1000}. Please use WebSocket Streams for live updates to avoid bans.`
+              : 'Too many requests; current limit of IP request weight per minute is exceeded (injected). Please use WebSocket Streams for live updates to avoid polling the API.',
+        },
+        { 'retry-after': String(injected.retryAfterS) },
+      );
+    }
+    if (injected && venue.id === 'bybit') {
+      faults.count('bybit_10006', venue.id);
+      count('rate_limit', 200);
+      return sendJson(
+        res,
+        200,
+        bybitEnvelope({}, clock.now(), 10006, 'Too many visits. Exceeded the API Rate Limit.'),
+      );
+    }
     if (venue.id === 'binanceusdm') {
       const verdict = binanceLimiter.check(ip, wall, binanceWeight(path, query), binanceBucket(path));
       headers['x-mbx-used-weight-1m'] = String(verdict.usedWeight);
@@ -303,7 +330,8 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
 
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
-    const path = new URL(req.url ?? '/', 'http://sim').pathname;
+    const wsUrl = new URL(req.url ?? '/', 'http://sim');
+    const path = wsUrl.pathname;
     const host = path.split('/')[1] ?? '';
     const venue = VENUES.find((v) => v.wsHost === host);
     if (!venue) {
@@ -311,10 +339,16 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const client: StreamClient = { id: randomUUID(), venue, socket: ws, topics: new Map() };
+      const client: StreamClient = {
+        id: randomUUID(),
+        venue,
+        socket: ws,
+        topics: new Map(),
+        combined: venue.combinedStream?.(path) ?? false,
+      };
       engine.add(client);
       metrics.wsConnections.inc({ venue: venue.id });
-      const initial = venue.topicsFromPath(path, context());
+      const initial = venue.topicsFromPath(path, context(), wsUrl.searchParams);
       if (initial.length) engine.subscribe(client, initial);
       ws.on('message', (data) => {
         let msg: unknown;

@@ -10,6 +10,7 @@ export interface CheckpointStore {
   get(key: string): Promise<number | null>;
   set(key: string, valueMs: number): Promise<void>;
   getMany(keys: string[]): Promise<(number | null)[]>;
+  setMany(entries: [key: string, valueMs: number][]): Promise<void>;
 }
 
 export class RedisCheckpointStore implements CheckpointStore {
@@ -23,6 +24,10 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
   async set(key: string, valueMs: number): Promise<void> {
     await this.redis.set(this.prefix + key, String(valueMs));
+  }
+  async setMany(entries: [key: string, valueMs: number][]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.redis.mset(entries.flatMap(([k, v]) => [this.prefix + k, String(v)]));
   }
   async getMany(keys: string[]): Promise<(number | null)[]> {
     if (keys.length === 0) return [];

@@ -2,9 +2,10 @@ import { type ExchangeId, ExchangeUnavailable, RateLimited } from '@perpflow/con
 import type { Logger } from '@perpflow/runtime';
 import ccxt from 'ccxt';
 import type { IngestMetrics } from '../metrics.js';
-import { LIQUIDATION_MAPPERS } from '../venues/index.js';
+import { KLINE_MAPPERS, LIQUIDATION_MAPPERS } from '../venues/index.js';
 import { rewriteExchangeUrls } from '@perpflow/venue-endpoints';
-import type { RawLiquidation } from '../domain/normalize.js';
+import type { RawKline, RawLiquidation } from '../domain/normalize.js';
+import { VENUE_RATE_BUDGETS } from '../domain/request-plan.js';
 
 /** The slice of a ccxt pro exchange we use; typed loosely at this one boundary. */
 export interface CcxtExchange {
@@ -12,6 +13,8 @@ export interface CcxtExchange {
   markets: Record<string, CcxtMarket>;
   last_response_headers?: Record<string, string> | undefined;
   rateLimit: number;
+  /** ccxt's websocket clients by URL, with their subscription hashes. */
+  clients?: Record<string, { subscriptions?: Record<string, unknown> }>;
   loadMarkets(reload?: boolean): Promise<Record<string, CcxtMarket>>;
   fetchTime(): Promise<number | undefined>;
   fetchOHLCV(symbol: string, timeframe: string, since?: number, limit?: number): Promise<unknown[][]>;
@@ -26,6 +29,7 @@ export interface CcxtExchange {
   fetchFundingRateHistory(symbol: string, since?: number, limit?: number): Promise<Record<string, unknown>[]>;
   watchLiquidationsForSymbols(symbols: string[]): Promise<unknown>;
   watchLiquidations(symbol: string): Promise<unknown>;
+  watchOHLCVForSymbols(symbolsAndTimeframes: [string, string][]): Promise<unknown>;
   safeMarket(marketId: string, market?: unknown, delimiter?: string, type?: string): CcxtMarket;
   close(): Promise<void>;
   /** ccxt refuses plain ws:// until this has run (see shared notes). */
@@ -42,11 +46,13 @@ export interface CcxtMarket {
 }
 
 export type LiquidationListener = (symbol: string, liquidation: RawLiquidation) => void;
+export type KlineListener = (symbol: string, kline: RawKline) => void;
 
 /**
  * A ccxt pro exchange, unmodified but for two things: its URLs may point at another
- * host (the simulator, a proxy), and its liquidation handler also hands every raw
- * message to our venue mapper — ccxt's watch* return values drop events in bursts.
+ * host (the simulator, a proxy), and its liquidation and kline handlers also hand
+ * every raw message to our venue mappers — ccxt's watch* return values drop events
+ * in bursts, and its parsed candles lose the exchange's "closed" flag.
  */
 export function createExchange(
   id: ExchangeId,
@@ -54,6 +60,9 @@ export function createExchange(
     endpoint?: string | undefined;
     rateLimitMs?: number;
     onLiquidation: LiquidationListener;
+    onKline?: KlineListener;
+    /** A websocket connection closed or failed (ccxt reconnects on the next watch call). */
+    onWebsocketClosed?: (url: string, error?: Error) => void;
     logger: Logger;
   },
 ): CcxtExchange {
@@ -61,11 +70,81 @@ export function createExchange(
   const Base = pro[id];
   if (!Base) throw new Error(`ccxt has no pro exchange "${id}"`);
   const mapper = LIQUIDATION_MAPPERS[id];
+  const klineMapper = KLINE_MAPPERS[id];
   const Hooked = class extends (Base as new (
     config: Record<string, unknown>,
   ) => CcxtExchange & {
     handleLiquidation(client: unknown, message: unknown): unknown;
+    handleOHLCV(client: unknown, message: unknown): unknown;
+    onClose(client: { url: string }, error: unknown): unknown;
+    onError(client: { url: string }, error: unknown): unknown;
+    onRestResponse(
+      statusCode: number,
+      statusText: string,
+      url: string,
+      method: string,
+      responseHeaders: unknown,
+      responseBody: string,
+      requestHeaders: unknown,
+      requestBody: unknown,
+    ): string;
   }) {
+    /**
+     * A 2xx whose body is not JSON (a truncated answer, a proxy's HTML page) is an error.
+     * ccxt parses such a body to nothing and returns no rows without raising, which a
+     * pager takes for the end of the data: a backfill would move its checkpoint past
+     * candles it never fetched. BadResponse is classified `malformed` and retried.
+     */
+    override onRestResponse(
+      statusCode: number,
+      statusText: string,
+      url: string,
+      method: string,
+      responseHeaders: unknown,
+      responseBody: string,
+      requestHeaders: unknown,
+      requestBody: unknown,
+    ): string {
+      const body = super.onRestResponse(
+        statusCode,
+        statusText,
+        url,
+        method,
+        responseHeaders,
+        responseBody,
+        requestHeaders,
+        requestBody,
+      );
+      if (statusCode >= 200 && statusCode < 300 && body !== '')
+        try {
+          JSON.parse(body);
+        } catch {
+          throw new ccxt.BadResponse(
+            `${id} ${method} ${url.split('?')[0]}: HTTP ${statusCode} with a body that is not JSON (${body.length} bytes, starts ${JSON.stringify(body.slice(0, 40))})`,
+          );
+        }
+      return body;
+    }
+    override onClose(client: { url: string }, error: unknown): unknown {
+      options.onWebsocketClosed?.(client.url, error instanceof Error ? error : undefined);
+      return super.onClose(client, error);
+    }
+    override onError(client: { url: string }, error: unknown): unknown {
+      options.onWebsocketClosed?.(client.url, error instanceof Error ? error : undefined);
+      return super.onError(client, error);
+    }
+    override handleOHLCV(client: unknown, message: unknown): unknown {
+      if (options.onKline)
+        try {
+          for (const kline of klineMapper?.(message) ?? []) {
+            const market = this.safeMarket(kline.marketId, undefined, undefined, 'swap');
+            options.onKline(market.symbol, kline);
+          }
+        } catch (err) {
+          options.logger.warn({ err, exchange: id }, 'kline message not understood; counted as malformed');
+        }
+      return super.handleOHLCV(client, message);
+    }
     override handleLiquidation(client: unknown, message: unknown): unknown {
       try {
         for (const { marketId, liquidation } of mapper?.(message) ?? []) {
@@ -81,8 +160,13 @@ export function createExchange(
       return super.handleLiquidation(client, message);
     }
   };
-  const ex = new Hooked({ enableRateLimit: true, options: { defaultType: 'swap' } });
-  if (options.rateLimitMs) ex.rateLimit = options.rateLimitMs;
+  // rateLimit must be given to the constructor: ccxt builds its throttler there and
+  // ignores later changes of ex.rateLimit.
+  const ex = new Hooked({
+    enableRateLimit: true,
+    ...(options.rateLimitMs ? { rateLimit: options.rateLimitMs } : {}),
+    options: { defaultType: 'swap' },
+  });
   if (options.endpoint) {
     const ws = options.endpoint.replace(/^http/, 'ws');
     rewriteExchangeUrls(ex as unknown as { urls: { api: unknown }; hostname?: string }, {
@@ -128,6 +212,7 @@ export async function callExchange<T>(
   method: string,
   metrics: IngestMetrics,
   fn: () => Promise<T>,
+  gate?: { noteUsedWeight(used: number, limitPerMinute: number): boolean },
 ): Promise<T> {
   try {
     const out = await fn();
@@ -143,7 +228,11 @@ export async function callExchange<T>(
       ex.last_response_headers?.['x-mbx-used-weight-1m'] ??
         ex.last_response_headers?.['X-MBX-USED-WEIGHT-1M'],
     );
-    if (Number.isFinite(w)) metrics.rateLimitWeight.set({ exchange: ex.id }, w);
+    if (Number.isFinite(w)) {
+      metrics.rateLimitWeight.set({ exchange: ex.id }, w);
+      const limit = VENUE_RATE_BUDGETS[ex.id as ExchangeId]?.unitsPerMinute;
+      if (gate && limit) gate.noteUsedWeight(w, limit);
+    }
   }
 }
 

@@ -31,9 +31,16 @@ export interface RecordSink {
 const MAX_DLQ_PAYLOAD = 32 * 1024;
 
 export class KafkaRecordSink implements RecordSink {
+  /**
+   * @param producerName the perpflow-producer header of every record: the Kafka client
+   * id of this process (default the service name), so a record says which worker wrote it.
+   */
   constructor(
     private readonly producer: Producer,
     private readonly now: () => number = Date.now,
+    private readonly producerName = 'exchange-ingest',
+    /** Prepended to every topic name (INGEST_TOPIC_PREFIX): '' in production. */
+    private readonly topicPrefix = '',
   ) {}
 
   async publish(
@@ -45,8 +52,8 @@ export class KafkaRecordSink implements RecordSink {
     const producedAtMs = this.now();
     const kind = FEED_RECORD_KIND[feed];
     await this.producer.send({
-      topic: TOPICS.raw[feed],
-      messages: records.map((r) => toMessage(r, { kind, producer: 'exchange-ingest', producedAtMs, source })),
+      topic: `${this.topicPrefix}${TOPICS.raw[feed]}`,
+      messages: records.map((r) => toMessage(r, { kind, producer: this.producerName, producedAtMs, source })),
     });
   }
 
@@ -83,7 +90,7 @@ export class KafkaRecordSink implements RecordSink {
       deadLetteredAtMs: this.now(),
     };
     await this.producer.send({
-      topic: TOPICS.deadLetter,
+      topic: `${this.topicPrefix}${TOPICS.deadLetter}`,
       messages: [
         {
           key: letter.key,

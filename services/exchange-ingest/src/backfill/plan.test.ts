@@ -67,3 +67,30 @@ describe('parseTimeArg', () => {
     assert.throws(() => parseTimeArg('--to', 'yesterday'), /--to/);
   });
 });
+
+describe('planBackfill over shards', () => {
+  it('puts each symbol in the shard that owns it live, deterministically', async () => {
+    const { shardOf } = await import('../domain/universe.js');
+    const symbols = Array.from({ length: 40 }, (_, i) => `S${i}/USDT:USDT`);
+    const spec = {
+      id: 'x',
+      exchange: 'binanceusdm' as const,
+      symbols,
+      feeds: ['ohlcv' as const],
+      timeframe: '1m' as const,
+      fromMs: 0,
+      toMs: 86_400_000,
+      chunkMs: 86_400_000,
+      shards: 3,
+    };
+    const jobs = planBackfill(spec);
+    assert.deepEqual(
+      jobs.map((j) => j.shard),
+      symbols.map((s) => shardOf('binanceusdm', s, 3)),
+    );
+    assert.deepEqual(new Set(jobs.map((j) => j.shard)), new Set([0, 1, 2]));
+    assert.deepEqual(planBackfill(spec), jobs);
+    assert.ok(planBackfill({ ...spec, shards: undefined }).every((j) => j.shard === 0));
+    assert.throws(() => planBackfill({ ...spec, shards: 0 }), /shards must be a whole number/);
+  });
+});

@@ -1,4 +1,5 @@
 import type { ExchangeId, Timeframe } from '@perpflow/contracts';
+import { shardOf } from '../domain/universe.js';
 
 export const BACKFILL_FEEDS = ['ohlcv', 'open_interest', 'funding'] as const;
 export type BackfillFeed = (typeof BACKFILL_FEEDS)[number];
@@ -13,6 +14,8 @@ export interface BackfillSpec {
   toMs: number;
   /** Length of one job's range; default one UTC day. */
   chunkMs: number;
+  /** Workers the symbols are sharded over (INGEST_SHARD i/n of the workers): each job goes to its symbol's shard. Default 1. */
+  shards?: number;
 }
 
 export interface BackfillJobData {
@@ -33,11 +36,15 @@ export interface BackfillJobData {
  * candle-driven watermark rarely passes a bar before its inputs are in Kafka.
  * Job ids are deterministic: adding the same plan twice adds nothing.
  */
-export function planBackfill(spec: BackfillSpec): { id: string; data: BackfillJobData }[] {
+export function planBackfill(spec: BackfillSpec): { id: string; shard: number; data: BackfillJobData }[] {
   if (!(spec.fromMs < spec.toMs))
     throw new Error(`backfill ${spec.id}: from (${spec.fromMs}) must be before to (${spec.toMs})`);
+  const shards = spec.shards ?? 1;
+  if (!(Number.isInteger(shards) && shards >= 1))
+    throw new Error(`backfill ${spec.id}: shards must be a whole number ≥ 1 (got ${shards})`);
   return spec.symbols.map((symbol) => ({
     id: backfillJobId(spec.id, spec.exchange, symbol),
+    shard: shardOf(spec.exchange, symbol, shards),
     data: {
       backfillId: spec.id,
       exchange: spec.exchange,

@@ -142,6 +142,16 @@ export interface RawLiquidation {
   eventTimeMs: number;
 }
 
+/** A candle as a venue's websocket pushed it (see venues/): interval in ccxt's notation (1m, 1h, 1d). */
+export interface RawKline {
+  marketId: string;
+  interval: string;
+  /** [openTimeMs, open, high, low, close, volume] */
+  row: number[];
+  /** The exchange says these are the candle's final values. */
+  closed: boolean;
+}
+
 export function liquidationFromRaw(l: RawLiquidation, stamp: Stamp): Normalized<LiquidationEvent> {
   const record = {
     schemaVersion: SCHEMA_VERSION,

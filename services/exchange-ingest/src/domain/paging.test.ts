@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pagesOf } from './paging.js';
-import { liveWeightPerMinute, selectSymbols, shardOf } from './universe.js';
+import { selectSymbols, shardOf } from './universe.js';
 
 describe('pagesOf', () => {
   it('walks irregular times by the returned rows, with no loss and no repeat', async () => {
@@ -101,16 +101,5 @@ describe('universe', () => {
     assert.equal(new Set(parts.flat()).size, 500);
     for (const p of parts) assert.ok(p.length > 100, `unbalanced shard: ${p.length}`);
     assert.equal(shardOf('bybit', 'S1/USDT:USDT', 3), shardOf('bybit', 'S1/USDT:USDT', 3));
-  });
-  it('plans 500 symbols inside Binance USD-M 2400/min', () => {
-    const w = liveWeightPerMinute({
-      symbols: 500,
-      candlePollsPerMinute: 1,
-      oiPollMs: 60_000,
-      fundingPollMs: 60_000,
-      fundingHistoryPollMs: 600_000,
-    });
-    assert.equal(w, 500 + 500 + 10 + 50);
-    assert.ok(w < 2400);
   });
 });

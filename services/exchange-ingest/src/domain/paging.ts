@@ -54,7 +54,9 @@ export const PAGE_LIMITS: Record<
   string,
   { ohlcv: number; openInterestHistory: number; fundingHistory: number }
 > = {
-  binanceusdm: { ohlcv: 1000, openInterestHistory: 500, fundingHistory: 1000 },
+  // Binance weighs klines by limit (< 100: 1, < 500: 2, ≤ 1000: 5): 499 rows cost 2, so pages of
+  // 499 fetch 20 % more candles per unit of weight than pages of 1000.
+  binanceusdm: { ohlcv: 499, openInterestHistory: 500, fundingHistory: 1000 },
   bybit: { ohlcv: 1000, openInterestHistory: 200, fundingHistory: 200 },
   okx: { ohlcv: 100, openInterestHistory: 100, fundingHistory: 100 },
 };

@@ -50,21 +50,3 @@ export function selectSymbols(
   if (spec.limit > 0) chosen = chosen.slice(0, spec.limit);
   return chosen.filter((s) => shardOf(exchange, s, spec.shard.count) === spec.shard.index);
 }
-
-/**
- * Request weight per minute that the live loops need, to check the plan fits the
- * exchange's budget before starting (Binance USDⓈ-M: 2400/min/IP).
- */
-export function liveWeightPerMinute(p: {
-  symbols: number;
-  candlePollsPerMinute: number;
-  oiPollMs: number;
-  fundingPollMs: number;
-  fundingHistoryPollMs: number;
-}): number {
-  const klines = p.symbols * p.candlePollsPerMinute * 1; // limit < 100 → weight 1
-  const oi = p.symbols * (60_000 / p.oiPollMs) * 1;
-  const premiumIndexBulk = (60_000 / p.fundingPollMs) * 10;
-  const fundingHistory = p.symbols * (60_000 / p.fundingHistoryPollMs) * 1;
-  return Math.ceil(klines + oi + premiumIndexBulk + fundingHistory);
-}

@@ -10,7 +10,9 @@ import type { IngestMetrics } from '../metrics.js';
  * topic (awaiting Kafka's ack), invalid ones to the dead-letter topic with their
  * reason. Returns the valid records published. Never throws on bad records.
  */
-export async function publishNormalized<T extends { exchange: string; symbol: string; eventTimeMs: number }>(
+export async function publishNormalized<
+  T extends { exchange: string; symbol: string; eventTimeMs: number; receivedAtMs: number },
+>(
   deps: { sink: RecordSink; metrics: IngestMetrics; logger: Logger; now: () => number },
   ctx: {
     exchange: ExchangeId;
@@ -53,10 +55,16 @@ export async function publishNormalized<T extends { exchange: string; symbol: st
   deps.metrics.publishLatency.observe({ feed: ctx.feed }, (deps.now() - started) / 1000);
   deps.metrics.published.inc({ exchange: ctx.exchange, feed: ctx.feed, source: ctx.source }, good.length);
   const tfMs = ctx.feed === 'ohlcv' && ctx.timeframe ? timeframeMs(ctx.timeframe) : 0;
-  for (const r of good)
+  for (const r of good) {
     deps.metrics.freshness.observe(
       { exchange: r.exchange, symbol: r.symbol, feed: ctx.feed },
       r.eventTimeMs + tfMs,
     );
+    if (ctx.source === 'live')
+      deps.metrics.eventDelay.observe(
+        { exchange: ctx.exchange, feed: ctx.feed },
+        Math.max(0, r.receivedAtMs - (r.eventTimeMs + tfMs)) / 1000,
+      );
+  }
   return good;
 }

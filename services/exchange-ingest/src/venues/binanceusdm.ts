@@ -1,4 +1,4 @@
-import type { RawLiquidation } from '../domain/normalize.js';
+import type { RawKline, RawLiquidation } from '../domain/normalize.js';
 
 /**
  * Binance USDⓈ-M `forceOrder` stream message:
@@ -21,6 +21,26 @@ export function binanceLiquidations(message: unknown): { marketId: string; liqui
         amount: Number.isFinite(z) && z > 0 ? z : Number(o.q),
         eventTimeMs: Number(o.T),
       },
+    },
+  ];
+}
+
+/**
+ * Binance USDⓈ-M `<symbol>@kline_<interval>` message:
+ * `{"e":"kline","E":…,"s":"BTCUSDT","k":{"t":…,"T":…,"s":"BTCUSDT","i":"1m","o":"…","c":"…","h":"…","l":"…","v":"…","x":false,…}}`.
+ * `k.x` is true only on the one message that carries the candle's final values;
+ * ccxt's parsed row drops it, which is why we read the wire message.
+ */
+export function binanceKlines(message: unknown): RawKline[] {
+  const m = message as { e?: unknown; k?: Record<string, unknown> } | null;
+  const k = m?.k;
+  if (!k || typeof k !== 'object' || m?.e !== 'kline') return [];
+  return [
+    {
+      marketId: String(k.s ?? ''),
+      interval: String(k.i ?? ''),
+      row: [Number(k.t), Number(k.o), Number(k.h), Number(k.l), Number(k.c), Number(k.v)],
+      closed: k.x === true,
     },
   ];
 }

@@ -25,6 +25,17 @@ export const FaultSpecSchema = z
     outOfOrderCandleRate: z.number().min(0).max(1).optional(),
     /** Deterministic share of 1m candles never published (model: MarketModel.isMissingCandle). */
     missingCandleRate: z.number().min(0).max(0.5).optional(),
+    /** Share of requests answered as over the rate limit (Binance 429 + Retry-After, Bybit retCode 10006): a 429 storm. */
+    rateLimitedRate: z.number().min(0).max(1).optional(),
+    /** Retry-After (seconds) of injected 429s. Default 2. */
+    retryAfterS: z.number().int().min(1).max(3600).optional(),
+    /** Ban every client IP now (Binance 418 + Retry-After) for this long; 0 lifts a ban. */
+    banMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3 * 86_400_000)
+      .optional(),
     /** Close every open websocket now (one shot). */
     dropWebsockets: z.boolean().optional(),
     /** Prices of one symbol × factor for `minutes` from `fromMs` (default: now). */
@@ -73,6 +84,8 @@ export type HttpFault = 'http_5xx' | 'hang' | 'malformed_json' | 'html_body';
 
 export interface FaultRates {
   venue: 'binanceusdm' | 'bybit' | 'all';
+  rateLimitedRate: number;
+  retryAfterS: number;
   http5xxRate: number;
   hangRate: number;
   malformedJsonRate: number;
@@ -83,6 +96,8 @@ export interface FaultRates {
 
 const NO_FAULTS: FaultRates = {
   venue: 'all',
+  rateLimitedRate: 0,
+  retryAfterS: 2,
   http5xxRate: 0,
   hangRate: 0,
   malformedJsonRate: 0,
@@ -138,6 +153,7 @@ export class FaultInjector {
 
   reset(): void {
     this.rates = { ...NO_FAULTS };
+    this.bannedUntilWallMs = 0;
     this.silent.clear();
     this.counts.clear();
     this.rng = new BlockRandom(this.seed ^ 0xfa17);
@@ -151,6 +167,22 @@ export class FaultInjector {
 
   private applies(venue: string): boolean {
     return this.rates.venue === 'all' || this.rates.venue === venue;
+  }
+
+  private bannedUntilWallMs = 0;
+
+  /** Bans every client (Binance 418) until wall time `untilMs`; a past time lifts it. */
+  ban(untilMs: number): void {
+    this.bannedUntilWallMs = untilMs;
+  }
+
+  /** An injected rate-limit answer for this request, if any: a ban first, then the 429 storm. */
+  rateLimitFault(venue: string, wallMs: number): { status: 429 | 418; retryAfterS: number } | undefined {
+    if (venue === 'binanceusdm' && wallMs < this.bannedUntilWallMs)
+      return { status: 418, retryAfterS: Math.ceil((this.bannedUntilWallMs - wallMs) / 1000) };
+    if (!this.applies(venue) || this.rates.rateLimitedRate === 0) return undefined;
+    if (this.rng.next() >= this.rates.rateLimitedRate) return undefined;
+    return { status: 429, retryAfterS: this.rates.retryAfterS };
   }
 
   /** At most one HTTP fault per request. */

@@ -10,6 +10,13 @@ export interface StreamClient {
   venue: Venue;
   socket: WebSocket;
   topics: Map<string, Topic>;
+  /** Opened as a combined stream: every message goes out as {"stream": <name>, "data": <message>}. */
+  combined?: boolean;
+}
+
+/** A combined-stream envelope around an already serialized message. */
+function wrap(client: StreamClient, topic: Topic, msg: string): string {
+  return client.combined ? `{"stream":${JSON.stringify(topic.raw)},"data":${msg}}` : msg;
 }
 
 interface KlineCursor {
@@ -93,7 +100,7 @@ export class StreamEngine {
       for (const topic of client.topics.values()) {
         if (topic.kind === 'kline') {
           for (const msg of this.klineUpdates(client, topic, ctx, shared)) {
-            client.socket.send(msg);
+            client.socket.send(wrap(client, topic, msg));
             klines++;
           }
         } else {
@@ -118,7 +125,7 @@ export class StreamEngine {
             shared.set(key, msgs);
           }
           for (const m of msgs.split('\u0000')) {
-            client.socket.send(m);
+            client.socket.send(wrap(client, topic, m));
             liqs++;
           }
         }

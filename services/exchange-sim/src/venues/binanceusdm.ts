@@ -317,13 +317,24 @@ export const binanceusdm: Venue = {
   wsHost: 'fstream.binance.com',
   rest,
 
-  topicsFromPath(path, ctx) {
-    // /ws/<stream> or /stream?streams=a/b (raw streams named in the URL)
+  topicsFromPath(path, ctx, query) {
+    // /stream?streams=a/b/c: a combined stream, every message wrapped as {"stream","data"}
+    if (/\/stream$/.test(path))
+      return (query?.get('streams') ?? '')
+        .split('/')
+        .filter(Boolean)
+        .flatMap((raw) => {
+          const t = parseStream(raw, ctx);
+          return t ? [t] : [];
+        });
+    // /ws/<stream>: one raw stream named in the URL
     const m = /\/ws\/([^/]+@[^/]+)$/.exec(path);
     if (!m) return [];
     const t = parseStream(m[1] ?? '', ctx);
     return t ? [t] : [];
   },
+
+  combinedStream: (path) => /\/stream$/.test(path),
 
   control(message, ctx): WsControl {
     const msg = message as { method?: unknown; params?: unknown; id?: unknown };

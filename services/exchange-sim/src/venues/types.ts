@@ -41,8 +41,10 @@ export interface Venue {
   /** The original WS host (e.g. fstream.binance.com). */
   wsHost: string;
   rest(path: string, query: URLSearchParams, ctx: VenueContext): RestAnswer;
-  /** Topics named by the connection URL itself (e.g. Binance /ws/btcusdt@kline_1m). */
-  topicsFromPath(path: string, ctx: VenueContext): Topic[];
+  /** Topics named by the connection URL itself (e.g. Binance /ws/btcusdt@kline_1m, /stream?streams=a/b). */
+  topicsFromPath(path: string, ctx: VenueContext, query?: URLSearchParams): Topic[];
+  /** Wraps a pushed message for a connection opened as a combined stream (Binance /stream: {"stream","data"}); undefined: never. */
+  combinedStream?(path: string): boolean;
   control(message: unknown, ctx: VenueContext, connId: string): WsControl;
   klineMessage(
     topic: Topic & { kind: 'kline' },

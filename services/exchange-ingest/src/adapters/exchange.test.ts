@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '@perpflow/runtime';
+import ccxt from 'ccxt';
+import { classifyExchangeError, createExchange } from './exchange.js';
+
+const logger = createLogger({ service: 'test', level: 'fatal' });
+type RestHook = {
+  onRestResponse(
+    s: number,
+    t: string,
+    u: string,
+    m: string,
+    h: unknown,
+    b: string,
+    rh: unknown,
+    rb: unknown,
+  ): string;
+};
+
+describe('createExchange: answers that are not JSON', () => {
+  for (const id of ['binanceusdm', 'bybit'] as const) {
+    const ex = createExchange(id, { onLiquidation: () => {}, logger }) as unknown as RestHook;
+    const url = 'http://127.0.0.1:1/fapi/v1/klines?symbol=BTCUSDT';
+    const respond = (status: number, body: string) => () =>
+      ex.onRestResponse(status, 'OK', url, 'GET', {}, body, {}, undefined);
+
+    it(`${id}: a 200 with truncated JSON raises BadResponse, classified malformed (retried), naming the endpoint`, () => {
+      assert.throws(respond(200, '[[1795424460000,"46127.7","46127.8","4612'), (err: Error) => {
+        assert.ok(err instanceof ccxt.BadResponse);
+        assert.match(
+          err.message,
+          /GET http:\/\/127\.0\.0\.1:1\/fapi\/v1\/klines: HTTP 200 with a body that is not JSON/,
+        );
+        assert.equal(classifyExchangeError(err, ex as never).kind, 'malformed');
+        return true;
+      });
+    });
+
+    it(`${id}: a 200 with an HTML page raises BadResponse`, () => {
+      assert.throws(respond(200, '<!DOCTYPE html><html><body>cloudflare</body></html>'), ccxt.BadResponse);
+    });
+
+    it(`${id}: well-formed JSON, an empty list (a real end of data) and non-2xx bodies pass through`, () => {
+      assert.equal(respond(200, ' [] ')(), '[]');
+      assert.equal(
+        respond(200, '{"retCode":0,"result":{"list":[]}}')(),
+        '{"retCode":0,"result":{"list":[]}}',
+      );
+      // ccxt's own status handling turns these into its errors (5xx: ExchangeNotAvailable).
+      assert.equal(respond(502, '<html>Bad gateway</html>')(), '<html>Bad gateway</html>');
+    });
+  }
+});
