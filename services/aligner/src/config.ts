@@ -18,7 +18,22 @@ export const AlignerConfigSchema = z.object({
   ALIGNER_REVISION_HORIZON_MS: env
     .int(86_400_000, { min: 0 })
     .describe(
-      'late data within this (event time behind the watermark) re-emits its bar as a revision; older goes to the dead-letter topic',
+      'late data within this (event time behind the watermark) re-emits its bar as a revision; older goes to the dead-letter topic, except a backfill of bars never emitted (history: packages/align README)',
+    ),
+  ALIGNER_SESSION_TIMEOUT_MS: env
+    .int(30_000, { min: 6_000 })
+    .describe(
+      'Kafka session timeout: how long a crashed member holds its partitions (the aligner heartbeats within each batch too)',
+    ),
+  ALIGNER_FETCH_MAX_BYTES_PER_PARTITION: env
+    .int(262_144, { min: 16_384 })
+    .describe(
+      'bytes fetched per topic-partition per round: bounds how far one raw topic runs ahead of the others in event time (256 KiB ~ 750 candles ~ 12.5 h of one symbol); keep ALIGNER_REVISION_HORIZON_MS above that span',
+    ),
+  ALIGNER_MAX_STREAMS_PER_PARTITION: env
+    .int(5_000, { min: 1 })
+    .describe(
+      'exchange|symbol streams one raw partition may hold; records of further streams go to the dead-letter topic (align.stream_limit): bounds memory and metric labels',
     ),
   ALIGNER_FILL_POLICY: z
     .enum(['previous-close', 'skip'])

@@ -11,6 +11,7 @@ import {
   ensureTopics,
   kafkaSettingsFromConfig,
   pipelineTopics,
+  exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
@@ -42,11 +43,12 @@ async function main(): Promise<void> {
   const consumer = kafka.consumer({
     groupId: config.ALIGNER_GROUP_ID,
     partitionAssigners: [CoPartitionedAssigner],
-    sessionTimeout: 30_000,
+    sessionTimeout: config.ALIGNER_SESSION_TIMEOUT_MS,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: config.ALIGNER_FETCH_MAX_BYTES_PER_PARTITION,
   });
   const pipeline = new AlignerPipeline({
+    producerName: `aligner/${config.ALIGNER_GROUP_ID}`,
     consumer,
     producer,
     snapshots: new RedisSnapshotStore(redis, config.ALIGNER_GROUP_ID),
@@ -56,9 +58,7 @@ async function main(): Promise<void> {
     now: Date.now,
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-  consumer.on(consumer.events.CRASH, (e) =>
-    logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'),
-  );
+  exitWhenConsumerGivesUp(consumer, logger);
   await consumer.connect();
   await consumer.subscribe({
     topics: Object.values(TOPICS.raw),

@@ -10,10 +10,14 @@ import {
   TOPICS,
   timeframeMs,
 } from '@perpflow/contracts';
-import { headersToStrings } from '@perpflow/kafka';
+import {
+  buildDeadLetter,
+  type DeadLetterSource,
+  deadLetterToMessage,
+  headersToStrings,
+} from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
 import type { Batch, Consumer, Message, Producer } from 'kafkajs';
-import { deadLetterMessage, type SourceRef, toDeadLetter } from './adapters/dead-letters.js';
 import type { SnapshotStore } from './adapters/snapshots.js';
 import type { EngineInput, PartitionEngine } from './domain/engine-types.js';
 import type { AlignerMetrics } from './metrics.js';
@@ -26,6 +30,8 @@ export interface PipelineDeps {
   metrics: AlignerMetrics;
   logger: Logger;
   now: () => number;
+  /** The perpflow-producer header of every record written: `aligner/<group>` (default `aligner`). */
+  producerName?: string;
 }
 
 interface PartitionRuntime {
@@ -47,8 +53,13 @@ interface PartitionRuntime {
  */
 export class AlignerPipeline {
   private readonly partitions = new Map<number, PartitionRuntime>();
+  private readonly inFlight = new Map<number, Promise<void>>();
 
-  constructor(private readonly deps: PipelineDeps) {}
+  private readonly producerName: string;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.producerName = deps.producerName ?? 'aligner';
+  }
 
   /** Drops cached state on every rebalance: the next batch reloads the partition's snapshot. */
   onAssignment(assignment: Record<string, number[]>): void {
@@ -57,6 +68,18 @@ export class AlignerPipeline {
   }
 
   async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
+    // One batch of a partition at a time. After a rebalance kafkajs may hand the same
+    // partition's records to a new fetch loop while the previous batch is still saving
+    // its snapshot; loading the partition then would read the older snapshot and produce
+    // that batch's bars a second time. Waiting for the batch in flight avoids it.
+    const previous = this.inFlight.get(batch.partition) ?? Promise.resolve();
+    let release = () => {};
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const chain = previous.then(() => mine);
+    this.inFlight.set(batch.partition, chain);
+    await previous;
     try {
       await this.process(batch, heartbeat);
     } catch (err) {
@@ -64,6 +87,9 @@ export class AlignerPipeline {
       // it, so the retry starts again from the last snapshot (state and offsets agree).
       this.partitions.delete(batch.partition);
       throw err;
+    } finally {
+      release();
+      if (this.inFlight.get(batch.partition) === chain) this.inFlight.delete(batch.partition);
     }
   }
 
@@ -77,11 +103,11 @@ export class AlignerPipeline {
     if (fresh.length === 0) return;
 
     const nowMs = this.deps.now();
-    const inputs: EngineInput<SourceRef>[] = [];
+    const inputs: EngineInput<DeadLetterSource>[] = [];
     const dlq: Message[] = [];
     for (const m of fresh) {
       this.deps.metrics.recordsIn.inc({ feed });
-      const ref: SourceRef = {
+      const ref: DeadLetterSource = {
         topic,
         partition,
         offset: m.offset,
@@ -96,8 +122,8 @@ export class AlignerPipeline {
         this.deps.metrics.ruleHits.inc({ feed, rule: ruleId, action: 'reject' });
         const keyParts = ref.key?.split('|');
         dlq.push(
-          deadLetterMessage(
-            toDeadLetter(
+          deadLetterToMessage(
+            buildDeadLetter(
               ref,
               {
                 ruleId,
@@ -105,32 +131,37 @@ export class AlignerPipeline {
                 exchange: keyParts?.[0] ?? null,
                 symbol: keyParts?.[1] ?? null,
               },
+              'aligner',
               nowMs,
             ),
+            this.producerName,
           ),
         );
         continue;
       }
-      inputs.push({ feed, record: decoded.value as EngineInput<SourceRef>['record'], ref });
+      inputs.push({ feed, record: decoded.value as EngineInput<DeadLetterSource>['record'], ref });
     }
 
     const out = rt.engine.apply(inputs, nowMs);
+    await heartbeat(); // a long batch on a starved CPU must not outlive the session
     for (const h of out.hits)
       this.deps.metrics.ruleHits.inc({ feed: h.feed, rule: h.ruleId, action: h.action });
     for (const r of out.rejected) {
       this.deps.metrics.dlq.inc({ stage: 'aligner', feed: r.feed, rule: r.ruleId });
       if (r.late) this.deps.metrics.late.inc({ feed: r.feed });
       dlq.push(
-        deadLetterMessage(
-          toDeadLetter(
+        deadLetterToMessage(
+          buildDeadLetter(
             r.ref,
             { ruleId: r.ruleId, message: r.message, exchange: r.exchange, symbol: r.symbol },
+            'aligner',
             nowMs,
           ),
+          this.producerName,
         ),
       );
     }
-    const barMessages = out.bars.map((b) => barMessage(b, nowMs));
+    const barMessages = out.bars.map((b) => barMessage(b, nowMs, this.producerName));
     // Bounded requests: one record batch per partition must stay under the broker's message.max.bytes.
     for (const [topicName, messages] of [
       [TOPICS.alignedBar, barMessages],
@@ -140,6 +171,7 @@ export class AlignerPipeline {
         await this.deps.producer.send({ topic: topicName, messages: chunk });
 
     const acked = this.deps.now();
+    await heartbeat();
     for (const b of out.bars) {
       this.deps.metrics.barsEmitted.inc({
         timeframe: b.timeframe,
@@ -190,13 +222,13 @@ export class AlignerPipeline {
   }
 }
 
-export function barMessage(bar: AlignedBar, producedAtMs: number): Message {
+export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {
   return {
     key: streamKey(bar.exchange, bar.symbol),
     value: JSON.stringify(bar),
     headers: {
       [HEADERS.schema]: schemaHeader('aligned_bar'),
-      [HEADERS.producer]: 'aligner',
+      [HEADERS.producer]: producerName,
       [HEADERS.producedAtMs]: String(producedAtMs),
       'perpflow-schema-version': String(SCHEMA_VERSION),
     },

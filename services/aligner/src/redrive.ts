@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   const remaining = new Map(
     ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high)]),
   );
-  const counts = { read: 0, redrive: 0, filtered: 0, truncated: 0, 'not-raw': 0, invalid: 0 };
+  const counts = { read: 0, redrive: 0, filtered: 0, truncated: 0, 'not-raw': 0, invalid: 0, repeated: 0 };
+  // The dead-letter topic is at-least-once: a batch replayed after a crash quarantines its
+  // records again. One original record (topic, partition, offset) is re-driven once.
+  const seenSources = new Set<string>();
   const out = new Map<string, { key: string | null; value: Buffer; headers: Record<string, string> }[]>();
   if (remaining.size > 0) {
     const consumer = kafka.consumer({ groupId: `perpflow-redrive-${Date.now()}`, maxWaitTimeInMs: 200 });
@@ -80,8 +83,14 @@ async function main(): Promise<void> {
               }
               const letter = parsed.data;
               const d = redriveDecision(letter, filter);
+              const source = `${letter.source.topic}/${letter.source.partition}/${letter.source.offset}`;
+              if (d === 'redrive' && seenSources.has(source)) {
+                counts.repeated++;
+                continue;
+              }
               counts[d]++;
               if (d !== 'redrive') continue;
+              seenSources.add(source);
               const list = out.get(letter.source.topic) ?? [];
               list.push({
                 key: letter.key,

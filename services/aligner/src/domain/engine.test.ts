@@ -113,3 +113,40 @@ describe('chunksByBytes', () => {
       assert.ok(c.reduce((s, m) => s + String(m.value).length + String(m.key).length + 64, 0) <= 64 * 1024);
   });
 });
+
+describe('QualityAlignEngine stream limit', () => {
+  it('dead-letters records of streams beyond maxStreams and keeps aligning the admitted ones', () => {
+    const e = new QualityAlignEngine({ ...config, maxStreams: 2 }, null);
+    const of = (symbol: string, i: number) => ({ ...candle(i), symbol });
+    const out = e.apply(
+      [
+        inp('ohlcv', of('BTC/USDT:USDT', 0), 1),
+        inp('ohlcv', of('ETH/USDT:USDT', 0), 2),
+        inp('ohlcv', of('../../etc/passwd', 0), 3),
+        inp('ohlcv', of('BTC/USDT:USDT', 1), 4),
+        inp('ohlcv', of('XRP/USDT:USDT', 1), 5),
+      ],
+      NOW,
+    );
+    assert.deepEqual(
+      out.rejected.map((r) => [r.ref, r.ruleId]),
+      [
+        [3, 'align.stream_limit'],
+        [5, 'align.stream_limit'],
+      ],
+    );
+    assert.match(out.rejected[0]!.message, /ALIGNER_MAX_STREAMS_PER_PARTITION is 2/);
+    assert.deepEqual(
+      out.bars.map((b) => [b.symbol, b.eventTimeMs]),
+      [
+        ['BTC/USDT:USDT', T0],
+        ['ETH/USDT:USDT', T0],
+        ['BTC/USDT:USDT', T0 + 60_000],
+      ],
+    );
+    assert.deepEqual([...out.watermarks.keys()].sort(), [
+      'binanceusdm|BTC/USDT:USDT',
+      'binanceusdm|ETH/USDT:USDT',
+    ]);
+  });
+});

@@ -14,6 +14,12 @@ import type { EngineInput, EngineOutput, PartitionEngine } from './engine-types.
 export interface EngineConfig {
   quality: QualityConfig;
   align: AlignConfig;
+  /**
+   * Streams (exchange|symbol) one partition holds; a record of a new stream beyond it is
+   * dead-lettered (`align.stream_limit`), so that no producer can grow memory or metric
+   * labels without bound. Default (unset): unbounded, for tests of the pure engine.
+   */
+  maxStreams?: number;
 }
 
 /** Builds the pure engine's config from the service config; a bad value names its key. */
@@ -37,6 +43,7 @@ export function loadEngineConfig(c: AlignerConfig): EngineConfig {
       revisionHorizonMs: c.ALIGNER_REVISION_HORIZON_MS,
       fillPolicy: c.ALIGNER_FILL_POLICY,
     }),
+    maxStreams: c.ALIGNER_MAX_STREAMS_PER_PARTITION,
   };
 }
 
@@ -77,6 +84,17 @@ export class QualityAlignEngine implements PartitionEngine {
       const { exchange, symbol } = input.record;
       const key = `${exchange}|${symbol}`;
       let s = this.streams.get(key);
+      if (!s && this.streams.size >= (this.config.maxStreams ?? Number.POSITIVE_INFINITY)) {
+        out.rejected.push(
+          this.rejection(
+            input,
+            'align.stream_limit',
+            `${key} would be stream ${this.streams.size + 1} of this partition; ALIGNER_MAX_STREAMS_PER_PARTITION is ${this.config.maxStreams} (raise it if the universe really grew)`,
+            false,
+          ),
+        );
+        continue;
+      }
       if (!s) {
         s = {
           quality: new SymbolQuality(exchange, symbol, this.config.quality),
