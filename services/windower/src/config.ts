@@ -1,5 +1,6 @@
 import { kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
+import { TOPICS } from '@perpflow/contracts';
 import { z } from 'zod';
 import { s3ConfigShape } from './adapters/s3.js';
 
@@ -7,6 +8,11 @@ import { s3ConfigShape } from './adapters/s3.js';
 export const WindowerConfigSchema = z.object({
   ...kafkaConfigShape,
   ...s3ConfigShape,
+  WINDOWER_TOPIC: z
+    .string()
+    .min(1)
+    .default(TOPICS.alignedBar)
+    .describe('topic of aligned bars to consume (tests use their own)'),
   WINDOWER_GROUP_ID: z
     .string()
     .min(1)
@@ -20,16 +26,43 @@ export const WindowerConfigSchema = z.object({
     .describe('Kafka session timeout: how long a crashed member holds its partitions'),
   WINDOWER_FLUSH_INTERVAL_MS: env
     .int(10_000, { min: 100 })
-    .describe('a changed window is written at most this often; live data reaches S3 within it'),
+    .describe(
+      'an open window is written this long after its first unwritten change; live bars reach S3 within it plus one tick (≤ 1 s) and the write',
+    ),
+  WINDOWER_ALLOWED_LATENESS_MS: env
+    .int(120_000, { min: 0 })
+    .describe('a window closes (final write) when the watermark passes its end plus this'),
   WINDOWER_MAX_BUFFERED_ROWS: env
     .int(500_000, { min: 1 })
-    .describe('rows of changed windows held before consumption waits for a flush'),
+    .describe('rows of windows with unwritten changes held before consumption pauses for an immediate flush'),
   WINDOWER_WINDOW_IDLE_MS: env
     .int(600_000, { min: 0 })
-    .describe('a written window untouched this long leaves memory (reloaded from S3 when needed)'),
+    .describe(
+      'a durable open window without a new bar this long leaves memory (its object is merged back on the next bar)',
+    ),
   WINDOWER_S3_RETRY_MAX_DELAY_MS: env
     .int(30_000, { min: 10 })
     .describe('upper bound of the backoff between S3 retries'),
+  WINDOWER_FRESHNESS_MAX_SERIES: env
+    .int(5_000, { min: 0 })
+    .describe(
+      'series (exchange, symbol) labelled in perpflow_feed_freshness_seconds{stage="s3"}; more are counted, not labelled',
+    ),
+  WINDOWER_FETCH_MAX_BYTES: env
+    .int(4 * 1024 * 1024, { min: 1024 })
+    .describe(
+      'most bytes fetched per partition per request: with WINDOWER_MAX_BUFFERED_ROWS, the memory bound while S3 is down',
+    ),
+  WINDOWER_CRASH_AT: z
+    .string()
+    .regex(
+      /^(|(before-object-put|after-object-put|after-manifest-put|before-commit|after-commit)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of before-object-put, after-object-put, after-manifest-put, before-commit, after-commit',
+    )
+    .default('')
+    .describe(
+      'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step (crash tests); empty in production',
+    ),
   METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
   METRICS_PORT: env.port(39103).describe('port of /metrics, /healthz, /readyz'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -38,4 +71,12 @@ export type WindowerConfig = z.infer<typeof WindowerConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): WindowerConfig {
   return parseConfig(WindowerConfigSchema, environment);
+}
+
+/** `perpflow pull`: the S3 connection comes from the same S3_* variables as the windower's. */
+export const PullConfigSchema = z.object({ ...s3ConfigShape });
+export type PullConfig = z.infer<typeof PullConfigSchema>;
+
+export function loadPullConfig(environment: Record<string, string | undefined> = process.env): PullConfig {
+  return parseConfig(PullConfigSchema, environment);
 }

@@ -1,18 +1,28 @@
 /**
- * windower: perpflow.aligned.bar.v1 ──▶ window book (exchange, symbol, timeframe, UTC day;
- * last revision per bar) ──▶ every flush interval: S3 Parquet object, then manifest ──▶ offset commit.
+ * windower: perpflow.aligned.bar.v1 ──▶ WindowBook of @perpflow/dataset (exchange, symbol,
+ * timeframe, UTC window; last revision per bar, revisions kept) ──▶ due windows: Parquet
+ * object(s), manifest, series index on S3 ──▶ offset commit of the book's safe offsets.
  */
+import { writeSync } from 'node:fs';
 import { TOPICS } from '@perpflow/contracts';
-import { createKafka, ensureTopics, kafkaSettingsFromConfig, pipelineTopics } from '@perpflow/kafka';
+import {
+  createIdempotentProducer,
+  createKafka,
+  deadLetterToMessage,
+  ensureTopics,
+  kafkaSettingsFromConfig,
+  pipelineTopics,
+  exitWhenConsumerGivesUp,
+} from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
+import { DATASET_WRITER_VERSION } from '@perpflow/dataset';
 import { createLogger } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
+import { TimedObjectStore } from './adapters/timed-store.js';
 import { WindowStore } from './adapters/window-store.js';
 import { loadConfig } from './config.js';
 import { createWindowerMetrics } from './metrics.js';
 import { WindowerPipeline } from './pipeline.js';
-
-export const WRITER_VERSION = 'perpflow-windower/0.1.0 parquet-wasm/0.8.0 apache-arrow/21.2.0';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,43 +38,61 @@ async function main(): Promise<void> {
 
   const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
   await ensureTopics(kafka, pipelineTopics());
+  const atStep = crashHook(config.WINDOWER_CRASH_AT);
   const windows = new WindowStore(
-    new S3ObjectStore(createS3Client(config), config.S3_BUCKET),
+    new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics),
     config.S3_PREFIX,
-    WRITER_VERSION,
+    `perpflow-windower 0.1.0 (${DATASET_WRITER_VERSION})`,
+    atStep,
   );
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
   const consumer = kafka.consumer({
     groupId: config.WINDOWER_GROUP_ID,
     sessionTimeout: config.WINDOWER_SESSION_TIMEOUT_MS,
     heartbeatInterval: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: config.WINDOWER_FETCH_MAX_BYTES,
   });
   const pipeline = new WindowerPipeline({
     consumer,
     windows,
+    deadLetters: {
+      send: async (letters) => {
+        await producer.send({
+          topic: TOPICS.deadLetter,
+          messages: letters.map((l) => deadLetterToMessage(l, 'windower')),
+        });
+      },
+    },
+    prefix: config.S3_PREFIX,
     metrics,
     logger,
     now: Date.now,
+    atStep,
     options: {
-      topic: TOPICS.alignedBar,
+      topic: config.WINDOWER_TOPIC,
       flushIntervalMs: config.WINDOWER_FLUSH_INTERVAL_MS,
+      allowedLatenessMs: config.WINDOWER_ALLOWED_LATENESS_MS,
       maxBufferedRows: config.WINDOWER_MAX_BUFFERED_ROWS,
       windowIdleMs: config.WINDOWER_WINDOW_IDLE_MS,
       retryMaxDelayMs: config.WINDOWER_S3_RETRY_MAX_DELAY_MS,
+      freshnessMaxSeries: config.WINDOWER_FRESHNESS_MAX_SERIES,
     },
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-  consumer.on(consumer.events.CRASH, (e) =>
-    logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'),
-  );
+  exitWhenConsumerGivesUp(consumer, logger);
   await consumer.connect();
-  await consumer.subscribe({ topics: [TOPICS.alignedBar], fromBeginning: config.WINDOWER_FROM_BEGINNING });
+  await consumer.subscribe({
+    topics: [config.WINDOWER_TOPIC],
+    fromBeginning: config.WINDOWER_FROM_BEGINNING,
+  });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: true,
     eachBatch: async ({ batch }) => pipeline.handleBatch(batch),
   });
-  const timer = setInterval(() => void pipeline.flush(), config.WINDOWER_FLUSH_INTERVAL_MS);
+  // The book says which windows are due; this tick only asks (bound: flush interval + tick + write).
+  const timer = setInterval(() => void pipeline.flush(), flushTickMs(config.WINDOWER_FLUSH_INTERVAL_MS));
   ready = true;
   logger.info(
     { group: config.WINDOWER_GROUP_ID, bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
@@ -77,15 +105,45 @@ async function main(): Promise<void> {
     clearInterval(timer);
     // A last write and commit while the group is still joined (bounded): what is not
     // committed is re-read on restart and rewrites the same rows.
-    consumer.pause([{ topic: TOPICS.alignedBar }]);
-    await Promise.race([pipeline.flush(), new Promise((r) => setTimeout(r, 10_000))]);
+    consumer.pause([{ topic: config.WINDOWER_TOPIC }]);
+    await Promise.race([
+      pipeline.flush().then(() => pipeline.flush(true)),
+      new Promise((r) => setTimeout(r, 10_000)),
+    ]);
     pipeline.stop();
     await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
     await server.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * TEST ONLY (WINDOWER_CRASH_AT=<step>[:n]): SIGKILL at the n-th time the process
+ * reaches `step`, so the crash tests stop it exactly before/after a put or a commit.
+ * A no-op when unset.
+ */
+function crashHook(spec: string): (step: string) => void {
+  if (spec === '') return () => undefined;
+  const [target, nth] = spec.split(':');
+  const n = Number(nth ?? 1);
+  let seen = 0;
+  return (step) => {
+    if (step !== target || ++seen < n) return;
+    // Written synchronously: the logger's buffer dies with the process.
+    writeSync(
+      2,
+      `${JSON.stringify({ level: 'warn', step, n, msg: 'WINDOWER_CRASH_AT reached: SIGKILL (test only)' })}\n`,
+    );
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+/** How often the flush loop asks the book for due windows: ≤ 1 s, ≤ half the flush interval. */
+function flushTickMs(flushIntervalMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(flushIntervalMs / 2)));
 }
 
 main().catch((err) => {

@@ -1,11 +1,38 @@
-import { Counter, createRegistry, FreshnessTracker, Gauge, type Registry } from '@perpflow/metrics';
+import {
+  Counter,
+  createRegistry,
+  FreshnessTracker,
+  Gauge,
+  Histogram,
+  type Registry,
+} from '@perpflow/metrics';
 
-/** windower metrics. Labels only from bounded sets (timeframes, configured streams). */
-export function createWindowerMetrics(registry: Registry = createRegistry('windower')) {
+/** The S3 operations timed and counted (a bounded label set). */
+export const S3_OPS = ['get', 'put', 'head', 'list', 'delete'] as const;
+export type S3Op = (typeof S3_OPS)[number];
+
+/**
+ * windower metrics. Labels only from bounded sets: timeframes, S3 operations, and
+ * the series seen, capped (see SeriesFreshness).
+ */
+export function createWindowerMetrics(
+  registry: Registry = createRegistry('windower'),
+  now: () => number = Date.now,
+) {
   return {
     registry,
-    /** perpflow_feed_freshness_seconds{stage="s3", feed="bar"}: bar CLOSE times durable in S3. */
-    freshness: new FreshnessTracker(registry, 's3'),
+    /**
+     * perpflow_feed_freshness_seconds{stage="s3",exchange,symbol,feed="bar"}: seconds since
+     * the newest bar CLOSE durable in S3, computed at scrape time.
+     */
+    freshness: new FreshnessTracker(registry, 's3', now),
+    s3Latency: new Histogram({
+      name: 'perpflow_windower_s3_request_duration_seconds',
+      help: 'S3 request latency per operation, failed requests included',
+      labelNames: ['op'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     barsIn: new Counter({
       name: 'perpflow_windower_bars_in_total',
       help: 'Aligned bars consumed',
@@ -13,7 +40,13 @@ export function createWindowerMetrics(registry: Registry = createRegistry('windo
     }),
     rejected: new Counter({
       name: 'perpflow_windower_bars_rejected_total',
-      help: 'Aligned-topic records that failed the contract (skipped)',
+      help: 'Aligned-topic records dead-lettered, by reason (contract: failed the contract; windower.key: no valid key)',
+      labelNames: ['rule'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'perpflow_windower_dead_letters_total',
+      help: 'Dead letters acknowledged by perpflow.dlq.v1',
       registers: [registry],
     }),
     rowsWritten: new Counter({
@@ -24,7 +57,7 @@ export function createWindowerMetrics(registry: Registry = createRegistry('windo
     }),
     filesWritten: new Counter({
       name: 'perpflow_windower_files_written_total',
-      help: 'Parquet objects written (each with its manifest)',
+      help: 'Parquet objects written (latest and revisions objects; each write adds a manifest)',
       registers: [registry],
     }),
     bytesWritten: new Counter({
@@ -34,17 +67,34 @@ export function createWindowerMetrics(registry: Registry = createRegistry('windo
     }),
     s3Errors: new Counter({
       name: 'perpflow_windower_s3_errors_total',
-      help: 'Failed S3 requests (each is retried with backoff)',
+      help: 'Failed S3 requests per operation (writes are retried with backoff)',
+      labelNames: ['op'],
+      registers: [registry],
+    }),
+    freshnessSeriesDropped: new Counter({
+      name: 'perpflow_windower_freshness_series_dropped_total',
+      help: 'Durable writes of series beyond WINDOWER_FRESHNESS_MAX_SERIES (no freshness label for them)',
       registers: [registry],
     }),
     windowsOpen: new Gauge({
       name: 'perpflow_windower_windows_open',
-      help: 'Windows held in memory',
+      help: 'Windows held in memory (open, or closed with unwritten changes)',
       registers: [registry],
     }),
     bufferedRows: new Gauge({
       name: 'perpflow_windower_buffered_rows',
-      help: 'Rows of windows changed since their last write',
+      help: 'Rows held in memory (latest and superseded revisions of the windows held)',
+      registers: [registry],
+    }),
+    consumerPaused: new Gauge({
+      name: 'perpflow_windower_consumer_paused',
+      help: '1 while consumption is paused (S3 unavailable or buffer full), else 0',
+      registers: [registry],
+    }),
+    durableDelay: new Histogram({
+      name: 'perpflow_windower_durable_delay_seconds',
+      help: 'From a bar close (event time) to the write that made it durable in S3 (object, manifest, index)',
+      buckets: [1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 3600, 86_400],
       registers: [registry],
     }),
   };

@@ -4,15 +4,39 @@ import { SinkUnavailable } from '@perpflow/contracts';
 import { createRegistry } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import type { Batch } from 'kafkajs';
+import { type AlignedBar, type DeadLetter, sampleAlignedBar } from '@perpflow/contracts';
+import { decodeParquetToBars, objectKey, parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import type { ObjectStore } from './adapters/s3.js';
+import { TimedObjectStore } from './adapters/timed-store.js';
 import { WindowStore } from './adapters/window-store.js';
-import { objectKey } from './domain/keys.js';
-import { decodeAlignedBars } from './domain/parquet.js';
-import { sampleBar } from './domain/test-bars.js';
 import { createWindowerMetrics } from './metrics.js';
 import { type OffsetCommitter, WindowerPipeline } from './pipeline.js';
 
 const TOPIC = 'perpflow.aligned.bar.v1';
+
+const T0 = Date.UTC(2024, 2, 1);
+const NOW = T0 + 2 * 86_400_000;
+function sampleBar(i: number, over: Partial<AlignedBar> = {}): AlignedBar {
+  const t = T0 + i * 60_000;
+  return sampleAlignedBar({
+    eventTimeMs: t,
+    open: 100 + i,
+    high: 102 + i,
+    low: 99 + i,
+    close: 101 + i,
+    openInterest: i % 3 === 0 ? null : 1_000 + i,
+    openInterestTimeMs: i % 3 === 0 ? null : t,
+    fundingTimeMs: t,
+    knownAtMs: t + 60_500,
+    ...over,
+  });
+}
+
+function kindOf(key: string): string {
+  if (key.endsWith('_index.json')) return 'index';
+  if (key.endsWith('.manifest.json')) return 'manifest';
+  return key.includes('/aligned_revisions/') ? 'revisions' : 'object';
+}
 
 /** An in-memory object store that logs every call and can fail the next puts. */
 class MemoryStore implements ObjectStore {
@@ -24,7 +48,7 @@ class MemoryStore implements ObjectStore {
       this.failPuts--;
       throw new SinkUnavailable(`put ${key} refused`, { context: { key } });
     }
-    this.calls.push(`put ${key.endsWith('.json') ? 'manifest' : 'object'}`);
+    this.calls.push(`put ${kindOf(key)}`);
     this.objects.set(key, body);
   }
   async get(key: string): Promise<Uint8Array | null> {
@@ -57,21 +81,32 @@ function setup(store: MemoryStore) {
       calls.push('resume');
     },
   };
+  const metrics = createWindowerMetrics(createRegistry('windower-test'), () => NOW);
+  const deadLetters: DeadLetter[] = [];
   const pipeline = new WindowerPipeline({
     consumer,
-    windows: new WindowStore(store, 'ds', 'test'),
-    metrics: createWindowerMetrics(createRegistry('windower-test')),
+    deadLetters: {
+      async send(letters) {
+        calls.push(`dlq ${letters.map((l) => l.source.offset).join(',')}`);
+        deadLetters.push(...letters);
+      },
+    },
+    prefix: 'ds',
+    windows: new WindowStore(new TimedObjectStore(store, metrics), 'ds', 'test'),
+    metrics,
     logger: createLogger({ service: 'windower-test', level: 'silent' }),
-    now: () => 1_000,
+    now: () => NOW,
     options: {
       topic: TOPIC,
-      flushIntervalMs: 1_000,
+      flushIntervalMs: 0,
+      allowedLatenessMs: 0,
       maxBufferedRows: 1_000,
       windowIdleMs: 60_000,
       retryMaxDelayMs: 50,
+      freshnessMaxSeries: 1,
     },
   });
-  return { pipeline, consumer };
+  return { pipeline, consumer, metrics, deadLetters };
 }
 
 function batch(partition: number, firstOffset: number, values: unknown[]): Batch {
@@ -89,20 +124,52 @@ function batch(partition: number, firstOffset: number, values: unknown[]): Batch
   } as unknown as Batch;
 }
 
-const key = objectKey('ds', {
+const WINDOW = {
   exchange: 'binanceusdm',
   symbol: 'BTC/USDT:USDT',
   timeframe: '1m',
-  windowStartMs: Date.UTC(2024, 2, 1),
-});
+  unit: 'day',
+  startMs: T0,
+} as const;
+const key = objectKey('ds', WINDOW);
 
 describe('windower pipeline', () => {
-  it('commits offsets only after the object and then its manifest are written', async () => {
+  it('commits offsets only after the object, its manifest and the series index are written', async () => {
     const store = new MemoryStore();
     const { pipeline } = setup(store);
     pipeline.handleBatch(batch(0, 5, [sampleBar(0), sampleBar(1)]));
     await pipeline.flush();
-    assert.deepEqual(store.calls, ['put object', 'put manifest', 'commit 0:7']);
+    assert.deepEqual(store.calls, ['put object', 'put manifest', 'put index', 'commit 0:7']);
+    const manifest = parseWindowManifest(store.objects.get(key.replace(/\.parquet$/, '.manifest.json'))!);
+    assert.equal(manifest.object.rowCount, 2);
+    assert.deepEqual(manifest.kafkaOffsets, [
+      { topic: TOPIC, partition: 0, firstOffset: '5', lastOffset: '6' },
+    ]);
+    const index = parseSeriesIndex([...store.objects].find(([k]) => k.endsWith('_index.json'))![1]);
+    assert.deepEqual(
+      index.windows.map((w) => [w.startMs, w.rowCount, w.sha256]),
+      [[T0, 2, manifest.object.sha256]],
+    );
+  });
+
+  it('does not commit past a bar whose window is not durable yet', async () => {
+    const store = new MemoryStore();
+    const { pipeline } = setup(store);
+    store.failPuts = 1_000; // S3 refuses everything
+    pipeline.handleBatch(batch(0, 0, [sampleBar(0)]));
+    const flushing = pipeline.flush();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(store.calls, ['pause'], 'no put succeeded, nothing committed');
+    store.failPuts = 0;
+    await flushing;
+    assert.deepEqual(store.calls, [
+      'pause',
+      'put object',
+      'put manifest',
+      'put index',
+      'commit 0:1',
+      'resume',
+    ]);
   });
 
   it('after a restart, merges with the stored window: last revision wins, re-deliveries replace their row', async () => {
@@ -119,7 +186,7 @@ describe('windower pipeline', () => {
       ]),
     );
     await second.flush();
-    const bars = decodeAlignedBars(store.objects.get(key)!).bars;
+    const bars = decodeParquetToBars(store.objects.get(key)!);
     assert.deepEqual(
       bars.map((b) => [b.eventTimeMs, b.revision, b.close, b.knownAtMs]),
       [
@@ -137,7 +204,14 @@ describe('windower pipeline', () => {
     store.failPuts = 2;
     pipeline.handleBatch(batch(3, 10, [sampleBar(0)]));
     await pipeline.flush();
-    assert.deepEqual(store.calls, ['pause', 'put object', 'put manifest', 'commit 3:11', 'resume']);
+    assert.deepEqual(store.calls, [
+      'pause',
+      'put object',
+      'put manifest',
+      'put index',
+      'commit 3:11',
+      'resume',
+    ]);
     assert.equal(consumer.paused, false);
   });
 
@@ -148,14 +222,69 @@ describe('windower pipeline', () => {
     pipeline.handleBatch(batch(2, 4, [sampleBar(1)]));
     pipeline.onAssignment({ [TOPIC]: [2] });
     await pipeline.flush();
-    assert.deepEqual(store.calls, ['put object', 'put manifest', 'commit 2:5']);
+    assert.deepEqual(store.calls, ['put object', 'put manifest', 'put index', 'commit 2:5']);
   });
 
-  it('skips a record that fails the contract but still commits past it', async () => {
+  it('dead-letters a record that fails the contract, with its reason, and commits past it only after the dead letter', async () => {
+    const store = new MemoryStore();
+    const { pipeline, deadLetters, metrics } = setup(store);
+    pipeline.handleBatch(batch(1, 0, [{ nope: true }, sampleBar(0), sampleBar(1, { high: 1, low: 2 })]));
+    await pipeline.flush();
+    assert.deepEqual(store.calls, ['dlq 0,2', 'put object', 'put manifest', 'put index', 'commit 1:3']);
+    assert.deepEqual(
+      deadLetters.map((l) => [l.stage, l.ruleId, l.source.offset, l.payload.slice(0, 14)]),
+      [
+        ['windower', 'contract.enum', '0', '{"nope":true}'],
+        ['windower', 'contract.ohlc.high_below_low', '2', '{"schemaVersio'],
+      ],
+    );
+    assert.match(deadLetters[1]!.message, /high/);
+    assert.match(
+      await metrics.registry.metrics(),
+      /perpflow_windower_bars_rejected_total\{rule="contract"[^}]*\} 2/,
+    );
+  });
+
+  it('holds the commit below a dead letter the broker has not acknowledged', async () => {
     const store = new MemoryStore();
     const { pipeline } = setup(store);
-    pipeline.handleBatch(batch(1, 0, [{ nope: true }, sampleBar(0)]));
+    const internal = pipeline as unknown as { deps: { deadLetters: { send: () => Promise<void> } } };
+    let fail = true;
+    internal.deps.deadLetters.send = async () => {
+      if (fail) throw new Error('broker down');
+      store.calls.push('dlq');
+    };
+    pipeline.handleBatch(batch(0, 10, [sampleBar(0), 'not json', sampleBar(1)]));
     await pipeline.flush();
-    assert.deepEqual(store.calls, ['put object', 'put manifest', 'commit 1:2']);
+    assert.deepEqual(store.calls, ['put object', 'put manifest', 'put index', 'commit 0:11']);
+    fail = false;
+    await pipeline.flush();
+    assert.deepEqual(store.calls.slice(4), ['dlq', 'commit 0:13']);
+  });
+
+  it('exports freshness of the newest durable bar (bounded series), durable delay, S3 latency and errors', async () => {
+    const store = new MemoryStore();
+    const { pipeline, metrics } = setup(store);
+    store.failPuts = 1;
+    pipeline.handleBatch(
+      batch(0, 0, [sampleBar(0), sampleBar(5), sampleBar(1, { symbol: 'ETH/USDT:USDT' })]),
+    );
+    await pipeline.flush();
+    const text = await metrics.registry.metrics();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1]);
+    // Newest durable BTC bar opens at T0 + 5 min and closes a minute later; NOW is T0 + 2 days.
+    assert.equal(
+      value(
+        /perpflow_feed_freshness_seconds\{stage="s3",exchange="binanceusdm",symbol="BTC\/USDT:USDT",feed="bar",service="windower-test"\} (\S+)/,
+      ),
+      (NOW - (T0 + 6 * 60_000)) / 1000,
+    );
+    assert.doesNotMatch(text, /perpflow_feed_freshness_seconds\{[^}]*ETH/, 'beyond the series cap: no label');
+    assert.equal(value(/perpflow_windower_freshness_series_dropped_total\{[^}]*\} (\S+)/), 1);
+    assert.equal(value(/perpflow_windower_durable_delay_seconds_count\{[^}]*\} (\S+)/), 3, 'one per bar');
+    assert.equal(value(/perpflow_windower_s3_errors_total\{op="put"[^}]*\} (\S+)/), 1);
+    // Per window: GET object (absent), then object, manifest, index PUTs, GET index; plus the refused PUT.
+    assert.equal(value(/perpflow_windower_s3_request_duration_seconds_count\{[^}]*op="put"[^}]*\} (\S+)/), 7);
+    assert.equal(value(/perpflow_windower_files_written_total\{[^}]*\} (\S+)/), 2);
   });
 });

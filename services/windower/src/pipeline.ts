@@ -1,8 +1,16 @@
-import { type AlignedBar, decodeRecord, isRetriable, timeframeMs } from '@perpflow/contracts';
+import {
+  type AlignedBar,
+  type DeadLetter,
+  decodeRecord,
+  isRetriable,
+  parseStreamKey,
+  timeframeMs,
+} from '@perpflow/contracts';
+import { mergeOffsetSpans, objectKey, type OffsetRange, WindowBook } from '@perpflow/dataset';
+import { buildDeadLetter, headersToStrings } from '@perpflow/kafka';
 import { type Logger, retry } from '@perpflow/runtime';
 import type { Batch } from 'kafkajs';
-import type { WindowStore } from './adapters/window-store.js';
-import { mergeOffsetRanges, type OpenWindow, sortedRows, WindowBook } from './domain/window-book.js';
+import type { WindowStore, WindowWriteResult } from './adapters/window-store.js';
 import type { WindowerMetrics } from './metrics.js';
 
 /** What the pipeline needs from the Kafka consumer. */
@@ -12,95 +20,156 @@ export interface OffsetCommitter {
   resume(topics: { topic: string }[]): void;
 }
 
+/** Where dead letters go (perpflow.dlq.v1); resolves when the broker acknowledged them. */
+export interface DeadLetterSink {
+  send(letters: DeadLetter[]): Promise<void>;
+}
+
+/** Commit steps a crash hook may stop the process at (see WriteStep for the write steps). */
+export type CommitStep = 'before-commit' | 'after-commit';
+
 export interface WindowerOptions {
   topic: string;
-  /** A changed window is written at most this often. */
+  /** An open window with changes is written this long after its first unwritten change. */
   flushIntervalMs: number;
-  /** Rows of changed windows held before the consumer is paused until a flush. */
+  /** A window closes (final write) when the watermark passes its end plus this. */
+  allowedLatenessMs: number;
+  /** Rows of windows with unwritten changes held before the consumer pauses until a flush. */
   maxBufferedRows: number;
-  /** Written windows untouched this long are dropped from memory. */
+  /** Durable open windows without a new bar for this long leave memory (reloaded from S3 when needed). */
   windowIdleMs: number;
   /** Upper bound of one S3 backoff. */
   retryMaxDelayMs: number;
+  /** Series (exchange, symbol) that get a freshness label; later ones are counted, not labelled. */
+  freshnessMaxSeries: number;
 }
 
 export interface WindowerDeps {
   consumer: OffsetCommitter;
   windows: WindowStore;
+  deadLetters: DeadLetterSink;
+  /** Dataset prefix: a bar whose key cannot be built under it is dead-lettered, not written. */
+  prefix: string;
   metrics: WindowerMetrics;
   logger: Logger;
   now: () => number;
   options: WindowerOptions;
-}
-
-interface Tracked {
-  window: OpenWindow;
-  /** Bumped on every add: a write clears `dirty` only if nothing arrived meanwhile. */
-  version: number;
+  /** Test hook: called at each commit step (the e2e crash tests SIGKILL the process there). */
+  atStep?: (step: CommitStep) => void;
 }
 
 /**
- * consume aligned bars → window book (last revision per bar time) → every flush
- * interval, for each changed window: read back the existing object once (merge),
- * put the Parquet object, then its manifest → only then commit the offsets that
- * were consumed before the flush began.
+ * consume aligned bars → WindowBook of @perpflow/dataset (last revision per bar time,
+ * revisions kept) → for each due window (closed, or open and changed for a flush
+ * interval): merge the stored window once, then put object(s), manifest, index →
+ * markDurable → commit the book's safe offsets, which never pass a bar that is not
+ * in a durable object.
  *
- * Crash before the commit: the bars are consumed again and rewrite the same keys
- * with the same rows (a re-delivered bar replaces its own row): S3 holds each bar
- * once. S3 failing: writes back off and retry; the consumer is paused meanwhile.
+ * Crash before a commit: the bars are consumed again and rewrite the same keys with
+ * the same rows (a re-delivered bar replaces its own row): S3 holds each bar once.
+ * S3 failing: writes back off and retry; the consumer is paused meanwhile.
  */
 export class WindowerPipeline {
-  private readonly book = new WindowBook();
-  private readonly tracked = new WeakMap<OpenWindow, Tracked>();
-  /** partition → next offset consumed (all its bars are in the book). */
-  private readonly consumed = new Map<number, string>();
+  private readonly book: WindowBook;
+  /** Kafka offset spans of stored manifests, per window key, merged into each rewrite. */
+  private readonly storedOffsets = new Map<string, OffsetRange[]>();
+  /** Bar close times added per window since its last durable write (durable-delay histogram). */
+  private readonly pendingCloses = new Map<string, number[]>();
+  private readonly committed = new Map<number, string>();
+  /** Dead letters not yet acknowledged: the commit of their partition stays at or below them. */
+  private pendingDeadLetters: DeadLetter[] = [];
+  /** Per partition, the first offset consumed since the assignment: committing it would be a no-op. */
+  private readonly startedAt = new Map<number, string>();
+  /** Series with a freshness label (bounded by freshnessMaxSeries). */
+  private readonly freshSeries = new Set<string>();
+  private owned: Set<number> | null = null;
+  private watermarkMs: number | null = null;
   private flushing: Promise<void> | null = null;
   private paused = false;
   private stopped = false;
 
-  constructor(private readonly deps: WindowerDeps) {}
+  constructor(private readonly deps: WindowerDeps) {
+    this.book = new WindowBook({
+      allowedLatenessMs: deps.options.allowedLatenessMs,
+      flushIntervalMs: deps.options.flushIntervalMs,
+    });
+  }
 
   /** Adds a batch to the book synchronously (no await between add and offset bookkeeping). */
   handleBatch(batch: Batch): void {
     const { topic, partition } = batch;
     const nowMs = this.deps.now();
+    const first = batch.messages[0];
+    if (first && !this.startedAt.has(partition)) this.startedAt.set(partition, first.offset);
     for (const m of batch.messages) {
-      const decoded = decodeRecord('aligned_bar', m.value);
-      if (!decoded.ok) {
-        this.deps.metrics.rejected.inc();
-        this.deps.logger.warn(
-          { topic, partition, offset: m.offset, err: decoded.error.message },
-          'aligned bar failed the contract; skipped',
+      const source = { topic, partition, offset: m.offset };
+      const checked = this.check(m.value);
+      if ('reason' in checked) {
+        // Never fatal: the record goes to the dead-letter topic with its reason, and the
+        // commit may pass it once the dead letter is acknowledged.
+        const { reason } = checked;
+        const key = m.key?.toString('utf8') ?? null;
+        const stream = key === null ? null : parseStreamKey(key);
+        this.pendingDeadLetters.push(
+          buildDeadLetter(
+            { ...source, key, value: m.value, headers: headersToStrings(m.headers) },
+            { ...reason, exchange: stream?.exchange ?? null, symbol: stream?.symbol ?? null },
+            'windower',
+            nowMs,
+          ),
         );
-      } else {
-        const w = this.book.add(decoded.value as AlignedBar, { topic, partition, offset: m.offset }, nowMs);
-        const t = this.tracked.get(w);
-        if (t) t.version++;
-        else this.tracked.set(w, { window: w, version: 1 });
-        this.deps.metrics.barsIn.inc();
+        this.deps.metrics.rejected.inc({
+          rule: reason.ruleId.startsWith('contract.') ? 'contract' : reason.ruleId,
+        });
+        this.deps.logger.warn(
+          { topic, partition, offset: m.offset, rule: reason.ruleId, err: reason.message },
+          'aligned record dead-lettered',
+        );
+        this.book.noteConsumed(source);
+        continue;
       }
-      this.consumed.set(partition, (BigInt(m.offset) + 1n).toString());
+      const { bar } = checked;
+      const r = this.book.add(bar, source, nowMs);
+      this.deps.metrics.barsIn.inc();
+      if (r.isNewWindow) this.storedOffsets.delete(r.windowKey);
+      if (r.outcome !== 'duplicate') {
+        const closeMs = bar.eventTimeMs + timeframeMs(bar.timeframe);
+        const closes = this.pendingCloses.get(r.windowKey);
+        if (closes) closes.push(closeMs);
+        else this.pendingCloses.set(r.windowKey, [closeMs]);
+        if (this.watermarkMs === null || closeMs > this.watermarkMs) this.watermarkMs = closeMs;
+      }
     }
     this.updateGauges();
-    if (this.book.bufferedRows() >= this.deps.options.maxBufferedRows) {
+    if (this.book.stats().dirtyRows >= this.deps.options.maxBufferedRows) {
       this.pause('buffer full');
-      void this.flush();
+      void this.flush(true);
     }
   }
 
-  /** Starts a flush unless one runs; resolves when the running or started flush ends. */
-  flush(): Promise<void> {
+  /**
+   * Writes the due windows (all changed ones when `all`), then commits. Starts a
+   * flush unless one runs; resolves when the running or started flush ends.
+   */
+  flush(all = false): Promise<void> {
     if (!this.flushing)
-      this.flushing = this.flushOnce().finally(() => {
+      this.flushing = this.flushOnce(all).finally(() => {
         this.flushing = null;
       });
     return this.flushing;
   }
 
-  /** Forgets the uncommitted positions of partitions this member no longer owns. */
+  /** After a rebalance: forget positions of partitions this member no longer owns. */
   onAssignment(assignment: Record<string, number[]>): void {
     const owned = new Set(assignment[this.deps.options.topic] ?? []);
-    for (const p of [...this.consumed.keys()]) if (!owned.has(p)) this.consumed.delete(p);
+    const known = new Set([...(this.owned ?? []), ...this.committed.keys(), ...this.startedAt.keys()]);
+    for (const p of known)
+      if (!owned.has(p)) {
+        this.book.forgetPartition(this.deps.options.topic, p);
+        this.committed.delete(p);
+        this.startedAt.delete(p);
+      }
+    this.owned = owned;
     this.deps.logger.info({ assignment }, 'partitions assigned');
   }
 
@@ -108,105 +177,173 @@ export class WindowerPipeline {
     this.stopped = true;
   }
 
-  private async flushOnce(): Promise<void> {
-    const commits = [...this.consumed].map(([partition, offset]) => ({
-      topic: this.deps.options.topic,
-      partition,
-      offset,
-    }));
-    const dirty = this.book.dirtyWindows();
+  private async flushOnce(all: boolean): Promise<void> {
+    await this.sendDeadLetters();
+    const nowMs = this.deps.now();
+    const due = this.book.dueWindows(this.watermarkMs, all ? Number.MAX_SAFE_INTEGER : nowMs);
     let failed = 0;
-    for (const w of dirty) {
+    for (const d of due) {
       try {
-        await this.writeWindow(w);
+        await this.writeWindow(d.windowKey);
       } catch (err) {
         failed++;
         this.deps.logger.error(
-          { window: w.id, err: (err as Error).message },
-          'window write failed; it stays dirty and is retried next flush',
+          { window: d.windowKey, err: (err as Error).message },
+          'window write failed; it stays pending and is retried next flush',
         );
       }
     }
-    if (failed > 0 || this.stopped) return;
-    // One commit per partition: a partition lost in a rebalance must not block the others.
-    for (const c of commits) {
+    if (this.stopped && failed > 0) return;
+    await this.commit();
+    const idleMs =
+      this.book.stats().rows > this.deps.options.maxBufferedRows ? 0 : this.deps.options.windowIdleMs;
+    this.book.evictIdle(this.deps.now(), idleMs);
+    this.updateGauges();
+    if (this.paused && failed === 0 && this.book.stats().dirtyRows < this.deps.options.maxBufferedRows)
+      this.resume();
+  }
+
+  /** The bar, or why it cannot enter the dataset: its contract, or a key that cannot be built. */
+  private check(value: Buffer | null): { bar: AlignedBar } | { reason: { ruleId: string; message: string } } {
+    const decoded = decodeRecord('aligned_bar', value);
+    if (!decoded.ok)
+      return { reason: { ruleId: `contract.${decoded.error.rule}`, message: decoded.error.message } };
+    const bar = decoded.value as AlignedBar;
+    try {
+      objectKey(this.deps.prefix, this.book.windowOf(bar));
+      return { bar };
+    } catch (err) {
+      return { reason: { ruleId: 'windower.key', message: (err as Error).message } };
+    }
+  }
+
+  private async sendDeadLetters(): Promise<void> {
+    if (this.pendingDeadLetters.length === 0) return;
+    const letters = this.pendingDeadLetters;
+    try {
+      await this.deps.deadLetters.send(letters);
+      this.pendingDeadLetters = this.pendingDeadLetters.filter((l) => !letters.includes(l));
+      this.deps.metrics.deadLetters.inc(letters.length);
+    } catch (err) {
+      // Kept: the commit stays below them and the next flush sends them again.
+      this.deps.logger.error(
+        { err: (err as Error).message, count: letters.length },
+        'dead-letter send failed',
+      );
+    }
+  }
+
+  /** One commit per partition: a partition lost in a rebalance must not block the others. */
+  private async commit(): Promise<void> {
+    for (const safe of this.book.safeCommitOffsets()) {
+      if (safe.topic !== this.deps.options.topic) continue;
+      const c = { ...safe, offset: this.capByDeadLetters(safe.partition, safe.offset) };
+      if (this.owned && !this.owned.has(c.partition)) continue;
+      if ((this.committed.get(c.partition) ?? this.startedAt.get(c.partition)) === c.offset) continue;
       try {
+        this.deps.atStep?.('before-commit');
         await this.deps.consumer.commitOffsets([c]);
-        if (this.consumed.get(c.partition) === c.offset) this.consumed.delete(c.partition);
+        this.committed.set(c.partition, c.offset);
+        this.deps.atStep?.('after-commit');
       } catch (err) {
         // Its new owner re-reads from the last commit and rewrites the same keys with the same rows.
         this.deps.logger.warn({ commit: c, err: (err as Error).message }, 'offset commit failed');
       }
     }
-    this.book.evictIdle(this.deps.now(), this.deps.options.windowIdleMs);
-    this.updateGauges();
-    if (this.paused && this.book.bufferedRows() < this.deps.options.maxBufferedRows) this.resume();
   }
 
-  private async writeWindow(w: OpenWindow): Promise<void> {
-    const t = this.tracked.get(w);
-    const version = t?.version ?? 0;
+  private capByDeadLetters(partition: number, offset: string): string {
+    let cap = BigInt(offset);
+    for (const l of this.pendingDeadLetters)
+      if (l.source.partition === partition && BigInt(l.source.offset) < cap) cap = BigInt(l.source.offset);
+    return cap.toString();
+  }
+
+  private async writeWindow(windowKey: string): Promise<void> {
     await retry(
       async () => {
-        if (!w.loaded) {
-          const existing = await this.deps.windows.read(w.id);
-          if (existing) {
-            // Bars already in memory came later from Kafka: they win on an equal revision.
-            for (const b of existing.bars) {
-              const cur = w.rows.get(b.eventTimeMs);
-              if (!cur || cur.revision < b.revision) w.rows.set(b.eventTimeMs, b);
-            }
-            if (existing.manifest) mergeOffsetRanges(w.offsets, existing.manifest.kafkaOffsets);
-          }
-          w.loaded = true;
+        let snap = this.book.snapshot(windowKey);
+        if (!snap.storedMerged) {
+          const stored = await this.deps.windows.read(snap.window);
+          this.book.mergeStored(windowKey, stored?.latest ?? [], stored?.superseded ?? []);
+          this.storedOffsets.set(windowKey, stored?.manifest?.kafkaOffsets ?? []);
+          snap = this.book.snapshot(windowKey);
         }
-        const rows = sortedRows(w.rows);
-        const manifest = await this.deps.windows.write(w.id, rows, [...w.offsets], this.deps.now());
-        this.deps.metrics.rowsWritten.inc({ timeframe: w.id.timeframe }, manifest.rowCount);
-        this.deps.metrics.filesWritten.inc();
-        this.deps.metrics.bytesWritten.inc(manifest.bytes);
-        if (manifest.maxTsMs !== null)
-          this.deps.metrics.freshness.observe(
-            { exchange: w.id.exchange, symbol: w.id.symbol, feed: 'bar' },
-            manifest.maxTsMs + timeframeMs(w.id.timeframe),
-          );
-        this.deps.logger.debug(
-          { key: manifest.key, rows: manifest.rowCount, bytes: manifest.bytes },
-          'window written',
-        );
+        // Bars added after this snapshot (while the puts run) are not covered by it.
+        const closesCovered = this.pendingCloses.get(windowKey)?.length ?? 0;
+        const written = await this.deps.windows.write({
+          window: snap.window,
+          latest: snap.latest,
+          superseded: snap.superseded,
+          kafkaOffsets: mergeOffsetSpans(this.storedOffsets.get(windowKey) ?? [], snap.kafkaOffsets),
+          watermarkMs: this.watermarkMs,
+          closed: snap.closed,
+          writtenAtMs: this.deps.now(),
+        });
+        this.book.markDurable(windowKey, snap.version, snap.closed);
+        this.onDurable(windowKey, closesCovered, written);
       },
       {
         retries: Number.POSITIVE_INFINITY,
         maxDelayMs: this.deps.options.retryMaxDelayMs,
         shouldRetry: (err) => !this.stopped && isRetriable(err),
         onRetry: (err, attempt, delayMs) => {
-          this.deps.metrics.s3Errors.inc();
           this.pause('S3 unavailable');
           this.deps.logger.warn(
-            { window: w.id, attempt, delayMs, err: (err as Error).message },
+            { window: windowKey, attempt, delayMs, err: (err as Error).message },
             'S3 write failed; backing off',
           );
         },
       },
     );
-    if ((t?.version ?? 0) === version) w.dirty = false;
+  }
+
+  private onDurable(windowKey: string, closesCovered: number, written: WindowWriteResult): void {
+    const { manifest } = written;
+    const m = this.deps.metrics;
+    m.rowsWritten.inc({ timeframe: manifest.window.timeframe }, manifest.object.rowCount);
+    m.filesWritten.inc(written.files);
+    m.bytesWritten.inc(written.bytes);
+    if (manifest.maxTsMs !== null) {
+      const labels = { exchange: manifest.window.exchange, symbol: manifest.window.symbol, feed: 'bar' };
+      const seen = this.freshSeries.has(`${labels.exchange}|${labels.symbol}`);
+      if (seen || this.freshSeries.size < this.deps.options.freshnessMaxSeries) {
+        this.freshSeries.add(`${labels.exchange}|${labels.symbol}`);
+        m.freshness.observe(labels, manifest.maxTsMs + timeframeMs(manifest.window.timeframe));
+      } else m.freshnessSeriesDropped.inc();
+    }
+    // The closes recorded before this snapshot are durable now; later adds stay pending.
+    const closes = this.pendingCloses.get(windowKey);
+    if (closes) {
+      const nowMs = this.deps.now();
+      for (const c of closes.splice(0, closesCovered)) m.durableDelay.observe(Math.max(0, nowMs - c) / 1000);
+      if (closes.length === 0) this.pendingCloses.delete(windowKey);
+    }
+    if (this.book.seriesOf(windowKey) === null) this.storedOffsets.delete(windowKey);
+    this.deps.logger.debug(
+      { key: manifest.object.key, rows: manifest.object.rowCount, bytes: written.bytes },
+      'window written',
+    );
   }
 
   private pause(reason: string): void {
     if (this.paused) return;
     this.paused = true;
+    this.deps.metrics.consumerPaused.set(1);
     this.deps.consumer.pause([{ topic: this.deps.options.topic }]);
     this.deps.logger.warn({ reason }, 'consumer paused');
   }
 
   private resume(): void {
     this.paused = false;
+    this.deps.metrics.consumerPaused.set(0);
     this.deps.consumer.resume([{ topic: this.deps.options.topic }]);
     this.deps.logger.info('consumer resumed');
   }
 
   private updateGauges(): void {
-    this.deps.metrics.windowsOpen.set(this.book.size);
-    this.deps.metrics.bufferedRows.set(this.book.bufferedRows());
+    const s = this.book.stats();
+    this.deps.metrics.windowsOpen.set(s.windows);
+    this.deps.metrics.bufferedRows.set(s.rows);
   }
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// `perpflow <command>`: runs the TypeScript entry with tsx and the workspace source condition,
+// so it works from a fresh clone without a build. Commands: pull.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const entry = fileURLToPath(new URL('../src/perpflow.ts', import.meta.url));
+const tsx = import.meta.resolve('tsx');
+const r = spawnSync(
+  process.execPath,
+  ['--conditions=@perpflow/source', '--import', tsx, entry, ...process.argv.slice(2)],
+  // npm runs scripts in the workspace folder; relative paths (--out) mean the caller's folder.
+  { stdio: 'inherit', cwd: process.env.INIT_CWD ?? process.cwd() },
+);
+process.exit(r.status ?? 1);

@@ -1,0 +1,38 @@
+import type { S3Op, WindowerMetrics } from '../metrics.js';
+import type { ObjectStore } from './s3.js';
+
+/** An object store whose every request is timed and, when it fails, counted per operation. */
+export class TimedObjectStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly metrics: Pick<WindowerMetrics, 's3Latency' | 's3Errors'>,
+  ) {}
+
+  put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    return this.time('put', () => this.inner.put(key, body, contentType));
+  }
+  get(key: string): Promise<Uint8Array | null> {
+    return this.time('get', () => this.inner.get(key));
+  }
+  exists(key: string): Promise<boolean> {
+    return this.time('head', () => this.inner.exists(key));
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.time('list', () => this.inner.list(prefix));
+  }
+  delete(key: string): Promise<void> {
+    return this.time('delete', () => this.inner.delete(key));
+  }
+
+  private async time<T>(op: S3Op, fn: () => Promise<T>): Promise<T> {
+    const end = this.metrics.s3Latency.startTimer({ op });
+    try {
+      return await fn();
+    } catch (err) {
+      this.metrics.s3Errors.inc({ op });
+      throw err;
+    } finally {
+      end();
+    }
+  }
+}

@@ -1,0 +1,14 @@
+/** `perpflow <command> [flags]`: the batch-job side of the dataset. */
+import { runPullCli } from './pull/cli.js';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { pull: runPullCli };
+
+const [command, ...rest] = process.argv.slice(2);
+const run = command === undefined ? undefined : COMMANDS[command];
+if (!run) {
+  console.error(
+    `usage: perpflow <command> [flags]; commands: ${Object.keys(COMMANDS).join(', ')} (try: perpflow pull --help)`,
+  );
+  process.exit(2);
+}
+process.exitCode = await run(rest);

@@ -1,0 +1,320 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { AlignedBar, ExchangeId, Timeframe } from '@perpflow/contracts';
+import {
+  type BarGap,
+  type Coverage,
+  decodeParquetToBars,
+  encodeBarsToParquet,
+  findBarGaps,
+  type ObjectRef,
+  ObjectIntegrityError,
+  objectsToFetch,
+  type PlannedWindow,
+  planPull,
+  type PullRequest,
+  parseSeriesIndex,
+  parseWindowManifest,
+  type SeriesIndex,
+  selectRows,
+  seriesToPull,
+  type TimeRange,
+  verifyObject,
+  type WindowManifest,
+} from '@perpflow/dataset';
+import type { ObjectStore } from '../adapters/s3.js';
+
+/** What `perpflow pull` asks for; the TypeScript form of its flags. */
+export interface PullOptions {
+  exchanges: readonly ExchangeId[];
+  symbols: readonly string[];
+  timeframe: Timeframe;
+  /** Inclusive bar open time, ms UTC. */
+  fromMs: number;
+  /** Exclusive bar open time, ms UTC. */
+  toMs: number;
+  /** Point in time: only what was known then (per bar, the highest revision with known_at ≤ asOfMs). */
+  asOfMs?: number;
+  /** Folder the Parquet files are written to (created). */
+  outDir: string;
+  /** One file `merged.parquet` instead of one per window. Default false. */
+  merge?: boolean;
+  /** Dataset prefix in the bucket (S3_PREFIX of the windower). */
+  prefix: string;
+  /** Called after each window (progress bar, log lines). */
+  onProgress?: (p: PullProgress) => void;
+  /** Re-reads of a window whose object does not match its manifest (a write raced the read). Default 2. */
+  integrityRetries?: number;
+}
+
+export interface PullProgress {
+  windowsDone: number;
+  windowsTotal: number;
+  bytesDownloaded: number;
+  /** The window just finished. */
+  key: string;
+}
+
+/** One file written into outDir. */
+export interface PulledFile {
+  path: string;
+  rows: number;
+  /** The object(s) it came from, each verified against its manifest's sha256. */
+  sources: { key: string; sha256: string }[];
+}
+
+export interface SeriesReport {
+  exchange: ExchangeId;
+  symbol: string;
+  rows: number;
+  /** No index for this series: nothing was ever written for it under the prefix. */
+  indexFound: boolean;
+  /** Whole windows in range the index does not list. */
+  missingWindows: TimeRange[];
+  /** Missing bar times inside the windows fetched. */
+  gaps: BarGap[];
+  /** As-of only: bars that exist now but were not known at asOf. */
+  notYetKnown: number;
+  /** As-of only: rows returned in an older revision than the latest. */
+  olderRevisions: number;
+}
+
+export interface PullReport {
+  request: Omit<PullOptions, 'onProgress' | 'outDir'> & { outDir: string };
+  files: PulledFile[];
+  series: SeriesReport[];
+  rows: number;
+  bytesDownloaded: number;
+  objectsVerified: number;
+}
+
+/** The request cannot be served as asked; the message says what to change. Not retriable. */
+export class PullError extends Error {
+  readonly code: string;
+  readonly retriable = false;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * Pulls aligned bars from the dataset: series index → manifests → objects, each
+ * verified against its manifest's sha256 (a mismatch is re-read, then fails), rows
+ * selected by range and as-of, gaps reported, Parquet written to outDir.
+ */
+export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<PullReport> {
+  const request: PullRequest = {
+    exchanges: o.exchanges,
+    symbols: o.symbols,
+    timeframe: o.timeframe,
+    fromMs: o.fromMs,
+    toMs: o.toMs,
+    ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
+  };
+  const indexes = new Map<string, SeriesIndex | null>();
+  for (const { indexKey } of seriesToPull(o.prefix, request)) {
+    const raw = await store.get(indexKey);
+    indexes.set(indexKey, raw === null ? null : parseSeriesIndex(raw));
+  }
+  const plans = planPull(o.prefix, request, indexes);
+  const windowsTotal = plans.reduce((n, p) => n + p.windows.length, 0);
+  await mkdir(o.outDir, { recursive: true });
+
+  const report: PullReport = {
+    request: { ...o, outDir: o.outDir },
+    files: [],
+    series: [],
+    rows: 0,
+    bytesDownloaded: 0,
+    objectsVerified: 0,
+  };
+  delete (report.request as { onProgress?: unknown }).onProgress;
+  const merged: AlignedBar[] = [];
+  const mergedSources: PulledFile['sources'] = [];
+  let windowsDone = 0;
+  for (const plan of plans) {
+    const seriesRows: AlignedBar[] = [];
+    const coverage: Coverage[] = [];
+    const s: SeriesReport = {
+      exchange: plan.series.exchange,
+      symbol: plan.series.symbol,
+      rows: 0,
+      indexFound: plan.indexFound,
+      missingWindows: plan.missingWindows,
+      gaps: [],
+      notYetKnown: 0,
+      olderRevisions: 0,
+    };
+    for (const w of plan.windows) {
+      const got = await fetchWindow(store, w, o.asOfMs, o.integrityRetries ?? 2);
+      report.bytesDownloaded += got.bytes;
+      report.objectsVerified += got.sources.length;
+      const sel = selectRows(got.latest, got.superseded, {
+        fromMs: o.fromMs,
+        toMs: o.toMs,
+        ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
+      });
+      s.notYetKnown += sel.notYetKnown;
+      s.olderRevisions += sel.olderRevisions;
+      seriesRows.push(...sel.rows);
+      coverage.push({
+        startMs: w.startMs,
+        endMs: w.endMs,
+        closed: got.manifest.closed,
+        maxTsMs: got.manifest.maxTsMs,
+      });
+      if (o.merge) {
+        merged.push(...sel.rows);
+        mergedSources.push(...got.sources);
+      } else if (sel.rows.length > 0) {
+        const unchanged = sel.rows.length === got.latest.length && sel.olderRevisions === 0;
+        const path = join(o.outDir, localPath(o.prefix, w.objectKey));
+        await writeAtomically(path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
+        report.files.push({ path, rows: sel.rows.length, sources: got.sources });
+      }
+      windowsDone++;
+      o.onProgress?.({
+        windowsDone,
+        windowsTotal,
+        bytesDownloaded: report.bytesDownloaded,
+        key: w.objectKey,
+      });
+    }
+    s.rows = seriesRows.length;
+    s.gaps = findBarGaps(
+      seriesRows.sort((a, b) => a.eventTimeMs - b.eventTimeMs),
+      o.timeframe,
+      o.fromMs,
+      o.toMs,
+      coverage,
+    );
+    report.rows += s.rows;
+    report.series.push(s);
+  }
+  if (o.merge && merged.length > 0) {
+    const path = join(o.outDir, 'merged.parquet');
+    await writeAtomically(path, encodeBarsToParquet(merged));
+    report.files.push({ path, rows: merged.length, sources: mergedSources });
+  }
+  await writeAtomically(
+    join(o.outDir, '_pull.json'),
+    new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`),
+  );
+  return report;
+}
+
+interface FetchedWindow {
+  manifest: WindowManifest;
+  latest: AlignedBar[];
+  latestBytes: Uint8Array;
+  superseded: AlignedBar[];
+  sources: { key: string; sha256: string }[];
+  bytes: number;
+}
+
+/**
+ * Manifest, then its objects, verified. A mismatch usually means the windower
+ * rewrote the window between our two GETs: read the manifest again; a mismatch
+ * that persists is corruption and fails the pull.
+ */
+async function fetchWindow(
+  store: ObjectStore,
+  w: PlannedWindow,
+  asOfMs: number | undefined,
+  retries: number,
+): Promise<FetchedWindow> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const rawManifest = await store.get(w.manifestKey);
+      if (rawManifest === null)
+        throw new PullError(
+          'MANIFEST_MISSING',
+          `${w.manifestKey} is listed in the series index but missing: the dataset was partly deleted; ` +
+            'rebuild the index (rebuildSeriesIndex) or pull a range without that window',
+        );
+      const manifest = parseWindowManifest(rawManifest);
+      const refs = objectsToFetch(manifest, asOfMs);
+      const latestBytes = await getVerified(store, refs.latest);
+      const revBytes = refs.revisions ? await getVerified(store, refs.revisions) : null;
+      const sources = [refs.latest, ...(refs.revisions ? [refs.revisions] : [])].map((r) => ({
+        key: r.key,
+        sha256: r.sha256,
+      }));
+      return {
+        manifest,
+        latest: decodeParquetToBars(latestBytes),
+        latestBytes,
+        superseded: revBytes ? decodeParquetToBars(revBytes) : [],
+        sources,
+        bytes: rawManifest.byteLength + latestBytes.byteLength + (revBytes?.byteLength ?? 0),
+      };
+    } catch (err) {
+      if (err instanceof ObjectIntegrityError && attempt < retries) continue;
+      if (err instanceof ObjectIntegrityError)
+        throw new PullError(
+          'INTEGRITY',
+          `${err.message} (after ${retries + 1} reads). The object does not match its manifest: ` +
+            'if the windower is writing this window, pull again in a minute; if it persists the object ' +
+            'is corrupt: restart the windower from an earlier offset to rewrite it',
+          { cause: err },
+        );
+      throw err;
+    }
+  }
+}
+
+async function getVerified(store: ObjectStore, ref: ObjectRef): Promise<Uint8Array> {
+  const bytes = await store.get(ref.key);
+  if (bytes === null)
+    throw new ObjectIntegrityError(`${ref.key}: missing, manifest says ${ref.bytes} bytes`, ref.key);
+  verifyObject(bytes, ref);
+  return bytes;
+}
+
+/** The object's path below the dataset prefix (Hive partitions kept, so readers see them). */
+function localPath(prefix: string, key: string): string {
+  const p = `${prefix.replace(/\/+$/, '')}/aligned/v1/`;
+  if (!key.startsWith(p)) throw new PullError('KEY_OUTSIDE_PREFIX', `index names ${key}, outside ${p}`);
+  return key.slice(p.length);
+}
+
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
+/** Summary lines for people: rows, files, gaps, and what to do about them. */
+export function describeReport(r: PullReport): string[] {
+  const lines = [
+    `pulled ${r.rows} rows into ${r.files.length} file(s) under ${r.request.outDir} ` +
+      `(${r.objectsVerified} objects, ${r.bytesDownloaded} bytes, every sha256 verified)`,
+  ];
+  for (const s of r.series) {
+    const id = `${s.exchange} ${s.symbol} ${r.request.timeframe}`;
+    if (!s.indexFound) {
+      lines.push(
+        `${id}: no data under prefix '${r.request.prefix}' — check --exchange/--symbol/--timeframe and S3_PREFIX, ` +
+          'or that the windower has consumed this series',
+      );
+      continue;
+    }
+    const missingBars = s.gaps.reduce((n, g) => n + g.missingBars, 0);
+    lines.push(
+      `${id}: ${s.rows} rows; ${s.missingWindows.length} missing window(s), ${s.gaps.length} gap(s) (${missingBars} bars)` +
+        (r.request.asOfMs === undefined
+          ? ''
+          : `; as of ${new Date(r.request.asOfMs).toISOString()}: ${s.notYetKnown} not yet known, ${s.olderRevisions} in an older revision`),
+    );
+    for (const m of s.missingWindows.slice(0, 5))
+      lines.push(`  missing window ${iso(m.startMs)} .. ${iso(m.endMs)}`);
+    for (const g of s.gaps.slice(0, 5))
+      lines.push(`  gap ${iso(g.startMs)} .. ${iso(g.endMs)} (${g.missingBars} bars)`);
+    if (s.gaps.length + s.missingWindows.length > 10) lines.push('  … (all gaps in _pull.json)');
+  }
+  return lines;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
