@@ -1,0 +1,130 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { env, parseConfig } from '@perpflow/runtime';
+import { z } from 'zod';
+
+export const SECTIONS = ['publish', 'aligner', 'windower', 'backfill', 'live'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+/** Sizes of each scale; every one can be overridden by its BENCH_* variable. */
+const SCALES = {
+  quick: {
+    publishRecords: 50_000,
+    alignerSymbols: 50,
+    alignerMinutes: 720,
+    windowerSymbols: 50,
+    windowerDays: 1,
+    baselineRows: 20_000,
+    backfillSymbols: 10,
+    backfillDays: 1,
+    liveSymbols: 100,
+    liveBarCloses: 1,
+  },
+  full: {
+    publishRecords: 500_000,
+    alignerSymbols: 500,
+    alignerMinutes: 1_440,
+    windowerSymbols: 500,
+    windowerDays: 2,
+    baselineRows: 100_000,
+    backfillSymbols: 100,
+    backfillDays: 3,
+    liveSymbols: 500,
+    liveBarCloses: 3,
+  },
+} as const;
+
+/** bench configuration: one zod schema over environment variables, parsed at start-up. */
+export const BenchConfigSchema = z.object({
+  BENCH_SCALE: z
+    .enum(['quick', 'full'])
+    .default('quick')
+    .describe('sizes: quick (~2 min) or full (≤ 15 min)'),
+  BENCH_SECTIONS: env
+    .list([...SECTIONS])
+    .pipe(z.array(z.enum(SECTIONS)))
+    .describe('sections to run, comma-separated'),
+  BENCH_RESULTS_DIR: z.string().default('results').describe('where <iso-time>.json and latest.json go'),
+  BENCH_STACK_KIND: z.enum(['own', 'shared']).default('own').describe('set by scripts/bench.sh'),
+  BENCH_PUBLISH_RECORDS: z.coerce.number().int().positive().optional(),
+  BENCH_PUBLISH_CONCURRENCY: env.int(2, { min: 1 }).describe('sends in flight (the backfill concurrency)'),
+  BENCH_ALIGNER_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_ALIGNER_MINUTES: z.coerce.number().int().positive().optional(),
+  BENCH_WINDOWER_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_WINDOWER_DAYS: z.coerce.number().int().positive().optional(),
+  BENCH_BASELINE_ROWS: z.coerce.number().int().positive().optional(),
+  BENCH_BACKFILL_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_BACKFILL_DAYS: z.coerce.number().int().positive().optional(),
+  BENCH_LIVE_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_LIVE_BAR_CLOSES: z.coerce.number().int().positive().optional(),
+  BENCH_PROFILE: env
+    .bool(false)
+    .describe('run the services under node --cpu-prof; profiles in <results>/profiles'),
+  BENCH_ALT_CLIENT: env
+    .bool(true)
+    .describe('also measure @platformatic/kafka (the proposed alternative client)'),
+  KAFKA_BROKERS: z.string().default('127.0.0.1:39092'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:36379'),
+  S3_ENDPOINT: z.string().default('http://127.0.0.1:39000'),
+  S3_BUCKET: z.string().default('perpflow'),
+});
+
+export interface BenchConfig {
+  scale: 'quick' | 'full';
+  sections: readonly SectionName[];
+  resultsDir: string;
+  stackKind: 'own' | 'shared';
+  publishRecords: number;
+  publishConcurrency: number;
+  alignerSymbols: number;
+  alignerMinutes: number;
+  windowerSymbols: number;
+  windowerDays: number;
+  baselineRows: number;
+  backfillSymbols: number;
+  backfillDays: number;
+  liveSymbols: number;
+  liveBarCloses: number;
+  altClient: boolean;
+  profile: boolean;
+  kafkaBrokers: string;
+  redisUrl: string;
+  s3Endpoint: string;
+  s3Bucket: string;
+}
+
+export function loadBenchConfig(environment: Record<string, string | undefined> = process.env): BenchConfig {
+  const c = parseConfig(BenchConfigSchema, environment);
+  const s = SCALES[c.BENCH_SCALE];
+  return {
+    scale: c.BENCH_SCALE,
+    sections: c.BENCH_SECTIONS,
+    resultsDir: c.BENCH_RESULTS_DIR,
+    stackKind: c.BENCH_STACK_KIND,
+    publishRecords: c.BENCH_PUBLISH_RECORDS ?? s.publishRecords,
+    publishConcurrency: c.BENCH_PUBLISH_CONCURRENCY,
+    alignerSymbols: c.BENCH_ALIGNER_SYMBOLS ?? s.alignerSymbols,
+    alignerMinutes: c.BENCH_ALIGNER_MINUTES ?? s.alignerMinutes,
+    windowerSymbols: c.BENCH_WINDOWER_SYMBOLS ?? s.windowerSymbols,
+    windowerDays: c.BENCH_WINDOWER_DAYS ?? s.windowerDays,
+    baselineRows: c.BENCH_BASELINE_ROWS ?? s.baselineRows,
+    backfillSymbols: c.BENCH_BACKFILL_SYMBOLS ?? s.backfillSymbols,
+    backfillDays: c.BENCH_BACKFILL_DAYS ?? s.backfillDays,
+    liveSymbols: c.BENCH_LIVE_SYMBOLS ?? s.liveSymbols,
+    liveBarCloses: c.BENCH_LIVE_BAR_CLOSES ?? s.liveBarCloses,
+    altClient: c.BENCH_ALT_CLIENT,
+    profile: c.BENCH_PROFILE,
+    kafkaBrokers: c.KAFKA_BROKERS,
+    redisUrl: c.REDIS_URL,
+    s3Endpoint: c.S3_ENDPOINT,
+    s3Bucket: c.S3_BUCKET,
+  };
+}
+
+/** Env that makes a service write a CPU profile when it exits (BENCH_PROFILE=1). */
+export function profileEnv(c: BenchConfig, name: string): Record<string, string> {
+  if (!c.profile) return {};
+  const dir = resolve(c.resultsDir, 'profiles', name);
+  mkdirSync(dir, { recursive: true });
+  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+}

@@ -1,0 +1,123 @@
+import { createKafka } from '@perpflow/kafka';
+import { retry } from '@perpflow/runtime';
+import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+
+export function benchKafka(brokers: string, clientId: string): Kafka {
+  return createKafka({ clientId, brokers: brokers.split(',') });
+}
+
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
+  await withAdmin(kafka, (a) =>
+    a.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+      waitForLeaders: true,
+    }),
+  );
+}
+
+/** Next offset to be written, per partition. */
+export async function endOffsets(
+  kafka: Kafka,
+  topics: readonly string[],
+): Promise<Map<string, Map<number, bigint>>> {
+  return withAdmin(kafka, async (a) => {
+    const out = new Map<string, Map<number, bigint>>();
+    // A topic created a moment ago may still be electing its leaders: retry.
+    for (const t of topics)
+      out.set(
+        t,
+        new Map(
+          (
+            await retry(
+              async () => {
+                // Fresh metadata each attempt: the cached leader may be the stale one.
+                await a.fetchTopicMetadata({ topics: [t] });
+                return a.fetchTopicOffsets(t);
+              },
+              { retries: 10, baseDelayMs: 300, shouldRetry: () => true },
+            )
+          ).map((p) => [p.partition, BigInt(p.high)]),
+        ),
+      );
+    return out;
+  });
+}
+
+export function totalOf(ends: Map<string, Map<number, bigint>>): bigint {
+  let n = 0n;
+  for (const parts of ends.values()) for (const v of parts.values()) n += v;
+  return n;
+}
+
+/**
+ * Commits a new group's offsets at the current end of each topic before anything
+ * joins it: the service under test then reads only what the bench writes next,
+ * whatever older data the topics hold.
+ */
+export async function parkGroupAtEnd(
+  kafka: Kafka,
+  groupId: string,
+  topics: readonly string[],
+): Promise<void> {
+  const ends = await endOffsets(kafka, topics);
+  await withAdmin(kafka, async (a) => {
+    // On a fresh broker the offsets topic and its coordinator appear on first use: retry.
+    for (const [topic, parts] of ends)
+      await retry(
+        () =>
+          a.setOffsets({
+            groupId,
+            topic,
+            partitions: [...parts].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+          }),
+        { retries: 10, baseDelayMs: 300, shouldRetry: () => true },
+      );
+  });
+}
+
+/** Messages the group has committed past, summed over `topics`, counted from `from`. */
+export async function committedSince(
+  admin: Admin,
+  groupId: string,
+  from: Map<string, Map<number, bigint>>,
+): Promise<bigint> {
+  const res = await admin.fetchOffsets({ groupId, topics: [...from.keys()] });
+  let n = 0n;
+  for (const t of res)
+    for (const p of t.partitions) {
+      const base = from.get(t.topic)?.get(p.partition) ?? 0n;
+      const at = BigInt(p.offset);
+      if (at > base) n += at - base;
+    }
+  return n;
+}
+
+/** Sends `messages` in requests of at most `perRequest`, `concurrency` requests at a time. */
+export async function sendAll(
+  producer: Producer,
+  topic: string,
+  messages: readonly Message[],
+  perRequest = 1_000,
+  concurrency = 2,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next;
+      next += perRequest;
+      if (i >= messages.length) return;
+      await producer.send({ topic, messages: messages.slice(i, i + perRequest) });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}

@@ -1,0 +1,282 @@
+/**
+ * Aligner: records/s of the pure core in-process (contract decode of the Kafka
+ * bytes + quality rules + alignment, the aligner's own engine) and of the real
+ * services/aligner process through Kafka (consume → validate/align → produce →
+ * snapshot → commit) on raw records written beforehand, beside Kafka's
+ * kafka-consumer-perf-test, kafkajs consuming alone and @platformatic/kafka consuming alone.
+ */
+import { decodeRecord, FEED_RECORD_KIND, TOPICS } from '@perpflow/contracts';
+import { createIdempotentProducer, ensureTopics, pipelineTopics, toMessage } from '@perpflow/kafka';
+import type { Message } from 'kafkajs';
+import { loadConfig as loadAlignerConfig } from '../../../services/aligner/src/config.js';
+import { createPartitionEngine, loadEngineConfig } from '../../../services/aligner/src/domain/engine.js';
+import type { EngineInput } from '../../../services/aligner/src/domain/engine-types.js';
+import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
+import { alternativeConsume } from '../alt-client.js';
+import { type BenchConfig, profileEnv } from '../config.js';
+import {
+  benchKafka,
+  committedSince,
+  endOffsets,
+  parkGroupAtEnd,
+  sendAll,
+  withAdmin,
+} from '../kafka-admin.js';
+import {
+  countByFeed,
+  DAY_MS,
+  type RawRecord,
+  rawRecords,
+  recentDays,
+  TF_MS,
+  universe,
+} from '../market-data.js';
+import type { FigureInput } from '../report.js';
+import { kafkaTool, PeakMemory, sleep } from '../system.js';
+import type { SectionResult } from './publish.js';
+
+const RAW_TOPICS = Object.values(TOPICS.raw);
+const BATCH = 1_000;
+
+export function inProcessAlign(records: readonly RawRecord[], values: readonly Buffer[]) {
+  const engineConfig = loadEngineConfig(loadAlignerConfig({}));
+  const engine = createPartitionEngine(engineConfig, null);
+  let bars = 0;
+  let rejected = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < records.length; i += BATCH) {
+    const inputs: EngineInput<number>[] = [];
+    for (let j = i; j < Math.min(records.length, i + BATCH); j++) {
+      const feed = records[j]!.feed;
+      const d = decodeRecord(FEED_RECORD_KIND[feed], values[j]!);
+      if (!d.ok) throw new Error(`bench record broke the contract: ${d.error.message}`);
+      inputs.push({ feed, record: d.value as EngineInput<number>['record'], ref: j });
+    }
+    const out = engine.apply(inputs, Date.now());
+    bars += out.bars.length;
+    rejected += out.rejected.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const s0 = performance.now();
+  const snapshotBytes = JSON.stringify(engine.snapshot()).length;
+  const snapshotMs = performance.now() - s0;
+  return { seconds, bars, rejected, snapshotBytes, snapshotMs };
+}
+
+/** Parses kafka-consumer-perf-test's CSV line: fetch.nMsg.sec (excludes the group join) and nMsg.sec. */
+export function parseConsumerPerf(
+  out: string,
+): { nMsgSec: number; fetchNMsgSec: number; mbSec: number } | null {
+  const line = out
+    .trim()
+    .split('\n')
+    .filter((l) => /^\d{4}-/.test(l))
+    .at(-1);
+  const f = line?.split(',').map((s) => s.trim());
+  if (!f || f.length < 10) return null;
+  return { mbSec: Number(f[3]), nMsgSec: Number(f[5]), fetchNMsgSec: Number(f[9]) };
+}
+
+export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
+  const { fromMs } = recentDays(Math.ceil(c.alignerMinutes / 1_440) + 1);
+  const toMs = fromMs + c.alignerMinutes * TF_MS;
+  const u = universe(c.alignerSymbols, fromMs - DAY_MS);
+  const records = rawRecords(u, fromMs, toMs);
+  const n = records.length;
+  const values = records.map((r) => Buffer.from(JSON.stringify(r.record)));
+
+  // 1. In-process, the pure core.
+  const inproc = inProcessAlign(records, values);
+
+  // 2. Through Kafka, the real service.
+  const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-aligner');
+  await ensureTopics(kafka, pipelineTopics());
+  const group = uniqueName('bench-aligner');
+  await parkGroupAtEnd(kafka, group, RAW_TOPICS);
+  const rawBefore = await endOffsets(kafka, RAW_TOPICS);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const p0 = performance.now();
+  const byTopic = new Map<string, Message[]>();
+  const at = Date.now();
+  for (const r of records) {
+    const topic = TOPICS.raw[r.feed];
+    const list = byTopic.get(topic) ?? [];
+    list.push(
+      toMessage(r.record, {
+        kind: FEED_RECORD_KIND[r.feed],
+        producer: 'exchange-ingest',
+        producedAtMs: at,
+        source: 'backfill',
+      }),
+    );
+    byTopic.set(topic, list);
+  }
+  for (const [topic, messages] of byTopic) await sendAll(producer, topic, messages, 2_000, 1);
+  const prefillSeconds = (performance.now() - p0) / 1000;
+  await producer.disconnect();
+
+  const port = await freePort();
+  const svcStart = performance.now();
+  const aligner = await startService({
+    name: 'bench-aligner',
+    workspace: 'services/aligner',
+    env: {
+      KAFKA_BROKERS: c.kafkaBrokers,
+      REDIS_URL: c.redisUrl,
+      ALIGNER_GROUP_ID: group,
+      METRICS_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...profileEnv(c, 'aligner'),
+    },
+    readyPort: port,
+  });
+  const readyAt = performance.now();
+  const mem = new PeakMemory({ aligner: aligner.child.pid });
+  let firstAt: number | null = null;
+  let doneAt: number | null = null;
+  let committed = 0n;
+  const deadline = Date.now() + 120_000 + n;
+  await withAdmin(kafka, async (admin) => {
+    while (Date.now() < deadline) {
+      const t = performance.now();
+      if (firstAt === null && (await metricSum(aligner.metricsUrl!, 'perpflow_aligner_records_in_total')) > 0)
+        firstAt = t;
+      if (firstAt !== null) committed = await committedSince(admin, group, rawBefore);
+      doneAt = t;
+      if (committed >= BigInt(n)) return;
+      await sleep(100);
+    }
+  });
+  const complete = committed >= BigInt(n);
+  const peaks = mem.stop();
+  const barsEmitted = await metricSum(aligner.metricsUrl!, 'perpflow_aligner_bars_emitted_total');
+  const dlq = await metricSum(aligner.metricsUrl!, 'perpflow_dlq_records_total');
+  await stopService(aligner);
+  // Timed out: the rate of what was committed, said so in the note.
+  const throughKafka =
+    firstAt !== null && doneAt !== null && doneAt > firstAt
+      ? Number(committed) / ((doneAt - firstAt) / 1000)
+      : null;
+
+  // 3. References on the same topics.
+  const feeds = countByFeed(records);
+  let javaConsumer: ReturnType<typeof parseConsumerPerf> = null;
+  let javaError: string | null = null;
+  try {
+    javaConsumer = parseConsumerPerf(
+      await kafkaTool('consumer-perf-test', [
+        '--bootstrap-server',
+        c.kafkaBrokers,
+        '--topic',
+        TOPICS.raw.ohlcv,
+        '--messages',
+        String(feeds.ohlcv),
+        '--group',
+        uniqueName('bench-java-consumer'),
+        '--timeout',
+        '60000',
+      ]),
+    );
+  } catch (err) {
+    javaError = (err as Error).message;
+  }
+  const kafkajsOnly = await kafkajsConsume(c, RAW_TOPICS, n);
+  const alt = c.altClient ? await alternativeConsume(c.kafkaBrokers, RAW_TOPICS, n) : null;
+
+  const javaRef = {
+    name: 'kafka-consumer-perf-test (Java, fetch only)',
+    value: javaConsumer?.fetchNMsgSec ?? null,
+  };
+  const figures: FigureInput[] = [
+    {
+      name: 'in-process: decode + quality + align',
+      value: n / inproc.seconds,
+      unit: 'records/s',
+      note: `${n} records (${c.alignerSymbols} symbols × ${c.alignerMinutes} min, 4 feeds), ${inproc.bars} bars`,
+    },
+    {
+      name: 'through Kafka: services/aligner process',
+      value: throughKafka,
+      unit: 'records/s',
+      reference: javaRef,
+      target: { op: '>=', value: 100_000 },
+      note: complete
+        ? 'first record consumed → every offset committed (produce, Redis snapshot, commit per batch)'
+        : `TIMED OUT: ${committed} of ${n} records committed; rate of those`,
+    },
+    {
+      name: 'kafkajs consume only (no processing)',
+      value: kafkajsOnly,
+      unit: 'records/s',
+      reference: javaRef,
+    },
+  ];
+  if (alt)
+    figures.push({
+      name: '@platformatic/kafka consume only (proposed client)',
+      value: alt.error ? null : alt.recordsPerSec,
+      unit: 'records/s',
+      reference: javaRef,
+      ...(alt.error ? { note: alt.error } : {}),
+    });
+  figures.push({
+    name: 'aligner peak RSS (VmHWM)',
+    value: peaks.aligner ?? null,
+    unit: 'MiB',
+    target: { op: '<=', value: 300 },
+  });
+  return {
+    figures,
+    details: {
+      records: n,
+      byFeed: feeds,
+      symbols: c.alignerSymbols,
+      minutes: c.alignerMinutes,
+      inProcess: inproc,
+      prefillSeconds,
+      prefillRecordsPerSec: n / prefillSeconds,
+      serviceStartToReadySeconds: (readyAt - svcStart) / 1000,
+      readyToFirstRecordSeconds: firstAt !== null ? (firstAt - readyAt) / 1000 : null,
+      firstToCommittedSeconds: firstAt !== null && doneAt !== null ? (doneAt - firstAt) / 1000 : null,
+      barsEmitted,
+      deadLetters: dlq,
+      peakRssMiB: peaks,
+      javaConsumer,
+      javaError,
+      alternative: alt,
+      group,
+    },
+  };
+}
+
+/** kafkajs reading `count` messages of `topics` from the beginning, doing nothing with them. */
+async function kafkajsConsume(c: BenchConfig, topics: string[], count: number): Promise<number | null> {
+  const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-kafkajs-consume');
+  const consumer = kafka.consumer({
+    groupId: uniqueName('bench-kafkajs'),
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  let seen = 0;
+  let t0 = 0;
+  let t1 = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 120_000);
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (seen === 0) t0 = performance.now();
+        seen += batch.messages.length;
+        if (seen >= count && t1 === 0) {
+          t1 = performance.now();
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return t1 > 0 ? count / ((t1 - t0) / 1000) : null;
+}

@@ -1,0 +1,223 @@
+/**
+ * Windower: rows/s of the windower's Parquet encoder (@perpflow/dataset, parquet-wasm
+ * + apache-arrow, ZSTD) to memory, one file per (symbol, UTC day) as the windower
+ * writes them, and through S3 PUTs to the stack's S3 server; beside DuckDB (COPY …
+ * TO parquet, ZSTD) and parquetjs-lite (the baseline) writing the same rows to one
+ * file each; file sizes.
+ */
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { AlignedBar } from '@perpflow/contracts';
+import { ALIGNED_BAR_COLUMNS, type ColumnSpec, encodeBarsToParquet, objectKey } from '@perpflow/dataset';
+import { DuckDBInstance } from '@duckdb/node-api';
+import parquet from 'parquetjs-lite';
+import { uniqueName } from '../../../test/src/harness.js';
+import type { BenchConfig } from '../config.js';
+import { alignedBars, DAY_MS, recentDays, universe } from '../market-data.js';
+import type { FigureInput } from '../report.js';
+import { selfCpuSeconds } from '../system.js';
+import type { SectionResult } from './publish.js';
+
+const S3_CONCURRENCY = 4;
+
+export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
+  const { fromMs, toMs } = recentDays(c.windowerDays);
+  const u = universe(c.windowerSymbols, fromMs - DAY_MS);
+  // One window = one symbol-day, as the windower writes 1m bars.
+  const windows: AlignedBar[][] = [];
+  for (const series of alignedBars(u, fromMs, toMs))
+    for (let d = fromMs; d < toMs; d += DAY_MS)
+      windows.push(series.filter((b) => b.eventTimeMs >= d && b.eventTimeMs < d + DAY_MS));
+  const all = windows.flat();
+  const rows = all.length;
+  const dir = join(tmpdir(), uniqueName('perpflow-bench-parquet'));
+  mkdirSync(dir, { recursive: true });
+  try {
+    // Ours, per window, in memory.
+    let bytesPerWindow = 0;
+    const cpu0 = selfCpuSeconds();
+    let t0 = performance.now();
+    for (const w of windows) bytesPerWindow += encodeBarsToParquet(w).byteLength;
+    const perWindowSeconds = (performance.now() - t0) / 1000;
+    const perWindowCpuSeconds = selfCpuSeconds() - cpu0;
+
+    // Ours, one file of every row (the same file the references write).
+    t0 = performance.now();
+    const oneFile = encodeBarsToParquet(all);
+    const oneFileSeconds = (performance.now() - t0) / 1000;
+
+    // Ours to S3: encode + PUT per window, a few PUTs in flight.
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: c.s3Endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const prefix = `bench/${uniqueName('windower')}`;
+    let next = 0;
+    t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: S3_CONCURRENCY }, async () => {
+        for (;;) {
+          const i = next++;
+          const w = windows[i];
+          if (!w) return;
+          const first = w[0]!;
+          const key = objectKey(prefix, {
+            timeframe: first.timeframe,
+            exchange: first.exchange,
+            symbol: first.symbol,
+            unit: 'day',
+            startMs: Math.floor(first.eventTimeMs / DAY_MS) * DAY_MS,
+          });
+          await s3.send(new PutObjectCommand({ Bucket: c.s3Bucket, Key: key, Body: encodeBarsToParquet(w) }));
+        }
+      }),
+    );
+    const s3Seconds = (performance.now() - t0) / 1000;
+    s3.destroy();
+
+    const duck = await duckdbWrite(all, join(dir, 'duckdb.parquet'));
+    const baselineRows = all.slice(0, Math.min(rows, c.baselineRows));
+    const lite = await parquetjsLiteWrite(baselineRows, join(dir, 'parquetjs-lite.parquet'));
+
+    const duckRef = { name: 'DuckDB COPY to Parquet (ZSTD), one file', value: rows / duck.seconds };
+    const liteRef = { name: 'parquetjs-lite (SNAPPY), baseline', value: lite.rows / lite.seconds };
+    const figures: FigureInput[] = [
+      {
+        name: 'dataset encoder, one file per symbol-day',
+        value: rows / perWindowSeconds,
+        unit: 'rows/s',
+        reference: duckRef,
+        target: { op: '>=', value: 300_000 },
+        note: `${windows.length} windows of ≤ 1440 rows`,
+      },
+      {
+        name: 'dataset encoder, per symbol-day, per CPU-second',
+        value: rows / perWindowCpuSeconds,
+        unit: 'rows/CPU-s',
+        note: 'steadier than wall time on a loaded machine',
+      },
+      {
+        name: 'dataset encoder, one file of all rows',
+        value: rows / oneFileSeconds,
+        unit: 'rows/s',
+        reference: duckRef,
+      },
+      {
+        name: 'dataset encoder vs baseline, one file',
+        value: rows / oneFileSeconds,
+        unit: 'rows/s',
+        reference: liteRef,
+      },
+      {
+        name: 'dataset encoder + S3 PUT per symbol-day',
+        value: rows / s3Seconds,
+        unit: 'rows/s',
+        reference: duckRef,
+        note: `${S3_CONCURRENCY} PUTs in flight to ${c.s3Endpoint}`,
+      },
+      {
+        name: 'file size, one file of all rows',
+        value: oneFile.byteLength / rows,
+        unit: 'B/row',
+        reference: { name: 'DuckDB', value: duck.bytes / rows },
+      },
+      {
+        name: 'file size, per symbol-day files',
+        value: bytesPerWindow / rows,
+        unit: 'B/row',
+        reference: { name: 'parquetjs-lite (one file)', value: lite.bytes / lite.rows },
+      },
+    ];
+    return {
+      figures,
+      details: {
+        rows,
+        windows: windows.length,
+        perWindow: { seconds: perWindowSeconds, cpuSeconds: perWindowCpuSeconds, bytes: bytesPerWindow },
+        oneFile: { seconds: oneFileSeconds, bytes: oneFile.byteLength },
+        s3: { seconds: s3Seconds, concurrency: S3_CONCURRENCY, prefix },
+        duckdb: duck,
+        parquetjsLite: lite,
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const DUCK_TYPES: Record<ColumnSpec['kind'], string> = {
+  utf8: 'VARCHAR',
+  timestamp_ms: 'BIGINT',
+  float64: 'DOUBLE',
+  int32: 'INTEGER',
+  bool: 'BOOLEAN',
+};
+
+/** DuckDB from the same JS rows: appender into a table, then COPY … ORDER BY ts TO Parquet (ZSTD). */
+async function duckdbWrite(bars: readonly AlignedBar[], file: string) {
+  const t0 = performance.now();
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  const cols = ALIGNED_BAR_COLUMNS;
+  await con.run(`CREATE TABLE bars (${cols.map((c) => `${c.name} ${DUCK_TYPES[c.kind]}`).join(', ')})`);
+  const app = await con.createAppender('bars');
+  for (const b of bars) {
+    for (const col of cols) {
+      const v = b[col.field];
+      if (v === null || v === undefined) app.appendNull();
+      else if (col.kind === 'utf8') app.appendVarchar(v as string);
+      else if (col.kind === 'timestamp_ms') app.appendBigInt(BigInt(v as number));
+      else if (col.kind === 'float64') app.appendDouble(v as number);
+      else if (col.kind === 'int32') app.appendInteger(v as number);
+      else app.appendBoolean(v as boolean);
+    }
+    app.endRow();
+  }
+  app.closeSync();
+  const select = cols
+    .map((c) => (c.kind === 'timestamp_ms' ? `epoch_ms(${c.name}) AS ${c.name}` : c.name))
+    .join(', ');
+  await con.run(
+    `COPY (SELECT ${select} FROM bars ORDER BY ts) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  con.closeSync();
+  db.closeSync();
+  return { seconds: (performance.now() - t0) / 1000, bytes: statSync(file).size };
+}
+
+const LITE_TYPES: Record<ColumnSpec['kind'], string> = {
+  utf8: 'UTF8',
+  timestamp_ms: 'TIMESTAMP_MILLIS',
+  float64: 'DOUBLE',
+  int32: 'INT32',
+  bool: 'BOOLEAN',
+};
+
+async function parquetjsLiteWrite(bars: readonly AlignedBar[], file: string) {
+  const t0 = performance.now();
+  const schema = new parquet.ParquetSchema(
+    Object.fromEntries(
+      ALIGNED_BAR_COLUMNS.map((c) => [
+        c.name,
+        { type: LITE_TYPES[c.kind], optional: c.nullable, compression: 'SNAPPY' },
+      ]),
+    ),
+  );
+  const writer = await parquet.ParquetWriter.openFile(schema, file);
+  for (const b of bars) {
+    const row: Record<string, unknown> = {};
+    for (const c of ALIGNED_BAR_COLUMNS) {
+      const v = b[c.field];
+      if (v !== null) row[c.name] = c.kind === 'timestamp_ms' ? new Date(v as number) : v;
+    }
+    await writer.appendRow(row);
+  }
+  await writer.close();
+  return { rows: bars.length, seconds: (performance.now() - t0) / 1000, bytes: statSync(file).size };
+}

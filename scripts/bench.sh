@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# npm run bench: throughput, latency and memory of every stage beside the reference
+# tools (not part of npm test). Installs what is missing, starts the servers it uses,
+# runs bench/src/main.ts, which prints the table and writes bench/results/<iso>.json
+# and latest.json. Sizes: BENCH_SCALE=quick (default, ~2 min) | full (<= 15 min);
+# sections: BENCH_SECTIONS=publish,aligner,windower,backfill,live. See docs/BENCHMARKS.md.
+#
+# BENCH_STACK=own (default): a stack of its own (Kafka, Redis, S3; data in
+#   .data/bench, ports 47092/47093/47379/47000), started like the local stack and
+#   stopped and wiped at the end (BENCH_KEEP_STACK=1 keeps it). The tests read the
+#   shared raw topics from the beginning; millions of bench records there would slow
+#   every later test run for a week of retention.
+# BENCH_STACK=shared: the developer's local stack (started if down, as npm test does).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+bash scripts/setup.sh >/dev/null || { echo "setup failed: run npm run setup to see why"; exit 1; }
+
+kind=${BENCH_STACK:-own}
+if [ "$kind" = own ]; then
+  export PERPFLOW_DATA_DIR="$ROOT/.data/bench"
+  export KAFKA_PORT=${BENCH_KAFKA_PORT:-47092} KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-47093}
+  export REDIS_PORT=${BENCH_REDIS_PORT:-47379} S3_PORT=${BENCH_S3_PORT:-47000}
+  export KAFKA_PARTITIONS=12 KAFKA_HEAP=${BENCH_KAFKA_HEAP:-1g}
+  servers=(kafka redis s3)
+  bash infra/local/stack.sh up "${servers[@]}" || { echo "the bench stack did not come up: see the log named above"; exit 1; }
+  stop_own() {
+    [ "${BENCH_KEEP_STACK:-0}" = 1 ] && return
+    bash infra/local/stack.sh down "${servers[@]}" >/dev/null
+    rm -rf "$PERPFLOW_DATA_DIR/kafka" "$PERPFLOW_DATA_DIR/redis" "$PERPFLOW_DATA_DIR/s3"
+  }
+  trap stop_own EXIT
+elif [ "$kind" = shared ]; then
+  bash infra/local/stack.sh up || { echo "the local stack did not come up: see the log named above"; exit 1; }
+else
+  echo "BENCH_STACK: \"$kind\" is not own or shared"
+  exit 2
+fi
+set -a
+# shellcheck disable=SC1090
+source <(bash infra/local/stack.sh env)
+set +a
+export BENCH_STACK_KIND=$kind
+(cd bench && node --conditions=@perpflow/source --import tsx src/main.ts)
