@@ -22,6 +22,7 @@ export const SERVICES: { name: string; module: string; exportName: string }[] = 
   { name: 'aligner', module: '../services/aligner/src/config.ts', exportName: 'AlignerConfigSchema' },
   { name: 'windower', module: '../services/windower/src/config.ts', exportName: 'WindowerConfigSchema' },
   { name: 'exchange-sim', module: '../services/exchange-sim/src/config.ts', exportName: 'SimConfigSchema' },
+  { name: 'monitor', module: '../services/monitor/src/config.ts', exportName: 'MonitorConfigSchema' },
 ];
 
 export async function renderReference(): Promise<string> {

@@ -8,6 +8,10 @@
 #      newer than node_modules/.package-lock.json.
 #   3. The Kafka jars (infra/local/kafka/pom.xml) into infra/local/.cache/kafka-<version>/libs,
 #      offline from ~/.m2 when possible; nothing to do when the cache is complete.
+#   4. The Compose file validator (infra/docker/compose-config: compose-go, the loader of
+#      `docker compose config`; no compose plugin or engine here), built with Go into
+#      infra/local/.cache/bin/compose-config when missing or older than its sources.
+#   5. <repo>/.venv with pinned pyarrow and pandas from PyPI (the dataset tests).
 # Prints one line per step with the time it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +76,31 @@ fi
 # 3. Kafka jars ---------------------------------------------------------------------
 kafka_line=$(bash infra/local/kafka/fetch-jars.sh)
 step_done "$kafka_line"
+
+# 4. Compose validator -----------------------------------------------------------------
+compose_bin=infra/local/.cache/bin/compose-config
+compose_src=(infra/docker/compose-config/main.go infra/docker/compose-config/go.mod infra/docker/compose-config/go.sum)
+stale=0
+[ -x "$compose_bin" ] || stale=1
+for f in "${compose_src[@]}"; do [ "$f" -nt "$compose_bin" ] && stale=1; done
+if [ $stale = 1 ]; then
+  if need go; then
+    (cd infra/docker/compose-config && go build -trimpath -o "../../../$compose_bin" .) ||
+      { echo "setup: building the compose validator failed (go build in infra/docker/compose-config)" >&2; exit 1; }
+    step_done "compose-config built ($(go version | cut -d' ' -f3))"
+  else
+    step_done "compose-config NOT built: no Go toolchain (test/e2e/compose.test.ts needs it)"
+  fi
+else
+  step_done "compose-config up to date"
+fi
+
+# 5. Python for the dataset tests ---------------------------------------------------------
+# The project-local .venv with the pinned pyarrow and pandas that the Parquet read-back
+# and the README's dataset snippets run on (PyPI); made here, before any test has a timeout.
+bash packages/dataset/scripts/ensure-pyarrow-venv.sh ||
+  { echo "setup: making .venv (pyarrow, pandas from PyPI) failed: see packages/dataset/scripts/ensure-pyarrow-venv.sh" >&2; exit 1; }
+step_done "python .venv: pyarrow and pandas present"
 
 t0=$total0
 step_done "done"

@@ -7,7 +7,8 @@ const total = { passed: 0, failed: 0, skipped: 0, todo: 0 };
 const failures = [];
 const rows = [];
 for (const name of readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
+  // *-table.json are reports written beside the counts (the fault suite's table), not counts.
+  .filter((f) => f.endsWith('.json') && !f.endsWith('-table.json'))
   .sort()) {
   const lines = readFileSync(join(dir, name), 'utf8').trim().split('\n').filter(Boolean);
   for (const line of lines) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm test: install what is missing, start the local stack, then run every test:
 # type-check and lint of every workspace, unit tests, integration tests against
-# the real servers, end-to-end tests. Ends with one line: "N passed, N failed".
+# the real servers, end-to-end tests, the fault suite. Ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +37,11 @@ step "integration tests against the real servers"
 if grep -q '"test:e2e"' test/package.json; then
   step "end-to-end tests"
   (cd test && PERPFLOW_TEST_SUFFIX=-e2e npm run --silent test:e2e) || fail "end-to-end tests"
+fi
+
+if grep -q '"test:faults"' test/package.json; then
+  step "fault suite (SIGKILLs, exchange faults, poison records; table in .data/test-results/faults-table.json)"
+  (cd test && PERPFLOW_TEST_SUFFIX=-faults npm run --silent test:faults) || fail "fault suite"
 fi
 
 step "summary"

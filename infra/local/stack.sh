@@ -8,6 +8,7 @@
 #   npm run stack -- env                connection settings as KEY=value lines
 #   npm run stack -- logs [server]      the end of one log, or of every log
 #   npm run stack -- start|stop|restart <server>
+#   npm run stack -- reload prometheus|alertmanager   rewrite the runtime config copy, POST /-/reload
 #
 # Servers: kafka redis s3 prometheus alertmanager. Ports and folders: stack.env.
 set -uo pipefail
@@ -138,6 +139,7 @@ write_prometheus_config() {
     -e "s#'127.0.0.1:39101'#'127.0.0.1:$INGEST_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39102'#'127.0.0.1:$ALIGNER_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39103'#'127.0.0.1:$WINDOWER_METRICS_PORT'#" \
+    -e "s#'127.0.0.1:39104'#'127.0.0.1:$MONITOR_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39200'#'127.0.0.1:$SIM_METRICS_PORT'#" \
     "$PERPFLOW_ROOT/infra/prometheus/prometheus.yml" >"$dir/prometheus.yml"
   IFS=',' read -ra targets <<<"$PROMETHEUS_EXTRA_TARGETS"
@@ -155,13 +157,31 @@ start_prometheus() {
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle
 }
 
+write_alertmanager_config() {
+  mkdir -p "$DATA/alertmanager"
+  sed -e "s#'http://127.0.0.1:39095/alerts'#'$ALERT_WEBHOOK_URL'#" \
+    "$PERPFLOW_ROOT/infra/alertmanager/alertmanager.yml" >"$DATA/alertmanager/alertmanager.yml"
+}
+
+# Rewrites the runtime copy of a running server's config and asks it to reload
+# (POST /-/reload): new rules, targets or routes without a restart.
+reload_config() {
+  local s=$1
+  case $s in
+    prometheus) write_prometheus_config || return 1 ;;
+    alertmanager) write_alertmanager_config ;;
+    *) say "reload: only prometheus and alertmanager reload their config"; return 2 ;;
+  esac
+  curl -fsS -m 10 -X POST "http://127.0.0.1:$(port_of "$s")/-/reload" >/dev/null ||
+    { say "$s: reload refused; its log: $(log_of "$s")"; return 1; }
+  say "$s: config reloaded"
+}
+
 start_alertmanager() {
   local bin dir="$DATA/alertmanager"
   bin=$(command -v prometheus-alertmanager || command -v alertmanager) ||
     { say "alertmanager: binary missing: run npm run setup"; return 1; }
-  mkdir -p "$dir"
-  sed -e "s#'http://127.0.0.1:39095/alerts'#'$ALERT_WEBHOOK_URL'#" \
-    "$PERPFLOW_ROOT/infra/alertmanager/alertmanager.yml" >"$dir/alertmanager.yml"
+  write_alertmanager_config
   # No cluster listener: a single local instance, and no gossip port to collide on.
   spawn alertmanager "$bin" --config.file="$dir/alertmanager.yml" --storage.path="$dir" \
     --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address=
@@ -243,7 +263,7 @@ mkdir -p "$LOGS" "$RUN"
 cmd=${1:-status}
 shift || true
 case $cmd in
-  up | down | start | stop | restart)
+  up | down | start | stop | restart | reload)
     # One changer at a time (npm test, the demo and a restarting test may overlap).
     exec 9>"$RUN/.stack.lock"
     flock -w 300 9 || { say "another stack.sh $cmd has held $RUN/.stack.lock for 300 s"; exit 1; } ;;
@@ -274,6 +294,9 @@ case $cmd in
     check_servers "${1:?usage: stack.sh restart <server>}"
     stop_one "$1"
     up "$1" || exit 1 ;;
+  reload)
+    check_servers "${1:?usage: stack.sh reload prometheus|alertmanager}"
+    reload_config "$1" || exit 1 ;;
   status)
     rc=0
     printf '%-13s %-8s %-7s %-9s %s\n' server state port pid log
@@ -315,8 +338,8 @@ EOF
         tail -n "${STACK_LOG_LINES:-10}" "$(log_of "$s")" 2>/dev/null
       done
     fi ;;
-  -h | --help | help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help | help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
-    sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac

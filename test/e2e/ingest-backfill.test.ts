@@ -17,34 +17,22 @@ import {
   uniqueName,
   waitFor,
   runTool,
+  freePort,
 } from '../src/harness.js';
 import { ensurePipelineTopics, readTopic, testKafka } from '../src/kafka-io.js';
+import { simKlines } from '../src/sim-klines.js';
 
-const SIM_PORT = 39211;
-const INGEST_PORT = 39111;
+const SIM_PORT = await freePort();
+const INGEST_PORT = await freePort();
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
+// Backfill queues of this run only: workers of other runs on the shared Redis point at other simulators.
+const QUEUE = uniqueName('e2e-backfill');
 const DAY = 86_400_000;
 // A random 2-day range in 2023, so that this run's records are its own.
 const FROM = Date.UTC(2023, 0, 1) + Math.floor(Math.random() * 300) * DAY;
 const TO = FROM + 2 * DAY;
 const SYMBOLS = ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT'];
 const id = (s: string) => s.replace('/USDT:USDT', 'USDT');
-
-async function simKlines(symbol: string): Promise<number[][]> {
-  const out: number[][] = [];
-  for (let since = FROM; since < TO; ) {
-    const rows = (await (
-      await fetch(
-        `${SIM}/fapi.binance.com/fapi/v1/klines?symbol=${id(symbol)}&interval=1m&startTime=${since}&endTime=${TO - 1}&limit=1500`,
-      )
-    ).json()) as unknown[][];
-    if (rows.length === 0) break;
-    for (const r of rows)
-      out.push([Number(r[0]), Number(r[1]), Number(r[2]), Number(r[3]), Number(r[4]), Number(r[5])]);
-    since = Number(rows.at(-1)![0]) + 60_000;
-  }
-  return out;
-}
 
 describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_000 }, () => {
   const procs: ServiceProcess[] = [];
@@ -66,6 +54,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
     const env = {
       KAFKA_BROKERS: STACK.kafkaBrokers,
       REDIS_URL: STACK.redisUrl,
+      INGEST_BACKFILL_QUEUE: QUEUE,
       INGEST_EXCHANGES: 'binanceusdm',
       INGEST_ENDPOINTS: `binanceusdm=${SIM}`,
       INGEST_LIVE: 'false',
@@ -100,7 +89,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
         '--to',
         String(TO),
       ],
-      { REDIS_URL: STACK.redisUrl },
+      { REDIS_URL: STACK.redisUrl, INGEST_BACKFILL_QUEUE: QUEUE },
     );
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, new RegExp(`started ${backfillId}: 3 jobs`));
@@ -114,6 +103,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
     assert.equal(await stopService(ingest, 'SIGKILL'), 'SIGKILL');
     const atKill = runTool('services/exchange-ingest', 'src/cli.ts', ['status', backfillId], {
       REDIS_URL: STACK.redisUrl,
+      INGEST_BACKFILL_QUEUE: QUEUE,
     });
     ingest = await start();
     procs.push(ingest);
@@ -122,6 +112,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
       async () => {
         const s = runTool('services/exchange-ingest', 'src/cli.ts', ['status', backfillId], {
           REDIS_URL: STACK.redisUrl,
+          INGEST_BACKFILL_QUEUE: QUEUE,
         });
         return /3\/3 jobs/.test(s.stdout);
       },
@@ -133,7 +124,7 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
     const raw = await readTopic(testKafka(), TOPICS.raw.ohlcv, (k) => keys.has(k));
     let repeats = 0;
     for (const symbol of SYMBOLS) {
-      const expected = await simKlines(symbol);
+      const expected = await simKlines(SIM, id(symbol), FROM, TO - 1);
       assert.ok(expected.length > 2_800, `simulator served only ${expected.length} candles for ${symbol}`);
       const got = new Map<number, Record<string, unknown>>();
       for (const m of raw.filter((r) => r.key === `binanceusdm|${symbol}`)) {

@@ -18,12 +18,14 @@ import {
   uniqueName,
   waitFor,
   runTool,
+  freePort,
+  waitForQuiet,
 } from '../src/harness.js';
 import { ensurePipelineTopics, readTopic, testKafka } from '../src/kafka-io.js';
 
-const SIM_PORT = 39212;
-const INGEST_PORT = 39111;
-const ALIGNER_PORT = 39112;
+const SIM_PORT = await freePort();
+const INGEST_PORT = await freePort();
+const ALIGNER_PORT = await freePort();
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const DAY = 86_400_000;
 const TF = 60_000;
@@ -129,6 +131,8 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
         180_000,
         1_000,
       );
+    // Caught up: open interest or funding read after the last candle revise bars later.
+    await waitForQuiet(`http://127.0.0.1:${ALIGNER_PORT}`, 'perpflow_aligner_records_in_total');
 
     const kafka = testKafka();
     const keys = new Set(SYMBOLS.map((s) => `binanceusdm|${s}`));

@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { type AlignedBar, TOPICS } from '@perpflow/contracts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { AlignedBar } from '@perpflow/contracts';
+import { parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   metricSum,
@@ -22,16 +23,20 @@ import {
   stopService,
   uniqueName,
   waitFor,
+  freePort,
 } from '../src/harness.js';
-import { ensurePipelineTopics, produceRaw, testKafka } from '../src/kafka-io.js';
+import { deletePrefix, getBytes, listKeys, testS3 } from '../src/dataset-io.js';
+import { createTestTopic, deleteTestTopics, produceRaw, testKafka } from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 2, 1, 23, 0); // 23:00 UTC: the bars span two daily windows
 const N = 180;
 const EX = 'binanceusdm';
 const SYMBOL = `W${Date.now().toString(36).toUpperCase()}${Math.floor(Math.random() * 1e6)}/USDT:USDT`;
-const PORT = 39113;
+const PORT = await freePort();
 const PREFIX = uniqueName('e2e-windower');
+/** Its own aligned topic: the shared one holds every other run's bars. */
+const TOPIC = uniqueName('e2e-windower-aligned');
 
 function bar(i: number, revision = 0): AlignedBar {
   const t = T0 + i * TF;
@@ -68,43 +73,10 @@ const REVISED_EARLY = 10; // revised in the first half
 const REVISED_LATE = 150; // revised after the restart
 const DUPLICATE = 20; // sent twice
 
-function s3(): S3Client {
-  return new S3Client({
-    region: process.env.S3_REGION ?? 'us-east-1',
-    endpoint: STACK.s3Endpoint,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'S3RVER',
-      secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'S3RVER',
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
-/** Keys under the test's prefix; `symbolOnly`: only this test's symbol (the topic holds other tests' bars too). */
-async function listKeys(client: S3Client, symbolOnly = true): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await client.send(
-      new ListObjectsV2Command({
-        Bucket: STACK.s3Bucket,
-        Prefix: `${PREFIX}/`,
-        MaxKeys: 1000,
-        ContinuationToken: token,
-      }),
-    );
-    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
+/** Keys under the test's prefix; `symbolOnly`: only this test's symbol. */
+async function testKeys(client: S3Client, symbolOnly = true): Promise<string[]> {
   const folder = `/symbol=${SYMBOL.replace('/', '%2F').replace(':', '%3A')}/`;
-  return keys.filter((k) => !symbolOnly || k.includes(folder)).sort();
-}
-
-async function getBytes(client: S3Client, key: string): Promise<Uint8Array> {
-  const res = await client.send(new GetObjectCommand({ Bucket: STACK.s3Bucket, Key: key }));
-  return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+  return (await listKeys(client, PREFIX)).filter((k) => !symbolOnly || k.includes(folder));
 }
 
 interface Row {
@@ -135,7 +107,7 @@ const SQL = (file: string) => `
 
 describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
   const kafka = testKafka();
-  const client = s3();
+  const client = testS3();
   const dir = mkdtempSync(join(tmpdir(), 'windower-e2e-'));
   let windower: ServiceProcess | null = null;
   const env = {
@@ -143,6 +115,7 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
     S3_ENDPOINT: STACK.s3Endpoint,
     S3_BUCKET: STACK.s3Bucket,
     S3_PREFIX: PREFIX,
+    WINDOWER_TOPIC: TOPIC,
     WINDOWER_GROUP_ID: uniqueName('e2e-windower'),
     WINDOWER_FLUSH_INTERVAL_MS: '1000',
     // The SIGKILLed member holds its partitions until its session expires.
@@ -165,7 +138,7 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
     const conn = await db.connect();
     const rows: Row[] = [];
     try {
-      for (const key of keys.filter((k) => k.endsWith('.parquet'))) {
+      for (const key of keys.filter((k) => k.endsWith('.parquet') && k.includes('/aligned/v1/'))) {
         const file = join(dir, `${createHash('sha1').update(key).digest('hex')}.parquet`);
         writeFileSync(file, await getBytes(client, key));
         const reader = await conn.runAndReadAll(SQL(file));
@@ -178,13 +151,13 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
   }
 
   before(async () => {
-    await ensurePipelineTopics();
+    await createTestTopic(kafka, TOPIC, 3);
   });
   after(async () => {
     if (windower) await stopService(windower);
-    for (const key of await listKeys(client, false).catch(() => []))
-      await client.send(new DeleteObjectCommand({ Bucket: STACK.s3Bucket, Key: key })).catch(() => undefined);
+    await deletePrefix(client, PREFIX);
     rmSync(dir, { recursive: true, force: true });
+    await deleteTestTopics(kafka, [TOPIC]);
   });
 
   it('writes each bar exactly once with its last revision, across a SIGKILL, with verifiable manifests', async () => {
@@ -194,7 +167,7 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
       bar(REVISED_EARLY, 1),
       bar(DUPLICATE),
     ];
-    await produceRaw(kafka, TOPICS.alignedBar, firstHalf.map(item));
+    await produceRaw(kafka, TOPIC, firstHalf.map(item));
 
     windower = await start();
     await waitFor(
@@ -206,7 +179,7 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
 
     await produceRaw(
       kafka,
-      TOPICS.alignedBar,
+      TOPIC,
       [
         ...Array.from({ length: N / 2 }, (_, i) => bar(N / 2 + i)),
         bar(REVISED_LATE, 1),
@@ -223,7 +196,7 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
     const rows = await waitFor(
       'every bar in S3 with its last revision',
       async () => {
-        const r = await readRows(await listKeys(client));
+        const r = await readRows(await testKeys(client));
         const late = r.find((x) => x.ts === T0 + REVISED_LATE * TF);
         return r.length >= N && late?.revision === 1 ? r : null;
       },
@@ -258,33 +231,61 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
         assert.equal(r[col], want, `${at} ${col}`);
     }
 
-    // Keys: one object and one manifest per UTC day; manifests match the bytes.
-    const keys = await listKeys(client);
+    // Keys: one object and one manifest per UTC day, the revisions of the revised bars
+    // beside them, one series index; manifests and index match the bytes.
+    const keys = await testKeys(client);
     const enc = SYMBOL.replace('/', '%2F').replace(':', '%3A');
-    const folder = (d: string) =>
-      `${PREFIX}/aligned/v1/timeframe=1m/exchange=${EX}/symbol=${enc}/date=${d}/part-${Date.parse(d)}`;
+    const series = `timeframe=1m/exchange=${EX}/symbol=${enc}`;
+    const part = (tree: string, d: string) =>
+      `${PREFIX}/${tree}/v1/${series}/date=${d}/part-${Date.parse(d)}`;
     assert.deepEqual(keys, [
-      `${folder('2024-03-01')}.manifest.json`,
-      `${folder('2024-03-01')}.parquet`,
-      `${folder('2024-03-02')}.manifest.json`,
-      `${folder('2024-03-02')}.parquet`,
+      `${PREFIX}/aligned/v1/${series}/_index.json`,
+      `${part('aligned', '2024-03-01')}.manifest.json`,
+      `${part('aligned', '2024-03-01')}.parquet`,
+      `${part('aligned', '2024-03-02')}.manifest.json`,
+      `${part('aligned', '2024-03-02')}.parquet`,
+      `${part('aligned_revisions', '2024-03-01')}.parquet`,
+      `${part('aligned_revisions', '2024-03-02')}.parquet`,
     ]);
+    const index = parseSeriesIndex(await getBytes(client, `${PREFIX}/aligned/v1/${series}/_index.json`));
     let bytes = 0;
-    for (const key of keys.filter((k) => k.endsWith('.parquet'))) {
-      const body = await getBytes(client, key);
-      const manifest = JSON.parse(
-        Buffer.from(await getBytes(client, key.replace(/\.parquet$/, '.manifest.json'))).toString(),
-      ) as { sha256: string; bytes: number; rowCount: number; key: string; kafkaOffsets: unknown[] };
-      assert.equal(manifest.key, key);
-      assert.equal(manifest.sha256, createHash('sha256').update(body).digest('hex'), `${key} sha256`);
-      assert.equal(manifest.bytes, body.byteLength);
+    for (const key of keys.filter((k) => k.endsWith('.manifest.json'))) {
+      const manifest = parseWindowManifest(await getBytes(client, key));
+      const body = await getBytes(client, manifest.object.key);
+      assert.equal(manifest.object.key, key.replace(/\.manifest\.json$/, '.parquet'));
+      assert.equal(manifest.object.sha256, createHash('sha256').update(body).digest('hex'), `${key} sha256`);
+      assert.equal(manifest.object.bytes, body.byteLength);
       assert.ok(manifest.kafkaOffsets.length >= 1);
+      assert.equal(manifest.revisions?.rowCount, 1, 'one superseded revision per day');
+      const revisions = await getBytes(client, manifest.revisions.key);
+      assert.equal(manifest.revisions.sha256, createHash('sha256').update(revisions).digest('hex'));
+      const entry = index.windows.find((w) => w.startMs === manifest.window.startMs);
+      assert.equal(entry?.sha256, manifest.object.sha256, 'index entry = manifest');
+      assert.equal(entry?.manifestKey, key);
       bytes += body.byteLength;
     }
+    // Metrics: the newest durable bar close per series (freshness is computed from it at scrape time).
+    const url = `http://127.0.0.1:${PORT}`;
+    const s3Labels = { stage: 's3', exchange: EX, symbol: SYMBOL, feed: 'bar' };
+    await waitFor(
+      'the newest durable bar close in the metrics',
+      async () =>
+        (await metricSum(url, 'perpflow_feed_newest_event_time_seconds', s3Labels)) === (T0 + N * TF) / 1000,
+      10_000,
+    );
+    assert.ok(
+      (await metricSum(url, 'perpflow_feed_freshness_seconds', s3Labels)) >=
+        (Date.now() - T0 - N * TF) / 1000 - 60,
+    );
+    assert.ok((await metricSum(url, 'perpflow_windower_durable_delay_seconds_count')) >= N / 2);
+    assert.ok(
+      (await metricSum(url, 'perpflow_windower_s3_request_duration_seconds_count', { op: 'put' })) >= 4,
+    );
+
     const perDay = rows.filter((r) => r.ts < Date.UTC(2024, 2, 2)).length;
     assert.equal(perDay, 60, 'the 23:00–24:00 bars belong to the first day');
     console.log(
-      `windower e2e: ${rows.length} rows in ${keys.length / 2} objects (${bytes} B), ${elapsedMs} ms from first produce to verified S3`,
+      `windower e2e: ${rows.length} rows in ${index.windows.length} objects (${bytes} B), ${elapsedMs} ms from first produce to verified S3`,
     );
   });
 });

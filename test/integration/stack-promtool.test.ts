@@ -39,13 +39,35 @@ describe('stack: promtool and amtool accept the repo configs', () => {
     assert.doesNotMatch(r.out, /FAILED/);
   });
 
-  it('promtool test rules: PerpflowTargetDown fires after 30 s of up == 0', () => {
+  it('promtool test rules: every rule file has unit tests and they pass', () => {
     const tests = readdirSync(join(PROM, 'tests'))
       .filter((f) => f.endsWith('.test.yml'))
       .map((f) => join('infra', 'prometheus', 'tests', f));
+    // targets.yml ↔ targets.test.yml, slas.yml ↔ slas.test.yml, …
+    assert.deepEqual(
+      tests.map((t) => t.replace(/^.*\//, '').replace('.test.yml', '')).sort(),
+      ruleFiles.map((f) => f.replace(/^.*\//, '').replace('.yml', '')).sort(),
+    );
     const r = tool('promtool', 'test', 'rules', ...tests);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /SUCCESS/);
+    assert.equal(r.out.match(/^ {2}SUCCESS$/gm)?.length, tests.length, r.out);
+    assert.doesNotMatch(r.out, /FAILED/);
+  });
+
+  it('routes each severity the rules use to its webhook receiver (amtool config routes test)', () => {
+    for (const severity of ['critical', 'warning']) {
+      const r = tool(
+        'amtool',
+        'config',
+        'routes',
+        'test',
+        '--config.file=infra/alertmanager/alertmanager.yml',
+        `severity=${severity}`,
+        'alertname=FeedStale',
+      );
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, new RegExp(`^webhook-${severity}$`, 'm'));
+    }
   });
 
   it('amtool check-config infra/alertmanager/alertmanager.yml', () => {

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -173,4 +174,48 @@ export function runTool(
     env: { ...process.env, ...env },
     encoding: 'utf8',
   });
+}
+
+/**
+ * A TCP port free on 127.0.0.1 now, chosen by the kernel: tests take their service
+ * ports from here so that two suites (or two developers' runs) never collide.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/**
+ * Waits until a counter of a service stops moving for `quietMs` (e.g. the aligner's
+ * records in): a stage is caught up when it has nothing left to read, which the newest
+ * output alone does not prove (another topic's records may still be on their way).
+ */
+export async function waitForQuiet(
+  metricsUrl: string,
+  metric: string,
+  quietMs = 5_000,
+  timeoutMs = 120_000,
+): Promise<number> {
+  let last = -1;
+  let since = Date.now();
+  return waitFor(
+    `${metric} to stay unchanged for ${quietMs} ms`,
+    async () => {
+      const n = await metricSum(metricsUrl, metric);
+      if (n !== last) {
+        last = n;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs ? n + 1 : null;
+    },
+    timeoutMs,
+    500,
+  ).then((n) => n - 1);
 }

@@ -1,5 +1,5 @@
 import { streamKey } from '@perpflow/contracts';
-import { createKafka, ensureTopics, pipelineTopics } from '@perpflow/kafka';
+import { createKafka, ensureTopics, headersToStrings, pipelineTopics } from '@perpflow/kafka';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { STACK, uniqueName } from './harness.js';
 
@@ -43,22 +43,43 @@ export async function produceRaw(
   }
 }
 
-/** Reads every message of a topic whose key matches, from the beginning up to the current end. */
+/**
+ * Reads every message of a topic whose key matches, from the beginning (or from `from`:
+ * partition → offset, e.g. the ends recorded when a test started) up to the current end.
+ */
 export async function readTopic(
   kafka: Kafka,
   topic: string,
   keyFilter: (key: string) => boolean,
-): Promise<{ key: string; value: Buffer; offset: string; partition: number }[]> {
+  from?: Map<number, string>,
+): Promise<
+  { key: string; value: Buffer; offset: string; partition: number; headers: Record<string, string> }[]
+> {
+  const groupId = uniqueName('reader');
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
+  if (from)
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: [...from].map(([partition, offset]) => ({ partition, offset })),
+    });
   await admin.disconnect();
   const remaining = new Map(
-    ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high)]),
+    ends
+      .filter((e) => BigInt(e.high) > BigInt(from?.get(e.partition) ?? e.low))
+      .map((e) => [e.partition, BigInt(e.high)]),
   );
-  const out: { key: string; value: Buffer; offset: string; partition: number }[] = [];
+  const out: {
+    key: string;
+    value: Buffer;
+    offset: string;
+    partition: number;
+    headers: Record<string, string>;
+  }[] = [];
   if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
@@ -69,7 +90,13 @@ export async function readTopic(
           for (const m of batch.messages) {
             const key = m.key?.toString() ?? '';
             if (keyFilter(key) && m.value)
-              out.push({ key, value: m.value, offset: m.offset, partition: batch.partition });
+              out.push({
+                key,
+                value: m.value,
+                offset: m.offset,
+                partition: batch.partition,
+                headers: headersToStrings(m.headers),
+              });
           }
           const end = remaining.get(batch.partition);
           if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) remaining.delete(batch.partition);
@@ -83,4 +110,26 @@ export async function readTopic(
   });
   await consumer.disconnect();
   return out;
+}
+
+/** Creates a topic of the test's own (name from uniqueName), so a suite reads only what it produced. */
+export async function createTestTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function deleteTestTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  if (topics.length === 0) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,0 +1,415 @@
+/**
+ * Freshness and drift alerts end to end on the local stack:
+ * simulator → ingest (backfill of 7 h, then live) → Kafka → aligner → monitor,
+ * scraped by the stack's real Prometheus (a file_sd target file labelled with this
+ * run's `pipeline`), rules of infra/prometheus/rules, the stack's Alertmanager, and a
+ * webhook receiver started here on ALERT_WEBHOOK_URL.
+ *
+ * The simulator shifts DOT's distribution (volatility and volume × 6) for the last
+ * 110 minutes and, once live data flows, silences LINK; LTC is the control. Expected
+ * among this run's symbols: FeedStale fires for LINK only, DriftBreach for DOT only
+ * (windows: recent 2 h vs the 4 h before; thresholds raised above what short windows
+ * and the simulator's own volatility regimes produce), both reach the webhook, and
+ * FeedStale resolves when LINK's feed returns. The monitor's daily drift report on S3
+ * names the same breach. The raw topics are shared: this run's aligner also sees
+ * other runs' symbols, whose streams go stale when those runs end, so alerts are
+ * judged for this run's symbols only.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import {
+  DATA_DIR,
+  freePort,
+  metricSum,
+  runTool,
+  type ServiceProcess,
+  STACK,
+  startService,
+  stopService,
+  uniqueName,
+  waitFor,
+} from '../src/harness.js';
+import { ensurePipelineTopics } from '../src/kafka-io.js';
+
+const MIN = 60_000;
+const SIM_PORT = await freePort();
+const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const BACKFILL_PORT = await freePort();
+const INGEST_PORT = await freePort();
+const ALIGNER_PORT = await freePort();
+const MONITOR_PORT = await freePort();
+const RUN = uniqueName('alerts');
+const WEBHOOK = new URL(process.env.ALERT_WEBHOOK_URL ?? 'http://127.0.0.1:39095/alerts');
+const TARGETS_DIR = process.env.PROMETHEUS_TARGETS_DIR ?? join(DATA_DIR, 'prometheus', 'targets');
+const TARGET_FILE = join(TARGETS_DIR, `${RUN}.json`);
+const S3_PREFIX = `test/${RUN}`;
+
+const SILENT = 'LINK/USDT:USDT';
+const SHIFTED = 'DOT/USDT:USDT';
+const CONTROL = 'LTC/USDT:USDT';
+const SYMBOLS = [SILENT, SHIFTED, CONTROL];
+const venueId = (s: string) => s.replace('/USDT:USDT', 'USDT');
+
+const TO = Math.floor(Date.now() / MIN) * MIN;
+const FROM = TO - 7 * 60 * MIN;
+
+interface WebhookAlert {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+interface Notification {
+  receiver: string;
+  status: string;
+  alerts: WebhookAlert[];
+}
+
+describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { timeout: 900_000 }, () => {
+  const procs: ServiceProcess[] = [];
+  const received: Notification[] = [];
+  let webhook: Server | undefined;
+  let privateRedis: ChildProcess | undefined;
+
+  after(async () => {
+    await rm(TARGET_FILE, { force: true });
+    for (const p of procs.reverse()) await stopService(p);
+    if (webhook) await new Promise((r) => webhook?.close(r));
+    privateRedis?.kill('SIGTERM');
+  });
+
+  /** This run's alerts as the webhook received them, latest status per (alertname, labels). */
+  const ours = () =>
+    received
+      .flatMap((n) => n.alerts.map((a) => ({ ...a, receiver: n.receiver })))
+      .filter((a) => a.labels.pipeline === RUN && SYMBOLS.includes(a.labels.symbol ?? ''));
+  const show = (alerts: WebhookAlert[]) =>
+    JSON.stringify(
+      alerts.map(
+        (a) =>
+          `${a.status} ${a.labels.alertname} ${a.labels.symbol} ${a.labels.stage ?? a.labels.feature} ${a.labels.feed ?? ''}`,
+      ),
+    );
+  const seen = (name: string, status: 'firing' | 'resolved') =>
+    ours().filter((a) => a.labels.alertname === name && a.status === status);
+
+  it('fires FeedStale for the silenced symbol and DriftBreach for the shifted one, and resolves FeedStale when the feed returns', async () => {
+    // The webhook receiver Alertmanager posts to (one per machine: the URL is fixed by the stack).
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        if (req.url === WEBHOOK.pathname) received.push(JSON.parse(body) as Notification);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      webhook?.once('error', (e) =>
+        reject(new Error(`webhook port ${WEBHOOK.port} is taken (another alerts run?): ${e.message}`)),
+      );
+      webhook?.listen(Number(WEBHOOK.port), WEBHOOK.hostname, resolve);
+    });
+
+    await ensurePipelineTopics();
+    // Ingest gets a Redis of its own: the BullMQ backfill queue has a fixed name, and
+    // on the shared Redis this run's worker would take other runs' jobs (and they ours).
+    const redisPort = await freePort();
+    privateRedis = spawn(
+      'redis-server',
+      ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const ingestRedis = `redis://127.0.0.1:${redisPort}`;
+    await waitFor(
+      'private redis',
+      async () => {
+        const r = new Redis(ingestRedis, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        try {
+          await r.connect();
+          return (await r.ping()) === 'PONG';
+        } finally {
+          r.disconnect();
+        }
+      },
+      15_000,
+      200,
+    );
+
+    procs.push(
+      await startService({
+        name: 'sim-alerts',
+        workspace: 'services/exchange-sim',
+        env: {
+          PORT: String(SIM_PORT),
+          SYMBOLS: '12',
+          SEED: '61',
+          FAULTS: JSON.stringify({
+            shift: { symbol: venueId(SHIFTED), fromMs: TO - 110 * MIN, volatilityFactor: 6, volumeFactor: 6 },
+          }),
+        },
+        readyPort: null,
+      }),
+    );
+    await waitFor('simulator', async () => (await fetch(`${SIM}/fapi.binance.com/fapi/v1/ping`)).ok, 30_000);
+
+    const alignerGroup = uniqueName('alerts-aligner');
+    procs.push(
+      await startService({
+        name: 'aligner-alerts',
+        workspace: 'services/aligner',
+        env: {
+          KAFKA_BROKERS: STACK.kafkaBrokers,
+          REDIS_URL: STACK.redisUrl,
+          ALIGNER_GROUP_ID: alignerGroup,
+          ALIGNER_FROM_BEGINNING: 'false',
+          METRICS_PORT: String(ALIGNER_PORT),
+        },
+        readyPort: ALIGNER_PORT,
+        readyTimeoutMs: 90_000,
+      }),
+    );
+    procs.push(
+      await startService({
+        name: 'monitor-alerts',
+        workspace: 'services/monitor',
+        env: {
+          KAFKA_BROKERS: STACK.kafkaBrokers,
+          S3_ENDPOINT: STACK.s3Endpoint,
+          S3_BUCKET: STACK.s3Bucket,
+          S3_PREFIX,
+          MONITOR_GROUP_ID: uniqueName('alerts-monitor'),
+          MONITOR_FROM_BEGINNING: 'false',
+          MONITOR_EXCHANGES: 'binanceusdm',
+          MONITOR_SYMBOLS: SYMBOLS.join(','),
+          MONITOR_FEATURES: 'log_return,range,volume',
+          MONITOR_RECENT_WINDOW_MS: String(120 * MIN),
+          MONITOR_REFERENCE_WINDOW_MS: String(240 * MIN),
+          MONITOR_MIN_SAMPLES: '80',
+          MONITOR_EVAL_INTERVAL_MS: '2000',
+          MONITOR_REPORT_INTERVAL_MS: '5000',
+          // Short windows and regime changes (volatility × up to ~1.5 within hours) move the
+          // statistics: thresholds well above that, far below a six-fold volatility.
+          MONITOR_PSI_SIGNIFICANT: '1',
+          MONITOR_PSI_MODERATE: '0.5',
+          MONITOR_KS_ALPHA: '0.000001',
+          MONITOR_WASSERSTEIN_THRESHOLD: '1',
+          MONITOR_SLA_CANDLE_SECONDS: '90',
+          MONITOR_LAG_GROUPS: alignerGroup,
+          METRICS_PORT: String(MONITOR_PORT),
+        },
+        readyPort: MONITOR_PORT,
+        readyTimeoutMs: 90_000,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 3_000)); // both groups settle at the log end
+
+    // 12 h of history through a backfill-only ingest.
+    const backfill = await startService({
+      name: 'ingest-alerts-backfill',
+      workspace: 'services/exchange-ingest',
+      env: {
+        KAFKA_BROKERS: STACK.kafkaBrokers,
+        REDIS_URL: ingestRedis,
+        INGEST_EXCHANGES: 'binanceusdm',
+        INGEST_ENDPOINTS: `binanceusdm=${SIM}`,
+        INGEST_LIVE: 'false',
+        METRICS_PORT: String(BACKFILL_PORT),
+      },
+      readyPort: BACKFILL_PORT,
+      readyTimeoutMs: 90_000,
+    });
+    procs.push(backfill);
+    const cli = runTool(
+      'services/exchange-ingest',
+      'src/cli.ts',
+      [
+        'start',
+        '--id',
+        RUN,
+        '--exchange',
+        'binanceusdm',
+        '--symbols',
+        SYMBOLS.join(','),
+        '--from',
+        String(FROM),
+        '--to',
+        String(TO),
+      ],
+      { REDIS_URL: ingestRedis },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    for (const s of SYMBOLS)
+      await waitFor(
+        `aligned history of ${s}`,
+        async () =>
+          (await metricSum(`http://127.0.0.1:${ALIGNER_PORT}`, 'perpflow_feed_newest_event_time_seconds', {
+            stage: 'aligned',
+            symbol: s,
+          })) *
+            1000 >=
+          TO - 10 * MIN,
+        300_000,
+        1_000,
+      );
+    await stopService(backfill);
+
+    // Live from now on; Prometheus scrapes the live services of this run.
+    procs.push(
+      await startService({
+        name: 'ingest-alerts-live',
+        workspace: 'services/exchange-ingest',
+        env: {
+          KAFKA_BROKERS: STACK.kafkaBrokers,
+          REDIS_URL: ingestRedis,
+          INGEST_EXCHANGES: 'binanceusdm',
+          INGEST_SYMBOLS: SYMBOLS.join(','),
+          INGEST_ENDPOINTS: `binanceusdm=${SIM}`,
+          INGEST_BACKFILL_WORKER: 'false',
+          METRICS_PORT: String(INGEST_PORT),
+        },
+        readyPort: INGEST_PORT,
+        readyTimeoutMs: 90_000,
+      }),
+    );
+    await writeFile(
+      `${TARGET_FILE}.tmp`,
+      JSON.stringify([
+        {
+          targets: [`127.0.0.1:${INGEST_PORT}`, `127.0.0.1:${ALIGNER_PORT}`, `127.0.0.1:${MONITOR_PORT}`],
+          labels: { pipeline: RUN },
+        },
+      ]),
+    );
+    await rename(`${TARGET_FILE}.tmp`, TARGET_FILE);
+
+    // Live candles of every symbol reach ingest, then LINK goes silent.
+    for (const s of SYMBOLS)
+      await waitFor(
+        `live candles of ${s}`,
+        async () =>
+          (await metricSum(`http://127.0.0.1:${INGEST_PORT}`, 'perpflow_feed_freshness_seconds', {
+            stage: 'ingest',
+            symbol: s,
+            feed: 'ohlcv',
+          })) > 0,
+        150_000,
+        1_000,
+      );
+    const silencedAt = Date.now();
+    const post = await fetch(`${SIM}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ silence: { symbol: venueId(SILENT) } }),
+    });
+    assert.equal(post.status, 200, await post.text());
+
+    // SLA 90 s + `for: 1m` + evaluation and notification delays.
+    await waitFor(
+      'FeedStale (ingest, ohlcv) and DriftBreach at the webhook',
+      // The aligned stage goes stale first (the bar of the last candle waits for a later
+      // one); ingest last, as the venue still serves the candle it froze in as closed.
+      async () =>
+        seen('FeedStale', 'firing').some((a) => a.labels.stage === 'ingest' && a.labels.feed === 'ohlcv') &&
+        seen('DriftBreach', 'firing').length > 0,
+      360_000,
+      1_000,
+    );
+    const firedAfterS = (Date.now() - silencedAt) / 1000;
+    // A few more rounds, so that a wrong alert on another series would have time to show.
+    await new Promise((r) => setTimeout(r, 20_000));
+    const stale = seen('FeedStale', 'firing');
+    const drift = seen('DriftBreach', 'firing');
+    assert.deepEqual([...new Set(stale.map((a) => a.labels.symbol))], [SILENT], show(stale));
+    assert.ok(
+      stale.some((a) => a.labels.stage === 'ingest' && a.labels.feed === 'ohlcv'),
+      show(stale),
+    );
+    assert.deepEqual([...new Set(drift.map((a) => a.labels.symbol))], [SHIFTED], show(drift));
+    assert.ok(drift.every((a) => ['log_return', 'range', 'volume'].includes(a.labels.feature ?? '')));
+    for (const a of [...stale, ...drift]) {
+      assert.equal(a.labels.severity, 'warning');
+      assert.equal(a.receiver, 'webhook-warning');
+      assert.equal(a.labels.exchange, 'binanceusdm');
+      assert.ok(a.annotations.summary?.includes(a.labels.symbol as string), a.annotations.summary);
+      assert.match(a.annotations.runbook_url ?? '', /^docs\/RUNBOOK\.md#/);
+    }
+    console.log(
+      `# FeedStale and DriftBreach reached the webhook ${firedAfterS.toFixed(0)} s after the silence`,
+    );
+
+    // The monitor also reports the lag of the configured group (here the aligner's).
+    const monitorMetrics = await (await fetch(`http://127.0.0.1:${MONITOR_PORT}/metrics`)).text();
+    assert.match(
+      monitorMetrics,
+      new RegExp(
+        `perpflow_monitor_consumer_lag_messages\\{group="${alignerGroup}",topic="perpflow\\.raw\\.ohlcv\\.v1"`,
+      ),
+    );
+    assert.match(monitorMetrics, /perpflow_feed_freshness_sla_seconds\{feed="ohlcv",service="monitor"\} 90/);
+
+    // The drift report on S3 names the same breach.
+    const s3 = new S3Client({
+      endpoint: STACK.s3Endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const key = `${S3_PREFIX}/drift/v1/date=${new Date().toISOString().slice(0, 10)}/drift-report.json`;
+    const report = await waitFor(
+      `drift report ${key}`,
+      async () => {
+        const r = await s3.send(new GetObjectCommand({ Bucket: STACK.s3Bucket, Key: key }));
+        const doc = JSON.parse(await (r.Body?.transformToString() ?? 'null')) as {
+          latest: { symbol: string; feature: string; breach: boolean }[];
+          breaches: { symbol: string; feature: string }[];
+        };
+        return doc.latest.length === 9 ? doc : null;
+      },
+      30_000,
+    );
+    assert.deepEqual([...new Set(report.breaches.map((b) => b.symbol))], [SHIFTED]);
+    assert.deepEqual(
+      report.latest
+        .filter((l) => l.breach)
+        .map((l) => l.symbol)
+        .filter((s) => s !== SHIFTED),
+      [],
+    );
+
+    // The feed returns: FeedStale resolves.
+    const back = await fetch(`${SIM}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ unsilence: venueId(SILENT) }),
+    });
+    assert.equal(back.status, 200);
+    const unsilencedAt = Date.now();
+    await waitFor(
+      'FeedStale resolved at the webhook',
+      async () => {
+        const firing = new Set(seen('FeedStale', 'firing').map((a) => JSON.stringify(a.labels)));
+        const resolved = new Set(seen('FeedStale', 'resolved').map((a) => JSON.stringify(a.labels)));
+        return firing.size > 0 && [...firing].every((l) => resolved.has(l));
+      },
+      240_000,
+      1_000,
+    );
+    console.log(
+      `# FeedStale resolved ${((Date.now() - unsilencedAt) / 1000).toFixed(0)} s after the feed returned`,
+    );
+    assert.deepEqual(seen('DriftBreach', 'resolved'), [], 'the shift is still in the recent window');
+  });
+});
