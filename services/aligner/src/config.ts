@@ -46,10 +46,20 @@ export const AlignerConfigSchema = z.object({
   ALIGNER_FROM_BEGINNING: env
     .bool(true)
     .describe('a new consumer group starts at the earliest retained offset'),
+  ALIGNER_SNAPSHOT_INTERVAL_RECORDS: env
+    .int(50_000, { min: 1 })
+    .describe(
+      'a partition writes a full state snapshot (and empties its write-ahead log of batches) after this many records since the last one; bounds the log in Redis (~0.4 KB a record) and the replay on restart',
+    ),
+  ALIGNER_SNAPSHOT_INTERVAL_MS: env
+    .int(60_000, { min: 0 })
+    .describe(
+      'a partition also writes a full snapshot when this long has passed since its last one (checked after each batch; 0: after every batch)',
+    ),
   REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:36379')
-    .describe('Redis for per-partition state snapshots'),
+    .describe('Redis for per-partition state: snapshots and the write-ahead log of batches'),
   METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
   METRICS_PORT: env.port(39102).describe('port of /metrics, /healthz, /readyz'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -1,7 +1,8 @@
 /**
  * aligner: raw topics ──▶ contract ──▶ quality rules ──▶ event-time alignment ──▶ perpflow.aligned.bar.v1
  *                            └────────── rejected, late ──────────────────────────▶ perpflow.dlq.v1
- * Per-partition state snapshots in Redis; offsets committed after outputs are acked and state is saved.
+ * Per partition in Redis: a write-ahead log of batches (before their outputs are produced) and a full
+ * snapshot every ALIGNER_SNAPSHOT_INTERVAL_RECORDS / _MS; offsets committed after outputs are acked.
  */
 import { TOPICS } from '@perpflow/contracts';
 import {
@@ -16,7 +17,7 @@ import {
 import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
-import { RedisSnapshotStore } from './adapters/snapshots.js';
+import { RedisPartitionStateStore } from './adapters/partition-state.js';
 import { loadConfig } from './config.js';
 import { createPartitionEngine, loadEngineConfig } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
@@ -51,7 +52,11 @@ async function main(): Promise<void> {
     producerName: `aligner/${config.ALIGNER_GROUP_ID}`,
     consumer,
     producer,
-    snapshots: new RedisSnapshotStore(redis, config.ALIGNER_GROUP_ID),
+    state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
+    snapshotPolicy: {
+      everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
+      everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
+    },
     createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
     metrics,
     logger,

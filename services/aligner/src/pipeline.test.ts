@@ -1,81 +1,514 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAlignConfig } from '@perpflow/align';
-import { sampleCandle, TOPICS } from '@perpflow/contracts';
+import {
+  type AlignedBar,
+  type DeadLetter,
+  sampleCandle,
+  sampleLiquidation,
+  sampleOpenInterest,
+  TOPICS,
+} from '@perpflow/contracts';
 import { parseQualityConfig } from '@perpflow/quality';
 import { createLogger } from '@perpflow/runtime';
 import type { Batch, Consumer, Message, Producer } from 'kafkajs';
-import type { PartitionSnapshot, SnapshotStore } from './adapters/snapshots.js';
+import {
+  decodeLoggedBatch,
+  encodeLoggedBatch,
+  type LoggedBatch,
+  type PartitionSnapshot,
+  type PartitionStateStore,
+  StalePartitionStateError,
+  type StoredPartition,
+} from './adapters/partition-state.js';
 import { createPartitionEngine } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
-import { AlignerPipeline } from './pipeline.js';
+import { AlignerPipeline, type SnapshotPolicy } from './pipeline.js';
 
 const T0 = Date.UTC(2024, 2, 1);
+const MIN = 60_000;
 const engineConfig = { quality: parseQualityConfig({}), align: parseAlignConfig({ allowedLatenessMs: 0 }) };
+const heartbeat = async () => {};
 
-function batchOf(partition: number, firstOffset: number, count: number): Batch {
-  const messages = Array.from({ length: count }, (_, i) => {
-    const t = T0 + (firstOffset + i) * 60_000;
-    const c = sampleCandle({ openTimeMs: t, eventTimeMs: t, receivedAtMs: t + 61_000, source: 'backfill' });
+/** The store's contract (compare-and-set on the sequence), entries through their Redis encoding. */
+class MemoryStateStore implements PartitionStateStore {
+  readonly seq = new Map<number, number>();
+  readonly snapshots = new Map<number, string>();
+  readonly logs = new Map<number, string[]>();
+  appends = 0;
+  snapshotWrites = 0;
+
+  async load(p: number): Promise<StoredPartition> {
+    const snap = this.snapshots.get(p);
     return {
-      offset: String(firstOffset + i),
-      key: Buffer.from(`${c.exchange}|${c.symbol}`),
-      value: Buffer.from(JSON.stringify(c)),
-      headers: {},
-      timestamp: '0',
-      attributes: 0,
+      seq: this.seq.get(p) ?? 0,
+      snapshot: snap === undefined ? null : (JSON.parse(snap) as PartitionSnapshot),
+      log: (this.logs.get(p) ?? []).map(decodeLoggedBatch),
     };
+  }
+  async append(p: number, entry: LoggedBatch): Promise<void> {
+    const cur = this.seq.get(p) ?? 0;
+    if (cur !== entry.seq - 1) throw new StalePartitionStateError(p, entry.seq - 1, `found ${cur}`);
+    this.logs.set(p, [...(this.logs.get(p) ?? []), encodeLoggedBatch(entry)]);
+    this.seq.set(p, entry.seq);
+    this.appends++;
+  }
+  async snapshot(p: number, seq: number, s: PartitionSnapshot): Promise<void> {
+    const cur = this.seq.get(p) ?? 0;
+    if (cur !== seq) throw new StalePartitionStateError(p, seq, `found ${cur}`);
+    this.snapshots.set(p, JSON.stringify(s));
+    this.logs.set(p, []);
+    this.snapshotWrites++;
+  }
+}
+
+interface RawMessage {
+  key: string;
+  value: string;
+}
+
+/** One symbol's four raw topics (partition 0): 60 candles, open interest, liquidations, one poison record. */
+function rawTopics(): Map<string, RawMessage[]> {
+  const key = 'binanceusdm|BTC/USDT:USDT';
+  const candles = Array.from({ length: 60 }, (_, i) => {
+    const t = T0 + i * MIN;
+    const close = 100 + Math.sin(i) * 2;
+    return sampleCandle({
+      openTimeMs: t,
+      eventTimeMs: t,
+      receivedAtMs: t + 61_000,
+      open: 100,
+      high: Math.max(100, close) + 1,
+      low: Math.min(100, close) - 1,
+      close,
+      volume: 10 + i,
+      source: 'backfill',
+    });
   });
+  const oi = Array.from({ length: 12 }, (_, j) => {
+    const t = T0 + j * 5 * MIN + 30_000;
+    return sampleOpenInterest({
+      eventTimeMs: t,
+      receivedAtMs: t + 100,
+      openInterest: 1_000 + j,
+      source: 'backfill',
+    });
+  });
+  const liq = Array.from({ length: 8 }, (_, k) => {
+    const t = T0 + k * 7 * MIN + 15_000;
+    return sampleLiquidation({
+      eventTimeMs: t,
+      receivedAtMs: t + 50,
+      side: k % 2 ? 'buy' : 'sell',
+      price: 100,
+      amount: 1 + k,
+      source: 'backfill',
+    });
+  });
+  const msgs = (records: object[]) => records.map((r) => ({ key, value: JSON.stringify(r) }));
+  const oiMessages = msgs(oi);
+  oiMessages.splice(4, 0, { key, value: '{"not":"a record"' }); // poison: a contract dead letter
+  return new Map([
+    [TOPICS.raw.ohlcv, msgs(candles)],
+    [TOPICS.raw.open_interest, oiMessages],
+    [TOPICS.raw.liquidation, msgs(liq)],
+  ]);
+}
+
+const BATCH_SIZE: Record<string, number> = {
+  [TOPICS.raw.ohlcv]: 10,
+  [TOPICS.raw.open_interest]: 3,
+  [TOPICS.raw.liquidation]: 3,
+};
+
+function batchOf(topic: string, all: RawMessage[], from: number, count: number): Batch {
+  const messages = all.slice(from, from + count).map((m, i) => ({
+    offset: String(from + i),
+    key: Buffer.from(m.key),
+    value: Buffer.from(m.value),
+    headers: { 'perpflow-producer': 'exchange-ingest' },
+    timestamp: '0',
+    attributes: 0,
+  }));
   return {
-    topic: TOPICS.raw.ohlcv,
-    partition,
-    highWatermark: String(firstOffset + count),
+    topic,
+    partition: 0,
+    highWatermark: String(all.length),
     messages,
-    lastOffset: () => String(firstOffset + count - 1),
+    lastOffset: () => String(from + count - 1),
   } as unknown as Batch;
 }
 
-describe('AlignerPipeline', () => {
-  it('never produces a batch twice when kafkajs re-delivers it while its snapshot is still being saved', async () => {
-    const saved = new Map<number, PartitionSnapshot>();
-    let slowSave: (() => void) | null = null;
-    const snapshots: SnapshotStore = {
-      load: async (p) => saved.get(p) ?? null,
-      save: async (p, s) => {
-        // The first save hangs until released: the rebalance and re-delivery happen meanwhile.
-        if (!slowSave && saved.size === 0) await new Promise<void>((r) => (slowSave = r));
-        saved.set(p, JSON.parse(JSON.stringify(s)));
+type Step = 'append' | 'after-append' | 'mid-produce' | 'after-produce' | 'after-snapshot' | 'commit';
+
+/** A Kafka stand-in for the pipeline's unit: what was produced, what is committed. */
+class Cluster {
+  readonly produced: { topic: string; message: Message }[] = [];
+  readonly committed = new Map<string, number>();
+  constructor(readonly topics: Map<string, RawMessage[]>) {}
+}
+
+class Crash extends Error {}
+
+/**
+ * One aligner process: consumes the topics from the committed offsets in the given
+ * order of topics (round robin or one topic after the other), and crashes (throws, and
+ * is thrown away) at `crashAt` in its `crashBatch`-th batch.
+ */
+async function runProcess(
+  cluster: Cluster,
+  store: PartitionStateStore,
+  opts: {
+    order: 'round-robin' | 'topic-by-topic';
+    topicOrder: string[];
+    crashAt?: Step;
+    crashBatch?: number;
+    policy?: SnapshotPolicy;
+    clock: { ms: number };
+  },
+): Promise<'done' | 'crashed'> {
+  let batchNo = 0;
+  let crashed = false;
+  // The first time the step is reached in or after batch `crashBatch` (not every batch takes every step).
+  const crash = (step: Step) => {
+    if (crashed || opts.crashAt !== step || batchNo < (opts.crashBatch ?? 0)) return false;
+    crashed = true;
+    return true;
+  };
+  const guardedStore: PartitionStateStore = {
+    load: (p) => store.load(p),
+    append: async (p, e) => {
+      if (crash('append')) throw new Crash('append');
+      await store.append(p, e);
+      if (crash('after-append')) throw new Crash('after-append');
+    },
+    snapshot: async (p, seq, s) => {
+      if (crash('after-produce')) throw new Crash('after-produce');
+      await store.snapshot(p, seq, s);
+      if (crash('after-snapshot')) throw new Crash('after-snapshot');
+    },
+  };
+  const producer = {
+    send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+      // A partial produce: the first half of the request is acknowledged, then the process dies.
+      const cut = messages.length > 0 && crash('mid-produce') ? Math.ceil(messages.length / 2) : null;
+      for (const message of messages.slice(0, cut ?? messages.length))
+        cluster.produced.push({ topic, message });
+      if (cut !== null) throw new Crash('mid-produce');
+      return [];
+    },
+  } as unknown as Producer;
+  const consumer = {
+    commitOffsets: async (list: { topic: string; offset: string }[]) => {
+      if (crash('commit')) throw new Crash('commit');
+      for (const c of list) cluster.committed.set(c.topic, Number(c.offset));
+    },
+  } as unknown as Consumer;
+  const pipeline = new AlignerPipeline({
+    consumer,
+    producer,
+    state: guardedStore,
+    createEngine: (s) => createPartitionEngine(engineConfig, s),
+    metrics: createAlignerMetrics(),
+    logger: createLogger({ service: 'test', level: 'fatal' }),
+    now: () => (opts.clock.ms += 1_000),
+    ...(opts.policy ? { snapshotPolicy: opts.policy } : {}),
+  });
+  // kafkajs resumes every topic at its committed offset.
+  const next = new Map(opts.topicOrder.map((t) => [t, cluster.committed.get(t) ?? 0]));
+  const pending = () => opts.topicOrder.filter((t) => next.get(t)! < cluster.topics.get(t)!.length);
+  while (pending().length > 0) {
+    const topics = opts.order === 'round-robin' ? pending() : pending().slice(0, 1);
+    for (const topic of topics) {
+      const all = cluster.topics.get(topic)!;
+      const from = next.get(topic)!;
+      const count = Math.min(BATCH_SIZE[topic]!, all.length - from);
+      try {
+        await pipeline.handleBatch(batchOf(topic, all, from, count), heartbeat);
+      } catch (err) {
+        if (err instanceof Crash) return 'crashed';
+        throw err;
+      }
+      next.set(topic, from + count);
+      batchNo++;
+    }
+  }
+  return 'done';
+}
+
+const identity = (b: AlignedBar) => `${b.exchange}|${b.symbol}|${b.timeframe}|${b.eventTimeMs}|${b.revision}`;
+
+function barsOf(cluster: Cluster): AlignedBar[] {
+  return cluster.produced
+    .filter((p) => p.topic === TOPICS.alignedBar)
+    .map((p) => JSON.parse(String(p.message.value)) as AlignedBar);
+}
+
+/** identity → content; fails on one identity with two contents (the property that must hold across crashes). */
+function contentByIdentity(bars: AlignedBar[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const b of bars) {
+    const content = JSON.stringify(b);
+    const seen = out.get(identity(b));
+    assert.ok(
+      seen === undefined || seen === content,
+      `${identity(b)} published with two contents:\n${seen}\n${content}`,
+    );
+    out.set(identity(b), content);
+  }
+  return out;
+}
+
+/** eventTimeMs → content of its last revision (what the windower keeps). */
+function lastRevisions(bars: AlignedBar[]): Map<number, AlignedBar> {
+  const out = new Map<number, AlignedBar>();
+  for (const b of bars) {
+    const cur = out.get(b.eventTimeMs);
+    if (!cur || b.revision > cur.revision) out.set(b.eventTimeMs, b);
+  }
+  return out;
+}
+
+const TOPIC_ORDER = [TOPICS.raw.ohlcv, TOPICS.raw.open_interest, TOPICS.raw.liquidation];
+const REVERSED = [...TOPIC_ORDER].reverse();
+
+describe('AlignerPipeline: write-ahead log of batches', () => {
+  // The reference: one uncrashed run. Bars (last revision per time) do not depend on the interleaving.
+  async function reference() {
+    const cluster = new Cluster(rawTopics());
+    const res = await runProcess(cluster, new MemoryStateStore(), {
+      order: 'round-robin',
+      topicOrder: TOPIC_ORDER,
+      clock: { ms: T0 + 86_400_000 },
+    });
+    assert.equal(res, 'done');
+    return cluster;
+  }
+
+  it('an uncrashed run aligns every candle into one bar and dead-letters the poison record', async () => {
+    const cluster = await reference();
+    const last = lastRevisions(barsOf(cluster));
+    assert.equal(last.size, 60);
+    assert.deepEqual(
+      [...last.keys()].sort((a, b) => a - b),
+      Array.from({ length: 60 }, (_, i) => T0 + i * MIN),
+    );
+    // Interleaving open interest after its candles revises bars: this scenario does have revisions.
+    assert.ok(
+      barsOf(cluster).some((b) => b.revision > 0),
+      'the scenario revises bars',
+    );
+    const bar12 = last.get(T0 + 12 * MIN)!;
+    assert.equal(bar12.openInterest, 1_002);
+    assert.equal(bar12.openInterestTimeMs, T0 + 10 * MIN + 30_000);
+    const liq = last.get(T0 + 14 * MIN)!;
+    assert.equal(liq.liqCount, 1);
+    assert.equal(liq.liqLongNotional, 100 * 3);
+    const dead = cluster.produced.filter((p) => p.topic === TOPICS.deadLetter);
+    assert.equal(dead.length, 1);
+    assert.equal((JSON.parse(String(dead[0]!.message.value)) as DeadLetter).source.offset, '4');
+  });
+
+  for (const crashAt of [
+    'append',
+    'after-append',
+    'mid-produce',
+    'after-produce',
+    'after-snapshot',
+    'commit',
+  ] as const)
+    for (const crashBatch of [0, 4, 9])
+      it(`a crash at ${crashAt} (batch ${crashBatch}), restarted with another interleaving of the topics, publishes no identity with two contents and loses no bar`, async () => {
+        const ref = lastRevisions(barsOf(await reference()));
+        const cluster = new Cluster(rawTopics());
+        const store = new MemoryStateStore();
+        const clock = { ms: T0 + 86_400_000 };
+        // Snapshot every 10 records so that the snapshot steps are taken.
+        const policy = { everyRecords: 10, everyMs: 3_600_000 };
+        const first = await runProcess(cluster, store, {
+          order: 'round-robin',
+          topicOrder: TOPIC_ORDER,
+          crashAt,
+          crashBatch,
+          policy,
+          clock,
+        });
+        assert.equal(first, 'crashed');
+        const producedBeforeRestart = barsOf(cluster).length;
+        // The restart: kafkajs hands the topics over in a different order (one topic to its end first).
+        const second = await runProcess(cluster, store, {
+          order: 'topic-by-topic',
+          topicOrder: REVERSED,
+          policy,
+          clock,
+        });
+        assert.equal(second, 'done');
+
+        const bars = barsOf(cluster);
+        assert.ok(bars.length > producedBeforeRestart, 'the restart published bars');
+        contentByIdentity(bars); // asserts one content per identity
+        const last = lastRevisions(bars);
+        assert.equal(last.size, 60, 'no bar lost');
+        for (const [t, bar] of ref) {
+          const { revision: _a, ...want } = bar;
+          const { revision: _b, ...got } = last.get(t)!;
+          assert.deepEqual(got, want, `bar ${t}: last revision's content`);
+        }
+        // Dead letters: the poison record is dead-lettered at least once, always with the same bytes.
+        const dead = cluster.produced
+          .filter((p) => p.topic === TOPICS.deadLetter)
+          .map((p) => String(p.message.value));
+        assert.ok(dead.length >= 1);
+        assert.equal(new Set(dead).size, 1, 'a re-published dead letter is identical');
+        // The stored state covers every record: the log's (or snapshot's) offsets are the topic ends.
+        const stored = await store.load(0);
+        const offsets = stored.log.at(-1)?.offsets ?? stored.snapshot?.offsets;
+        assert.deepEqual(offsets, {
+          [TOPICS.raw.ohlcv]: '60',
+          [TOPICS.raw.open_interest]: '13',
+          [TOPICS.raw.liquidation]: '8',
+        });
+      });
+
+  it('restores snapshot + log to the same state as an uninterrupted run, and republishes only the last logged batch', async () => {
+    const cluster = new Cluster(rawTopics());
+    const store = new MemoryStateStore();
+    const clock = { ms: T0 + 86_400_000 };
+    const policy = { everyRecords: 25, everyMs: 3_600_000 };
+    await runProcess(cluster, store, { order: 'round-robin', topicOrder: TOPIC_ORDER, policy, clock });
+    // 81 messages in 14 batches; snapshots after 25 records: the log holds what came after the last one.
+    assert.equal(store.appends, 14);
+    assert.equal(store.snapshotWrites, 2);
+    const stored = await store.load(0);
+    assert.equal(stored.seq, 14);
+    assert.ok(stored.log.length > 0 && stored.log.length < 14, `log of ${stored.log.length} batches`);
+    const logged = stored.log.reduce((n, e) => n + e.batch.messages.length, 0);
+    assert.ok(logged < 25, `${logged} records logged since the last snapshot`);
+    assert.equal(stored.log.at(-1)!.seq, 14);
+
+    // A new owner: its first batch is a re-delivery below the stored offsets (skipped);
+    // it replays the log and publishes the last logged batch's outputs again.
+    const before = cluster.produced.length;
+    const lastLogged = stored.log.at(-1)!;
+    const again = await runProcess(cluster, store, {
+      order: 'round-robin',
+      topicOrder: TOPIC_ORDER,
+      policy,
+      clock,
+    });
+    assert.equal(again, 'done', 'nothing left to consume: committed offsets are at the ends');
+    assert.equal(cluster.produced.length, before, 'no batch to process, so no restore either');
+
+    const p2 = new AlignerPipeline({
+      consumer: { commitOffsets: async () => {} } as unknown as Consumer,
+      producer: {
+        send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+          for (const message of messages) cluster.produced.push({ topic, message });
+          return [];
+        },
+      } as unknown as Producer,
+      state: store,
+      createEngine: (s) => createPartitionEngine(engineConfig, s),
+      metrics: createAlignerMetrics(),
+      logger: createLogger({ service: 'test', level: 'fatal' }),
+      now: () => (clock.ms += 1_000),
+      snapshotPolicy: policy,
+    });
+    const topic = lastLogged.batch.topic;
+    const all = cluster.topics.get(topic)!;
+    await p2.handleBatch(batchOf(topic, all, all.length - 1, 1), heartbeat); // below the stored offset
+    const republished = cluster.produced.slice(before);
+    const firstTime = cluster.produced.slice(0, before).map((p) => String(p.message.value));
+    assert.ok(republished.length > 0, 'the last logged batch had outputs');
+    for (const p of republished)
+      assert.ok(firstTime.includes(String(p.message.value)), 'republished outputs are byte-identical');
+    assert.equal((await store.load(0)).seq, 14, 'a skipped re-delivery logs nothing');
+  });
+
+  it('refuses to append when another writer moved the partition on, and reloads from its state', async () => {
+    const store = new MemoryStateStore();
+    const cluster = new Cluster(rawTopics());
+    const clock = { ms: T0 + 86_400_000 };
+    const mk = () =>
+      new AlignerPipeline({
+        consumer: { commitOffsets: async () => {} } as unknown as Consumer,
+        producer: {
+          send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+            for (const message of messages) cluster.produced.push({ topic, message });
+            return [];
+          },
+        } as unknown as Producer,
+        state: store,
+        createEngine: (s) => createPartitionEngine(engineConfig, s),
+        metrics: createAlignerMetrics(),
+        logger: createLogger({ service: 'test', level: 'fatal' }),
+        now: () => (clock.ms += 1_000),
+      });
+    const candles = cluster.topics.get(TOPICS.raw.ohlcv)!;
+    const zombie = mk();
+    const owner = mk();
+    await zombie.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 0, 10), heartbeat);
+    await owner.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 10, 10), heartbeat); // loads seq 1, appends 2
+    const produced = cluster.produced.length;
+    await assert.rejects(
+      zombie.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 10, 10), heartbeat),
+      StalePartitionStateError,
+    );
+    assert.equal(cluster.produced.length, produced, 'the stale writer published nothing');
+    // Its state was dropped: the next batch reloads (seq 2) and continues the one history.
+    await zombie.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 20, 10), heartbeat);
+    const stored = await store.load(0);
+    assert.deepEqual(
+      stored.log.map((e) => [e.seq, e.batch.messages[0]!.offset]),
+      [
+        [1, '0'],
+        [2, '10'],
+        [3, '20'],
+      ],
+    );
+    contentByIdentity(barsOf(cluster));
+  });
+
+  it('never produces a batch twice when kafkajs re-delivers it while it is still being saved', async () => {
+    const store = new MemoryStateStore();
+    let slowAppend: (() => void) | null = null;
+    const slowStore: PartitionStateStore = {
+      load: (p) => store.load(p),
+      append: async (p, e) => {
+        // The first append hangs until released: the rebalance and re-delivery happen meanwhile.
+        if (!slowAppend && store.appends === 0) await new Promise<void>((r) => (slowAppend = r));
+        await store.append(p, e);
       },
+      snapshot: (p, seq, s) => store.snapshot(p, seq, s),
     };
     const sent: Message[] = [];
-    const producer = {
-      send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
-        if (topic === TOPICS.alignedBar) sent.push(...messages);
-        return [];
-      },
-    } as unknown as Producer;
-    const consumer = { commitOffsets: async () => {} } as unknown as Consumer;
     const pipeline = new AlignerPipeline({
-      consumer,
-      producer,
-      snapshots,
+      consumer: { commitOffsets: async () => {} } as unknown as Consumer,
+      producer: {
+        send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+          if (topic === TOPICS.alignedBar) sent.push(...messages);
+          return [];
+        },
+      } as unknown as Producer,
+      state: slowStore,
       createEngine: (s) => createPartitionEngine(engineConfig, s),
       metrics: createAlignerMetrics(),
       logger: createLogger({ service: 'test', level: 'fatal' }),
       now: () => T0 + 86_400_000,
+      snapshotPolicy: { everyRecords: 1, everyMs: 0 },
     });
-    const heartbeat = async () => {};
-    const first = pipeline.handleBatch(batchOf(3, 0, 10), heartbeat);
+    const candles = rawTopics().get(TOPICS.raw.ohlcv)!;
+    const first = pipeline.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 0, 10), heartbeat);
     await new Promise((r) => setTimeout(r, 20));
-    pipeline.onAssignment({ [TOPICS.raw.ohlcv]: [3] }); // a rebalance while the save hangs
-    const again = pipeline.handleBatch(batchOf(3, 0, 10), heartbeat); // the same records again
+    pipeline.onAssignment({ [TOPICS.raw.ohlcv]: [0] }); // a rebalance while the append hangs
+    const again = pipeline.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 0, 10), heartbeat);
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok(slowSave, 'the first batch is saving its snapshot');
-    (slowSave as () => void)();
+    assert.ok(slowAppend, 'the first batch is appending its log entry');
+    (slowAppend as () => void)();
     await Promise.all([first, again]);
-    const bars = sent.map((m) => JSON.parse(String(m.value)) as { eventTimeMs: number; revision: number });
+    const bars = sent.map((m) => JSON.parse(String(m.value)) as AlignedBar);
     assert.equal(bars.length, 10, `bars produced: ${bars.length}`);
     assert.equal(new Set(bars.map((b) => `${b.eventTimeMs}:${b.revision}`)).size, 10);
-    assert.equal(saved.get(3)?.offsets[TOPICS.raw.ohlcv], '10');
+    assert.equal((await store.load(0)).snapshot?.offsets[TOPICS.raw.ohlcv], '10');
   });
 });

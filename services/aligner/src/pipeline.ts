@@ -1,67 +1,74 @@
-import {
-  type AlignedBar,
-  decodeRecord,
-  FEED_RECORD_KIND,
-  feedOfTopic,
-  HEADERS,
-  SCHEMA_VERSION,
-  schemaHeader,
-  streamKey,
-  TOPICS,
-  timeframeMs,
-} from '@perpflow/contracts';
-import {
-  buildDeadLetter,
-  type DeadLetterSource,
-  deadLetterToMessage,
-  headersToStrings,
-} from '@perpflow/kafka';
+import { type Feed, feedOfTopic, TOPICS, timeframeMs } from '@perpflow/contracts';
+import { headersToStrings } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
 import type { Batch, Consumer, Message, Producer } from 'kafkajs';
-import type { SnapshotStore } from './adapters/snapshots.js';
-import type { EngineInput, PartitionEngine } from './domain/engine-types.js';
+import type { PartitionStateStore } from './adapters/partition-state.js';
+import { type BatchResult, type ConsumedBatch, runBatch } from './domain/batch.js';
+import type { PartitionEngine } from './domain/engine-types.js';
 import type { AlignerMetrics } from './metrics.js';
+
+export { barMessage } from './domain/batch.js';
+
+/** When a partition writes a full snapshot (and empties its log); whichever comes first. */
+export interface SnapshotPolicy {
+  /** Records logged since the last snapshot. Default 50,000. */
+  everyRecords: number;
+  /** Milliseconds since the last snapshot (checked after each batch). Default 60,000. */
+  everyMs: number;
+}
+
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyRecords: 50_000, everyMs: 60_000 };
 
 export interface PipelineDeps {
   consumer: Consumer;
   producer: Producer;
-  snapshots: SnapshotStore;
+  state: PartitionStateStore;
   createEngine: (snapshot: unknown | null) => PartitionEngine;
   metrics: AlignerMetrics;
   logger: Logger;
   now: () => number;
   /** The perpflow-producer header of every record written: `aligner/<group>` (default `aligner`). */
   producerName?: string;
+  snapshotPolicy?: SnapshotPolicy;
 }
 
 interface PartitionRuntime {
   engine: PartitionEngine;
   /** topic → next offset included in the engine's state. */
   offsets: Record<string, string>;
+  /** Sequence number of the last batch in the engine's state (the partition's log). */
+  seq: number;
+  recordsSinceSnapshot: number;
+  snapshotAtMs: number;
 }
 
 /**
- * consume raw batch (one topic-partition) → contract → engine → produce bars and
- * dead letters (await acks=all) → snapshot state + offsets to Redis → commit offsets.
+ * consume raw batch (one topic-partition) → contract → engine → append the batch to the
+ * partition's write-ahead log (Redis) → produce bars and dead letters (await acks=all) →
+ * every N records / T ms a full snapshot that empties the log → commit offsets.
  *
- * Crash after the produce, before the snapshot: the batch is processed again from
- * the previous snapshot and its bars are produced again with the same identity
- * (exchange, symbol, timeframe, eventTimeMs, revision) — the aligned topic is
- * at-least-once and the windower keeps one row per identity. Crash after the
- * snapshot, before the commit: the snapshot's offsets win; records below them
- * are skipped, nothing is produced twice.
+ * Identity → content is stable across crashes because nothing is published before the
+ * input order that produced it is durable: the log holds each batch's messages in the
+ * order the engine took them and its `nowMs`. A new owner restores the snapshot, replays
+ * the log through the engine (same inputs, same order → same bars) and publishes the
+ * LAST logged batch's outputs again, since its produce may not have finished; every
+ * earlier batch's produce was acknowledged before the next batch was logged. The logged
+ * offsets win over committed ones: records below them are never processed twice.
+ * See docs/ARCHITECTURE.md ④ for the crash table.
  */
 export class AlignerPipeline {
   private readonly partitions = new Map<number, PartitionRuntime>();
   private readonly inFlight = new Map<number, Promise<void>>();
 
   private readonly producerName: string;
+  private readonly policy: SnapshotPolicy;
 
   constructor(private readonly deps: PipelineDeps) {
     this.producerName = deps.producerName ?? 'aligner';
+    this.policy = deps.snapshotPolicy ?? DEFAULT_SNAPSHOT_POLICY;
   }
 
-  /** Drops cached state on every rebalance: the next batch reloads the partition's snapshot. */
+  /** Drops cached state on every rebalance: the next batch reloads the partition's snapshot and log. */
   onAssignment(assignment: Record<string, number[]>): void {
     this.partitions.clear();
     this.deps.logger.info({ assignment }, 'partitions assigned; state reloads from snapshots');
@@ -69,9 +76,9 @@ export class AlignerPipeline {
 
   async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
     // One batch of a partition at a time. After a rebalance kafkajs may hand the same
-    // partition's records to a new fetch loop while the previous batch is still saving
-    // its snapshot; loading the partition then would read the older snapshot and produce
-    // that batch's bars a second time. Waiting for the batch in flight avoids it.
+    // partition's records to a new fetch loop while the previous batch is still being
+    // saved; loading the partition then would read an older state and produce that
+    // batch's bars a second time. Waiting for the batch in flight avoids it.
     const previous = this.inFlight.get(batch.partition) ?? Promise.resolve();
     let release = () => {};
     const mine = new Promise<void>((r) => {
@@ -83,8 +90,8 @@ export class AlignerPipeline {
     try {
       await this.process(batch, heartbeat);
     } catch (err) {
-      // The engine may have applied inputs whose outputs never reached Kafka: forget
-      // it, so the retry starts again from the last snapshot (state and offsets agree).
+      // The engine may hold inputs whose log entry or outputs are not durable: forget it,
+      // so the retry starts again from Redis (snapshot + log: state and offsets agree).
       this.partitions.delete(batch.partition);
       throw err;
     } finally {
@@ -97,142 +104,135 @@ export class AlignerPipeline {
     const { topic, partition } = batch;
     const feed = feedOfTopic(topic);
     if (!feed) throw new Error(`aligner subscribed to unexpected topic ${topic}`);
-    const rt = await this.runtimeFor(partition);
+    const rt = await this.runtimeFor(partition, heartbeat);
     const floor = BigInt(rt.offsets[topic] ?? '0');
     const fresh = batch.messages.filter((m) => BigInt(m.offset) >= floor);
     if (fresh.length === 0) return;
+    this.deps.metrics.recordsIn.inc({ feed }, fresh.length);
 
-    const nowMs = this.deps.now();
-    const inputs: EngineInput<DeadLetterSource>[] = [];
-    const dlq: Message[] = [];
-    for (const m of fresh) {
-      this.deps.metrics.recordsIn.inc({ feed });
-      const ref: DeadLetterSource = {
-        topic,
-        partition,
+    const consumed: ConsumedBatch = {
+      topic,
+      partition,
+      feed,
+      nowMs: this.deps.now(),
+      messages: fresh.map((m) => ({
         offset: m.offset,
         key: m.key?.toString('utf8') ?? null,
         value: m.value,
         headers: headersToStrings(m.headers),
-      };
-      const decoded = decodeRecord(FEED_RECORD_KIND[feed], m.value);
-      if (!decoded.ok) {
-        const ruleId = `contract.${decoded.error.rule}`;
-        this.deps.metrics.dlq.inc({ stage: 'aligner', feed, rule: ruleId });
-        this.deps.metrics.ruleHits.inc({ feed, rule: ruleId, action: 'reject' });
-        const keyParts = ref.key?.split('|');
-        dlq.push(
-          deadLetterToMessage(
-            buildDeadLetter(
-              ref,
-              {
-                ruleId,
-                message: decoded.error.message,
-                exchange: keyParts?.[0] ?? null,
-                symbol: keyParts?.[1] ?? null,
-              },
-              'aligner',
-              nowMs,
-            ),
-            this.producerName,
-          ),
-        );
-        continue;
-      }
-      inputs.push({ feed, record: decoded.value as EngineInput<DeadLetterSource>['record'], ref });
-    }
-
-    const out = rt.engine.apply(inputs, nowMs);
+      })),
+    };
+    const result = runBatch(rt.engine, consumed, this.producerName);
+    const offsets = { ...rt.offsets, [topic]: (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString() };
+    // Write-ahead: the batch (its input order and nowMs) is durable before any of its output is.
+    await this.deps.state.append(partition, { seq: rt.seq + 1, batch: consumed, offsets });
+    rt.seq += 1;
+    rt.offsets = offsets;
+    rt.recordsSinceSnapshot += fresh.length;
     await heartbeat(); // a long batch on a starved CPU must not outlive the session
-    for (const h of out.hits)
-      this.deps.metrics.ruleHits.inc({ feed: h.feed, rule: h.ruleId, action: h.action });
-    for (const r of out.rejected) {
-      this.deps.metrics.dlq.inc({ stage: 'aligner', feed: r.feed, rule: r.ruleId });
-      if (r.late) this.deps.metrics.late.inc({ feed: r.feed });
-      dlq.push(
-        deadLetterToMessage(
-          buildDeadLetter(
-            r.ref,
-            { ruleId: r.ruleId, message: r.message, exchange: r.exchange, symbol: r.symbol },
-            'aligner',
-            nowMs,
-          ),
-          this.producerName,
-        ),
-      );
-    }
-    const barMessages = out.bars.map((b) => barMessage(b, nowMs, this.producerName));
-    // Bounded requests: one record batch per partition must stay under the broker's message.max.bytes.
-    for (const [topicName, messages] of [
-      [TOPICS.alignedBar, barMessages],
-      [TOPICS.deadLetter, dlq],
-    ] as const)
-      for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES))
-        await this.deps.producer.send({ topic: topicName, messages: chunk });
 
+    await this.publish(result);
     const acked = this.deps.now();
     await heartbeat();
-    for (const b of out.bars) {
-      this.deps.metrics.barsEmitted.inc({
-        timeframe: b.timeframe,
-        kind: b.revision > 0 ? 'revision' : 'first',
-      });
-      this.deps.metrics.freshness.observe(
-        { exchange: b.exchange, symbol: b.symbol, feed: 'bar' },
-        b.eventTimeMs + timeframeMs(b.timeframe),
-      );
-      this.deps.metrics.latency.observe(Math.max(0, acked - b.knownAtMs) / 1000);
-    }
-    for (const [key, wm] of out.watermarks) {
-      const [exchange, symbol] = key.split('|');
-      this.deps.metrics.watermarkLag.set(
-        { exchange: exchange ?? '', symbol: symbol ?? '' },
-        Math.max(0, acked - wm) / 1000,
-      );
-    }
+    this.count(feed, result, acked);
 
-    const last = fresh[fresh.length - 1]!;
-    rt.offsets[topic] = (BigInt(last.offset) + 1n).toString();
-    await this.deps.snapshots.save(partition, {
-      offsets: { ...rt.offsets },
-      state: rt.engine.snapshot(),
-      savedAtMs: acked,
-    });
-    this.deps.metrics.snapshots.inc();
+    if (
+      rt.recordsSinceSnapshot >= this.policy.everyRecords ||
+      acked - rt.snapshotAtMs >= this.policy.everyMs
+    ) {
+      // Only after the produce: a snapshot must never hold outputs that are not acknowledged.
+      await this.deps.state.snapshot(partition, rt.seq, {
+        offsets: { ...rt.offsets },
+        state: rt.engine.snapshot(),
+        savedAtMs: acked,
+      });
+      rt.recordsSinceSnapshot = 0;
+      rt.snapshotAtMs = acked;
+      this.deps.metrics.snapshots.inc();
+    }
     await this.deps.consumer.commitOffsets([{ topic, partition, offset: rt.offsets[topic]! }]);
-    const high = BigInt(batch.highWatermark);
     this.deps.metrics.consumerLag.set(
       { topic, partition: String(partition) },
-      Number(high - BigInt(rt.offsets[topic]!)),
+      Number(BigInt(batch.highWatermark) - BigInt(rt.offsets[topic]!)),
     );
     await heartbeat();
   }
 
-  private async runtimeFor(partition: number): Promise<PartitionRuntime> {
+  /** Bars, then dead letters, in bounded requests (one record batch must stay under message.max.bytes). */
+  private async publish(result: BatchResult): Promise<void> {
+    for (const [topicName, messages] of [
+      [TOPICS.alignedBar, result.barMessages],
+      [TOPICS.deadLetter, result.deadLetters],
+    ] as const)
+      for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES))
+        await this.deps.producer.send({ topic: topicName, messages: chunk });
+  }
+
+  private count(feed: Feed, result: BatchResult, acked: number): void {
+    const m = this.deps.metrics;
+    for (const ruleId of result.contractRules) {
+      m.dlq.inc({ stage: 'aligner', feed, rule: ruleId });
+      m.ruleHits.inc({ feed, rule: ruleId, action: 'reject' });
+    }
+    const out = result.output;
+    for (const h of out.hits) m.ruleHits.inc({ feed: h.feed, rule: h.ruleId, action: h.action });
+    for (const r of out.rejected) {
+      m.dlq.inc({ stage: 'aligner', feed: r.feed, rule: r.ruleId });
+      if (r.late) m.late.inc({ feed: r.feed });
+    }
+    for (const b of out.bars) {
+      m.barsEmitted.inc({ timeframe: b.timeframe, kind: b.revision > 0 ? 'revision' : 'first' });
+      m.freshness.observe(
+        { exchange: b.exchange, symbol: b.symbol, feed: 'bar' },
+        b.eventTimeMs + timeframeMs(b.timeframe),
+      );
+      m.latency.observe(Math.max(0, acked - b.knownAtMs) / 1000);
+    }
+    for (const [key, wm] of out.watermarks) {
+      const [exchange, symbol] = key.split('|');
+      m.watermarkLag.set({ exchange: exchange ?? '', symbol: symbol ?? '' }, Math.max(0, acked - wm) / 1000);
+    }
+  }
+
+  /**
+   * The partition's engine: snapshot + the log replayed in order with outputs discarded,
+   * except the last logged batch, whose outputs are published again (at-least-once,
+   * byte-identical content) because its produce may have been cut short.
+   */
+  private async runtimeFor(partition: number, heartbeat: () => Promise<void>): Promise<PartitionRuntime> {
     let rt = this.partitions.get(partition);
     if (rt) return rt;
-    const snap = await this.deps.snapshots.load(partition);
-    rt = { engine: this.deps.createEngine(snap?.state ?? null), offsets: { ...(snap?.offsets ?? {}) } };
+    const stored = await this.deps.state.load(partition);
+    const engine = this.deps.createEngine(stored.snapshot?.state ?? null);
+    let offsets = { ...(stored.snapshot?.offsets ?? {}) };
+    let last: BatchResult | null = null;
+    let records = 0;
+    for (const entry of stored.log) {
+      last = runBatch(engine, entry.batch, this.producerName);
+      offsets = { ...entry.offsets };
+      records += entry.batch.messages.length;
+    }
+    const seq = stored.log.at(-1)?.seq ?? stored.seq;
+    if (seq !== stored.seq)
+      throw new Error(`partition ${partition}: log ends at ${seq} but the sequence is ${stored.seq}`);
+    if (last) {
+      await heartbeat();
+      await this.publish(last);
+    }
+    rt = { engine, offsets, seq, recordsSinceSnapshot: records, snapshotAtMs: this.deps.now() };
     this.partitions.set(partition, rt);
     this.deps.logger.info(
-      { partition, offsets: rt.offsets, restored: snap !== null },
+      {
+        partition,
+        offsets,
+        restored: stored.snapshot !== null,
+        replayedBatches: stored.log.length,
+        replayedRecords: records,
+      },
       'partition state loaded',
     );
     return rt;
   }
-}
-
-export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {
-  return {
-    key: streamKey(bar.exchange, bar.symbol),
-    value: JSON.stringify(bar),
-    headers: {
-      [HEADERS.schema]: schemaHeader('aligned_bar'),
-      [HEADERS.producer]: producerName,
-      [HEADERS.producedAtMs]: String(producedAtMs),
-      'perpflow-schema-version': String(SCHEMA_VERSION),
-    },
-  };
 }
 
 /** Upper bound of one produce request's payload (the broker's default message.max.bytes is 1 MiB). */

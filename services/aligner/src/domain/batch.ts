@@ -1,0 +1,120 @@
+import {
+  type AlignedBar,
+  decodeRecord,
+  FEED_RECORD_KIND,
+  type Feed,
+  HEADERS,
+  SCHEMA_VERSION,
+  schemaHeader,
+  streamKey,
+} from '@perpflow/contracts';
+import { buildDeadLetter, type DeadLetterSource, deadLetterToMessage } from '@perpflow/kafka';
+import type { Message } from 'kafkajs';
+import type { EngineInput, EngineOutput, PartitionEngine } from './engine-types.js';
+
+/** One consumed raw message: what the engine and its dead letter need, nothing else. */
+export interface ConsumedMessage {
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * One batch of one raw topic-partition as the engine saw it. The engine's output is a
+ * function of its state before the batch and of this (messages in order, and `nowMs`),
+ * which is why the pipeline logs it before publishing anything it produced.
+ */
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  feed: Feed;
+  nowMs: number;
+  messages: ConsumedMessage[];
+}
+
+export interface BatchResult {
+  /** Aligned bars, in emission order, and their Kafka messages. */
+  bars: AlignedBar[];
+  barMessages: Message[];
+  /** Contract violations first (in offset order), then the engine's rejections. */
+  deadLetters: Message[];
+  /** Rule ids of the contract violations (the engine's own are in `output`). */
+  contractRules: string[];
+  output: EngineOutput<DeadLetterSource>;
+}
+
+/**
+ * decode + contract → engine (quality, align) → bar and dead-letter messages. Pure but
+ * for the engine's state: the same batch on the same state gives byte-identical messages,
+ * so a replay from the batch log reproduces exactly what the first run published.
+ */
+export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producerName: string): BatchResult {
+  const { topic, partition, feed, nowMs } = batch;
+  const kind = FEED_RECORD_KIND[feed];
+  const inputs: EngineInput<DeadLetterSource>[] = [];
+  const deadLetters: Message[] = [];
+  const contractRules: string[] = [];
+  for (const m of batch.messages) {
+    const ref: DeadLetterSource = {
+      topic,
+      partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      headers: m.headers,
+    };
+    const decoded = decodeRecord(kind, m.value);
+    if (!decoded.ok) {
+      const ruleId = `contract.${decoded.error.rule}`;
+      contractRules.push(ruleId);
+      const keyParts = m.key?.split('|');
+      deadLetters.push(
+        deadLetterToMessage(
+          buildDeadLetter(
+            ref,
+            {
+              ruleId,
+              message: decoded.error.message,
+              exchange: keyParts?.[0] ?? null,
+              symbol: keyParts?.[1] ?? null,
+            },
+            'aligner',
+            nowMs,
+          ),
+          producerName,
+        ),
+      );
+      continue;
+    }
+    inputs.push({ feed, record: decoded.value as EngineInput<DeadLetterSource>['record'], ref });
+  }
+  const output = engine.apply(inputs, nowMs);
+  for (const r of output.rejected)
+    deadLetters.push(
+      deadLetterToMessage(
+        buildDeadLetter(
+          r.ref,
+          { ruleId: r.ruleId, message: r.message, exchange: r.exchange, symbol: r.symbol },
+          'aligner',
+          nowMs,
+        ),
+        producerName,
+      ),
+    );
+  const barMessages = output.bars.map((b) => barMessage(b, nowMs, producerName));
+  return { bars: output.bars, barMessages, deadLetters, contractRules, output };
+}
+
+export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {
+  return {
+    key: streamKey(bar.exchange, bar.symbol),
+    value: JSON.stringify(bar),
+    headers: {
+      [HEADERS.schema]: schemaHeader('aligned_bar'),
+      [HEADERS.producer]: producerName,
+      [HEADERS.producedAtMs]: String(producedAtMs),
+      'perpflow-schema-version': String(SCHEMA_VERSION),
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The aligner's per-partition state in the stack's Redis (REDIS_URL): snapshot + write-ahead
+ * log of batches, the compare-and-set on the sequence that keeps one history per partition,
+ * and byte-exact values (a record that is not UTF-8 must come back as it went in, for its
+ * dead letter). Assumes `npm run stack -- up` (or REDIS_URL of another stack).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import {
+  type LoggedBatch,
+  RedisPartitionStateStore,
+  StalePartitionStateError,
+} from '../../services/aligner/src/adapters/partition-state.js';
+import { STACK, uniqueName } from '../src/harness.js';
+
+const TOPIC = 'perpflow.raw.ohlcv.v1';
+
+function entry(seq: number, firstOffset: number, values: (Buffer | null)[]): LoggedBatch {
+  return {
+    seq,
+    offsets: { [TOPIC]: String(firstOffset + values.length) },
+    batch: {
+      topic: TOPIC,
+      partition: 2,
+      feed: 'ohlcv',
+      nowMs: 1_700_000_000_000 + seq,
+      messages: values.map((value, i) => ({
+        offset: String(firstOffset + i),
+        key: 'binanceusdm|BTC/USDT:USDT',
+        value,
+        headers: { 'perpflow-producer': 'exchange-ingest' },
+      })),
+    },
+  };
+}
+
+describe('aligner partition state in Redis', () => {
+  const redis = new Redis(STACK.redisUrl, { maxRetriesPerRequest: null });
+  const ns = uniqueName('it-aligner-state');
+  after(async () => {
+    const keys = await redis.keys(`perpflow:aligner:${ns}:p*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('keeps the log in order, with byte-exact values, until a snapshot empties it', async () => {
+    const store = new RedisPartitionStateStore(redis, ns);
+    assert.deepEqual(await store.load(2), { seq: 0, snapshot: null, log: [] });
+    const notUtf8 = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0xc3]);
+    const json = Buffer.from('{"close":101.5,"symbol":"BTC/USDT:USDT","note":"é"}');
+    await store.append(2, entry(1, 0, [json, notUtf8]));
+    await store.append(2, entry(2, 2, [null, json]));
+
+    const loaded = await store.load(2);
+    assert.equal(loaded.seq, 2);
+    assert.equal(loaded.snapshot, null);
+    assert.deepEqual(
+      loaded.log.map((e) => [e.seq, e.batch.nowMs, e.offsets[TOPIC]]),
+      [
+        [1, 1_700_000_000_001, '2'],
+        [2, 1_700_000_000_002, '4'],
+      ],
+    );
+    const values = loaded.log.flatMap((e) => e.batch.messages.map((m) => m.value));
+    assert.ok(values[0]!.equals(json));
+    assert.ok(values[1]!.equals(notUtf8), `non-UTF-8 bytes: ${values[1]!.toString('hex')}`);
+    assert.equal(values[2], null);
+    assert.deepEqual(loaded.log[0]!.batch.messages[0]!.headers, { 'perpflow-producer': 'exchange-ingest' });
+
+    await store.snapshot(2, 2, { offsets: { [TOPIC]: '4' }, state: { v: 1, streams: {} }, savedAtMs: 5 });
+    const after = await store.load(2);
+    assert.deepEqual(after, {
+      seq: 2,
+      snapshot: { offsets: { [TOPIC]: '4' }, state: { v: 1, streams: {} }, savedAtMs: 5 },
+      log: [],
+    });
+    // The sequence goes on after a snapshot: an old writer cannot mistake a new log for its own.
+    await store.append(2, entry(3, 4, [json]));
+    assert.deepEqual(
+      (await store.load(2)).log.map((e) => e.seq),
+      [3],
+    );
+  });
+
+  it('refuses an append or a snapshot from a writer whose sequence is behind, and changes nothing', async () => {
+    const store = new RedisPartitionStateStore(redis, ns);
+    const p = 5;
+    await store.append(p, entry(1, 0, [Buffer.from('{}')]));
+    await assert.rejects(store.append(p, entry(1, 0, [Buffer.from('{}')])), StalePartitionStateError);
+    await assert.rejects(store.append(p, entry(3, 1, [Buffer.from('{}')])), StalePartitionStateError);
+    await assert.rejects(
+      store.snapshot(p, 0, { offsets: {}, state: null, savedAtMs: 0 }),
+      StalePartitionStateError,
+    );
+    const loaded = await store.load(p);
+    assert.equal(loaded.seq, 1);
+    assert.equal(loaded.snapshot, null);
+    assert.deepEqual(
+      loaded.log.map((e) => e.seq),
+      [1],
+    );
+  });
+
+  it('reads a snapshot written before the log existed (no sequence, no log) as sequence 0', async () => {
+    const p = 7;
+    await redis.set(
+      `perpflow:aligner:${ns}:p${p}`,
+      JSON.stringify({ offsets: { [TOPIC]: '42' }, state: null, savedAtMs: 1 }),
+    );
+    const store = new RedisPartitionStateStore(redis, ns);
+    const loaded = await store.load(p);
+    assert.equal(loaded.seq, 0);
+    assert.deepEqual(loaded.snapshot?.offsets, { [TOPIC]: '42' });
+    await store.append(p, entry(1, 42, [Buffer.from('{}')]));
+    assert.equal((await store.load(p)).seq, 1);
+  });
+});
