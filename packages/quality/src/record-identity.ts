@@ -50,11 +50,12 @@ export function identityOf(kind: RawRecordKind, record: RawRecord): RecordIdenti
 /**
  * A 64-bit hash (two 32-bit FNV-1a lanes) of the record's content without
  * `receivedAtMs` and `source`: a re-poll or a backfill of the same data is a
- * duplicate, not a revision.
+ * duplicate, not a revision. The hashed text is the canonical JSON of the content,
+ * `[["key",value],…]` by sorted key; fingerprints are kept in state snapshots, so that
+ * text must never change.
  */
 export function contentFingerprint(record: RawRecord): string {
-  const { receivedAtMs: _r, source: _s, ...content } = record;
-  const text = canonicalJson(content);
+  const text = canonicalContent(record as unknown as Record<string, unknown>);
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ text.length;
   for (let i = 0; i < text.length; i++) {
@@ -65,10 +66,54 @@ export function contentFingerprint(record: RawRecord): string {
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
-function canonicalJson(value: Record<string, unknown>): string {
-  return JSON.stringify(
-    Object.keys(value)
-      .sort()
-      .map((k) => [k, value[k]]),
-  );
+/**
+ * Records of one kind share their keys in one order (the contract's). The sorted key
+ * order and each pair's `["key",` prefix are worked out once per key layout, so a
+ * record costs one pass over its values, not a copy, a sort and a generic stringify
+ * (which was most of the duplicate rule's time).
+ */
+interface KeyLayout {
+  keys: string[];
+  sorted: { key: string; prefix: string }[];
+}
+const layouts: KeyLayout[] = [];
+
+function layoutOf(keys: string[]): KeyLayout {
+  next: for (const l of layouts) {
+    if (l.keys.length !== keys.length) continue;
+    for (let i = 0; i < keys.length; i++) if (l.keys[i] !== keys[i]) continue next;
+    return l;
+  }
+  const sorted = keys
+    .filter((k) => k !== 'receivedAtMs' && k !== 'source')
+    .sort()
+    .map((key, i) => ({ key, prefix: `${i === 0 ? '' : ','}[${JSON.stringify(key)},` }));
+  const layout = { keys, sorted };
+  if (layouts.length < 32) layouts.push(layout);
+  return layout;
+}
+
+/** Equals JSON.stringify(sortedKeys.map((k) => [k, content[k]])) for any record. */
+export function canonicalContent(record: Record<string, unknown>): string {
+  let text = '[';
+  for (const { key, prefix } of layoutOf(Object.keys(record)).sorted)
+    text += `${prefix}${jsonValue(record[key])}]`;
+  return `${text}]`;
+}
+
+function jsonValue(v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 'null'; // what JSON.stringify writes for them inside an array
+    default:
+      return JSON.stringify(v) ?? 'null';
+  }
 }

@@ -304,4 +304,22 @@ describe('SymbolQuality state', () => {
       { numRuns: 150 },
     );
   });
+
+  it('assessRecord (a record already parsed by its contract) gives what assess gives, state included', () => {
+    const a = fresh();
+    const b = fresh();
+    const records: [Feed, unknown][] = [];
+    for (let i = 0; i < 90; i++) records.push(['ohlcv', candleAt(i, i === 70 ? 200 : 100 + (i % 5))]);
+    records.push(['ohlcv', candleAt(12, 101)]); // a duplicate
+    records.push(['ohlcv', candleAt(13, 150)]); // a revision
+    records.push(['open_interest', sampleOpenInterest()]);
+    records.push(['funding', sampleFunding({ fundingRate: 0.5 })]); // rejected
+    records.push(['liquidation', sampleLiquidation()]);
+    for (const [feed, r] of records) {
+      const viaParse = a.assess(feed, JSON.parse(JSON.stringify(r)), NOW);
+      const direct = b.assessRecord(feed, r as Candle, NOW);
+      assert.deepEqual(direct, viaParse);
+    }
+    assert.deepEqual(b.snapshot(), a.snapshot());
+  });
 });

@@ -102,7 +102,8 @@ export class QualityAlignEngine implements PartitionEngine {
         };
         this.streams.set(key, s);
       }
-      const a = s.quality.assess(input.feed, input.record, nowMs);
+      // The record was decoded and contract-checked once, by the caller: no second parse.
+      const a = s.quality.assessRecord(input.feed, input.record, nowMs);
       for (const h of a.hits) out.hits.push({ feed: input.feed, ruleId: h.ruleId, action: h.action });
       if (a.verdict === 'reject') {
         const hit = decisiveHit(a.hits);
