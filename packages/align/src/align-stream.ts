@@ -9,7 +9,7 @@ import {
   timeframeMs,
 } from '@perpflow/contracts';
 import type { AlignConfig } from './config.js';
-import { byColumns, InputSeries, type Row } from './input-series.js';
+import { byColumns, EmissionRecords, InputSeries, type Row } from './input-series.js';
 
 /** One raw record of the stream, tagged with its feed. */
 export type AlignInput =
@@ -99,7 +99,7 @@ export class AlignStream {
   private readonly settled = new InputSeries([], 1, (a, b) => b[1]! - a[1]! || a[2]! - b[2]!);
   private readonly predicted = new InputSeries([], 1, byColumns(1, 2));
   private readonly liquidations = new InputSeries([], 4, () => 0);
-  private readonly emitted = new Map<number, { revision: number; hash: string }>();
+  private readonly emitted = new EmissionRecords<{ revision: number; hash: string }>();
 
   private constructor(
     key: AlignStreamKey,
@@ -595,7 +595,7 @@ export class AlignStream {
     this.settled.pruneBetween(from, cutoff, true);
     this.predicted.pruneBetween(from, cutoff, true);
     this.liquidations.pruneBetween(from, cutoff, false);
-    for (const t of this.emitted.keys()) if (t >= from && t < cutoff) this.emitted.delete(t);
+    this.emitted.deleteRange(from, cutoff);
   }
 }
 

@@ -107,3 +107,29 @@ export function byColumns(...columns: number[]): (a: Row, b: Row) => number {
     return 0;
   };
 }
+
+/**
+ * A stream's emission records by bar open time. It knows a lower bound of its keys, so
+ * the prune after every input finds "nothing below the cutoff" in O(1) instead of
+ * walking ~1,440 entries (that walk was 19 % of the aligner's core profile).
+ */
+export class EmissionRecords<V> extends Map<number, V> {
+  /** ≤ every key (stale-low after a plain delete, which only costs one extra sweep). */
+  private lowest = Number.POSITIVE_INFINITY;
+
+  override set(t: number, value: V): this {
+    if (t < this.lowest) this.lowest = t;
+    return super.set(t, value);
+  }
+
+  /** Deletes the keys in [from, cutoff). */
+  deleteRange(from: number, cutoff: number): void {
+    if (this.lowest >= cutoff) return;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const t of this.keys()) {
+      if (t >= from && t < cutoff) this.delete(t);
+      else if (t < lowest) lowest = t;
+    }
+    this.lowest = lowest;
+  }
+}
