@@ -154,6 +154,63 @@ describe('alignment properties', () => {
     );
   });
 
+  it('emits each bar in the call that ingests its closed candle, and a fill only once the watermark passes its close plus the lateness', () => {
+    const others = fc.array(
+      inputArb.filter((x) => x.feed !== 'ohlcv'),
+      { maxLength: 60 },
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: BARS - 1 }), { minLength: 1, maxLength: BARS }),
+        others,
+        fc.array(fc.nat(), { maxLength: 60 }),
+        fc.constantFrom(0, 5_000, 59_999),
+        fc.constantFrom('previous-close', 'skip'),
+        (indexes, asOf, positions, lateness, fill) => {
+          // Live candles in ascending order (as the kline websocket sends them), gaps allowed,
+          // with the other feeds interleaved at arbitrary points.
+          const candles: AlignInput[] = [...indexes]
+            .sort((a, b) => a - b)
+            .map((i) => ({
+              feed: 'ohlcv' as const,
+              record: sampleCandle({
+                openTimeMs: T0 + i * MIN,
+                eventTimeMs: T0 + i * MIN,
+                receivedAtMs: T0 + (i + 1) * MIN + 200,
+                closed: true,
+              }),
+            }));
+          const inputs: AlignInput[] = [...candles];
+          asOf.forEach((x, k) => {
+            inputs.splice((positions[k] ?? 0) % (inputs.length + 1), 0, x);
+          });
+          const s = AlignStream.create(
+            KEY,
+            config({ allowedLatenessMs: lateness, fillPolicy: fill as 'skip' }),
+          );
+          let emittedCandles = 0;
+          for (const input of inputs) {
+            const { bars } = s.ingest(input);
+            for (const b of bars)
+              if (b.candleFilled && b.revision === 0)
+                assert.ok(
+                  s.watermarkMs! >= b.eventTimeMs + MIN + lateness,
+                  `fill ${b.eventTimeMs} emitted at watermark ${s.watermarkMs}`,
+                );
+            if (input.feed !== 'ohlcv') continue;
+            const t = input.record.openTimeMs;
+            const own = bars.filter((b) => b.eventTimeMs === t);
+            assert.equal(own.length, 1, `bar ${t} out with its closed candle`);
+            assert.deepEqual([own[0]!.revision, own[0]!.candleFilled], [0, false]);
+            emittedCandles++;
+          }
+          assert.equal(emittedCandles, candles.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('has no look-ahead: changing inputs with event time after t + tf never changes bar t', () => {
     fc.assert(
       fc.property(

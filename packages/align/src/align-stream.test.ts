@@ -48,20 +48,51 @@ function only<T>(xs: T[]): T {
 }
 
 describe('emission by watermark', () => {
-  it('emits a bar once the watermark passes its close plus the allowed lateness', () => {
+  it('emits a bar as soon as its own closed candle arrives, without waiting for the allowed lateness', () => {
     const s = stream({ allowedLatenessMs: 5_000 });
-    assert.deepEqual(feedCandles(s, 0), [], 'watermark t+60s is short of t+65s');
-    assert.equal(s.watermarkMs, T0 + MIN);
-    const bar = only(feedCandles(s, 1));
+    const bar = only(feedCandles(s, 0));
+    assert.equal(
+      s.watermarkMs,
+      T0 + MIN,
+      'the watermark t+60s is short of t+65s: the closed candle alone made it due',
+    );
     assert.equal(bar.eventTimeMs, T0);
     assert.equal(bar.close, 61_000);
     assert.equal(bar.revision, 0);
     assert.ok(AlignedBarSchema.safeParse(bar).success);
+    assert.equal(only(feedCandles(s, 1)).eventTimeMs, T0 + MIN);
   });
 
   it('emits a bar as soon as its closed candle arrives when the allowed lateness is 0', () => {
     const s = stream();
     assert.equal(only(feedCandles(s, 0)).eventTimeMs, T0);
+  });
+
+  it('fills a missing candle only once the watermark passes its close plus the lateness, and keeps bars in order', () => {
+    const s = stream({ allowedLatenessMs: 90_000 });
+    assert.equal(only(feedCandles(s, 0)).eventTimeMs, T0);
+    assert.deepEqual(
+      feedCandles(s, 2),
+      [],
+      'bar 1 has no candle and the watermark T0+3m is short of T0+2m+90s; bar 2 waits behind it',
+    );
+    assert.deepEqual(
+      feedCandles(s, 3).map((b) => [(b.eventTimeMs - T0) / MIN, b.candleFilled, b.revision]),
+      [
+        [1, true, 0],
+        [2, false, 0],
+        [3, false, 0],
+      ],
+    );
+  });
+
+  it('emits a bar with a provisional candle only once the watermark passes its close plus the lateness', () => {
+    const s = stream({ allowedLatenessMs: 5_000 });
+    const provisional = candle(0, 61_000, { closed: false, receivedAtMs: T0 + 50_000 });
+    assert.deepEqual(s.ingest({ feed: 'ohlcv', record: provisional }).bars, []);
+    assert.deepEqual(s.advanceTo(T0 + MIN + 4_999), []);
+    const bar = only(s.advanceTo(T0 + MIN + 5_000));
+    assert.deepEqual([bar.eventTimeMs, bar.candleFilled, bar.revision], [T0, false, 0]);
   });
 
   it('does not treat a provisional candle as the end of its bar', () => {
@@ -375,10 +406,10 @@ describe('history: a backfill behind live data', () => {
     for (let i = 0; i < 310; i++)
       if (!missing.has(i)) out.push(...s.ingest({ feed: 'ohlcv', record: backfillCandle(i) }).bars);
     const times = out.map((b) => (b.eventTimeMs - T0) / MIN);
-    assert.equal(out.length, 309, 'bars 0..308 once each (309 waits for the next candle)');
+    assert.equal(out.length, 310, 'bars 0..309 once each (309 is out on its own closed candle)');
     assert.deepEqual(
       [...new Set(times)].sort((a, b) => a - b),
-      Array.from({ length: 309 }, (_, i) => i),
+      Array.from({ length: 310 }, (_, i) => i),
     );
     assert.ok(out.every((b) => b.revision === 0));
     const fills = out.filter((b) => b.candleFilled).map((b) => (b.eventTimeMs - T0) / MIN);
@@ -498,12 +529,14 @@ describe('advanceTo and flush', () => {
   it('flushes the last bars of a stream that stopped', () => {
     const s = stream({ allowedLatenessMs: 5_000 });
     assert.deepEqual(
-      feedCandles(s, 0, 1, 2).map((b) => b.eventTimeMs),
+      feedCandles(s, 0, 1).map((b) => b.eventTimeMs),
       [T0, T0 + MIN],
     );
+    const provisional = candle(2, 61_002, { closed: false, receivedAtMs: T0 + 2 * MIN + 30_000 });
+    assert.deepEqual(s.ingest({ feed: 'ohlcv', record: provisional }).bars, []);
     assert.deepEqual(
-      s.flush().map((b) => b.eventTimeMs),
-      [T0 + 2 * MIN],
+      s.flush().map((b) => [b.eventTimeMs, b.close]),
+      [[T0 + 2 * MIN, 61_002]],
     );
     assert.deepEqual(s.flush(), []);
   });

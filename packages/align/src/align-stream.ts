@@ -507,7 +507,11 @@ export class AlignStream {
     out.push({ ...bar, revision });
   }
 
-  /** Emits, in order, every bar whose close + allowedLateness the watermark has reached. */
+  /**
+   * Emits, in order, every bar that is due: its own closed candle is stored (the exchange
+   * has closed it: nothing later can change its OHLCV), or the watermark has reached its
+   * close + allowedLateness (a bar without its closed candle: a fill, or a provisional one).
+   */
   private emitDue(out: AlignedBar[]): void {
     if (this.watermark === null || this.gridStartMs === null) return;
     let t = this.nextBarMs ?? this.gridStartMs;
@@ -525,7 +529,7 @@ export class AlignStream {
     }
     const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
     const fillFrom = this.lowestRevisableBar();
-    while (t <= lastDue) {
+    while (t <= lastDue || this.candles.at(t)?.[1] === 1) {
       if (t < fillFrom && !this.candles.at(t)) {
         // A gap older than the revision horizon is not filled: jump to the next candle.
         const next = this.candles.rows[this.candles.firstAtOrAfter(t)];

@@ -14,7 +14,9 @@ export const AlignerConfigSchema = z.object({
   ALIGNER_TIMEFRAME: z.enum(TIMEFRAMES).default('1m').describe('bar timeframe of the aligned grid'),
   ALIGNER_ALLOWED_LATENESS_MS: env
     .int(5_000, { min: 0 })
-    .describe('a bar is emitted once the watermark passes its close plus this'),
+    .describe(
+      'a bar without its closed candle (a fill, or only a provisional candle) is emitted once the watermark passes its close plus this; a bar with its closed candle is emitted when that candle arrives',
+    ),
   ALIGNER_REVISION_HORIZON_MS: env
     .int(86_400_000, { min: 0 })
     .describe(

@@ -19,6 +19,13 @@ export interface ColumnSpec {
    * the dictionary after filling it and end larger than plain encoding.
    */
   readonly dictionary: boolean;
+  /**
+   * DELTA_BINARY_PACKED instead of PLAIN for the timestamp columns: bar times step by a
+   * fixed interval, so a day's 1,440 values take a few dozen bytes instead of 11.5 kB,
+   * and ZSTD has 40 % less input (the writer's most expensive step). Read by pyarrow
+   * and DuckDB (tested).
+   */
+  readonly deltaEncoded: boolean;
 }
 
 const c = (
@@ -32,6 +39,7 @@ const c = (
   kind,
   nullable: opts.nullable ?? false,
   dictionary: opts.dictionary ?? false,
+  deltaEncoded: kind === 'timestamp_ms',
 });
 
 export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
@@ -73,7 +81,7 @@ export interface FileMetadata {
   schema: string;
   /** Stable hash of the column layout (schemaHashOf). */
   schemaHash: string;
-  /** The writer that produced the file, e.g. `@perpflow/dataset 0.1.0` (also Parquet `created_by`). */
+  /** The writer that produced the file, e.g. `@perpflow/dataset 0.2.0` (also Parquet `created_by`). */
   writer: string;
 }
 

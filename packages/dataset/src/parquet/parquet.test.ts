@@ -1,11 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlignedBar, AlignedBarSchema } from '@perpflow/contracts';
+import { ParquetFile } from 'parquet-wasm';
 import { sha256Hex } from '../hash.js';
 import { makeBars, prng } from '../test-support/bars.js';
 import { ALIGNED_BAR_COLUMNS } from './columns.js';
 import { ParquetLayoutMismatch, readBarsParquet } from './decode.js';
-import { ALIGNED_BAR_SCHEMA_HASH, encodeBarsToParquet } from './encode.js';
+import {
+  ALIGNED_BAR_SCHEMA_HASH,
+  compareBarsForFile,
+  encodeBarsToParquet,
+  encodeBarsToParquetStream,
+  type StreamEncodeOptions,
+} from './encode.js';
+
+async function streamed(bars: readonly AlignedBar[], options?: StreamEncodeOptions): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of await encodeBarsToParquetStream(bars, options)) parts.push(part);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Rows of each row group, from the file's footer. */
+async function rowGroupRows(bytes: Uint8Array): Promise<number[]> {
+  const file = await ParquetFile.fromFile(new Blob([bytes]));
+  return file
+    .metadata()
+    .rowGroups()
+    .map((g) => g.numRows());
+}
 
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
   const rnd = prng(seed);
@@ -73,12 +95,40 @@ describe('Parquet encoding of aligned bars', () => {
     assert.throws(() => readBarsParquet(new Uint8Array(text)), ParquetLayoutMismatch);
   });
 
+  it('writes big files one row group at a time, with the same rows and metadata', async () => {
+    const bars = [
+      ...makeBars({ count: 1_000, seed: 31 }),
+      ...makeBars({ count: 1_000, seed: 32, exchange: 'okx', symbol: 'ETH/USDT:USDT' }),
+    ];
+    const bytes = await streamed(shuffled(bars, 9), { rowGroupRows: 300 });
+    const { bars: back, metadata } = readBarsParquet(bytes);
+    assert.equal(back.length, 2_000);
+    for (let i = 1; i < back.length; i++) assert.ok(compareBarsForFile(back[i - 1]!, back[i]!) <= 0);
+    // Rows of one time keep their input order; compare as sets of rows.
+    const bySeries = (a: AlignedBar, b: AlignedBar) =>
+      compareBarsForFile(a, b) || a.exchange.localeCompare(b.exchange);
+    assert.deepEqual([...back].sort(bySeries), [...bars].sort(bySeries));
+    assert.equal(metadata.schemaHash, ALIGNED_BAR_SCHEMA_HASH);
+    assert.deepEqual(await rowGroupRows(bytes), [300, 300, 300, 300, 300, 300, 200]);
+  });
+
+  it('streams a one-group file byte-identical to encodeBarsToParquet, and an empty one', async () => {
+    const bars = makeBars({ count: 1_440, seed: 33 });
+    const one = await streamed(bars, { rowGroupRows: 2_000 });
+    assert.equal(sha256Hex(one), sha256Hex(encodeBarsToParquet(bars, { maxRowGroupRows: 2_000 })));
+    assert.deepEqual(readBarsParquet(await streamed([])).bars, []);
+  });
+
   it('maps every AlignedBar field to exactly one column', () => {
     const fields = Object.keys(makeBars({ count: 1 })[0]!).filter((k) => k !== 'schemaVersion');
     assert.deepEqual(ALIGNED_BAR_COLUMNS.map((c) => c.field).sort(), fields.sort());
     assert.deepEqual(
       ALIGNED_BAR_COLUMNS.filter((c) => c.dictionary).map((c) => c.name),
       ['exchange', 'symbol', 'timeframe', 'liq_count', 'revision'],
+    );
+    assert.deepEqual(
+      ALIGNED_BAR_COLUMNS.filter((c) => c.deltaEncoded).map((c) => c.name),
+      ['ts', 'open_interest_ts', 'funding_ts', 'predicted_funding_ts', 'known_at'],
     );
   });
 });

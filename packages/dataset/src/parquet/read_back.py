@@ -17,6 +17,7 @@ ts = table.column("ts")
 out = {
     "pyarrow": __import__("pyarrow").__version__,
     "rows": table.num_rows,
+    "row_groups": meta.num_row_groups,
     "created_by": meta.created_by,
     "metadata": kv,
     "types": {f.name: str(f.type) for f in table.schema},
@@ -31,6 +32,16 @@ out = {
     else [],
     "ts_sorted": table.num_rows < 2 or bool(pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py()),
     "first_ts_iso": ts[0].as_py().isoformat() if table.num_rows else None,
+    "encodings": {
+        meta.row_group(0).column(i).path_in_schema: sorted(meta.row_group(0).column(i).encodings)
+        for i in range(meta.num_columns)
+    }
+    if meta.num_row_groups
+    else {},
+    "sum_ts_ms": pc.sum(pc.cast(ts, "int64")).as_py(),
+    "sum_known_at_ms": pc.sum(pc.cast(table.column("known_at"), "int64")).as_py(),
+    "sum_open_interest_ts_ms": pc.sum(pc.cast(table.column("open_interest_ts"), "int64")).as_py(),
+    "null_open_interest_ts": table.column("open_interest_ts").null_count,
     "null_open_interest": table.column("open_interest").null_count,
     "sum_close": pc.sum(table.column("close")).as_py(),
     "sum_open_interest": pc.sum(table.column("open_interest")).as_py(),

@@ -1,12 +1,15 @@
 import { type AlignedBar, type ExchangeId, SCHEMA_VERSION, type Timeframe } from '@perpflow/contracts';
 
 /**
- * Rows ⇄ columns with one literal property access per field. Generic access
- * (`bar[field]`, or a getter per column called from one shared loop) is megamorphic:
- * V8 then boxes every double it returns, and at 1M rows the garbage collector took
- * 5 of 8 seconds. Both directions name every field once; the round-trip tests and
- * ALIGNED_BAR_COLUMNS (which names the same fields) keep them in step.
+ * Rows ⇄ columns with one literal property access per field: barsToArrowBuffers
+ * (encode) and columnsToBars (decode). Generic access (`bar[field]`, or a getter per
+ * column called from one shared loop) is megamorphic: V8 then boxes every double it
+ * returns, and at 1M rows the garbage collector took 5 of 8 seconds. Both directions
+ * name every field once; the round-trip tests and ALIGNED_BAR_COLUMNS (which names
+ * the same fields) keep them in step.
  */
+
+/** Decoded columns, by AlignedBar field (decode.ts fills them, columnsToBars reads them). */
 export interface BarColumns {
   length: number;
   /** Numbers and timestamps (ms) by AlignedBar field; 0 where null. */
@@ -18,25 +21,121 @@ export interface BarColumns {
   str: Record<string, string[]>;
 }
 
-export function barsToColumns(rows: readonly AlignedBar[]): BarColumns {
+/**
+ * The encoder's Arrow buffers, filled in one pass over the rows: values already in
+ * their Arrow layout (int64 milliseconds as little-endian int32 pairs, bit-packed
+ * booleans and validity), so nothing is copied or converted a second time.
+ */
+export interface ArrowBarBuffers {
+  length: number;
+  /** UTF-8 bytes and offsets by string field. */
+  utf8: Record<string, { offsets: Int32Array; bytes: Uint8Array }>;
+  /** int64 milliseconds by timestamp field; 0 where null. */
+  int64: Record<string, BigInt64Array>;
+  /** Doubles by field; 0 where null. */
+  float64: Record<string, Float64Array>;
+  int32: Record<string, Int32Array>;
+  /** Bit-packed booleans (least significant bit first), by boolean field. */
+  bits: Record<string, Uint8Array>;
+  /** Validity bitmap of a nullable field; absent when the field has no null. */
+  validity: Record<string, Uint8Array>;
+  nullCount: Record<string, number>;
+}
+
+const TWO_32 = 4_294_967_296;
+
+/** int64 as two int32 halves: BigInt(v) per row costs seconds of GC at 1M rows. */
+function setMs(halves: Int32Array, i: number, v: number): void {
+  const high = Math.floor(v / TWO_32);
+  halves[2 * i] = v - high * TWO_32;
+  halves[2 * i + 1] = high;
+}
+
+/**
+ * One column of few distinct strings (exchange, symbol, timeframe), usually one value
+ * per file: then the bytes are encoded once and repeated.
+ */
+function utf8Column(rows: readonly AlignedBar[], pick: (b: AlignedBar) => string) {
+  const n = rows.length;
+  const offsets = new Int32Array(n + 1);
+  const encoder = new TextEncoder();
+  const first = n > 0 ? pick(rows[0]!) : '';
+  let constant = true;
+  for (let i = 1; i < n && constant; i++) constant = pick(rows[i]!) === first;
+  if (constant) {
+    const one = encoder.encode(first);
+    const len = one.length;
+    const bytes = new Uint8Array(n * len);
+    if (n > 0) {
+      bytes.set(one, 0);
+      for (let filled = len; filled < bytes.length; filled *= 2)
+        bytes.copyWithin(filled, 0, Math.min(filled, bytes.length - filled));
+    }
+    for (let i = 1; i <= n; i++) offsets[i] = i * len;
+    return { offsets, bytes };
+  }
+  // Several values (a file of many symbols): encode each distinct string once, copy its
+  // bytes per row in a loop (TypedArray#set costs more than a short copy).
+  const encoded = new Map<string, Uint8Array>();
+  const perRow: Uint8Array[] = new Array(n);
+  let prev = '';
+  let prevBytes: Uint8Array = encoder.encode(prev);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const s = pick(rows[i]!);
+    if (s !== prev) {
+      let b = encoded.get(s);
+      if (b === undefined) {
+        b = encoder.encode(s);
+        encoded.set(s, b);
+      }
+      prev = s;
+      prevBytes = b;
+    }
+    perRow[i] = prevBytes;
+    total += prevBytes.length;
+    offsets[i + 1] = total;
+  }
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < n; i++) {
+    const b = perRow[i]!;
+    const at = offsets[i]!;
+    for (let k = 0; k < b.length; k++) bytes[at + k] = b[k]!;
+  }
+  return { offsets, bytes };
+}
+
+export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers {
   const n = rows.length;
   const f = () => new Float64Array(n);
-  const u = () => new Uint8Array(n);
-  const exchange: string[] = new Array(n);
-  const symbol: string[] = new Array(n);
-  const timeframe: string[] = new Array(n);
-  const [eventTimeMs, open, high, low, close, volume] = [f(), f(), f(), f(), f(), f()];
-  const [openInterest, openInterestTimeMs, fundingRate, fundingTimeMs] = [f(), f(), f(), f()];
-  const [predictedFundingRate, predictedFundingTimeMs] = [f(), f()];
-  const [liqLongNotional, liqShortNotional, liqCount, knownAtMs, revision] = [f(), f(), f(), f(), f()];
-  const [vOi, vOiT, vFr, vFrT, vPfr, vPfrT] = [u(), u(), u(), u(), u(), u()];
-  const [candleFilled, openInterestStale, fundingStale] = [u(), u(), u()];
+  const t = () => new Int32Array(2 * n);
+  const bitmap = () => new Uint8Array((n + 7) >> 3);
+  const [eventTimeMs, knownAtMs, openInterestTimeMs, fundingTimeMs, predictedFundingTimeMs] = [
+    t(),
+    t(),
+    t(),
+    t(),
+    t(),
+  ];
+  const [open, high, low, close, volume] = [f(), f(), f(), f(), f()];
+  const [openInterest, fundingRate, predictedFundingRate, liqLongNotional, liqShortNotional] = [
+    f(),
+    f(),
+    f(),
+    f(),
+    f(),
+  ];
+  const liqCount = new Int32Array(n);
+  const revision = new Int32Array(n);
+  const [vOi, vOiT, vFr, vFrT, vPfr, vPfrT] = [bitmap(), bitmap(), bitmap(), bitmap(), bitmap(), bitmap()];
+  const [candleFilled, openInterestStale, fundingStale] = [bitmap(), bitmap(), bitmap()];
+  let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT] = [0, 0, 0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
     const b = rows[i]!;
-    exchange[i] = b.exchange;
-    symbol[i] = b.symbol;
-    timeframe[i] = b.timeframe;
-    eventTimeMs[i] = b.eventTimeMs;
+    const at = i >> 3;
+    const bit = 1 << (i & 7);
+    setMs(eventTimeMs, i, b.eventTimeMs);
+    setMs(knownAtMs, i, b.knownAtMs);
     open[i] = b.open;
     high[i] = b.high;
     low[i] = b.low;
@@ -44,68 +143,85 @@ export function barsToColumns(rows: readonly AlignedBar[]): BarColumns {
     volume[i] = b.volume;
     if (b.openInterest !== null) {
       openInterest[i] = b.openInterest;
-      vOi[i] = 1;
-    }
+      vOi[at]! |= bit;
+    } else nOi++;
     if (b.openInterestTimeMs !== null) {
-      openInterestTimeMs[i] = b.openInterestTimeMs;
-      vOiT[i] = 1;
-    }
+      setMs(openInterestTimeMs, i, b.openInterestTimeMs);
+      vOiT[at]! |= bit;
+    } else nOiT++;
     if (b.fundingRate !== null) {
       fundingRate[i] = b.fundingRate;
-      vFr[i] = 1;
-    }
+      vFr[at]! |= bit;
+    } else nFr++;
     if (b.fundingTimeMs !== null) {
-      fundingTimeMs[i] = b.fundingTimeMs;
-      vFrT[i] = 1;
-    }
+      setMs(fundingTimeMs, i, b.fundingTimeMs);
+      vFrT[at]! |= bit;
+    } else nFrT++;
     if (b.predictedFundingRate !== null) {
       predictedFundingRate[i] = b.predictedFundingRate;
-      vPfr[i] = 1;
-    }
+      vPfr[at]! |= bit;
+    } else nPfr++;
     if (b.predictedFundingTimeMs !== null) {
-      predictedFundingTimeMs[i] = b.predictedFundingTimeMs;
-      vPfrT[i] = 1;
-    }
+      setMs(predictedFundingTimeMs, i, b.predictedFundingTimeMs);
+      vPfrT[at]! |= bit;
+    } else nPfrT++;
     liqLongNotional[i] = b.liqLongNotional;
     liqShortNotional[i] = b.liqShortNotional;
     liqCount[i] = b.liqCount;
-    knownAtMs[i] = b.knownAtMs;
     revision[i] = b.revision;
-    candleFilled[i] = b.candleFilled ? 1 : 0;
-    openInterestStale[i] = b.openInterestStale ? 1 : 0;
-    fundingStale[i] = b.fundingStale ? 1 : 0;
+    if (b.candleFilled) candleFilled[at]! |= bit;
+    if (b.openInterestStale) openInterestStale[at]! |= bit;
+    if (b.fundingStale) fundingStale[at]! |= bit;
   }
+  const int64 = (h: Int32Array) => new BigInt64Array(h.buffer);
+  const nullCount = {
+    openInterest: nOi,
+    openInterestTimeMs: nOiT,
+    fundingRate: nFr,
+    fundingTimeMs: nFrT,
+    predictedFundingRate: nPfr,
+    predictedFundingTimeMs: nPfrT,
+  };
+  const validity: Record<string, Uint8Array> = {};
+  const keep = (field: keyof typeof nullCount, bitmap: Uint8Array) => {
+    if (nullCount[field] > 0) validity[field] = bitmap;
+  };
+  keep('openInterest', vOi);
+  keep('openInterestTimeMs', vOiT);
+  keep('fundingRate', vFr);
+  keep('fundingTimeMs', vFrT);
+  keep('predictedFundingRate', vPfr);
+  keep('predictedFundingTimeMs', vPfrT);
   return {
     length: n,
-    str: { exchange, symbol, timeframe },
-    num: {
-      eventTimeMs,
+    utf8: {
+      exchange: utf8Column(rows, (b) => b.exchange),
+      symbol: utf8Column(rows, (b) => b.symbol),
+      timeframe: utf8Column(rows, (b) => b.timeframe),
+    },
+    int64: {
+      eventTimeMs: int64(eventTimeMs),
+      knownAtMs: int64(knownAtMs),
+      openInterestTimeMs: int64(openInterestTimeMs),
+      fundingTimeMs: int64(fundingTimeMs),
+      predictedFundingTimeMs: int64(predictedFundingTimeMs),
+    },
+    float64: {
       open,
       high,
       low,
       close,
       volume,
       openInterest,
-      openInterestTimeMs,
       fundingRate,
-      fundingTimeMs,
       predictedFundingRate,
-      predictedFundingTimeMs,
       liqLongNotional,
       liqShortNotional,
-      liqCount,
-      knownAtMs,
-      revision,
     },
-    valid: {
-      openInterest: vOi,
-      openInterestTimeMs: vOiT,
-      fundingRate: vFr,
-      fundingTimeMs: vFrT,
-      predictedFundingRate: vPfr,
-      predictedFundingTimeMs: vPfrT,
-    },
-    bool: { candleFilled, openInterestStale, fundingStale },
+    int32: { liqCount, revision },
+    bits: { candleFilled, openInterestStale, fundingStale },
+    validity,
+    nullCount,
   };
 }
 
