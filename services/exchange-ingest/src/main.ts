@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     let ingestor: LiveIngestor | null = null;
     // The throttle caps the whole process (live + backfill) at its share of the budget.
     const throttle = planLiveRequests({ ...planInput(id), symbols: 0 }).rateLimitMs;
-    const ex = createExchange(id, {
+    const ex = await createExchange(id, {
       endpoint: endpoints.get(id),
       rateLimitMs: config.INGEST_RATE_LIMIT_MS || (throttle ?? 0),
       logger,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '@perpflow/runtime';
 import ccxt from 'ccxt';
-import { classifyExchangeError, createExchange } from './exchange.js';
+import { classifyExchangeError, createExchange, loadExchangeClass } from './exchange.js';
 
 const logger = createLogger({ service: 'test', level: 'fatal' });
 type RestHook = {
@@ -18,9 +18,14 @@ type RestHook = {
   ): string;
 };
 
+const exchanges = {
+  binanceusdm: await createExchange('binanceusdm', { onLiquidation: () => {}, logger }),
+  bybit: await createExchange('bybit', { onLiquidation: () => {}, logger }),
+};
+
 describe('createExchange: answers that are not JSON', () => {
   for (const id of ['binanceusdm', 'bybit'] as const) {
-    const ex = createExchange(id, { onLiquidation: () => {}, logger }) as unknown as RestHook;
+    const ex = exchanges[id] as unknown as RestHook;
     const url = 'http://127.0.0.1:1/fapi/v1/klines?symbol=BTCUSDT';
     const respond = (status: number, body: string) => () =>
       ex.onRestResponse(status, 'OK', url, 'GET', {}, body, {}, undefined);
@@ -51,4 +56,12 @@ describe('createExchange: answers that are not JSON', () => {
       assert.equal(respond(502, '<html>Bad gateway</html>')(), '<html>Bad gateway</html>');
     });
   }
+});
+
+describe('loadExchangeClass: one venue module instead of all of ccxt', () => {
+  it("gives ccxt's own pro class (same module instance as ccxt's root), and refuses an unknown id", async () => {
+    assert.equal(await loadExchangeClass('binanceusdm'), ccxt.pro.binanceusdm);
+    assert.equal(await loadExchangeClass('bybit'), ccxt.pro.bybit);
+    await assert.rejects(loadExchangeClass('nosuchvenue' as never), /ccxt has no pro exchange "nosuchvenue"/);
+  });
 });
