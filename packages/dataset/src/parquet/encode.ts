@@ -1,21 +1,5 @@
 import { type AlignedBar, SCHEMA_VERSION } from '@perpflow/contracts';
-import {
-  Bool,
-  type Data,
-  type DataType,
-  Field,
-  Float64,
-  Int32,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  TimeUnit,
-  Timestamp,
-  tableToIPC,
-  Utf8,
-} from 'apache-arrow';
+import { Bool, type DataType, Field, Float64, Int32, Schema, TimeUnit, Timestamp, Utf8 } from 'apache-arrow';
 import {
   Compression,
   Encoding,
@@ -29,6 +13,7 @@ import {
 } from 'parquet-wasm';
 import { sha256Hex } from '../hash.js';
 import { DATASET_WRITER_VERSION } from '../version.js';
+import { type IpcColumn, ipcStreamOf } from './arrow-ipc.js';
 import { type ArrowBarBuffers, barsToArrowBuffers } from './transpose.js';
 import {
   ALIGNED_BAR_COLUMNS,
@@ -78,7 +63,6 @@ export function schemaHashOf(schema: Schema): string {
 export const ALIGNED_BAR_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema());
 
 const SCHEMA = alignedBarArrowSchema();
-const BATCH_TYPE = new Struct(SCHEMA.fields);
 
 function need<T>(buffers: Record<string, T>, spec: ColumnSpec): T {
   const b = buffers[spec.field];
@@ -86,26 +70,23 @@ function need<T>(buffers: Record<string, T>, spec: ColumnSpec): T {
   return b;
 }
 
-function columnData(spec: ColumnSpec, type: DataType, buffers: ArrowBarBuffers): Data {
-  const bitmap = buffers.validity[spec.field];
-  const common = {
-    length: buffers.length,
-    nullCount: buffers.nullCount[spec.field] ?? 0,
-    ...(bitmap ? { nullBitmap: bitmap } : {}),
-  };
+/** A column's Arrow buffers in IPC order: validity, then offsets and values. */
+function ipcColumn(spec: ColumnSpec, buffers: ArrowBarBuffers): IpcColumn {
+  const validity = buffers.validity[spec.field] ?? null;
+  const nullCount = buffers.nullCount[spec.field] ?? 0;
   switch (spec.kind) {
     case 'utf8': {
       const u = need(buffers.utf8, spec);
-      return makeData({ ...common, type: type as Utf8, valueOffsets: u.offsets, data: u.bytes });
+      return { nullCount, buffers: [validity, u.offsets, u.bytes] };
     }
     case 'timestamp_ms':
-      return makeData({ ...common, type: type as Timestamp, data: need(buffers.int64, spec) });
+      return { nullCount, buffers: [validity, need(buffers.int64, spec)] };
     case 'float64':
-      return makeData({ ...common, type: type as Float64, data: need(buffers.float64, spec) });
+      return { nullCount, buffers: [validity, need(buffers.float64, spec)] };
     case 'int32':
-      return makeData({ ...common, type: type as Int32, data: need(buffers.int32, spec) });
+      return { nullCount, buffers: [validity, need(buffers.int32, spec)] };
     case 'bool':
-      return makeData({ ...common, type: type as Bool, data: need(buffers.bits, spec) });
+      return { nullCount, buffers: [validity, need(buffers.bits, spec)] };
   }
 }
 
@@ -142,12 +123,8 @@ function writerProperties(writer: string, maxRowGroupRows: number): WriterProper
 /** Rows (already in file order) → one Arrow table in wasm memory. */
 function wasmTableOf(rows: readonly AlignedBar[]): WasmTable {
   const buffers = barsToArrowBuffers(rows);
-  const children = ALIGNED_BAR_COLUMNS.map((s, i) => columnData(s, SCHEMA.fields[i]!.type, buffers));
-  const batch = new RecordBatch(
-    SCHEMA,
-    makeData({ type: BATCH_TYPE, length: rows.length, nullCount: 0, children }),
-  );
-  return WasmTable.fromIPCStream(tableToIPC(new Table(SCHEMA, [batch]), 'stream'));
+  const columns = ALIGNED_BAR_COLUMNS.map((s) => ipcColumn(s, buffers));
+  return WasmTable.fromIPCStream(ipcStreamOf(SCHEMA, rows.length, columns));
 }
 
 /**
