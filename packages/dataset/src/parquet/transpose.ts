@@ -55,13 +55,13 @@ function setMs(halves: Int32Array, i: number, v: number): void {
  * One column of few distinct strings (exchange, symbol, timeframe), usually one value
  * per file: then the bytes are encoded once and repeated.
  */
-function utf8Column(rows: readonly AlignedBar[], pick: (b: AlignedBar) => string) {
-  const n = rows.length;
+function utf8Column(strings: readonly string[]) {
+  const n = strings.length;
   const offsets = new Int32Array(n + 1);
   const encoder = new TextEncoder();
-  const first = n > 0 ? pick(rows[0]!) : '';
+  const first = n > 0 ? strings[0]! : '';
   let constant = true;
-  for (let i = 1; i < n && constant; i++) constant = pick(rows[i]!) === first;
+  for (let i = 1; i < n && constant; i++) constant = strings[i] === first;
   if (constant) {
     const one = encoder.encode(first);
     const len = one.length;
@@ -82,7 +82,7 @@ function utf8Column(rows: readonly AlignedBar[], pick: (b: AlignedBar) => string
   let prevBytes: Uint8Array = encoder.encode(prev);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const s = pick(rows[i]!);
+    const s = strings[i]!;
     if (s !== prev) {
       let b = encoded.get(s);
       if (b === undefined) {
@@ -127,6 +127,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   ];
   const liqCount = new Int32Array(n);
   const revision = new Int32Array(n);
+  // Strings are collected here, in the one pass over the rows: a second pass over
+  // a big file's rows (sorted by time, so scattered in memory) costs cache misses.
+  const exchange: string[] = new Array(n);
+  const symbol: string[] = new Array(n);
+  const timeframe: string[] = new Array(n);
   const [vOi, vOiT, vFr, vFrT, vPfr, vPfrT] = [bitmap(), bitmap(), bitmap(), bitmap(), bitmap(), bitmap()];
   const [candleFilled, openInterestStale, fundingStale] = [bitmap(), bitmap(), bitmap()];
   let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT] = [0, 0, 0, 0, 0, 0];
@@ -134,6 +139,9 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     const b = rows[i]!;
     const at = i >> 3;
     const bit = 1 << (i & 7);
+    exchange[i] = b.exchange;
+    symbol[i] = b.symbol;
+    timeframe[i] = b.timeframe;
     setMs(eventTimeMs, i, b.eventTimeMs);
     setMs(knownAtMs, i, b.knownAtMs);
     open[i] = b.open;
@@ -195,9 +203,9 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   return {
     length: n,
     utf8: {
-      exchange: utf8Column(rows, (b) => b.exchange),
-      symbol: utf8Column(rows, (b) => b.symbol),
-      timeframe: utf8Column(rows, (b) => b.timeframe),
+      exchange: utf8Column(exchange),
+      symbol: utf8Column(symbol),
+      timeframe: utf8Column(timeframe),
     },
     int64: {
       eventTimeMs: int64(eventTimeMs),
