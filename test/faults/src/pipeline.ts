@@ -17,6 +17,7 @@ import {
 } from '@perpflow/dataset';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { type Kafka, Partitioners } from 'kafkajs';
 import { getBytes, listKeys, testS3 } from '../../src/dataset-io.js';
 import {
@@ -87,6 +88,15 @@ export class Pipeline {
   private readonly running = new Map<ServiceName, ServiceProcess>();
   private sim: ServiceProcess | null = null;
   private starts = 0;
+  /**
+   * The suite supervises the services the way compose's `restart: unless-stopped` does:
+   * a service that exits on its own (e.g. its Kafka consumer gave up while the broker was
+   * away) is started again, from its committed offsets and snapshots. kill() and stopAll()
+   * are deliberate and are not restarted.
+   */
+  private supervising = true;
+  /** Exits on their own, and restarts the supervisor made, per service. */
+  readonly restarts: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0 };
 
   constructor(
     readonly seed: number,
@@ -183,7 +193,61 @@ export class Pipeline {
       readyTimeoutMs: 120_000,
     });
     this.running.set(s, p);
+    void p.exited.then((code) => {
+      if (this.supervising && this.running.get(s) === p) void this.restartAfterExit(s, p, code);
+    });
     return p;
+  }
+
+  /** Starts an exited service again, every 2 s until it is ready (the stack may still be down). */
+  private async restartAfterExit(s: ServiceName, p: ServiceProcess, code: number | string): Promise<void> {
+    this.restarts[s]++;
+    const reason = /"msg":"([^"]*)"/.exec(p.log().trim().split('\n').slice(-20).reverse().join('\n'))?.[1];
+    console.log(`supervisor: ${s} exited (${code}${reason ? `: ${reason}` : ''}); starting it again`);
+    for (let attempt = 1; this.supervising && this.running.get(s) === p; attempt++) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      try {
+        await this.start(s);
+        console.log(`supervisor: ${s} ready again (attempt ${attempt})`);
+        return;
+      } catch (err) {
+        if (attempt >= 60) {
+          console.log(`supervisor: gave up on ${s}: ${(err as Error).message.split('\n')[0]}`);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Resident set size (VmRSS) of each running service now, in MiB (Linux /proc). */
+  rssMiB(): Partial<Record<ServiceName, number>> {
+    const out: Partial<Record<ServiceName, number>> = {};
+    for (const [s, p] of this.running) {
+      if (p.child.pid === undefined || !this.isRunning(s)) continue;
+      try {
+        const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1];
+        if (kb) out[s] = Number(kb) / 1024;
+      } catch {
+        // exited between the check and the read
+      }
+    }
+    return out;
+  }
+
+  /** Samples rssMiB() every 250 ms until the returned function is called; it returns each peak. */
+  sampleRss(): () => Record<ServiceName, number> {
+    const peak: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0 };
+    const sample = () => {
+      for (const [s, v] of Object.entries(this.rssMiB()) as [ServiceName, number][])
+        peak[s] = Math.max(peak[s], v);
+    };
+    sample();
+    const timer = setInterval(sample, 250);
+    return () => {
+      clearInterval(timer);
+      sample();
+      return peak;
+    };
   }
 
   async kill(s: ServiceName): Promise<number | string> {
@@ -199,6 +263,7 @@ export class Pipeline {
   }
 
   async stopAll(): Promise<void> {
+    this.supervising = false;
     for (const s of ['ingest', 'aligner', 'windower'] as const) {
       const p = this.running.get(s);
       if (p) await stopService(p);
@@ -208,7 +273,7 @@ export class Pipeline {
   }
 
   /** Starts a backfill of every symbol over the range (candles, open interest, funding). */
-  backfill(range: Range): string {
+  backfill(range: Range, symbols: string[] = this.symbols): string {
     const id = uniqueName('faults');
     const r = runTool(
       'services/exchange-ingest',
@@ -220,7 +285,7 @@ export class Pipeline {
         '--exchange',
         EXCHANGE,
         '--symbols',
-        this.symbols.join(','),
+        symbols.join(','),
         '--from',
         String(range.fromMs),
         '--to',
@@ -280,6 +345,14 @@ export class Pipeline {
     return out;
   }
 
+  /** Every perpetual the simulator lists, as ccxt symbols (BASE/USDT:USDT). */
+  async simSymbols(): Promise<string[]> {
+    const res = await this.simFetch(`${this.simUrl}/fapi.binance.com/fapi/v1/exchangeInfo`);
+    if (!res.ok) throw new Error(`simulator exchangeInfo: ${res.status}`);
+    const info = (await res.json()) as { symbols: { baseAsset: string; quoteAsset: string }[] };
+    return info.symbols.map((s) => `${s.baseAsset}/${s.quoteAsset}:${s.quoteAsset}`);
+  }
+
   /** The simulator's closed 1m candles of one symbol in the range (its REST API, paged). */
   async simKlines(symbol: string, range: Range): Promise<number[][]> {
     const id = symbol.replace('/USDT:USDT', 'USDT');
@@ -303,10 +376,13 @@ export class Pipeline {
    * manifests and objects (size and sha256 checked against the manifest), plus the
    * per-window invariants: one Parquet object and one manifest per window folder.
    */
-  async readS3(range: Range): Promise<{ bars: AlignedBar[]; windowProblems: string[] }> {
+  async readS3(
+    range: Range,
+    symbols: string[] = this.symbols,
+  ): Promise<{ bars: AlignedBar[]; windowProblems: string[] }> {
     const bars: AlignedBar[] = [];
     const windowProblems: string[] = [];
-    for (const symbol of this.symbols) {
+    for (const symbol of symbols) {
       const series = { exchange: EXCHANGE, symbol, timeframe: '1m' } as const;
       let indexBytes: Uint8Array;
       try {
@@ -348,8 +424,8 @@ export class Pipeline {
   }
 
   /** Compares S3 with the simulator over the range: every candle once, with equal values. */
-  async compare(range: Range): Promise<Comparison> {
-    const { bars, windowProblems } = await this.readS3(range);
+  async compare(range: Range, symbols: string[] = this.symbols): Promise<Comparison> {
+    const { bars, windowProblems } = await this.readS3(range, symbols);
     const got = new Map<string, AlignedBar[]>();
     for (const b of bars) {
       const k = `${b.exchange}|${b.symbol}|${b.eventTimeMs}`;
@@ -360,7 +436,7 @@ export class Pipeline {
     let lost = 0;
     const different: string[] = [];
     const missingSample: string[] = [];
-    for (const symbol of this.symbols)
+    for (const symbol of symbols)
       for (const [t, o, h, l, c, v] of await this.simKlines(symbol, range)) {
         expected++;
         const k = `${EXCHANGE}|${symbol}|${t}`;
@@ -391,14 +467,18 @@ export class Pipeline {
   }
 
   /** Waits until S3 holds every simulator candle of the range (or times out), then compares. */
-  async waitComplete(range: Range, timeoutMs = 300_000): Promise<Comparison> {
+  async waitComplete(
+    range: Range,
+    timeoutMs = 300_000,
+    symbols: string[] = this.symbols,
+  ): Promise<Comparison> {
     let last: Comparison | null = null;
     try {
       await waitFor(
         `every bar of ${new Date(range.fromMs).toISOString()}..${new Date(range.toMs).toISOString()} in S3`,
         async () => {
-          last = await this.compare(range);
-          return last.lost === 0 && last.expected > 0;
+          last = await this.compare(range, symbols).catch(() => null); // S3 may be down
+          return last !== null && last.lost === 0 && last.expected > 0;
         },
         timeoutMs,
         3_000,
@@ -408,7 +488,7 @@ export class Pipeline {
     }
     // One more read after the windower's next flush: a late duplicate would show here.
     await new Promise((r) => setTimeout(r, 2_500));
-    return this.compare(range);
+    return this.compare(range, symbols);
   }
 
   /** Dead letters (aligner stage) of our symbols' keys dead-lettered since `sinceMs`, by rule. */
@@ -469,11 +549,14 @@ export class Pipeline {
 }
 
 /**
- * Restarts one server of the stack the test was given, through infra/local/stack.sh with
- * this process's env (ports derived from the connection URLs when not set), so that in
- * CI it restarts the CI stack's server and leaves it up.
+ * Restarts (or stops, or starts) one server of the stack the test was given, through
+ * infra/local/stack.sh with this process's env (ports derived from the connection URLs when
+ * not set), so that in CI it acts on the CI stack's server.
  */
-export function restartStackServer(server: 'redis' | 'kafka'): { status: number | null; output: string } {
+export function stackServer(
+  server: 'redis' | 'kafka' | 's3',
+  command: 'restart' | 'stop' | 'start' = 'restart',
+): { status: number | null; output: string } {
   const port = (url: string) => /:(\d+)(?:\/|$)/.exec(url)?.[1] ?? '';
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -481,7 +564,7 @@ export function restartStackServer(server: 'redis' | 'kafka'): { status: number 
     KAFKA_PORT: process.env.KAFKA_PORT ?? port(STACK.kafkaBrokers.split(',')[0] ?? ''),
     S3_PORT: process.env.S3_PORT ?? port(STACK.s3Endpoint),
   };
-  const r = spawnSync('bash', ['infra/local/stack.sh', 'restart', server], {
+  const r = spawnSync('bash', ['infra/local/stack.sh', command, server], {
     cwd: ROOT,
     env,
     encoding: 'utf8',
