@@ -53,8 +53,7 @@ if [ -f services/exchange-ingest/src/cli.ts ]; then
 fi
 
 if [ "$DURATION" -gt 0 ]; then
-  end=$(( $(date +%s) + DURATION ))
-  while [ "$(date +%s)" -lt "$end" ]; do npx tsx scripts/status.ts --once; sleep 5; done
+  npx tsx scripts/status.ts --for-s "$DURATION" --interval-ms 5000
 else
   npx tsx scripts/status.ts
 fi

@@ -1,7 +1,7 @@
 /**
  * The live status view of the demo: scrapes every service's /metrics and prints,
  * per stage and feed, records/s, freshness across symbols, dead letters, and
- * files written. Usage: tsx scripts/status.ts [--once] [--interval-ms 2000]
+ * files written. Usage: tsx scripts/status.ts [--once | --for-s N] [--interval-ms 2000]
  * Targets: PERPFLOW_STATUS_TARGETS="ingest=http://127.0.0.1:39101,aligner=...".
  */
 type Sample = { name: string; labels: Record<string, string>; value: number };
@@ -48,16 +48,22 @@ interface Row {
   dlq: number;
 }
 
-const COUNTERS: { stage: string; metric: string; feedLabel: string }[] = [
+/** feedLabel: the label that names the row's feed; feed: a fixed row name instead (bars of every timeframe). */
+const COUNTERS: { stage: string; metric: string; feedLabel?: string; feed?: string }[] = [
   { stage: 'ingest', metric: 'perpflow_ingest_records_published_total', feedLabel: 'feed' },
   { stage: 'aligner-in', metric: 'perpflow_aligner_records_in_total', feedLabel: 'feed' },
-  { stage: 'aligned', metric: 'perpflow_aligner_bars_emitted_total', feedLabel: 'timeframe' },
-  { stage: 's3', metric: 'perpflow_windower_rows_written_total', feedLabel: 'timeframe' },
+  // One row with the freshness gauges, which say feed="bar" for aligned and S3 bars.
+  { stage: 'aligned', metric: 'perpflow_aligner_bars_emitted_total', feed: 'bar' },
+  { stage: 's3', metric: 'perpflow_windower_rows_written_total', feed: 'bar' },
 ];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const once = args.includes('--once');
+  // --for-s N: redraw for N seconds, then exit (the demo with DEMO_DURATION_S); rates need
+  // two scrapes in one process, which --once in a loop never has.
+  const forS = args.indexOf('--for-s');
+  const untilMs = forS >= 0 ? Date.now() + Number(args[forS + 1]) * 1000 : Number.POSITIVE_INFINITY;
   const iv = args.indexOf('--interval-ms');
   const intervalMs = iv >= 0 ? Number(args[iv + 1]) : 2_000;
   const targets = (process.env.PERPFLOW_STATUS_TARGETS ?? DEFAULT_TARGETS).split(',').map((t) => {
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
     };
     for (const c of COUNTERS)
       for (const s of all.filter((x) => x.name === c.metric))
-        row(c.stage, s.labels[c.feedLabel] ?? '-').total += s.value;
+        row(c.stage, c.feed ?? s.labels[c.feedLabel ?? ''] ?? '-').total += s.value;
     for (const s of all.filter((x) => x.name === 'perpflow_feed_freshness_seconds'))
       row(
         s.labels.stage === 'ingest' ? 'ingest' : (s.labels.stage ?? '?'),
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
     if (down.length) lines.push(`not answering: ${down.join(', ')} — see .data/logs/<service>.log`);
     if (process.stdout.isTTY && !once) process.stdout.write('\u001b[2J\u001b[H');
     console.log(lines.join('\n'));
-    if (once) return;
+    if (once || Date.now() >= untilMs) return;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
