@@ -32,7 +32,7 @@ import {
   universe,
 } from '../market-data.js';
 import type { FigureInput } from '../report.js';
-import { kafkaTool, PeakMemory, sleep } from '../system.js';
+import { cpuSecondsOf, kafkaTool, PeakMemory, sleep } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const RAW_TOPICS = Object.values(TOPICS.raw);
@@ -43,6 +43,7 @@ export function inProcessAlign(records: readonly RawRecord[], values: readonly B
   const engine = createPartitionEngine(engineConfig, null);
   let bars = 0;
   let rejected = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < records.length; i += BATCH) {
     const inputs: EngineInput<number>[] = [];
@@ -57,10 +58,12 @@ export function inProcessAlign(records: readonly RawRecord[], values: readonly B
     rejected += out.rejected.length;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const cpuSeconds = (c.user + c.system) / 1e6;
   const s0 = performance.now();
   const snapshotBytes = JSON.stringify(engine.snapshot()).length;
   const snapshotMs = performance.now() - s0;
-  return { seconds, bars, rejected, snapshotBytes, snapshotMs };
+  return { seconds, cpuSeconds, bars, rejected, snapshotBytes, snapshotMs };
 }
 
 /** Parses kafka-consumer-perf-test's CSV line: fetch.nMsg.sec (excludes the group join) and nMsg.sec. */
@@ -132,6 +135,8 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
     readyPort: port,
   });
   const readyAt = performance.now();
+  // CPU from ready on: the service is idle until the first batch, so this is the work of the run.
+  const cpuAtReady = cpuSecondsOf(aligner.child.pid!);
   const mem = new PeakMemory({ aligner: aligner.child.pid });
   let firstAt: number | null = null;
   let doneAt: number | null = null;
@@ -150,6 +155,8 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
   });
   const complete = committed >= BigInt(n);
   const peaks = mem.stop();
+  const cpuAtEnd = cpuSecondsOf(aligner.child.pid!);
+  const serviceCpuSeconds = cpuAtReady !== null && cpuAtEnd !== null ? cpuAtEnd - cpuAtReady : null;
   const barsEmitted = await metricSum(aligner.metricsUrl!, 'perpflow_aligner_bars_emitted_total');
   const dlq = await metricSum(aligner.metricsUrl!, 'perpflow_dlq_records_total');
   await stopService(aligner);
@@ -196,14 +203,26 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       note: `${n} records (${c.alignerSymbols} symbols × ${c.alignerMinutes} min, 4 feeds), ${inproc.bars} bars`,
     },
     {
+      name: 'in-process, per CPU-second',
+      value: n / inproc.cpuSeconds,
+      unit: 'records/CPU-s',
+      note: 'process.cpuUsage of the bench process around the same loop (GC threads included)',
+    },
+    {
       name: 'through Kafka: services/aligner process',
       value: throughKafka,
       unit: 'records/s',
       reference: javaRef,
       target: { op: '>=', value: 100_000 },
       note: complete
-        ? 'first record consumed → every offset committed (produce, Redis snapshot, commit per batch)'
+        ? 'first record consumed → every offset committed (log to Redis, produce, snapshot when due, commit per batch)'
         : `TIMED OUT: ${committed} of ${n} records committed; rate of those`,
+    },
+    {
+      name: 'through Kafka, per aligner CPU-second',
+      value: serviceCpuSeconds && complete ? Number(committed) / serviceCpuSeconds : null,
+      unit: 'records/CPU-s',
+      note: 'utime + stime of the aligner process from ready to the last commit (/proc/<pid>/stat)',
     },
     {
       name: 'kafkajs consume only (no processing)',
@@ -234,6 +253,7 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       symbols: c.alignerSymbols,
       minutes: c.alignerMinutes,
       inProcess: inproc,
+      serviceCpuSeconds,
       prefillSeconds,
       prefillRecordsPerSec: n / prefillSeconds,
       serviceStartToReadySeconds: (readyAt - svcStart) / 1000,
