@@ -19,7 +19,7 @@ bash scripts/setup.sh >/dev/null || { echo "setup failed: run npm run setup to s
 
 kind=${BENCH_STACK:-own}
 if [ "$kind" = own ]; then
-  export PERPFLOW_DATA_DIR="$ROOT/.data/bench"
+  export PERPFLOW_DATA_DIR="${BENCH_DATA_DIR:-$ROOT/.data/bench}"
   export KAFKA_PORT=${BENCH_KAFKA_PORT:-47092} KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-47093}
   export REDIS_PORT=${BENCH_REDIS_PORT:-47379} S3_PORT=${BENCH_S3_PORT:-47000}
   export KAFKA_PARTITIONS=12 KAFKA_HEAP=${BENCH_KAFKA_HEAP:-1g}
