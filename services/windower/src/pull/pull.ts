@@ -6,6 +6,7 @@ import {
   type Coverage,
   decodeParquetToBars,
   encodeBarsToParquet,
+  encodeBarsToParquetStream,
   findBarGaps,
   type ObjectRef,
   ObjectIntegrityError,
@@ -194,7 +195,9 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
   }
   if (o.merge && merged.length > 0) {
     const path = join(o.outDir, 'merged.parquet');
-    await writeAtomically(path, encodeBarsToParquet(merged));
+    // Streamed one row group at a time: a merged pull can be millions of rows, and
+    // the writer's wasm memory would otherwise grow to the whole file for good.
+    await writeAtomically(path, await encodeBarsToParquetStream(merged));
     report.files.push({ path, rows: merged.length, sources: mergedSources });
   }
   await writeAtomically(
@@ -279,7 +282,7 @@ function localPath(prefix: string, key: string): string {
   return key.slice(p.length);
 }
 
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+async function writeAtomically(path: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, bytes);
