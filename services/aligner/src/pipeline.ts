@@ -204,12 +204,23 @@ export class AlignerPipeline {
     if (rt) return rt;
     const stored = await this.deps.state.load(partition);
     const engine = this.deps.createEngine(stored.snapshot?.state ?? null);
-    let offsets = { ...(stored.snapshot?.offsets ?? {}) };
+    const offsets: Record<string, string> = { ...(stored.snapshot?.offsets ?? {}) };
     let last: BatchResult | null = null;
     let records = 0;
     for (const entry of stored.log) {
+      // An entry below the offsets already in the state (a snapshot written by a writer
+      // that did not know the log, e.g. an older version during a rolling deploy) is in
+      // that state already: applying it twice would change content.
+      const first = entry.batch.messages[0];
+      if (first && BigInt(first.offset) < BigInt(offsets[entry.batch.topic] ?? '0')) {
+        this.deps.logger.warn(
+          { partition, seq: entry.seq, topic: entry.batch.topic, offset: first.offset },
+          'log entry below the snapshot offsets skipped',
+        );
+        continue;
+      }
       last = runBatch(engine, entry.batch, this.producerName);
-      offsets = { ...entry.offsets };
+      offsets[entry.batch.topic] = entry.offsets[entry.batch.topic]!;
       records += entry.batch.messages.length;
     }
     const seq = stored.log.at(-1)?.seq ?? stored.seq;
