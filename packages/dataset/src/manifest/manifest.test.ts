@@ -104,6 +104,19 @@ describe('window write and manifest', () => {
     assert.throws(() => write(T0, T0, [...bars, { ...bars[0]!, eventTimeMs: T0 + DAY }]), WindowContentError);
     assert.throws(() => write(T0, T0, [{ ...bars[0]!, symbol: 'ETH/USDT:USDT' }]), WindowContentError);
     assert.throws(() => write(T0, T0, [bars[0]!, { ...bars[0]!, revision: 1 }]), WindowContentError);
+    // Duplicates are found wherever they sit in the input (rows are sorted first).
+    assert.throws(
+      () => write(T0, T0, [bars[2]!, bars[0]!, bars[1]!, { ...bars[2]!, revision: 3 }]),
+      /two rows for \d+ in window/,
+    );
+    // Older revisions: several per bar time, but never one revision twice.
+    const older = { ...bars[1]!, revision: 0 };
+    const latest = [bars[0]!, { ...bars[1]!, revision: 2 }, bars[2]!];
+    assert.equal(write(T0, T0, latest, [{ ...older, revision: 1 }, older]).manifest.revisions?.rowCount, 2);
+    assert.throws(
+      () => write(T0, T0, latest, [older, { ...bars[0]! }, older]),
+      /two rows for \d+\|0 in window/,
+    );
   });
 
   it('validates manifests: bad sha, rows outside the window, offsets out of order', () => {

@@ -48,19 +48,25 @@ export class WindowContentError extends Error {
   readonly retriable = false;
 }
 
-function checkRows(w: WindowId, rows: readonly AlignedBar[], uniqueTs: boolean): void {
+/**
+ * Rows must be sorted by compareBarsForFile: duplicates are then neighbours, found
+ * without building a key per row (a Set of string keys was 10 % of a window write).
+ */
+function checkRows(w: WindowId, sorted: readonly AlignedBar[], uniqueTs: boolean): void {
   const end = windowEndMs(w);
-  const seen = new Set<string>();
-  for (const r of rows) {
+  let prev: AlignedBar | undefined;
+  for (const r of sorted) {
     if (r.exchange !== w.exchange || r.symbol !== w.symbol || r.timeframe !== w.timeframe)
       throw new WindowContentError(
         `row of ${r.exchange} ${r.symbol} ${r.timeframe} in another series' window`,
       );
     if (r.eventTimeMs < w.startMs || r.eventTimeMs >= end)
       throw new WindowContentError(`row at ${r.eventTimeMs} outside window [${w.startMs}, ${end})`);
-    const id = uniqueTs ? `${r.eventTimeMs}` : `${r.eventTimeMs}|${r.revision}`;
-    if (seen.has(id)) throw new WindowContentError(`two rows for ${id} in window ${w.startMs}`);
-    seen.add(id);
+    if (prev?.eventTimeMs === r.eventTimeMs && (uniqueTs || prev.revision === r.revision)) {
+      const id = uniqueTs ? `${r.eventTimeMs}` : `${r.eventTimeMs}|${r.revision}`;
+      throw new WindowContentError(`two rows for ${id} in window ${w.startMs}`);
+    }
+    prev = r;
   }
 }
 
@@ -70,10 +76,11 @@ function checkRows(w: WindowId, rows: readonly AlignedBar[], uniqueTs: boolean):
  */
 export function prepareWindowWrite(input: WindowWriteInput): WindowWrite {
   const w = input.window;
-  checkRows(w, input.latest, true);
-  checkRows(w, input.superseded, false);
-  const writer = input.writerVersion ?? DATASET_WRITER_VERSION;
   const latest = [...input.latest].sort(compareBarsForFile);
+  const superseded = [...input.superseded].sort(compareBarsForFile);
+  checkRows(w, latest, true);
+  checkRows(w, superseded, false);
+  const writer = input.writerVersion ?? DATASET_WRITER_VERSION;
   const puts: ObjectPut[] = [];
   const put = (key: string, rows: AlignedBar[]): ObjectRef => {
     const body = encodeBarsToParquet(rows, { writerVersion: writer });
@@ -82,13 +89,10 @@ export function prepareWindowWrite(input: WindowWriteInput): WindowWrite {
     return { key, sha256, bytes: body.byteLength, rowCount: rows.length };
   };
   const object = put(objectKey(input.prefix, w), latest);
-  const revisions =
-    input.superseded.length > 0
-      ? put(revisionsKey(input.prefix, w), [...input.superseded].sort(compareBarsForFile))
-      : null;
+  const revisions = superseded.length > 0 ? put(revisionsKey(input.prefix, w), superseded) : null;
   let maxKnownAtMs: number | null = null;
   for (const r of latest) maxKnownAtMs = Math.max(maxKnownAtMs ?? r.knownAtMs, r.knownAtMs);
-  for (const r of input.superseded) maxKnownAtMs = Math.max(maxKnownAtMs ?? r.knownAtMs, r.knownAtMs);
+  for (const r of superseded) maxKnownAtMs = Math.max(maxKnownAtMs ?? r.knownAtMs, r.knownAtMs);
   const manifest = WindowManifestSchema.parse({
     manifestVersion: MANIFEST_VERSION,
     schemaVersion: SCHEMA_VERSION,
