@@ -57,6 +57,14 @@ export const BenchConfigSchema = z.object({
   BENCH_BACKFILL_DAYS: z.coerce.number().int().positive().optional(),
   BENCH_LIVE_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_LIVE_BAR_CLOSES: z.coerce.number().int().positive().optional(),
+  BENCH_LIVE_SIM_PUSH_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .default(250)
+    .describe(
+      "live: the simulator's websocket push interval (PUSH_INTERVAL_MS); 250 ms is Binance USD-M's documented kline update speed, the simulator's own default (1 s) adds up to 1 s to every bar",
+    ),
   BENCH_PROFILE: env
     .bool(false)
     .describe('run the services under node --cpu-prof; profiles in <results>/profiles'),
@@ -85,6 +93,7 @@ export interface BenchConfig {
   backfillDays: number;
   liveSymbols: number;
   liveBarCloses: number;
+  liveSimPushMs: number;
   altClient: boolean;
   profile: boolean;
   kafkaBrokers: string;
@@ -112,6 +121,7 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     backfillDays: c.BENCH_BACKFILL_DAYS ?? s.backfillDays,
     liveSymbols: c.BENCH_LIVE_SYMBOLS ?? s.liveSymbols,
     liveBarCloses: c.BENCH_LIVE_BAR_CLOSES ?? s.liveBarCloses,
+    liveSimPushMs: c.BENCH_LIVE_SIM_PUSH_MS,
     altClient: c.BENCH_ALT_CLIENT,
     profile: c.BENCH_PROFILE,
     kafkaBrokers: c.KAFKA_BROKERS,

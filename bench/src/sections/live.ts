@@ -12,6 +12,7 @@
  */
 import { TOPICS } from '@perpflow/contracts';
 import { encodeSymbol } from '@perpflow/dataset';
+import { ensureTopics, pipelineTopics } from '@perpflow/kafka';
 import { sleep, uniqueName } from '../../../test/src/harness.js';
 import type { BenchConfig } from '../config.js';
 import { benchKafka, parkGroupAtEnd } from '../kafka-admin.js';
@@ -27,6 +28,8 @@ export async function benchLive(c: BenchConfig): Promise<SectionResult> {
   const u = universe(c.liveSymbols, Date.now() - 2 * DAY_MS);
   const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-live');
   const group = uniqueName('bench-live-reader');
+  // Run alone on a fresh stack (BENCH_SECTIONS=live) the aligned topic does not exist yet.
+  await ensureTopics(kafka, pipelineTopics());
   await parkGroupAtEnd(kafka, group, [TOPICS.alignedBar]);
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -50,6 +53,7 @@ export async function benchLive(c: BenchConfig): Promise<SectionResult> {
 
   const p = await startPipeline(c, 'live', {
     simSymbols: u.model.symbols.length,
+    simEnv: { PUSH_INTERVAL_MS: String(c.liveSimPushMs) },
     ingestEnv: {
       INGEST_LIVE: 'true',
       INGEST_BACKFILL_WORKER: 'false',
@@ -113,7 +117,7 @@ export async function benchLive(c: BenchConfig): Promise<SectionResult> {
         name: 'live bar close → aligned topic p50',
         value: percentile(toKafka, 50),
         unit: 'ms',
-        note: `${toKafka.length} of ${expectedBars} bars (${c.liveSymbols} symbols × ${closes.length} closes)`,
+        note: `${toKafka.length} of ${expectedBars} bars (${c.liveSymbols} symbols × ${closes.length} closes), simulator push every ${c.liveSimPushMs} ms`,
       },
       {
         name: 'live bar close → aligned topic p99',

@@ -115,7 +115,9 @@ export class LiveIngestor {
       loops.push(this.candleLoop(signal));
       if (this.options.candleSource === 'websocket') {
         loops.push(this.candleStream(signal));
-        loops.push(this.loop('kline_flush', 250, signal, () => this.flushKlines()));
+        // Every bar waits for this in the live path (bar close -> aligned topic, target 1 s);
+        // an empty buffer costs nothing, and a burst at the close still goes in one or two sends.
+        loops.push(this.loop('kline_flush', 100, signal, () => this.flushKlines()));
       }
     }
     if (feeds.has('open_interest'))
