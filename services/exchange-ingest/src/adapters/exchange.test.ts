@@ -65,3 +65,46 @@ describe('loadExchangeClass: one venue module instead of all of ccxt', () => {
     await assert.rejects(loadExchangeClass('nosuchvenue' as never), /ccxt has no pro exchange "nosuchvenue"/);
   });
 });
+
+describe("createExchange: ccxt's own candle cache stays bounded", () => {
+  it('hands every closed kline to the hook and keeps at most 2 candles per symbol in ccxt', async () => {
+    const opens: number[] = [];
+    const ex = (await createExchange('binanceusdm', {
+      onLiquidation: () => {},
+      onKline: (_symbol, k) => opens.push(k.row[0]!),
+      logger,
+    })) as unknown as {
+      handleOHLCV(client: unknown, message: unknown): void;
+      ohlcvs: Record<string, Record<string, unknown[]>>;
+    };
+    const client = { url: 'wss://fstream.binance.com/ws', resolve: () => {} };
+    const t0 = 1_700_000_040_000;
+    for (let i = 0; i < 10; i++) {
+      const t = t0 + i * 60_000;
+      ex.handleOHLCV(client, {
+        e: 'kline',
+        E: t + 60_000,
+        s: 'BTCUSDT',
+        k: {
+          t,
+          T: t + 59_999,
+          s: 'BTCUSDT',
+          i: '1m',
+          o: '1',
+          c: '2',
+          h: '3',
+          l: '0.5',
+          v: '10',
+          n: 1,
+          x: true,
+        },
+      });
+    }
+    assert.deepEqual(
+      opens,
+      Array.from({ length: 10 }, (_, i) => t0 + i * 60_000),
+    );
+    const cached = Object.values(ex.ohlcvs).map((byTf) => byTf['1m']?.length);
+    assert.deepEqual(cached, [2], 'one symbol, its last 2 candles (ccxt would keep 1,000)');
+  });
+});
