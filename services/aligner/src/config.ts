@@ -58,6 +58,16 @@ export const AlignerConfigSchema = z.object({
     .describe(
       'a partition also writes a full snapshot when this long has passed since its last one (checked after each batch; 0: after every batch)',
     ),
+  ALIGNER_CRASH_AT: z
+    .string()
+    .regex(
+      /^(|(after-log-append|after-produce|after-snapshot|before-commit)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of after-log-append, after-produce, after-snapshot, before-commit',
+    )
+    .default('')
+    .describe(
+      'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step of a batch (crash tests); empty in production',
+    ),
   REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:36379')

@@ -4,6 +4,7 @@
  * Per partition in Redis: a write-ahead log of batches (before their outputs are produced) and a full
  * snapshot every ALIGNER_SNAPSHOT_INTERVAL_RECORDS / _MS; offsets committed after outputs are acked.
  */
+import { writeSync } from 'node:fs';
 import { TOPICS } from '@perpflow/contracts';
 import {
   CoPartitionedAssigner,
@@ -21,7 +22,7 @@ import { RedisPartitionStateStore } from './adapters/partition-state.js';
 import { loadConfig } from './config.js';
 import { createPartitionEngine, loadEngineConfig } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
-import { AlignerPipeline } from './pipeline.js';
+import { AlignerPipeline, type PipelineStep } from './pipeline.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     consumer,
     producer,
     state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
+    atStep: crashHook(config.ALIGNER_CRASH_AT),
     snapshotPolicy: {
       everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
       everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
@@ -89,6 +91,26 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * TEST ONLY (ALIGNER_CRASH_AT=<step>[:n]): SIGKILL at the n-th time a batch reaches
+ * `step`, so the crash tests stop the process exactly there. Undefined when unset.
+ */
+function crashHook(spec: string): ((step: PipelineStep) => void) | undefined {
+  if (spec === '') return undefined;
+  const [target, nth] = spec.split(':');
+  const n = Number(nth ?? 1);
+  let seen = 0;
+  return (step) => {
+    if (step !== target || ++seen < n) return;
+    // Written synchronously: the logger's buffer dies with the process.
+    writeSync(
+      2,
+      `${JSON.stringify({ level: 'warn', step, n, msg: 'ALIGNER_CRASH_AT reached: SIGKILL (test only)' })}\n`,
+    );
+    process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 main().catch((err) => {

@@ -30,7 +30,11 @@ export interface PipelineDeps {
   /** The perpflow-producer header of every record written: `aligner/<group>` (default `aligner`). */
   producerName?: string;
   snapshotPolicy?: SnapshotPolicy;
+  /** Called at each step of a batch; TEST ONLY (ALIGNER_CRASH_AT kills the process there). */
+  atStep?: (step: PipelineStep) => void;
 }
+
+export type PipelineStep = 'after-log-append' | 'after-produce' | 'after-snapshot' | 'before-commit';
 
 interface PartitionRuntime {
   engine: PartitionEngine;
@@ -129,9 +133,11 @@ export class AlignerPipeline {
     rt.seq += 1;
     rt.offsets = offsets;
     rt.recordsSinceSnapshot += fresh.length;
+    this.deps.atStep?.('after-log-append');
     await heartbeat(); // a long batch on a starved CPU must not outlive the session
 
     await this.publish(result);
+    this.deps.atStep?.('after-produce');
     const acked = this.deps.now();
     await heartbeat();
     this.count(feed, result, acked);
@@ -149,7 +155,9 @@ export class AlignerPipeline {
       rt.recordsSinceSnapshot = 0;
       rt.snapshotAtMs = acked;
       this.deps.metrics.snapshots.inc();
+      this.deps.atStep?.('after-snapshot');
     }
+    this.deps.atStep?.('before-commit');
     await this.deps.consumer.commitOffsets([{ topic, partition, offset: rt.offsets[topic]! }]);
     this.deps.metrics.consumerLag.set(
       { topic, partition: String(partition) },
