@@ -131,10 +131,13 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
   };
 }
 
-/** Env that makes a service write a CPU profile when it exits (BENCH_PROFILE=1). */
-export function profileEnv(c: BenchConfig, name: string): Record<string, string> {
-  if (!c.profile) return {};
+/**
+ * Node flags that make a service write a CPU profile when it exits (BENCH_PROFILE=1).
+ * Flags, not NODE_OPTIONS: Node 20 refuses --cpu-prof there.
+ */
+export function profileArgs(c: BenchConfig, name: string): string[] {
+  if (!c.profile) return [];
   const dir = resolve(c.resultsDir, 'profiles', name);
   mkdirSync(dir, { recursive: true });
-  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }

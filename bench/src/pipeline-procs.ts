@@ -15,7 +15,7 @@ import {
   uniqueName,
   waitFor,
 } from '../../test/src/harness.js';
-import { type BenchConfig, profileEnv } from './config.js';
+import { type BenchConfig, profileArgs } from './config.js';
 import { benchKafka, parkGroupAtEnd } from './kafka-admin.js';
 
 export interface Pipeline {
@@ -69,12 +69,12 @@ export async function startPipeline(
     const ingest = await startService({
       name: `bench-${name}-ingest`,
       workspace: 'services/exchange-ingest',
+      nodeArgs: profileArgs(c, `${name}-ingest`),
       env: {
         ...common,
         INGEST_EXCHANGES: 'binanceusdm',
         INGEST_ENDPOINTS: `binanceusdm=${simUrl}`,
         METRICS_PORT: String(ingestPort),
-        ...profileEnv(c, `${name}-ingest`),
         ...o.ingestEnv,
       },
       readyPort: ingestPort,
@@ -84,11 +84,11 @@ export async function startPipeline(
     const aligner = await startService({
       name: `bench-${name}-aligner`,
       workspace: 'services/aligner',
+      nodeArgs: profileArgs(c, `${name}-aligner`),
       env: {
         ...common,
         ALIGNER_GROUP_ID: alignerGroup,
         METRICS_PORT: String(alignerPort),
-        ...profileEnv(c, `${name}-aligner`),
       },
       readyPort: alignerPort,
     });
@@ -96,6 +96,7 @@ export async function startPipeline(
     const windower = await startService({
       name: `bench-${name}-windower`,
       workspace: 'services/windower',
+      nodeArgs: profileArgs(c, `${name}-windower`),
       env: {
         ...common,
         S3_ENDPOINT: c.s3Endpoint,
@@ -103,7 +104,6 @@ export async function startPipeline(
         S3_PREFIX: prefix,
         WINDOWER_GROUP_ID: windowerGroup,
         METRICS_PORT: String(windowerPort),
-        ...profileEnv(c, `${name}-windower`),
         ...o.windowerEnv,
       },
       readyPort: windowerPort,

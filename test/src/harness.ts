@@ -39,6 +39,8 @@ export interface StartOptions {
   /** Entry file relative to the workspace; default src/main.ts. */
   entry?: string;
   args?: string[];
+  /** Flags for node itself, before the entry (e.g. --cpu-prof, which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
   env: Record<string, string>;
   /** Port of /readyz to wait for; null: do not wait. */
   readyPort?: number | null;
@@ -51,7 +53,14 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    ['--conditions=@perpflow/source', '--import', 'tsx', o.entry ?? 'src/main.ts', ...(o.args ?? [])],
+    [
+      ...(o.nodeArgs ?? []),
+      '--conditions=@perpflow/source',
+      '--import',
+      'tsx',
+      o.entry ?? 'src/main.ts',
+      ...(o.args ?? []),
+    ],
     { cwd: join(ROOT, o.workspace), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(out, { end: false });
