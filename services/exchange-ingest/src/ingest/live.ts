@@ -54,6 +54,8 @@ export interface LiveDeps {
  * planned weight. Older gaps are the backfill's job.
  */
 const MAX_CATCH_UP_BARS = 99;
+/** How far our estimate of the exchange's clock (a fetchTime round trip, every 5 min) may be off. */
+const CLOCK_ESTIMATE_MARGIN_MS = 250;
 
 /** Per-symbol loops spread their calls over this share of their interval, leaving slack for the candle rounds. */
 const SPREAD_SHARE = 0.7;
@@ -219,9 +221,14 @@ export class LiveIngestor {
     const since = last === undefined ? Math.floor(now / tf) * tf - 3 * tf : Math.max(last + tf, floor);
     const limit = Math.min(MAX_CATCH_UP_BARS, pageLimits(exchange).ohlcv, Math.ceil((now - since) / tf) + 1);
     try {
+      // A candle is final only if it had closed when the request went out: the answer's last
+      // row is the candle still open, and an answer given in the last milliseconds of a bar
+      // but parsed after its close would otherwise be published as closed, with partial
+      // values (the live bench saw a bar on the aligned topic 5 ms before its close). The
+      // margin covers the error of our estimate of the exchange's clock.
+      const askedAtMs = this.exchangeNow() - CLOCK_ESTIMATE_MARGIN_MS;
       const rows = await this.call('fetchOHLCV', signal, () => ex.fetchOHLCV(symbol, tfName, since, limit));
       const receivedAtMs = this.deps.now();
-      const exNow = this.exchangeNow();
       const seen = new Set<number>();
       const fresh = rows
         .filter((r) => {
@@ -229,7 +236,7 @@ export class LiveIngestor {
           if (typeof t !== 'number') return true; // malformed: the contract says why
           if (seen.has(t)) return false; // a page may repeat a candle
           seen.add(t);
-          return t > (last ?? -1) && isClosed(t, tfName, exNow);
+          return t > (last ?? -1) && isClosed(t, tfName, askedAtMs);
         })
         .sort((a, b) => Number(a[0]) - Number(b[0]));
       const items = fresh.map((r) => ({
