@@ -255,6 +255,7 @@ async function runJob(
   const resumeAt = (await deps.checkpoints.get(ckKey)) ?? d.fromMs;
   const chunks = chunksOf(d.fromMs, d.toMs, d.chunkMs);
   const fundingCache: FundingCache = { fromMs: Number.POSITIVE_INFINITY, coveredToMs: -1, rows: [] };
+  const candleAsk: CandleAsk = { atMs: Number.NEGATIVE_INFINITY };
   const pub = { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now };
   for (const [i, chunk] of chunks.entries()) {
     if (chunk.toMs <= resumeAt) continue; // done before a crash: never refetched
@@ -262,14 +263,20 @@ async function runJob(
     // Funding and open interest first, candles last (see planBackfill).
     for (const feed of (['funding', 'open_interest', 'ohlcv'] as const).filter((f) => d.feeds.includes(f))) {
       const from = Math.max(chunk.fromMs, resumeAt);
-      for await (const page of pagesOf(pageSpec(feed, d, ex, gate, deps, fundingCache), from, chunk.toMs)) {
+      for await (const page of pagesOf(
+        pageSpec(feed, d, ex, gate, deps, fundingCache, candleAsk),
+        from,
+        chunk.toMs,
+      )) {
         const receivedAtMs = deps.now();
         const stamp = { exchange: d.exchange, symbol: d.symbol, source: 'backfill' as const, receivedAtMs };
         const items = page.rows.flatMap((r): Item[] => {
           if (feed === 'ohlcv') {
             const t = timeOf(r);
-            // Never publish an open candle from a backfill: it is not final.
-            if (t !== null && !isClosed(t, d.timeframe, receivedAtMs)) return [];
+            // Never publish an open candle from a backfill: it is not final. Judged at the
+            // time the page was requested, not received: an answer given just before a close
+            // and parsed after it still holds the candle open, with partial values.
+            if (t !== null && !isClosed(t, d.timeframe, candleAsk.atMs)) return [];
             return [{ ...candleFromOhlcv(r as unknown[], stamp, d.timeframe, true), symbol: d.symbol }];
           }
           if (feed === 'open_interest')
@@ -322,6 +329,13 @@ interface FundingCache {
   rows: Record<string, unknown>[];
 }
 
+/** When the last candle page was requested (our clock, less CLOCK_MARGIN_MS). */
+interface CandleAsk {
+  atMs: number;
+}
+/** How far our clock may run ahead of the exchange's when judging a candle closed. */
+const CLOCK_MARGIN_MS = 1_000;
+
 function pageSpec(
   feed: BackfillFeed,
   d: BackfillJobData,
@@ -329,6 +343,7 @@ function pageSpec(
   gate: RateGate,
   deps: BackfillWorkerDeps,
   fundingCache: FundingCache,
+  candleAsk: CandleAsk,
 ): PageSpec<unknown> {
   // Each page retries retriable errors (5xx, timeouts, rate limits after the gate's pause)
   // a few times with backoff and jitter before the job itself fails and BullMQ retries it.
@@ -355,7 +370,11 @@ function pageSpec(
     );
   if (feed === 'ohlcv')
     return {
-      fetch: (since, limit) => call('fetchOHLCV', () => ex.fetchOHLCV(d.symbol, d.timeframe, since, limit)),
+      fetch: (since, limit) =>
+        call('fetchOHLCV', () => {
+          candleAsk.atMs = deps.now() - CLOCK_MARGIN_MS; // this attempt's request time
+          return ex.fetchOHLCV(d.symbol, d.timeframe, since, limit);
+        }),
       timeOf,
       limit: pageLimits(d.exchange).ohlcv,
       stepMs: timeframeMs(d.timeframe),
