@@ -410,6 +410,14 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
     console.log(
       `# FeedStale resolved ${((Date.now() - unsilencedAt) / 1000).toFixed(0)} s after the feed returned`,
     );
-    assert.deepEqual(seen('DriftBreach', 'resolved'), [], 'the shift is still in the recent window');
+    // The shift is still in the recent window: range and volume (PSI 2.3 and 4.2, KS p below
+    // 1e-30 in a CI run) must still be firing. log_return sits at the edge with these
+    // thresholds (PSI 0.97-1.03 against 1, KS p 2e-4 against 1e-6: two of three tests needed),
+    // so its alert may resolve and fire again; that is the detector at its threshold.
+    assert.deepEqual(
+      seen('DriftBreach', 'resolved').filter((a) => a.labels.feature !== 'log_return'),
+      [],
+      'the shift is still in the recent window',
+    );
   });
 });
