@@ -155,6 +155,33 @@ class Crash extends Error {}
  * order of topics (round robin or one topic after the other), and crashes (throws, and
  * is thrown away) at `crashAt` in its `crashBatch`-th batch.
  */
+/** A pipeline over test doubles of the consumer and producer: `onSend` sees every produce request. */
+function testPipeline(o: {
+  state: PartitionStateStore;
+  onSend: (topic: string, messages: Message[]) => void;
+  now: () => number;
+  policy?: SnapshotPolicy;
+  onCommit?: (list: { topic: string; offset: string }[]) => void;
+}): AlignerPipeline {
+  return new AlignerPipeline({
+    consumer: {
+      commitOffsets: async (list: { topic: string; offset: string }[]) => o.onCommit?.(list),
+    } as unknown as Consumer,
+    producer: {
+      send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+        o.onSend(topic, messages);
+        return [];
+      },
+    } as unknown as Producer,
+    state: o.state,
+    createEngine: (snap) => createPartitionEngine(engineConfig, snap),
+    metrics: createAlignerMetrics(),
+    logger: createLogger({ service: 'test', level: 'fatal' }),
+    now: o.now,
+    ...(o.policy ? { snapshotPolicy: o.policy } : {}),
+  });
+}
+
 async function runProcess(
   cluster: Cluster,
   store: PartitionStateStore,
@@ -188,31 +215,21 @@ async function runProcess(
       if (crash('after-snapshot')) throw new Crash('after-snapshot');
     },
   };
-  const producer = {
-    send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+  const pipeline = testPipeline({
+    state: guardedStore,
+    onSend: (topic, messages) => {
       // A partial produce: the first half of the request is acknowledged, then the process dies.
       const cut = messages.length > 0 && crash('mid-produce') ? Math.ceil(messages.length / 2) : null;
       for (const message of messages.slice(0, cut ?? messages.length))
         cluster.produced.push({ topic, message });
       if (cut !== null) throw new Crash('mid-produce');
-      return [];
     },
-  } as unknown as Producer;
-  const consumer = {
-    commitOffsets: async (list: { topic: string; offset: string }[]) => {
+    onCommit: (list) => {
       if (crash('commit')) throw new Crash('commit');
       for (const c of list) cluster.committed.set(c.topic, Number(c.offset));
     },
-  } as unknown as Consumer;
-  const pipeline = new AlignerPipeline({
-    consumer,
-    producer,
-    state: guardedStore,
-    createEngine: (s) => createPartitionEngine(engineConfig, s),
-    metrics: createAlignerMetrics(),
-    logger: createLogger({ service: 'test', level: 'fatal' }),
     now: () => (opts.clock.ms += 1_000),
-    ...(opts.policy ? { snapshotPolicy: opts.policy } : {}),
+    ...(opts.policy ? { policy: opts.policy } : {}),
   });
   // kafkajs resumes every topic at its committed offset.
   const next = new Map(opts.topicOrder.map((t) => [t, cluster.committed.get(t) ?? 0]));
@@ -399,20 +416,13 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     assert.equal(again, 'done', 'nothing left to consume: committed offsets are at the ends');
     assert.equal(cluster.produced.length, before, 'no batch to process, so no restore either');
 
-    const p2 = new AlignerPipeline({
-      consumer: { commitOffsets: async () => {} } as unknown as Consumer,
-      producer: {
-        send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
-          for (const message of messages) cluster.produced.push({ topic, message });
-          return [];
-        },
-      } as unknown as Producer,
+    const p2 = testPipeline({
       state: store,
-      createEngine: (s) => createPartitionEngine(engineConfig, s),
-      metrics: createAlignerMetrics(),
-      logger: createLogger({ service: 'test', level: 'fatal' }),
+      onSend: (topic, messages) => {
+        for (const message of messages) cluster.produced.push({ topic, message });
+      },
       now: () => (clock.ms += 1_000),
-      snapshotPolicy: policy,
+      policy,
     });
     const topic = lastLogged.batch.topic;
     const all = cluster.topics.get(topic)!;
@@ -430,21 +440,14 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
   it('restores to the uninterrupted result when a newer snapshot already holds a log entry (a writer that did not know the log)', async () => {
     const candles = rawTopics().get(TOPICS.raw.ohlcv)!;
     const mk = (store: PartitionStateStore, sent: AlignedBar[], policy: SnapshotPolicy) =>
-      new AlignerPipeline({
-        consumer: { commitOffsets: async () => {} } as unknown as Consumer,
-        producer: {
-          send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
-            if (topic === TOPICS.alignedBar)
-              for (const m of messages) sent.push(JSON.parse(String(m.value)) as AlignedBar);
-            return [];
-          },
-        } as unknown as Producer,
+      testPipeline({
         state: store,
-        createEngine: (s) => createPartitionEngine(engineConfig, s),
-        metrics: createAlignerMetrics(),
-        logger: createLogger({ service: 'test', level: 'fatal' }),
+        onSend: (topic, messages) => {
+          if (topic === TOPICS.alignedBar)
+            for (const m of messages) sent.push(JSON.parse(String(m.value)) as AlignedBar);
+        },
         now: () => T0 + 86_400_000,
-        snapshotPolicy: policy,
+        policy,
       });
     const never = { everyRecords: 1_000, everyMs: 3_600_000 };
     // Uninterrupted: three batches.
@@ -481,18 +484,11 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     const cluster = new Cluster(rawTopics());
     const clock = { ms: T0 + 86_400_000 };
     const mk = () =>
-      new AlignerPipeline({
-        consumer: { commitOffsets: async () => {} } as unknown as Consumer,
-        producer: {
-          send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
-            for (const message of messages) cluster.produced.push({ topic, message });
-            return [];
-          },
-        } as unknown as Producer,
+      testPipeline({
         state: store,
-        createEngine: (s) => createPartitionEngine(engineConfig, s),
-        metrics: createAlignerMetrics(),
-        logger: createLogger({ service: 'test', level: 'fatal' }),
+        onSend: (topic, messages) => {
+          for (const message of messages) cluster.produced.push({ topic, message });
+        },
         now: () => (clock.ms += 1_000),
       });
     const candles = cluster.topics.get(TOPICS.raw.ohlcv)!;
@@ -533,20 +529,13 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
       snapshot: (p, seq, s) => store.snapshot(p, seq, s),
     };
     const sent: Message[] = [];
-    const pipeline = new AlignerPipeline({
-      consumer: { commitOffsets: async () => {} } as unknown as Consumer,
-      producer: {
-        send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
-          if (topic === TOPICS.alignedBar) sent.push(...messages);
-          return [];
-        },
-      } as unknown as Producer,
+    const pipeline = testPipeline({
       state: slowStore,
-      createEngine: (s) => createPartitionEngine(engineConfig, s),
-      metrics: createAlignerMetrics(),
-      logger: createLogger({ service: 'test', level: 'fatal' }),
+      onSend: (topic, messages) => {
+        if (topic === TOPICS.alignedBar) sent.push(...messages);
+      },
       now: () => T0 + 86_400_000,
-      snapshotPolicy: { everyRecords: 1, everyMs: 0 },
+      policy: { everyRecords: 1, everyMs: 0 },
     });
     const candles = rawTopics().get(TOPICS.raw.ohlcv)!;
     const first = pipeline.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 0, 10), heartbeat);
