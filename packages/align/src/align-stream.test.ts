@@ -492,6 +492,40 @@ describe('history: a backfill behind live data', () => {
     assert.ok(snap.emitted.length <= 13, `emission records held: ${snap.emitted.length}`);
   });
 
+  it('keeps funding older than the grid start when an out-of-order candle closes the history, so its re-delivery is a no-op', () => {
+    // fast-check seed -2105095066: the history closed and pruned the older prediction;
+    // its re-delivery then opened a history the first delivery had not.
+    const s = stream({ revisionHorizonMs: 5 * MIN, allowedLatenessMs: 5_000 });
+    const predicted = (at: number) =>
+      sampleFunding({
+        kind: 'predicted',
+        eventTimeMs: at,
+        receivedAtMs: at,
+        fundingTimeMs: T0 + 10 * MIN,
+        fundingRate: 0,
+      });
+    const provisional = (i: number) =>
+      candle(i, 100, { closed: false, receivedAtMs: T0 + i * MIN, source: 'live' });
+    s.ingest({ feed: 'funding', record: predicted(T0) });
+    s.ingest({ feed: 'funding', record: predicted(T0 + 15_000) });
+    s.ingest({ feed: 'ohlcv', record: provisional(16) });
+    s.ingest({ feed: 'ohlcv', record: provisional(15) });
+    const before = s.snapshot();
+    assert.deepEqual(
+      before.predictedFunding.map((r) => r[0]),
+      [T0, T0 + 15_000],
+      'both predictions older than the grid start are held for a backfill',
+    );
+    assert.equal(before.historyNextMs, T0 + 15 * MIN, 'a history waits below the grid start');
+    const again = s.ingest({ feed: 'funding', record: predicted(T0) });
+    assert.deepEqual(again, { bars: [], rejection: null });
+    assert.deepEqual(s.snapshot(), before);
+    // The held prediction reaches the bar a backfill candle then makes.
+    const bar = only(s.ingest({ feed: 'ohlcv', record: candle(-1, 99, { source: 'backfill' }) }).bars);
+    assert.equal(bar.eventTimeMs, T0 - MIN);
+    assert.equal(bar.predictedFundingTimeMs, T0 + 10 * MIN);
+  });
+
   it('gives the same bars across a snapshot/restore in the middle of a history', () => {
     const cfg = parseAlignConfig({ allowedLatenessMs: 0 });
     const inputs = [

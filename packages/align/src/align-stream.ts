@@ -489,11 +489,26 @@ export class AlignStream {
     else this.historyNextMs = t;
   }
 
-  /** History has reached the forward range: one range again, from `consideredFromMs`. */
+  /**
+   * History has reached the forward range: one range again, from `consideredFromMs`.
+   * Funding, open interest or liquidations older than that are history already (as at
+   * the first emission): a history stays pending there, waiting for candles, so they
+   * are held, not pruned. Closing without that dropped them, and a re-delivery of one
+   * then opened a history that the first delivery had not (a fast-check counterexample:
+   * an out-of-order provisional candle closed the history over older predicted funding).
+   */
   private closeHistory(consideredFromMs: number | null): void {
-    this.historyNextMs = null;
     this.historyMarkMs = null;
     this.consideredFromMs = consideredFromMs;
+    this.historyNextMs =
+      consideredFromMs !== null && this.hasAsOfInputsBefore(consideredFromMs) ? consideredFromMs : null;
+  }
+
+  /** Whether an open-interest, funding or liquidation row lies before `ms`. */
+  private hasAsOfInputsBefore(ms: number): boolean {
+    return [this.openInterest, this.settled, this.predicted, this.liquidations].some(
+      (series) => (series.rows[0]?.[0] ?? ms) < ms,
+    );
   }
 
   private reconcile(t: number, out: AlignedBar[]): void {
@@ -519,13 +534,7 @@ export class AlignStream {
       this.consideredFromMs = t;
       // Funding or open interest older than the first candle is history already: keep it
       // (unpruned) for the candles a backfill sends after it.
-      const first = t;
-      const older = [this.openInterest, this.settled, this.predicted, this.liquidations].some(
-        (series) => (series.rows[0]?.[0] ?? first) < first,
-      );
-      if (older) {
-        this.historyNextMs = first;
-      }
+      if (this.hasAsOfInputsBefore(t)) this.historyNextMs = t;
     }
     const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
     const fillFrom = this.lowestRevisableBar();
