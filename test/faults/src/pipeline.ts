@@ -18,6 +18,7 @@ import {
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { type Kafka, Partitioners } from 'kafkajs';
 import { getBytes, listKeys, testS3 } from '../../src/dataset-io.js';
 import {
@@ -325,6 +326,40 @@ export class Pipeline {
       }
   }
 
+  /** GET as the checker (source 127.0.0.2); waits out a 429's Retry-After, up to 3 times. */
+  private async checkerGetJson(url: string): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      const { status, retryAfterS, body } = await new Promise<{
+        status: number;
+        retryAfterS: number;
+        body: string;
+      }>((resolve, reject) => {
+        const req = httpRequest(url, { localAddress: '127.0.0.2' }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              retryAfterS: Number(res.headers['retry-after'] ?? 1),
+              body: text,
+            }),
+          );
+          res.on('error', reject);
+        });
+        req.setTimeout(30_000, () => req.destroy(new Error(`checker GET ${url}: no answer in 30 s`)));
+        req.on('error', reject);
+        req.end();
+      });
+      if (status === 200) return JSON.parse(body);
+      if (status === 429 && attempt <= 3) {
+        await new Promise((r) => setTimeout(r, Math.max(1, retryAfterS) * 1000));
+        continue;
+      }
+      throw new Error(`checker GET ${url}: ${status} ${body.slice(0, 200)}`);
+    }
+  }
+
   async simFaults(spec: Record<string, unknown>): Promise<void> {
     const r = await this.simFetch(`${this.simUrl}/__sim/faults`, {
       method: 'POST',
@@ -353,16 +388,21 @@ export class Pipeline {
     return info.symbols.map((s) => `${s.baseAsset}/${s.quoteAsset}:${s.quoteAsset}`);
   }
 
-  /** The simulator's closed 1m candles of one symbol in the range (its REST API, paged). */
+  /**
+   * The simulator's closed 1m candles of one symbol in the range (its REST API, paged).
+   * The checker is another client of the exchange: it connects from 127.0.0.2, so the
+   * simulator counts its request weight apart from the ingest worker's (the weight
+   * limit is per IP, as Binance's is), and on a 429 it waits the Retry-After and asks
+   * again. Reading every symbol of the load scenario from 127.0.0.1 spent the worker's
+   * budget and got a 429 (CI run of b04f725).
+   */
   async simKlines(symbol: string, range: Range): Promise<number[][]> {
     const id = symbol.replace('/USDT:USDT', 'USDT');
     const out: number[][] = [];
     for (let since = range.fromMs; since < range.toMs; ) {
-      const res = await this.simFetch(
+      const rows = (await this.checkerGetJson(
         `${this.simUrl}/fapi.binance.com/fapi/v1/klines?symbol=${id}&interval=1m&startTime=${since}&endTime=${range.toMs - 1}&limit=1500`,
-      );
-      if (!res.ok) throw new Error(`simulator klines: ${res.status}`);
-      const rows = (await res.json()) as unknown[][];
+      )) as unknown[][];
       if (rows.length === 0) break;
       for (const r of rows)
         out.push([Number(r[0]), Number(r[1]), Number(r[2]), Number(r[3]), Number(r[4]), Number(r[5])]);
