@@ -13,3 +13,5 @@ export * from './manifest/json-schema.js';
 export * from './window/window-book.js';
 export * from './pull/plan.js';
 export * from './pull/select.js';
+export * from './compaction/plan.js';
+export * from './compaction/month.js';

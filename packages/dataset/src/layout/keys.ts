@@ -19,6 +19,14 @@ import { isWindowStart, utcDate, type WindowUnit, windowEndOf } from './windows.
 export const DATASET_LAYOUT_VERSION = 1;
 export const LATEST_TREE = `aligned/v${DATASET_LAYOUT_VERSION}`;
 export const REVISIONS_TREE = `aligned_revisions/v${DATASET_LAYOUT_VERSION}`;
+/**
+ * Month compaction of day windows (1m, 5m): one object per closed month, beside
+ * `aligned/v1`, never instead of it (the day objects stay the source of truth):
+ *
+ *   <prefix>/aligned_compacted/v1/timeframe=<tf>/exchange=<ex>/symbol=<enc>/month=YYYY-MM/part-<monthStartMs>.parquet
+ *   <prefix>/aligned_compacted/v1/timeframe=<tf>/exchange=<ex>/symbol=<enc>/month=YYYY-MM/part-<monthStartMs>.manifest.json
+ */
+export const COMPACTED_TREE = `aligned_compacted/v${DATASET_LAYOUT_VERSION}`;
 
 /** One series: what one index file lists. */
 export interface SeriesId {
@@ -121,6 +129,91 @@ export function seriesIndexKey(prefix: string, s: SeriesId): string {
 export function seriesFolder(prefix: string, s: SeriesId): string {
   const p = normalizePrefix(prefix);
   return `${assertKeyUnderPrefix(p, `${p}/${LATEST_TREE}/${seriesPath(s)}`)}/`;
+}
+
+/** `YYYY-MM` of a UTC instant. */
+export function utcMonth(tMs: number): string {
+  return new Date(tMs).toISOString().slice(0, 7);
+}
+
+function monthPath(s: SeriesId, monthStartMs: number): string {
+  if (!isWindowStart(monthStartMs, 'month'))
+    throw new InvalidKeySegment(`month start ${monthStartMs} is not a UTC month boundary`);
+  return `${seriesPath(s)}/month=${utcMonth(monthStartMs)}`;
+}
+
+/** The compacted object of one month of a series (every day window's rows, in ts order). */
+export function compactedObjectKey(prefix: string, s: SeriesId, monthStartMs: number): string {
+  const p = normalizePrefix(prefix);
+  return assertKeyUnderPrefix(
+    p,
+    `${p}/${COMPACTED_TREE}/${monthPath(s, monthStartMs)}/part-${monthStartMs}.parquet`,
+  );
+}
+
+/** The compacted month's manifest, beside its object. */
+export function compactedManifestKey(prefix: string, s: SeriesId, monthStartMs: number): string {
+  const p = normalizePrefix(prefix);
+  return assertKeyUnderPrefix(
+    p,
+    `${p}/${COMPACTED_TREE}/${monthPath(s, monthStartMs)}/part-${monthStartMs}.manifest.json`,
+  );
+}
+
+/** The folder to list for a series' compacted months (ends with `/`). */
+export function compactedSeriesFolder(prefix: string, s: SeriesId): string {
+  const p = normalizePrefix(prefix);
+  return `${assertKeyUnderPrefix(p, `${p}/${COMPACTED_TREE}/${seriesPath(s)}`)}/`;
+}
+
+/** The folder holding every series index (`<prefix>/aligned/v1/`), to find them by listing. */
+export function latestTreeFolder(prefix: string): string {
+  return `${normalizePrefix(prefix)}/${LATEST_TREE}/`;
+}
+
+const INDEX_KEY = /^timeframe=([0-9a-z]+)\/exchange=([0-9a-z]+)\/symbol=([A-Z0-9%]+)\/_index\.json$/;
+
+/** Parses a series index key back into its series, or null when the key is not one. */
+export function parseSeriesIndexKey(prefix: string, key: string): SeriesId | null {
+  const head = latestTreeFolder(prefix);
+  if (!key.startsWith(head)) return null;
+  const m = INDEX_KEY.exec(key.slice(head.length));
+  if (!m) return null;
+  return seriesOf(m[1]!, m[2]!, m[3]!);
+}
+
+const COMPACTED_MANIFEST_KEY =
+  /^timeframe=([0-9a-z]+)\/exchange=([0-9a-z]+)\/symbol=([A-Z0-9%]+)\/month=(\d{4}-\d{2})\/part-(\d+)\.manifest\.json$/;
+
+/** Parses a compacted manifest key into its series and month start, or null when it is not one. */
+export function parseCompactedManifestKey(
+  prefix: string,
+  key: string,
+): (SeriesId & { monthStartMs: number; month: string }) | null {
+  const head = `${normalizePrefix(prefix)}/${COMPACTED_TREE}/`;
+  if (!key.startsWith(head)) return null;
+  const m = COMPACTED_MANIFEST_KEY.exec(key.slice(head.length));
+  if (!m) return null;
+  const series = seriesOf(m[1]!, m[2]!, m[3]!);
+  const monthStartMs = Number(m[5]);
+  if (
+    !series ||
+    !Number.isSafeInteger(monthStartMs) ||
+    !isWindowStart(monthStartMs, 'month') ||
+    utcMonth(monthStartMs) !== m[4]
+  )
+    return null;
+  return { ...series, monthStartMs, month: m[4]! };
+}
+
+function seriesOf(timeframe: string, exchange: string, enc: string): SeriesId | null {
+  if (!(TIMEFRAMES as readonly string[]).includes(timeframe)) return null;
+  if (!(EXCHANGES as readonly string[]).includes(exchange)) return null;
+  try {
+    return { exchange: exchange as ExchangeId, symbol: decodeSymbol(enc), timeframe: timeframe as Timeframe };
+  } catch {
+    return null;
+  }
 }
 
 const MANIFEST_KEY =

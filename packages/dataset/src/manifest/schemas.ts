@@ -179,3 +179,74 @@ export function qualityCountsOf(rows: readonly AlignedBar[]): QualityCounts {
   }
   return q;
 }
+
+export const COMPACTED_MANIFEST_VERSION = 1 as const;
+
+/** One day window a compacted month was built from: the index entry's identity at that time. */
+export const CompactionSourceSchema = z.object({
+  startMs: epochMs,
+  /** sha256 of the day object the rows were read from (equal to its manifest's and index entry's). */
+  sha256,
+  rowCount: count,
+});
+export type CompactionSource = z.infer<typeof CompactionSourceSchema>;
+
+/**
+ * Written beside a compacted month's object, after it. A reader uses the object only
+ * when its sha256 equals `object.sha256` and `sources` equal the series index's
+ * entries of that month exactly (startMs and sha256); otherwise it reads the days.
+ */
+export const CompactedManifestSchema = z
+  .object({
+    compactedManifestVersion: z.literal(COMPACTED_MANIFEST_VERSION),
+    /** AlignedBar contract version of the rows. */
+    schemaVersion: z.literal(SCHEMA_VERSION),
+    /** The month: [startMs, endMs) in UTC; `sourceUnit` is the unit of the windows merged. */
+    month: SeriesIdSchema.extend({
+      startMs: epochMs,
+      endMs: epochMs,
+      sourceUnit: z.literal('day'),
+    }),
+    object: ObjectRefSchema,
+    minTsMs: epochMs.nullable(),
+    maxTsMs: epochMs.nullable(),
+    /** schemaHashOf the Parquet file's column layout (the day files' too). */
+    schemaHash: sha256,
+    /** Every day window of the month in the index when it was built, sorted by start. */
+    sources: z.array(CompactionSourceSchema).min(1),
+    writerVersion: z.string().min(1).max(200),
+    /** Passed in by the writer (never read from a clock here). */
+    writtenAtMs: epochMs,
+  })
+  .superRefine((m, ctx) => {
+    if (m.month.endMs <= m.month.startMs)
+      ctx.addIssue({ code: 'custom', path: ['month', 'endMs'], message: 'must be > startMs' });
+    let rows = 0;
+    for (const [i, s] of m.sources.entries()) {
+      rows += s.rowCount;
+      if (s.startMs < m.month.startMs || s.startMs >= m.month.endMs)
+        ctx.addIssue({ code: 'custom', path: ['sources', i], message: 'must start inside the month' });
+      if (i > 0 && s.startMs <= m.sources[i - 1]!.startMs)
+        ctx.addIssue({ code: 'custom', path: ['sources', i], message: 'sources must be sorted and unique' });
+    }
+    if (rows !== m.object.rowCount)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['object', 'rowCount'],
+        message: `must equal the sources' rows (${rows})`,
+      });
+    const empty = m.object.rowCount === 0;
+    if (empty !== (m.minTsMs === null) || empty !== (m.maxTsMs === null))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minTsMs'],
+        message: 'null exactly when the object has no rows',
+      });
+    if (
+      m.minTsMs !== null &&
+      m.maxTsMs !== null &&
+      (m.minTsMs < m.month.startMs || m.maxTsMs >= m.month.endMs)
+    )
+      ctx.addIssue({ code: 'custom', path: ['minTsMs'], message: 'rows must lie inside the month' });
+  });
+export type CompactedManifest = z.infer<typeof CompactedManifestSchema>;
