@@ -325,7 +325,10 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     if (!venue || slash < 0) return sendJson(res, 404, { error: `unknown venue host '${host}'` });
     if (req.method !== 'GET')
       return sendJson(res, 405, { error: 'the simulator serves public GET endpoints only' });
-    handleRest(venue, req, res, path.slice(slash), url.searchParams);
+    const delayMs = faults.latencyFor(venue.id);
+    if (delayMs > 0)
+      setTimeout(() => handleRest(venue, req, res, path.slice(slash), url.searchParams), delayMs);
+    else handleRest(venue, req, res, path.slice(slash), url.searchParams);
   });
 
   const wss = new WebSocketServer({ noServer: true });

@@ -25,6 +25,8 @@ export const FaultSpecSchema = z
     outOfOrderCandleRate: z.number().min(0).max(1).optional(),
     /** Deterministic share of 1m candles never published (model: MarketModel.isMissingCandle). */
     missingCandleRate: z.number().min(0).max(0.5).optional(),
+    /** Every REST answer of the venue is delayed by a uniform 0…latencyMs (a slow exchange or network); 0 ends it. */
+    latencyMs: z.number().int().min(0).max(60_000).optional(),
     /** Share of requests answered as over the rate limit (Binance 429 + Retry-After, Bybit retCode 10006): a 429 storm. */
     rateLimitedRate: z.number().min(0).max(1).optional(),
     /** Retry-After (seconds) of injected 429s. Default 2. */
@@ -92,6 +94,7 @@ export interface FaultRates {
   htmlRate: number;
   duplicateCandleRate: number;
   outOfOrderCandleRate: number;
+  latencyMs: number;
 }
 
 const NO_FAULTS: FaultRates = {
@@ -104,6 +107,7 @@ const NO_FAULTS: FaultRates = {
   htmlRate: 0,
   duplicateCandleRate: 0,
   outOfOrderCandleRate: 0,
+  latencyMs: 0,
 };
 
 /** Decides faults with a seeded PRNG (same seed and request order → same faults) and counts them. */
@@ -183,6 +187,15 @@ export class FaultInjector {
     if (!this.applies(venue) || this.rates.rateLimitedRate === 0) return undefined;
     if (this.rng.next() >= this.rates.rateLimitedRate) return undefined;
     return { status: 429, retryAfterS: this.rates.retryAfterS };
+  }
+
+  /**
+   * The delay of one REST answer (0 without a latency fault). Math.random, not the seeded
+   * PRNG: a delay must not shift which requests the seeded faults hit.
+   */
+  latencyFor(venue: string): number {
+    if (!this.applies(venue) || this.rates.latencyMs === 0) return 0;
+    return Math.floor(Math.random() * (this.rates.latencyMs + 1));
   }
 
   /** At most one HTTP fault per request. */

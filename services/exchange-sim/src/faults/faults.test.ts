@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FaultInjector, FaultSpecSchema } from './faults.js';
+
+describe('latency fault', () => {
+  it('delays answers of the venue it applies to by 0…latencyMs, and ends at 0', () => {
+    const f = new FaultInjector(7);
+    assert.equal(f.latencyFor('binanceusdm'), 0, 'no delay without the fault');
+    f.applyRates(FaultSpecSchema.parse({ venue: 'binanceusdm', latencyMs: 400 }));
+    const delays = Array.from({ length: 2_000 }, () => f.latencyFor('binanceusdm'));
+    assert.ok(
+      delays.every((d) => Number.isInteger(d) && d >= 0 && d <= 400),
+      'every delay inside 0…400',
+    );
+    assert.ok(new Set(delays).size > 100, `delays vary: ${new Set(delays).size} distinct values`);
+    assert.equal(f.latencyFor('bybit'), 0, 'another venue is not delayed');
+    f.applyRates(FaultSpecSchema.parse({ latencyMs: 0 }));
+    assert.equal(f.latencyFor('binanceusdm'), 0, 'latencyMs 0 ends the fault');
+  });
+
+  it('refuses a latency outside 0…60,000 ms, naming the field', () => {
+    const r = FaultSpecSchema.safeParse({ latencyMs: 60_001 });
+    assert.equal(r.success, false);
+    assert.deepEqual(r.error?.issues[0]?.path, ['latencyMs']);
+  });
+});
