@@ -105,19 +105,29 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         const since = Date.now();
         const [name, labels] = KILL_METRIC[service];
         const base = await p.metric(service, name, labels);
-        const fraction = 0.1 + rand() * 0.7;
+        // Ingest publishes a symbol's 4 h as one page of 240 candles, and the three pages
+        // came back together: the kill landed after the last one. The simulator now delays
+        // each answer by 0-2 s, so pages arrive apart, and the target (10-60 %) is short of
+        // the last page: the kill lands between pages, with a job in flight.
+        const fraction = 0.1 + rand() * 0.5;
         const target = base + Math.ceil(fraction * EXPECTED_BARS);
+        if (service !== 'windower') await p.simFaults({ venue: EXCHANGE, latencyMs: 2_000 });
         const id = p.backfill(range);
-        const at = await waitFor(
-          `${name} ≥ ${target}`,
-          async () => {
-            const v = await p.metric(service, name, labels);
-            return v >= target ? v : null;
-          },
-          300_000,
-          50,
-        );
-        assert.equal(await p.kill(service), 'SIGKILL');
+        let at: number;
+        try {
+          at = await waitFor(
+            `${name} ≥ ${target}`,
+            async () => {
+              const v = await p.metric(service, name, labels);
+              return v >= target ? v : null;
+            },
+            300_000,
+            50,
+          );
+          assert.equal(await p.kill(service), 'SIGKILL');
+        } finally {
+          await p.simFaults({ latencyMs: 0 });
+        }
         await p.start(service);
         // Completion is judged on S3 (the backfill's own job count can stay short after an
         // ingest SIGKILL: see faults/pending/README.md), the job count is reported.
