@@ -12,6 +12,7 @@ import {
 import fc from 'fast-check';
 import { type AlignInput, AlignStream } from './align-stream.js';
 import { type AlignConfig, type AlignConfigInput, parseAlignConfig } from './config.js';
+import { contentHashReference } from './test-support/content-hash-reference.js';
 
 const MIN = 60_000;
 const T0 = SAMPLE_T0_MS;
@@ -357,6 +358,24 @@ describe('alignment properties', () => {
           assert.deepEqual(b, a);
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps in its snapshot the hash of each bar's last revision as earlier versions made it", () => {
+    fc.assert(
+      fc.property(inputsArb, fc.constantFrom(5 * MIN, 86_400_000), (inputs, horizon) => {
+        const s = AlignStream.create(KEY, config({ revisionHorizonMs: horizon }));
+        const last = new Map<number, AlignedBar>();
+        for (const b of s.ingestBatch(inputs).bars) last.set(b.eventTimeMs, b);
+        const emitted = s.snapshot().emitted;
+        for (const [t, revision, hash] of emitted) {
+          const bar = last.get(t);
+          assert.ok(bar, `bar ${t} in the snapshot was emitted`);
+          assert.equal(revision, bar.revision);
+          assert.equal(hash, contentHashReference(bar), `bar ${t}`);
+        }
+      }),
       { numRuns: 200 },
     );
   });

@@ -9,6 +9,7 @@ import {
   timeframeMs,
 } from '@perpflow/contracts';
 import type { AlignConfig } from './config.js';
+import { barContentHash, hashPrefixOf } from './content-hash.js';
 import { byColumns, EmissionRecords, InputSeries, type Row } from './input-series.js';
 
 /** One raw record of the stream, tagged with its feed. */
@@ -100,6 +101,8 @@ export class AlignStream {
   private readonly predicted = new InputSeries([], 1, byColumns(1, 2));
   private readonly liquidations = new InputSeries([], 4, () => 0);
   private readonly emitted = new EmissionRecords<{ revision: number; hash: string }>();
+  /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
+  private readonly hashPrefix: readonly [number, number];
 
   private constructor(
     key: AlignStreamKey,
@@ -109,6 +112,7 @@ export class AlignStream {
     this.symbol = key.symbol;
     this.timeframe = config.timeframe;
     this.tf = timeframeMs(config.timeframe);
+    this.hashPrefix = hashPrefixOf(this.exchange, this.symbol, this.timeframe);
   }
 
   static create(key: AlignStreamKey, config: AlignConfig): AlignStream {
@@ -514,12 +518,14 @@ export class AlignStream {
   private reconcile(t: number, out: AlignedBar[]): void {
     const bar = this.computeBar(t);
     if (!bar) return;
-    const hash = contentHash(bar);
+    const hash = barContentHash(bar, this.hashPrefix);
     const prev = this.emitted.get(t);
     if (prev && prev.hash === hash) return;
     const revision = prev ? prev.revision + 1 : 0;
     this.emitted.set(t, { revision, hash });
-    out.push({ ...bar, revision });
+    // computeBar built this object for this call alone: set the revision instead of copying it.
+    bar.revision = revision;
+    out.push(bar);
   }
 
   /**
@@ -632,18 +638,4 @@ function relevantField(input: AlignInput): string {
   if (input.feed === 'ohlcv') return 'openTimeMs';
   if (input.feed === 'funding' && input.record.kind === 'settled') return 'fundingTimeMs';
   return 'eventTimeMs';
-}
-
-/** A 64-bit content hash of a bar without its revision (two 32-bit FNV-1a lanes). */
-function contentHash(bar: AlignedBar): string {
-  const { revision: _r, ...content } = bar;
-  const text = JSON.stringify(Object.values(content));
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 13);
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }

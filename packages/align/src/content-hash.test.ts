@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type AlignedBar, EXCHANGES, sampleAlignedBar, TIMEFRAMES } from '@perpflow/contracts';
+import fc from 'fast-check';
+import { barContentHash, hashPrefixOf } from './content-hash.js';
+import { contentHashReference } from './test-support/content-hash-reference.js';
+
+const number = fc.oneof(
+  fc.double(),
+  fc.double({ min: 1e-9, max: 1e9, noNaN: true }),
+  fc.integer(),
+  fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY),
+);
+const nullable = fc.option(number, { nil: null });
+
+/** Any bar-shaped object, keys in the contract's order (as computeBar builds them). */
+const barArb: fc.Arbitrary<AlignedBar> = fc
+  .record({
+    exchange: fc.constantFrom(...EXCHANGES),
+    symbol: fc.oneof(
+      fc.constantFrom('BTC/USDT:USDT', 'ETH/USDT:USDT-250328'),
+      fc.string(),
+      fc.string({ unit: 'grapheme' }),
+    ),
+    timeframe: fc.constantFrom(...TIMEFRAMES),
+    eventTimeMs: number,
+    open: number,
+    high: number,
+    low: number,
+    close: number,
+    volume: number,
+    openInterest: nullable,
+    openInterestTimeMs: nullable,
+    fundingRate: nullable,
+    fundingTimeMs: nullable,
+    predictedFundingRate: nullable,
+    predictedFundingTimeMs: nullable,
+    liqLongNotional: number,
+    liqShortNotional: number,
+    liqCount: fc.nat(),
+    knownAtMs: number,
+    revision: fc.nat(),
+    candleFilled: fc.boolean(),
+    openInterestStale: fc.boolean(),
+    fundingStale: fc.boolean(),
+  })
+  .map((v) => sampleAlignedBar(v as Partial<AlignedBar>));
+
+describe('barContentHash', () => {
+  it('equals the FNV lanes of JSON.stringify(Object.values(bar without revision)) for any values', () => {
+    fc.assert(
+      fc.property(barArb, (bar) => {
+        assert.deepEqual(Object.keys(bar), Object.keys(sampleAlignedBar()));
+        const prefix = hashPrefixOf(bar.exchange, bar.symbol, bar.timeframe);
+        assert.equal(barContentHash(bar, prefix), contentHashReference(bar));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('ignores the revision and sees any change of content', () => {
+    const bar = sampleAlignedBar();
+    const prefix = hashPrefixOf(bar.exchange, bar.symbol, bar.timeframe);
+    assert.equal(barContentHash({ ...bar, revision: 7 }, prefix), barContentHash(bar, prefix));
+    assert.notEqual(barContentHash({ ...bar, close: bar.close + 0.5 }, prefix), barContentHash(bar, prefix));
+    assert.notEqual(
+      barContentHash({ ...bar, fundingStale: !bar.fundingStale }, prefix),
+      barContentHash(bar, prefix),
+    );
+  });
+});
