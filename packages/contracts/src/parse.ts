@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { type ContractIssue, ContractViolation } from './errors.js';
+import { parseRecordFast } from './record-fast-path.js';
 import { RECORD_SCHEMAS, type RecordKind, type RecordOf } from './schemas.js';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ContractViolation };
@@ -78,8 +79,14 @@ export function toContractIssues(error: z.ZodError, input: unknown): ContractIss
   });
 }
 
-/** Validates a decoded value against the contract for `kind`. Never throws. */
+/**
+ * Validates a decoded value against the contract for `kind`. Never throws. A raw record
+ * that satisfies its contract is checked by `parseRecordFast` (same decision and value as
+ * zod, property-tested); anything else goes to zod, which words the error.
+ */
 export function parseRecord<K extends RecordKind>(kind: K, input: unknown): ParseResult<RecordOf<K>> {
+  const fast = parseRecordFast(kind, input);
+  if (fast !== null) return { ok: true, value: fast };
   const schema = RECORD_SCHEMAS[kind] as unknown as z.ZodType<RecordOf<K>>;
   const res = schema.safeParse(input);
   if (res.success) return { ok: true, value: res.data };
