@@ -9,7 +9,7 @@ import {
   timeframeMs,
 } from '@perpflow/contracts';
 import type { AlignConfig } from './config.js';
-import { barContentHash, hashPrefixOf } from './content-hash.js';
+import { barContentLanes, type HashLanes, hashLanesOf, hashPrefixOf, hashText } from './content-hash.js';
 import { byColumns, EmissionRecords, InputSeries, type Row } from './input-series.js';
 
 /** One raw record of the stream, tagged with its feed. */
@@ -71,6 +71,17 @@ const SELL = 0;
 const BUY = 1;
 
 /**
+ * What the stream remembers of an emitted bar: its revision and content hash, kept as the
+ * hash's two lanes; `text`, the snapshot's hex form, is written when a snapshot needs it
+ * (or kept from the snapshot it was restored from).
+ */
+interface Emission extends HashLanes {
+  revision: number;
+  text: string | null;
+}
+const scratchLanes: HashLanes = { a: 0, b: 0 };
+
+/**
  * Aligns the four feeds of one (exchange, symbol, timeframe) onto the bar grid.
  * Event-time driven, no clock, no I/O; `snapshot()` is plain JSON and bounded by
  * the revision horizon. See the README for the exact semantics.
@@ -100,7 +111,7 @@ export class AlignStream {
   private readonly settled = new InputSeries([], 1, (a, b) => b[1]! - a[1]! || a[2]! - b[2]!);
   private readonly predicted = new InputSeries([], 1, byColumns(1, 2));
   private readonly liquidations = new InputSeries([], 4, () => 0);
-  private readonly emitted = new EmissionRecords<{ revision: number; hash: string }>();
+  private readonly emitted = new EmissionRecords<Emission>();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
   private readonly hashPrefix: readonly [number, number];
 
@@ -139,7 +150,8 @@ export class AlignStream {
     s.settled.rows.push(...copy(snapshot.settledFunding));
     s.predicted.rows.push(...copy(snapshot.predictedFunding));
     s.liquidations.rows.push(...copy(snapshot.liquidations));
-    for (const [t, revision, hash] of snapshot.emitted) s.emitted.set(t, { revision, hash });
+    for (const [t, revision, hash] of snapshot.emitted)
+      s.emitted.set(t, { revision, ...hashLanesOf(hash), text: hash });
     return s;
   }
 
@@ -276,7 +288,10 @@ export class AlignStream {
       liquidations: copy(this.liquidations.rows),
       emitted: [...this.emitted.entries()]
         .sort((a, b) => a[0] - b[0])
-        .map(([t, e]) => [t, e.revision, e.hash]),
+        .map(([t, e]) => {
+          if (e.text === null) e.text = hashText(e);
+          return [t, e.revision, e.text];
+        }),
     };
   }
 
@@ -408,11 +423,6 @@ export class AlignStream {
   /** The open times [from, to] of the bars a stored input can change. */
   private affectedBars(input: AlignInput): [number, number] {
     const tf = this.tf;
-    const firstClosingAtOrAfter = (e: number) => Math.ceil(e / tf) * tf - tf;
-    const beforeNext = (series: InputSeries, t: number): number => {
-      const next = series.rows[series.firstAtOrAfter(t + 1)];
-      return next ? firstClosingAtOrAfter(next[0]!) - tf : Number.POSITIVE_INFINITY;
-    };
     switch (input.feed) {
       case 'ohlcv': {
         const t = input.record.openTimeMs;
@@ -423,7 +433,7 @@ export class AlignStream {
       case 'open_interest': {
         const e = input.record.eventTimeMs;
         const staleAfter = Math.floor((e + this.config.maxOpenInterestStalenessMs) / tf) * tf - tf;
-        return [firstClosingAtOrAfter(e), Math.min(staleAfter, beforeNext(this.openInterest, e))];
+        return [this.firstClosingAtOrAfter(e), Math.min(staleAfter, this.beforeNext(this.openInterest, e))];
       }
       case 'funding': {
         const f = input.record;
@@ -433,17 +443,28 @@ export class AlignStream {
           const rows = this.settled.rows;
           for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++)
             usable = Math.min(usable, Math.max(rows[i]![0]!, rows[i]![1]!));
-          const to = Number.isFinite(usable) ? firstClosingAtOrAfter(usable) - tf : usable;
-          return [firstClosingAtOrAfter(Math.max(f.fundingTimeMs, f.eventTimeMs)), to];
+          const to = Number.isFinite(usable) ? this.firstClosingAtOrAfter(usable) - tf : usable;
+          return [this.firstClosingAtOrAfter(Math.max(f.fundingTimeMs, f.eventTimeMs)), to];
         }
         // Not capped at its own fundingTimeMs: it hides the previous prediction up to the next one.
-        return [firstClosingAtOrAfter(f.eventTimeMs), beforeNext(this.predicted, f.eventTimeMs)];
+        return [this.firstClosingAtOrAfter(f.eventTimeMs), this.beforeNext(this.predicted, f.eventTimeMs)];
       }
       case 'liquidation': {
         const t = Math.floor(input.record.eventTimeMs / tf) * tf;
         return [t, t];
       }
     }
+  }
+
+  /** The open time of the first bar whose close is at or after e. */
+  private firstClosingAtOrAfter(e: number): number {
+    return Math.ceil(e / this.tf) * this.tf - this.tf;
+  }
+
+  /** The last bar before the one the next row of `series` after t starts to change (+∞ when none). */
+  private beforeNext(series: InputSeries, t: number): number {
+    const next = series.rows[series.firstAtOrAfter(t + 1)];
+    return next ? this.firstClosingAtOrAfter(next[0]!) - this.tf : Number.POSITIVE_INFINITY;
   }
 
   /** Re-computes already-due bars in [from, to] and emits those that are new or changed. */
@@ -518,11 +539,11 @@ export class AlignStream {
   private reconcile(t: number, out: AlignedBar[]): void {
     const bar = this.computeBar(t);
     if (!bar) return;
-    const hash = barContentHash(bar, this.hashPrefix);
+    barContentLanes(bar, this.hashPrefix, scratchLanes);
     const prev = this.emitted.get(t);
-    if (prev && prev.hash === hash) return;
+    if (prev && prev.a === scratchLanes.a && prev.b === scratchLanes.b) return;
     const revision = prev ? prev.revision + 1 : 0;
-    this.emitted.set(t, { revision, hash });
+    this.emitted.set(t, { revision, a: scratchLanes.a, b: scratchLanes.b, text: null });
     // computeBar built this object for this call alone: set the revision instead of copying it.
     bar.revision = revision;
     out.push(bar);

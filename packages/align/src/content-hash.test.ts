@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlignedBar, EXCHANGES, sampleAlignedBar, TIMEFRAMES } from '@perpflow/contracts';
 import fc from 'fast-check';
-import { barContentHash, hashPrefixOf } from './content-hash.js';
+import { barContentHash, barContentLanes, hashLanesOf, hashPrefixOf, hashText } from './content-hash.js';
 import { contentHashReference } from './test-support/content-hash-reference.js';
 
 const number = fc.oneof(
@@ -67,5 +67,22 @@ describe('barContentHash', () => {
       barContentHash({ ...bar, fundingStale: !bar.fundingStale }, prefix),
       barContentHash(bar, prefix),
     );
+  });
+
+  it('keeps the hash as two lanes whose snapshot text is the hash, and reads that text back', () => {
+    fc.assert(
+      fc.property(barArb, (bar) => {
+        const prefix = hashPrefixOf(bar.exchange, bar.symbol, bar.timeframe);
+        const lanes = { a: 0, b: 0 };
+        barContentLanes(bar, prefix, lanes);
+        const text = hashText(lanes);
+        assert.equal(text, barContentHash(bar, prefix));
+        assert.deepEqual(hashLanesOf(text), lanes);
+      }),
+      { numRuns: 1_000 },
+    );
+    // Text no hash has: lanes equal to nothing (as the text equalled no computed hash).
+    for (const text of ['', 'ABCDEF0123456789', '0123456789abcdef0', '0123456789abcdeg', 'NaN'])
+      assert.ok(Number.isNaN(hashLanesOf(text).a) && Number.isNaN(hashLanesOf(text).b), text);
   });
 });

@@ -11,6 +11,40 @@ import { type AlignedBar, SCHEMA_VERSION, type Timeframe } from '@perpflow/contr
  * rest object, the values array and the text was 10 % of the aligner's core profile.
  */
 export function barContentHash(bar: AlignedBar, prefix: readonly [number, number]): string {
+  mixBar(bar, prefix);
+  return hex8(laneA) + hex8(laneB);
+}
+
+/**
+ * The same hash as its two lanes (unsigned 32-bit), written into `out`: the aligner keeps
+ * and compares them as numbers and writes the hex text only into snapshots (`hashText`).
+ */
+export function barContentLanes(bar: AlignedBar, prefix: readonly [number, number], out: HashLanes): void {
+  mixBar(bar, prefix);
+  out.a = laneA >>> 0;
+  out.b = laneB >>> 0;
+}
+
+export interface HashLanes {
+  a: number;
+  b: number;
+}
+
+/** The snapshot text of two lanes: 16 lower-case hex digits. */
+export function hashText(lanes: HashLanes): string {
+  return hex8(lanes.a) + hex8(lanes.b);
+}
+
+/**
+ * The lanes of a snapshot's hash text. Only the text `hashText` writes parses; any other
+ * text gives NaN lanes, which equal nothing, as that text equalled no computed hash.
+ */
+export function hashLanesOf(text: string): HashLanes {
+  if (!/^[0-9a-f]{16}$/.test(text)) return { a: Number.NaN, b: Number.NaN };
+  return { a: Number.parseInt(text.slice(0, 8), 16), b: Number.parseInt(text.slice(8), 16) };
+}
+
+function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   laneA = prefix[0];
   laneB = prefix[1];
   mixNumber(bar.eventTimeMs);
@@ -32,7 +66,6 @@ export function barContentHash(bar: AlignedBar, prefix: readonly [number, number
   mixText(bar.candleFilled ? 'true,' : 'false,');
   mixText(bar.openInterestStale ? 'true,' : 'false,');
   mixText(bar.fundingStale ? 'true]' : 'false]');
-  return hex8(laneA) + hex8(laneB);
 }
 
 /** The lanes after `[schemaVersion,"exchange","symbol","timeframe",`: what every bar of a stream starts with. */
