@@ -15,7 +15,46 @@ function canonicalJsonReference(record: Record<string, unknown>): string {
   );
 }
 
+/** The fingerprint as earlier versions computed it: FNV lanes over the canonical JSON text. */
+function fingerprintReference(record: Record<string, unknown>): string {
+  const text = canonicalJsonReference(record);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
 describe('contentFingerprint', () => {
+  it('is the fingerprint of earlier versions (snapshots hold it) for any flat record and every sample', () => {
+    const value = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.string(),
+      fc.string({ unit: 'grapheme' }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 16 }), (record) => {
+        assert.equal(contentFingerprint(record as unknown as RawRecord), fingerprintReference(record));
+      }),
+      { numRuns: 3_000 },
+    );
+    for (const r of [
+      sampleCandle({ quoteVolume: null, trades: 12 }),
+      sampleOpenInterest({ openInterestValue: null }),
+      sampleFunding({ kind: 'settled' }),
+      sampleFunding({ kind: 'predicted', markPrice: null }),
+      sampleLiquidation({ side: 'buy', price: 1e-7, amount: 1e21 }),
+    ] as Record<string, unknown>[])
+      assert.equal(contentFingerprint(r as unknown as RawRecord), fingerprintReference(r));
+  });
+
   it('hashes exactly the canonical JSON of earlier versions, for every record kind', () => {
     for (const r of [
       sampleCandle({ quoteVolume: null, trades: 12 }),

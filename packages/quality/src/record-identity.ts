@@ -55,15 +55,59 @@ export function identityOf(kind: RawRecordKind, record: RawRecord): RecordIdenti
  * text must never change.
  */
 export function contentFingerprint(record: RawRecord): string {
-  const text = canonicalContent(record as unknown as Record<string, unknown>);
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ text.length;
+  // The canonical text is not built: its length (lane b's seed) is the layout's fixed part
+  // plus the values' JSON lengths, and the lanes take the same characters piece by piece.
+  const content = record as unknown as Record<string, unknown>;
+  const { sorted, fixedLength } = layoutOf(Object.keys(content));
+  let length = fixedLength;
+  for (let i = 0; i < sorted.length; i++) {
+    const text = jsonValue(content[sorted[i]!.key]);
+    valueTexts[i] = text;
+    length += text.length;
+  }
+  laneA = 0x811c9dc5;
+  laneB = 0x01000193 ^ length;
+  mixChar(91); // [
+  for (let i = 0; i < sorted.length; i++) {
+    mixText(sorted[i]!.prefix);
+    mixText(valueTexts[i]!);
+    mixChar(93); // ]
+  }
+  mixChar(93);
+  return hex8(laneA) + hex8(laneB);
+}
+
+const valueTexts: string[] = [];
+let laneA = 0;
+let laneB = 0;
+
+function mixChar(c: number): void {
+  laneA = Math.imul(laneA ^ c, 0x01000193);
+  laneB = Math.imul(laneB ^ c, 0x5bd1e995) ^ (laneB >>> 15);
+}
+
+function mixText(text: string): void {
+  let a = laneA;
+  let b = laneB;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
   }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+  laneA = a;
+  laneB = b;
+}
+
+/** Two hex digits per byte: the same text as toString(16).padStart(8, '0'), ~9x faster. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function hex8(lane: number): string {
+  return (
+    HEX_BYTES[lane >>> 24]! +
+    HEX_BYTES[(lane >>> 16) & 255]! +
+    HEX_BYTES[(lane >>> 8) & 255]! +
+    HEX_BYTES[lane & 255]!
+  );
 }
 
 /**
@@ -75,6 +119,8 @@ export function contentFingerprint(record: RawRecord): string {
 interface KeyLayout {
   keys: string[];
   sorted: { key: string; prefix: string }[];
+  /** Length of the canonical text without the values: brackets and prefixes. */
+  fixedLength: number;
 }
 const layouts: KeyLayout[] = [];
 
@@ -88,7 +134,7 @@ function layoutOf(keys: string[]): KeyLayout {
     .filter((k) => k !== 'receivedAtMs' && k !== 'source')
     .sort()
     .map((key, i) => ({ key, prefix: `${i === 0 ? '' : ','}[${JSON.stringify(key)},` }));
-  const layout = { keys, sorted };
+  const layout = { keys, sorted, fixedLength: sorted.reduce((n, { prefix }) => n + prefix.length + 1, 2) };
   if (layouts.length < 32) layouts.push(layout);
   return layout;
 }
