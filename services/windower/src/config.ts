@@ -4,6 +4,55 @@ import { TOPICS } from '@perpflow/contracts';
 import { z } from 'zod';
 import { s3ConfigShape } from './adapters/s3.js';
 
+/**
+ * Month compaction (a BullMQ queue in Redis): the keys the windower and
+ * `perpflow compact` share.
+ */
+export const compactionConfigShape = {
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:36379')
+    .describe('Redis holding the compaction queue (BullMQ); its keys are prefixed with S3_BUCKET/S3_PREFIX'),
+  COMPACTION_ENABLED: env
+    .bool(true)
+    .describe(
+      'run the month compaction worker and its scan scheduler in this process (false: no Redis connection at all)',
+    ),
+  COMPACTION_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -')
+    .default('perpflow-compaction')
+    .describe('BullMQ queue of the scan and month jobs (tests use their own)'),
+  COMPACTION_SCAN_INTERVAL_MS: env
+    .int(600_000, { min: 1_000 })
+    .describe(
+      'a scan (list the series indexes, plan, enqueue a job per month to compact) runs this often, the first at start-up',
+    ),
+  COMPACTION_CONCURRENCY: env
+    .int(1, { min: 1, max: 64 })
+    .describe('jobs one process runs at once (a 1m month: ~31 day objects read, ~45k rows encoded)'),
+  COMPACTION_ATTEMPTS: env
+    .int(5, { min: 1 })
+    .describe(
+      'attempts of a month job before it fails (exponential backoff from 5 s); the next scan enqueues it again',
+    ),
+  COMPACTION_LOCK_DURATION_MS: env
+    .int(30_000, { min: 500 })
+    .describe(
+      'BullMQ job lock: a job whose worker died is taken up again after about this long plus the stalled-check interval (the same value)',
+    ),
+  COMPACTION_CRASH_AT: z
+    .string()
+    .regex(
+      /^(|(after-object-put|after-manifest-put)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of after-object-put, after-manifest-put',
+    )
+    .default('')
+    .describe(
+      'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time a month job reaches this step (crash tests); empty in production',
+    ),
+};
+
 /** windower configuration: one zod schema over environment variables, parsed at start-up. */
 export const WindowerConfigSchema = z.object({
   ...kafkaConfigShape,
@@ -63,6 +112,7 @@ export const WindowerConfigSchema = z.object({
     .describe(
       'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step (crash tests); empty in production',
     ),
+  ...compactionConfigShape,
   METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
   METRICS_PORT: env.port(39103).describe('port of /metrics, /healthz, /readyz'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -79,4 +129,18 @@ export type PullConfig = z.infer<typeof PullConfigSchema>;
 
 export function loadPullConfig(environment: Record<string, string | undefined> = process.env): PullConfig {
   return parseConfig(PullConfigSchema, environment);
+}
+
+/** `perpflow compact`: the S3 and compaction keys of the windower. */
+export const CompactConfigSchema = z.object({
+  ...s3ConfigShape,
+  ...compactionConfigShape,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'),
+});
+export type CompactConfig = z.infer<typeof CompactConfigSchema>;
+
+export function loadCompactConfig(
+  environment: Record<string, string | undefined> = process.env,
+): CompactConfig {
+  return parseConfig(CompactConfigSchema, environment);
 }

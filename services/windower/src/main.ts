@@ -2,8 +2,9 @@
  * windower: perpflow.aligned.bar.v1 ──▶ WindowBook of @perpflow/dataset (exchange, symbol,
  * timeframe, UTC window; last revision per bar, revisions kept) ──▶ due windows: Parquet
  * object(s), manifest, series index on S3 ──▶ offset commit of the book's safe offsets.
+ * Beside it (COMPACTION_ENABLED): BullMQ scan job every interval ──▶ a job per closed
+ * month ──▶ compacted month object + manifest on S3.
  */
-import { writeSync } from 'node:fs';
 import { TOPICS } from '@perpflow/contracts';
 import {
   createIdempotentProducer,
@@ -15,12 +16,13 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { DATASET_WRITER_VERSION } from '@perpflow/dataset';
 import { createLogger } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
 import { TimedObjectStore } from './adapters/timed-store.js';
+import { openCompaction, WINDOWER_WRITER } from './compaction/open.js';
 import { WindowStore } from './adapters/window-store.js';
 import { loadConfig } from './config.js';
+import { crashHook } from './crash-hook.js';
 import { createWindowerMetrics } from './metrics.js';
 import { WindowerPipeline } from './pipeline.js';
 
@@ -38,13 +40,9 @@ async function main(): Promise<void> {
 
   const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
   await ensureTopics(kafka, pipelineTopics());
-  const atStep = crashHook(config.WINDOWER_CRASH_AT);
-  const windows = new WindowStore(
-    new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics),
-    config.S3_PREFIX,
-    `perpflow-windower 0.1.0 (${DATASET_WRITER_VERSION})`,
-    atStep,
-  );
+  const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
+  const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
+  const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const consumer = kafka.consumer({
@@ -91,11 +89,27 @@ async function main(): Promise<void> {
     eachBatchAutoResolve: true,
     eachBatch: async ({ batch }) => pipeline.handleBatch(batch),
   });
+  // Compaction runs beside the pipeline and never holds it up: Redis being down only delays it.
+  const compaction = config.COMPACTION_ENABLED
+    ? openCompaction(config, { store: s3, metrics, logger, now: Date.now })
+    : null;
+  const stopScheduling = new AbortController();
+  if (compaction) {
+    compaction.compaction.startWorker();
+    void compaction.compaction
+      .schedule(stopScheduling.signal)
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'compaction scheduler not set'));
+  }
   // The book says which windows are due; this tick only asks (bound: flush interval + tick + write).
   const timer = setInterval(() => void pipeline.flush(), flushTickMs(config.WINDOWER_FLUSH_INTERVAL_MS));
   ready = true;
   logger.info(
-    { group: config.WINDOWER_GROUP_ID, bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
+    {
+      group: config.WINDOWER_GROUP_ID,
+      bucket: config.S3_BUCKET,
+      prefix: config.S3_PREFIX,
+      compaction: config.COMPACTION_ENABLED ? config.COMPACTION_QUEUE : false,
+    },
     'windower ready',
   );
 
@@ -111,6 +125,11 @@ async function main(): Promise<void> {
       new Promise((r) => setTimeout(r, 10_000)),
     ]);
     pipeline.stop();
+    stopScheduling.abort();
+    // A month job cut short here is taken up again after its lock expires (object and
+    // manifest are rewritten whole, at the same keys).
+    await Promise.race([compaction?.compaction.close(), new Promise((r) => setTimeout(r, 10_000))]);
+    compaction?.redis.disconnect();
     await consumer.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await server.close();
@@ -118,27 +137,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/**
- * TEST ONLY (WINDOWER_CRASH_AT=<step>[:n]): SIGKILL at the n-th time the process
- * reaches `step`, so the crash tests stop it exactly before/after a put or a commit.
- * A no-op when unset.
- */
-function crashHook(spec: string): (step: string) => void {
-  if (spec === '') return () => undefined;
-  const [target, nth] = spec.split(':');
-  const n = Number(nth ?? 1);
-  let seen = 0;
-  return (step) => {
-    if (step !== target || ++seen < n) return;
-    // Written synchronously: the logger's buffer dies with the process.
-    writeSync(
-      2,
-      `${JSON.stringify({ level: 'warn', step, n, msg: 'WINDOWER_CRASH_AT reached: SIGKILL (test only)' })}\n`,
-    );
-    process.kill(process.pid, 'SIGKILL');
-  };
 }
 
 /** How often the flush loop asks the book for due windows: ≤ 1 s, ≤ half the flush interval. */

@@ -91,6 +91,34 @@ export function createWindowerMetrics(
       help: '1 while consumption is paused (S3 unavailable or buffer full), else 0',
       registers: [registry],
     }),
+    compactionJobs: new Counter({
+      name: 'perpflow_windower_compaction_jobs_total',
+      help: 'Compaction job attempts by kind (scan, month) and outcome (scanned, compacted, recompacted, skipped, error)',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    compactionMonths: new Counter({
+      name: 'perpflow_windower_compaction_months_compacted_total',
+      help: 'Months compacted (object and manifest written), per timeframe and reason (new, stale)',
+      labelNames: ['timeframe', 'reason'],
+      registers: [registry],
+    }),
+    compactionSources: new Counter({
+      name: 'perpflow_windower_compaction_source_objects_total',
+      help: 'Day objects merged into compacted months (verified against their manifest first)',
+      labelNames: ['timeframe'],
+      registers: [registry],
+    }),
+    compactionBytes: new Counter({
+      name: 'perpflow_windower_compaction_bytes_written_total',
+      help: 'Bytes of compacted Parquet objects written',
+      registers: [registry],
+    }),
+    compactionStaleMonths: new Gauge({
+      name: 'perpflow_windower_compaction_stale_months',
+      help: 'Compacted months whose sources differ from the series index, as of the last scan (readers use the days meanwhile)',
+      registers: [registry],
+    }),
     durableDelay: new Histogram({
       name: 'perpflow_windower_durable_delay_seconds',
       help: 'From a bar close (event time) to the write that made it durable in S3 (object, manifest, index)',

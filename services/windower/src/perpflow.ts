@@ -1,7 +1,11 @@
 /** `perpflow <command> [flags]`: the batch-job side of the dataset. */
+import { runCompactCli } from './compaction/cli.js';
 import { runPullCli } from './pull/cli.js';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { pull: runPullCli };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  pull: runPullCli,
+  compact: runCompactCli,
+};
 
 const [command, ...rest] = process.argv.slice(2);
 const run = command === undefined ? undefined : COMMANDS[command];

@@ -21,6 +21,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
 }
 
+/** Folder listing (S3 common prefixes), to walk the dataset's partitions without listing every object. */
+export interface FolderLister {
+  /** The sub-folders directly below `prefix` (which ends with `/`), each ending with `/`. */
+  listFolders(prefix: string): Promise<string[]>;
+}
+
 function unavailable(op: string, key: string, err: unknown): SinkUnavailable {
   const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
   return new SinkUnavailable(
@@ -32,7 +38,7 @@ function unavailable(op: string, key: string, err: unknown): SinkUnavailable {
   );
 }
 
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, FolderLister {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -92,6 +98,29 @@ export class S3ObjectStore implements ObjectStore {
       throw unavailable('list', prefix, err);
     }
     return keys;
+  }
+
+  async listFolders(prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+        );
+        for (const p of res.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix);
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw unavailable('list', prefix, err);
+    }
+    return folders;
   }
 
   async delete(key: string): Promise<void> {

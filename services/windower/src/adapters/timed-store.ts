@@ -1,10 +1,10 @@
 import type { S3Op, WindowerMetrics } from '../metrics.js';
-import type { ObjectStore } from './s3.js';
+import type { FolderLister, ObjectStore } from './s3.js';
 
 /** An object store whose every request is timed and, when it fails, counted per operation. */
-export class TimedObjectStore implements ObjectStore {
+export class TimedObjectStore implements ObjectStore, FolderLister {
   constructor(
-    private readonly inner: ObjectStore,
+    private readonly inner: ObjectStore & Partial<FolderLister>,
     private readonly metrics: Pick<WindowerMetrics, 's3Latency' | 's3Errors'>,
   ) {}
 
@@ -19,6 +19,11 @@ export class TimedObjectStore implements ObjectStore {
   }
   list(prefix: string): Promise<string[]> {
     return this.time('list', () => this.inner.list(prefix));
+  }
+  listFolders(prefix: string): Promise<string[]> {
+    const { listFolders } = this.inner;
+    if (!listFolders) throw new Error('this object store cannot list folders');
+    return this.time('list', () => listFolders.call(this.inner, prefix));
   }
   delete(key: string): Promise<void> {
     return this.time('delete', () => this.inner.delete(key));
