@@ -19,11 +19,23 @@ export class DedupeSeries {
   private maxOrderTimeMs: number | null;
   private prunedAtMs: number | null;
   private readonly seen: Map<string, [number, string]>;
+  /**
+   * True while the entries' times never decrease in memory order (records arriving in
+   * order, the usual case): the age sweep then stops at the first entry it keeps instead
+   * of walking all of them (the sweep was 3 % of the aligner's core profile).
+   * `lastTimeMs` is ≥ the time of the last entry.
+   */
+  private ordered = true;
+  private lastTimeMs = Number.NEGATIVE_INFINITY;
 
   constructor(snapshot?: DedupeSeriesSnapshot) {
     this.maxOrderTimeMs = snapshot?.maxOrderTimeMs ?? null;
     this.prunedAtMs = snapshot?.prunedAtMs ?? null;
-    this.seen = new Map((snapshot?.seen ?? []).map(([id, t, fp]) => [id, [t, fp]]));
+    this.seen = new Map();
+    for (const [id, t, fp] of snapshot?.seen ?? []) {
+      this.seen.set(id, [t, fp]);
+      this.noteAppended(t);
+    }
   }
 
   get newestTimeMs(): number | null {
@@ -38,7 +50,8 @@ export class DedupeSeries {
   check(
     id: RecordIdentity,
     fingerprint: string,
-    label: string,
+    /** Names the record in hit messages; a function is called only when a rule hits. */
+    label: string | (() => string),
     config: QualityConfig,
   ): { hits: RuleHit[]; isNew: boolean } {
     const hits: RuleHit[] = [];
@@ -49,12 +62,12 @@ export class DedupeSeries {
         ? ruleHit(
             config,
             'stream.duplicate',
-            `${label}: same content as a record already seen (duplicate delivery)`,
+            `${textOf(label)}: same content as a record already seen (duplicate delivery)`,
           )
         : ruleHit(
             config,
             'stream.revision',
-            `${label}: content differs from the record already seen (content hash ${known[1]} → ${fingerprint})`,
+            `${textOf(label)}: content differs from the record already seen (content hash ${known[1]} → ${fingerprint})`,
           );
       if (hit) hits.push(hit);
       return { hits, isNew: false };
@@ -68,7 +81,7 @@ export class DedupeSeries {
       const hit = ruleHit(
         config,
         'stream.out_of_order',
-        `${label}: arrived ${behind} ms behind the newest record of its series at ${this.maxOrderTimeMs}${beyond}`,
+        `${textOf(label)}: arrived ${behind} ms behind the newest record of its series at ${this.maxOrderTimeMs}${beyond}`,
       );
       if (hit) hits.push(hit);
     }
@@ -79,6 +92,7 @@ export class DedupeSeries {
   remember(id: RecordIdentity, fingerprint: string, config: QualityConfig): void {
     this.seen.delete(id.identity);
     this.seen.set(id.identity, [id.orderTimeMs, fingerprint]);
+    this.noteAppended(id.orderTimeMs);
     if (this.maxOrderTimeMs === null || id.orderTimeMs > this.maxOrderTimeMs)
       this.maxOrderTimeMs = id.orderTimeMs;
     this.prune(config);
@@ -90,7 +104,20 @@ export class DedupeSeries {
     // Sweeping by age costs O(n); do it when the newest time has moved by an eighth of the window.
     if (this.prunedAtMs === null || newest - this.prunedAtMs >= windowMs / 8) {
       const cutoff = newest - windowMs;
-      for (const [k, [t]] of this.seen) if (t < cutoff) this.seen.delete(k);
+      if (this.ordered) {
+        for (const [k, e] of this.seen) {
+          if (e[0] >= cutoff) break;
+          this.seen.delete(k);
+        }
+      } else {
+        // Out of order somewhere: sweep all, and see whether what is left is in order again.
+        this.lastTimeMs = Number.NEGATIVE_INFINITY;
+        this.ordered = true;
+        for (const [k, e] of this.seen) {
+          if (e[0] < cutoff) this.seen.delete(k);
+          else this.noteAppended(e[0]);
+        }
+      }
       this.prunedAtMs = newest;
     }
     if (this.seen.size > maxEntries) {
@@ -103,6 +130,11 @@ export class DedupeSeries {
     }
   }
 
+  private noteAppended(t: number): void {
+    if (t < this.lastTimeMs) this.ordered = false;
+    else this.lastTimeMs = t;
+  }
+
   snapshot(): DedupeSeriesSnapshot {
     return {
       maxOrderTimeMs: this.maxOrderTimeMs,
@@ -110,4 +142,8 @@ export class DedupeSeries {
       seen: [...this.seen.entries()].map(([id, [t, fp]]) => [id, t, fp]),
     };
   }
+}
+
+function textOf(label: string | (() => string)): string {
+  return typeof label === 'string' ? label : label();
 }

@@ -1,8 +1,10 @@
-import type {
-  Candle,
-  FundingObservation,
-  LiquidationEvent,
-  OpenInterestObservation,
+import {
+  type Candle,
+  type FundingObservation,
+  type LiquidationEvent,
+  type OpenInterestObservation,
+  TIMEFRAMES,
+  type Timeframe,
 } from '@perpflow/contracts';
 import type { RawRecord, RawRecordKind } from './record-rules.js';
 
@@ -17,11 +19,21 @@ export interface RecordIdentity {
   orderTimeMs: number;
 }
 
+/** One string per timeframe, not a new one per record (it keys a Map lookup per record). */
+const CANDLE_SERIES = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, `candle:${tf}`])) as Record<
+  Timeframe,
+  string | undefined
+>;
+
 export function identityOf(kind: RawRecordKind, record: RawRecord): RecordIdentity {
   switch (kind) {
     case 'candle': {
       const c = record as Candle;
-      return { series: `candle:${c.timeframe}`, identity: String(c.openTimeMs), orderTimeMs: c.openTimeMs };
+      return {
+        series: CANDLE_SERIES[c.timeframe] ?? `candle:${c.timeframe}`,
+        identity: String(c.openTimeMs),
+        orderTimeMs: c.openTimeMs,
+      };
     }
     case 'open_interest': {
       const o = record as OpenInterestObservation;

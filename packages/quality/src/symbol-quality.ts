@@ -100,8 +100,7 @@ export class SymbolQuality {
     const id = identityOf(kind, record);
     const fingerprint = contentFingerprint(record);
     const dedupe = this.seriesOf(id.series);
-    const label = `${kind} ${id.series} ${id.identity}`;
-    const seen = dedupe.check(id, fingerprint, label, this.config);
+    const seen = dedupe.check(id, fingerprint, () => `${kind} ${id.series} ${id.identity}`, this.config);
     hits.push(...seen.hits);
     if (verdictOf(hits) !== 'accept') return { verdict: verdictOf(hits), hits, record };
 
