@@ -15,9 +15,11 @@ import { describeReport, PullError, type PullProgress, pullDataset } from './pul
 
 const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<unified>] --timeframe <tf>
                      --from <date|ISO|ms> --to <date|ISO|ms> --out <dir> [--as-of <ISO|ms>] [--merge]
-                     [--prefix <S3 prefix>] [--json]
-  --from is inclusive, --to exclusive (bar open times, UTC). S3 connection: S3_ENDPOINT, S3_BUCKET,
-  S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (see README, Configuration).`;
+                     [--prefix <S3 prefix>] [--skip-compacted] [--json]
+  --from is inclusive, --to exclusive (bar open times, UTC). Closed months are read from their
+  compacted object when it matches the index (--skip-compacted: always the day objects).
+  S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
+  (see README, Configuration).`;
 
 class UsageError extends Error {}
 
@@ -72,6 +74,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
         out: { type: 'string' },
         'as-of': { type: 'string' },
         merge: { type: 'boolean', default: false },
+        'skip-compacted': { type: 'boolean', default: false },
         prefix: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -106,6 +109,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
       ...(asOfMs === undefined ? {} : { asOfMs }),
       outDir: values.out,
       merge: values.merge,
+      useCompacted: !values['skip-compacted'],
       prefix: values.prefix ?? config.S3_PREFIX,
       onProgress: progressReporter(process.stderr),
     };

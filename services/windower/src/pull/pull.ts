@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import type { AlignedBar, ExchangeId, Timeframe } from '@perpflow/contracts';
 import {
   type BarGap,
+  type CompactedManifest,
+  compactedManifestKey,
+  compactedMonthUsable,
   type Coverage,
   decodeParquetToBars,
   encodeBarsToParquet,
@@ -14,6 +17,7 @@ import {
   type PlannedWindow,
   planPull,
   type PullRequest,
+  parseCompactedManifest,
   parseSeriesIndex,
   parseWindowManifest,
   type SeriesIndex,
@@ -22,6 +26,7 @@ import {
   type TimeRange,
   verifyObject,
   type WindowManifest,
+  windowStartOf,
 } from '@perpflow/dataset';
 import type { ObjectStore } from '../adapters/s3.js';
 
@@ -46,6 +51,11 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   /** Re-reads of a window whose object does not match its manifest (a write raced the read). Default 2. */
   integrityRetries?: number;
+  /**
+   * Read a compacted month (one object) instead of its day objects where it stands for
+   * exactly the days the index lists. Default true; rows and gaps are the same either way.
+   */
+  useCompacted?: boolean;
 }
 
 export interface PullProgress {
@@ -87,6 +97,8 @@ export interface PullReport {
   rows: number;
   bytesDownloaded: number;
   objectsVerified: number;
+  /** Months read from their compacted object instead of their day objects. */
+  compactedMonths: number;
 }
 
 /** The request cannot be served as asked; the message says what to change. Not retriable. */
@@ -129,6 +141,7 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
     rows: 0,
     bytesDownloaded: 0,
     objectsVerified: 0,
+    compactedMonths: 0,
   };
   delete (report.request as { onProgress?: unknown }).onProgress;
   const merged: AlignedBar[] = [];
@@ -147,40 +160,88 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
       notYetKnown: 0,
       olderRevisions: 0,
     };
-    for (const w of plan.windows) {
-      const got = await fetchWindow(store, w, o.asOfMs, o.integrityRetries ?? 2);
-      report.bytesDownloaded += got.bytes;
-      report.objectsVerified += got.sources.length;
-      const sel = selectRows(got.latest, got.superseded, {
-        fromMs: o.fromMs,
-        toMs: o.toMs,
-        ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
-      });
-      s.notYetKnown += sel.notYetKnown;
-      s.olderRevisions += sel.olderRevisions;
-      seriesRows.push(...sel.rows);
-      coverage.push({
-        startMs: w.startMs,
-        endMs: w.endMs,
-        closed: got.manifest.closed,
-        maxTsMs: got.manifest.maxTsMs,
-      });
-      if (o.merge) {
-        merged.push(...sel.rows);
-        mergedSources.push(...got.sources);
-      } else if (sel.rows.length > 0) {
-        const unchanged = sel.rows.length === got.latest.length && sel.olderRevisions === 0;
-        const path = join(o.outDir, localPath(o.prefix, w.objectKey));
-        await writeAtomically(path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
-        report.files.push({ path, rows: sel.rows.length, sources: got.sources });
+    const index = indexes.get(plan.indexKey) ?? null;
+    for (const group of monthGroups(plan.windows, index)) {
+      const month =
+        index && o.useCompacted !== false
+          ? await fetchCompactedMonth(store, o.prefix, index, group.monthStartMs, o.asOfMs)
+          : null;
+      if (month) {
+        // One object for the month's planned windows: the same rows, selected the same way.
+        report.compactedMonths++;
+        report.bytesDownloaded += month.bytes;
+        report.objectsVerified += 1;
+        const sel = selectRows(month.latest, [], {
+          fromMs: o.fromMs,
+          toMs: o.toMs,
+          ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
+        });
+        s.notYetKnown += sel.notYetKnown;
+        s.olderRevisions += sel.olderRevisions;
+        seriesRows.push(...sel.rows);
+        for (const w of group.windows) {
+          const e = index?.windows.find((x) => x.startMs === w.startMs);
+          coverage.push({
+            startMs: w.startMs,
+            endMs: w.endMs,
+            closed: w.closed,
+            maxTsMs: e?.maxTsMs ?? null,
+          });
+        }
+        const sources = [{ key: month.manifest.object.key, sha256: month.manifest.object.sha256 }];
+        if (o.merge) {
+          merged.push(...sel.rows);
+          mergedSources.push(...sources);
+        } else if (sel.rows.length > 0) {
+          const unchanged = sel.rows.length === month.latest.length && sel.olderRevisions === 0;
+          const path = join(o.outDir, localPath(o.prefix, month.manifest.object.key));
+          await writeAtomically(path, unchanged ? month.latestBytes : encodeBarsToParquet(sel.rows));
+          report.files.push({ path, rows: sel.rows.length, sources });
+        }
+        windowsDone += group.windows.length;
+        o.onProgress?.({
+          windowsDone,
+          windowsTotal,
+          bytesDownloaded: report.bytesDownloaded,
+          key: month.manifest.object.key,
+        });
+        continue;
       }
-      windowsDone++;
-      o.onProgress?.({
-        windowsDone,
-        windowsTotal,
-        bytesDownloaded: report.bytesDownloaded,
-        key: w.objectKey,
-      });
+      for (const w of group.windows) {
+        const got = await fetchWindow(store, w, o.asOfMs, o.integrityRetries ?? 2);
+        report.bytesDownloaded += got.bytes;
+        report.objectsVerified += got.sources.length;
+        const sel = selectRows(got.latest, got.superseded, {
+          fromMs: o.fromMs,
+          toMs: o.toMs,
+          ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
+        });
+        s.notYetKnown += sel.notYetKnown;
+        s.olderRevisions += sel.olderRevisions;
+        seriesRows.push(...sel.rows);
+        coverage.push({
+          startMs: w.startMs,
+          endMs: w.endMs,
+          closed: got.manifest.closed,
+          maxTsMs: got.manifest.maxTsMs,
+        });
+        if (o.merge) {
+          merged.push(...sel.rows);
+          mergedSources.push(...got.sources);
+        } else if (sel.rows.length > 0) {
+          const unchanged = sel.rows.length === got.latest.length && sel.olderRevisions === 0;
+          const path = join(o.outDir, localPath(o.prefix, w.objectKey));
+          await writeAtomically(path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
+          report.files.push({ path, rows: sel.rows.length, sources: got.sources });
+        }
+        windowsDone++;
+        o.onProgress?.({
+          windowsDone,
+          windowsTotal,
+          bytesDownloaded: report.bytesDownloaded,
+          key: w.objectKey,
+        });
+      }
     }
     s.rows = seriesRows.length;
     s.gaps = findBarGaps(
@@ -277,9 +338,72 @@ async function getVerified(store: ObjectStore, ref: ObjectRef): Promise<Uint8Arr
 
 /** The object's path below the dataset prefix (Hive partitions kept, so readers see them). */
 function localPath(prefix: string, key: string): string {
-  const p = `${prefix.replace(/\/+$/, '')}/aligned/v1/`;
-  if (!key.startsWith(p)) throw new PullError('KEY_OUTSIDE_PREFIX', `index names ${key}, outside ${p}`);
-  return key.slice(p.length);
+  const base = prefix.replace(/\/+$/, '');
+  for (const tree of ['aligned/v1/', 'aligned_compacted/v1/'])
+    if (key.startsWith(`${base}/${tree}`)) return key.slice(base.length + 1 + tree.length);
+  throw new PullError('KEY_OUTSIDE_PREFIX', `index names ${key}, outside ${base}/aligned/v1/`);
+}
+
+interface MonthGroup {
+  monthStartMs: number;
+  windows: PlannedWindow[];
+}
+
+/** Planned windows by UTC month (day-window series); other units: one group per window, never compacted. */
+function monthGroups(windows: readonly PlannedWindow[], index: SeriesIndex | null): MonthGroup[] {
+  const groups: MonthGroup[] = [];
+  for (const w of windows) {
+    const monthStartMs = index?.unit === 'day' ? windowStartOf(w.startMs, 'month') : Number.NaN;
+    const last = groups[groups.length - 1];
+    if (last && last.monthStartMs === monthStartMs) last.windows.push(w);
+    else groups.push({ monthStartMs, windows: [w] });
+  }
+  return groups;
+}
+
+interface FetchedMonth {
+  manifest: CompactedManifest;
+  latest: AlignedBar[];
+  latestBytes: Uint8Array;
+  bytes: number;
+}
+
+/**
+ * The compacted month, when it stands for exactly the days the index lists (and the
+ * read needs no revisions) and its bytes match its manifest; otherwise null and the
+ * caller reads the days. Never an error: the day objects are the source of truth.
+ */
+async function fetchCompactedMonth(
+  store: ObjectStore,
+  prefix: string,
+  index: SeriesIndex,
+  monthStartMs: number,
+  asOfMs: number | undefined,
+): Promise<FetchedMonth | null> {
+  if (index.unit !== 'day' || !Number.isFinite(monthStartMs)) return null;
+  const raw = await store.get(compactedManifestKey(prefix, index.series, monthStartMs));
+  if (raw === null) return null;
+  let manifest: CompactedManifest;
+  try {
+    manifest = parseCompactedManifest(raw);
+  } catch {
+    return null;
+  }
+  if (!compactedMonthUsable(index, manifest, asOfMs)) return null;
+  const bytes = await store.get(manifest.object.key);
+  if (bytes === null) return null;
+  try {
+    verifyObject(bytes, manifest.object);
+  } catch (err) {
+    if (err instanceof ObjectIntegrityError) return null; // a crash between object and manifest, or a rewrite racing us
+    throw err;
+  }
+  return {
+    manifest,
+    latest: decodeParquetToBars(bytes),
+    latestBytes: bytes,
+    bytes: raw.byteLength + bytes.byteLength,
+  };
 }
 
 async function writeAtomically(path: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
