@@ -75,7 +75,9 @@ export async function readStoredDataset(
   prefix: string,
   bucket = STACK.s3Bucket,
 ): Promise<StoredDataset> {
-  const keys = await listKeys(client, prefix, bucket);
+  // Compacted months (aligned_compacted/v1) have manifests of their own kind; they are
+  // checked where compaction is tested (test/integration/compaction.test.ts).
+  const keys = (await listKeys(client, prefix, bucket)).filter((k) => !k.includes('/aligned_compacted/'));
   const manifests: WindowManifest[] = [];
   const latest: AlignedBar[] = [];
   const superseded: AlignedBar[] = [];
