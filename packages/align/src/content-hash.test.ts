@@ -9,7 +9,22 @@ const number = fc.oneof(
   fc.double(),
   fc.double({ min: 1e-9, max: 1e9, noNaN: true }),
   fc.integer(),
-  fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY),
+  fc.maxSafeInteger(),
+  fc.constantFrom(
+    0,
+    -0,
+    1e21,
+    1e-7,
+    5e-324,
+    Number.MAX_VALUE,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    2 ** 53,
+    -(2 ** 53) + 1,
+    1e15,
+    1e16,
+    1_709_251_200_000,
+  ),
 );
 const nullable = fc.option(number, { nil: null });
 

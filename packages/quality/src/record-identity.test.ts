@@ -33,14 +33,17 @@ describe('contentFingerprint', () => {
     const value = fc.oneof(
       fc.double(),
       fc.integer(),
+      fc.maxSafeInteger(),
+      fc.constantFrom(0, -0, 2 ** 53, -(2 ** 53) + 1, 1e15, 1e16, 1e21, 9_999_999_999_999, 1_709_251_200_000),
       fc.string(),
       fc.string({ unit: 'grapheme' }),
+      fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u007f', '\ud800', 'A', '/', ':') }),
       fc.boolean(),
       fc.constant(null),
       fc.constant(undefined),
     );
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 16 }), (record) => {
+      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 80 }), (record) => {
         assert.equal(contentFingerprint(record as unknown as RawRecord), fingerprintReference(record));
       }),
       { numRuns: 3_000 },
@@ -81,6 +84,13 @@ describe('contentFingerprint', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('is the earlier fingerprint for a record with more keys than the scratch space (100)', () => {
+    const record = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [`k${i}`, i % 3 === 0 ? i : i % 3 === 1 ? `s${i}` : i + 0.5]),
+    );
+    assert.equal(contentFingerprint(record as unknown as RawRecord), fingerprintReference(record));
   });
 
   it('ignores receivedAtMs and source, and sees any other change', () => {

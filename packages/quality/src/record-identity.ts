@@ -69,26 +69,60 @@ export function identityOf(kind: RawRecordKind, record: RawRecord): RecordIdenti
 export function contentFingerprint(record: RawRecord): string {
   // The canonical text is not built: its length (lane b's seed) is the layout's fixed part
   // plus the values' JSON lengths, and the lanes take the same characters piece by piece.
+  // Integers and plain ASCII strings (times, counts, exchange, symbol) are mixed without
+  // making their text at all; other values go through jsonValue.
   const content = record as unknown as Record<string, unknown>;
   const { sorted, fixedLength } = layoutOf(Object.keys(content));
+  if (sorted.length > valueKinds.length) return fingerprintOfText(canonicalContent(content));
   let length = fixedLength;
   for (let i = 0; i < sorted.length; i++) {
-    const text = jsonValue(content[sorted[i]!.key]);
-    valueTexts[i] = text;
-    length += text.length;
+    const v = content[sorted[i]!.key];
+    if (typeof v === 'number' && Number.isSafeInteger(v)) {
+      valueKinds[i] = INTEGER;
+      valueNumbers[i] = v;
+      length += integerLength(v);
+    } else if (typeof v === 'string' && isPlainJsonString(v)) {
+      valueKinds[i] = PLAIN_STRING;
+      valueTexts[i] = v;
+      length += v.length + 2;
+    } else {
+      const text = jsonValue(v);
+      valueKinds[i] = TEXT;
+      valueTexts[i] = text;
+      length += text.length;
+    }
   }
   laneA = 0x811c9dc5;
   laneB = 0x01000193 ^ length;
   mixChar(91); // [
   for (let i = 0; i < sorted.length; i++) {
     mixText(sorted[i]!.prefix);
-    mixText(valueTexts[i]!);
+    const kind = valueKinds[i];
+    if (kind === INTEGER) mixInteger(valueNumbers[i]!);
+    else if (kind === PLAIN_STRING) {
+      mixChar(34); // "
+      mixText(valueTexts[i]!);
+      mixChar(34);
+    } else mixText(valueTexts[i]!);
     mixChar(93); // ]
   }
   mixChar(93);
   return hex8(laneA) + hex8(laneB);
 }
 
+/** The definition: both lanes over the canonical text (lane b seeded with its length). */
+function fingerprintOfText(text: string): string {
+  laneA = 0x811c9dc5;
+  laneB = 0x01000193 ^ text.length;
+  mixText(text);
+  return hex8(laneA) + hex8(laneB);
+}
+
+const TEXT = 0;
+const INTEGER = 1;
+const PLAIN_STRING = 2;
+const valueKinds = new Uint8Array(64);
+const valueNumbers = new Float64Array(64);
 const valueTexts: string[] = [];
 let laneA = 0;
 let laneB = 0;
@@ -108,6 +142,43 @@ function mixText(text: string): void {
   }
   laneA = a;
   laneB = b;
+}
+
+/** A string JSON.stringify writes as itself in quotes: printable ASCII without `"` or `\`. */
+function isPlainJsonString(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** Length of String(v) for a safe integer v (no exponent below 1e21; -0 is "0"). */
+function integerLength(v: number): number {
+  const n = v < 0 ? -v : v;
+  let digits = 1;
+  while (digits < 16 && n >= POWERS_OF_TEN[digits]!) digits++;
+  return v < 0 ? digits + 1 : digits;
+}
+
+const digitBuffer = new Uint8Array(16);
+
+/** Mixes the characters of String(v) for a safe integer v (exact: n % 10 and (n − r) / 10 are). */
+function mixInteger(v: number): void {
+  let n = v;
+  if (v < 0) {
+    mixChar(45); // -
+    n = -v;
+  }
+  let at = 16;
+  do {
+    const r = n % 10;
+    digitBuffer[--at] = 48 + r;
+    n = (n - r) / 10;
+  } while (n > 0);
+  for (; at < 16; at++) mixChar(digitBuffer[at]!);
 }
 
 /** Two hex digits per byte: the same text as toString(16).padStart(8, '0'), ~9x faster. */
