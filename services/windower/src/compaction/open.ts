@@ -6,7 +6,7 @@ import type { FolderLister, ObjectStore } from '../adapters/s3.js';
 import type { CompactConfig } from '../config.js';
 import { crashHook } from '../crash-hook.js';
 import type { WindowerMetrics } from '../metrics.js';
-import { Compaction, compactionKeyPrefix } from './queue.js';
+import { Compaction, compactionKeyPrefix, throttledLog } from './queue.js';
 
 /** The writer named in every file and manifest the windower writes. */
 export const WINDOWER_WRITER = `perpflow-windower 0.1.0 (${DATASET_WRITER_VERSION})`;
@@ -35,7 +35,7 @@ export function openCompaction(
   },
 ): { compaction: Compaction; redis: Redis } {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  redis.on('error', (err) => deps.logger.warn({ err: err.message }, 'compaction redis error'));
+  redis.on('error', throttledLog(deps.logger.warn.bind(deps.logger), 'compaction redis error'));
   const compaction = new Compaction({
     redis,
     store: new CompactionStore(

@@ -116,6 +116,25 @@ export interface CompactionDeps {
   options: CompactionOptions;
 }
 
+/**
+ * A log call that writes at most once per interval and says how many it held back:
+ * while Redis is down every connection reports each reconnect attempt (~5 a second).
+ */
+export function throttledLog(log: (fields: object, msg: string) => void, msg: string, everyMs = 30_000) {
+  let last = Number.NEGATIVE_INFINITY;
+  let held = 0;
+  return (err: Error) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      held++;
+      return;
+    }
+    log({ err: err.message, heldBack: held }, msg);
+    last = now;
+    held = 0;
+  };
+}
+
 /** Series read at once by a scan (each: index GET, compacted folder LIST, manifest GETs). */
 const SCAN_PARALLEL_SERIES = 8;
 
@@ -134,7 +153,7 @@ export class Compaction {
       connection: deps.redis,
       prefix: deps.options.keyPrefix,
     });
-    this.queue.on('error', (err) => deps.logger.error({ err: err.message }, 'compaction queue error'));
+    this.queue.on('error', throttledLog(deps.logger.warn.bind(deps.logger), 'compaction queue error'));
   }
 
   /** Starts this process's worker. */
@@ -149,7 +168,10 @@ export class Compaction {
       lockDuration: o.lockDurationMs,
       stalledInterval: o.lockDurationMs,
     });
-    this.worker.on('error', (err) => this.deps.logger.error({ err: err.message }, 'compaction worker error'));
+    this.worker.on(
+      'error',
+      throttledLog(this.deps.logger.warn.bind(this.deps.logger), 'compaction worker error'),
+    );
     this.worker.on('failed', (job, err) =>
       this.deps.logger.warn(
         { jobId: job?.id, attempts: job?.attemptsMade, err: err.message },
