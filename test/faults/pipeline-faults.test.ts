@@ -152,8 +152,11 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
     async () => {
       const range = takeRange();
       const since = Date.now();
+      // The first four answers carry one fault of each kind (the rates alone drew no 5xx
+      // among ~15 requests in one CI run: 0.85^15 ≈ 9 %), then the rates apply.
       await p.simFaults({
         venue: EXCHANGE,
+        httpFaultSequence: ['http_5xx', 'malformed_json', 'html_body', 'hang'],
         rateLimitedRate: 0.4,
         retryAfterS: 1,
         http5xxRate: 0.15,
@@ -174,6 +177,7 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         await waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), 400_000, 2_000);
       } finally {
         await p.simFaults({
+          httpFaultSequence: [],
           rateLimitedRate: 0,
           http5xxRate: 0,
           hangRate: 0,
@@ -190,7 +194,14 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         .map(([k, n]) => `${k}=${n}`)
         .join(' ');
       report('exchange-faults', c, dl, `injected ${faultsNote}`);
-      for (const kind of ['rate_limited_429', 'http_5xx', 'malformed_json', 'banned_418'])
+      for (const kind of [
+        'rate_limited_429',
+        'http_5xx',
+        'malformed_json',
+        'html_body',
+        'hang',
+        'banned_418',
+      ])
         assert.ok((injected[kind] ?? 0) > 0, `no ${kind} was injected: ${JSON.stringify(injected)}`);
       assertComplete(c, 'exchange faults', EXPECTED_BARS);
     },

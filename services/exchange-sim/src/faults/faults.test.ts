@@ -24,3 +24,29 @@ describe('latency fault', () => {
     assert.deepEqual(r.error?.issues[0]?.path, ['latencyMs']);
   });
 });
+
+describe('HTTP fault sequence', () => {
+  it('gives the next requests of the venue the queued faults in order, then the rates apply', () => {
+    const f = new FaultInjector(11);
+    f.applyRates(
+      FaultSpecSchema.parse({
+        venue: 'binanceusdm',
+        httpFaultSequence: ['http_5xx', 'malformed_json', 'html_body', 'hang'],
+      }),
+    );
+    assert.equal(f.httpFault('bybit'), undefined, 'another venue takes none of the sequence');
+    const got = Array.from({ length: 6 }, () => f.httpFault('binanceusdm'));
+    assert.deepEqual(got, ['http_5xx', 'malformed_json', 'html_body', 'hang', undefined, undefined]);
+    assert.deepEqual(
+      ['http_5xx', 'malformed_json', 'html_body', 'hang'].map((k) => f.counts.get(k)),
+      [1, 1, 1, 1],
+    );
+  });
+
+  it('is emptied by a reset', () => {
+    const f = new FaultInjector(11);
+    f.applyRates(FaultSpecSchema.parse({ httpFaultSequence: ['http_5xx'] }));
+    f.reset();
+    assert.equal(f.httpFault('binanceusdm'), undefined);
+  });
+});

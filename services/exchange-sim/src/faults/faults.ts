@@ -25,6 +25,14 @@ export const FaultSpecSchema = z
     outOfOrderCandleRate: z.number().min(0).max(1).optional(),
     /** Deterministic share of 1m candles never published (model: MarketModel.isMissingCandle). */
     missingCandleRate: z.number().min(0).max(0.5).optional(),
+    /**
+     * The next requests of the venue get these HTTP faults, one each, in order, before the
+     * rates apply: a test that must see each kind gets it whatever the random draws.
+     */
+    httpFaultSequence: z
+      .array(z.enum(['http_5xx', 'hang', 'malformed_json', 'html_body']))
+      .max(100)
+      .optional(),
     /** Every REST answer of the venue is delayed by a uniform 0…latencyMs (a slow exchange or network); 0 ends it. */
     latencyMs: z.number().int().min(0).max(60_000).optional(),
     /** Share of requests answered as over the rate limit (Binance 429 + Retry-After, Bybit retCode 10006): a 429 storm. */
@@ -124,12 +132,13 @@ export class FaultInjector {
     this.rng = new BlockRandom(seed ^ 0xfa17);
   }
 
-  get active(): FaultRates & { silent: Record<string, number> } {
-    return { ...this.rates, silent: Object.fromEntries(this.silent) };
+  get active(): FaultRates & { silent: Record<string, number>; httpFaultSequence: HttpFault[] } {
+    return { ...this.rates, silent: Object.fromEntries(this.silent), httpFaultSequence: [...this.sequence] };
   }
 
   /** Applies the rate fields of a spec (the rest is handled by the server: model overlays, ws drops). */
   applyRates(spec: FaultSpec): void {
+    if (spec.httpFaultSequence !== undefined) this.sequence = [...spec.httpFaultSequence];
     for (const k of Object.keys(NO_FAULTS) as (keyof FaultRates)[]) {
       const v = spec[k as keyof FaultSpec];
       if (v !== undefined) (this.rates as unknown as Record<string, unknown>)[k] = v;
@@ -158,6 +167,7 @@ export class FaultInjector {
   reset(): void {
     this.rates = { ...NO_FAULTS };
     this.bannedUntilWallMs = 0;
+    this.sequence = [];
     this.silent.clear();
     this.counts.clear();
     this.rng = new BlockRandom(this.seed ^ 0xfa17);
@@ -174,6 +184,8 @@ export class FaultInjector {
   }
 
   private bannedUntilWallMs = 0;
+  /** HTTP faults still queued by `httpFaultSequence`. */
+  private sequence: HttpFault[] = [];
 
   /** Bans every client (Binance 418) until wall time `untilMs`; a past time lifts it. */
   ban(untilMs: number): void {
@@ -201,6 +213,11 @@ export class FaultInjector {
   /** At most one HTTP fault per request. */
   httpFault(venue: string): HttpFault | undefined {
     if (!this.applies(venue)) return undefined;
+    const next = this.sequence.shift();
+    if (next) {
+      this.count(next, venue);
+      return next;
+    }
     const r = this.rates;
     if (r.http5xxRate + r.hangRate + r.malformedJsonRate + r.htmlRate === 0) return undefined;
     const u = this.rng.next();
