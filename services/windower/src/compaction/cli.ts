@@ -77,10 +77,14 @@ export async function runCompactCli(argv: string[]): Promise<number> {
     compaction.startWorker();
     const scan = await compaction.scan();
     const summary: CompactSummary = { series: scan.series, stale: scan.stale, months: [] };
-    for (const r of await waitForMonths(compaction.queue, scan.months)) {
+    if (!json)
+      console.log(
+        `scanned ${scan.series} series: ${scan.months.length} month(s) to compact, ${scan.stale} stale`,
+      );
+    await waitForMonths(compaction.queue, scan.months, (r) => {
       summary.months.push(r);
       if (!json) console.log(describeMonth(r));
-    }
+    });
     const failed = summary.months.filter((m): m is Extract<typeof m, { failed: string }> => 'failed' in m);
     if (json) console.log(JSON.stringify(summary));
     else console.log(describeSummary(summary));
@@ -100,13 +104,14 @@ export async function runCompactCli(argv: string[]): Promise<number> {
   }
 }
 
-/** Polls each month job until it completed or failed for good (every attempt spent). */
+/** Polls each month job until it completed or failed for good (every attempt spent), reporting each as it ends. */
 async function waitForMonths(
   queue: Queue,
   months: readonly ScannedMonth[],
-): Promise<CompactSummary['months']> {
+  onMonth: (r: CompactSummary['months'][number]) => void,
+): Promise<void> {
   const pending = new Map(months.map((m) => [m.jobId, m]));
-  const out: CompactSummary['months'] = [];
+  const out = { push: onMonth };
   while (pending.size > 0) {
     for (const [id, m] of pending) {
       const job = await queue.getJob(id);
@@ -127,7 +132,6 @@ async function waitForMonths(
     }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
   }
-  return out;
 }
 
 function describeMonth(r: CompactSummary['months'][number]): string {

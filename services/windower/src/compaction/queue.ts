@@ -72,6 +72,16 @@ export interface ScanResult {
   months: ScannedMonth[];
 }
 
+/** What a scan job keeps as its result. */
+export interface ScanSummary {
+  kind: 'scan';
+  series: number;
+  stale: number;
+  /** Months that needed a job, and how many of those jobs this scan added. */
+  months: number;
+  added: number;
+}
+
 /**
  * Deterministic id of a month job: series, month and sources hash. A re-scan of the
  * same state names the same job, which BullMQ does not add twice while it exists;
@@ -212,14 +222,21 @@ export class Compaction {
     );
   }
 
-  private async process(job: Job<CompactionJobData>): Promise<ScanResult | MonthJobResult> {
+  private async process(job: Job<CompactionJobData>): Promise<ScanSummary | MonthJobResult> {
     const { metrics } = this.deps;
     const kind = job.data.kind;
     try {
       if (job.data.kind === 'scan') {
         const r = await this.scan();
         metrics.compactionJobs.inc({ kind, outcome: 'scanned' });
-        return r;
+        // Kept in Redis with the job: counts, not the (possibly thousands of) months.
+        return {
+          kind: 'scan',
+          series: r.series,
+          stale: r.stale,
+          months: r.months.length,
+          added: r.months.filter((m) => m.added).length,
+        };
       }
       const r = await this.compactMonth(job.data);
       metrics.compactionJobs.inc({ kind, outcome: r.outcome });
