@@ -101,32 +101,54 @@ function mixNumber(v: number | null): void {
 
 const digitBuffer = new Uint8Array(16);
 
-/**
- * Mixes the characters of String(v) for a safe integer v (times, counts) without making
- * the string: digits from n % 10 and (n − r) / 10, both exact; -0 is "0".
- */
+/** Mixes the characters of String(v) for a safe integer v (times, counts) without making the string. */
 function mixInteger(v: number): void {
   let a = laneA;
   let b = laneB;
-  let n = v;
   if (v < 0) {
     a = Math.imul(a ^ 45, 0x01000193);
     b = Math.imul(b ^ 45, 0x5bd1e995) ^ (b >>> 13);
-    n = -v;
   }
-  let at = 16;
-  do {
-    const r = n % 10;
-    digitBuffer[--at] = 48 + r;
-    n = (n - r) / 10;
-  } while (n > 0);
-  for (; at < 16; at++) {
+  for (let at = writeDigits(v < 0 ? -v : v); at < 16; at++) {
     const c = digitBuffer[at]!;
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 13);
   }
   laneA = a;
   laneB = b;
+}
+
+/**
+ * Writes the decimal digits of a safe integer n ≥ 0 at the end of digitBuffer and returns
+ * where they start. n is split into two int32 halves of 8 digits (floor(n / 1e8) corrected
+ * by the exact remainder), so the digits come from int32 arithmetic, not float modulo.
+ */
+function writeDigits(n: number): number {
+  let hi = Math.floor(n / 1e8);
+  let lo = n - hi * 1e8;
+  if (lo < 0) {
+    hi -= 1;
+    lo += 1e8;
+  } else if (lo >= 1e8) {
+    hi += 1;
+    lo -= 1e8;
+  }
+  let at = 16;
+  let x = lo | 0;
+  if (hi > 0) {
+    for (let k = 0; k < 8; k++) {
+      const q = (x / 10) | 0;
+      digitBuffer[--at] = 48 + x - q * 10;
+      x = q;
+    }
+    x = hi | 0;
+  }
+  do {
+    const q = (x / 10) | 0;
+    digitBuffer[--at] = 48 + x - q * 10;
+    x = q;
+  } while (x > 0);
+  return at;
 }
 
 /** Two hex digits per byte: the same text as toString(16).padStart(8, '0'), ~9x faster. */
