@@ -417,7 +417,8 @@ async function writeAtomically(path: string, bytes: Uint8Array | AsyncIterable<U
 export function describeReport(r: PullReport): string[] {
   const lines = [
     `pulled ${r.rows} rows into ${r.files.length} file(s) under ${r.request.outDir} ` +
-      `(${r.objectsVerified} objects, ${r.bytesDownloaded} bytes, every sha256 verified)`,
+      `(${r.objectsVerified} objects, ${r.bytesDownloaded} bytes, every sha256 verified` +
+      `${r.compactedMonths > 0 ? `; ${r.compactedMonths} month(s) from their compacted object` : ''})`,
   ];
   for (const s of r.series) {
     const id = `${s.exchange} ${s.symbol} ${r.request.timeframe}`;
