@@ -99,6 +99,14 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
         readyTimeoutMs: 90_000,
       }),
     );
+    // The rates alone drew 1 malformed body and 2 5xx in a CI run: the backfill's first
+    // answers carry one of each, so the assertions below cannot miss them by chance.
+    const seq = await fetch(`${SIM}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ httpFaultSequence: ['http_5xx', 'malformed_json', 'html_body'] }),
+    });
+    assert.equal(seq.status, 200, await seq.text());
     const cli = runTool(
       'services/exchange-ingest',
       'src/cli.ts',
