@@ -16,13 +16,14 @@ export function barContentHash(bar: AlignedBar, prefix: readonly [number, number
 }
 
 /**
- * The same hash as its two lanes (unsigned 32-bit), written into `out`: the aligner keeps
- * and compares them as numbers and writes the hex text only into snapshots (`hashText`).
+ * The same hash as its two lanes (as int32: small integers, no heap number per lane),
+ * written into `out`: the aligner keeps and compares them as numbers and writes the hex
+ * text only into snapshots (`hashText`).
  */
 export function barContentLanes(bar: AlignedBar, prefix: readonly [number, number], out: HashLanes): void {
   mixBar(bar, prefix);
-  out.a = laneA >>> 0;
-  out.b = laneB >>> 0;
+  out.a = laneA | 0;
+  out.b = laneB | 0;
 }
 
 export interface HashLanes {
@@ -41,7 +42,7 @@ export function hashText(lanes: HashLanes): string {
  */
 export function hashLanesOf(text: string): HashLanes {
   if (!/^[0-9a-f]{16}$/.test(text)) return { a: Number.NaN, b: Number.NaN };
-  return { a: Number.parseInt(text.slice(0, 8), 16), b: Number.parseInt(text.slice(8), 16) };
+  return { a: Number.parseInt(text.slice(0, 8), 16) | 0, b: Number.parseInt(text.slice(8), 16) | 0 };
 }
 
 function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {

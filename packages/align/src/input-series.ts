@@ -21,7 +21,11 @@ export class InputSeries {
   upsert(row: Row): boolean {
     const i = this.lowerBound(row);
     const cur = this.rows[i];
-    if (cur === undefined || compareIdentity(cur, row, this.identityLength) !== 0) {
+    if (cur === undefined) {
+      this.rows.push(row); // the newest identity, the usual case: no splice and its result array
+      return true;
+    }
+    if (compareIdentity(cur, row, this.identityLength) !== 0) {
       this.rows.splice(i, 0, row);
       return true;
     }

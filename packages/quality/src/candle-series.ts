@@ -136,18 +136,27 @@ export class CandleSeries {
 
   /** Takes an accepted candle into the window. */
   remember(c: Candle, config: QualityConfig): void {
-    const entry: [number, number, number] = [c.openTimeMs, c.close, c.volume];
+    const keep = Math.max(config.outlier.window, config.frozen.candleCloseRun);
     const last = this.closes[this.closes.length - 1];
     if (last === undefined || last[0] < c.openTimeMs) {
-      this.closes.push(entry);
       this.slideSortedWindow(c.close, config.outlier.window);
+      if (this.closes.length === keep) {
+        // The window is full: the oldest entry leaves, and its array takes the new close
+        // (an entry lives for `keep` candles of its stream, long enough to be promoted
+        // to the old generation and die there).
+        const entry = this.closes.shift()!;
+        entry[0] = c.openTimeMs;
+        entry[1] = c.close;
+        entry[2] = c.volume;
+        this.closes.push(entry);
+      } else this.closes.push([c.openTimeMs, c.close, c.volume]);
     } else {
+      const entry: [number, number, number] = [c.openTimeMs, c.close, c.volume];
       const i = this.closes.findIndex((e) => e[0] >= c.openTimeMs);
       if (this.closes[i]![0] === c.openTimeMs) this.closes[i] = entry;
       else this.closes.splice(i, 0, entry);
       this.sorted = null;
     }
-    const keep = Math.max(config.outlier.window, config.frozen.candleCloseRun);
     if (this.closes.length > keep) this.closes.splice(0, this.closes.length - keep);
     if (this.lastOpenTimeMs === null || c.openTimeMs > this.lastOpenTimeMs)
       this.lastOpenTimeMs = c.openTimeMs;
@@ -181,7 +190,7 @@ export class CandleSeries {
     return sorted;
   }
 
-  /** After a push of the newest close: it joins the sorted window; the close that left the window leaves it. */
+  /** Before a push of the newest close: it joins the sorted window; the close that leaves the window leaves it. */
   private slideSortedWindow(close: number, window: number): void {
     const sorted = this.sorted;
     if (sorted === null) return;
@@ -190,9 +199,9 @@ export class CandleSeries {
       return;
     }
     let n = this.sortedCount;
-    if (this.closes.length > this.sortedFor) {
-      // The entry just below the newest `sortedFor` is the one that left.
-      const left = this.closes[this.closes.length - 1 - this.sortedFor]![1];
+    if (this.closes.length >= this.sortedFor) {
+      // The oldest of the newest `sortedFor` entries is the one that leaves.
+      const left = this.closes[this.closes.length - this.sortedFor]![1];
       const at = lowerBound(sorted, n, left);
       sorted.copyWithin(at, at + 1, n);
       n--;
