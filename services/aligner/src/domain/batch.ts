@@ -102,19 +102,37 @@ export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producer
         producerName,
       ),
     );
-  const barMessages = output.bars.map((b) => barMessage(b, nowMs, producerName));
+  const header = barHeaderValues(nowMs, producerName);
+  const barMessages = output.bars.map((b) => barMessageWith(b, header));
   return { bars: output.bars, barMessages, deadLetters, contractRules, output };
 }
 
 export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {
+  return barMessageWith(bar, barHeaderValues(producedAtMs, producerName));
+}
+
+/** The header values every bar message of a batch shares, made once per batch. */
+interface BarHeaderValues {
+  schema: string;
+  producer: string;
+  producedAtMs: string;
+}
+
+function barHeaderValues(producedAtMs: number, producerName: string): BarHeaderValues {
+  return { schema: schemaHeader('aligned_bar'), producer: producerName, producedAtMs: String(producedAtMs) };
+}
+
+const SCHEMA_VERSION_HEADER = String(SCHEMA_VERSION);
+
+function barMessageWith(bar: AlignedBar, h: BarHeaderValues): Message {
   return {
     key: streamKey(bar.exchange, bar.symbol),
     value: JSON.stringify(bar),
     headers: {
-      [HEADERS.schema]: schemaHeader('aligned_bar'),
-      [HEADERS.producer]: producerName,
-      [HEADERS.producedAtMs]: String(producedAtMs),
-      'perpflow-schema-version': String(SCHEMA_VERSION),
+      [HEADERS.schema]: h.schema,
+      [HEADERS.producer]: h.producer,
+      [HEADERS.producedAtMs]: h.producedAtMs,
+      'perpflow-schema-version': SCHEMA_VERSION_HEADER,
     },
   };
 }

@@ -62,8 +62,17 @@ interface EngineSnapshot {
  * reject become dead letters with the decisive rule; exact duplicates are dropped
  * and counted; accepted records are aligned.
  */
+interface Stream {
+  key: string;
+  quality: SymbolQuality;
+  align: AlignStream;
+}
+
 export class QualityAlignEngine implements PartitionEngine {
-  private readonly streams = new Map<string, { quality: SymbolQuality; align: AlignStream }>();
+  /** By `exchange|symbol`, in creation order (the snapshot's order). */
+  private readonly streams = new Map<string, Stream>();
+  /** The same streams by exchange, then symbol: found without building the key per record. */
+  private readonly byExchange = new Map<string, Map<string, Stream>>();
 
   constructor(
     private readonly config: EngineConfig,
@@ -72,24 +81,34 @@ export class QualityAlignEngine implements PartitionEngine {
     const snap = snapshot as EngineSnapshot | null;
     if (snap && snap.v === 1)
       for (const [key, s] of Object.entries(snap.streams))
-        this.streams.set(key, {
+        this.add(s.align.exchange, s.align.symbol, {
+          key,
           quality: SymbolQuality.restore(s.quality, config.quality),
           align: AlignStream.restore(s.align, config.align),
         });
+  }
+
+  private add(exchange: string, symbol: string, s: Stream): void {
+    this.streams.set(s.key, s);
+    let bySymbol = this.byExchange.get(exchange);
+    if (!bySymbol) {
+      bySymbol = new Map();
+      this.byExchange.set(exchange, bySymbol);
+    }
+    bySymbol.set(symbol, s);
   }
 
   apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number): EngineOutput<Ref> {
     const out: EngineOutput<Ref> = { bars: [], rejected: [], hits: [], watermarks: new Map() };
     for (const input of inputs) {
       const { exchange, symbol } = input.record;
-      const key = `${exchange}|${symbol}`;
-      let s = this.streams.get(key);
+      let s = this.byExchange.get(exchange)?.get(symbol);
       if (!s && this.streams.size >= (this.config.maxStreams ?? Number.POSITIVE_INFINITY)) {
         out.rejected.push(
           this.rejection(
             input,
             'align.stream_limit',
-            `${key} would be stream ${this.streams.size + 1} of this partition; ALIGNER_MAX_STREAMS_PER_PARTITION is ${this.config.maxStreams} (raise it if the universe really grew)`,
+            `${exchange}|${symbol} would be stream ${this.streams.size + 1} of this partition; ALIGNER_MAX_STREAMS_PER_PARTITION is ${this.config.maxStreams} (raise it if the universe really grew)`,
             false,
           ),
         );
@@ -97,10 +116,11 @@ export class QualityAlignEngine implements PartitionEngine {
       }
       if (!s) {
         s = {
+          key: `${exchange}|${symbol}`,
           quality: new SymbolQuality(exchange, symbol, this.config.quality),
           align: AlignStream.create({ exchange, symbol }, this.config.align),
         };
-        this.streams.set(key, s);
+        this.add(exchange, symbol, s);
       }
       // The record was decoded and contract-checked once, by the caller: no second parse.
       const a = s.quality.assessRecord(input.feed, input.record, nowMs);
@@ -116,13 +136,13 @@ export class QualityAlignEngine implements PartitionEngine {
       const r = s.align.ingest({ feed: input.feed, record: a.record } as Parameters<
         AlignStream['ingest']
       >[0]);
-      out.bars.push(...r.bars);
+      for (const bar of r.bars) out.bars.push(bar);
       if (r.rejection)
         out.rejected.push(
           this.rejection(input, r.rejection.ruleId, r.rejection.message, r.rejection.ruleId === 'late'),
         );
       const wm = s.align.watermarkMs;
-      if (wm !== null) out.watermarks.set(key, wm);
+      if (wm !== null) out.watermarks.set(s.key, wm);
     }
     return out;
   }
