@@ -231,7 +231,8 @@ interface KeyLayout {
 const layouts: KeyLayout[] = [];
 
 function layoutOf(keys: string[]): KeyLayout {
-  next: for (const l of layouts) {
+  next: for (let j = 0; j < layouts.length; j++) {
+    const l = layouts[j]!;
     if (l.keys.length !== keys.length) continue;
     for (let i = 0; i < keys.length; i++) if (l.keys[i] !== keys[i]) continue next;
     return l;
