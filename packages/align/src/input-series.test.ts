@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EmissionRecords } from './input-series.js';
+import { byColumns, EmissionRecords, InputSeries } from './input-series.js';
 
 describe('EmissionRecords', () => {
   it('deleteRange removes exactly the keys in [from, cutoff), whatever the order of sets, deletes and ranges', () => {
@@ -32,6 +32,42 @@ describe('EmissionRecords', () => {
           assert.deepEqual([...records.entries()], [...model.entries()]);
         });
       }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('InputSeries', () => {
+  it('finds rows and inserts in order as a linear scan would, at the ends and inside', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3 })), {
+          maxLength: 60,
+        }),
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: -5, max: 45 }),
+            fc.constantFrom(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY),
+          ),
+          { maxLength: 20 },
+        ),
+        (inserts, probes) => {
+          const series = new InputSeries([], 1, byColumns(1));
+          const model: number[][] = [];
+          for (const [t, v] of inserts) {
+            series.upsert([t, v, 0]);
+            const i = model.findIndex((r) => r[0]! >= t);
+            if (i === -1) model.push([t, v, 0]);
+            else if (model[i]![0] !== t) model.splice(i, 0, [t, v, 0]);
+            else if (v > model[i]![1]!) model[i] = [t, v, 0];
+          }
+          assert.deepEqual(series.rows, model);
+          for (const t of probes) {
+            const i = model.findIndex((r) => r[0]! >= t);
+            assert.equal(series.firstAtOrAfter(t), i === -1 ? model.length : i);
+          }
+        },
+      ),
       { numRuns: 1_000 },
     );
   });

@@ -42,8 +42,14 @@ export class InputSeries {
 
   /** Index of the first row whose first column is ≥ t (rows.length when none). */
   firstAtOrAfter(t: number): number {
+    const rows = this.rows;
+    const n = rows.length;
+    // Most lookups are past the newest row (the bar being emitted) or before the oldest
+    // (the prune cutoff): answered without the search.
+    if (n === 0 || rows[n - 1]![0]! < t) return n;
+    if (rows[0]![0]! >= t) return 0;
     let lo = 0;
-    let hi = this.rows.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (this.rows[mid]![0]! < t) lo = mid + 1;
@@ -77,8 +83,10 @@ export class InputSeries {
   }
 
   private lowerBound(row: Row): number {
+    const n = this.rows.length;
+    if (n === 0 || compareIdentity(this.rows[n - 1]!, row, this.identityLength) < 0) return n;
     let lo = 0;
-    let hi = this.rows.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (compareIdentity(this.rows[mid]!, row, this.identityLength) < 0) lo = mid + 1;
