@@ -122,11 +122,14 @@ async function waitForMonths(
         continue;
       }
       const state = await job.getState();
-      if (state === 'completed') {
-        out.push(job.returnvalue as MonthJobResult);
+      if (state !== 'completed' && state !== 'failed') continue;
+      // Read again: the job may have finished between the fetch above and getState.
+      const done = await queue.getJob(id);
+      if (state === 'completed' && done?.returnvalue) {
+        out.push(done.returnvalue as MonthJobResult);
         pending.delete(id);
       } else if (state === 'failed') {
-        out.push({ jobId: id, month: m.month, failed: job.failedReason ?? 'failed' });
+        out.push({ jobId: id, month: m.month, failed: done?.failedReason ?? 'failed' });
         pending.delete(id);
       }
     }
