@@ -1,4 +1,10 @@
-import { type AlignedBar, SCHEMA_VERSION, type Timeframe } from '@perpflow/contracts';
+import {
+  type AlignedBar,
+  hex8,
+  SCHEMA_VERSION,
+  type Timeframe,
+  writeDecimalDigits,
+} from '@perpflow/contracts';
 
 /**
  * The 64-bit content hash of a bar without its revision (two 32-bit FNV-1a lanes) over
@@ -110,56 +116,11 @@ function mixInteger(v: number): void {
     a = Math.imul(a ^ 45, 0x01000193);
     b = Math.imul(b ^ 45, 0x5bd1e995) ^ (b >>> 13);
   }
-  for (let at = writeDigits(v < 0 ? -v : v); at < 16; at++) {
+  for (let at = writeDecimalDigits(v < 0 ? -v : v, digitBuffer); at < 16; at++) {
     const c = digitBuffer[at]!;
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 13);
   }
   laneA = a;
   laneB = b;
-}
-
-/**
- * Writes the decimal digits of a safe integer n ≥ 0 at the end of digitBuffer and returns
- * where they start. n is split into two int32 halves of 8 digits (floor(n / 1e8) corrected
- * by the exact remainder), so the digits come from int32 arithmetic, not float modulo.
- */
-function writeDigits(n: number): number {
-  let hi = Math.floor(n / 1e8);
-  let lo = n - hi * 1e8;
-  if (lo < 0) {
-    hi -= 1;
-    lo += 1e8;
-  } else if (lo >= 1e8) {
-    hi += 1;
-    lo -= 1e8;
-  }
-  let at = 16;
-  let x = lo | 0;
-  if (hi > 0) {
-    for (let k = 0; k < 8; k++) {
-      const q = (x / 10) | 0;
-      digitBuffer[--at] = 48 + x - q * 10;
-      x = q;
-    }
-    x = hi | 0;
-  }
-  do {
-    const q = (x / 10) | 0;
-    digitBuffer[--at] = 48 + x - q * 10;
-    x = q;
-  } while (x > 0);
-  return at;
-}
-
-/** Two hex digits per byte: the same text as toString(16).padStart(8, '0'), ~9x faster. */
-const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex8(lane: number): string {
-  return (
-    HEX_BYTES[lane >>> 24]! +
-    HEX_BYTES[(lane >>> 16) & 255]! +
-    HEX_BYTES[(lane >>> 8) & 255]! +
-    HEX_BYTES[lane & 255]!
-  );
 }

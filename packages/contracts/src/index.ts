@@ -6,3 +6,4 @@ export * from './parse.js';
 export * from './topics.js';
 export * from './json-schema.js';
 export * from './samples.js';
+export * from './hash-text.js';

@@ -1,10 +1,12 @@
 import {
   type Candle,
   type FundingObservation,
+  hex8,
   type LiquidationEvent,
   type OpenInterestObservation,
   TIMEFRAMES,
   type Timeframe,
+  writeDecimalDigits,
 } from '@perpflow/contracts';
 import type { RawRecord, RawRecordKind } from './record-rules.js';
 
@@ -168,52 +170,7 @@ const digitBuffer = new Uint8Array(16);
 /** Mixes the characters of String(v) for a safe integer v. */
 function mixInteger(v: number): void {
   if (v < 0) mixChar(45); // -
-  for (let at = writeDigits(v < 0 ? -v : v); at < 16; at++) mixChar(digitBuffer[at]!);
-}
-
-/**
- * Writes the decimal digits of a safe integer n ≥ 0 at the end of digitBuffer and returns
- * where they start. n is split into two int32 halves of 8 digits (floor(n / 1e8) corrected
- * by the exact remainder), so the digits come from int32 arithmetic, not float modulo.
- */
-function writeDigits(n: number): number {
-  let hi = Math.floor(n / 1e8);
-  let lo = n - hi * 1e8;
-  if (lo < 0) {
-    hi -= 1;
-    lo += 1e8;
-  } else if (lo >= 1e8) {
-    hi += 1;
-    lo -= 1e8;
-  }
-  let at = 16;
-  let x = lo | 0;
-  if (hi > 0) {
-    for (let k = 0; k < 8; k++) {
-      const q = (x / 10) | 0;
-      digitBuffer[--at] = 48 + x - q * 10;
-      x = q;
-    }
-    x = hi | 0;
-  }
-  do {
-    const q = (x / 10) | 0;
-    digitBuffer[--at] = 48 + x - q * 10;
-    x = q;
-  } while (x > 0);
-  return at;
-}
-
-/** Two hex digits per byte: the same text as toString(16).padStart(8, '0'), ~9x faster. */
-const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex8(lane: number): string {
-  return (
-    HEX_BYTES[lane >>> 24]! +
-    HEX_BYTES[(lane >>> 16) & 255]! +
-    HEX_BYTES[(lane >>> 8) & 255]! +
-    HEX_BYTES[lane & 255]!
-  );
+  for (let at = writeDecimalDigits(v < 0 ? -v : v, digitBuffer); at < 16; at++) mixChar(digitBuffer[at]!);
 }
 
 /**
