@@ -79,29 +79,16 @@ export class S3ObjectStore implements ObjectStore, FolderLister {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    try {
-      do {
-        const res = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            ContinuationToken: token,
-            MaxKeys: 1000,
-          }),
-        );
-        for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
-      } while (token);
-    } catch (err) {
-      throw unavailable('list', prefix, err);
-    }
-    return keys;
+    return this.listAll(prefix, undefined);
   }
 
   async listFolders(prefix: string): Promise<string[]> {
-    const folders: string[] = [];
+    return this.listAll(prefix, '/');
+  }
+
+  /** Every key under `prefix` (no delimiter) or every sub-folder (delimiter '/'), all pages. */
+  private async listAll(prefix: string, delimiter: '/' | undefined): Promise<string[]> {
+    const out: string[] = [];
     let token: string | undefined;
     try {
       do {
@@ -109,18 +96,21 @@ export class S3ObjectStore implements ObjectStore, FolderLister {
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
-            Delimiter: '/',
+            Delimiter: delimiter,
             ContinuationToken: token,
             MaxKeys: 1000,
           }),
         );
-        for (const p of res.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix);
+        const found = delimiter
+          ? (res.CommonPrefixes ?? []).map((p) => p.Prefix)
+          : (res.Contents ?? []).map((o) => o.Key);
+        for (const name of found) if (name) out.push(name);
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token);
     } catch (err) {
       throw unavailable('list', prefix, err);
     }
-    return folders;
+    return out;
   }
 
   async delete(key: string): Promise<void> {
