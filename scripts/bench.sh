@@ -15,6 +15,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+# Node 24 first on PATH (installed from the npm registry when the machine lacks it).
+# shellcheck source=node-runtime.sh
+source scripts/node-runtime.sh
+perpflow_ensure_node || { echo "could not put Node $PERPFLOW_NODE_VERSION on PATH: see the message above"; exit 1; }
 bash scripts/setup.sh >/dev/null || { echo "setup failed: run npm run setup to see why"; exit 1; }
 
 kind=${BENCH_STACK:-own}

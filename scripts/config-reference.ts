@@ -23,6 +23,7 @@ export const SERVICES: { name: string; module: string; exportName: string }[] = 
   { name: 'windower', module: '../services/windower/src/config.ts', exportName: 'WindowerConfigSchema' },
   { name: 'exchange-sim', module: '../services/exchange-sim/src/config.ts', exportName: 'SimConfigSchema' },
   { name: 'monitor', module: '../services/monitor/src/config.ts', exportName: 'MonitorConfigSchema' },
+  { name: 'archiver', module: '../services/archiver/src/config.ts', exportName: 'ArchiverConfigSchema' },
 ];
 
 export async function renderReference(): Promise<string> {

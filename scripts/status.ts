@@ -3,11 +3,88 @@
  * per stage and feed, records/s, freshness across symbols, dead letters, and
  * files written. Usage: tsx scripts/status.ts [--once | --for-s N] [--interval-ms 2000]
  * Targets: PERPFLOW_STATUS_TARGETS="ingest=http://127.0.0.1:39101,aligner=...".
+ * Alerts: ALERTMANAGER_URL (its /api/v2/alerts); ALERT_WEBHOOK_URL on 127.0.0.1: the view
+ * receives Alertmanager's notifications there (firing and resolved), appended as JSON lines
+ * to PERPFLOW_STATUS_ALERT_LOG. PERPFLOW_STATUS_EVENTS: a file whose lines the view shows (the demo's).
  */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+
 type Sample = { name: string; labels: Record<string, string>; value: number };
 
 const DEFAULT_TARGETS =
-  'exchange-sim=http://127.0.0.1:39200/metrics,ingest=http://127.0.0.1:39101/metrics,aligner=http://127.0.0.1:39102/metrics,windower=http://127.0.0.1:39103/metrics';
+  'exchange-sim=http://127.0.0.1:39200/metrics,ingest=http://127.0.0.1:39101/metrics,aligner=http://127.0.0.1:39102/metrics,windower=http://127.0.0.1:39103/metrics,monitor=http://127.0.0.1:39104/metrics';
+
+interface AlertNote {
+  status: 'firing' | 'resolved';
+  alertname: string;
+  labels: Record<string, string>;
+  atMs: number;
+}
+type ActiveAlert = { labels: Record<string, string>; status?: { state?: string } };
+
+/** One line per alert: the name and the labels that say where (bounded sets: stage, exchange, symbol, feed). */
+export function describeAlert(labels: Record<string, string>): string {
+  const where = ['service', 'stage', 'exchange', 'symbol', 'feed', 'feature']
+    .filter((k) => labels[k])
+    .map((k) => `${k}=${labels[k]}`);
+  return `${labels.alertname ?? '?'} ${where.join(' ')}`.trim();
+}
+
+/** Receives Alertmanager's webhook (payload version 4) and keeps every alert it names, firing or resolved. */
+function receiveAlerts(
+  webhookUrl: string | undefined,
+  logPath: string | undefined,
+  notes: AlertNote[],
+): string {
+  if (!webhookUrl) return 'no ALERT_WEBHOOK_URL';
+  const url = new URL(webhookUrl);
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost')
+    return `notifications go to ${webhookUrl}`;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      try {
+        const payload = JSON.parse(body) as { alerts?: { status: string; labels: Record<string, string> }[] };
+        for (const a of payload.alerts ?? []) {
+          const note: AlertNote = {
+            status: a.status === 'resolved' ? 'resolved' : 'firing',
+            alertname: a.labels.alertname ?? '?',
+            labels: a.labels,
+            atMs: Date.now(),
+          };
+          notes.push(note);
+          if (logPath) appendFileSync(logPath, `${JSON.stringify(note)}\n`);
+        }
+        res.writeHead(200).end();
+      } catch {
+        res.writeHead(400).end('expected Alertmanager webhook JSON');
+      }
+    });
+  });
+  let state = `receiving on ${webhookUrl}`;
+  server.on('error', (e) => {
+    state = `could not receive on ${webhookUrl}: ${(e as Error).message}`;
+  });
+  server.listen(Number(url.port || 80), url.hostname);
+  server.unref();
+  return state;
+}
+
+async function activeAlerts(alertmanagerUrl: string | undefined): Promise<ActiveAlert[] | null> {
+  if (!alertmanagerUrl) return null;
+  try {
+    const res = await fetch(`${alertmanagerUrl}/api/v2/alerts?silenced=false&inhibited=false`, {
+      signal: AbortSignal.timeout(1_500),
+    });
+    return res.ok ? ((await res.json()) as ActiveAlert[]) : null;
+  } catch {
+    return null;
+  }
+}
 
 export function parsePrometheusText(text: string): Sample[] {
   const out: Sample[] = [];
@@ -70,7 +147,10 @@ async function main(): Promise<void> {
     const [name, url] = t.split('=');
     return { name: name!, url: url! };
   });
+  const notes: AlertNote[] = [];
+  const receiver = receiveAlerts(process.env.ALERT_WEBHOOK_URL, process.env.PERPFLOW_STATUS_ALERT_LOG, notes);
   let previous = new Map<string, { total: number; at: number }>();
+  let ingestByFeed = new Map<string, number>();
   for (;;) {
     const at = Date.now();
     const scraped = await Promise.all(targets.map(async (t) => ({ ...t, samples: await scrape(t.url) })));
@@ -93,10 +173,13 @@ async function main(): Promise<void> {
         s.labels.stage === 'ingest' ? 'ingest' : (s.labels.stage ?? '?'),
         s.labels.feed ?? '-',
       ).freshness.push(s.value);
-    for (const s of all.filter(
-      (x) => x.name === 'perpflow_dlq_records_total' || x.name === 'perpflow_ingest_records_rejected_total',
-    ))
-      row(s.labels.stage ?? 'ingest', s.labels.feed ?? '-').dlq += s.value;
+    for (const s of all.filter((x) => x.name === 'perpflow_dlq_records_total'))
+      row(s.labels.stage ?? '?', s.labels.feed ?? '-').dlq += s.value;
+
+    const sla = new Map<string, number>();
+    for (const x of all.filter((x) => x.name === 'perpflow_feed_freshness_sla_seconds'))
+      sla.set(x.labels.feed ?? '-', x.value);
+    const alerts = await activeAlerts(process.env.ALERTMANAGER_URL);
 
     const lines: string[] = [];
     lines.push(`perpflow status  ${new Date(at).toISOString()}  (Ctrl-C stops the demo)`);
@@ -105,7 +188,7 @@ async function main(): Promise<void> {
     );
     lines.push('');
     lines.push(
-      `${'stage'.padEnd(11)}${'feed'.padEnd(15)}${'records'.padStart(10)}${'rec/s'.padStart(9)}${'fresh p50 s'.padStart(13)}${'fresh max s'.padStart(13)}${'streams'.padStart(9)}${'dead letters'.padStart(14)}`,
+      `${'stage'.padEnd(11)}${'feed'.padEnd(15)}${'records'.padStart(10)}${'rec/s'.padStart(9)}${'fresh p50 s'.padStart(13)}${'fresh max s'.padStart(13)}${'SLA s'.padStart(7)}${'streams'.padStart(9)}${'stale'.padStart(7)}${'dead letters'.padStart(14)}`,
     );
     const next = new Map<string, { total: number; at: number }>();
     for (const r of [...rows.values()].sort((a, b) => (a.stage + a.feed).localeCompare(b.stage + b.feed))) {
@@ -113,11 +196,25 @@ async function main(): Promise<void> {
       const prev = previous.get(key);
       const rate = prev && at > prev.at ? ((r.total - prev.total) * 1000) / (at - prev.at) : null;
       next.set(key, { total: r.total, at });
+      // Liquidations have no freshness SLA (bursts; their alert is the stream being disconnected).
+      const limit = sla.get(r.feed) ?? null;
+      const stale = limit === null ? null : r.freshness.filter((f) => f > limit).length;
+      const staleCell = stale ? `\u001b[31m${String(stale).padStart(7)}\u001b[0m` : fmt(stale).padStart(7);
       lines.push(
-        `${r.stage.padEnd(11)}${r.feed.padEnd(15)}${fmt(r.total).padStart(10)}${fmt(rate, 1).padStart(9)}${fmt(quantile(r.freshness, 0.5), 1).padStart(13)}${fmt(quantile(r.freshness, 1), 1).padStart(13)}${String(r.freshness.length).padStart(9)}${fmt(r.dlq).padStart(14)}`,
+        `${r.stage.padEnd(11)}${r.feed.padEnd(15)}${fmt(r.total).padStart(10)}${fmt(rate, 1).padStart(9)}${fmt(quantile(r.freshness, 0.5), 1).padStart(13)}${fmt(quantile(r.freshness, 1), 1).padStart(13)}${fmt(limit).padStart(7)}${String(r.freshness.length).padStart(9)}${staleCell}${fmt(r.dlq).padStart(14)}`,
       );
     }
     previous = next;
+    ingestByFeed = new Map(
+      [...rows.values()].filter((r) => r.stage === 'ingest').map((r) => [r.feed, r.total]),
+    );
+    const byRule = new Map<string, number>();
+    for (const x of all.filter((x) => x.name === 'perpflow_dlq_records_total' && x.value > 0)) {
+      const k = `${x.labels.stage ?? '?'}/${x.labels.rule ?? '?'}`;
+      byRule.set(k, (byRule.get(k) ?? 0) + x.value);
+    }
+    const drift = all.filter((x) => x.name === 'perpflow_drift_breach');
+    const breaching = drift.filter((x) => x.value === 1);
     const files = sum(all, (s) => s.name === 'perpflow_windower_files_written_total');
     const bytes = sum(all, (s) => s.name === 'perpflow_windower_bytes_written_total');
     const backfills = all.filter((s) => s.name === 'perpflow_backfill_progress_ratio');
@@ -127,11 +224,56 @@ async function main(): Promise<void> {
       lines.push(
         `backfills: ${backfills.map((b) => `${b.labels.backfill} ${(b.value * 100).toFixed(0)}%`).join(', ')}`,
       );
+    lines.push(
+      `dead letters by rule: ${byRule.size ? [...byRule].map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : 'none'}`,
+    );
+    lines.push(
+      drift.length === 0
+        ? 'drift: no window compared yet (the monitor needs enough bars)'
+        : `drift: ${drift.length} series × features compared, ${breaching.length} breaching${breaching.length ? `: ${breaching.map((b) => `${b.labels.symbol} ${b.labels.feature}`).join(', ')}` : ''}`,
+    );
+    lines.push('');
+    // One line per alert name: how many fire and where, cut to the screen's width.
+    const width = process.stdout.columns ?? 160;
+    const cut = (l: string) => (l.length > width ? `${l.slice(0, width - 1)}…` : l);
+    const byName = new Map<string, string[]>();
+    for (const a of alerts ?? []) {
+      const name = a.labels.alertname ?? '?';
+      byName.set(name, [...(byName.get(name) ?? []), describeAlert(a.labels).slice(name.length + 1)]);
+    }
+    lines.push(
+      `alerts in Alertmanager: ${alerts === null ? 'not answering' : alerts.length === 0 ? 'none firing' : ''}`,
+    );
+    for (const [name, where] of byName)
+      lines.push(
+        `\u001b[31m${cut(`  ${name.padEnd(20)}${String(where.length).padStart(3)} firing: ${where.join('; ')}`)}\u001b[0m`,
+      );
+    lines.push(`alert notifications (${receiver}):`);
+    for (const n of notes.slice(-5))
+      lines.push(
+        `  ${new Date(n.atMs).toISOString().slice(11, 19)} ${n.status.padEnd(9)}${describeAlert(n.labels)}`,
+      );
+    const events = process.env.PERPFLOW_STATUS_EVENTS;
+    if (events && existsSync(events))
+      for (const e of readFileSync(events, 'utf8').trim().split('\n').filter(Boolean).slice(-3))
+        lines.push(e);
     const down = scraped.filter((s) => !s.samples).map((s) => s.name);
     if (down.length) lines.push(`not answering: ${down.join(', ')} — see .data/logs/<service>.log`);
     if (process.stdout.isTTY && !once) process.stdout.write('\u001b[2J\u001b[H');
-    console.log(lines.join('\n'));
-    if (once || Date.now() >= untilMs) return;
+    console.log(lines.map((l) => (l.includes('\u001b') ? l : cut(l))).join('\n'));
+    if (once || Date.now() >= untilMs) {
+      // One line to grep: records per feed at ingest and every alert notification received.
+      const feeds = ['ohlcv', 'open_interest', 'funding', 'liquidation'].map(
+        (f) => `${f}=${fmt(ingestByFeed.get(f) ?? 0)}`,
+      );
+      const seen = (st: string) => [
+        ...new Set(notes.filter((n) => n.status === st).map((n) => describeAlert(n.labels))),
+      ];
+      console.log(`summary: ingest ${feeds.join(' ')}`);
+      console.log(`summary: alerts fired: ${seen('firing').join('; ') || 'none'}`);
+      console.log(`summary: alerts resolved: ${seen('resolved').join('; ') || 'none'}`);
+      return;
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

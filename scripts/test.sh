@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # npm test: install what is missing, start the local stack, then run every test:
 # type-check and lint of every workspace, unit tests, integration tests against
-# the real servers, end-to-end tests, the fault suite. Ends with one line: "N passed, N failed".
+# the real servers, end-to-end tests, the fault suite, the Python loader's pytest suite.
+# Ends with one line: "N passed, N failed".
+# The servers this run started are stopped at its end (PERPFLOW_KEEP_STACK=1 keeps them);
+# those already up before it are left running, and it says which.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -12,9 +15,16 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fail() { echo "FAILED: $*"; status=1; }
 
 step "setup (installs only what is missing)"
+# Node 24 first on PATH (installed from the npm registry when the machine lacks it).
+# shellcheck source=node-runtime.sh
+source scripts/node-runtime.sh
+perpflow_ensure_node || { echo "could not put Node $PERPFLOW_NODE_VERSION on PATH: see the message above"; exit 1; }
 bash scripts/setup.sh || { echo "setup failed: see the messages above"; exit 1; }
 
 step "local stack up"
+# Servers already up before this run are left as they were; the ones this run starts are
+# stopped at its end unless PERPFLOW_KEEP_STACK=1.
+already_up=$(bash infra/local/stack.sh status 2>/dev/null | awk '$2 == "up" { print $1 }' | xargs)
 bash infra/local/stack.sh up || { echo "the local stack did not come up: see the log named above"; exit 1; }
 set -a
 # shellcheck disable=SC1090
@@ -29,7 +39,9 @@ npx turbo run typecheck lint --env-mode=loose --output-logs=errors-only || fail 
 npx biome check scripts || fail "lint of scripts/"
 
 step "unit tests (every workspace)"
-npx turbo run test --concurrency=2 --env-mode=loose --output-logs=full || fail "unit tests"
+# --continue: one failing workspace must not stop the others, or their tests would go
+# uncounted (a CI run once summed 308 tests because turbo stopped 17 of 19 tasks).
+npx turbo run test --concurrency=2 --continue --env-mode=loose --output-logs=full || fail "unit tests"
 
 step "integration tests against the real servers"
 (cd test && PERPFLOW_TEST_SUFFIX=-integration npm run --silent test:integration) || fail "integration tests"
@@ -43,6 +55,32 @@ if grep -q '"test:faults"' test/package.json; then
   step "fault suite (SIGKILLs, exchange faults, poison records; table in .data/test-results/faults-table.json)"
   (cd test && PERPFLOW_TEST_SUFFIX=-faults npm run --silent test:faults) || fail "fault suite"
 fi
+
+step "python loader (clients/python: pytest against the stack's S3)"
+# Counts in count-reporter.mjs's format (tests/conftest.py writes them); exit 5 (no tests
+# collected) fails like any other non-zero exit, and a run that wrote no counts is counted failed.
+py_counts="$RESULTS/python-loader.json"
+(cd clients/python && PERPFLOW_COUNT_FILE="$py_counts" "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider)
+py_rc=$?
+[ $py_rc -ne 0 ] && fail "python loader tests (pytest exit $py_rc$([ $py_rc -eq 5 ] && echo ': no tests collected'))"
+if [ ! -s "$py_counts" ]; then
+  fail "python loader tests wrote no counts"
+  printf '{"passed":0,"failed":1,"skipped":0,"todo":0,"failures":["clients/python: pytest (exit %s) wrote no counts"],"complete":true}\n' "$py_rc" >"$py_counts"
+fi
+
+step "local stack"
+started_here=()
+for s in kafka redis s3 prometheus alertmanager; do
+  case " $already_up " in *" $s "*) ;; *) started_here+=("$s") ;; esac
+done
+if [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ]; then
+  echo "left running (PERPFLOW_KEEP_STACK=1): every server; stop them with: npm run stack -- down"
+elif [ ${#started_here[@]} -gt 0 ]; then
+  bash infra/local/stack.sh down "${started_here[@]}" >/dev/null 2>&1 || true
+  echo "stopped what this run started: ${started_here[*]} (PERPFLOW_KEEP_STACK=1 keeps them)"
+fi
+[ -n "$already_up" ] && [ "${PERPFLOW_KEEP_STACK:-0}" != 1 ] &&
+  echo "left running, as they were before this run: $already_up (stop them with: npm run stack -- down)"
 
 step "summary"
 node scripts/test-summary.mjs "$RESULTS" || status=1

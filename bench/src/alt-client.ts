@@ -6,19 +6,6 @@ import { Consumer, ProduceAcks, Producer, stringSerializers } from '@platformati
 import type { Message } from 'kafkajs';
 import { uniqueName } from '../../test/src/harness.js';
 
-// @platformatic/kafka declares Node >= 22 and needs Promise.withResolvers (Node 22);
-// the one missing piece on this machine's Node 20, supplied here for the bench only.
-const promiseCtor = Promise as unknown as { withResolvers?: () => unknown };
-promiseCtor.withResolvers ??= () => {
-  let resolve!: (v: unknown) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
-
 export interface Throughput {
   recordsPerSec: number;
   mbPerSec: number;

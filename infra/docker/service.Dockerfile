@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image per service, from this one file: docker compose passes SERVICE
-# (exchange-sim, exchange-ingest, aligner, windower, monitor), the name of the
+# (exchange-sim, exchange-ingest, aligner, windower, monitor, archiver), the name of the
 # workspace folder under services/. Build context: the repository root.
 #
 #   docker build -f infra/docker/service.Dockerfile --build-arg SERVICE=aligner -t perpflow/aligner .
@@ -12,7 +12,7 @@
 # on and their part of package-lock.json) → build (install from the lock, compile
 # TypeScript to dist/, drop dev dependencies) → runtime (node_modules + dist as a
 # non-root user). The runtime runs compiled JavaScript: no tsx, no TypeScript.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 ARG TURBO_VERSION=2.11.11
 
 FROM ${NODE_IMAGE} AS prune

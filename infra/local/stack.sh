@@ -132,14 +132,21 @@ start_s3() {
 write_prometheus_config() {
   local dir="$DATA/prometheus" t json=""
   mkdir -p "$dir/data" "$dir/targets"
+  local rules="$PERPFLOW_ROOT/infra/prometheus/rules"
+  if [ -n "$PROMETHEUS_RULE_FOR" ]; then # a copy of the rules whose `for:` is shortened (the demo)
+    rm -rf "$dir/rules"; mkdir -p "$dir/rules"
+    for f in "$rules"/*.yml; do sed -e "s#^\( *for:\) .*#\1 $PROMETHEUS_RULE_FOR#" "$f" >"$dir/rules/${f##*/}"; done
+    rules="$dir/rules"
+  fi
   sed -e "s#^\(  scrape_interval:\|  scrape_timeout:\|  evaluation_interval:\) .*#\1 $PROMETHEUS_SCRAPE_INTERVAL#" \
-    -e "s#- rules/\*\.yml#- $PERPFLOW_ROOT/infra/prometheus/rules/*.yml#" \
+    -e "s#- rules/\*\.yml#- $rules/*.yml#" \
     -e "s#'targets/\*\.json'#'$dir/targets/*.json'#" \
     -e "s#'127.0.0.1:39094'#'127.0.0.1:$ALERTMANAGER_PORT'#" \
     -e "s#'127.0.0.1:39101'#'127.0.0.1:$INGEST_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39102'#'127.0.0.1:$ALIGNER_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39103'#'127.0.0.1:$WINDOWER_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39104'#'127.0.0.1:$MONITOR_METRICS_PORT'#" \
+    -e "s#'127.0.0.1:39105'#'127.0.0.1:$ARCHIVER_METRICS_PORT'#" \
     -e "s#'127.0.0.1:39200'#'127.0.0.1:$SIM_METRICS_PORT'#" \
     "$PERPFLOW_ROOT/infra/prometheus/prometheus.yml" >"$dir/prometheus.yml"
   IFS=',' read -ra targets <<<"$PROMETHEUS_EXTRA_TARGETS"

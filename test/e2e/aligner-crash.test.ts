@@ -15,8 +15,8 @@ import {
   sampleOpenInterest,
   TOPICS,
 } from '@perpflow/contracts';
-import { loadConfig } from '../../services/aligner/src/config.js';
-import { createPartitionEngine, loadEngineConfig } from '../../services/aligner/src/domain/engine.js';
+import { loadConfig, loadEngineConfig } from '../../services/aligner/src/config.js';
+import { createPartitionEngine } from '../../services/aligner/src/domain/engine.js';
 import type { EngineInput } from '../../services/aligner/src/domain/engine-types.js';
 import {
   freePort,

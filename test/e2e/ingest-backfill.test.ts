@@ -119,6 +119,13 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
       180_000,
       2_000,
     );
+    // `--follow` off a terminal: plain lines, the last one complete with its rate and "done", exit 0.
+    const followed = runTool('services/exchange-ingest', 'src/cli.ts', ['status', backfillId, '--follow'], {
+      REDIS_URL: STACK.redisUrl,
+      INGEST_BACKFILL_QUEUE: QUEUE,
+    });
+    assert.equal(followed.status, 0, followed.stderr);
+    assert.match(followed.stdout, new RegExp(`^${backfillId} \\[#{24}\\] 100\\.0% {2}3/3 jobs {2}done\\n$`));
 
     const keys = new Set(SYMBOLS.map((s) => `binanceusdm|${s}`));
     const raw = await readTopic(testKafka(), TOPICS.raw.ohlcv, (k) => keys.has(k));

@@ -19,6 +19,7 @@ import {
   runTool,
   type ServiceProcess,
   STACK,
+  STACK_S3_CREDENTIALS,
   startService,
   stopService,
   uniqueName,
@@ -35,6 +36,7 @@ const REVISED = 30; // revision 1 arrives 30 s after revision 0 was known
 const EX = 'binanceusdm';
 const SYMBOL = `P${Date.now().toString(36).toUpperCase()}${Math.floor(Math.random() * 1e6)}/USDT:USDT`;
 const PREFIX = uniqueName('e2e-pull');
+const storeEnv = { ...process.env, ...STACK_S3_CREDENTIALS, S3_PREFIX: PREFIX };
 const TOPIC = uniqueName('e2e-pull-aligned');
 const PORT = await freePort();
 
@@ -206,7 +208,7 @@ describe('perpflow pull against the windower on the real S3', { timeout: 300_000
 
   it('as of a time between the two revisions returns the earlier revision and nothing not yet known (TS function)', async () => {
     const asOfMs = bar(REVISED, 0).knownAtMs + 1_000; // revision 1 became known 29 s later
-    const report = await pullDataset(openDatasetStore({ ...process.env, S3_PREFIX: PREFIX }), {
+    const report = await pullDataset(openDatasetStore(storeEnv), {
       exchanges: [EX],
       symbols: [SYMBOL],
       timeframe: '1m',
@@ -226,7 +228,7 @@ describe('perpflow pull against the windower on the real S3', { timeout: 300_000
     assert.equal(report.series[0]?.notYetKnown, N - 1 - (REVISED + 1));
 
     // After revision 1 became known, the same request returns it.
-    const later = await pullDataset(openDatasetStore({ ...process.env, S3_PREFIX: PREFIX }), {
+    const later = await pullDataset(openDatasetStore(storeEnv), {
       exchanges: [EX],
       symbols: [SYMBOL],
       timeframe: '1m',

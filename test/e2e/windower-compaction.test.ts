@@ -28,6 +28,7 @@ import {
   metricSum,
   type ServiceProcess,
   STACK,
+  STACK_S3_CREDENTIALS,
   startService,
   stopService,
   uniqueName,
@@ -94,7 +95,7 @@ describe('windower: month compaction in the process (scheduler, scan, worker)', 
   });
 
   it('compacts a closed month it finds at start-up and counts it', async () => {
-    const config = loadCompactConfig({ ...process.env, S3_PREFIX: prefix });
+    const config = loadCompactConfig({ ...process.env, ...STACK_S3_CREDENTIALS, S3_PREFIX: prefix });
     const windows = new WindowStore(
       new S3ObjectStore(createS3Client(config), config.S3_BUCKET),
       prefix,

@@ -79,7 +79,7 @@ describe('windower dead-letters bad aligned records and never dies on one', { ti
       const url = `http://127.0.0.1:${port}`;
       await waitFor(
         'two dead letters acknowledged',
-        async () => (await metricSum(url, 'perpflow_windower_dead_letters_total')) === 2,
+        async () => (await metricSum(url, 'perpflow_dlq_records_total')) === 2,
         60_000,
       );
       const stored = await waitFor(

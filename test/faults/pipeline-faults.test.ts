@@ -264,6 +264,19 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         rule: 'contract.enum',
       },
       {
+        name: '5,000-deep nesting (10 KB)',
+        key,
+        value: candle({}).replace('"open":', `"open":${'['.repeat(5_000)}${']'.repeat(5_000)},"x":`),
+        rule: 'contract.type',
+      },
+      { name: '160 KB key', key: `${key}${'k'.repeat(160 * 1024)}`, value: candle({}), rule: 'contract.key' },
+      {
+        name: 'mis-keyed (another series)',
+        key: `${EXCHANGE}|MISKEYED/USDT:USDT`,
+        value: candle({}),
+        rule: 'contract.key',
+      },
+      {
         name: 'symbol with ../',
         key: `${EXCHANGE}|../../etc/USDT:USDT`,
         value: candle({ symbol: '../../etc/USDT:USDT' }),
@@ -272,9 +285,9 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
     ];
     // Half the poison before the backfill starts, half while it runs.
     const items = poison.map((x) => ({ topic: TOPICS.raw.ohlcv, key: x.key, value: x.value }));
-    const where = await p.produceEach(items.slice(0, 6));
+    const where = await p.produceEach(items.slice(0, 8));
     const id = p.backfill(range);
-    where.push(...(await p.produceEach(items.slice(6))));
+    where.push(...(await p.produceEach(items.slice(8))));
     await waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), 300_000, 2_000);
     const c = await p.waitComplete(range);
 
@@ -285,7 +298,7 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
       async () => {
         const all = await p.deadLetters(
           since,
-          poison.map((x) => x.key),
+          poison.map((x) => x.key.slice(0, 1024)), // a dead letter keeps 1 KiB of a longer key
         );
         const bySource = new Map(all.map((d) => [at(d.source), d]));
         return where.every((w) => bySource.has(at(w))) ? { all, bySource } : null;

@@ -39,7 +39,7 @@ import type { CompactSummary } from '../../services/windower/src/compaction/cli.
 import type { MonthJobResult } from '../../services/windower/src/compaction/queue.js';
 import { loadCompactConfig } from '../../services/windower/src/config.js';
 import { deletePrefix, getBytes, listKeys, testS3 } from '../src/dataset-io.js';
-import { ROOT, STACK, uniqueName } from '../src/harness.js';
+import { ROOT, STACK, STACK_S3_CREDENTIALS, uniqueName } from '../src/harness.js';
 
 const TF = 60_000;
 const DAY = 86_400_000;
@@ -91,7 +91,7 @@ class TestDataset {
 
   constructor() {
     this.series = { exchange: EX, symbol: this.symbol, timeframe: '1m' };
-    const config = loadCompactConfig({ ...process.env, S3_PREFIX: this.prefix });
+    const config = loadCompactConfig({ ...process.env, ...STACK_S3_CREDENTIALS, S3_PREFIX: this.prefix });
     this.store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
     this.windows = new WindowStore(this.store, this.prefix, 'compaction integration test');
   }
@@ -140,6 +140,7 @@ class TestDataset {
         cwd: join(ROOT, 'services/windower'),
         env: {
           ...process.env,
+          ...STACK_S3_CREDENTIALS,
           S3_PREFIX: this.prefix,
           COMPACTION_QUEUE: this.queue,
           ...env,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Registry } from 'prom-client';
 import { createAlignerMetrics } from '../../services/aligner/src/metrics.js';
+import { createArchiverMetrics } from '../../services/archiver/src/metrics.js';
 import { createIngestMetrics } from '../../services/exchange-ingest/src/metrics.js';
 import { createMonitorMetrics } from '../../services/monitor/src/metrics.js';
 import { createWindowerMetrics } from '../../services/windower/src/metrics.js';
@@ -57,6 +58,7 @@ describe('Grafana dashboard', () => {
       createAlignerMetrics().registry,
       createWindowerMetrics().registry,
       createMonitorMetrics().registry,
+      createArchiverMetrics().registry,
     ]);
     const referenced = new Set(queries.flatMap((q) => q.match(/\bperpflow_[a-z0-9_]+/g) ?? []));
     assert.ok(referenced.size >= 15, `${referenced.size} metrics referenced`);

@@ -15,9 +15,10 @@ import {
   DriftReportSchema,
   driftReportKey,
 } from '../../services/monitor/src/domain/drift-report.js';
-import { STACK, uniqueName } from '../src/harness.js';
+import { STACK, STACK_S3_CREDENTIALS, uniqueName } from '../src/harness.js';
 
 const config = loadConfig({
+  ...STACK_S3_CREDENTIALS,
   S3_ENDPOINT: STACK.s3Endpoint,
   S3_BUCKET: STACK.s3Bucket,
   S3_PREFIX: `test/${uniqueName('monitor-s3')}`,

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { dropKafkajsTimeoutWarning } from '@perpflow/kafka';
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -49,6 +50,7 @@ interface Received {
 }
 
 const runId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+dropKafkajsTimeoutWarning();
 const kafka = new Kafka({
   clientId: `stack-test-${runId}`,
   brokers: stackSetting('KAFKA_BROKERS').split(','),

@@ -14,7 +14,7 @@ import {
   parseWindowManifest,
   type WindowManifest,
 } from '@perpflow/dataset';
-import { STACK } from './harness.js';
+import { STACK, STACK_S3_CREDENTIALS } from './harness.js';
 
 export function testS3(endpoint = STACK.s3Endpoint): S3Client {
   return new S3Client({
@@ -22,8 +22,8 @@ export function testS3(endpoint = STACK.s3Endpoint): S3Client {
     endpoint,
     forcePathStyle: true,
     credentials: {
-      accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'S3RVER',
-      secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'S3RVER',
+      accessKeyId: STACK_S3_CREDENTIALS.S3_ACCESS_KEY_ID,
+      secretAccessKey: STACK_S3_CREDENTIALS.S3_SECRET_ACCESS_KEY,
     },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -22,6 +22,16 @@ export const STACK = {
   alertmanagerUrl: process.env.ALERTMANAGER_URL ?? 'http://127.0.0.1:39094',
 };
 
+/**
+ * The local S3 server's own key pair (infra/local/stack.sh env). Services have no
+ * default keys (unset: the AWS default credential chain), so the harness gives
+ * this pair to every service and tool it starts, unless the environment has one.
+ */
+export const STACK_S3_CREDENTIALS: Record<'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY', string> = {
+  S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID || 'S3RVER',
+  S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY || 'S3RVER',
+};
+
 export interface ServiceProcess {
   name: string;
   child: ChildProcess;
@@ -61,7 +71,11 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
       o.entry ?? 'src/main.ts',
       ...(o.args ?? []),
     ],
-    { cwd: join(ROOT, o.workspace), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: join(ROOT, o.workspace),
+      env: { ...process.env, ...STACK_S3_CREDENTIALS, ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
@@ -180,7 +194,7 @@ export function runTool(
 ): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ['--conditions=@perpflow/source', '--import', 'tsx', entry, ...args], {
     cwd: join(ROOT, workspace),
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...STACK_S3_CREDENTIALS, ...env },
     encoding: 'utf8',
   });
 }

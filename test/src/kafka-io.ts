@@ -1,9 +1,16 @@
 import { streamKey } from '@perpflow/contracts';
-import { createKafka, ensureTopics, headersToStrings, pipelineTopics } from '@perpflow/kafka';
+import {
+  createKafka,
+  dropKafkajsTimeoutWarning,
+  ensureTopics,
+  headersToStrings,
+  pipelineTopics,
+} from '@perpflow/kafka';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { STACK, uniqueName } from './harness.js';
 
 export function testKafka(): Kafka {
+  dropKafkajsTimeoutWarning();
   return new Kafka({
     clientId: uniqueName('test'),
     brokers: STACK.kafkaBrokers.split(','),

@@ -8,8 +8,8 @@
 import { decodeRecord, FEED_RECORD_KIND, TOPICS } from '@perpflow/contracts';
 import { createIdempotentProducer, ensureTopics, pipelineTopics, toMessage } from '@perpflow/kafka';
 import type { Message } from 'kafkajs';
-import { loadConfig as loadAlignerConfig } from '../../../services/aligner/src/config.js';
-import { createPartitionEngine, loadEngineConfig } from '../../../services/aligner/src/domain/engine.js';
+import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../services/aligner/src/config.js';
+import { createPartitionEngine } from '../../../services/aligner/src/domain/engine.js';
 import type { EngineInput } from '../../../services/aligner/src/domain/engine-types.js';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
 import { alternativeConsume } from '../alt-client.js';

@@ -322,6 +322,108 @@ describe('knownAtMs', () => {
     s.ingest({ feed: 'open_interest', record: sampleOpenInterest({ receivedAtMs: T0 + 65_000 }) });
     assert.equal(only(feedCandles(s, 0)).knownAtMs, T0 + 70_000);
   });
+
+  it('lowers knownAtMs as a revision when a copy received earlier arrives second, and ignores a later one', () => {
+    const s = stream();
+    const late = candle(0, 61_000, { receivedAtMs: T0 + MIN + 9_000 });
+    assert.equal(only(s.ingest({ feed: 'ohlcv', record: late }).bars).knownAtMs, T0 + MIN + 9_000);
+    const earlier = only(s.ingest({ feed: 'ohlcv', record: { ...late, receivedAtMs: T0 + MIN + 250 } }).bars);
+    assert.deepEqual([earlier.revision, earlier.knownAtMs], [1, T0 + MIN + 250]);
+    assert.deepEqual({ ...earlier, revision: 0, knownAtMs: 0 }, { ...s.computeBar(T0)!, knownAtMs: 0 });
+    assert.deepEqual(
+      s.ingest({ feed: 'ohlcv', record: { ...late, receivedAtMs: T0 + MIN + 5_000 } }).bars,
+      [],
+    );
+  });
+
+  it('takes the earliest receipt of the kept open interest, whatever the order of its copies', () => {
+    const oi = sampleOpenInterest({ eventTimeMs: T0 + 30_000, openInterest: 7 });
+    const copies = [T0 + 90_000, T0 + 31_000, T0 + 62_000].map((receivedAtMs) => ({ ...oi, receivedAtMs }));
+    for (const order of [copies, [...copies].reverse()]) {
+      const s = stream();
+      for (const record of order) s.ingest({ feed: 'open_interest', record });
+      // The candle (received at T0 + 60 250) is now the latest input used.
+      assert.equal(only(feedCandles(s, 0)).knownAtMs, T0 + MIN + 250);
+    }
+  });
+});
+
+describe('same-stamp resolution', () => {
+  /** The bar at T0 after ingesting the records in the given order, then its candle. */
+  function barAfter(records: Parameters<AlignStream['ingest']>[0][]): AlignedBar {
+    const s = stream();
+    for (const r of records) s.ingest(r);
+    feedCandles(s, 0);
+    return s.computeBar(T0)!;
+  }
+
+  it('keeps the larger of two open-interest values with one eventTimeMs, with its own receipt', () => {
+    const small = sampleOpenInterest({
+      eventTimeMs: T0 + 30_000,
+      receivedAtMs: T0 + 30_100,
+      openInterest: 100,
+    });
+    const large = { ...small, receivedAtMs: T0 + 70_000, openInterest: 101 };
+    for (const order of [
+      [small, large],
+      [large, small],
+    ]) {
+      const bar = barAfter(order.map((record) => ({ feed: 'open_interest' as const, record })));
+      assert.deepEqual(
+        [bar.openInterest, bar.openInterestTimeMs, bar.knownAtMs],
+        [101, T0 + 30_000, T0 + 70_000],
+      );
+    }
+  });
+
+  it('keeps, of two predictions with one eventTimeMs, the later settlement time, then the larger rate', () => {
+    const p = sampleFunding({
+      kind: 'predicted',
+      source: 'live',
+      eventTimeMs: T0 + 20_000,
+      receivedAtMs: T0 + 20_100,
+      fundingTimeMs: T0 + 8 * 3_600_000,
+      fundingRate: 0.0003,
+    });
+    const laterSettlement = { ...p, fundingTimeMs: T0 + 16 * 3_600_000, fundingRate: -0.0001 };
+    const largerRate = { ...p, fundingRate: 0.0004, receivedAtMs: T0 + 20_200 };
+    const cases: [(typeof p)[], [number, number]][] = [
+      [
+        [p, laterSettlement],
+        [-0.0001, T0 + 16 * 3_600_000],
+      ],
+      [
+        [p, largerRate],
+        [0.0004, T0 + 8 * 3_600_000],
+      ],
+    ];
+    for (const [pair, expected] of cases)
+      for (const order of [pair, [...pair].reverse()]) {
+        const bar = barAfter(order.map((record) => ({ feed: 'funding' as const, record })));
+        assert.deepEqual([bar.predictedFundingRate, bar.predictedFundingTimeMs], expected);
+      }
+  });
+
+  it('keeps, of two versions of one settlement, the earlier-stamped, then the larger rate', () => {
+    const f = sampleFunding({
+      kind: 'settled',
+      fundingTimeMs: T0,
+      eventTimeMs: T0 + 5_000,
+      receivedAtMs: T0 + 5_100,
+    });
+    const stampedLater = { ...f, eventTimeMs: T0 + 10_000, receivedAtMs: T0 + 10_100, fundingRate: 0.0009 };
+    const largerRate = { ...f, fundingRate: 0.0002 };
+    const cases: [(typeof f)[], number][] = [
+      [[f, stampedLater], 0.0001],
+      [[f, largerRate], 0.0002],
+    ];
+    for (const [pair, rate] of cases)
+      for (const order of [pair, [...pair].reverse()])
+        assert.equal(
+          barAfter(order.map((record) => ({ feed: 'funding' as const, record }))).fundingRate,
+          rate,
+        );
+  });
 });
 
 describe('revisions and late data', () => {
@@ -524,6 +626,48 @@ describe('history: a backfill behind live data', () => {
     const bar = only(s.ingest({ feed: 'ohlcv', record: candle(-1, 99, { source: 'backfill' }) }).bars);
     assert.equal(bar.eventTimeMs, T0 - MIN);
     assert.equal(bar.predictedFundingTimeMs, T0 + 10 * MIN);
+  });
+
+  it('takes backfill funding older than the grid start while a history is pending, as a re-delivery after the history closes would be', () => {
+    // fast-check seed -1693453273 (CI run of 2026-12-03): the first delivery was rejected
+    // as behind the history mark, a re-delivery after an out-of-order candle closed the
+    // history was taken and revised five bars.
+    const s = stream({ revisionHorizonMs: 5 * MIN, allowedLatenessMs: 5_000 });
+    const provisional = (i: number) =>
+      candle(i, 100, { closed: false, receivedAtMs: T0 + i * MIN, source: 'live' });
+    const settled = sampleFunding({
+      kind: 'settled',
+      fundingTimeMs: T0,
+      eventTimeMs: T0,
+      receivedAtMs: T0,
+      fundingRate: 0,
+      source: 'backfill',
+    });
+    s.ingest({ feed: 'ohlcv', record: provisional(27) });
+    s.ingest({ feed: 'ohlcv', record: provisional(22) });
+    assert.equal(s.snapshot().historyNextMs !== null, true, 'a history is pending');
+    const first = s.ingest({ feed: 'funding', record: settled });
+    assert.equal(first.rejection, null, 'no bar below the grid start (22 min) was ever emitted');
+    assert.deepEqual(
+      first.bars.map((b) => [(b.eventTimeMs - T0) / MIN, b.revision, b.fundingTimeMs]),
+      [[22, 1, T0]],
+    );
+    const closing = s.ingest({
+      feed: 'ohlcv',
+      record: candle(26, 100, { receivedAtMs: T0 + 27 * MIN, source: 'live' }),
+    });
+    assert.deepEqual(
+      closing.bars.map((b) => [(b.eventTimeMs - T0) / MIN, b.revision]),
+      [
+        [23, 0],
+        [24, 0],
+        [25, 0],
+        [26, 0],
+      ],
+    );
+    const before = s.snapshot();
+    assert.deepEqual(s.ingest({ feed: 'funding', record: settled }), { bars: [], rejection: null });
+    assert.deepEqual(s.snapshot(), before, 'the re-delivery changes nothing');
   });
 
   it('gives the same bars across a snapshot/restore in the middle of a history', () => {

@@ -517,10 +517,12 @@ export class AlignStream {
   /**
    * History has reached the forward range: one range again, from `consideredFromMs`.
    * Funding, open interest or liquidations older than that are history already (as at
-   * the first emission): a history stays pending there, waiting for candles, so they
-   * are held, not pruned. Closing without that dropped them, and a re-delivery of one
-   * then opened a history that the first delivery had not (a fast-check counterexample:
-   * an out-of-order provisional candle closed the history over older predicted funding).
+   * the first emission), so a history stays pending at `consideredFromMs`, waiting for
+   * the candles a backfill sends after them, and `prune` keeps them. Were they pruned,
+   * a re-delivery of one would be stored as new again and could open a history that
+   * its first delivery had not: the bars would depend on how often an input was delivered
+   * (property 'is deterministic across batch splits, duplicate deliveries and
+   * snapshot/restore points' in align-properties.test.ts).
    */
   private closeHistory(consideredFromMs: number | null): void {
     this.historyMarkMs = null;
@@ -607,6 +609,13 @@ export class AlignStream {
     const mark = this.historyMarkMs;
     if (this.historyNextMs === null || mark === null || relevantMs >= mark - this.config.revisionHorizonMs)
       return null;
+    // Below the grid's start no bar was ever emitted: taken as it is when no history is
+    // pending. Rejecting it here would be undone once the history closes, and a re-delivery
+    // then would be taken where its first delivery was not (found by the property
+    // 'is deterministic across batch splits, duplicate deliveries and snapshot/restore points').
+    // Once rejected, an input stays rejected: the grid's start only moves down, and when
+    // the history closes the forward range starts at it, whose horizon is past this mark's.
+    if (this.gridStartMs !== null && relevantMs < this.gridStartMs) return null;
     return `${what} is ${mark - relevantMs} ms behind the history mark ${mark} of a backfill (revisionHorizonMs ${this.config.revisionHorizonMs})`;
   }
 

@@ -40,3 +40,9 @@ export function parseAlignConfig(input: unknown, keyPrefix = 'align'): AlignConf
   if (issue.code === 'unrecognized_keys') path.push(issue.keys[0] ?? '');
   throw new ConfigError(path.filter((p) => p !== '').join('.'), issue.message);
 }
+
+/**
+ * The align code's version in dataset version ids: bump it with any change to what
+ * the engine emits for the same inputs and config (a new id keeps old trees apart).
+ */
+export const ALIGN_ENGINE_VERSION = 'align 1';

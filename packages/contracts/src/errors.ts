@@ -103,6 +103,12 @@ export class SinkUnavailable extends PerpflowError {
   readonly retriable = true;
 }
 
+/** The exchange refused the request itself (bad symbol, unsupported call, auth): the same request fails the same way. */
+export class ExchangeRejected extends PerpflowError {
+  readonly code = 'EXCHANGE_REJECTED';
+  readonly retriable = false;
+}
+
 export function isRetriable(err: unknown): boolean {
   return err instanceof PerpflowError ? err.retriable : false;
 }

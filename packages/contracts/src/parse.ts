@@ -26,8 +26,10 @@ export function renderValue(v: unknown): string {
   let s: string;
   try {
     s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
+  } catch (err) {
+    // A value nested too deep to stringify (String() of it recurses as deep): name it, never throw.
+    const what = Array.isArray(v) ? 'array' : typeof v;
+    return `(${what} not renderable: ${err instanceof Error ? err.message : 'unknown error'})`;
   }
   return s.length > 80 ? `${s.slice(0, 77)}... (${s.length} chars)` : s;
 }
@@ -125,7 +127,18 @@ export function decodeRecord<K extends RecordKind>(
       value: renderValue(text),
     });
   }
-  return parseRecord(kind, decoded);
+  try {
+    return parseRecord(kind, decoded);
+  } catch (err) {
+    // Whatever the bytes, a decode ends in a value or a violation: a throw here would stall
+    // the partition on one record (e.g. a value nested too deep for the checker's recursion).
+    return fail(kind, {
+      field: '(root)',
+      rule: 'decode',
+      message: `could not be checked: ${err instanceof Error ? err.message : String(err)}`,
+      value: `${bytes} bytes`,
+    });
+  }
 }
 
 function fail<T>(kind: string, issue: ContractIssue): ParseResult<T> {

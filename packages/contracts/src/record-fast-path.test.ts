@@ -183,6 +183,19 @@ describe('parseRecordFast', () => {
     assert.deepEqual(fastPathKinds().sort(), [...RAW_KINDS].sort());
   });
 
+  it('takes every exchange of the list, and nothing else as an exchange', () => {
+    const samples = [sampleCandle, sampleOpenInterest, sampleFunding, sampleLiquidation] as const;
+    RAW_KINDS.forEach((kind, i) => {
+      for (const exchange of EXCHANGES)
+        assert.equal(
+          (parseRecordFast(kind, { ...samples[i]!(), exchange }) as { exchange?: string } | null)?.exchange,
+          exchange,
+          `${kind} of ${exchange}`,
+        );
+      assert.equal(parseRecordFast(kind, { ...samples[i]!(), exchange: 'hyperliquid' }), null);
+    });
+  });
+
   for (const kind of RAW_KINDS) {
     it(`${kind}: accepts exactly what zod accepts, with the same value and key order`, () => {
       let accepted = 0;

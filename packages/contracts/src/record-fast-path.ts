@@ -34,8 +34,9 @@ export function parseRecordFast<K extends RecordKind>(kind: K, input: unknown): 
 
 type FastPath = (r: Record<string, unknown>) => object | null;
 
-const isExchange = (v: unknown): v is Candle['exchange'] =>
-  v === EXCHANGES[0] || v === EXCHANGES[1] || v === EXCHANGES[2];
+/** Derived from the exchanges list: a venue added there is accepted here with no other change. */
+const EXCHANGE_SET: ReadonlySet<unknown> = new Set(EXCHANGES);
+const isExchange = (v: unknown): v is Candle['exchange'] => EXCHANGE_SET.has(v);
 const isSource = (v: unknown): v is Candle['source'] => v === 'live' || v === 'backfill';
 const isTimeframe = (v: unknown): v is Candle['timeframe'] =>
   typeof v === 'string' && (TIMEFRAMES as readonly string[]).includes(v);

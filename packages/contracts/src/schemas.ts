@@ -188,7 +188,18 @@ export const AlignedBarSchema = z
   });
 export type AlignedBar = z.infer<typeof AlignedBarSchema>;
 
-/** Why a record was quarantined, with everything needed to re-drive it. */
+/** Size and sha256 (hex) of an original part a dead letter holds only a prefix of. */
+const OriginalPartSchema = z.object({
+  bytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex sha256'),
+});
+
+/**
+ * Why a record was quarantined, with everything needed to re-drive it. A dead letter is
+ * bounded (well under the broker's 1 MiB message limit): a payload over 64 KiB, a key over
+ * 1 KiB and headers over 16 KiB are cut, and `truncated` records each cut part's original
+ * size and sha256. Such letters cannot be re-driven; the raw archive will keep the bytes.
+ */
 export const DeadLetterSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   /** Stable rule id, e.g. `contract.type`, `ohlc.high_below_low`, `late`. */
@@ -200,6 +211,7 @@ export const DeadLetterSchema = z.object({
     partition: z.number().int().min(0),
     offset: z.string().regex(/^[0-9]+$/, 'must be a decimal Kafka offset'),
   }),
+  /** The original key (its first 1 KiB when longer: see `truncated.key`). */
   key: z.string().nullable(),
   /** The original value, byte for byte: utf8 when it was valid UTF-8, else base64. */
   payload: z.string(),
@@ -207,10 +219,22 @@ export const DeadLetterSchema = z.object({
   /** Original value size in bytes (payload may be truncated for huge records). */
   payloadBytes: z.number().int().min(0),
   payloadTruncated: z.boolean(),
+  /** The original headers (those that fit in 16 KiB when more: see `truncated.headers`). */
   headers: z.record(z.string(), z.string()),
   exchange: z.string().nullable(),
   symbol: z.string().nullable(),
   deadLetteredAtMs: epochMs('when the record was quarantined'),
+  /**
+   * Present when a part was cut: its original size and sha256 (payload: of the value bytes;
+   * key: of its UTF-8 bytes; headers: of the JSON array of [name, value] pairs, in order).
+   */
+  truncated: z
+    .object({
+      payload: OriginalPartSchema.optional(),
+      key: OriginalPartSchema.optional(),
+      headers: OriginalPartSchema.extend({ count: z.number().int().min(0) }).optional(),
+    })
+    .optional(),
 });
 export type DeadLetter = z.infer<typeof DeadLetterSchema>;
 

@@ -1,3 +1,4 @@
+import { ConfigError } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
@@ -6,18 +7,43 @@ import { z } from 'zod';
 export const kafkaConfigShape = {
   KAFKA_BROKERS: env.list(['127.0.0.1:39092']).describe('Kafka bootstrap servers, comma-separated host:port'),
   KAFKA_CLIENT_ID: z.string().optional().describe('Kafka client id (default: the service name)'),
-  KAFKA_SSL: env.bool(false).describe('Use TLS to the brokers'),
+  KAFKA_SSL: env.bool(false).describe('Use TLS to the brokers (required with SASL)'),
   KAFKA_SASL_MECHANISM: z
     .enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'])
     .default('none')
-    .describe('SASL mechanism'),
+    .describe(
+      'SASL mechanism; any but none needs KAFKA_SSL=true, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+    ),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password (or KAFKA_SASL_PASSWORD_FILE)'),
 };
 const kafkaConfigSchema = z.object(kafkaConfigShape);
 export type KafkaEnvConfig = z.infer<typeof kafkaConfigSchema>;
 
+/**
+ * SASL only over TLS and with both credentials: PLAIN and SCRAM without TLS put
+ * the password (or a replayable exchange) on the wire, and an empty password
+ * would only fail later, at the broker, as an authentication error.
+ */
+export function checkKafkaSecurity(c: KafkaEnvConfig): void {
+  if (c.KAFKA_SASL_MECHANISM === 'none') return;
+  const m = `KAFKA_SASL_MECHANISM=${c.KAFKA_SASL_MECHANISM}`;
+  if (!c.KAFKA_SSL)
+    throw new ConfigError(
+      'KAFKA_SSL',
+      `${m} needs KAFKA_SSL=true: SASL credentials are not sent without TLS`,
+    );
+  if (c.KAFKA_SASL_USERNAME === undefined)
+    throw new ConfigError('KAFKA_SASL_USERNAME', `${m} needs KAFKA_SASL_USERNAME`);
+  if (c.KAFKA_SASL_PASSWORD === undefined)
+    throw new ConfigError(
+      'KAFKA_SASL_PASSWORD',
+      `${m} needs KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)`,
+    );
+}
+
 export function kafkaSettingsFromConfig(c: KafkaEnvConfig, service: string): KafkaConfig {
+  checkKafkaSecurity(c);
   let sasl: SASLOptions | undefined;
   if (c.KAFKA_SASL_MECHANISM !== 'none') {
     sasl = {
@@ -41,8 +67,34 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+let kafkajsTimeoutWarningDropped = false;
+
+/**
+ * kafkajs 2.2.4 (its last release) schedules its request queue's check with a negative
+ * delay whenever it is not throttled (`throttledUntil` starts at -1). Node 20 clamped that
+ * to 1 ms silently; Node 24 clamps it the same way and prints a TimeoutNegativeWarning once
+ * per process. This drops exactly that warning, recognised by the kafkajs frame in its
+ * stack; every other warning still reaches Node's own printer. Called by createKafka, and by
+ * code that builds a kafkajs client itself.
+ */
+export function dropKafkajsTimeoutWarning(): void {
+  if (kafkajsTimeoutWarningDropped) return;
+  kafkajsTimeoutWarningDropped = true;
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (
+      w.name === 'TimeoutNegativeWarning' &&
+      /kafkajs[\\/]src[\\/]network[\\/]requestQueue/.test(w.stack ?? '')
+    )
+      return;
+    for (const print of printers) print.call(process, w);
+  });
+}
+
 /** A kafkajs client whose own logs go through our structured logger (never with SASL secrets). */
 export function createKafka(settings: KafkaConfig, logger?: Logger): Kafka {
+  dropKafkajsTimeoutWarning();
   return new Kafka({
     connectionTimeout: 3_000,
     requestTimeout: 30_000,

@@ -114,3 +114,9 @@ export function actionOf(config: QualityConfig, ruleId: RuleId): RuleAction | nu
   const setting = config.actions[ruleId] ?? DEFAULT_RULE_ACTIONS[ruleId];
   return setting === 'off' ? null : setting;
 }
+
+/**
+ * The quality code's version in dataset version ids: bump it with any change to what
+ * the rules accept, drop or flag for the same inputs and config.
+ */
+export const QUALITY_ENGINE_VERSION = 'quality 1';

@@ -14,6 +14,7 @@ describe('DedupeSeries', () => {
         fc.integer({ min: -20, max: -1 }),
       ),
       content: fc.constantFrom('a', 'b'),
+      receivedAtMs: fc.integer({ min: 0, max: 5 }),
       remember: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, fc.constant(false)),
       restore: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, fc.constant(true)),
     });
@@ -32,12 +33,12 @@ describe('DedupeSeries', () => {
             const id = { series: 'x', identity: String(t), orderTimeMs: t };
             const label = `x ${t}`;
             assert.deepEqual(
-              series.check(id, s.content, () => label, config),
-              reference.check(id, s.content, label, config),
+              series.check(id, s.content, s.receivedAtMs, () => label, config),
+              reference.check(id, s.content, s.receivedAtMs, label, config),
             );
             if (s.remember) {
-              series.remember(id, s.content, config);
-              reference.remember(id, s.content, config);
+              series.remember(id, s.content, s.receivedAtMs, config);
+              reference.remember(id, s.content, s.receivedAtMs, config);
             }
             if (s.restore) series = new DedupeSeries(JSON.parse(JSON.stringify(series.snapshot())));
             assert.deepEqual(series.snapshot(), reference.snapshot());

@@ -3,12 +3,19 @@ import type { RecordIdentity } from './record-identity.js';
 import { ruleHit } from './record-rules.js';
 import type { RuleHit } from './rules.js';
 
-/** JSON form: `seen` holds [identity, orderTimeMs, fingerprint] in memory order. */
+/**
+ * JSON form: `seen` holds [identity, orderTimeMs, fingerprint, earliestReceivedAtMs] in
+ * memory order. Snapshots written before the fourth element existed restore with it
+ * unknown: the next copy of such a record is passed on once (the aligner is idempotent).
+ */
 export interface DedupeSeriesSnapshot {
   maxOrderTimeMs: number | null;
   prunedAtMs: number | null;
-  seen: [string, number, string][];
+  seen: [string, number, string, number?][];
 }
+
+/** What is remembered of an identity: [orderTimeMs, fingerprint, earliest receivedAtMs of that content or null]. */
+type Entry = [number, string, number | null];
 
 /**
  * Remembers the identities of one series (bounded by `dedupe.windowMs` behind the
@@ -18,7 +25,7 @@ export interface DedupeSeriesSnapshot {
 export class DedupeSeries {
   private maxOrderTimeMs: number | null;
   private prunedAtMs: number | null;
-  private readonly seen: Map<string, [number, string]>;
+  private readonly seen: Map<string, Entry>;
   /**
    * True while the entries' times never decrease in memory order (records arriving in
    * order, the usual case): the age sweep then stops at the first entry it keeps instead
@@ -32,8 +39,8 @@ export class DedupeSeries {
     this.maxOrderTimeMs = snapshot?.maxOrderTimeMs ?? null;
     this.prunedAtMs = snapshot?.prunedAtMs ?? null;
     this.seen = new Map();
-    for (const [id, t, fp] of snapshot?.seen ?? []) {
-      this.seen.set(id, [t, fp]);
+    for (const [id, t, fp, received] of snapshot?.seen ?? []) {
+      this.seen.set(id, [t, fp, received ?? null]);
       this.noteAppended(t);
     }
   }
@@ -46,10 +53,16 @@ export class DedupeSeries {
     return this.seen.size;
   }
 
-  /** The stream hits of a record; `isNew` is false for duplicates and revisions. */
+  /**
+   * The stream hits of a record; `isNew` is false for duplicates and revisions. A copy of
+   * the remembered content received earlier than every copy remembered is not a
+   * duplicate (`stream.earlier_receipt`): it lowers the bar's knownAtMs downstream, so
+   * the result does not depend on which copy arrived first.
+   */
   check(
     id: RecordIdentity,
     fingerprint: string,
+    receivedAtMs: number,
     /** Names the record in hit messages; a function is called only when a rule hits. */
     label: string | (() => string),
     config: QualityConfig,
@@ -58,17 +71,23 @@ export class DedupeSeries {
     const known = this.seen.get(id.identity);
     if (known) {
       const sameContent = known[1] === fingerprint;
-      const hit = sameContent
+      const hit = !sameContent
         ? ruleHit(
-            config,
-            'stream.duplicate',
-            `${textOf(label)}: same content as a record already seen (duplicate delivery)`,
-          )
-        : ruleHit(
             config,
             'stream.revision',
             `${textOf(label)}: content differs from the record already seen (content hash ${known[1]} → ${fingerprint})`,
-          );
+          )
+        : known[2] === null || receivedAtMs < known[2]
+          ? ruleHit(
+              config,
+              'stream.earlier_receipt',
+              `${textOf(label)}: same content as a record already seen, received earlier (receivedAtMs ${receivedAtMs} ${known[2] === null ? 'vs a copy restored without its receive time' : `< ${known[2]}`}): kept, it lowers knownAtMs`,
+            )
+          : ruleHit(
+              config,
+              'stream.duplicate',
+              `${textOf(label)}: same content as a record already seen (duplicate delivery)`,
+            );
       if (hit) hits.push(hit);
       return { hits, isNew: false };
     }
@@ -88,10 +107,15 @@ export class DedupeSeries {
     return { hits, isNew: true };
   }
 
-  /** Records an accepted record. */
-  remember(id: RecordIdentity, fingerprint: string, config: QualityConfig): void {
+  /** Records an accepted record; of copies of one content, the earliest receivedAtMs is kept. */
+  remember(id: RecordIdentity, fingerprint: string, receivedAtMs: number, config: QualityConfig): void {
+    const known = this.seen.get(id.identity);
+    const earliest =
+      known && known[1] === fingerprint && known[2] !== null
+        ? Math.min(known[2], receivedAtMs)
+        : receivedAtMs;
     this.seen.delete(id.identity);
-    this.seen.set(id.identity, [id.orderTimeMs, fingerprint]);
+    this.seen.set(id.identity, [id.orderTimeMs, fingerprint, earliest]);
     this.noteAppended(id.orderTimeMs);
     if (this.maxOrderTimeMs === null || id.orderTimeMs > this.maxOrderTimeMs)
       this.maxOrderTimeMs = id.orderTimeMs;
@@ -139,7 +163,9 @@ export class DedupeSeries {
     return {
       maxOrderTimeMs: this.maxOrderTimeMs,
       prunedAtMs: this.prunedAtMs,
-      seen: [...this.seen.entries()].map(([id, [t, fp]]) => [id, t, fp]),
+      seen: [...this.seen.entries()].map(([id, [t, fp, received]]) =>
+        received === null ? [id, t, fp] : [id, t, fp, received],
+      ),
     };
   }
 }

@@ -54,6 +54,60 @@ describe('stream.duplicate and stream.revision', () => {
     assert.deepEqual(ids(again), ['stream.duplicate']);
   });
 
+  it('keeps a copy received earlier than every copy seen (stream.earlier_receipt) and drops later ones', () => {
+    const q = fresh();
+    const first = candleAt(0, 61_000, { receivedAtMs: SAMPLE_T0_MS + 62_000 });
+    assert.deepEqual(ids(q.assess('ohlcv', first, NOW)), []);
+    const earlier = q.assess('ohlcv', { ...first, receivedAtMs: SAMPLE_T0_MS + 60_300 }, NOW);
+    assert.equal(earlier.verdict, 'accept');
+    assert.deepEqual(ids(earlier), ['stream.earlier_receipt']);
+    assert.equal(earlier.hits[0]!.action, 'flag');
+    assert.match(
+      earlier.hits[0]!.message,
+      /candle candle:1m 1709251200000: .*receivedAtMs 1709251260300 < 1709251262000/,
+    );
+    // The earliest receipt is what is remembered now: the first copy again, or the same one, is a duplicate.
+    for (const receivedAtMs of [SAMPLE_T0_MS + 62_000, SAMPLE_T0_MS + 60_300]) {
+      const again = q.assess('ohlcv', { ...first, receivedAtMs }, NOW);
+      assert.equal(again.verdict, 'drop');
+      assert.deepEqual(ids(again), ['stream.duplicate']);
+    }
+    const [entry, ...rest] = q.snapshot().series['candle:1m']!.seen;
+    assert.deepEqual(rest, []);
+    assert.deepEqual(
+      [entry![0], entry![1], entry![3]],
+      ['1709251200000', SAMPLE_T0_MS, SAMPLE_T0_MS + 60_300],
+    );
+  });
+
+  it('after a revision, judges receipts against the new content only', () => {
+    const q = fresh();
+    const a = sampleOpenInterest({ receivedAtMs: SAMPLE_T0_MS + 30_100, openInterest: 100 });
+    const b = { ...a, receivedAtMs: SAMPLE_T0_MS + 30_500, openInterest: 101 };
+    q.assess('open_interest', a, NOW);
+    assert.deepEqual(ids(q.assess('open_interest', b, NOW)), ['stream.revision']);
+    // Earlier than b's copy: passed on, although a copy of other content was received even earlier.
+    assert.deepEqual(ids(q.assess('open_interest', { ...b, receivedAtMs: SAMPLE_T0_MS + 30_200 }, NOW)), [
+      'stream.earlier_receipt',
+    ]);
+    assert.deepEqual(ids(q.assess('open_interest', { ...b, receivedAtMs: SAMPLE_T0_MS + 30_300 }, NOW)), [
+      'stream.duplicate',
+    ]);
+  });
+
+  it('restores a snapshot written without receive times: the next copy passes once, later ones drop', () => {
+    const q = fresh();
+    const c = candleAt(0, 61_000);
+    q.assess('ohlcv', c, NOW);
+    const snap = JSON.parse(JSON.stringify(q.snapshot()));
+    snap.series['candle:1m'].seen = snap.series['candle:1m'].seen.map((e: unknown[]) => e.slice(0, 3));
+    const restored = SymbolQuality.restore(snap, CONFIG);
+    const next = restored.assess('ohlcv', c, NOW);
+    assert.deepEqual(ids(next), ['stream.earlier_receipt']);
+    assert.match(next.hits[0]!.message, /restored without its receive time/);
+    assert.deepEqual(ids(restored.assess('ohlcv', c, NOW)), ['stream.duplicate']);
+  });
+
   it('treats a live and a backfill copy of the same candle as duplicates', () => {
     const q = fresh();
     q.assess('ohlcv', candleAt(0, 61_000, { source: 'live' }), NOW);

@@ -100,7 +100,13 @@ export class SymbolQuality {
     const id = identityOf(kind, record);
     const fingerprint = contentFingerprint(record);
     const dedupe = this.seriesOf(id.series);
-    const seen = dedupe.check(id, fingerprint, () => `${kind} ${id.series} ${id.identity}`, this.config);
+    const seen = dedupe.check(
+      id,
+      fingerprint,
+      record.receivedAtMs,
+      () => `${kind} ${id.series} ${id.identity}`,
+      this.config,
+    );
     hits.push(...seen.hits);
     if (verdictOf(hits) !== 'accept') return { verdict: verdictOf(hits), hits, record };
 
@@ -116,7 +122,7 @@ export class SymbolQuality {
     const verdict = verdictOf(hits);
     if (verdict !== 'accept') return { verdict, hits, record };
 
-    dedupe.remember(id, fingerprint, this.config);
+    dedupe.remember(id, fingerprint, record.receivedAtMs, this.config);
     if (candles) candles.remember(record as Candle, this.config);
     if (kind === 'open_interest' && seen.isNew) this.rememberOpenInterest(record as OpenInterestObservation);
     return { verdict, hits, record };

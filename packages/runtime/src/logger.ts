@@ -1,36 +1,8 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactDeep, redactString } from './redact.js';
 
 export type { Logger } from 'pino';
-
-/**
- * Key names whose values are secrets. Redacted at any depth of a log line
- * (up to four levels), whatever object carries them.
- */
-export const SECRET_KEYS = [
-  'password',
-  'passwd',
-  'secret',
-  'apiKey',
-  'apiSecret',
-  'secretAccessKey',
-  'accessKeyId',
-  'sessionToken',
-  'token',
-  'authorization',
-  'S3_SECRET_ACCESS_KEY',
-  'S3_ACCESS_KEY_ID',
-  'KAFKA_SASL_PASSWORD',
-  'EXCHANGE_API_KEY',
-  'EXCHANGE_API_SECRET',
-] as const;
-
-function redactPaths(): string[] {
-  const paths: string[] = [];
-  for (const k of SECRET_KEYS) {
-    paths.push(k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`);
-  }
-  return paths;
-}
+export { isSecretKeyName, REDACTED, redactDeep, redactString } from './redact.js';
 
 export interface LoggerConfig {
   /** Service name, added to every line as `service`. */
@@ -41,14 +13,36 @@ export interface LoggerConfig {
   destination?: NodeJS.WritableStream;
 }
 
-/** Structured JSON logs (pino) with secrets redacted as `[redacted]`. */
+/**
+ * Structured JSON logs (pino) with secrets redacted as `[redacted]` by pattern at
+ * any depth: values under secret-looking keys (password, secret, token,
+ * authorization, credentials, api/access keys) and credentials inside any string
+ * (the userinfo of a URL, `Bearer …`), in the logged object, errors and the message.
+ */
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
     level: config.level ?? 'info',
     base: { service: config.service },
     timestamp: pino.stdTimeFunctions.epochTime,
-    redact: { paths: redactPaths(), censor: '[redacted]' },
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => redactDeep(object) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        const redacted = args.map((a) => (typeof a === 'string' ? redactString(a) : a));
+        method.apply(this, redacted as Parameters<typeof method>);
+      },
+    },
   };
-  return config.destination ? pino(options, config.destination as pino.DestinationStream) : pino(options);
+  const logger = config.destination
+    ? pino(options, config.destination as pino.DestinationStream)
+    : pino(options);
+  // A child's bindings are serialized once, past formatters.log; children of
+  // children inherit this method (pino creates each child from its parent).
+  const child = Object.getPrototypeOf(logger).child as Logger['child'];
+  logger.child = function redactedChild(this: Logger, bindings, childOptions) {
+    return child.call(this, redactDeep(bindings) as typeof bindings, childOptions);
+  } as Logger['child'];
+  return logger;
 }

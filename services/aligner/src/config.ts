@@ -1,7 +1,11 @@
-import { TIMEFRAMES } from '@perpflow/contracts';
-import { kafkaConfigShape } from '@perpflow/kafka';
+import { readFileSync } from 'node:fs';
+import { parseAlignConfig } from '@perpflow/align';
+import { ConfigError, TIMEFRAMES } from '@perpflow/contracts';
+import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
+import { parseQualityConfig } from '@perpflow/quality';
 import { z } from 'zod';
+import type { EngineConfig } from './domain/engine.js';
 
 /** aligner configuration: one zod schema over environment variables, parsed at start-up. */
 export const AlignerConfigSchema = z.object({
@@ -53,6 +57,11 @@ export const AlignerConfigSchema = z.object({
     .describe(
       'a partition writes a full state snapshot (and empties its write-ahead log of batches) after this many records since the last one; bounds the log in Redis (~0.5 KB a record: ~26 MB per partition at 50k) and the replay on restart',
     ),
+  ALIGNER_MAX_BATCH_ATTEMPTS: env
+    .int(5, { min: 1 })
+    .describe(
+      'the pure step (decode, quality, align) throwing on the same batch this many times in a row pauses its partition (perpflow_aligner_partition_stalled, alert AlignerPartitionStalled) instead of retrying it forever',
+    ),
   ALIGNER_SNAPSHOT_INTERVAL_MS: env
     .int(60_000, { min: 0 })
     .describe(
@@ -79,5 +88,35 @@ export const AlignerConfigSchema = z.object({
 export type AlignerConfig = z.infer<typeof AlignerConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): AlignerConfig {
-  return parseConfig(AlignerConfigSchema, environment);
+  const config = parseConfig(AlignerConfigSchema, environment, { prefixes: ['ALIGNER_'] });
+  checkKafkaSecurity(config);
+  return config;
+}
+
+/**
+ * The pure engine's config from the service config: the one place that reads the
+ * quality file (the engine in domain/ reads nothing). A bad value names its key.
+ */
+export function loadEngineConfig(c: AlignerConfig): EngineConfig {
+  let qualityInput: unknown = {};
+  if (c.ALIGNER_QUALITY_CONFIG) {
+    try {
+      qualityInput = JSON.parse(readFileSync(c.ALIGNER_QUALITY_CONFIG, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(
+        'ALIGNER_QUALITY_CONFIG',
+        `cannot read ${c.ALIGNER_QUALITY_CONFIG} as JSON: ${(err as Error).message}`,
+      );
+    }
+  }
+  return {
+    quality: parseQualityConfig(qualityInput),
+    align: parseAlignConfig({
+      timeframe: c.ALIGNER_TIMEFRAME,
+      allowedLatenessMs: c.ALIGNER_ALLOWED_LATENESS_MS,
+      revisionHorizonMs: c.ALIGNER_REVISION_HORIZON_MS,
+      fillPolicy: c.ALIGNER_FILL_POLICY,
+    }),
+    maxStreams: c.ALIGNER_MAX_STREAMS_PER_PARTITION,
+  };
 }

@@ -19,8 +19,8 @@ import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
 import { RedisPartitionStateStore } from './adapters/partition-state.js';
-import { loadConfig } from './config.js';
-import { createPartitionEngine, loadEngineConfig } from './domain/engine.js';
+import { loadConfig, loadEngineConfig } from './config.js';
+import { createPartitionEngine } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
 import { AlignerPipeline, type PipelineStep } from './pipeline.js';
 
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     producer,
     state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
     atStep: crashHook(config.ALIGNER_CRASH_AT),
+    maxBatchAttempts: config.ALIGNER_MAX_BATCH_ATTEMPTS,
     snapshotPolicy: {
       everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
       everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,

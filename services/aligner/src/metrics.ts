@@ -66,6 +66,18 @@ export function createAlignerMetrics(registry: Registry = createRegistry('aligne
       help: 'Partition state snapshots written to Redis',
       registers: [registry],
     }),
+    batchFailures: new Counter({
+      name: 'perpflow_aligner_batch_failures_total',
+      help: 'Batches that failed (Redis, Kafka or the engine) and are retried, per topic',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    partitionStalled: new Gauge({
+      name: 'perpflow_aligner_partition_stalled',
+      help: '1 while a partition is paused because the pure step threw on the same batch ALIGNER_MAX_BATCH_ATTEMPTS times in a row',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
   };
 }
 export type AlignerMetrics = ReturnType<typeof createAlignerMetrics>;

@@ -1,4 +1,4 @@
-import { type Feed, feedOfTopic, TOPICS, timeframeMs } from '@perpflow/contracts';
+import { type Feed, feedOfTopic, PerpflowError, timeframeMs, TOPICS } from '@perpflow/contracts';
 import { headersToStrings } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
 import type { Batch, Consumer, Message, Producer } from 'kafkajs';
@@ -30,6 +30,11 @@ export interface PipelineDeps {
   /** The perpflow-producer header of every record written: `aligner/<group>` (default `aligner`). */
   producerName?: string;
   snapshotPolicy?: SnapshotPolicy;
+  /**
+   * Failures in a row of the pure step on the same batch (same first offset) after which
+   * its partition is paused and reported stalled instead of retried again. Default 5.
+   */
+  maxBatchAttempts?: number;
   /** Called at each step of a batch; TEST ONLY (ALIGNER_CRASH_AT kills the process there). */
   atStep?: (step: PipelineStep) => void;
 }
@@ -64,12 +69,17 @@ export class AlignerPipeline {
   private readonly partitions = new Map<number, PartitionRuntime>();
   private readonly inFlight = new Map<number, Promise<void>>();
 
+  /** `<topic>/<partition>` → the first offset of the batch that failed, and how often in a row. */
+  private readonly failures = new Map<string, { offset: string; attempts: number }>();
+
   private readonly producerName: string;
   private readonly policy: SnapshotPolicy;
+  private readonly maxBatchAttempts: number;
 
   constructor(private readonly deps: PipelineDeps) {
     this.producerName = deps.producerName ?? 'aligner';
     this.policy = deps.snapshotPolicy ?? DEFAULT_SNAPSHOT_POLICY;
+    this.maxBatchAttempts = deps.maxBatchAttempts ?? 5;
   }
 
   /** Drops cached state on every rebalance: the next batch reloads the partition's snapshot and log. */
@@ -93,15 +103,62 @@ export class AlignerPipeline {
     await previous;
     try {
       await this.process(batch, heartbeat);
+      this.noteSuccess(batch);
     } catch (err) {
       // The engine may hold inputs whose log entry or outputs are not durable: forget it,
       // so the retry starts again from Redis (snapshot + log: state and offsets agree).
       this.partitions.delete(batch.partition);
-      throw err;
+      if (!this.noteFailure(batch, err)) throw err;
     } finally {
       release();
       if (this.inFlight.get(batch.partition) === chain) this.inFlight.delete(batch.partition);
     }
+  }
+
+  /** runBatch, its failures marked as the code's (pure: the same batch fails the same way). */
+  private run(engine: PartitionEngine, batch: ConsumedBatch): BatchResult {
+    try {
+      return runBatch(engine, batch, this.producerName);
+    } catch (err) {
+      throw new BatchProcessingError(batch, err);
+    }
+  }
+
+  /**
+   * Counts a failed batch. Redis or Kafka failing is retried for as long as it lasts (an
+   * outage). The pure step failing on the same batch `maxBatchAttempts` times in a row is
+   * a record or state the code cannot handle: its partition is paused (the others go
+   * on), perpflow_aligner_partition_stalled says so and the alert AlignerPartitionStalled
+   * fires; never a silent retry loop. Nothing past the batch is committed, so a restart
+   * after the fix resumes there. True when paused.
+   */
+  private noteFailure(batch: Batch, err: unknown): boolean {
+    const { topic, partition } = batch;
+    this.deps.metrics.batchFailures.inc({ topic });
+    if (!(err instanceof BatchProcessingError)) return false;
+    const offset = batch.messages[0]?.offset ?? '';
+    const id = `${topic}/${partition}`;
+    const prev = this.failures.get(id);
+    const attempts = prev?.offset === offset ? prev.attempts + 1 : 1;
+    this.failures.set(id, { offset, attempts });
+    const context = { topic, partition, offset, attempts, err: err.message };
+    if (attempts < this.maxBatchAttempts) {
+      this.deps.logger.warn(context, 'batch failed; retried');
+      return false;
+    }
+    this.deps.metrics.partitionStalled.set({ topic, partition: String(partition) }, 1);
+    this.deps.consumer.pause([{ topic, partitions: [partition] }]);
+    this.deps.logger.error(
+      context,
+      'the same batch failed every attempt: partition paused (perpflow_aligner_partition_stalled); fix the cause and restart the aligner',
+    );
+    return true;
+  }
+
+  private noteSuccess(batch: Batch): void {
+    const id = `${batch.topic}/${batch.partition}`;
+    if (!this.failures.delete(id)) return;
+    this.deps.metrics.partitionStalled.set({ topic: batch.topic, partition: String(batch.partition) }, 0);
   }
 
   private async process(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
@@ -126,7 +183,7 @@ export class AlignerPipeline {
         headers: headersToStrings(m.headers),
       })),
     };
-    const result = runBatch(rt.engine, consumed, this.producerName);
+    const result = this.run(rt.engine, consumed);
     const offsets = { ...rt.offsets, [topic]: (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString() };
     // Write-ahead: the batch (its input order and nowMs) is durable before any of its output is.
     await this.deps.state.append(partition, { seq: rt.seq + 1, batch: consumed, offsets });
@@ -227,7 +284,7 @@ export class AlignerPipeline {
         );
         continue;
       }
-      last = runBatch(engine, entry.batch, this.producerName);
+      last = this.run(engine, entry.batch);
       offsets[entry.batch.topic] = entry.offsets[entry.batch.topic]!;
       records += entry.batch.messages.length;
     }
@@ -251,6 +308,18 @@ export class AlignerPipeline {
       'partition state loaded',
     );
     return rt;
+  }
+}
+
+/** The pure step (decode, engine) threw on a batch: a bug or state it cannot handle, not an outage. */
+export class BatchProcessingError extends PerpflowError {
+  readonly code = 'ALIGNER_BATCH_PROCESSING';
+  readonly retriable = false;
+  constructor(batch: ConsumedBatch, cause: unknown) {
+    super(
+      `processing ${batch.topic}[${batch.partition}] from offset ${batch.messages[0]?.offset ?? '?'} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause, context: { topic: batch.topic, partition: batch.partition } },
+    );
   }
 }
 

@@ -21,6 +21,7 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TOPICS } from '@perpflow/contracts';
+import { dropKafkajsTimeoutWarning } from '@perpflow/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   envNumber,
@@ -247,6 +248,7 @@ async function main(): Promise<number> {
     ingest.kill('SIGTERM');
 
     console.log('reading the raw topics back…');
+    dropKafkajsTimeoutWarning();
     const kafka = new Kafka({
       clientId: `${producer}-verify`,
       brokers: (stack.KAFKA_BROKERS ?? '127.0.0.1:39092').split(','),
@@ -342,6 +344,7 @@ async function main(): Promise<number> {
 /** Deletes this run's topics (BACKFILL_KEEP_TOPICS=1 keeps them for a look). */
 async function dropTopics(brokers: string, prefix: string): Promise<void> {
   if (process.env.BACKFILL_KEEP_TOPICS === '1') return;
+  dropKafkajsTimeoutWarning();
   const admin = new Kafka({
     clientId: `${prefix}drop`,
     brokers: brokers.split(','),

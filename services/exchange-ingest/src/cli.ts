@@ -6,9 +6,10 @@
  *   perpflow-backfill cancel <id>
  */
 import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
-import { sleep } from '@perpflow/runtime';
+import { Progress, sleep } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
-import { BackfillControl, type BackfillStatus, DEFAULT_QUEUE_PREFIX } from './backfill/queue.js';
+import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
+import { loadBackfillCliConfig } from './config.js';
 import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
 
 function flags(argv: string[]): Map<string, string> {
@@ -26,35 +27,47 @@ function flags(argv: string[]): Map<string, string> {
   return m;
 }
 
+/** One status line (no rate: a single sample). */
 function bar(s: BackfillStatus): string {
-  const frac = s.progress;
-  const width = 30;
-  const full = Math.round(frac * width);
-  return `${s.id.padEnd(24)} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${s.done}/${s.total} jobs${s.failed ? `, ${s.failed} FAILED` : ''}${s.cancelled ? ' (cancelled)' : ''}`;
+  const note = `${s.failed ? `${s.failed} FAILED ` : ''}${s.cancelled ? '(cancelled)' : ''}`.trim();
+  return new Progress({ unit: 'jobs', label: s.id, tty: false, write: () => {} }).line(
+    Math.round(s.progress * s.total * 10) / 10,
+    s.total,
+    note,
+  );
 }
 
+/** Follows a backfill until it ends: a bar with jobs/s and ETA on a terminal, a plain line every 5 s otherwise. */
 async function follow(control: BackfillControl, id: string): Promise<number> {
-  const tty = process.stdout.isTTY;
+  const tty = process.stdout.isTTY === true;
+  const progress = new Progress({ unit: 'jobs', label: id, tty, write: (t) => process.stdout.write(t) });
   for (;;) {
     const s = await control.status(id);
-    if (!s) throw new Error(`no backfill "${id}"`);
-    process.stdout.write(tty ? `\r${bar(s)}` : `${bar(s)}\n`);
-    if (s.done + s.failed >= s.total || s.cancelled) {
-      process.stdout.write('\n');
+    if (!s) throw new Error(`no backfill "${id}" (perpflow-backfill list shows the ids)`);
+    const ended = s.done + s.failed >= s.total || s.cancelled;
+    const note = `${s.failed ? `${s.failed} FAILED ` : ''}${s.cancelled ? '(cancelled)' : ''}`.trim();
+    // Jobs in flight count by their own progress, so the bar moves within a job.
+    progress.update(Math.round(s.progress * s.total * 10) / 10, s.total, note, ended);
+    if (ended) {
+      if (s.failed > 0)
+        process.stdout.write(
+          `${s.failed} job(s) failed after their retries: see the ingest worker's log for the error, then start the backfill again (finished days are not refetched)\n`,
+        );
       return s.failed > 0 ? 2 : 0;
     }
-    await sleep(tty ? 500 : 5_000);
+    await sleep(tty ? 500 : 1_000);
   }
 }
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   const f = flags(rest);
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:36379', { maxRetriesPerRequest: 3 });
-  // The same queue prefix as the workers (INGEST_BACKFILL_QUEUE), or --queue.
-  const queuePrefix = f.get('--queue') ?? process.env.INGEST_BACKFILL_QUEUE ?? DEFAULT_QUEUE_PREFIX;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
-    throw new Error('--queue / INGEST_BACKFILL_QUEUE: letters, digits, _ . - only');
+  // The service's own keys and defaults (config.ts): REDIS_URL, INGEST_BACKFILL_QUEUE.
+  const config = loadBackfillCliConfig(
+    f.has('--queue') ? { ...process.env, INGEST_BACKFILL_QUEUE: f.get('--queue') } : process.env,
+  );
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const queuePrefix = config.INGEST_BACKFILL_QUEUE;
   const control = new BackfillControl(redis, Date.now, queuePrefix);
   try {
     switch (command) {
@@ -100,7 +113,7 @@ async function main(): Promise<number> {
         console.log(
           `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day${shards > 1 ? `, over ${shards} shards` : ''}). A running exchange-ingest picks them up.`,
         );
-        return f.has('--follow') ? follow(control, s.id) : 0;
+        return f.has('--follow') ? await follow(control, s.id) : 0;
       }
       case 'list': {
         const all = await control.list();
@@ -111,7 +124,7 @@ async function main(): Promise<number> {
       case 'status': {
         const id = rest[0];
         if (!id) throw new Error('usage: perpflow-backfill status <id> [--follow]');
-        if (f.has('--follow')) return follow(control, id);
+        if (f.has('--follow')) return await follow(control, id);
         const s = await control.status(id);
         if (!s) throw new Error(`no backfill "${id}" (see: perpflow-backfill list)`);
         console.log(bar(s));

@@ -20,4 +20,21 @@ describe('ingest config', () => {
       (err: Error) => /INGEST_CANDLES/.test(err.message),
     );
   });
+  it('refuses a misspelt INGEST_ key, naming the nearest known key', () => {
+    assert.throws(
+      () => loadConfig({ INGEST_SYMBOL_LIMT: '5' }),
+      /INGEST_SYMBOL_LIMT.*did you mean INGEST_SYMBOL_LIMIT\?/,
+    );
+  });
+  it('refuses a hex or blank number naming the key', () => {
+    assert.throws(() => loadConfig({ INGEST_SYMBOL_LIMIT: '0x10' }), /INGEST_SYMBOL_LIMIT.*decimal integer/);
+    assert.throws(() => loadConfig({ INGEST_BUDGET_SHARE: ' ' }), /INGEST_BUDGET_SHARE.*decimal number/);
+    assert.equal(loadConfig({ INGEST_BUDGET_SHARE: '0.5' }).INGEST_BUDGET_SHARE, 0.5);
+  });
+  it('refuses SASL without a password naming the key', () => {
+    assert.throws(
+      () => loadConfig({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }),
+      /KAFKA_SASL_PASSWORD/,
+    );
+  });
 });

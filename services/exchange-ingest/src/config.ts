@@ -1,7 +1,20 @@
 import { EXCHANGES, FEEDS, TIMEFRAMES } from '@perpflow/contracts';
-import { kafkaConfigShape } from '@perpflow/kafka';
+import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
 import { z } from 'zod';
+
+/** Shared by the service and the backfill CLI, so both read one default and one rule. */
+const backfillQueueKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+  .default('perpflow-backfill')
+  .describe(
+    'prefix of the BullMQ backfill queues (the CLI reads the same variable): workers on one prefix must point at the same exchanges',
+  );
+const redisUrlKey = z
+  .string()
+  .default('redis://127.0.0.1:36379')
+  .describe('Redis for BullMQ jobs and checkpoints');
 
 /**
  * exchange-ingest configuration: one zod schema over environment variables,
@@ -44,13 +57,7 @@ export const IngestConfigSchema = z
       .describe(
         'BENCH/TEST ONLY: prepended to the topic names (raw topics, dead letters) so a bulk run does not fill the shared ones; empty in production',
       ),
-    INGEST_BACKFILL_QUEUE: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
-      .default('perpflow-backfill')
-      .describe(
-        'prefix of the BullMQ backfill queues (the CLI reads the same variable): workers on one prefix must point at the same exchanges',
-      ),
+    INGEST_BACKFILL_QUEUE: backfillQueueKey,
     INGEST_BACKFILL_CONCURRENCY: env
       .int(2, { min: 1, max: 32 })
       .describe('backfill jobs in flight per process'),
@@ -81,11 +88,8 @@ export const IngestConfigSchema = z
       .describe(
         'per-exchange base URL overrides: `binanceusdm=http://127.0.0.1:39200,bybit=...` (the simulator, a proxy)',
       ),
-    INGEST_BUDGET_SHARE: z.coerce
-      .number()
-      .gt(0)
-      .max(1)
-      .default(0.8)
+    INGEST_BUDGET_SHARE: env
+      .number(0.8, { gt: 0, max: 1 })
       .describe(
         "share of each exchange's per-IP rate budget this process may use (live + backfill); workers sharing an IP split it",
       ),
@@ -94,10 +98,7 @@ export const IngestConfigSchema = z
       .describe(
         'override the ccxt throttle (ms per cost unit); 0 = derived from the budget share (ccxt default for venues without a known budget)',
       ),
-    REDIS_URL: z
-      .string()
-      .default('redis://127.0.0.1:36379')
-      .describe('Redis for BullMQ jobs and checkpoints'),
+    REDIS_URL: redisUrlKey,
     METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
     METRICS_PORT: env.port(39101).describe('port of /metrics, /healthz, /readyz'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -118,7 +119,22 @@ export const IngestConfigSchema = z
 export type IngestConfig = z.infer<typeof IngestConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): IngestConfig {
-  return parseConfig(IngestConfigSchema, environment);
+  const config = parseConfig(IngestConfigSchema, environment, { prefixes: ['INGEST_'] });
+  checkKafkaSecurity(config);
+  return config;
+}
+
+/** `perpflow-backfill` (the CLI): the two keys it shares with the service, nothing else. */
+export const BackfillCliConfigSchema = z.object({
+  REDIS_URL: redisUrlKey,
+  INGEST_BACKFILL_QUEUE: backfillQueueKey,
+});
+export type BackfillCliConfig = z.infer<typeof BackfillCliConfigSchema>;
+
+export function loadBackfillCliConfig(
+  environment: Record<string, string | undefined> = process.env,
+): BackfillCliConfig {
+  return parseConfig(BackfillCliConfigSchema, environment);
 }
 
 export function endpointOverrides(c: IngestConfig): Map<string, string> {

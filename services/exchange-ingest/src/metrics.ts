@@ -38,9 +38,10 @@ export function createIngestMetrics(registry: Registry = createRegistry('exchang
       registers: [registry],
     }),
     rejected: new Counter({
-      name: 'perpflow_ingest_records_rejected_total',
-      help: 'Exchange records that broke the contract (sent to the dead-letter topic), per rule',
-      labelNames: ['exchange', 'feed', 'rule'],
+      // One name for every stage's dead letters (aligner and windower count under it too).
+      name: 'perpflow_dlq_records_total',
+      help: 'Records sent to the dead-letter topic, per stage, feed and rule',
+      labelNames: ['stage', 'feed', 'rule'],
       registers: [registry],
     }),
     publishLatency: new Histogram({

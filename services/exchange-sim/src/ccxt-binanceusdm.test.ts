@@ -97,6 +97,14 @@ describe('ccxt binanceusdm against the simulator (REST)', () => {
     for (const h of hist) assert.equal(new Date(h.timestamp as number).getUTCHours() % 8, 0);
   });
 
+  it('openInterestHist costs no request weight (its own 1000 / 5 min limit only), klines by limit', async () => {
+    sim.reset();
+    await ex.fetchOpenInterestHistory('BTC/USDT:USDT', '5m', undefined, 30);
+    assert.equal(header(ex, 'x-mbx-used-weight-1m'), '0');
+    await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 99);
+    assert.equal(header(ex, 'x-mbx-used-weight-1m'), '1');
+  });
+
   it('reports used weight on every answer', async () => {
     await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 1000);
     const used = Number(header(ex, 'x-mbx-used-weight-1m'));
@@ -157,6 +165,8 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
     const err429 = await ex.fetchOpenInterest('BTC/USDT:USDT').catch((e: Error) => e);
     assert.ok(err429 instanceof ccxt.DDoSProtection && / 429 /.test(err429.message), String(err429));
     assert.equal(header(ex, 'retry-after'), '7');
+    // The weight header comes with injected refusals too (the ingest's gate reads it).
+    assert.equal(header(ex, 'x-mbx-used-weight-1m'), '0');
     sim.reset();
     sim.applyFaults({ banMs: 30_000 });
     const err418 = await ex.fetchOpenInterest('BTC/USDT:USDT').catch((e: Error) => e);

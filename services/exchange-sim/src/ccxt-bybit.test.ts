@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { pointExchangeAt } from '@perpflow/venue-endpoints';
 import ccxt from 'ccxt';
 import { createMarketModel, MINUTE_MS } from './market/index.js';
+import { BybitLimiter } from './limits/rate-limits.js';
 import { type SimServer, startSimServer } from './server.js';
+import { bybit } from './venues/bybit.js';
 
 /** Unmodified ccxt.pro.bybit (default options: it also asks for spot, inverse and option markets). */
 
@@ -58,15 +60,20 @@ describe('ccxt bybit against the simulator', () => {
   });
 
   it('fetchOpenInterest, fetchOpenInterestHistory, fetchFundingRates and fetchFundingRateHistory equal the model', async () => {
+    // Bybit counts both sides: ccxt's amount is twice the model's one side, which comes as singleOpenInterest.
     const oi = await ex.fetchOpenInterest('SOL/USDT:USDT');
-    assert.equal(oi.openInterestAmount, truth.openInterest('SOLUSDT', oi.timestamp as number).openInterest);
+    const oneSide = truth.openInterest('SOLUSDT', oi.timestamp as number).openInterest;
+    assert.equal(Number(oi.info.singleOpenInterest), oneSide);
+    assert.equal(oi.openInterestAmount, Number((2 * oneSide).toFixed(8)));
     const since = Math.floor(sim.clock.now() / 3_600_000) * 3_600_000 - 48 * 3_600_000;
+    // ccxt sends endTime = since + 24 h: the venue answers the 24 points ending there,
+    // so the point at `since` itself is not among them (ccxt PR #30016's live answers).
     const hist = await ex.fetchOpenInterestHistory('SOL/USDT:USDT', '1h', since, 24);
     assert.deepEqual(
-      hist.map((h) => [h.timestamp, h.openInterestAmount]),
+      hist.map((h) => [h.timestamp, Number(h.info.singleOpenInterest), h.openInterestAmount]),
       truth
-        .openInterestHistory('SOLUSDT', 3_600_000, since, since + 23 * 3_600_000)
-        .map((p) => [p.timeMs, p.openInterest]),
+        .openInterestHistory('SOLUSDT', 3_600_000, since + 3_600_000, since + 24 * 3_600_000)
+        .map((p) => [p.timeMs, p.openInterest, Number((2 * p.openInterest).toFixed(8))]),
     );
     const rates = await ex.fetchFundingRates();
     assert.equal(Object.keys(rates).length, 500);
@@ -86,26 +93,110 @@ describe('ccxt bybit against the simulator', () => {
     );
   });
 
-  it('answers retCode 10006 over its per-second limit: ccxt raises RateLimitExceeded', async () => {
+  it('open-interest history is end-anchored and newest first, as the live endpoint answered in ccxt PR #30016', async () => {
+    const H = 3_600_000;
+    const latest = Math.floor(sim.clock.now() / H) * H;
+    const S = latest - 100 * H;
+    const times = async (query: string) => {
+      const res = await fetch(
+        `${sim.url}/api.bybit.com/v5/market/open-interest?category=linear&symbol=BTCUSDT&intervalTime=1h&${query}`,
+      );
+      const body = (await res.json()) as { retCode: number; result: { list: { timestamp: string }[] } };
+      assert.equal(body.retCode, 0, query);
+      return body.result.list.map((r) => Number(r.timestamp));
+    };
+    const span = (from: number, to: number) => {
+      const out: number[] = [];
+      for (let t = to; t >= from; t -= H) out.push(t);
+      return out;
+    };
+    // The PR's four rows: a lone startTime is ignored (the page ends now); endTime alone ends there;
+    // start + 5 h with limit 5 gives S+5h … S+1h; start + 50 h with limit 50 gives S+50h … S+1h.
+    assert.deepEqual(await times(`startTime=${S}`), span(latest - 49 * H, latest));
+    assert.deepEqual(await times(`endTime=${S}`), span(S - 49 * H, S));
+    assert.deepEqual(await times(`startTime=${S}&endTime=${S + 5 * H}&limit=5`), span(S + H, S + 5 * H));
+    assert.deepEqual(await times(`startTime=${S}&endTime=${S + 50 * H}&limit=50`), span(S + H, S + 50 * H));
+    // A start inside the page bounds it from below.
+    assert.deepEqual(
+      await times(`startTime=${S + 3 * H}&endTime=${S + 5 * H}&limit=5`),
+      span(S + 3 * H, S + 5 * H),
+    );
+  });
+
+  it('over its IP limit answers 403 "access too frequent" and keeps the IP banned: ccxt raises RateLimitExceeded', async () => {
     const strict = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 5 },
-      bybitLimits: { requestsPerSecond: 3 },
+      bybitLimits: { requestsPerSecond: 3, banMs: 600_000 }, // 15 requests per 5 s
     });
     const ex2 = await client(strict, { options: { fetchMarkets: { types: ['linear'] } } });
     try {
       await ex2.loadMarkets(); // 2 requests (Trading + PreLaunch)
       const results = await Promise.allSettled(
-        [1, 2, 3, 4].map(() => ex2.fetchOpenInterest('BTC/USDT:USDT')),
+        Array.from({ length: 16 }, () => ex2.fetchOpenInterest('BTC/USDT:USDT')),
       );
-      const rejected = results.filter((x) => x.status === 'rejected');
-      assert.ok(rejected.length >= 1);
-      for (const x of rejected)
-        assert.ok((x as PromiseRejectedResult).reason instanceof ccxt.RateLimitExceeded);
+      const rejected = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
+      assert.equal(results.length - rejected.length, 13, 'requests 3–15 of the window pass');
+      for (const x of rejected) {
+        assert.ok(x.reason instanceof ccxt.RateLimitExceeded, String(x.reason));
+        assert.match(String(x.reason.message), / 403 .*access too frequent/);
+      }
+      // Banned: the raw answer is a plain 403 with no JSON envelope and no Retry-After.
+      const res = await fetch(`${strict.url}/api.bybit.com/v5/market/time`);
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('retry-after'), null);
+      assert.equal(await res.text(), 'access too frequent');
     } finally {
       await ex2.close();
       await strict.close();
     }
+  });
+
+  it('the IP window slides over 5 s and a ban lasts banMs', () => {
+    const l = new BybitLimiter({ requestsPerSecond: 2, banMs: 60_000 });
+    for (let i = 0; i < 10; i++) assert.equal(l.check('a', 1_000 + i * 100).ok, true);
+    assert.equal(l.check('b', 1_500).ok, true, 'per IP');
+    assert.equal(l.check('a', 6_000).ok, true, 'the first request left the window');
+    const over = l.check('a', 6_050);
+    assert.equal(over.ok, false);
+    assert.equal(over.bannedUntilMs, 66_050);
+    assert.equal(l.check('a', 66_049).ok, false);
+    assert.equal(l.check('a', 66_050).ok, true);
+  });
+});
+
+describe('bybit liquidation topics', () => {
+  const model = createMarketModel({ seed: SEED, symbolCount: 5 });
+  const ctx = { model } as unknown as Parameters<typeof bybit.liquidationMessages>[3];
+  const ev = (timeMs: number, qty: number) =>
+    ({ symbol: 'BTCUSDT', timeMs, side: 'SELL', price: 61_000, averagePrice: 61_010, qty }) as const;
+  const events = [ev(1_000, 1), ev(1_400, 2), ev(1_999, 3), ev(2_000, 4), ev(4_500, 5)];
+  it('allLiquidation.<SYM> carries every event', () => {
+    const msgs = bybit.liquidationMessages(
+      { kind: 'liquidation', raw: 'allLiquidation.BTCUSDT', symbol: 'BTCUSDT' },
+      events,
+      5_000,
+      ctx,
+    );
+    const data = msgs.flatMap((m) => (JSON.parse(m) as { data: { T: number }[] }).data.map((d) => d.T));
+    assert.deepEqual(data, [1_000, 1_400, 1_999, 2_000, 4_500]);
+  });
+  it('the deprecated liquidation.<SYM> pushes at most one event per second (the last), so a regression to it loses events', () => {
+    const msgs = bybit.liquidationMessages(
+      { kind: 'liquidation', raw: 'liquidation.BTCUSDT', symbol: 'BTCUSDT' },
+      events,
+      5_000,
+      ctx,
+    );
+    const data = msgs.map((m) => JSON.parse(m) as { data: { updatedTime: number; size: string } });
+    assert.deepEqual(
+      data.map((d) => [d.data.updatedTime, Number(d.data.size)]),
+      [
+        [1_999, 3],
+        [2_000, 4],
+        [4_500, 5],
+      ],
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { FaultSpecSchema } from './faults/faults.js';
 import type { SimServerOptions } from './server.js';
 
-const nonNegative = (def: number) => z.coerce.number().min(0).default(def);
+const nonNegative = (def: number) => env.number(def, { min: 0 });
 
 /** exchange-sim configuration: environment variables, one schema, parsed at start-up. */
 export const SimConfigSchema = z.object({
@@ -16,28 +16,19 @@ export const SimConfigSchema = z.object({
   SYMBOLS: env
     .int(500, { min: 1, max: 5000 })
     .describe('listed perpetuals: BTCUSDT, ETHUSDT, … then S001USDT, …'),
-  SPEED: z.coerce
-    .number()
-    .positive()
-    .default(1)
+  SPEED: env
+    .number(1, { gt: 0 })
     .describe('simulated ms per wall ms (>1: event time runs faster than the wall clock)'),
   START_MS: env.int(0, { min: 0 }).describe('simulated time at start (0 = the wall clock)'),
   CLOCK_OFFSET_MS: env.int(0).describe('added to simulated time'),
   PUSH_INTERVAL_MS: env
     .int(1000, { min: 50 })
     .describe('wall ms between websocket pushes (open-candle updates, liquidations)'),
-  MISSING_CANDLE_RATE: z.coerce
-    .number()
-    .min(0)
-    .max(0.5)
-    .default(0)
+  MISSING_CANDLE_RATE: env
+    .number(0, { min: 0, max: 0.5 })
     .describe('share of 1m candles never published (deterministic by seed)'),
   LIQUIDATION_BURSTS_PER_HOUR: nonNegative(1).describe('mean liquidation bursts per symbol per hour'),
-  OI_RETENTION_DAYS: z.coerce
-    .number()
-    .positive()
-    .default(30)
-    .describe('open-interest history kept, like the venue'),
+  OI_RETENTION_DAYS: env.number(30, { gt: 0 }).describe('open-interest history kept, like the venue'),
   BINANCE_WEIGHT_PER_MINUTE: env
     .int(2400, { min: 1 })
     .describe('request weight per minute per IP before 429'),
@@ -53,7 +44,10 @@ export const SimConfigSchema = z.object({
     .describe('first ban length; doubles with each ban, up to 3 days'),
   BYBIT_REQUESTS_PER_SECOND: env
     .int(120, { min: 1 })
-    .describe('Bybit requests per second per IP before retCode 10006'),
+    .describe('Bybit IP limit as a rate: this × 5 requests in any 5 s window, past it HTTP 403 and a ban'),
+  BYBIT_BAN_MS: env
+    .int(600_000, { min: 1 })
+    .describe('how long a Bybit IP over its limit is answered 403 "access too frequent"'),
   FAULTS: z
     .string()
     .default('')
@@ -73,7 +67,7 @@ export const SimConfigSchema = z.object({
 export type SimConfig = z.infer<typeof SimConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): SimConfig {
-  return parseConfig(SimConfigSchema, environment);
+  return parseConfig(SimConfigSchema, environment, { prefixes: ['BINANCE_', 'BYBIT_'] });
 }
 
 export function serverOptions(c: SimConfig): SimServerOptions {
@@ -98,7 +92,7 @@ export function serverOptions(c: SimConfig): SimServerOptions {
       banAfterRejected: c.BINANCE_BAN_AFTER_REJECTED,
       banBaseMs: c.BINANCE_BAN_BASE_MS,
     },
-    bybitLimits: { requestsPerSecond: c.BYBIT_REQUESTS_PER_SECOND },
+    bybitLimits: { requestsPerSecond: c.BYBIT_REQUESTS_PER_SECOND, banMs: c.BYBIT_BAN_MS },
     openInterestRetentionMs: c.OI_RETENTION_DAYS * 86_400_000,
     pushIntervalMs: c.PUSH_INTERVAL_MS,
     ...(c.FAULTS ? { faults: c.FAULTS } : {}),

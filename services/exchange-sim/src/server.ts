@@ -134,7 +134,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     requests,
     wsClients: engine.clients.size,
     binanceLimits: { ...binanceLimiter.options, ips: binanceLimiter.snapshot(clock.wall()) },
-    bybitLimits: { requestsPerSecond: bybitLimiter.requestsPerSecond },
+    bybitLimits: { requestsPerSecond: bybitLimiter.requestsPerSecond, banMs: bybitLimiter.banMs },
   });
 
   const reset = (): void => {
@@ -223,7 +223,12 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
               ? `Way too much request weight used; IP banned until ${wall + injected.retryAfterS * 1000}. Please use WebSocket Streams for live updates to avoid bans.`
               : 'Too many requests; current limit of IP request weight per minute is exceeded (injected). Please use WebSocket Streams for live updates to avoid polling the API.',
         },
-        { 'retry-after': String(injected.retryAfterS) },
+        {
+          // The venue sends the weight header on every answer, its 429s and 418s included.
+          'x-mbx-used-weight-1m': String(binanceLimiter.usedWeight(ip, wall)),
+          'x-mbx-used-weight': String(binanceLimiter.usedWeight(ip, wall)),
+          'retry-after': String(injected.retryAfterS),
+        },
       );
     }
     if (injected && venue.id === 'bybit') {
@@ -258,14 +263,12 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       headers['x-bapi-limit-status'] = String(v.remaining);
       headers['x-bapi-limit-reset-timestamp'] = String(v.resetMs);
       if (!v.ok) {
-        faults.count('bybit_10006', venue.id);
-        count('rate_limit', 200);
-        return sendJson(
-          res,
-          200,
-          bybitEnvelope({}, clock.now(), 10006, 'Too many visits. Exceeded the API Rate Limit.'),
-          headers,
-        );
+        // Over the IP limit: 403 and a ban, as the venue documents (no JSON envelope, no Retry-After).
+        faults.count('bybit_ip_ban_403', venue.id);
+        count('rate_limit', 403);
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('access too frequent');
+        return;
       }
     }
 

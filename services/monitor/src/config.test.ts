@@ -27,4 +27,18 @@ describe('monitor config', () => {
     assert.throws(() => loadConfig({ MONITOR_BASELINE: 's3' }), /MONITOR_BASELINE_KEY/);
     assert.throws(() => loadConfig({ MONITOR_PSI_MODERATE: '0.5' }), /MONITOR_PSI_MODERATE/);
   });
+
+  it('refuses misspelt keys, non-decimal numbers, half an S3 key pair and SASL without TLS, naming the key', () => {
+    assert.throws(
+      () => loadConfig({ MONITOR_KS_ALHPA: '0.1' }),
+      /MONITOR_KS_ALHPA.*did you mean MONITOR_KS_ALPHA\?/,
+    );
+    assert.throws(() => loadConfig({ MONITOR_PSI_BINS: '0x10' }), /MONITOR_PSI_BINS.*decimal integer/);
+    assert.throws(() => loadConfig({ MONITOR_KS_ALPHA: ' ' }), /MONITOR_KS_ALPHA.*decimal number/);
+    assert.throws(() => loadConfig({ S3_SECRET_ACCESS_KEY: 'x' }), /S3_ACCESS_KEY_ID/);
+    assert.throws(
+      () => loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }),
+      /KAFKA_SSL/,
+    );
+  });
 });

@@ -1,13 +1,12 @@
 import { TIMEFRAMES } from '@perpflow/contracts';
 import { DRIFT_FEATURES, DRIFT_THRESHOLDS, KS_DEFAULTS, PSI_DEFAULTS } from '@perpflow/drift';
-import { kafkaConfigShape } from '@perpflow/kafka';
+import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
-import { s3ConfigShape } from '@perpflow/s3';
+import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 
 const HOUR_MS = 3_600_000;
-const number = (def: number, min: number, max = Number.MAX_VALUE) =>
-  z.coerce.number().min(min).max(max).default(def);
+const number = (def: number, min: number, max = Number.MAX_VALUE) => env.number(def, { min, max });
 
 /** monitor configuration: one zod schema over environment variables, parsed at start-up. */
 export const MonitorConfigSchema = z
@@ -128,5 +127,8 @@ export const MonitorConfigSchema = z
 export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): MonitorConfig {
-  return parseConfig(MonitorConfigSchema, environment);
+  const config = parseConfig(MonitorConfigSchema, environment, { prefixes: ['MONITOR_'] });
+  checkKafkaSecurity(config);
+  checkS3Credentials(config);
+  return config;
 }

@@ -5,7 +5,7 @@
  * Also: freshness SLAs per feed as gauges (the alert rules compare the services'
  * freshness with them) and the lag of configured consumer groups.
  */
-import { decodeRecord, TOPICS } from '@perpflow/contracts';
+import { TOPICS } from '@perpflow/contracts';
 import {
   createKafka,
   ensureTopics,
@@ -19,6 +19,7 @@ import { readConsumerLag } from './adapters/consumer-lag.js';
 import { createS3Client } from '@perpflow/s3';
 import { S3JsonStore } from './adapters/s3-reports.js';
 import { loadConfig } from './config.js';
+import { decodeBarMessage } from './domain/bar-input.js';
 import { parseBaseline } from './domain/drift-baseline.js';
 import { type Baseline, DriftBook } from './domain/drift-book.js';
 import { DailyDriftReport, driftReportKey } from './domain/drift-report.js';
@@ -99,14 +100,12 @@ async function main(): Promise<void> {
     autoCommit: false,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        if (!m.value) continue;
-        const decoded = decodeRecord('aligned_bar', m.value);
-        if (!decoded.ok) {
+        const input = decodeBarMessage(m.value);
+        if ('invalid' in input) {
           metrics.barsIn.inc({ outcome: 'invalid' });
           continue;
         }
-        const outcome = book.add(decoded.value as Parameters<DriftBook['add']>[0]);
-        metrics.barsIn.inc({ outcome });
+        metrics.barsIn.inc({ outcome: book.add(input.bar) });
       }
     },
   });

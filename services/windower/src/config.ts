@@ -1,8 +1,25 @@
-import { kafkaConfigShape } from '@perpflow/kafka';
+import { normalizePrefix } from '@perpflow/dataset';
+import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
 import { TOPICS } from '@perpflow/contracts';
 import { z } from 'zod';
-import { s3ConfigShape } from './adapters/s3.js';
+import { checkS3Credentials, s3ConfigShape } from './adapters/s3.js';
+
+/**
+ * The S3 keys with S3_PREFIX checked by the dataset layout's own function: a prefix the
+ * layout refuses (`datasets//prod`) fails start-up naming S3_PREFIX, instead of every
+ * bar being dead-lettered as `windower.key` later.
+ */
+const datasetS3Shape = {
+  ...s3ConfigShape,
+  S3_PREFIX: s3ConfigShape.S3_PREFIX.superRefine((prefix, ctx) => {
+    try {
+      normalizePrefix(prefix);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `the dataset layout refuses it: ${(err as Error).message}` });
+    }
+  }),
+};
 
 /**
  * Month compaction (a BullMQ queue in Redis): the keys the windower and
@@ -56,7 +73,7 @@ export const compactionConfigShape = {
 /** windower configuration: one zod schema over environment variables, parsed at start-up. */
 export const WindowerConfigSchema = z.object({
   ...kafkaConfigShape,
-  ...s3ConfigShape,
+  ...datasetS3Shape,
   WINDOWER_TOPIC: z
     .string()
     .min(1)
@@ -120,20 +137,25 @@ export const WindowerConfigSchema = z.object({
 export type WindowerConfig = z.infer<typeof WindowerConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): WindowerConfig {
-  return parseConfig(WindowerConfigSchema, environment);
+  const config = parseConfig(WindowerConfigSchema, environment, { prefixes: ['WINDOWER_', 'COMPACTION_'] });
+  checkKafkaSecurity(config);
+  checkS3Credentials(config);
+  return config;
 }
 
 /** `perpflow pull`: the S3 connection comes from the same S3_* variables as the windower's. */
-export const PullConfigSchema = z.object({ ...s3ConfigShape });
+export const PullConfigSchema = z.object({ ...datasetS3Shape });
 export type PullConfig = z.infer<typeof PullConfigSchema>;
 
 export function loadPullConfig(environment: Record<string, string | undefined> = process.env): PullConfig {
-  return parseConfig(PullConfigSchema, environment);
+  const config = parseConfig(PullConfigSchema, environment);
+  checkS3Credentials(config);
+  return config;
 }
 
 /** `perpflow compact`: the S3 and compaction keys of the windower. */
 export const CompactConfigSchema = z.object({
-  ...s3ConfigShape,
+  ...datasetS3Shape,
   ...compactionConfigShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'),
 });
@@ -142,5 +164,7 @@ export type CompactConfig = z.infer<typeof CompactConfigSchema>;
 export function loadCompactConfig(
   environment: Record<string, string | undefined> = process.env,
 ): CompactConfig {
-  return parseConfig(CompactConfigSchema, environment);
+  const config = parseConfig(CompactConfigSchema, environment, { prefixes: ['COMPACTION_'] });
+  checkS3Credentials(config);
+  return config;
 }

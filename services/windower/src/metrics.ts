@@ -45,8 +45,15 @@ export function createWindowerMetrics(
       registers: [registry],
     }),
     deadLetters: new Counter({
-      name: 'perpflow_windower_dead_letters_total',
-      help: 'Dead letters acknowledged by perpflow.dlq.v1',
+      // One name for every stage's dead letters (ingest and aligner count under it too).
+      name: 'perpflow_dlq_records_total',
+      help: 'Records sent to the dead-letter topic, per stage, feed and rule',
+      labelNames: ['stage', 'feed', 'rule'],
+      registers: [registry],
+    }),
+    deadLetterSendFailures: new Counter({
+      name: 'perpflow_windower_dead_letter_send_failures_total',
+      help: 'Sends of pending dead letters that failed; they are kept and sent again at the next flush, and the partition commits stay below them',
       registers: [registry],
     }),
     rowsWritten: new Counter({

@@ -1,10 +1,12 @@
 /** `perpflow <command> [flags]`: the batch-job side of the dataset. */
 import { runCompactCli } from './compaction/cli.js';
+import { runLineageCli } from './lineage/cli.js';
 import { runPullCli } from './pull/cli.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   pull: runPullCli,
   compact: runCompactCli,
+  lineage: runLineageCli,
 };
 
 const [command, ...rest] = process.argv.slice(2);

@@ -247,19 +247,30 @@ describe('windower pipeline', () => {
 
   it('holds the commit below a dead letter the broker has not acknowledged', async () => {
     const store = new MemoryStore();
-    const { pipeline } = setup(store);
+    const { pipeline, metrics } = setup(store);
     const internal = pipeline as unknown as { deps: { deadLetters: { send: () => Promise<void> } } };
     let fail = true;
     internal.deps.deadLetters.send = async () => {
       if (fail) throw new Error('broker down');
       store.calls.push('dlq');
     };
+    const count = async (name: string) =>
+      (await metrics.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);
     pipeline.handleBatch(batch(0, 10, [sampleBar(0), 'not json', sampleBar(1)]));
     await pipeline.flush();
     assert.deepEqual(store.calls, ['put object', 'put manifest', 'put index', 'commit 0:11']);
+    await pipeline.flush();
+    assert.equal(
+      await count('perpflow_windower_dead_letter_send_failures_total'),
+      2,
+      'each failed send counted',
+    );
+    assert.equal(await count('perpflow_dlq_records_total'), 0);
     fail = false;
     await pipeline.flush();
     assert.deepEqual(store.calls.slice(4), ['dlq', 'commit 0:13']);
+    assert.equal(await count('perpflow_windower_dead_letter_send_failures_total'), 2);
+    assert.equal(await count('perpflow_dlq_records_total'), 1, 'counted once acknowledged');
   });
 
   it('exports freshness of the newest durable bar (bounded series), durable delay, S3 latency and errors', async () => {

@@ -223,9 +223,12 @@ export class WindowerPipeline {
     try {
       await this.deps.deadLetters.send(letters);
       this.pendingDeadLetters = this.pendingDeadLetters.filter((l) => !letters.includes(l));
-      this.deps.metrics.deadLetters.inc(letters.length);
+      for (const l of letters)
+        this.deps.metrics.deadLetters.inc({ stage: 'windower', feed: 'aligned_bar', rule: l.ruleId });
     } catch (err) {
-      // Kept: the commit stays below them and the next flush sends them again.
+      // Kept: the commit stays below them and the next flush sends them again. Never
+      // silent: counted, and DeadLetterSendFailing fires when it keeps failing.
+      this.deps.metrics.deadLetterSendFailures.inc();
       this.deps.logger.error(
         { err: (err as Error).message, count: letters.length },
         'dead-letter send failed',

@@ -23,10 +23,10 @@ export function formatRow(r: ScenarioRow): string {
 
 export const TABLE_HEADER = `${'scenario'.padEnd(28)} ${'expected'.padStart(8)} ${'found'.padStart(6)} ${'duplicated'.padStart(10)} ${'lost'.padStart(5)}  dead letters by reason`;
 
-export function writeTable(rows: ScenarioRow[], seed: number): string {
+export function writeTable(rows: ScenarioRow[], seed: number, name = 'faults-table.json'): string {
   const dir = process.env.PERPFLOW_TEST_RESULTS ?? join(DATA_DIR, 'test-results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'faults-table.json');
+  const file = join(dir, name);
   writeFileSync(file, `${JSON.stringify({ seed, rows }, null, 2)}\n`);
   return file;
 }

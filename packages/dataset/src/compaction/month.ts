@@ -1,4 +1,4 @@
-import { type AlignedBar, SCHEMA_VERSION } from '@perpflow/contracts';
+import { type AlignedBar, SCHEMA_VERSION, PerpflowError } from '@perpflow/contracts';
 import { sha256Hex } from '../hash.js';
 import { compactedManifestKey, compactedObjectKey, seriesIdString } from '../layout/keys.js';
 import { isWindowStart, windowEndOf } from '../layout/windows.js';
@@ -19,13 +19,13 @@ import { monthSourcesOf } from './plan.js';
  * A day's manifest does not describe the object the index lists (the windower
  * rewrote the day between the reads). Retriable: read the index again.
  */
-export class CompactionSourceChanged extends Error {
+export class CompactionSourceChanged extends PerpflowError {
   readonly code = 'COMPACTION_SOURCE_CHANGED';
   readonly retriable = true;
 }
 
 /** The month cannot be compacted as asked (not a day series, no windows, rows outside their day). Not retriable. */
-export class CompactionInputError extends Error {
+export class CompactionInputError extends PerpflowError {
   readonly code = 'COMPACTION_INPUT';
   readonly retriable = false;
 }

@@ -1,3 +1,4 @@
+import { PerpflowError } from '@perpflow/contracts';
 /**
  * Reversible, path-safe encoding of symbols for S3 key segments: every UTF-8 byte
  * outside [A-Z0-9] becomes `%XX` (upper-case hex). An encoded symbol holds only
@@ -11,7 +12,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** S3 keys are ≤ 1024 bytes; one segment never needs more than this. */
 export const MAX_ENCODED_SYMBOL_LENGTH = 255;
 
-export class InvalidKeySegment extends Error {
+export class InvalidKeySegment extends PerpflowError {
   readonly code = 'INVALID_KEY_SEGMENT';
   readonly retriable = false;
 }

@@ -5,9 +5,10 @@ import {
   SeriesIndexSchema,
   type WindowManifest,
 } from './schemas.js';
+import { PerpflowError } from '@perpflow/contracts';
 
 /** The manifest and the index disagree on series or window unit. Not retriable. */
-export class IndexMismatch extends Error {
+export class IndexMismatch extends PerpflowError {
   readonly code = 'INDEX_MISMATCH';
   readonly retriable = false;
 }

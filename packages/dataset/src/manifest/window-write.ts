@@ -1,4 +1,4 @@
-import { type AlignedBar, SCHEMA_VERSION } from '@perpflow/contracts';
+import { type AlignedBar, PerpflowError, SCHEMA_VERSION } from '@perpflow/contracts';
 import { sha256Hex } from '../hash.js';
 import { manifestKey, objectKey, revisionsKey, type WindowId, windowEndMs } from '../layout/keys.js';
 import { ALIGNED_BAR_SCHEMA_HASH, compareBarsForFile, encodeBarsToParquet } from '../parquet/encode.js';
@@ -43,7 +43,7 @@ export interface WindowWrite {
 }
 
 /** Rows that do not belong to the window they are written in. Not retriable: a bug upstream. */
-export class WindowContentError extends Error {
+export class WindowContentError extends PerpflowError {
   readonly code = 'WINDOW_CONTENT';
   readonly retriable = false;
 }

@@ -1,4 +1,4 @@
-import { type AlignedBar, SCHEMA_VERSION } from '@perpflow/contracts';
+import { type AlignedBar, PerpflowError, SCHEMA_VERSION } from '@perpflow/contracts';
 import { type Data, type Schema, tableFromIPC, type Vector } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { ALIGNED_BAR_COLUMNS, type ColumnSpec, type FileMetadata, PARQUET_METADATA_KEY } from './columns.js';
@@ -6,7 +6,7 @@ import { type BarColumns, columnsToBars } from './transpose.js';
 import { ALIGNED_BAR_SCHEMA_HASH, schemaHashOf } from './encode.js';
 
 /** The file is not an aligned-bar Parquet file this version can read. Not retriable. */
-export class ParquetLayoutMismatch extends Error {
+export class ParquetLayoutMismatch extends PerpflowError {
   readonly code = 'PARQUET_LAYOUT_MISMATCH';
   readonly retriable = false;
 }
@@ -21,7 +21,18 @@ export interface DecodedParquet {
 
 /** Reads a file written by encodeBarsToParquet back into contract records, in file order. */
 export function readBarsParquet(bytes: Uint8Array): DecodedParquet {
-  const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  let table: ReturnType<typeof tableFromIPC>;
+  try {
+    table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  } catch (err) {
+    // parquet-wasm's own errors ("EOF: Parquet file too small") name no file: say what it is.
+    throw new ParquetLayoutMismatch(
+      `not a readable Parquet file (${bytes.byteLength} bytes): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
   const metadata = parseFileMetadata(table.schema.metadata.get(PARQUET_METADATA_KEY));
   const schemaHash = schemaHashOf(table.schema as Schema);
   const expectedSchema = `aligned_bar/v${SCHEMA_VERSION}`;

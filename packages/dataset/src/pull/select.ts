@@ -1,4 +1,4 @@
-import { type AlignedBar, type Timeframe, timeframeMs } from '@perpflow/contracts';
+import { type AlignedBar, PerpflowError, type Timeframe, timeframeMs } from '@perpflow/contracts';
 import { sha256Hex } from '../hash.js';
 import type { ObjectRef } from '../manifest/schemas.js';
 import type { TimeRange } from './plan.js';
@@ -8,7 +8,7 @@ import type { TimeRange } from './plan.js';
  * read (object replaced, manifest not yet) or the object is corrupt. Retriable: read
  * the manifest and object again; persistent mismatch means corruption.
  */
-export class ObjectIntegrityError extends Error {
+export class ObjectIntegrityError extends PerpflowError {
   readonly code = 'OBJECT_INTEGRITY';
   readonly retriable = true;
   constructor(

@@ -3,11 +3,11 @@ import type { RecordIdentity } from '../record-identity.js';
 import { ruleHit } from '../record-rules.js';
 import type { RuleHit } from '../rules.js';
 
-/** JSON form: `seen` holds [identity, orderTimeMs, fingerprint] in memory order. */
+/** JSON form: `seen` holds [identity, orderTimeMs, fingerprint, earliestReceivedAtMs?] in memory order. */
 export interface DedupeSeriesSnapshot {
   maxOrderTimeMs: number | null;
   prunedAtMs: number | null;
-  seen: [string, number, string][];
+  seen: [string, number, string, number?][];
 }
 
 /**
@@ -15,16 +15,20 @@ export interface DedupeSeriesSnapshot {
  * newest record and by `dedupe.maxEntries`) to tell duplicates, revisions and
  * out-of-order arrivals apart.
  */
-/** DedupeSeries as it was up to 3b556ac (a full sweep with entry arrays per prune): the reference its rewrite is tested against. */
+/**
+ * DedupeSeries as it was up to 3b556ac (a full sweep with entry arrays per prune): the
+ * reference its rewrite is tested against; since `stream.earlier_receipt` it also keeps the
+ * earliest receivedAtMs of the remembered content (null: restored without it).
+ */
 export class DedupeSeriesReference {
   private maxOrderTimeMs: number | null;
   private prunedAtMs: number | null;
-  private readonly seen: Map<string, [number, string]>;
+  private readonly seen: Map<string, [number, string, number | null]>;
 
   constructor(snapshot?: DedupeSeriesSnapshot) {
     this.maxOrderTimeMs = snapshot?.maxOrderTimeMs ?? null;
     this.prunedAtMs = snapshot?.prunedAtMs ?? null;
-    this.seen = new Map((snapshot?.seen ?? []).map(([id, t, fp]) => [id, [t, fp]]));
+    this.seen = new Map((snapshot?.seen ?? []).map(([id, t, fp, r]) => [id, [t, fp, r ?? null]]));
   }
 
   get newestTimeMs(): number | null {
@@ -39,6 +43,7 @@ export class DedupeSeriesReference {
   check(
     id: RecordIdentity,
     fingerprint: string,
+    receivedAtMs: number,
     label: string,
     config: QualityConfig,
   ): { hits: RuleHit[]; isNew: boolean } {
@@ -46,17 +51,24 @@ export class DedupeSeriesReference {
     const known = this.seen.get(id.identity);
     if (known) {
       const sameContent = known[1] === fingerprint;
-      const hit = sameContent
+      const earlier = sameContent && (known[2] === null || receivedAtMs < known[2]);
+      const hit = !sameContent
         ? ruleHit(
-            config,
-            'stream.duplicate',
-            `${label}: same content as a record already seen (duplicate delivery)`,
-          )
-        : ruleHit(
             config,
             'stream.revision',
             `${label}: content differs from the record already seen (content hash ${known[1]} → ${fingerprint})`,
-          );
+          )
+        : earlier
+          ? ruleHit(
+              config,
+              'stream.earlier_receipt',
+              `${label}: same content as a record already seen, received earlier (receivedAtMs ${receivedAtMs} ${known[2] === null ? 'vs a copy restored without its receive time' : `< ${known[2]}`}): kept, it lowers knownAtMs`,
+            )
+          : ruleHit(
+              config,
+              'stream.duplicate',
+              `${label}: same content as a record already seen (duplicate delivery)`,
+            );
       if (hit) hits.push(hit);
       return { hits, isNew: false };
     }
@@ -77,9 +89,15 @@ export class DedupeSeriesReference {
   }
 
   /** Records an accepted record. */
-  remember(id: RecordIdentity, fingerprint: string, config: QualityConfig): void {
+  remember(id: RecordIdentity, fingerprint: string, receivedAtMs: number, config: QualityConfig): void {
+    const known = this.seen.get(id.identity);
+    const keepEarlier = known !== undefined && known[1] === fingerprint && known[2] !== null;
     this.seen.delete(id.identity);
-    this.seen.set(id.identity, [id.orderTimeMs, fingerprint]);
+    this.seen.set(id.identity, [
+      id.orderTimeMs,
+      fingerprint,
+      keepEarlier ? Math.min(known[2]!, receivedAtMs) : receivedAtMs,
+    ]);
     if (this.maxOrderTimeMs === null || id.orderTimeMs > this.maxOrderTimeMs)
       this.maxOrderTimeMs = id.orderTimeMs;
     this.prune(config);
@@ -108,7 +126,7 @@ export class DedupeSeriesReference {
     return {
       maxOrderTimeMs: this.maxOrderTimeMs,
       prunedAtMs: this.prunedAtMs,
-      seen: [...this.seen.entries()].map(([id, [t, fp]]) => [id, t, fp]),
+      seen: [...this.seen.entries()].map(([id, [t, fp, r]]) => (r === null ? [id, t, fp] : [id, t, fp, r])),
     };
   }
 }

@@ -1,3 +1,4 @@
+import { PerpflowError } from '@perpflow/contracts';
 import type { Feed } from '@perpflow/contracts';
 import type { Redis } from 'ioredis';
 import type { ConsumedBatch, ConsumedMessage } from '../domain/batch.js';
@@ -31,7 +32,7 @@ export interface StoredPartition {
 }
 
 /** Another writer changed the partition's log since this process read it (zombie or rebalance). */
-export class StalePartitionStateError extends Error {
+export class StalePartitionStateError extends PerpflowError {
   readonly code = 'ALIGNER_STALE_STATE';
   readonly retriable = true;
   constructor(partition: number, expected: number, detail: string) {

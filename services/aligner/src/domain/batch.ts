@@ -4,6 +4,7 @@ import {
   FEED_RECORD_KIND,
   type Feed,
   HEADERS,
+  renderValue,
   SCHEMA_VERSION,
   schemaHeader,
   streamKey,
@@ -64,30 +65,24 @@ export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producer
       value: m.value,
       headers: m.headers,
     };
-    const decoded = decodeRecord(kind, m.value);
-    if (!decoded.ok) {
-      const ruleId = `contract.${decoded.error.rule}`;
-      contractRules.push(ruleId);
-      const keyParts = m.key?.split('|');
-      deadLetters.push(
-        deadLetterToMessage(
-          buildDeadLetter(
-            ref,
-            {
-              ruleId,
-              message: decoded.error.message,
-              exchange: keyParts?.[0] ?? null,
-              symbol: keyParts?.[1] ?? null,
-            },
-            'aligner',
-            nowMs,
-          ),
-          producerName,
-        ),
-      );
+    const checked = checkRaw(kind, m.key, m.value);
+    if ('record' in checked) {
+      inputs.push({ feed, record: checked.record, ref });
       continue;
     }
-    inputs.push({ feed, record: decoded.value as EngineInput<DeadLetterSource>['record'], ref });
+    contractRules.push(checked.ruleId);
+    const keyParts = m.key?.split('|');
+    deadLetters.push(
+      deadLetterToMessage(
+        buildDeadLetter(
+          ref,
+          { ...checked, exchange: keyParts?.[0] ?? null, symbol: keyParts?.[1] ?? null },
+          'aligner',
+          nowMs,
+        ),
+        producerName,
+      ),
+    );
   }
   const output = engine.apply(inputs, nowMs);
   for (const r of output.rejected)
@@ -105,6 +100,31 @@ export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producer
   const header = barHeaderValues(nowMs, producerName);
   const barMessages = output.bars.map((b) => barMessageWith(b, header));
   return { bars: output.bars, barMessages, deadLetters, contractRules, output };
+}
+
+type RawRecord = EngineInput<DeadLetterSource>['record'];
+
+/**
+ * The record, or the contract rule it breaks. `contract.key`: the message key must be the
+ * record's `<exchange>|<symbol>`. The key picks the partition, and one series must live in
+ * one partition (one engine, one order): a mis-keyed record aligned where it landed could
+ * split its series.
+ */
+function checkRaw(
+  kind: (typeof FEED_RECORD_KIND)[Feed],
+  key: string | null,
+  value: Buffer | null,
+): { record: RawRecord } | { ruleId: string; message: string } {
+  const decoded = decodeRecord(kind, value);
+  if (!decoded.ok) return { ruleId: `contract.${decoded.error.rule}`, message: decoded.error.message };
+  const record = decoded.value as RawRecord;
+  const expected = streamKey(record.exchange, record.symbol);
+  if (key === expected) return { record };
+  const shown = key === null ? 'missing' : renderValue(key);
+  return {
+    ruleId: 'contract.key',
+    message: `message key ${shown} does not match the record's exchange|symbol ${JSON.stringify(expected)}`,
+  };
 }
 
 export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {

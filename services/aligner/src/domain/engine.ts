@@ -1,14 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { type AlignConfig, AlignStream, type AlignStreamSnapshot, parseAlignConfig } from '@perpflow/align';
-import { ConfigError, type Feed } from '@perpflow/contracts';
+import { type AlignConfig, AlignStream, type AlignStreamSnapshot } from '@perpflow/align';
+import type { Feed } from '@perpflow/contracts';
 import {
   decisiveHit,
-  parseQualityConfig,
   type QualityConfig,
   SymbolQuality,
   type SymbolQualitySnapshot,
 } from '@perpflow/quality';
-import type { AlignerConfig } from '../config.js';
 import type { EngineInput, EngineOutput, PartitionEngine } from './engine-types.js';
 
 export interface EngineConfig {
@@ -20,31 +17,6 @@ export interface EngineConfig {
    * labels without bound. Default (unset): unbounded, for tests of the pure engine.
    */
   maxStreams?: number;
-}
-
-/** Builds the pure engine's config from the service config; a bad value names its key. */
-export function loadEngineConfig(c: AlignerConfig): EngineConfig {
-  let qualityInput: unknown = {};
-  if (c.ALIGNER_QUALITY_CONFIG) {
-    try {
-      qualityInput = JSON.parse(readFileSync(c.ALIGNER_QUALITY_CONFIG, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(
-        'ALIGNER_QUALITY_CONFIG',
-        `cannot read ${c.ALIGNER_QUALITY_CONFIG} as JSON: ${(err as Error).message}`,
-      );
-    }
-  }
-  return {
-    quality: parseQualityConfig(qualityInput),
-    align: parseAlignConfig({
-      timeframe: c.ALIGNER_TIMEFRAME,
-      allowedLatenessMs: c.ALIGNER_ALLOWED_LATENESS_MS,
-      revisionHorizonMs: c.ALIGNER_REVISION_HORIZON_MS,
-      fillPolicy: c.ALIGNER_FILL_POLICY,
-    }),
-    maxStreams: c.ALIGNER_MAX_STREAMS_PER_PARTITION,
-  };
 }
 
 interface StreamSnapshot {

@@ -108,3 +108,70 @@ describe("createExchange: ccxt's own candle cache stays bounded", () => {
     assert.deepEqual(cached, [2], 'one symbol, its last 2 candles (ccxt would keep 1,000)');
   });
 });
+
+describe('classifyExchangeError: bans as each venue signals them', () => {
+  // The messages ccxt builds from the status line (handleHttpStatusCode): the simulator's
+  // 403 gives exactly this shape (services/exchange-sim/src/ccxt-bybit.test.ts).
+  const bybit403 = new ccxt.RateLimitExceeded(
+    'bybit GET https://api.bybit.com/v5/market/open-interest?symbol=BTCUSDT 403 Forbidden access too frequent',
+  );
+  it('Bybit 403 "access too frequent" is a ban: the gate stays closed 10 minutes (no Retry-After comes)', () => {
+    const { kind, error } = classifyExchangeError(bybit403, exchanges.bybit as never);
+    assert.equal(kind, 'banned');
+    assert.equal((error as { retryAfterMs?: number }).retryAfterMs, 600_000);
+  });
+  it('Bybit retCode 10006 (the per-UID API limit) is a rate limit, 60 s', () => {
+    const err = new ccxt.RateLimitExceeded('bybit {"retCode":10006,"retMsg":"Too many visits!"}');
+    const { kind, error } = classifyExchangeError(err, exchanges.bybit as never);
+    assert.equal(kind, 'rate_limited');
+    assert.equal((error as { retryAfterMs?: number }).retryAfterMs, 60_000);
+  });
+  it('Binance 418 is a ban (2 min without Retry-After), 429 a rate limit', () => {
+    const ban = new ccxt.DDoSProtection(
+      'binanceusdm GET https://fapi.binance.com/fapi/v1/klines 418  {"code":-1003}',
+    );
+    assert.equal(classifyExchangeError(ban, exchanges.binanceusdm as never).kind, 'banned');
+    const limited = new ccxt.RateLimitExceeded(
+      'binanceusdm GET https://fapi.binance.com/fapi/v1/klines 429  {}',
+    );
+    assert.equal(classifyExchangeError(limited, exchanges.binanceusdm as never).kind, 'rate_limited');
+  });
+});
+
+describe('createExchange: venue options', () => {
+  it('Bybit liquidations come from allLiquidation, pinned (the deprecated liquidation.<SYM> pushes 1 per second)', () => {
+    const options = (exchanges.bybit as unknown as { options: { watchLiquidations?: { method?: string } } })
+      .options;
+    assert.equal(options.watchLiquidations?.method, 'allLiquidation');
+    assert.equal(options.watchLiquidations && Object.keys(options.watchLiquidations).length, 1);
+  });
+});
+
+describe('backfill jobs: errors that retrying cannot help fail the job at once', () => {
+  it('a request the exchange rejects (bad symbol) is classified rejected and becomes UnrecoverableError', async () => {
+    const { jobError } = await import('../backfill/queue.js');
+    const { UnrecoverableError } = await import('bullmq');
+    const { kind, error } = classifyExchangeError(
+      new ccxt.BadSymbol('bybit does not have market symbol FOO/USDT:USDT'),
+      exchanges.bybit as never,
+    );
+    assert.equal(kind, 'rejected');
+    const job = jobError(error);
+    assert.ok(job instanceof UnrecoverableError);
+    assert.match(
+      job.message,
+      /^EXCHANGE_REJECTED: bybit: bybit does not have market symbol FOO\/USDT:USDT \(not retried/,
+    );
+  });
+  it('retriable errors and unknown ones stay retried (BullMQ attempts with backoff)', async () => {
+    const { jobError } = await import('../backfill/queue.js');
+    const { UnrecoverableError } = await import('bullmq');
+    const timeout = classifyExchangeError(
+      new ccxt.RequestTimeout('timed out'),
+      exchanges.bybit as never,
+    ).error;
+    assert.ok(!(jobError(timeout) instanceof UnrecoverableError));
+    assert.ok(!(jobError(new Error('something else')) instanceof UnrecoverableError));
+    assert.equal(jobError('text').message, 'text');
+  });
+});

@@ -1,11 +1,11 @@
-import { type ExchangeId, ExchangeUnavailable, RateLimited } from '@perpflow/contracts';
+import { type ExchangeId, ExchangeRejected, ExchangeUnavailable, RateLimited } from '@perpflow/contracts';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '@perpflow/runtime';
 import type ccxtRoot from 'ccxt';
 import type { IngestMetrics } from '../metrics.js';
-import { KLINE_MAPPERS, LIQUIDATION_MAPPERS } from '../venues/index.js';
+import { BAN_SIGNALS, CCXT_OPTIONS, KLINE_MAPPERS, LIQUIDATION_MAPPERS } from '../venues/index.js';
 import { rewriteExchangeUrls } from '@perpflow/venue-endpoints';
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
 import { VENUE_RATE_BUDGETS } from '../domain/request-plan.js';
@@ -27,6 +27,7 @@ export interface CcxtExchange {
     timeframe: string,
     since?: number,
     limit?: number,
+    params?: Record<string, unknown>,
   ): Promise<Record<string, unknown>[]>;
   fetchFundingRates(symbols?: string[]): Promise<Record<string, Record<string, unknown>>>;
   fetchFundingRateHistory(symbol: string, since?: number, limit?: number): Promise<Record<string, unknown>[]>;
@@ -68,6 +69,11 @@ type CcxtErrors = Pick<
   | 'OnMaintenance'
   | 'NullResponse'
   | 'NetworkError'
+  | 'BadRequest'
+  | 'BadSymbol'
+  | 'NotSupported'
+  | 'AuthenticationError'
+  | 'PermissionDenied'
 >;
 const ccxt = (await import(ccxtModuleUrl('base/errors.js'))) as CcxtErrors;
 
@@ -202,7 +208,7 @@ export async function createExchange(
     ...(options.rateLimitMs ? { rateLimit: options.rateLimitMs } : {}),
     // Candles come from the kline hook above, not from ccxt's per-symbol candle cache,
     // which would otherwise keep 1,000 parsed candles of every symbol (~80 MB at 500 symbols).
-    options: { defaultType: 'swap', OHLCVLimit: 2 },
+    options: { defaultType: 'swap', OHLCVLimit: 2, ...CCXT_OPTIONS[id] },
   });
   if (options.endpoint) {
     const ws = options.endpoint.replace(/^http/, 'ws');
@@ -223,12 +229,21 @@ export function classifyExchangeError(err: unknown, exchange: CcxtExchange): { k
   const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : null;
   const message = `${exchange.id}: ${e?.message ?? String(err)}`;
   if (err instanceof ccxt.DDoSProtection || err instanceof ccxt.RateLimitExceeded) {
-    const banned = /418|banned/i.test(e.message);
+    const ban = BAN_SIGNALS[exchange.id] ?? BAN_SIGNALS.binanceusdm!;
+    const banned = ban.pattern.test(e.message);
     return {
       kind: banned ? 'banned' : 'rate_limited',
-      error: new RateLimited(message, retryAfterMs ?? (banned ? 120_000 : 60_000), { cause: err }),
+      error: new RateLimited(message, retryAfterMs ?? (banned ? ban.pauseMs : 60_000), { cause: err }),
     };
   }
+  if (
+    err instanceof ccxt.BadRequest ||
+    err instanceof ccxt.BadSymbol ||
+    err instanceof ccxt.NotSupported ||
+    err instanceof ccxt.AuthenticationError ||
+    err instanceof ccxt.PermissionDenied
+  )
+    return { kind: 'rejected', error: new ExchangeRejected(message, { cause: err }) };
   if (err instanceof ccxt.RequestTimeout)
     return { kind: 'timeout', error: new ExchangeUnavailable(message, { cause: err }) };
   if (err instanceof ccxt.ExchangeNotAvailable || err instanceof ccxt.OnMaintenance)

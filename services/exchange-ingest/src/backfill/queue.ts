@@ -1,6 +1,6 @@
-import type { ExchangeId } from '@perpflow/contracts';
+import { type ExchangeId, PerpflowError } from '@perpflow/contracts';
 import { type Logger, retry } from '@perpflow/runtime';
-import { Job, Queue, Worker } from 'bullmq';
+import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type CcxtExchange, callExchange } from '../adapters/exchange.js';
 import type { CheckpointStore } from '../adapters/checkpoints.js';
@@ -13,6 +13,7 @@ import {
   settledFundingFromCcxt,
 } from '../domain/normalize.js';
 import { type PageSpec, pageLimits, pagesOf } from '../domain/paging.js';
+import { OPEN_INTEREST_HISTORY_PARAMS } from '../venues/index.js';
 import { publishNormalized } from '../ingest/collector.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
@@ -45,10 +46,26 @@ export function queueName(
     : `${prefix}-${exchange}-shard-${shard.index}-of-${shard.count}`;
 }
 
-const META = (id: string) => `perpflow:backfill:${id}`;
-const DONE = (id: string) => `perpflow:backfill:${id}:done`;
-const FAILED = (id: string) => `perpflow:backfill:${id}:failed`;
-const INDEX = 'perpflow:backfills';
+/**
+ * The Redis keys of a backfill's state, namespaced by the queue prefix like the queues,
+ * so two deployments (or test runs) sharing one Redis never list or count each other's
+ * backfills. The default prefix keeps the names it always had (`perpflow:backfill:<id>`),
+ * so state written before this change is still found.
+ */
+export function backfillKeys(prefix = DEFAULT_QUEUE_PREFIX) {
+  const base = prefix === DEFAULT_QUEUE_PREFIX ? 'perpflow:backfill' : `perpflow:backfill:${prefix}`;
+  return {
+    meta: (id: string) => `${base}:${id}`,
+    done: (id: string) => `${base}:${id}:done`,
+    failed: (id: string) => `${base}:${id}:failed`,
+    index: prefix === DEFAULT_QUEUE_PREFIX ? 'perpflow:backfills' : `perpflow:backfills:${prefix}`,
+    /** A job's resume point, below the checkpoint store's own `perpflow:ckpt:` prefix. */
+    checkpoint: (id: string, exchange: string, symbol: string) =>
+      prefix === DEFAULT_QUEUE_PREFIX
+        ? `backfill:${id}:${exchange}|${symbol}`
+        : `backfill:${prefix}:${id}:${exchange}|${symbol}`,
+  };
+}
 
 export interface BackfillStatus {
   id: string;
@@ -68,14 +85,18 @@ export class BackfillControl {
     private readonly redis: Redis,
     private readonly now: () => number = Date.now,
     private readonly queuePrefix = DEFAULT_QUEUE_PREFIX,
-  ) {}
+  ) {
+    this.keys = backfillKeys(queuePrefix);
+  }
+
+  private readonly keys: ReturnType<typeof backfillKeys>;
 
   async start(spec: BackfillSpec): Promise<BackfillStatus> {
     const jobs = planBackfill(spec);
     const count = spec.shards ?? 1;
     const queueOf = (shard: number) => queueName(spec.exchange, { index: shard, count }, this.queuePrefix);
     const { symbols, ...rest } = spec;
-    await this.redis.hset(META(spec.id), {
+    await this.redis.hset(this.keys.meta(spec.id), {
       spec: JSON.stringify({ ...rest, symbolCount: symbols.length }),
       jobIds: JSON.stringify(jobs.map((j) => j.id)),
       jobQueues: JSON.stringify(jobs.map((j) => queueOf(j.shard))),
@@ -83,7 +104,7 @@ export class BackfillControl {
       createdAtMs: String(this.now()),
       cancelled: '0',
     });
-    await this.redis.zadd(INDEX, this.now(), spec.id);
+    await this.redis.zadd(this.keys.index, this.now(), spec.id);
     for (let shard = 0; shard < count; shard++) {
       const mine = jobs.filter((j) => j.shard === shard);
       if (mine.length === 0) continue;
@@ -116,9 +137,12 @@ export class BackfillControl {
   }
 
   async status(id: string): Promise<BackfillStatus | null> {
-    const meta = await this.redis.hgetall(META(id));
+    const meta = await this.redis.hgetall(this.keys.meta(id));
     if (!meta.spec) return null;
-    const [done, failed] = await Promise.all([this.redis.scard(DONE(id)), this.redis.scard(FAILED(id))]);
+    const [done, failed] = await Promise.all([
+      this.redis.scard(this.keys.done(id)),
+      this.redis.scard(this.keys.failed(id)),
+    ]);
     const spec = JSON.parse(meta.spec) as BackfillStatus['spec'];
     const jobIds = JSON.parse(meta.jobIds ?? '[]') as string[];
     const jobQueues = JSON.parse(meta.jobQueues ?? '[]') as string[];
@@ -133,7 +157,9 @@ export class BackfillControl {
           queues.set(name, queue);
         }
         const job = await Job.fromId(queue, jobId);
-        const finished = job ? await job.isCompleted() : await this.redis.sismember(DONE(id), jobId);
+        const finished = job
+          ? await job.isCompleted()
+          : await this.redis.sismember(this.keys.done(id), jobId);
         progressSum += finished ? 100 : typeof job?.progress === 'number' ? job.progress : 0;
       }
     } finally {
@@ -152,7 +178,7 @@ export class BackfillControl {
   }
 
   async list(): Promise<BackfillStatus[]> {
-    const ids = await this.redis.zrange(INDEX, 0, -1);
+    const ids = await this.redis.zrange(this.keys.index, 0, -1);
     const out: BackfillStatus[] = [];
     for (const id of ids) {
       const s = await this.status(id);
@@ -161,12 +187,14 @@ export class BackfillControl {
     return out;
   }
 
-  /** Marks it cancelled (running jobs stop at their next page) and removes its waiting jobs. */
+  /** Marks it cancelled (a running job sees the mark before its next chunk) and removes its waiting jobs. */
   async cancel(id: string): Promise<number> {
     const s = await this.status(id);
     if (!s) throw new Error(`no backfill "${id}" (see: perpflow-backfill list)`);
-    await this.redis.hset(META(id), 'cancelled', '1');
-    const names = new Set<string>(JSON.parse((await this.redis.hget(META(id), 'jobQueues')) ?? '[]'));
+    await this.redis.hset(this.keys.meta(id), 'cancelled', '1');
+    const names = new Set<string>(
+      JSON.parse((await this.redis.hget(this.keys.meta(id), 'jobQueues')) ?? '[]'),
+    );
     if (names.size === 0) names.add(queueName(s.spec.exchange, undefined, this.queuePrefix));
     let removed = 0;
     for (const name of names) {
@@ -214,7 +242,7 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
       : [queueName(exchange, undefined, deps.queuePrefix)];
   for (const [exchange, { ex, gate }] of deps.exchanges)
     for (const name of names(exchange)) {
-      const worker = new Worker<BackfillJobData>(name, (job) => runJob(deps, ex, gate, job), {
+      const worker = new Worker<BackfillJobData>(name, (job) => runJobOnce(deps, ex, gate, job), {
         connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: deps.concurrency,
       });
@@ -224,12 +252,39 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
           { jobId: job?.id, attempts: job?.attemptsMade, err: err.message },
           'backfill job attempt failed',
         );
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void onFinished(deps, job, 'failed');
+        if (job && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
+          void onFinished(deps, job, 'failed');
       });
       worker.on('error', (err) => deps.logger.error({ err: err.message, exchange }, 'backfill worker error'));
       workers.push(worker);
     }
   return workers;
+}
+
+/**
+ * A job's error as BullMQ should see it: an error that says retrying cannot help (a
+ * contract violation, a request the exchange rejects, a bad config) fails the job now
+ * instead of after its ten attempts; everything else is retried with backoff.
+ */
+export function jobError(err: unknown): Error {
+  if (err instanceof PerpflowError && !err.retriable)
+    return new UnrecoverableError(
+      `${err.code}: ${err.message} (not retried: the same request fails the same way)`,
+    );
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+async function runJobOnce(
+  deps: BackfillWorkerDeps,
+  ex: CcxtExchange,
+  gate: RateGate,
+  job: Job<BackfillJobData>,
+): Promise<unknown> {
+  try {
+    return await runJob(deps, ex, gate, job);
+  } catch (err) {
+    throw jobError(err);
+  }
 }
 
 async function onFinished(
@@ -238,9 +293,13 @@ async function onFinished(
   outcome: 'completed' | 'failed',
 ): Promise<void> {
   const id = job.data.backfillId;
-  await deps.redis.sadd(outcome === 'completed' ? DONE(id) : FAILED(id), job.id ?? '');
+  const keys = backfillKeys(deps.queuePrefix);
+  await deps.redis.sadd(outcome === 'completed' ? keys.done(id) : keys.failed(id), job.id ?? '');
   deps.metrics.backfillJobs.inc({ outcome });
-  const [total, done] = await Promise.all([deps.redis.hget(META(id), 'total'), deps.redis.scard(DONE(id))]);
+  const [total, done] = await Promise.all([
+    deps.redis.hget(keys.meta(id), 'total'),
+    deps.redis.scard(keys.done(id)),
+  ]);
   if (total) deps.metrics.backfillProgress.set({ backfill: id }, done / Number(total));
 }
 
@@ -251,7 +310,7 @@ async function runJob(
   job: Job<BackfillJobData>,
 ): Promise<void> {
   const d = job.data;
-  const ckKey = `backfill:${d.backfillId}:${d.exchange}|${d.symbol}`;
+  const ckKey = backfillKeys(deps.queuePrefix).checkpoint(d.backfillId, d.exchange, d.symbol);
   const resumeAt = (await deps.checkpoints.get(ckKey)) ?? d.fromMs;
   const chunks = chunksOf(d.fromMs, d.toMs, d.chunkMs);
   const fundingCache: FundingCache = { fromMs: Number.POSITIVE_INFINITY, coveredToMs: -1, rows: [] };
@@ -259,7 +318,8 @@ async function runJob(
   const pub = { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now };
   for (const [i, chunk] of chunks.entries()) {
     if (chunk.toMs <= resumeAt) continue; // done before a crash: never refetched
-    if ((await deps.redis.hget(META(d.backfillId), 'cancelled')) === '1') return;
+    if ((await deps.redis.hget(backfillKeys(deps.queuePrefix).meta(d.backfillId), 'cancelled')) === '1')
+      return;
     // Funding and open interest first, candles last (see planBackfill).
     for (const feed of (['funding', 'open_interest', 'ohlcv'] as const).filter((f) => d.feeds.includes(f))) {
       const from = Math.max(chunk.fromMs, resumeAt);
@@ -300,11 +360,12 @@ async function runJob(
     await deps.checkpoints.set(ckKey, chunk.toMs);
     await job.updateProgress(Math.round(((i + 1) / chunks.length) * 100));
   }
-  // Counted done here, inside the job, not only in the 'completed' handler: a SIGKILL
-  // between BullMQ's completion and that handler left a finished job out of the count
-  // forever ("2/3 jobs" at 100 %). A crash before BullMQ completes the job makes it
-  // stall and run again: every chunk is skipped and this SADD is repeated (idempotent).
-  await deps.redis.sadd(DONE(d.backfillId), job.id ?? '');
+  // The job adds itself to the done set here, before BullMQ completes it, and not only in
+  // the 'completed' handler: that handler runs after the completion, so a SIGKILL between
+  // the two would leave a finished job out of `done` for good (status at 100 % but short
+  // of `total`). A crash before BullMQ completes the job makes it stall and run again:
+  // every chunk is behind the checkpoint and skipped, and this SADD repeats (a set: no-op).
+  await deps.redis.sadd(backfillKeys(deps.queuePrefix).done(d.backfillId), job.id ?? '');
 }
 
 type Item = Normalized<{ exchange: string; symbol: string; eventTimeMs: number; receivedAtMs: number }> & {
@@ -383,7 +444,15 @@ function pageSpec(
     return {
       // 5m is the finest open-interest history the exchanges serve.
       fetch: (since, limit) =>
-        call('fetchOpenInterestHistory', () => ex.fetchOpenInterestHistory(d.symbol, '5m', since, limit)),
+        call('fetchOpenInterestHistory', () =>
+          ex.fetchOpenInterestHistory(
+            d.symbol,
+            '5m',
+            since,
+            limit,
+            OPEN_INTEREST_HISTORY_PARAMS[d.exchange]?.(since, limit, 300_000),
+          ),
+        ),
       timeOf,
       limit: pageLimits(d.exchange).openInterestHistory,
       stepMs: 300_000,

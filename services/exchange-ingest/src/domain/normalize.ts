@@ -11,6 +11,7 @@ import {
   type Timeframe,
   timeframeMs,
 } from '@perpflow/contracts';
+import { ONE_SIDE_OPEN_INTEREST } from '../venues/index.js';
 
 /**
  * ccxt's unified structures → contract records. ccxt returns `[[null,…]]` or
@@ -68,6 +69,7 @@ interface CcxtOpenInterest {
   openInterestAmount?: number | undefined;
   openInterestValue?: number | undefined;
   timestamp?: number | undefined;
+  info?: unknown;
 }
 
 export function openInterestFromCcxt(
@@ -80,7 +82,8 @@ export function openInterestFromCcxt(
     symbol: stamp.symbol,
     eventTimeMs: oi.timestamp,
     receivedAtMs: stamp.receivedAtMs,
-    openInterest: oi.openInterestAmount,
+    // One side, in base units, whatever the venue counts (Bybit: both sides).
+    openInterest: (ONE_SIDE_OPEN_INTEREST[stamp.exchange] ?? ((o) => o.openInterestAmount))(oi),
     openInterestValue: oi.openInterestValue ?? null,
     source: stamp.source,
   };

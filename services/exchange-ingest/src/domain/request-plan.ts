@@ -1,3 +1,4 @@
+import { PerpflowError } from '@perpflow/contracts';
 /**
  * The live request plan: how much of an exchange's rate budget the live loops
  * need per minute, checked before start-up, and the ccxt throttle that keeps the
@@ -84,7 +85,7 @@ export interface LivePlan {
   lines: PlanLine[];
 }
 
-export class PlanOverBudget extends Error {
+export class PlanOverBudget extends PerpflowError {
   readonly code = 'PLAN_OVER_BUDGET';
   readonly retriable = false;
 }

@@ -27,7 +27,7 @@ export async function publishNormalized<
   for (const item of items) {
     if (item.ok) good.push(item.value);
     else {
-      deps.metrics.rejected.inc({ exchange: ctx.exchange, feed: ctx.feed, rule: item.error.rule });
+      deps.metrics.rejected.inc({ stage: 'ingest', feed: ctx.feed, rule: item.error.rule });
       deps.metrics.errors.inc({ exchange: ctx.exchange, kind: 'malformed' });
       deps.logger.warn(
         {

@@ -50,3 +50,49 @@ export function bybitKlines(message: unknown): RawKline[] {
     closed: d.confirm === true,
   }));
 }
+
+/**
+ * Bybit's `/v5/market/open-interest` is end-anchored: it answers the newest `limit`
+ * points at or before endTime, and ccxt sends endTime = since + limit × period, so the
+ * point at `since` never comes back (ccxt PR #30016's live answers: start + 5 h with
+ * limit 5 gave S+5h … S+1h). Paging on from the last point returned would lose one
+ * point per page. Asking with until = since + (limit − 1) × period makes the page
+ * exactly [since, since + (limit − 1) × period].
+ */
+export function bybitOpenInterestHistoryParams(
+  sinceMs: number,
+  limit: number,
+  periodMs: number,
+): Record<string, unknown> {
+  return { until: sinceMs + (limit - 1) * periodMs };
+}
+
+/**
+ * Past its IP limit (600 requests per 5 s) Bybit answers HTTP 403 "access too frequent"
+ * and bans the IP: "wait for at least 10 minutes. The ban will be lifted automatically"
+ * (bybit-exchange.github.io/docs, Rate Limit). No Retry-After comes with it; ccxt maps
+ * the 403 to RateLimitExceeded with the status in its message.
+ */
+export const BYBIT_BAN = { pattern: / 403 |access too frequent/i, pauseMs: 600_000 };
+
+/**
+ * Liquidations from `allLiquidation.<SYM>`, never the `liquidation.<SYM>` topic that
+ * Bybit deprecated on 2025-02-20 ("only pushes 1 liquidation per second"): pinned here
+ * rather than left to ccxt's default.
+ */
+export const BYBIT_CCXT_OPTIONS = { watchLiquidations: { method: 'allLiquidation' } };
+
+/**
+ * Open interest in base units, ONE side. Bybit's `openInterest` counts both sides (its
+ * docs; ccxt issue #30014 shows it exactly 2 × `singleOpenInterest`), Binance's one, so
+ * Bybit's figure is taken from `singleOpenInterest`, else halved.
+ */
+export function bybitOneSideOpenInterest(oi: {
+  openInterestAmount?: number | undefined;
+  info?: unknown;
+}): number | undefined {
+  const single = Number((oi.info as { singleOpenInterest?: unknown } | undefined)?.singleOpenInterest);
+  if (Number.isFinite(single) && (oi.info as { singleOpenInterest?: unknown }).singleOpenInterest !== '')
+    return single;
+  return oi.openInterestAmount === undefined ? undefined : oi.openInterestAmount / 2;
+}

@@ -88,7 +88,8 @@ export type FaultKind =
   | 'distribution_shift'
   | 'rate_limited_429'
   | 'banned_418'
-  | 'bybit_10006';
+  | 'bybit_10006'
+  | 'bybit_ip_ban_403';
 
 export type HttpFault = 'http_5xx' | 'hang' | 'malformed_json' | 'html_body';
 

@@ -34,11 +34,18 @@ describe('BinanceLimiter', () => {
 });
 
 describe('BybitLimiter', () => {
-  it('allows N requests per second per IP', () => {
-    const l = new BybitLimiter({ requestsPerSecond: 2 });
-    assert.equal(l.check('a', 5000).ok, true);
-    assert.equal(l.check('a', 5100).ok, true);
-    assert.deepEqual(l.check('a', 5999), { ok: false, limit: 2, remaining: 0, resetMs: 6000 });
-    assert.equal(l.check('a', 6000).ok, true);
+  it('allows requestsPerSecond × 5 requests in any 5 s per IP, then bans for banMs', () => {
+    const l = new BybitLimiter({ requestsPerSecond: 1, banMs: 1_000 });
+    for (let t = 5000; t < 5005; t++) assert.equal(l.check('a', t).ok, true);
+    assert.deepEqual(l.check('a', 5999), {
+      ok: false,
+      limit: 5,
+      remaining: 0,
+      resetMs: 6999,
+      bannedUntilMs: 6999,
+    });
+    assert.equal(l.check('b', 6000).ok, true);
+    assert.equal(l.check('a', 6998).ok, false);
+    assert.equal(l.check('a', 6999).ok, true);
   });
 });

@@ -163,19 +163,40 @@ export class BinanceLimiter {
 }
 
 export interface BybitLimitOptions {
-  /** Requests per second per IP before retCode 10006. Default 120 (600 per 5 s, the IP limit). */
+  /**
+   * The IP limit as a per-second rate: requestsPerSecond × 5 requests in any 5-second
+   * window. Default 120 (600 per 5 s, the documented IP limit of api.bybit.com).
+   */
   requestsPerSecond?: number;
+  /** How long an IP over the limit is answered 403. Default 10 min (the docs: "wait for at least 10 minutes"). */
+  banMs?: number;
 }
 
-export type BybitVerdict = { ok: boolean; limit: number; remaining: number; resetMs: number };
+export type BybitVerdict = {
+  ok: boolean;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+  /** Set when the IP is banned: every request until then answers 403. */
+  bannedUntilMs?: number;
+};
 
-/** Bybit answers over-limit requests with HTTP 200 and retCode 10006, plus X-Bapi-Limit-* headers. */
+/**
+ * Bybit's public IP limit: at most 600 requests in any 5-second window per IP; past it
+ * the venue answers HTTP 403 "access too frequent" and bans the IP for at least 10
+ * minutes (bybit-exchange.github.io/docs, "Rate Limit": "If you encounter the error
+ * '403, access too frequent' … wait for at least 10 minutes. The ban will be lifted
+ * automatically"). retCode 10006 is the per-UID API limit of private endpoints, not this.
+ * The window here is a sliding one over the last 5 s of request times.
+ */
 export class BybitLimiter {
-  private readonly ips = new Map<string, Window>();
+  private readonly ips = new Map<string, { times: number[]; bannedUntilMs: number }>();
   readonly requestsPerSecond: number;
+  readonly banMs: number;
 
   constructor(options: BybitLimitOptions = {}) {
     this.requestsPerSecond = options.requestsPerSecond ?? 120;
+    this.banMs = options.banMs ?? 600_000;
   }
 
   reset(): void {
@@ -183,19 +204,23 @@ export class BybitLimiter {
   }
 
   check(ip: string, nowMs: number): BybitVerdict {
-    const start = Math.floor(nowMs / 1000) * 1000;
-    let w = this.ips.get(ip);
-    if (!w || w.startMs !== start) {
-      w = { startMs: start, used: 0 };
-      this.ips.set(ip, w);
+    const limit = this.requestsPerSecond * 5;
+    let st = this.ips.get(ip);
+    if (!st) {
+      st = { times: [], bannedUntilMs: 0 };
+      this.ips.set(ip, st);
     }
-    w.used += 1;
-    const remaining = Math.max(0, this.requestsPerSecond - w.used);
-    return {
-      ok: w.used <= this.requestsPerSecond,
-      limit: this.requestsPerSecond,
-      remaining,
-      resetMs: start + 1000,
-    };
+    if (nowMs < st.bannedUntilMs)
+      return { ok: false, limit, remaining: 0, resetMs: st.bannedUntilMs, bannedUntilMs: st.bannedUntilMs };
+    let drop = 0;
+    while (drop < st.times.length && st.times[drop]! <= nowMs - 5_000) drop++;
+    if (drop > 0) st.times.splice(0, drop);
+    if (st.times.length >= limit) {
+      st.bannedUntilMs = nowMs + this.banMs;
+      st.times.length = 0;
+      return { ok: false, limit, remaining: 0, resetMs: st.bannedUntilMs, bannedUntilMs: st.bannedUntilMs };
+    }
+    st.times.push(nowMs);
+    return { ok: true, limit, remaining: limit - st.times.length, resetMs: (st.times[0] ?? nowMs) + 5_000 };
   }
 }

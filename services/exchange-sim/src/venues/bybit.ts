@@ -165,16 +165,25 @@ function rest(path: string, q: URLSearchParams, ctx: VenueContext): RestAnswer {
       const symNow = ctx.faults.symbolNow(s.id, nowMs);
       const cursorEnd = intParam(q, 'cursor');
       const end = cursorEnd !== undefined && !Number.isNaN(cursorEnd) ? cursorEnd : intParam(q, 'endTime');
-      const range = pageRange(
-        intParam(q, 'startTime'),
-        end,
-        limit,
-        periodMs,
-        Math.floor(symNow / periodMs) * periodMs,
-      );
+      // End-anchored, newest first: the latest `limit` points at or before endTime (now
+      // without one). A lone startTime is ignored; with an end it only bounds from below.
+      // So `startTime=S&endTime=S+5h&limit=5` (1h) gives S+5h … S+1h, never S: the live
+      // endpoint's answers recorded in ccxt PR #30016 (2026-08-21).
+      const start = end === undefined ? undefined : intParam(q, 'startTime');
+      const anchored = pageRange(undefined, end, limit, periodMs, Math.floor(symNow / periodMs) * periodMs);
+      const [first, last] = anchored ?? [0, -1];
+      const from = start === undefined ? first : Math.max(first, Math.ceil(start / periodMs) * periodMs);
+      const range: [number, number] | undefined = from <= last ? [from, last] : undefined;
       const points = range ? model.openInterestHistory(s.id, periodMs, range[0], range[1]) : [];
       const list = points
-        .map((p) => ({ openInterest: p.openInterest.toFixed(s.qtyDecimals), timestamp: String(p.timeMs) }))
+        // Bybit counts both sides: openInterest is twice the one-side figure it also sends as
+        // singleOpenInterest (the docs; ccxt issue #30014's capture: "54656.19300000" beside
+        // "27328.097"). The model's open interest is one side, as Binance reports it.
+        .map((p) => ({
+          openInterest: (2 * p.openInterest).toFixed(8),
+          singleOpenInterest: p.openInterest.toFixed(s.qtyDecimals),
+          timestamp: String(p.timeMs),
+        }))
         .reverse();
       const oldest = points[0];
       const nextPageCursor =
@@ -373,7 +382,12 @@ export const bybit: Venue = {
         }),
       ];
     }
-    return events.map((ev) =>
+    // The deprecated `liquidation.<SYM>` topic (Bybit changelog, 2025-02-20: replaced by
+    // allLiquidation, it "only pushes 1 liquidation per second"): the last event of each
+    // second of event time, so a client that regressed to it sees fewer events.
+    const perSecond = new Map<number, LiquidationEvent>();
+    for (const ev of events) perSecond.set(Math.floor(ev.timeMs / 1000), ev);
+    return [...perSecond.values()].map((ev) =>
       JSON.stringify({
         topic: topic.raw,
         type: 'snapshot',

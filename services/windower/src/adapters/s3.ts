@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SinkUnavailable } from '@perpflow/contracts';
 
-export { createS3Client, type S3Config, s3ConfigShape } from '@perpflow/s3';
+export { checkS3Credentials, createS3Client, type S3Config, s3ConfigShape } from '@perpflow/s3';
 
 /** What the windower and the pull client need from an object store. */
 export interface ObjectStore {

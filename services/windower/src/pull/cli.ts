@@ -4,11 +4,14 @@
  *
  * Reads the dataset's series index and manifests on S3 (S3_* variables, as the
  * windower), downloads the Parquet objects, verifies each sha256, reports gaps.
- * Exit codes: 0 done (gaps are reported, not fatal), 2 bad usage, 3 integrity
- * failure, 1 anything else (S3 unreachable...).
+ * Exit codes: 0 done (gaps are reported, not fatal), 2 bad usage (every flag error),
+ * 3 integrity failure (sha256, or keys/rows not what the layout says: DatasetMismatch),
+ * 1 anything else (S3 unreachable...).
  */
 import { parseArgs } from 'node:util';
-import { EXCHANGES, type ExchangeId, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
+import { EXCHANGES, type ExchangeId, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
+import { checkPullRequest, DatasetMismatch, encodeSymbol, normalizePrefix } from '@perpflow/dataset';
+import { Progress } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
 import { loadPullConfig } from '../config.js';
 import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
@@ -16,21 +19,56 @@ import { describeReport, PullError, type PullProgress, pullDataset } from './pul
 const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<unified>] --timeframe <tf>
                      --from <date|ISO|ms> --to <date|ISO|ms> --out <dir> [--as-of <ISO|ms>] [--merge]
                      [--prefix <S3 prefix>] [--skip-compacted] [--json]
-  --from is inclusive, --to exclusive (bar open times, UTC). Closed months are read from their
+  --from is inclusive, --to exclusive (bar open times, UTC), both within [2010-01-01, 2100-01-01).
+  Times: YYYY-MM-DD (00:00 UTC), YYYY-MM-DDTHH:MM[:SS[.mmm]] with Z or ±HH:MM, or epoch ms.
+  Closed months are read from their
   compacted object when it matches the index (--skip-compacted: always the day objects).
   S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
   (see README, Configuration).`;
 
+/** Exit code of every flag error. */
+export const USAGE_EXIT_CODE = 2;
+
 class UsageError extends Error {}
 
-function parseTime(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (!Number.isSafeInteger(ms))
-    throw new UsageError(
-      `--${flag} ${v}: not a date (YYYY-MM-DD), an ISO time (2024-03-01T12:00:00Z) or epoch ms`,
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|([+-])(\d{2}):(\d{2})))?$/;
+
+/**
+ * A time flag: epoch ms, a UTC date, or an ISO time with its zone. Every calendar
+ * field is checked (Date.parse reads 2024-02-30 as 1 March and a time without a
+ * zone as local time).
+ */
+export function parseTimeFlag(flag: string, v: string): number {
+  const fail = (why: string) =>
+    new UsageError(
+      `--${flag} ${v}: ${why}; give a date (YYYY-MM-DD), an ISO time with zone (2024-03-01T12:00:00Z) or epoch ms`,
     );
-  return ms;
+  if (/^\d+$/.test(v)) {
+    const ms = Number(v);
+    if (!Number.isSafeInteger(ms)) throw fail('too large for epoch ms');
+    return ms;
+  }
+  const m = ISO_TIME.exec(v);
+  if (!m) throw fail(/^\d{4}-\d{2}-\d{2}T[^Z+-]*$/.test(v) ? 'no zone (add Z for UTC)' : 'not a time');
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12) throw fail(`no month ${m[2]}`);
+  if (day! < 1 || day! > daysInMonth)
+    throw fail(`no day ${m[3]} in ${m[1]}-${m[2]} (it has ${daysInMonth} days)`);
+  if (hour > 23 || minute > 59 || second > 59) throw fail('hour must be 00-23, minutes and seconds 00-59');
+  const millis = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  let offsetMin = 0;
+  if (m[9]) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) throw fail(`no zone offset ${m[9]}${m[10]}:${m[11]}`);
+    offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const utc = new Date(0);
+  utc.setUTCFullYear(year!, month! - 1, day!); // Date.UTC maps years 0-99 to 1900-1999
+  utc.setUTCHours(hour, minute, second, millis);
+  return utc.getTime() - offsetMin * 60_000;
 }
 
 function list(flag: string, v: string | undefined): string[] {
@@ -42,20 +80,23 @@ function list(flag: string, v: string | undefined): string[] {
   return items;
 }
 
-function progressReporter(stream: NodeJS.WriteStream): (p: PullProgress) => void {
-  if (stream.isTTY) {
-    return (p) => {
-      const width = 30;
-      const filled = p.windowsTotal === 0 ? width : Math.round((p.windowsDone / p.windowsTotal) * width);
-      stream.write(
-        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.windowsDone}/${p.windowsTotal} windows, ` +
-          `${(p.bytesDownloaded / 1_048_576).toFixed(1)} MiB`,
-      );
-      if (p.windowsDone === p.windowsTotal) stream.write('\n');
-    };
-  }
+/**
+ * Windows done with rate and ETA (packages/runtime Progress): redrawn in place on a
+ * terminal, a plain line every 5 s and at the end otherwise. Exported for tests.
+ */
+export function progressReporter(
+  write: (text: string) => void,
+  tty: boolean,
+  now?: () => number,
+): (p: PullProgress) => void {
+  const progress = new Progress({ unit: 'windows', label: 'pull', tty, write, ...(now ? { now } : {}) });
   return (p) =>
-    stream.write(`pull: ${p.windowsDone}/${p.windowsTotal} windows, ${p.bytesDownloaded} bytes, ${p.key}\n`);
+    progress.update(
+      p.windowsDone,
+      p.windowsTotal,
+      `${(p.bytesDownloaded / 1_048_576).toFixed(1)} MiB`,
+      p.windowsDone === p.windowsTotal,
+    );
 }
 
 export async function runPullCli(argv: string[]): Promise<number> {
@@ -94,15 +135,35 @@ export async function runPullCli(argv: string[]): Promise<number> {
     const timeframe = values.timeframe as Timeframe;
     if (!(TIMEFRAMES as readonly string[]).includes(timeframe))
       throw new UsageError(`--timeframe ${values.timeframe}: one of ${TIMEFRAMES.join(', ')}`);
-    const fromMs = parseTime('from', values.from);
-    const toMs = parseTime('to', values.to);
-    if (fromMs === undefined || toMs === undefined) throw new UsageError('--from and --to are required');
+    const symbols = list('symbol', values.symbol);
+    for (const s of symbols) {
+      const problem = SymbolSchema.safeParse(s).error?.issues[0]?.message;
+      if (problem) throw new UsageError(`--symbol ${s}: ${problem}`);
+      try {
+        encodeSymbol(s);
+      } catch (err) {
+        throw new UsageError(`--symbol ${s}: ${(err as Error).message}`);
+      }
+    }
+    if (values.from === undefined || values.to === undefined)
+      throw new UsageError('--from and --to are required');
+    const fromMs = parseTimeFlag('from', values.from);
+    const toMs = parseTimeFlag('to', values.to);
     if (fromMs >= toMs) throw new UsageError('--from must be before --to (--to is exclusive)');
     if (!values.out) throw new UsageError('--out <dir> is required');
-    const asOfMs = parseTime('as-of', values['as-of']);
+    const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
+    const prefix = values.prefix ?? config.S3_PREFIX;
+    try {
+      normalizePrefix(prefix);
+    } catch {
+      throw new UsageError(
+        `${values.prefix === undefined ? 'S3_PREFIX' : '--prefix'} ${prefix}: segments of [a-z0-9._-] ` +
+          'separated by /, none empty, . or ..',
+      );
+    }
     opts = {
       exchanges: exchanges as ExchangeId[],
-      symbols: list('symbol', values.symbol),
+      symbols,
       timeframe,
       fromMs,
       toMs,
@@ -110,12 +171,17 @@ export async function runPullCli(argv: string[]): Promise<number> {
       outDir: values.out,
       merge: values.merge,
       useCompacted: !values['skip-compacted'],
-      prefix: values.prefix ?? config.S3_PREFIX,
-      onProgress: progressReporter(process.stderr),
+      prefix,
+      onProgress: progressReporter((t) => process.stderr.write(t), process.stderr.isTTY === true),
     };
+    try {
+      checkPullRequest(opts);
+    } catch (err) {
+      throw new UsageError(`--from ${values.from} --to ${values.to}: ${(err as Error).message}`);
+    }
   } catch (err) {
     console.error(`perpflow pull: ${(err as Error).message}\n${USAGE}`);
-    return 2;
+    return USAGE_EXIT_CODE;
   }
   try {
     const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
@@ -126,6 +192,13 @@ export async function runPullCli(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof PullError && err.code === 'INTEGRITY') {
       console.error(`perpflow pull: integrity check failed: ${err.message}`);
+      return 3;
+    }
+    if (err instanceof DatasetMismatch) {
+      console.error(
+        `perpflow pull: integrity check failed: ${err.message}. The dataset under the prefix is not what ` +
+          'the windower writes (tampered, or another dataset copied in); the pull stopped without returning its rows',
+      );
       return 3;
     }
     const e = err as Error & { code?: string };

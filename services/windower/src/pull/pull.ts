@@ -1,9 +1,16 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { PerpflowError } from '@perpflow/contracts';
+import { lstat, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { AlignedBar, ExchangeId, Timeframe } from '@perpflow/contracts';
 import {
   type BarGap,
   type CompactedManifest,
+  checkCompactedManifest,
+  checkRows,
+  checkWindowManifest,
+  DatasetMismatch,
+  expectedWindow,
+  localPathOfKey,
   compactedManifestKey,
   compactedMonthUsable,
   type Coverage,
@@ -20,6 +27,7 @@ import {
   parseCompactedManifest,
   parseSeriesIndex,
   parseWindowManifest,
+  type SeriesId,
   type SeriesIndex,
   selectRows,
   seriesToPull,
@@ -102,11 +110,11 @@ export interface PullReport {
 }
 
 /** The request cannot be served as asked; the message says what to change. Not retriable. */
-export class PullError extends Error {
+export class PullError extends PerpflowError {
   readonly code: string;
   readonly retriable = false;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, options?.cause === undefined ? {} : { cause: options.cause });
     this.code = code;
   }
 }
@@ -164,7 +172,7 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
     for (const group of monthGroups(plan.windows, index)) {
       const month =
         index && o.useCompacted !== false
-          ? await fetchCompactedMonth(store, o.prefix, index, group.monthStartMs, o.asOfMs)
+          ? await fetchCompactedMonth(store, o.prefix, plan.series, index, group.monthStartMs, o.asOfMs)
           : null;
       if (month) {
         // One object for the month's planned windows: the same rows, selected the same way.
@@ -194,8 +202,12 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
           mergedSources.push(...sources);
         } else if (sel.rows.length > 0) {
           const unchanged = sel.rows.length === month.latest.length && sel.olderRevisions === 0;
-          const path = join(o.outDir, localPath(o.prefix, month.manifest.object.key));
-          await writeAtomically(path, unchanged ? month.latestBytes : encodeBarsToParquet(sel.rows));
+          const path = localFile(o.outDir, o.prefix, month.manifest.object.key);
+          await writeAtomically(
+            o.outDir,
+            path,
+            unchanged ? month.latestBytes : encodeBarsToParquet(sel.rows),
+          );
           report.files.push({ path, rows: sel.rows.length, sources });
         }
         windowsDone += group.windows.length;
@@ -208,7 +220,7 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
         continue;
       }
       for (const w of group.windows) {
-        const got = await fetchWindow(store, w, o.asOfMs, o.integrityRetries ?? 2);
+        const got = await fetchWindow(store, o.prefix, plan.series, w, o.asOfMs, o.integrityRetries ?? 2);
         report.bytesDownloaded += got.bytes;
         report.objectsVerified += got.sources.length;
         const sel = selectRows(got.latest, got.superseded, {
@@ -230,8 +242,8 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
           mergedSources.push(...got.sources);
         } else if (sel.rows.length > 0) {
           const unchanged = sel.rows.length === got.latest.length && sel.olderRevisions === 0;
-          const path = join(o.outDir, localPath(o.prefix, w.objectKey));
-          await writeAtomically(path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
+          const path = localFile(o.outDir, o.prefix, w.objectKey);
+          await writeAtomically(o.outDir, path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
           report.files.push({ path, rows: sel.rows.length, sources: got.sources });
         }
         windowsDone++;
@@ -258,10 +270,11 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
     const path = join(o.outDir, 'merged.parquet');
     // Streamed one row group at a time: a merged pull can be millions of rows, and
     // the writer's wasm memory would otherwise grow to the whole file for good.
-    await writeAtomically(path, await encodeBarsToParquetStream(merged));
+    await writeAtomically(o.outDir, path, await encodeBarsToParquetStream(merged));
     report.files.push({ path, rows: merged.length, sources: mergedSources });
   }
   await writeAtomically(
+    o.outDir,
     join(o.outDir, '_pull.json'),
     new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`),
   );
@@ -280,10 +293,14 @@ interface FetchedWindow {
 /**
  * Manifest, then its objects, verified. A mismatch usually means the windower
  * rewrote the window between our two GETs: read the manifest again; a mismatch
- * that persists is corruption and fails the pull.
+ * that persists is corruption and fails the pull. A manifest that describes another
+ * window or names other keys, or rows of another series or time, fail at once
+ * (DatasetMismatch): no rewrite by the windower looks like that.
  */
 async function fetchWindow(
   store: ObjectStore,
+  prefix: string,
+  series: SeriesId,
   w: PlannedWindow,
   asOfMs: number | undefined,
   retries: number,
@@ -298,6 +315,8 @@ async function fetchWindow(
             'rebuild the index (rebuildSeriesIndex) or pull a range without that window',
         );
       const manifest = parseWindowManifest(rawManifest);
+      const expected = expectedWindow(series, w.unit, w.startMs);
+      checkWindowManifest(prefix, w.manifestKey, expected, manifest);
       const refs = objectsToFetch(manifest, asOfMs);
       const latestBytes = await getVerified(store, refs.latest);
       const revBytes = refs.revisions ? await getVerified(store, refs.revisions) : null;
@@ -305,11 +324,16 @@ async function fetchWindow(
         key: r.key,
         sha256: r.sha256,
       }));
+      const latest = decodeParquetToBars(latestBytes);
+      const superseded = revBytes ? decodeParquetToBars(revBytes) : [];
+      checkRows(refs.latest.key, latest, { series, ...expected, rowCount: refs.latest.rowCount });
+      if (refs.revisions)
+        checkRows(refs.revisions.key, superseded, { series, ...expected, rowCount: refs.revisions.rowCount });
       return {
         manifest,
-        latest: decodeParquetToBars(latestBytes),
+        latest,
         latestBytes,
-        superseded: revBytes ? decodeParquetToBars(revBytes) : [],
+        superseded,
         sources,
         bytes: rawManifest.byteLength + latestBytes.byteLength + (revBytes?.byteLength ?? 0),
       };
@@ -336,12 +360,17 @@ async function getVerified(store: ObjectStore, ref: ObjectRef): Promise<Uint8Arr
   return bytes;
 }
 
-/** The object's path below the dataset prefix (Hive partitions kept, so readers see them). */
-function localPath(prefix: string, key: string): string {
-  const base = prefix.replace(/\/+$/, '');
-  for (const tree of ['aligned/v1/', 'aligned_compacted/v1/'])
-    if (key.startsWith(`${base}/${tree}`)) return key.slice(base.length + 1 + tree.length);
-  throw new PullError('KEY_OUTSIDE_PREFIX', `index names ${key}, outside ${base}/aligned/v1/`);
+/**
+ * Where an object is written: its path below the dataset's tree (Hive partitions kept,
+ * so readers see them), resolved inside outDir and checked to stay there.
+ */
+function localFile(outDir: string, prefix: string, key: string): string {
+  const root = resolve(outDir);
+  const path = resolve(root, ...localPathOfKey(prefix, key).split('/'));
+  const rel = relative(root, path);
+  if (rel === '' || isAbsolute(rel) || rel.split(/[\\/]/)[0] === '..')
+    throw new DatasetMismatch(key, 'local path', `inside ${root}`, path);
+  return path;
 }
 
 interface MonthGroup {
@@ -371,17 +400,22 @@ interface FetchedMonth {
 /**
  * The compacted month, when it stands for exactly the days the index lists (and the
  * read needs no revisions) and its bytes match its manifest; otherwise null and the
- * caller reads the days. Never an error: the day objects are the source of truth.
+ * caller reads the days (the day objects are the source of truth; a crash or a
+ * recompaction racing us leaves a stale or missing month). A manifest that names
+ * another series, month or object key, or an object with rows of another series or
+ * month, is no such accident: DatasetMismatch.
  */
 async function fetchCompactedMonth(
   store: ObjectStore,
   prefix: string,
+  series: SeriesId,
   index: SeriesIndex,
   monthStartMs: number,
   asOfMs: number | undefined,
 ): Promise<FetchedMonth | null> {
   if (index.unit !== 'day' || !Number.isFinite(monthStartMs)) return null;
-  const raw = await store.get(compactedManifestKey(prefix, index.series, monthStartMs));
+  const manifestKey = compactedManifestKey(prefix, series, monthStartMs);
+  const raw = await store.get(manifestKey);
   if (raw === null) return null;
   let manifest: CompactedManifest;
   try {
@@ -389,6 +423,7 @@ async function fetchCompactedMonth(
   } catch {
     return null;
   }
+  checkCompactedManifest(prefix, manifestKey, series, monthStartMs, manifest);
   if (!compactedMonthUsable(index, manifest, asOfMs)) return null;
   const bytes = await store.get(manifest.object.key);
   if (bytes === null) return null;
@@ -398,18 +433,60 @@ async function fetchCompactedMonth(
     if (err instanceof ObjectIntegrityError) return null; // a crash between object and manifest, or a rewrite racing us
     throw err;
   }
-  return {
-    manifest,
-    latest: decodeParquetToBars(bytes),
-    latestBytes: bytes,
-    bytes: raw.byteLength + bytes.byteLength,
-  };
+  const latest = decodeParquetToBars(bytes);
+  checkRows(manifest.object.key, latest, {
+    series,
+    startMs: manifest.month.startMs,
+    endMs: manifest.month.endMs,
+    rowCount: manifest.object.rowCount,
+  });
+  return { manifest, latest, latestBytes: bytes, bytes: raw.byteLength + bytes.byteLength };
 }
 
-async function writeAtomically(path: string, bytes: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes `path` (already checked to lie under `outDir` by name) through a temporary file.
+ * A name inside --out can still lead outside through a symbolic link a folder of it is
+ * (a shared or reused --out): the folder's real path must lie under --out's, and the
+ * temporary file is created exclusively ('wx' does not follow a link planted at its name).
+ * The final rename replaces a link at `path` itself, never its target.
+ */
+async function writeAtomically(
+  outDir: string,
+  path: string,
+  bytes: Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(outDir, { recursive: true });
+  const realOut = await realpath(outDir);
+  const confined = async (existing: string) => {
+    const real = await realpath(existing);
+    const rel = relative(realOut, real);
+    if (isAbsolute(rel) || rel.split(/[\\/]/)[0] === '..')
+      throw new PullError(
+        'LOCAL_PATH',
+        `${existing} resolves to ${real}, outside --out (${realOut}): a symbolic link inside --out leads out of ` +
+          'it; remove the link or pull into a fresh folder',
+      );
+  };
+  // Before creating anything: the deepest folder that exists already must be inside,
+  // or mkdir would create folders through the link.
+  let existing = dir;
+  while (!(await pathExists(existing))) existing = dirname(existing);
+  await confined(existing);
+  await mkdir(dir, { recursive: true });
+  await confined(dir);
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
+  await rm(tmp, { force: true }); // a leftover of a killed pull (rm removes a link, not its target)
+  await writeFile(tmp, bytes, { flag: 'wx' });
   await rename(tmp, path);
 }
 

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { decodeArchiveParquet } from './parquet.js';
+import { planFlush } from './flush-plan.js';
+import { ARCHIVE_FEEDS, type KafkaRecord, toArchiveRow } from './record.js';
+
+const PREFIX = 'perpflow-prop';
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const deep = (d: number) => '['.repeat(d) + ']'.repeat(d);
+
+/** Values the archive must take as they are: JSON of every shape, garbage, huge numbers and times. */
+const valueArb: fc.Arbitrary<Uint8Array | null> = fc.oneof(
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 200 }),
+  fc.integer({ min: 1, max: 20_000 }).map((d) => utf8(`{"open":${deep(d)}}`)),
+  fc.jsonValue().map((v) => utf8(JSON.stringify(v))),
+  fc
+    .record({
+      exchange: fc.oneof(fc.string(), fc.constantFrom('binanceusdm', '../../x', 'a/b', '', '_invalid')),
+      symbol: fc.string({ maxLength: 300 }),
+      eventTimeMs: fc.oneof(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.constantFrom(8_640_000_000_000_001, 253_402_300_800_000, -1, 1e300),
+        fc.double(),
+      ),
+      receivedAtMs: fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.string()),
+      ruleId: fc.string(),
+      deadLetteredAtMs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    })
+    .map((o) => utf8(JSON.stringify(o))),
+  fc.string({ maxLength: 100 }).map((s) => utf8(`"${s}`)),
+);
+
+const recordsArb = fc.array(
+  fc.record({
+    key: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 2_000 })),
+    value: valueArb,
+    headers: fc.array(
+      fc.record({
+        name: fc.string({ maxLength: 40 }),
+        value: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 100 })),
+      }),
+      { maxLength: 4 },
+    ),
+    kafkaTimestampMs: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  }),
+  { minLength: 1, maxLength: 12 },
+);
+
+describe('the archive takes any bytes', () => {
+  it('every record becomes a row in an object under the prefix, byte for byte, and nothing throws', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ARCHIVE_FEEDS), recordsArb, (feed, records) => {
+        const rows = records.map((r, i) =>
+          toArchiveRow(feed, {
+            topic: `perpflow.raw.${feed}.v1`,
+            partition: 3,
+            offset: String(100 + i),
+            ...r,
+          } as KafkaRecord),
+        );
+        const plan = planFlush(PREFIX, feed, rows);
+        const back = plan.objects.flatMap((o) => {
+          assert.ok(o.key.startsWith(`${PREFIX}/raw/feed=${feed}/exchange=`), o.key);
+          assert.ok(!o.key.includes('/../') && !o.key.includes('//'), o.key);
+          return decodeArchiveParquet(o.body);
+        });
+        assert.equal(back.length, records.length, 'one row per record');
+        const byOffset = new Map(back.map((r) => [r.offset, r]));
+        records.forEach((r, i) => {
+          const got = byOffset.get(String(100 + i))!;
+          assert.deepEqual(
+            got.value === null ? null : [...got.value],
+            r.value === null ? null : [...r.value],
+          );
+          assert.deepEqual(got.key === null ? null : [...got.key], r.key === null ? null : [...r.key]);
+          assert.equal(got.headers.length, r.headers.length);
+        });
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

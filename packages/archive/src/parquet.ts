@@ -1,0 +1,148 @@
+import { PerpflowError } from '@perpflow/contracts';
+import {
+  Binary,
+  Field,
+  Int32,
+  Int64,
+  List,
+  Schema,
+  Struct,
+  Table,
+  TimestampMillisecond,
+  tableFromIPC,
+  tableToIPC,
+  Utf8,
+  type Vector,
+  vectorFromArray,
+} from 'apache-arrow';
+import {
+  Compression,
+  EnabledStatistics,
+  readParquet,
+  Table as WasmTable,
+  WriterPropertiesBuilder,
+  writeParquet,
+} from 'parquet-wasm';
+import type { ArchiveHeader, ArchiveRow } from './record.js';
+
+/** Parquet `created_by` and the `perpflow` metadata's writer of archive objects. */
+export const ARCHIVE_WRITER_VERSION = 'perpflow-archive/1';
+export const ARCHIVE_SCHEMA = 'raw_archive/v1';
+const METADATA_KEY = 'perpflow';
+
+const headerType = new Struct([new Field('name', new Utf8(), false), new Field('value', new Binary(), true)]);
+
+/**
+ * The archive's row layout, one place: Kafka identity and original bytes first, then
+ * the pruning columns parsed from the value (null when the value does not carry them).
+ */
+export const ARCHIVE_SCHEMA_FIELDS = [
+  new Field('topic', new Utf8(), false),
+  new Field('partition', new Int32(), false),
+  new Field('offset', new Int64(), false),
+  new Field('kafka_time', new TimestampMillisecond('UTC'), false),
+  new Field('key', new Binary(), true),
+  new Field('value', new Binary(), true),
+  new Field('headers', new List(new Field('item', headerType, false)), false),
+  new Field('exchange', new Utf8(), true),
+  new Field('symbol', new Utf8(), true),
+  new Field('event_time', new TimestampMillisecond('UTC'), true),
+  new Field('received_at', new TimestampMillisecond('UTC'), true),
+  new Field('contract_error', new Utf8(), true),
+  new Field('rule_id', new Utf8(), true),
+] as const;
+
+function column(f: Field, values: unknown[]): Vector {
+  return vectorFromArray(values as never, f.type);
+}
+
+/**
+ * Rows (one topic-partition, in offset order) → one ZSTD Parquet file. Deterministic:
+ * the same rows give the same bytes, so a rewrite after a crash reproduces the object
+ * and its sha256. The caller keeps the rows in offset order; nothing is reordered here.
+ */
+export function encodeArchiveParquet(rows: readonly ArchiveRow[]): Uint8Array {
+  const pick = <T>(fn: (r: ArchiveRow) => T) => rows.map(fn);
+  const values: Record<string, unknown[]> = {
+    topic: pick((r) => r.topic),
+    partition: pick((r) => r.partition),
+    offset: pick((r) => BigInt(r.offset)),
+    kafka_time: pick((r) => r.kafkaTimestampMs),
+    key: pick((r) => r.key),
+    value: pick((r) => r.value),
+    headers: pick((r) => r.headers.map((h) => ({ name: h.name, value: h.value }))),
+    exchange: pick((r) => r.exchange),
+    symbol: pick((r) => r.symbol),
+    event_time: pick((r) => r.eventTimeMs),
+    received_at: pick((r) => r.receivedAtMs),
+    contract_error: pick((r) => r.contractError),
+    rule_id: pick((r) => r.ruleId),
+  };
+  const schema = new Schema([...ARCHIVE_SCHEMA_FIELDS]);
+  const vectors: Record<string, Vector> = {};
+  for (const f of ARCHIVE_SCHEMA_FIELDS) vectors[f.name] = column(f, values[f.name] ?? []);
+  const table = new Table(schema, vectors);
+  const props = new WriterPropertiesBuilder()
+    .setCompression(Compression.ZSTD)
+    .setDictionaryEnabled(false)
+    .setColumnDictionaryEnabled('topic', true)
+    .setColumnDictionaryEnabled('exchange', true)
+    .setColumnDictionaryEnabled('symbol', true)
+    .setColumnDictionaryEnabled('rule_id', true)
+    .setColumnStatisticsEnabled('key', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('value', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('headers.list.item.name', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('headers.list.item.value', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('contract_error', EnabledStatistics.None)
+    .setCreatedBy(ARCHIVE_WRITER_VERSION)
+    .setMaxRowGroupSize(1_000_000)
+    .setKeyValueMetadata(
+      new Map([[METADATA_KEY, JSON.stringify({ schema: ARCHIVE_SCHEMA, writer: ARCHIVE_WRITER_VERSION })]]),
+    )
+    .build();
+  return writeParquet(WasmTable.fromIPCStream(tableToIPC(table, 'stream')), props);
+}
+
+export class ArchiveLayoutMismatch extends PerpflowError {
+  readonly code = 'ARCHIVE_LAYOUT_MISMATCH';
+  readonly retriable = false;
+}
+
+const bytesOf = (v: unknown): Uint8Array | null => (v == null ? null : new Uint8Array(v as Uint8Array));
+const msOf = (v: unknown): number | null => (v == null ? null : Number(v));
+
+/** Reads an archive object back into rows, in file order (readers and tests). */
+export function decodeArchiveParquet(bytes: Uint8Array): ArchiveRow[] {
+  const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  const meta = table.schema.metadata.get(METADATA_KEY);
+  if (!meta || (JSON.parse(meta) as { schema?: string }).schema !== ARCHIVE_SCHEMA)
+    throw new ArchiveLayoutMismatch(`not a ${ARCHIVE_SCHEMA} file (metadata ${meta ?? 'missing'})`);
+  const col = (name: string) => {
+    const v = table.getChild(name);
+    if (!v) throw new ArchiveLayoutMismatch(`no column ${name}`);
+    return v;
+  };
+  const c = Object.fromEntries(ARCHIVE_SCHEMA_FIELDS.map((f) => [f.name, col(f.name)]));
+  const out: ArchiveRow[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const headers = c.headers!.get(i) as { toArray(): { name: string; value: unknown }[] } | null;
+    out.push({
+      topic: c.topic!.get(i) as string,
+      partition: c.partition!.get(i) as number,
+      offset: String(c.offset!.get(i)),
+      kafkaTimestampMs: Number(c.kafka_time!.get(i)),
+      key: bytesOf(c.key!.get(i)),
+      value: bytesOf(c.value!.get(i)),
+      headers: (headers?.toArray() ?? []).map(
+        (h): ArchiveHeader => ({ name: String(h.name), value: bytesOf(h.value) }),
+      ),
+      exchange: (c.exchange!.get(i) as string | null) ?? null,
+      symbol: (c.symbol!.get(i) as string | null) ?? null,
+      eventTimeMs: msOf(c.event_time!.get(i)),
+      receivedAtMs: msOf(c.received_at!.get(i)),
+      contractError: (c.contract_error!.get(i) as string | null) ?? null,
+      ruleId: (c.rule_id!.get(i) as string | null) ?? null,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import { ARCHIVE_FEEDS, type ArchiveFeed } from '@perpflow/archive';
+import { TOPICS } from '@perpflow/contracts';
+import { normalizePrefix } from '@perpflow/dataset';
+import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
+import { env, parseConfig } from '@perpflow/runtime';
+import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
+import { z } from 'zod';
+
+const DEFAULT_TOPICS = [
+  ...Object.entries(TOPICS.raw).map(([feed, topic]) => `${feed}=${topic}`),
+  `dead_letter=${TOPICS.deadLetter}`,
+].join(',');
+
+/** `feed=topic,…` → topic → feed; each feed at most once, each topic a Kafka topic name. */
+const topicsSchema = z
+  .string()
+  .default(DEFAULT_TOPICS)
+  .transform((v, ctx) => {
+    const out = new Map<string, ArchiveFeed>();
+    for (const item of v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const [feed, topic, extra] = item.split('=');
+      if (extra !== undefined || !feed || !topic || !(ARCHIVE_FEEDS as readonly string[]).includes(feed)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `'${item}' is not <feed>=<topic> with feed one of ${ARCHIVE_FEEDS.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      if (
+        !/^[A-Za-z0-9._-]{1,249}$/.test(topic) ||
+        [...out.values()].includes(feed as ArchiveFeed) ||
+        out.has(topic)
+      ) {
+        ctx.addIssue({ code: 'custom', message: `'${item}': not a topic name, or feed/topic given twice` });
+        return z.NEVER;
+      }
+      out.set(topic, feed as ArchiveFeed);
+    }
+    if (out.size === 0) {
+      ctx.addIssue({ code: 'custom', message: 'no topic to archive' });
+      return z.NEVER;
+    }
+    return out;
+  });
+
+/** archiver configuration: one zod schema over environment variables, parsed at start-up. */
+export const ArchiverConfigSchema = z.object({
+  ...kafkaConfigShape,
+  ...s3ConfigShape,
+  // The raw archive lies beside the aligned dataset under one prefix: the same rule.
+  S3_PREFIX: s3ConfigShape.S3_PREFIX.superRefine((prefix, ctx) => {
+    try {
+      normalizePrefix(prefix);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `the dataset layout refuses it: ${(err as Error).message}` });
+    }
+  }),
+  ARCHIVER_TOPICS: topicsSchema.describe(
+    'topics to archive as <feed>=<topic>, comma-separated; feed one of ohlcv, open_interest, funding, liquidation, dead_letter (default: the four raw topics and perpflow.dlq.v1)',
+  ),
+  ARCHIVER_GROUP_ID: z.string().min(1).default('perpflow-archiver').describe('Kafka consumer group'),
+  ARCHIVER_FROM_BEGINNING: env
+    .bool(true)
+    .describe(
+      'a new consumer group starts at the earliest retained offset (archive everything Kafka still holds)',
+    ),
+  ARCHIVER_SESSION_TIMEOUT_MS: env
+    .int(30_000, { min: 6_000 })
+    .describe('Kafka session timeout: how long a crashed member holds its partitions'),
+  ARCHIVER_MAX_OBJECT_BYTES: env
+    .int(16 * 1024 * 1024, { min: 1024 })
+    .describe(
+      'a topic-partition buffer is written once its records hold this many bytes (key + value + headers)',
+    ),
+  ARCHIVER_MAX_OBJECT_RECORDS: env
+    .int(200_000, { min: 1 })
+    .describe('a topic-partition buffer is written once it holds this many records; no object holds more'),
+  ARCHIVER_MAX_OBJECT_AGE_MS: env
+    .int(3_600_000, { min: 100 })
+    .describe(
+      'a buffer is written once its oldest record was consumed this long ago: every consumed record is durable within this plus one tick (≤ 1 s) and the write (10 min instead of 1 h: ~3.4x the bytes, README "Raw archive")',
+    ),
+  ARCHIVER_S3_RETRY_MAX_DELAY_MS: env
+    .int(30_000, { min: 10 })
+    .describe('upper bound of the backoff between S3 retries'),
+  ARCHIVER_FETCH_MAX_BYTES: env
+    .int(4 * 1024 * 1024, { min: 1024 })
+    .describe('most bytes fetched per partition per request'),
+  ARCHIVER_CRASH_AT: z
+    .string()
+    .regex(
+      /^(|(after-ledger-put|after-object-put|after-manifest-put|after-index-put|after-commit)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of after-ledger-put, after-object-put, after-manifest-put, after-index-put, after-commit',
+    )
+    .default('')
+    .describe(
+      'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step (crash tests); empty in production',
+    ),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
+  METRICS_PORT: env.port(39105).describe('port of /metrics, /healthz, /readyz'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+export type ArchiverConfig = z.infer<typeof ArchiverConfigSchema>;
+
+export function loadConfig(environment: Record<string, string | undefined> = process.env): ArchiverConfig {
+  const config = parseConfig(ArchiverConfigSchema, environment, { prefixes: ['ARCHIVER_'] });
+  checkKafkaSecurity(config);
+  checkS3Credentials(config);
+  return config;
+}

@@ -1,0 +1,304 @@
+import {
+  type ArchiveFeed,
+  type ArchiveHeader,
+  type FlushPlan,
+  type KafkaRecord,
+  type LedgerEntry,
+  ledgerKey,
+  PartitionBuffer,
+  planFlush,
+  type RotationLimits,
+  toArchiveRow,
+} from '@perpflow/archive';
+import { isRetriable } from '@perpflow/contracts';
+import { type Logger, retry } from '@perpflow/runtime';
+import type { IHeaders } from 'kafkajs';
+import type { ArchiveStore } from './adapters/archive-store.js';
+import type { FlushStep } from './crash-hook.js';
+import type { ArchiverMetrics } from './metrics.js';
+
+/** What the pipeline needs from the Kafka consumer. */
+export interface OffsetCommitter {
+  commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void>;
+}
+
+/** A fetched batch, as kafkajs hands it over (only the fields used). */
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: {
+    offset: string;
+    timestamp: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers?: IHeaders;
+  }[];
+}
+
+export interface ArchiverOptions {
+  prefix: string;
+  /** topic → feed of every archived topic. */
+  feeds: ReadonlyMap<string, ArchiveFeed>;
+  limits: RotationLimits;
+  retryMaxDelayMs: number;
+}
+
+export interface ArchiverDeps {
+  consumer: OffsetCommitter;
+  store: Pick<ArchiveStore, 'readLedger' | 'writeFlush'>;
+  metrics: ArchiverMetrics;
+  logger: Logger;
+  now: () => number;
+  options: ArchiverOptions;
+  atStep?: (step: FlushStep) => void;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  feed: ArchiveFeed;
+  buffer: PartitionBuffer;
+  /** First offset whose ledger entry was looked up (one GET per flush range). */
+  ledgerCheckedAt: string | null;
+  /** The ledger entry the next flush repeats, if any. */
+  pinnedLedger: LedgerEntry | null;
+}
+
+/** kafkajs headers → (name, bytes) pairs in wire order; a repeated name arrives as an array. */
+export function headersOf(headers: IHeaders | undefined): ArchiveHeader[] {
+  const out: ArchiveHeader[] = [];
+  for (const [name, v] of Object.entries(headers ?? {})) {
+    for (const one of Array.isArray(v) ? v : [v]) {
+      if (one === undefined) continue;
+      out.push({
+        name,
+        value: one === null ? null : typeof one === 'string' ? Buffer.from(one, 'utf8') : one,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * consume (topic, partition) → PartitionBuffer of @perpflow/archive → when one is due
+ * (bytes, records, age): look up the ledger at its first offset (an earlier writer's
+ * plan fixes the range) → planFlush → ledger, objects, manifests, day indexes on S3 →
+ * commit the offset after the flush's last record.
+ *
+ * Crash anywhere before the commit: the records are consumed again from the committed
+ * offset, the ledger entry there fixes the same range, and the same rows give the same
+ * keys and bytes: each offset ends up in exactly one object. S3 failing: the write
+ * backs off and retries, and the batch handler waits for it (consumption stops).
+ */
+export class ArchiverPipeline {
+  private readonly partitions = new Map<string, PartitionState>();
+  private flushing: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: ArchiverDeps) {}
+
+  /**
+   * Buffers a batch; waits for a flush when a buffer reached its size limit
+   * (back-pressure), sending group heartbeats meanwhile so a slow S3 does not cost the
+   * partitions (kafkajs heartbeats only between batches otherwise).
+   */
+  async handleBatch(batch: ConsumedBatch, heartbeat?: () => Promise<void>): Promise<void> {
+    const feed = this.deps.options.feeds.get(batch.topic);
+    if (!feed) throw new Error(`batch of topic ${batch.topic}, which is not archived`);
+    const state = this.stateOf(batch.topic, batch.partition, feed);
+    const nowMs = this.deps.now();
+    let added = 0;
+    for (const m of batch.messages) {
+      const record: KafkaRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        kafkaTimestampMs: Number(m.timestamp),
+        key: m.key,
+        value: m.value,
+        headers: headersOf(m.headers),
+      };
+      const row = toArchiveRow(feed, record);
+      if (!state.buffer.add(row, nowMs)) continue;
+      added++;
+      if (row.contractError !== null) this.deps.metrics.recordsUnparsed.inc({ feed });
+    }
+    this.deps.metrics.recordsIn.inc({ feed }, added);
+    this.updateGauges();
+    const d = state.buffer.decide(nowMs);
+    if (!d.due || (d.reason !== 'bytes' && d.reason !== 'records')) return;
+    const beat = heartbeat ? setInterval(() => void heartbeat().catch(() => undefined), 3_000) : null;
+    try {
+      await this.flush();
+    } finally {
+      if (beat) clearInterval(beat);
+    }
+  }
+
+  /** Writes every due buffer (`final`: everything buffered). Serialised: one flush at a time. */
+  flush(final = false): Promise<void> {
+    const run = (this.flushing ?? Promise.resolve()).then(() => this.flushOnce(final));
+    const tail = run.finally(() => {
+      if (this.flushing === tail) this.flushing = null;
+    });
+    this.flushing = tail;
+    return tail;
+  }
+
+  /** True while a flush runs or waits: the age tick skips then, so an S3 outage does not queue a flush per tick. */
+  get busy(): boolean {
+    return this.flushing !== null;
+  }
+
+  /**
+   * After a (re)join: kafkajs re-reads every partition from its committed offset, so
+   * what is buffered will come again; drop it rather than hold two copies.
+   */
+  onGroupJoin(): void {
+    this.partitions.clear();
+    this.updateGauges();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private stateOf(topic: string, partition: number, feed: ArchiveFeed): PartitionState {
+    const id = `${topic}|${partition}`;
+    let s = this.partitions.get(id);
+    if (!s) {
+      s = {
+        topic,
+        partition,
+        feed,
+        buffer: new PartitionBuffer(this.deps.options.limits),
+        ledgerCheckedAt: null,
+        pinnedLedger: null,
+      };
+      this.partitions.set(id, s);
+    }
+    return s;
+  }
+
+  private async flushOnce(final: boolean): Promise<void> {
+    for (const [id, state] of this.partitions) {
+      // Several objects may be due at once (a slow S3 let the buffer grow).
+      for (;;) {
+        if (this.partitions.get(id) !== state || this.stopped) break;
+        try {
+          if (!(await this.flushPartition(state, final))) break;
+        } catch (err) {
+          // Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick.
+          this.deps.metrics.flushFailures.inc({ feed: state.feed });
+          this.deps.logger.error(
+            { topic: state.topic, partition: state.partition, err: (err as Error).message },
+            'archive flush failed; its records stay buffered and uncommitted, retried next tick',
+          );
+          break;
+        }
+      }
+    }
+    this.updateGauges();
+  }
+
+  /** One flush of a partition if one is due; false when none was. */
+  private async flushPartition(state: PartitionState, final: boolean): Promise<boolean> {
+    const first = state.buffer.firstOffset;
+    if (first === null) return false;
+    let d = state.buffer.decide(this.deps.now(), final);
+    if (!d.due) return false;
+    const { prefix } = this.deps.options;
+    let replay = state.buffer.pinnedLastOffset !== null;
+    let ledger: LedgerEntry | null = state.pinnedLedger;
+    if (!replay && state.ledgerCheckedAt !== first) {
+      ledger = await this.withRetry('ledger read', () =>
+        this.deps.store.readLedger(ledgerKey(prefix, state.topic, state.partition, first)),
+      );
+      state.ledgerCheckedAt = first;
+      if (ledger) {
+        state.buffer.pin(ledger.lastOffset);
+        state.pinnedLedger = ledger;
+        this.deps.logger.info(
+          { topic: state.topic, partition: state.partition, first, last: ledger.lastOffset },
+          'ledger entry found: this flush repeats an earlier writer’s range',
+        );
+        d = state.buffer.decide(this.deps.now(), final);
+        if (!d.due) return false;
+        replay = true;
+      }
+    }
+    const plan = planFlush(prefix, state.feed, d.rows);
+    if (replay) this.checkReplay(state, plan, ledger);
+    await this.withRetry('flush', () => this.deps.store.writeFlush(plan));
+    this.onDurable(state, plan, replay);
+    await this.commit(state, plan.ledger.lastOffset);
+    return true;
+  }
+
+  /** A replay must reproduce the earlier writer's objects; if the bytes differ (another encoder version), the new ones replace them at the same keys. */
+  private checkReplay(state: PartitionState, plan: FlushPlan, ledger: LedgerEntry | null): void {
+    const want = JSON.stringify(ledger?.objects ?? null);
+    const got = JSON.stringify(plan.ledger.objects);
+    if (want !== got || ledger?.lastOffset !== plan.ledger.lastOffset)
+      this.deps.logger.warn(
+        {
+          topic: state.topic,
+          partition: state.partition,
+          ledger: ledger?.objects,
+          plan: plan.ledger.objects,
+        },
+        'replayed flush differs from its ledger entry; the objects at the same keys are replaced',
+      );
+  }
+
+  private onDurable(state: PartitionState, plan: FlushPlan, replay: boolean): void {
+    const m = this.deps.metrics;
+    const feed = state.feed;
+    const nowMs = this.deps.now();
+    for (const addedAtMs of state.buffer.markDurable(plan.ledger.lastOffset))
+      m.durableDelay.observe(Math.max(0, nowMs - addedAtMs) / 1000);
+    m.recordsArchived.inc({ feed }, plan.ledger.rowCount);
+    m.objectsWritten.inc({ feed }, plan.objects.length);
+    m.bytesWritten.inc(
+      { feed },
+      plan.objects.reduce((n, o) => n + o.body.byteLength, 0),
+    );
+    if (replay) m.ledgerReplays.inc();
+    state.pinnedLedger = null;
+    this.deps.logger.debug({ ...plan.ledger, objects: plan.objects.length }, 'flush durable');
+  }
+
+  private async commit(state: PartitionState, lastOffset: string): Promise<void> {
+    const c = {
+      topic: state.topic,
+      partition: state.partition,
+      offset: (BigInt(lastOffset) + 1n).toString(),
+    };
+    try {
+      await this.deps.consumer.commitOffsets([c]);
+      this.deps.atStep?.('after-commit');
+    } catch (err) {
+      // Its next owner re-reads from the last commit; the ledger makes it rewrite the same objects.
+      this.deps.logger.warn({ commit: c, err: (err as Error).message }, 'offset commit failed');
+    }
+  }
+
+  private withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retry(fn, {
+      retries: Number.POSITIVE_INFINITY,
+      maxDelayMs: this.deps.options.retryMaxDelayMs,
+      shouldRetry: (err) => !this.stopped && isRetriable(err),
+      onRetry: (err, attempt, delayMs) =>
+        this.deps.logger.warn(
+          { what, attempt, delayMs, err: (err as Error).message },
+          'S3 failed; backing off',
+        ),
+    });
+  }
+
+  private updateGauges(): void {
+    let n = 0;
+    for (const s of this.partitions.values()) n += s.buffer.size.records;
+    this.deps.metrics.bufferedRecords.set(n);
+  }
+}

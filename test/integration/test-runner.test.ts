@@ -1,0 +1,89 @@
+// scripts/node-test.mjs is what every count in `npm test` comes from: these run it on
+// small generated test files and check that it counts every verdict, and that a report
+// cut short fails the run instead of being counted as fewer tests.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ROOT } from '../src/harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'perpflow-runner-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+  todo: number;
+  failures: string[];
+  files: number;
+}
+
+function run(
+  files: Record<string, string>,
+  ...flags: string[]
+): { status: number | null; out: string; counts: Counts } {
+  const sub = mkdtempSync(join(dir, 'case-'));
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(sub, name), body);
+  const results = join(sub, 'results');
+  const res = spawnSync(process.execPath, [join(ROOT, 'scripts/node-test.mjs'), ...flags, sub], {
+    cwd: join(ROOT, 'test'),
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      PERPFLOW_TEST_RESULTS: results,
+      PERPFLOW_TEST_SUFFIX: '',
+      npm_package_name: 'case',
+    },
+  });
+  const counts = JSON.parse(readFileSync(join(results, 'case.json'), 'utf8')) as Counts;
+  return { status: res.status, out: res.stdout + res.stderr, counts };
+}
+
+const many = (n: number) =>
+  `import { test } from 'node:test';\n${Array.from({ length: n }, (_, i) => `test('t${i}', () => {});`).join('\n')}\n`;
+
+describe('scripts/node-test.mjs', () => {
+  it('counts every one of 2,000 fast tests in each of three files run two at a time', () => {
+    // 2,000 empty tests per file lost 0-74 verdicts per run under process isolation with
+    // --test-force-exit (nodejs/node#64833); every one must be counted here.
+    const r = run(
+      { 'a.test.ts': many(2000), 'b.test.ts': many(2000), 'c.test.ts': many(2000) },
+      '--concurrency',
+      '2',
+    );
+    assert.equal(r.counts.passed, 6000, r.out.slice(-2000));
+    assert.equal(r.counts.failed, 0);
+    assert.equal(r.counts.files, 3);
+    assert.equal(r.status, 0);
+  });
+
+  it('fails the run, naming the file, when a file exits before its report is complete', () => {
+    const r = run({
+      'cut.test.ts': `import { test } from 'node:test';\ntest('first', () => {});\ntest('exits', () => { process.exit(0); });\ntest('never', () => {});\n`,
+      'fine.test.ts': many(3),
+    });
+    assert.equal(r.status, 1);
+    // fine's 3, plus 'first' when its verdict reached the reporter before the exit.
+    assert.ok(r.counts.passed === 3 || r.counts.passed === 4, r.out.slice(-2000));
+    assert.equal(r.counts.failed, 1);
+    assert.match(r.counts.failures.join('\n'), /cut\.test\.ts: no complete report/);
+  });
+
+  it('counts a failing test and a file that fails to load, and ends a file that leaves a server open', () => {
+    const r = run({
+      'fails.test.ts': `import assert from 'node:assert/strict';\nimport { test } from 'node:test';\ntest('ok', () => {});\ntest('bad', () => { assert.equal(1, 2); });\n`,
+      'broken.test.ts': `import { test } from 'node:test';\nimport './does-not-exist.js';\ntest('x', () => {});\n`,
+      'open.test.ts': `import { createServer } from 'node:net';\nimport { test } from 'node:test';\ntest('listens', async () => { await new Promise<void>((r) => createServer().listen(0, '127.0.0.1', r)); });\n`,
+    });
+    assert.equal(r.status, 1);
+    assert.equal(r.counts.passed, 2, r.out.slice(-2000)); // ok, listens
+    const failures = r.counts.failures.join('\n');
+    assert.match(failures, /fails\.test\.ts.*bad/);
+    assert.match(failures, /broken\.test\.ts/);
+    assert.doesNotMatch(failures, /open\.test\.ts/);
+    assert.equal(r.counts.files, 3);
+  });
+});
