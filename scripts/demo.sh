@@ -6,7 +6,10 @@
 # FeedStale alert for it, then lets them flow again, so the alert fires and resolves.
 # At the end: the commands that read this run's data. Ctrl-C stops the services it started.
 #   DEMO_SYMBOLS=20        symbols the simulator lists and ingest follows
-#   DEMO_DURATION_S=0      stop by itself after N seconds (0 = until Ctrl-C)
+#   DEMO_DURATION_S=0      stop by itself after N seconds (0 = until Ctrl-C); with a stall,
+#                          it runs on past N until FeedStale has fired and resolved (at most
+#                          N + 300 s), since the stall takes 130-190 s to fire by where in
+#                          the minute it begins
 #   DEMO_KEEP_STACK=1      leave Kafka/Redis/S3/Prometheus/Alertmanager running afterwards
 #                          (asked at the end when interactive; default: stopped, data kept)
 #   DEMO_STALL_SYMBOL=ETH/USDT:USDT  the symbol whose candles stall ('' = no stall)
@@ -113,7 +116,10 @@ if [ -f services/exchange-ingest/src/cli.ts ]; then
 fi
 
 # The alert cycle through the real path: simulator stall → ingest freshness → Prometheus
-# FeedStale → Alertmanager; the candles resume once Alertmanager holds the alert.
+# FeedStale → Alertmanager → its webhook (the status view). The candles resume once the
+# firing notification is received: resuming as soon as Alertmanager holds the alert could
+# let it resolve within one group_interval, and Alertmanager then never notifies the firing
+# (seen once: the demo showed only "resolved").
 stall_cycle() {
   local venue_id=${STALL_SYMBOL%%:*}; venue_id=${venue_id//\//}
   sleep "$STALL_AFTER"
@@ -121,20 +127,22 @@ stall_cycle() {
     { echo "demo: could not stall $STALL_SYMBOL: see $LOGS/exchange-sim.log"; return; }
   echo "demo: $(date -u +%T) the simulator stalls $STALL_SYMBOL candles; FeedStale fires once their freshness passes the SLA" >>"$LOGS/demo-events.log"
   for _ in $(seq 1 200); do
-    curl -fsS -G "$ALERTMANAGER_URL/api/v2/alerts" --data-urlencode 'filter=alertname="FeedStale"' \
-      --data-urlencode "filter=symbol=\"$STALL_SYMBOL\"" --data-urlencode 'silenced=false' 2>/dev/null | grep -q '"state":"active"' && break
+    grep -F '"status":"firing","alertname":"FeedStale"' "$LOGS/alerts.jsonl" 2>/dev/null | grep -F '"stage":"ingest"' |
+      grep -F '"exchange":"binanceusdm"' | grep -qF "\"symbol\":\"$STALL_SYMBOL\"" && break
     sleep 3
   done
   curl -fsS -X POST -H 'content-type: application/json' -d "{\"unsilence\":\"$venue_id\"}" "$SIM_URL/__sim/faults" >/dev/null
-  echo "demo: $(date -u +%T) FeedStale is in Alertmanager; $STALL_SYMBOL candles flow again, so it resolves" >>"$LOGS/demo-events.log"
+  echo "demo: $(date -u +%T) FeedStale's notification is in; $STALL_SYMBOL candles flow again, so it resolves" >>"$LOGS/demo-events.log"
 }
-: >"$LOGS/demo-events.log"
+: >"$LOGS/demo-events.log"; : >"$LOGS/alerts.jsonl" # this run's events and notifications only
 if [ -n "$STALL_SYMBOL" ]; then stall_cycle & stall_pid=$!; fi
 
 export PERPFLOW_STATUS_TARGETS
 PERPFLOW_STATUS_TARGETS=$(IFS=,; echo "${targets[*]}")
 export PERPFLOW_STATUS_EVENTS="$LOGS/demo-events.log" PERPFLOW_STATUS_ALERT_LOG="$LOGS/alerts.jsonl"
-if [ "$DURATION" -gt 0 ]; then
+if [ "$DURATION" -gt 0 ] && [ -n "$STALL_SYMBOL" ]; then
+  npx tsx scripts/status.ts --for-s "$DURATION" --settle-alert "FeedStale symbol=$STALL_SYMBOL" --max-s $((DURATION + 300)) --interval-ms 5000
+elif [ "$DURATION" -gt 0 ]; then
   npx tsx scripts/status.ts --for-s "$DURATION" --interval-ms 5000
 else
   npx tsx scripts/status.ts

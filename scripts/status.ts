@@ -1,7 +1,12 @@
 /**
  * The live status view of the demo: scrapes every service's /metrics and prints,
  * per stage and feed, records/s, freshness across symbols, dead letters, and
- * files written. Usage: tsx scripts/status.ts [--once | --for-s N] [--interval-ms 2000]
+ * files written. Usage: tsx scripts/status.ts [--once | --for-s N [--settle-alert NAME --max-s M]]
+ *   [--interval-ms 2000]
+ * --settle-alert "NAME label=value ...": past --for-s, keep going until an alert matching it
+ * (its name and each label given) has fired and every matching alert that fired has also
+ * resolved (by the notifications received), for at most --max-s in all. The demo uses it so that its stall cycle, whose length depends on where in the minute
+ * the stall begins (130-190 s to fire), ends inside the run rather than racing a fixed time.
  * Targets: PERPFLOW_STATUS_TARGETS="ingest=http://127.0.0.1:39101,aligner=...".
  * Alerts: ALERTMANAGER_URL (its /api/v2/alerts); ALERT_WEBHOOK_URL on 127.0.0.1: the view
  * receives Alertmanager's notifications there (firing and resolved), appended as JSON lines
@@ -15,7 +20,7 @@ type Sample = { name: string; labels: Record<string, string>; value: number };
 const DEFAULT_TARGETS =
   'exchange-sim=http://127.0.0.1:39200/metrics,ingest=http://127.0.0.1:39101/metrics,aligner=http://127.0.0.1:39102/metrics,windower=http://127.0.0.1:39103/metrics,monitor=http://127.0.0.1:39104/metrics';
 
-interface AlertNote {
+export interface AlertNote {
   status: 'firing' | 'resolved';
   alertname: string;
   labels: Record<string, string>;
@@ -29,6 +34,22 @@ export function describeAlert(labels: Record<string, string>): string {
     .filter((k) => labels[k])
     .map((k) => `${k}=${labels[k]}`);
   return `${labels.alertname ?? '?'} ${where.join(' ')}`.trim();
+}
+
+/**
+ * True when no alert is to settle, or when an alert matching `match` ("NAME label=value ...":
+ * the name and every label given) has fired and each matching alert (by labels) that fired
+ * has a resolved notification after its last firing one.
+ */
+export function settled(notes: readonly AlertNote[], match: string | undefined): boolean {
+  if (match === undefined) return true;
+  const [name, ...pairs] = match.trim().split(/\s+/);
+  const wanted = pairs.map((p) => p.split('=') as [string, string]);
+  const last = new Map<string, AlertNote['status']>();
+  for (const n of notes)
+    if (n.alertname === name && wanted.every(([k, v]) => n.labels[k] === v))
+      last.set(describeAlert(n.labels), n.status);
+  return last.size > 0 && [...last.values()].every((st) => st === 'resolved');
 }
 
 /** Receives Alertmanager's webhook (payload version 4) and keeps every alert it names, firing or resolved. */
@@ -140,7 +161,12 @@ async function main(): Promise<void> {
   // --for-s N: redraw for N seconds, then exit (the demo with DEMO_DURATION_S); rates need
   // two scrapes in one process, which --once in a loop never has.
   const forS = args.indexOf('--for-s');
-  const untilMs = forS >= 0 ? Date.now() + Number(args[forS + 1]) * 1000 : Number.POSITIVE_INFINITY;
+  const startedMs = Date.now();
+  const untilMs = forS >= 0 ? startedMs + Number(args[forS + 1]) * 1000 : Number.POSITIVE_INFINITY;
+  const settle = args.indexOf('--settle-alert');
+  const settleAlert = settle >= 0 ? args[settle + 1] : undefined;
+  const maxS = args.indexOf('--max-s');
+  const hardUntilMs = maxS >= 0 ? startedMs + Number(args[maxS + 1]) * 1000 : untilMs;
   const iv = args.indexOf('--interval-ms');
   const intervalMs = iv >= 0 ? Number(args[iv + 1]) : 2_000;
   const targets = (process.env.PERPFLOW_STATUS_TARGETS ?? DEFAULT_TARGETS).split(',').map((t) => {
@@ -261,7 +287,8 @@ async function main(): Promise<void> {
     if (down.length) lines.push(`not answering: ${down.join(', ')} — see .data/logs/<service>.log`);
     if (process.stdout.isTTY && !once) process.stdout.write('\u001b[2J\u001b[H');
     console.log(lines.map((l) => (l.includes('\u001b') ? l : cut(l))).join('\n'));
-    if (once || Date.now() >= untilMs) {
+    const now = Date.now();
+    if (once || now >= hardUntilMs || (now >= untilMs && settled(notes, settleAlert))) {
       // One line to grep: records per feed at ingest and every alert notification received.
       const feeds = ['ohlcv', 'open_interest', 'funding', 'liquidation'].map(
         (f) => `${f}=${fmt(ingestByFeed.get(f) ?? 0)}`,

@@ -74,7 +74,7 @@ function run(
   });
 }
 
-describe('npm run demo', { timeout: (DURATION_S + 300) * 1000 }, () => {
+describe('npm run demo', { timeout: (DURATION_S + 600) * 1000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'perpflow-demo-'));
   let env: Record<string, string> = {};
   after(() => {
@@ -84,7 +84,8 @@ describe('npm run demo', { timeout: (DURATION_S + 300) * 1000 }, () => {
 
   it('shows four feeds, a FeedStale that fires and resolves, and next steps whose commands read the data', async () => {
     env = await demoEnv(dataDir);
-    const demo = await run('bash scripts/demo.sh', env, (DURATION_S + 200) * 1000);
+    // The demo runs past DURATION_S until FeedStale has fired and resolved (at most +300 s).
+    const demo = await run('bash scripts/demo.sh', env, (DURATION_S + 420) * 1000);
     const tail = demo.out.slice(-4000);
     assert.equal(demo.code, 0, tail);
 
