@@ -58,6 +58,8 @@ export const HEADERS = {
   source: 'perpflow-source',
   /** Wall-clock ms when the message was produced (ours, not the exchange's). */
   producedAtMs: 'perpflow-produced-at-ms',
+  /** On aligned bars: the dataset version (`dv-` + 16 hex) of the config that built the bar. */
+  datasetVersion: 'perpflow-dataset-version',
 } as const;
 
 export function schemaHeader(kind: RecordKind): string {

@@ -4,12 +4,15 @@ import { ConfigError, TIMEFRAMES } from '@perpflow/contracts';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig } from '@perpflow/runtime';
 import { parseQualityConfig } from '@perpflow/quality';
+import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 import type { EngineConfig } from './domain/engine.js';
 
 /** aligner configuration: one zod schema over environment variables, parsed at start-up. */
 export const AlignerConfigSchema = z.object({
   ...kafkaConfigShape,
+  // S3: only where the dataset version's descriptor goes (<S3_PREFIX>/versions/<id>/version.json).
+  ...s3ConfigShape,
   ALIGNER_GROUP_ID: z
     .string()
     .min(1)
@@ -90,6 +93,7 @@ export type AlignerConfig = z.infer<typeof AlignerConfigSchema>;
 export function loadConfig(environment: Record<string, string | undefined> = process.env): AlignerConfig {
   const config = parseConfig(AlignerConfigSchema, environment, { prefixes: ['ALIGNER_'] });
   checkKafkaSecurity(config);
+  checkS3Credentials(config);
   return config;
 }
 

@@ -17,18 +17,33 @@ import {
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
+import { createS3Client } from '@perpflow/s3';
 import { Redis } from 'ioredis';
 import { RedisPartitionStateStore } from './adapters/partition-state.js';
+import { publishVersionDescriptor } from './adapters/version-descriptor.js';
 import { loadConfig, loadEngineConfig } from './config.js';
 import { createPartitionEngine } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
 import { AlignerPipeline, type PipelineStep } from './pipeline.js';
+import { datasetVersionOf } from './version.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const engineConfig = loadEngineConfig(config);
+  const version = datasetVersionOf(engineConfig);
   const logger = createLogger({ service: 'aligner', level: config.LOG_LEVEL });
   const metrics = createAlignerMetrics();
+  metrics.datasetVersion.set({ version: version.id }, 1);
+  const stopping = new AbortController();
+  const descriptor = publishVersionDescriptor(
+    { client: createS3Client(config), bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
+    version,
+    logger,
+    stopping.signal,
+  ).then(
+    (ok) => metrics.datasetVersionDescriptor.set(ok ? 1 : 0),
+    () => undefined, // aborted at shutdown
+  );
   let ready = false;
   const server = await startMetricsServer({
     registry: metrics.registry,
@@ -51,6 +66,7 @@ async function main(): Promise<void> {
   });
   const pipeline = new AlignerPipeline({
     producerName: `aligner/${config.ALIGNER_GROUP_ID}`,
+    datasetVersion: version.id,
     consumer,
     producer,
     state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
@@ -79,11 +95,16 @@ async function main(): Promise<void> {
     eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
   });
   ready = true;
-  logger.info({ group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME }, 'aligner ready');
+  logger.info(
+    { group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME, datasetVersion: version.id },
+    'aligner ready',
+  );
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
     ready = false;
+    stopping.abort();
+    await descriptor;
     await consumer.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     redis.disconnect();

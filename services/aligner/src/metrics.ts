@@ -13,6 +13,17 @@ export function createAlignerMetrics(registry: Registry = createRegistry('aligne
     registry,
     /** perpflow_feed_freshness_seconds{stage="aligned", feed="bar"}: bar CLOSE times. */
     freshness: new FreshnessTracker(registry, 'aligned'),
+    datasetVersion: new Gauge({
+      name: 'perpflow_aligner_dataset_version_info',
+      help: 'Always 1, labelled with the dataset version id this aligner stamps on its bars',
+      labelNames: ['version'],
+      registers: [registry],
+    }),
+    datasetVersionDescriptor: new Gauge({
+      name: 'perpflow_aligner_dataset_version_descriptor_written',
+      help: '1 once the version descriptor is on S3 (<S3_PREFIX>/versions/<id>/version.json), 0 while not yet or when the one there differs',
+      registers: [registry],
+    }),
     recordsIn: new Counter({
       name: 'perpflow_aligner_records_in_total',
       help: 'Raw records consumed, per feed',

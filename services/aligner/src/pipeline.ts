@@ -29,6 +29,8 @@ export interface PipelineDeps {
   now: () => number;
   /** The perpflow-producer header of every record written: `aligner/<group>` (default `aligner`). */
   producerName?: string;
+  /** The perpflow-dataset-version header of every bar written (version.ts). */
+  datasetVersion?: string;
   snapshotPolicy?: SnapshotPolicy;
   /**
    * Failures in a row of the pure step on the same batch (same first offset) after which
@@ -118,7 +120,7 @@ export class AlignerPipeline {
   /** runBatch, its failures marked as the code's (pure: the same batch fails the same way). */
   private run(engine: PartitionEngine, batch: ConsumedBatch): BatchResult {
     try {
-      return runBatch(engine, batch, this.producerName);
+      return runBatch(engine, batch, this.producerName, this.deps.datasetVersion);
     } catch (err) {
       throw new BatchProcessingError(batch, err);
     }

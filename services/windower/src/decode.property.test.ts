@@ -48,6 +48,8 @@ function setup() {
       },
     },
     prefix: 'ds',
+    liveVersion: null,
+    versionPin: { pin: async () => undefined },
     windows: new WindowStore(new MemoryStore(), 'ds', 'test'),
     metrics,
     logger: createLogger({ service: 'windower-test', level: 'silent' }),

@@ -18,6 +18,7 @@ import {
 import { startMetricsServer } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
+import { S3VersionPin } from './adapters/version-pin.js';
 import { TimedObjectStore } from './adapters/timed-store.js';
 import { openCompaction, WINDOWER_WRITER } from './compaction/open.js';
 import { WindowStore } from './adapters/window-store.js';
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
   const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
   const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
   const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
+  const versionPin = new S3VersionPin(s3, config.S3_PREFIX, Date.now);
+  const liveVersion = await versionPin.read();
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const consumer = kafka.consumer({
@@ -63,6 +66,8 @@ async function main(): Promise<void> {
       },
     },
     prefix: config.S3_PREFIX,
+    liveVersion,
+    versionPin,
     metrics,
     logger,
     now: Date.now,

@@ -1,5 +1,6 @@
 /** `perpflow <command> [flags]`: the batch-job side of the dataset. */
 import { runCompactCli } from './compaction/cli.js';
+import { runDatasetsCli } from './datasets/cli.js';
 import { runLineageCli } from './lineage/cli.js';
 import { runPullCli } from './pull/cli.js';
 
@@ -7,6 +8,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   pull: runPullCli,
   compact: runCompactCli,
   lineage: runLineageCli,
+  datasets: runDatasetsCli,
 };
 
 const [command, ...rest] = process.argv.slice(2);

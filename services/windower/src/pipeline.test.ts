@@ -8,6 +8,7 @@ import { type AlignedBar, type DeadLetter, sampleAlignedBar } from '@perpflow/co
 import { decodeParquetToBars, objectKey, parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import type { ObjectStore } from './adapters/s3.js';
 import { TimedObjectStore } from './adapters/timed-store.js';
+import { S3VersionPin } from './adapters/version-pin.js';
 import { WindowStore } from './adapters/window-store.js';
 import { createWindowerMetrics } from './metrics.js';
 import { type OffsetCommitter, WindowerPipeline } from './pipeline.js';
@@ -33,6 +34,7 @@ function sampleBar(i: number, over: Partial<AlignedBar> = {}): AlignedBar {
 }
 
 function kindOf(key: string): string {
+  if (key.endsWith('/versions/live.json')) return 'pin';
   if (key.endsWith('_index.json')) return 'index';
   if (key.endsWith('.manifest.json')) return 'manifest';
   return key.includes('/aligned_revisions/') ? 'revisions' : 'object';
@@ -65,7 +67,7 @@ class MemoryStore implements ObjectStore {
   }
 }
 
-function setup(store: MemoryStore) {
+function setup(store: MemoryStore, liveVersion: string | null = null) {
   const calls = store.calls;
   const consumer: OffsetCommitter & { paused: boolean } = {
     paused: false,
@@ -92,6 +94,8 @@ function setup(store: MemoryStore) {
       },
     },
     prefix: 'ds',
+    liveVersion,
+    versionPin: new S3VersionPin(store, 'ds', () => NOW),
     windows: new WindowStore(new TimedObjectStore(store, metrics), 'ds', 'test'),
     metrics,
     logger: createLogger({ service: 'windower-test', level: 'silent' }),
@@ -109,7 +113,12 @@ function setup(store: MemoryStore) {
   return { pipeline, consumer, metrics, deadLetters };
 }
 
-function batch(partition: number, firstOffset: number, values: unknown[]): Batch {
+function batch(
+  partition: number,
+  firstOffset: number,
+  values: unknown[],
+  headers: Record<string, string> = {},
+): Batch {
   return {
     topic: TOPIC,
     partition,
@@ -117,7 +126,7 @@ function batch(partition: number, firstOffset: number, values: unknown[]): Batch
       offset: String(firstOffset + i),
       key: null,
       value: Buffer.from(JSON.stringify(v)),
-      headers: {},
+      headers,
       timestamp: '0',
       attributes: 0,
     })),
@@ -297,5 +306,87 @@ describe('windower pipeline', () => {
     // Per window: GET object (absent), then object, manifest, index PUTs, GET index; plus the refused PUT.
     assert.equal(value(/perpflow_windower_s3_request_duration_seconds_count\{[^}]*op="put"[^}]*\} (\S+)/), 7);
     assert.equal(value(/perpflow_windower_files_written_total\{[^}]*\} (\S+)/), 2);
+  });
+
+  describe('dataset versions', () => {
+    const V1 = 'dv-0123456789abcdef';
+    const V2 = 'dv-fedcba9876543210';
+    const manifestOf = (store: MemoryStore) =>
+      parseWindowManifest(store.objects.get(key.replace(/\.parquet$/, '.manifest.json'))!);
+
+    it('pins an unversioned tree to the first versioned bar, durably before any object of it', async () => {
+      const store = new MemoryStore();
+      const { pipeline, deadLetters } = setup(store);
+      pipeline.handleBatch(batch(0, 0, [sampleBar(0), sampleBar(1)], { 'perpflow-dataset-version': V1 }));
+      await pipeline.flush();
+      assert.deepEqual(store.calls, ['put pin', 'put object', 'put manifest', 'put index', 'commit 0:2']);
+      assert.equal(
+        JSON.parse(new TextDecoder().decode(store.objects.get('ds/versions/live.json'))).version,
+        V1,
+      );
+      assert.equal(manifestOf(store).datasetVersion, V1);
+      assert.equal(deadLetters.length, 0);
+    });
+
+    it('never mixes two versions in the tree: a bar of another version, or of none, is dead-lettered by windower.version', async () => {
+      const store = new MemoryStore();
+      const { pipeline, deadLetters } = setup(store, V1);
+      pipeline.handleBatch(batch(0, 0, [sampleBar(0)], { 'perpflow-dataset-version': V1 }));
+      pipeline.handleBatch(batch(0, 1, [sampleBar(1, { close: 999 })], { 'perpflow-dataset-version': V2 }));
+      pipeline.handleBatch(batch(0, 2, [sampleBar(2)]));
+      pipeline.handleBatch(batch(0, 3, [sampleBar(3)], { 'perpflow-dataset-version': 'dv-../../x' }));
+      await pipeline.flush();
+      assert.deepEqual(
+        deadLetters.map((l) => [l.source.offset, l.ruleId]),
+        [
+          ['1', 'windower.version'],
+          ['2', 'windower.version'],
+          ['3', 'windower.version'],
+        ],
+      );
+      assert.match(deadLetters[0]!.message, new RegExp(`version ${V2}; the live tree holds ${V1}`));
+      assert.match(deadLetters[1]!.message, /without a perpflow-dataset-version header/);
+      assert.match(deadLetters[2]!.message, /is not a dataset version/);
+      const m = manifestOf(store);
+      assert.equal(m.datasetVersion, V1);
+      assert.equal(m.object.rowCount, 1, 'only the bar of the live version');
+      const rows = await decodeParquetToBars(store.objects.get(key)!);
+      assert.deepEqual(
+        rows.map((r) => r.close),
+        [101],
+      );
+      assert.ok(!store.calls.includes('put pin'), 'a pinned tree is not pinned again');
+      assert.ok(store.calls.at(-1)?.startsWith('commit 0:4'), store.calls.join(' | '));
+    });
+
+    it('keeps an unversioned tree unversioned: bars without the header are written with a null version', async () => {
+      const store = new MemoryStore();
+      const { pipeline } = setup(store);
+      pipeline.handleBatch(batch(0, 0, [sampleBar(0)]));
+      await pipeline.flush();
+      assert.equal(manifestOf(store).datasetVersion, null);
+      assert.ok(!store.objects.has('ds/versions/live.json'));
+    });
+
+    it('writes nothing while the pin cannot be written, and commits nothing past it', async () => {
+      const store = new MemoryStore();
+      const { pipeline } = setup(store);
+      pipeline.handleBatch(batch(0, 0, [sampleBar(0)], { 'perpflow-dataset-version': V1 }));
+      store.failPuts = 1;
+      await pipeline.flush();
+      assert.deepEqual(store.calls, [], 'pin refused: no object, no commit');
+      await pipeline.flush();
+      assert.deepEqual(store.calls, ['put pin', 'put object', 'put manifest', 'put index', 'commit 0:1']);
+    });
+
+    it('refuses to pin over another version’s pin written meanwhile (two aligner configs on one prefix)', async () => {
+      const store = new MemoryStore();
+      const { pipeline } = setup(store);
+      pipeline.handleBatch(batch(0, 0, [sampleBar(0)], { 'perpflow-dataset-version': V1 }));
+      await new S3VersionPin(store, 'ds', () => NOW).pin(V2);
+      store.calls.length = 0;
+      await pipeline.flush();
+      assert.deepEqual(store.calls, [], 'nothing written into a tree of another version');
+    });
   });
 });

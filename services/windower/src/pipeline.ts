@@ -2,11 +2,12 @@ import {
   type AlignedBar,
   type DeadLetter,
   decodeRecord,
+  HEADERS,
   isRetriable,
   parseStreamKey,
   timeframeMs,
 } from '@perpflow/contracts';
-import { mergeOffsetSpans, objectKey, type OffsetRange, WindowBook } from '@perpflow/dataset';
+import { mergeOffsetSpans, objectKey, type OffsetRange, VERSION_ID, WindowBook } from '@perpflow/dataset';
 import { buildDeadLetter, headersToStrings } from '@perpflow/kafka';
 import { type Logger, retry } from '@perpflow/runtime';
 import type { Batch } from 'kafkajs';
@@ -23,6 +24,12 @@ export interface OffsetCommitter {
 /** Where dead letters go (perpflow.dlq.v1); resolves when the broker acknowledged them. */
 export interface DeadLetterSink {
   send(letters: DeadLetter[]): Promise<void>;
+}
+
+/** Reads and writes the live tree's version pin (`<prefix>/versions/live.json`). */
+export interface VersionPin {
+  /** Writes the pin; resolves once it is durable. */
+  pin(version: string): Promise<void>;
 }
 
 /** Commit steps a crash hook may stop the process at (see WriteStep for the write steps). */
@@ -50,6 +57,12 @@ export interface WindowerDeps {
   deadLetters: DeadLetterSink;
   /** Dataset prefix: a bar whose key cannot be built under it is dead-lettered, not written. */
   prefix: string;
+  /**
+   * The version the live tree holds, read from its pin at start (null: not pinned yet; the
+   * first versioned bar pins it). Bars of another version are dead-lettered (windower.version).
+   */
+  liveVersion: string | null;
+  versionPin: VersionPin;
   metrics: WindowerMetrics;
   logger: Logger;
   now: () => number;
@@ -87,8 +100,13 @@ export class WindowerPipeline {
   private flushing: Promise<void> | null = null;
   private paused = false;
   private stopped = false;
+  /** The tree's version: the pin read at start, or the first versioned bar's. */
+  private treeVersion: string | null;
+  /** Set when a bar pinned the tree in memory: written before any window of that version. */
+  private pinPending: string | null = null;
 
   constructor(private readonly deps: WindowerDeps) {
+    this.treeVersion = deps.liveVersion;
     this.book = new WindowBook({
       allowedLatenessMs: deps.options.allowedLatenessMs,
       flushIntervalMs: deps.options.flushIntervalMs,
@@ -103,7 +121,7 @@ export class WindowerPipeline {
     if (first && !this.startedAt.has(partition)) this.startedAt.set(partition, first.offset);
     for (const m of batch.messages) {
       const source = { topic, partition, offset: m.offset };
-      const checked = this.check(m.value);
+      const checked = this.check(m.value, m.headers?.[HEADERS.datasetVersion]);
       if ('reason' in checked) {
         // Never fatal: the record goes to the dead-letter topic with its reason, and the
         // commit may pass it once the dead letter is acknowledged.
@@ -179,6 +197,21 @@ export class WindowerPipeline {
 
   private async flushOnce(all: boolean): Promise<void> {
     await this.sendDeadLetters();
+    if (this.pinPending !== null) {
+      // The pin is durable before any object of its version: a reader of the tree always
+      // finds which version it holds.
+      try {
+        await this.deps.versionPin.pin(this.pinPending);
+        this.deps.logger.info({ version: this.pinPending }, 'live tree pinned to its dataset version');
+        this.pinPending = null;
+      } catch (err) {
+        this.deps.logger.error(
+          { version: this.pinPending, err: (err as Error).message },
+          'cannot write the version pin; windows stay pending and the next flush retries',
+        );
+        return;
+      }
+    }
     const nowMs = this.deps.now();
     const due = this.book.dueWindows(this.watermarkMs, all ? Number.MAX_SAFE_INTEGER : nowMs);
     let failed = 0;
@@ -203,18 +236,47 @@ export class WindowerPipeline {
       this.resume();
   }
 
-  /** The bar, or why it cannot enter the dataset: its contract, or a key that cannot be built. */
-  private check(value: Buffer | null): { bar: AlignedBar } | { reason: { ruleId: string; message: string } } {
+  /**
+   * The bar, or why it cannot enter the dataset: its contract, a key that cannot be built,
+   * or a dataset version other than the tree's (one tree never mixes two versions).
+   */
+  private check(
+    value: Buffer | null,
+    versionHeader: Buffer | string | (Buffer | string)[] | undefined,
+  ): { bar: AlignedBar } | { reason: { ruleId: string; message: string } } {
     const decoded = decodeRecord('aligned_bar', value);
     if (!decoded.ok)
       return { reason: { ruleId: `contract.${decoded.error.rule}`, message: decoded.error.message } };
     const bar = decoded.value as AlignedBar;
     try {
       objectKey(this.deps.prefix, this.book.windowOf(bar));
-      return { bar };
     } catch (err) {
       return { reason: { ruleId: 'windower.key', message: (err as Error).message } };
     }
+    const version = versionOf(versionHeader);
+    if (version !== null && !VERSION_ID.test(version))
+      return {
+        reason: {
+          ruleId: 'windower.version',
+          message: `header ${HEADERS.datasetVersion} '${version.slice(0, 40)}' is not a dataset version (dv- and 16 hex digits)`,
+        },
+      };
+    if (this.treeVersion === null) {
+      if (version === null) return { bar }; // an unversioned tree takes unversioned bars
+      this.treeVersion = version;
+      this.pinPending = version;
+      return { bar };
+    }
+    if (version === this.treeVersion) return { bar };
+    return {
+      reason: {
+        ruleId: 'windower.version',
+        message:
+          version === null
+            ? `bar without a ${HEADERS.datasetVersion} header; the live tree holds ${this.treeVersion}`
+            : `bar of dataset version ${version}; the live tree holds ${this.treeVersion}: a changed aligner config is a new version (README "Dataset versions")`,
+      },
+    };
   }
 
   private async sendDeadLetters(): Promise<void> {
@@ -282,6 +344,7 @@ export class WindowerPipeline {
           watermarkMs: this.watermarkMs,
           closed: snap.closed,
           writtenAtMs: this.deps.now(),
+          datasetVersion: this.treeVersion,
         });
         this.book.markDurable(windowKey, snap.version, snap.closed);
         this.onDurable(windowKey, closesCovered, written);
@@ -349,4 +412,11 @@ export class WindowerPipeline {
     this.deps.metrics.windowsOpen.set(s.windows);
     this.deps.metrics.bufferedRows.set(s.rows);
   }
+}
+
+/** The header's value as text; null when absent (a repeated header counts by its first value). */
+function versionOf(h: Buffer | string | (Buffer | string)[] | undefined): string | null {
+  const v = Array.isArray(h) ? h[0] : h;
+  if (v === undefined) return null;
+  return typeof v === 'string' ? v : v.toString('utf8');
 }

@@ -128,6 +128,10 @@ export class Pipeline {
         env: {
           ...common,
           REDIS_URL: STACK.redisUrl,
+          // S3: where the aligner writes its dataset version's descriptor (beside the windower's tree).
+          S3_ENDPOINT: STACK.s3Endpoint,
+          S3_BUCKET: STACK.s3Bucket,
+          S3_PREFIX: this.prefix,
           ALIGNER_GROUP_ID: uniqueName('faults-aligner'),
           ALIGNER_FROM_BEGINNING: 'false',
           ALIGNER_ALLOWED_LATENESS_MS: '0',
@@ -213,6 +217,11 @@ export class Pipeline {
     }
   }
 
+  /** Settings for a service's next start (a running one keeps its own until restarted). */
+  configure(s: ServiceName, env: Record<string, string>): void {
+    this.specs[s].env = { ...this.specs[s].env, ...env };
+  }
+
   async start(s: ServiceName): Promise<ServiceProcess> {
     const spec = this.specs[s];
     const p = await startService({
@@ -285,6 +294,14 @@ export class Pipeline {
     if (!p) throw new Error(`${s} is not running`);
     this.running.delete(s);
     return stopService(p, 'SIGKILL');
+  }
+
+  /** Stops one service gracefully (SIGTERM: it commits what is durable and leaves its group). */
+  async stop(s: ServiceName): Promise<number | string> {
+    const p = this.running.get(s);
+    if (!p) throw new Error(`${s} is not running`);
+    this.running.delete(s);
+    return stopService(p);
   }
 
   isRunning(s: ServiceName): boolean {
@@ -653,6 +670,9 @@ export function assertComplete(c: Comparison, what: string, minExpected: number)
 
 export interface DeadLetterRow {
   ruleId: string;
+  message: string;
+  /** The record's bytes (utf8 or base64 by payloadEncoding). */
+  payload: string;
   stage: string;
   key: string | null;
   source: { topic: string; partition: number; offset: string };

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  liveVersionKey,
+  parseLiveVersion,
   canonicalJson,
   datasetVersionId,
   versionDescriptor,
@@ -42,5 +44,12 @@ describe('dataset versions', () => {
     );
     for (const bad of ['../x', 'dv-0123', 'dv-0123456789ABCDEF', 'dv-0123456789abcdef/..'])
       assert.throws(() => versionPrefix('datasets', bad), /invalid dataset version/);
+  });
+  it('the live pin lies in the versions folder and parses only a version id and a time', () => {
+    assert.equal(liveVersionKey('datasets/'), 'datasets/versions/live.json');
+    const pin = { version: 'dv-0123456789abcdef', pinnedAtMs: Date.UTC(2026, 0, 1) };
+    assert.deepEqual(parseLiveVersion(JSON.stringify(pin)), pin);
+    assert.throws(() => parseLiveVersion(JSON.stringify({ ...pin, version: '../x' })), /dv- and 16/);
+    assert.throws(() => parseLiveVersion('{"version":'), SyntaxError);
   });
 });

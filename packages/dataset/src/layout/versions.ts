@@ -1,4 +1,5 @@
-import { SCHEMA_VERSION } from '@perpflow/contracts';
+import { MAX_EPOCH_MS, MIN_EPOCH_MS, SCHEMA_VERSION } from '@perpflow/contracts';
+import { z } from 'zod';
 import { sha256Hex } from '../hash.js';
 import { assertKeyUnderPrefix, normalizePrefix } from './keys.js';
 import { InvalidKeySegment } from './symbol.js';
@@ -13,7 +14,11 @@ import { InvalidKeySegment } from './symbol.js';
  *   <prefix>/versions/<id>/version.json     the descriptor (immutable, content-addressed)
  *   <prefix>/versions/<id>/aligned/v1/...   a version's own tree (same layout as the live one)
  *
- * The live tree `<prefix>/aligned/v1/...` keeps today's paths.
+ * The live tree `<prefix>/aligned/v1/...` keeps today's paths and holds one version: the
+ * first one its windower wrote, named in `<prefix>/versions/live.json` (the pin). Bars of
+ * another version are never written into it (the windower dead-letters them, rule
+ * windower.version); a tree written before versions existed has no pin until its first
+ * versioned bar.
  */
 export interface VersionDescriptor {
   /** AlignedBar contract version. */
@@ -79,4 +84,22 @@ export function versionDescriptorKey(prefix: string, id: string): string {
 /** The folder holding every version (ends with `/`), to list them. */
 export function versionsFolder(prefix: string): string {
   return `${normalizePrefix(prefix)}/versions/`;
+}
+
+/** `<prefix>/versions/live.json`: which version the live tree `<prefix>/aligned/v1` holds. */
+export const LiveVersionSchema = z.object({
+  version: z.string().regex(VERSION_ID, 'must be dv- and 16 lower-case hex digits'),
+  /** The writer's clock when it pinned the tree. */
+  pinnedAtMs: z.number().int().min(MIN_EPOCH_MS).max(MAX_EPOCH_MS),
+});
+export type LiveVersion = z.infer<typeof LiveVersionSchema>;
+
+export function liveVersionKey(prefix: string): string {
+  return `${versionsFolder(prefix)}live.json`;
+}
+
+/** Parses a live.json's bytes (throws a ZodError naming the field). */
+export function parseLiveVersion(bytes: Uint8Array | string): LiveVersion {
+  const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
+  return LiveVersionSchema.parse(JSON.parse(text));
 }

@@ -100,6 +100,15 @@ export const WindowManifestSchema = z
     closed: z.boolean(),
     quality: QualityCountsSchema,
     writerVersion: z.string().min(1).max(200),
+    /**
+     * The dataset version of the rows (the aligner's perpflow-dataset-version header; one per
+     * tree). Null or absent: bars written before versions existed, or by a producer without one.
+     */
+    datasetVersion: z
+      .string()
+      .regex(/^dv-[0-9a-f]{16}$/, 'must be dv- and 16 lower-case hex digits')
+      .nullable()
+      .optional(),
     /** Passed in by the writer (never read from a clock here). */
     writtenAtMs: epochMs,
   })

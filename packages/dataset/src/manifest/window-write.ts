@@ -25,6 +25,8 @@ export interface WindowWriteInput {
   /** The writer's clock, passed in. */
   writtenAtMs: number;
   writerVersion?: string;
+  /** The rows' dataset version (null: unversioned bars). */
+  datasetVersion?: string | null;
 }
 
 export interface ObjectPut {
@@ -117,6 +119,7 @@ export function prepareWindowWrite(input: WindowWriteInput): WindowWrite {
     closed: input.closed,
     quality: qualityCountsOf(latest),
     writerVersion: writer,
+    datasetVersion: input.datasetVersion ?? null,
     writtenAtMs: input.writtenAtMs,
   } satisfies WindowManifest);
   const mKey = manifestKey(input.prefix, w);

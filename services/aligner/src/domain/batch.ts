@@ -50,7 +50,12 @@ export interface BatchResult {
  * for the engine's state: the same batch on the same state gives byte-identical messages,
  * so a replay from the batch log reproduces exactly what the first run published.
  */
-export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producerName: string): BatchResult {
+export function runBatch(
+  engine: PartitionEngine,
+  batch: ConsumedBatch,
+  producerName: string,
+  datasetVersion?: string,
+): BatchResult {
   const { topic, partition, feed, nowMs } = batch;
   const kind = FEED_RECORD_KIND[feed];
   const inputs: EngineInput<DeadLetterSource>[] = [];
@@ -97,7 +102,7 @@ export function runBatch(engine: PartitionEngine, batch: ConsumedBatch, producer
         producerName,
       ),
     );
-  const header = barHeaderValues(nowMs, producerName);
+  const header = barHeaderValues(nowMs, producerName, datasetVersion);
   const barMessages = output.bars.map((b) => barMessageWith(b, header));
   return { bars: output.bars, barMessages, deadLetters, contractRules, output };
 }
@@ -127,8 +132,13 @@ function checkRaw(
   };
 }
 
-export function barMessage(bar: AlignedBar, producedAtMs: number, producerName = 'aligner'): Message {
-  return barMessageWith(bar, barHeaderValues(producedAtMs, producerName));
+export function barMessage(
+  bar: AlignedBar,
+  producedAtMs: number,
+  producerName = 'aligner',
+  datasetVersion?: string,
+): Message {
+  return barMessageWith(bar, barHeaderValues(producedAtMs, producerName, datasetVersion));
 }
 
 /** The header values every bar message of a batch shares, made once per batch. */
@@ -136,23 +146,32 @@ interface BarHeaderValues {
   schema: string;
   producer: string;
   producedAtMs: string;
+  datasetVersion: string | undefined;
 }
 
-function barHeaderValues(producedAtMs: number, producerName: string): BarHeaderValues {
-  return { schema: schemaHeader('aligned_bar'), producer: producerName, producedAtMs: String(producedAtMs) };
+function barHeaderValues(
+  producedAtMs: number,
+  producerName: string,
+  datasetVersion: string | undefined,
+): BarHeaderValues {
+  return {
+    schema: schemaHeader('aligned_bar'),
+    producer: producerName,
+    producedAtMs: String(producedAtMs),
+    datasetVersion,
+  };
 }
 
 const SCHEMA_VERSION_HEADER = String(SCHEMA_VERSION);
 
 function barMessageWith(bar: AlignedBar, h: BarHeaderValues): Message {
-  return {
-    key: streamKey(bar.exchange, bar.symbol),
-    value: JSON.stringify(bar),
-    headers: {
-      [HEADERS.schema]: h.schema,
-      [HEADERS.producer]: h.producer,
-      [HEADERS.producedAtMs]: h.producedAtMs,
-      'perpflow-schema-version': SCHEMA_VERSION_HEADER,
-    },
+  const headers: Record<string, string> = {
+    [HEADERS.schema]: h.schema,
+    [HEADERS.producer]: h.producer,
+    [HEADERS.producedAtMs]: h.producedAtMs,
+    'perpflow-schema-version': SCHEMA_VERSION_HEADER,
   };
+  // Absent only where a caller runs the engine without a version (unit tests).
+  if (h.datasetVersion !== undefined) headers[HEADERS.datasetVersion] = h.datasetVersion;
+  return { key: streamKey(bar.exchange, bar.symbol), value: JSON.stringify(bar), headers };
 }

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { type AlignConfig, parseAlignConfig } from '@perpflow/align';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
-import { normalizePrefix } from '@perpflow/dataset';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { printS3Hint, resolvePrefix } from '../cli-common.js';
 import { loadPullConfig } from '../config.js';
 import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeTrace, traceBar } from './trace.js';
@@ -69,14 +69,7 @@ export async function runLineageCli(argv: string[]): Promise<number> {
       }
     }
     align = parseAlignConfig(alignInput);
-    prefix = values.prefix ?? config.S3_PREFIX;
-    try {
-      normalizePrefix(prefix);
-    } catch {
-      throw new Error(
-        `${values.prefix === undefined ? 'S3_PREFIX' : '--prefix'} ${prefix}: segments of [a-z0-9._-] separated by /, none empty, . or ..`,
-      );
-    }
+    prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
   } catch (err) {
     console.error(`perpflow lineage: ${(err as Error).message}\n${USAGE}`);
     return USAGE_EXIT_CODE;
@@ -88,15 +81,9 @@ export async function runLineageCli(argv: string[]): Promise<number> {
     else for (const line of describeTrace(trace)) console.log(line);
     return 0;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    console.error(`perpflow lineage: ${e.message}`);
+    printS3Hint('lineage', err, config);
     if (err instanceof ArchiveObjectCorrupt || err instanceof ArchiveObjectMissing) return 3;
     if (err instanceof RangeError) return USAGE_EXIT_CODE;
-    if (e.code === 'SINK_UNAVAILABLE')
-      console.error(
-        `Cannot read s3://${config.S3_BUCKET} at ${config.S3_ENDPOINT || 'AWS'}: check S3_ENDPOINT and the ` +
-          'credentials; for the local stack: npm run stack -- status',
-      );
     return 1;
   }
 }

@@ -10,18 +10,21 @@
  */
 import { parseArgs } from 'node:util';
 import { EXCHANGES, type ExchangeId, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
-import { checkPullRequest, DatasetMismatch, encodeSymbol, normalizePrefix } from '@perpflow/dataset';
+import { checkPullRequest, DatasetMismatch, encodeSymbol, VERSION_ID } from '@perpflow/dataset';
 import { Progress } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { printS3Hint, resolvePrefix } from '../cli-common.js';
+import { treeOfVersion } from '../datasets/list.js';
 import { loadPullConfig } from '../config.js';
 import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
 
 const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<unified>] --timeframe <tf>
                      --from <date|ISO|ms> --to <date|ISO|ms> --out <dir> [--as-of <ISO|ms>] [--merge]
-                     [--prefix <S3 prefix>] [--skip-compacted] [--json]
+                     [--prefix <S3 prefix>] [--version <dv-id>] [--skip-compacted] [--json]
   --from is inclusive, --to exclusive (bar open times, UTC), both within [2010-01-01, 2100-01-01).
   Times: YYYY-MM-DD (00:00 UTC), YYYY-MM-DDTHH:MM[:SS[.mmm]] with Z or ±HH:MM, or epoch ms.
-  Closed months are read from their
+  --version: the dataset version to read (perpflow datasets lists them); default: the live
+  tree, whichever version it holds. Closed months are read from their
   compacted object when it matches the index (--skip-compacted: always the day objects).
   S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
   (see README, Configuration).`;
@@ -102,6 +105,7 @@ export function progressReporter(
 export async function runPullCli(argv: string[]): Promise<number> {
   let opts: Parameters<typeof pullDataset>[1];
   let json = false;
+  let version: string | undefined;
   let config: ReturnType<typeof loadPullConfig>;
   try {
     const { values } = parseArgs({
@@ -117,6 +121,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
         merge: { type: 'boolean', default: false },
         'skip-compacted': { type: 'boolean', default: false },
         prefix: { type: 'string' },
+        version: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -128,6 +133,9 @@ export async function runPullCli(argv: string[]): Promise<number> {
     }
     json = values.json;
     config = loadPullConfig();
+    version = values.version;
+    if (version !== undefined && !VERSION_ID.test(version))
+      throw new UsageError(`--version ${version}: a dataset version is dv- and 16 lower-case hex digits`);
     const exchanges = list('exchange', values.exchange);
     for (const e of exchanges)
       if (!(EXCHANGES as readonly string[]).includes(e))
@@ -152,15 +160,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
     if (fromMs >= toMs) throw new UsageError('--from must be before --to (--to is exclusive)');
     if (!values.out) throw new UsageError('--out <dir> is required');
     const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
-    const prefix = values.prefix ?? config.S3_PREFIX;
-    try {
-      normalizePrefix(prefix);
-    } catch {
-      throw new UsageError(
-        `${values.prefix === undefined ? 'S3_PREFIX' : '--prefix'} ${prefix}: segments of [a-z0-9._-] ` +
-          'separated by /, none empty, . or ..',
-      );
-    }
+    const prefix = resolvePrefix(values.prefix, config.S3_PREFIX, (m) => new UsageError(m));
     opts = {
       exchanges: exchanges as ExchangeId[],
       symbols,
@@ -185,6 +185,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
   }
   try {
     const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    if (version !== undefined) opts = { ...opts, prefix: await treeOfVersion(store, opts.prefix, version) };
     const report = await pullDataset(store, opts);
     if (json) console.log(JSON.stringify(report));
     else for (const line of describeReport(report)) console.log(line);
@@ -201,13 +202,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
       );
       return 3;
     }
-    const e = err as Error & { code?: string };
-    console.error(`perpflow pull: ${e.message}`);
-    if (e.code === 'SINK_UNAVAILABLE')
-      console.error(
-        `Cannot read s3://${config.S3_BUCKET} at ${config.S3_ENDPOINT || 'AWS'}: check S3_ENDPOINT and the ` +
-          'credentials; for the local stack: npm run stack -- status',
-      );
+    printS3Hint('pull', err, config);
     return 1;
   }
 }

@@ -1,0 +1,50 @@
+/** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
+import { parseArgs } from 'node:util';
+import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { printS3Hint, resolvePrefix } from '../cli-common.js';
+import { loadPullConfig } from '../config.js';
+import { USAGE_EXIT_CODE } from '../pull/cli.js';
+import { describeVersions, listDatasetVersions } from './list.js';
+
+const USAGE = `usage: perpflow datasets [--prefix <S3 prefix>] [--json]
+  Lists the dataset versions under S3_PREFIX: the live tree (aligned/v1, the version its
+  windower pinned in versions/live.json) and every version under versions/, each with the
+  config that names it (align, quality, engine), its series, rows and bar span.
+  perpflow pull --version <id> reads one of them.`;
+
+export async function runDatasetsCli(argv: string[]): Promise<number> {
+  let prefix: string;
+  let json = false;
+  let config: ReturnType<typeof loadPullConfig>;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        prefix: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    json = values.json;
+    config = loadPullConfig();
+    prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
+  } catch (err) {
+    console.error(`perpflow datasets: ${(err as Error).message}\n${USAGE}`);
+    return USAGE_EXIT_CODE;
+  }
+  try {
+    const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    const versions = await listDatasetVersions(store, prefix);
+    if (json) console.log(JSON.stringify(versions));
+    else for (const line of describeVersions(config.S3_BUCKET, versions)) console.log(line);
+    return 0;
+  } catch (err) {
+    printS3Hint('datasets', err, config);
+    return 1;
+  }
+}
