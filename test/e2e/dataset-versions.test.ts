@@ -5,7 +5,8 @@
  * in every manifest; `perpflow datasets` lists it with its config, series, rows and span.
  * The aligner restarted with another config is another version: the windower dead-letters
  * its bars (windower.version) instead of mixing them into the tree, and
- * `perpflow pull --version` reads the pinned version and refuses one with no tree.
+ * `perpflow pull --version` reads the pinned version and refuses one with no tree;
+ * `perpflow lineage` takes the align rules of the live version, or of the one named.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync } from 'node:fs';
@@ -163,6 +164,33 @@ describe('dataset versions through the pipeline', { timeout: 600_000 }, () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).rows, 60, ok.stdout.slice(0, 500));
     assert.ok(readdirSync(join(out, v1), { recursive: true }).some((f) => String(f).endsWith('.parquet')));
+    // lineage takes the align rules of the live tree's version, or of the one named.
+    const lineage = (args: string[]) =>
+      runTool(
+        'services/windower',
+        'src/perpflow.ts',
+        [
+          'lineage',
+          '--exchange',
+          'binanceusdm',
+          '--symbol',
+          SYMBOL,
+          '--ts',
+          String(first.fromMs),
+          '--json',
+          ...args,
+        ],
+        { S3_PREFIX: p.prefix },
+      );
+    const liveRules = lineage([]);
+    assert.equal(liveRules.status, 0, liveRules.stderr);
+    assert.equal(JSON.parse(liveRules.stdout).rules.version, v1);
+    assert.match(JSON.parse(liveRules.stdout).rules.source, /"fillPolicy":"previous-close"/);
+    const namedRules = lineage(['--version', v2]);
+    assert.equal(namedRules.status, 0, namedRules.stderr);
+    assert.equal(JSON.parse(namedRules.stdout).rules.version, v2);
+    assert.match(JSON.parse(namedRules.stdout).rules.source, /"fillPolicy":"skip"/);
+
     const noTree = pull(v2);
     assert.equal(noTree.status, 1, noTree.stdout);
     assert.match(noTree.stderr, new RegExp(`no tree of dataset version ${v2}.*the live tree holds ${v1}`));

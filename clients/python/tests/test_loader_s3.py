@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import RequestLog
+from conftest import ROOT, RequestLog, _node
 
 from perpflow_loader import (
     ALIGNED_BAR_SCHEMA,
@@ -22,7 +22,7 @@ from perpflow_loader import (
     InvalidRequest,
     Loader,
     ManifestMissing,
-    VersionNotSupported,
+    VersionNotFound,
 )
 from perpflow_loader.layout import SeriesId, compacted_manifest_key, compacted_object_key, series_index_key
 
@@ -192,11 +192,37 @@ def test_refuses_an_empty_range(dataset, tmp_path, start, end):
         loader_for(dataset, tmp_path).load_bars(dataset.exchange, dataset.symbol, "1m", start, end)
 
 
-def test_refuses_a_dataset_version_for_now(dataset, tmp_path):
-    with pytest.raises(VersionNotSupported, match=r"version='2024-06': dataset versions do not exist yet"):
-        loader_for(dataset, tmp_path).load_bars(dataset.exchange, dataset.symbol, "1m", FEB27, END, version="2024-06")
-    with pytest.raises(NotImplementedError):
-        loader_for(dataset, tmp_path).load_bars(dataset.exchange, dataset.symbol, "1m", FEB27, END, version=1)
+LIVE_V = "dv-0123456789abcdef"
+OTHER_V = "dv-fedcba9876543210"
+
+
+def test_reads_a_dataset_version_from_the_tree_that_holds_it(own_dataset, tmp_path):
+    d = own_dataset
+    args = (d.exchange, d.symbol, "1m", FEB27, END)
+    live = loader_for(d, tmp_path).load_bars(*args, output="arrow")
+    # Unpinned tree: a version is found nowhere; the message says where it looked.
+    with pytest.raises(VersionNotFound, match=r"the live tree holds no pinned version"):
+        loader_for(d, tmp_path).load_bars(*args, version=LIVE_V)
+    # The pin names the live tree's version: that version reads the live tree.
+    d.put(f"{d.prefix}/versions/live.json", json.dumps({"version": LIVE_V, "pinnedAtMs": MAR1}).encode())
+    assert loader_for(d, tmp_path).load_bars(*args, version=LIVE_V, output="arrow").equals(live)
+    with pytest.raises(VersionNotFound, match=rf"version='{OTHER_V}'.*the live tree holds {LIVE_V}"):
+        loader_for(d, tmp_path).load_bars(*args, version=OTHER_V)
+    # A version with a tree of its own (written by the windower's layout under versions/<id>/).
+    r = _node(["test/src/write-loader-fixture.ts", f"{d.prefix}/versions/{OTHER_V}", d.symbol, "write"], ROOT, d.env)
+    assert r.returncode == 0, r.stderr
+    loader = loader_for(d, tmp_path, "other")
+    log = RequestLog(loader.client, d.bucket)
+    other = loader.load_bars(*args, version=OTHER_V, output="arrow")
+    assert other.num_rows == live.num_rows == 299
+    gets = [k for m, k in log.requests if m.startswith("GET") and not k.endswith("live.json")]
+    assert gets and all(k.startswith(f"{d.prefix}/versions/{OTHER_V}/aligned") for k in gets), gets
+
+
+@pytest.mark.parametrize("bad", ["2024-06", 1, "dv-0123", "dv-0123456789ABCDEF", "dv-0123456789abcdef/.."])
+def test_refuses_a_version_that_is_no_version_id(dataset, tmp_path, bad):
+    with pytest.raises(InvalidRequest, match=r"a dataset version is dv- and 16 lower-case hex digits"):
+        loader_for(dataset, tmp_path).load_bars(dataset.exchange, dataset.symbol, "1m", FEB27, END, version=bad)
 
 
 def test_refuses_an_object_whose_sha256_differs_from_its_manifest(own_dataset, tmp_path, bucket):

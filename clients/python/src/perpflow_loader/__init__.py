@@ -9,7 +9,7 @@ from .errors import (
     InvalidRequest,
     LoaderError,
     ManifestMissing,
-    VersionNotSupported,
+    VersionNotFound,
 )
 from .loader import ALIGNED_BAR_SCHEMA, Loader, load_bars
 from .split import Split, known_at_lag_ms, walk_forward_splits
@@ -27,7 +27,7 @@ __all__ = [
     "LoaderError",
     "ManifestMissing",
     "Split",
-    "VersionNotSupported",
+    "VersionNotFound",
     "known_at_lag_ms",
     "load_bars",
     "walk_forward_splits",

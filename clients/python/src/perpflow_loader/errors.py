@@ -24,10 +24,12 @@ class InvalidConfig(LoaderError, ValueError):
     code = "INVALID_CONFIG"
 
 
-class VersionNotSupported(LoaderError, NotImplementedError):
-    """Dataset versions do not exist yet: only ``version=None`` (the live dataset) is served."""
+class VersionNotFound(LoaderError, LookupError):
+    """No tree holds the dataset version asked for: the live tree is pinned to another
+    one (``<prefix>/versions/live.json``) and ``<prefix>/versions/<id>/`` has no index
+    for the series."""
 
-    code = "VERSION_NOT_SUPPORTED"
+    code = "VERSION_NOT_FOUND"
 
 
 class IndexNotFound(LoaderError, LookupError):

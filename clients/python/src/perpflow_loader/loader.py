@@ -6,9 +6,12 @@ instead of its days when it stands for exactly the days the index lists."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from .errors import (
     InvalidConfig,
     InvalidRequest,
     ManifestMissing,
-    VersionNotSupported,
+    VersionNotFound,
 )
 from .layout import (
     SeriesId,
@@ -52,6 +55,8 @@ from .layout import (
 )
 from .select import select_rows
 from .timeparse import to_ms
+
+_VERSION_ID = re.compile(r"dv-[0-9a-f]{16}")
 
 _TS = pa.timestamp("ms", tz="UTC")
 # The Parquet row layout of AlignedBar (packages/dataset/src/parquet/columns.ts).
@@ -139,10 +144,6 @@ class Loader:
         output: str = "pandas",
     ) -> Any:
         """Bars of one series with open time in [start, end), sorted by time; see load_bars."""
-        if version is not None:
-            raise VersionNotSupported(
-                f"version={version!r}: dataset versions do not exist yet; pass version=None (the live dataset)"
-            )
         if output not in ("pandas", "arrow"):
             raise InvalidRequest(f"output must be 'pandas' or 'arrow', got {output!r}")
         series = check_series(exchange, symbol, timeframe)
@@ -150,8 +151,36 @@ class Loader:
         if from_ms >= to_ms_:
             raise InvalidRequest(f"empty range: start ({from_ms}) must be before end ({to_ms_}); end is exclusive")
         as_of_ms = None if as_of is None else to_ms(as_of, "as_of")
-        table = self._load(series, from_ms, to_ms_, as_of_ms)
+        reader = self if version is None else self._version_reader(version, series)
+        table = reader._load(series, from_ms, to_ms_, as_of_ms)
         return table if output == "arrow" else table.to_pandas()
+
+    # Dataset versions -------------------------------------------------------------
+    def _version_reader(self, version: Any, series: SeriesId) -> "Loader":
+        """This loader on the tree holding ``version``: the live tree when its pin
+        (``<prefix>/versions/live.json``) names it, else the version's own tree
+        ``<prefix>/versions/<id>/`` when it holds the series."""
+        if not isinstance(version, str) or not _VERSION_ID.fullmatch(version):
+            raise InvalidRequest(f"version={version!r}: a dataset version is dv- and 16 lower-case hex digits, or None")
+        pin_key = f"{self.prefix}/versions/live.json"
+        got = self._get(pin_key)
+        pinned = None
+        if got is not None and got is not _NOT_MODIFIED:
+            try:
+                pinned = json.loads(got[0]).get("version")
+            except (ValueError, AttributeError) as e:
+                raise DatasetInvalid(f"s3://{self.bucket}/{pin_key} is not a version pin: {e}") from e
+        if pinned == version:
+            return self
+        tree = copy.copy(self)
+        tree.prefix = f"{self.prefix}/versions/{version}"
+        if tree._get(series_index_key(tree.prefix, series)) is None:
+            raise VersionNotFound(
+                f"version={version!r}: no tree holds it for {series.exchange} {series.symbol} {series.timeframe} "
+                f"under prefix '{self.prefix}': the live tree holds {pinned or 'no pinned version'}, and "
+                f"{tree.prefix}/ has no series index; `perpflow datasets` lists the versions"
+            )
+        return tree
 
     # The read ---------------------------------------------------------------------
     def _load(self, series: SeriesId, from_ms: int, to_ms_: int, as_of_ms: int | None) -> pa.Table:
@@ -436,8 +465,8 @@ def load_bars(
     """Aligned bars of (exchange, symbol, timeframe) with open time in [start, end),
     sorted by time, as a pandas DataFrame (output='arrow': a pyarrow Table) in the
     dataset's column layout. ``as_of``: only what was known then (per bar, the highest
-    revision with known_at ≤ as_of). ``version``: None only (dataset versions do not
-    exist yet). Times: int ms UTC, timezone-aware datetime, or ISO-8601 string."""
+    revision with known_at ≤ as_of). ``version``: a dataset version id (``dv-`` and 16
+    hex digits; `perpflow datasets` lists them), or None for the live tree. Times: int ms UTC, timezone-aware datetime, or ISO-8601 string."""
     global _default
     if loader is None:
         if _default is None:

@@ -44,8 +44,7 @@ export async function listDatasetVersions(
   prefix: string,
 ): Promise<DatasetVersionInfo[]> {
   const p = normalizePrefix(prefix);
-  const pinRaw = await store.get(liveVersionKey(p));
-  const pin = pinRaw === null ? null : parseLiveVersion(pinRaw);
+  const pin = await readLivePin(store, p);
   const out: DatasetVersionInfo[] = [];
   const liveStats = await treeStats(store, p);
   if (pin !== null || liveStats.series > 0)
@@ -71,8 +70,9 @@ export async function listDatasetVersions(
   return out;
 }
 
-async function readDescriptor(
-  store: ObjectStore,
+/** The descriptor of version `id` under the prefix; null when it is not on S3. */
+export async function readDescriptor(
+  store: Pick<ObjectStore, 'get'>,
   prefix: string,
   id: string,
 ): Promise<VersionDescriptor | null> {
@@ -83,6 +83,15 @@ async function readDescriptor(
   } catch (err) {
     throw new Error(`${versionDescriptorKey(prefix, id)} is not JSON: ${(err as Error).message}`);
   }
+}
+
+/** The live tree's pin (`versions/live.json`), null when the tree has none. */
+export async function readLivePin(
+  store: Pick<ObjectStore, 'get'>,
+  prefix: string,
+): Promise<{ version: string; pinnedAtMs: number } | null> {
+  const raw = await store.get(liveVersionKey(normalizePrefix(prefix)));
+  return raw === null ? null : parseLiveVersion(raw);
 }
 
 async function treeStats(store: ObjectStore & FolderLister, treePrefix: string): Promise<TreeStats> {
@@ -150,14 +159,14 @@ export async function treeOfVersion(
   id: string,
 ): Promise<string> {
   const p = normalizePrefix(prefix);
-  const pinRaw = await store.get(liveVersionKey(p));
-  if (pinRaw !== null && parseLiveVersion(pinRaw).version === id) return p;
+  const pin = await readLivePin(store, p);
+  if (pin?.version === id) return p;
   const own = versionPrefix(p, id);
   if ((await new CompactionStore(store, own, 'perpflow pull').listSeries()).length > 0) return own;
   throw new PullError(
     'VERSION',
     `no tree of dataset version ${id} under ${p}/: the live tree holds ${
-      pinRaw === null ? 'no pinned version' : parseLiveVersion(pinRaw).version
+      pin?.version ?? 'no pinned version'
     }; perpflow datasets lists the versions there`,
   );
 }
