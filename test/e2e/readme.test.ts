@@ -13,8 +13,19 @@ describe('README', () => {
     assert.ok(first > 0 && first < 900, 'npm run demo is not near the top');
     assert.ok(readme.indexOf('npm test') > 0 && readme.indexOf('npm test') < 1000);
   });
-  it('has a configuration reference equal to the zod schemas (regenerate: npx tsx --conditions=@perpflow/source scripts/config-reference.ts)', async () => {
+  it('opens in one screen: what perpflow is, the two commands, what you get, a picture; reference in docs/', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const firstScreen = readme.slice(0, readme.indexOf('\n## ', readme.indexOf('## The two commands') + 1));
+    assert.ok(
+      firstScreen.split('\n').length <= 45,
+      `first screen is ${firstScreen.split('\n').length} lines`,
+    );
+    assert.match(firstScreen, /!\[[^\]]+\]\(docs\/[^)]+\.png\)/, 'a picture');
+    for (const doc of ['docs/CONFIGURATION.md', 'docs/METRICS.md', 'docs/ARCHITECTURE.md'])
+      assert.ok(readme.includes(`](${doc})`), `README links ${doc}`);
+  });
+  it('has a configuration reference (docs/CONFIGURATION.md) equal to the zod schemas (regenerate: npx tsx --conditions=@perpflow/source scripts/config-reference.ts)', async () => {
+    const readme = readFileSync(join(ROOT, 'docs/CONFIGURATION.md'), 'utf8');
     const section = await renderReference();
     assert.equal(replaceSection(readme, section), readme);
     for (const key of [
@@ -25,8 +36,8 @@ describe('README', () => {
     ])
       assert.ok(section.includes(`\`${key}\``), key);
   });
-  it("has a metrics reference equal to the services' registries (regenerate: npx tsx --conditions=@perpflow/source scripts/metrics-reference.ts)", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it("has a metrics reference (docs/METRICS.md) equal to the services' registries (regenerate: npx tsx --conditions=@perpflow/source scripts/metrics-reference.ts)", async () => {
+    const readme = readFileSync(join(ROOT, 'docs/METRICS.md'), 'utf8');
     const section = await renderMetricsReference();
     assert.equal(replaceMetricsSection(readme, section), readme);
     for (const name of [

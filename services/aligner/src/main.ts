@@ -138,7 +138,7 @@ function crashHook(spec: string): ((step: PipelineStep) => void) | undefined {
 main().catch((err) => {
   console.error(`aligner failed to start: ${err instanceof Error ? err.message : String(err)}`);
   if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see README, Configuration) and start again.');
+    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
   else console.error('Is the local stack up? Try: npm run stack -- status');
   process.exit(1);
 });

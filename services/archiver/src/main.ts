@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 main().catch((err) => {
   console.error(`archiver failed to start: ${err instanceof Error ? err.message : String(err)}`);
   if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see README, Configuration) and start again.');
+    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
   else console.error('Are the local stack and its bucket up? Try: npm run stack -- status');
   process.exit(1);
 });

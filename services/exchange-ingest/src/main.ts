@@ -168,7 +168,7 @@ main().catch((err) => {
   // One place where start-up failures are reported: what failed and what to do next.
   console.error(`exchange-ingest failed to start: ${err instanceof Error ? err.message : String(err)}`);
   if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see README, Configuration) and start again.');
+    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
   else console.error('Is the local stack up? Try: npm run stack -- status');
   process.exit(1);
 });

@@ -20,7 +20,7 @@ const USAGE = `usage: perpflow compact --once [--json]
   Runs one compaction scan (closed months of 1m/5m day files → one object per month under
   <S3_PREFIX>/aligned_compacted/v1/) and waits for the month jobs it needed.
   S3: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY; queue: REDIS_URL,
-  COMPACTION_QUEUE (see README, Configuration).`;
+  COMPACTION_QUEUE (see docs/CONFIGURATION.md).`;
 
 /** Failed reasons of errors that mean the data does not match its manifest (exit code 3). */
 const INTEGRITY = /OBJECT_INTEGRITY|COMPACTION_SOURCE_CHANGED|does not match|sha256/;

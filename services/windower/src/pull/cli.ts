@@ -27,7 +27,7 @@ const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<
   tree, whichever version it holds. Closed months are read from their
   compacted object when it matches the index (--skip-compacted: always the day objects).
   S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
-  (see README, Configuration).`;
+  (see docs/CONFIGURATION.md).`;
 
 /** Exit code of every flag error. */
 export const USAGE_EXIT_CODE = 2;

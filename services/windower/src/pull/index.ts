@@ -12,7 +12,7 @@ import { PullConfigSchema } from '../config.js';
 export type { ObjectStore } from '../adapters/s3.js';
 export * from './pull.js';
 
-/** An S3 store from S3_* settings (defaults as in the README's configuration reference). */
+/** An S3 store from S3_* settings (defaults as in docs/CONFIGURATION.md). */
 export function openDatasetStore(settings: Record<string, string | undefined> = {}): ObjectStore {
   const config = PullConfigSchema.parse(settings);
   return new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
