@@ -1,6 +1,13 @@
 /** What every `perpflow` command shares: the S3 prefix flag and the hint when S3 cannot be read. */
 import { normalizePrefix } from '@perpflow/dataset';
 
+/** The flags every `perpflow` command reading S3 takes (node:util parseArgs options). */
+export const COMMON_OPTIONS = {
+  prefix: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
 /** --prefix, else S3_PREFIX, checked by the layout; a bad one throws `makeError` naming its source. */
 export function resolvePrefix(
   flag: string | undefined,

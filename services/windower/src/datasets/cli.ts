@@ -1,7 +1,7 @@
 /** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
 import { parseArgs } from 'node:util';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, resolvePrefix } from '../cli-common.js';
+import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
 import { loadPullConfig } from '../config.js';
 import { USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeVersions, listDatasetVersions } from './list.js';
@@ -20,9 +20,7 @@ export async function runDatasetsCli(argv: string[]): Promise<number> {
     const { values } = parseArgs({
       args: argv,
       options: {
-        prefix: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
       },
       strict: true,
     });

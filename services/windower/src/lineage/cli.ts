@@ -6,7 +6,7 @@ import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
 import { VERSION_ID } from '@perpflow/dataset';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, resolvePrefix } from '../cli-common.js';
+import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
 import { readDescriptor, readLivePin } from '../datasets/list.js';
 import { loadPullConfig } from '../config.js';
 import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
@@ -41,9 +41,7 @@ export async function runLineageCli(argv: string[]): Promise<number> {
         'as-of': { type: 'string' },
         'align-config': { type: 'string' },
         version: { type: 'string' },
-        prefix: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
       },
       strict: true,
     });

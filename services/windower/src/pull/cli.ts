@@ -13,7 +13,7 @@ import { EXCHANGES, type ExchangeId, SymbolSchema, TIMEFRAMES, type Timeframe } 
 import { checkPullRequest, DatasetMismatch, encodeSymbol, VERSION_ID } from '@perpflow/dataset';
 import { Progress } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, resolvePrefix } from '../cli-common.js';
+import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
 import { treeOfVersion } from '../datasets/list.js';
 import { loadPullConfig } from '../config.js';
 import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
@@ -120,10 +120,8 @@ export async function runPullCli(argv: string[]): Promise<number> {
         'as-of': { type: 'string' },
         merge: { type: 'boolean', default: false },
         'skip-compacted': { type: 'boolean', default: false },
-        prefix: { type: 'string' },
         version: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
       },
       strict: true,
     });
