@@ -98,21 +98,62 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 }
 
 /**
+ * `perpflow reprocess` and its workers: the aligner's keys (the live engine config is the
+ * default, so a rebuild without flags is the live version), its S3 and Redis, and the
+ * queue's own settings.
+ */
+export const ReprocessConfigSchema = AlignerConfigSchema.extend({
+  REPROCESS_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - (BullMQ queue names may not contain :)')
+    .default('perpflow-reprocess')
+    .describe('BullMQ queue of reprocess jobs (keyed in Redis by bucket and S3 prefix, like compaction)'),
+  REPROCESS_CONCURRENCY: env
+    .int(1, { min: 1, max: 64 })
+    .describe(
+      'jobs one worker process runs at once (a job is CPU-bound: more processes, not more concurrency)',
+    ),
+  REPROCESS_LOCK_MS: env
+    .int(30_000, { min: 5_000 })
+    .describe(
+      'job lock: a worker killed mid-job leaves its job to another worker after about this long (BullMQ stalled check)',
+    ),
+  REPROCESS_CRASH_AT: z
+    .string()
+    .regex(
+      /^(|(after-read|after-object-put|after-manifest-put|after-index)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of after-read, after-object-put, after-manifest-put, after-index',
+    )
+    .default('')
+    .describe('TEST ONLY: a worker SIGKILLs itself at the n-th (default first) time a job reaches this step'),
+});
+export type ReprocessConfig = z.infer<typeof ReprocessConfigSchema>;
+
+export function loadReprocessConfig(
+  environment: Record<string, string | undefined> = process.env,
+): ReprocessConfig {
+  const config = parseConfig(ReprocessConfigSchema, environment, { prefixes: ['ALIGNER_', 'REPROCESS_'] });
+  checkS3Credentials(config);
+  return config;
+}
+
+/** Reads a JSON file named by a flag or key; a bad one is a ConfigError naming it. */
+export function readJsonFile(path: string, key: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path} as JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
  * The pure engine's config from the service config: the one place that reads the
  * quality file (the engine in domain/ reads nothing). A bad value names its key.
  */
 export function loadEngineConfig(c: AlignerConfig): EngineConfig {
-  let qualityInput: unknown = {};
-  if (c.ALIGNER_QUALITY_CONFIG) {
-    try {
-      qualityInput = JSON.parse(readFileSync(c.ALIGNER_QUALITY_CONFIG, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(
-        'ALIGNER_QUALITY_CONFIG',
-        `cannot read ${c.ALIGNER_QUALITY_CONFIG} as JSON: ${(err as Error).message}`,
-      );
-    }
-  }
+  const qualityInput = c.ALIGNER_QUALITY_CONFIG
+    ? readJsonFile(c.ALIGNER_QUALITY_CONFIG, 'ALIGNER_QUALITY_CONFIG')
+    : {};
   return {
     quality: parseQualityConfig(qualityInput),
     align: parseAlignConfig({

@@ -4,7 +4,6 @@
  * Per partition in Redis: a write-ahead log of batches (before their outputs are produced) and a full
  * snapshot every ALIGNER_SNAPSHOT_INTERVAL_RECORDS / _MS; offsets committed after outputs are acked.
  */
-import { writeSync } from 'node:fs';
 import { TOPICS } from '@perpflow/contracts';
 import {
   CoPartitionedAssigner,
@@ -16,7 +15,7 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { Redis } from 'ioredis';
 import { RedisPartitionStateStore } from './adapters/partition-state.js';
@@ -70,7 +69,10 @@ async function main(): Promise<void> {
     consumer,
     producer,
     state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
-    atStep: crashHook(config.ALIGNER_CRASH_AT),
+    atStep:
+      config.ALIGNER_CRASH_AT === ''
+        ? undefined
+        : crashHook<PipelineStep>(config.ALIGNER_CRASH_AT, 'ALIGNER_CRASH_AT'),
     maxBatchAttempts: config.ALIGNER_MAX_BATCH_ATTEMPTS,
     snapshotPolicy: {
       everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
@@ -113,26 +115,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/**
- * TEST ONLY (ALIGNER_CRASH_AT=<step>[:n]): SIGKILL at the n-th time a batch reaches
- * `step`, so the crash tests stop the process exactly there. Undefined when unset.
- */
-function crashHook(spec: string): ((step: PipelineStep) => void) | undefined {
-  if (spec === '') return undefined;
-  const [target, nth] = spec.split(':');
-  const n = Number(nth ?? 1);
-  let seen = 0;
-  return (step) => {
-    if (step !== target || ++seen < n) return;
-    // Written synchronously: the logger's buffer dies with the process.
-    writeSync(
-      2,
-      `${JSON.stringify({ level: 'warn', step, n, msg: 'ALIGNER_CRASH_AT reached: SIGKILL (test only)' })}\n`,
-    );
-    process.kill(process.pid, 'SIGKILL');
-  };
 }
 
 main().catch((err) => {

@@ -12,12 +12,12 @@ import {
   pipelineTopics,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { ArchiveStore } from './adapters/archive-store.js';
 import { S3ObjectStore } from './adapters/s3.js';
 import { loadConfig } from './config.js';
-import { crashHook } from './crash-hook.js';
+import type { FlushStep } from './crash-hook.js';
 import { createArchiverMetrics } from './metrics.js';
 import { ArchiverPipeline } from './pipeline.js';
 
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     kafka,
     pipelineTopics().filter((t) => config.ARCHIVER_TOPICS.has(t.topic)),
   );
-  const atStep = crashHook(config.ARCHIVER_CRASH_AT);
+  const atStep = crashHook<FlushStep>(config.ARCHIVER_CRASH_AT, 'ARCHIVER_CRASH_AT');
   const store = new ArchiveStore(
     new S3ObjectStore(createS3Client(config), config.S3_BUCKET, metrics),
     atStep,

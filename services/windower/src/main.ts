@@ -16,14 +16,13 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
 import { S3VersionPin } from './adapters/version-pin.js';
 import { TimedObjectStore } from './adapters/timed-store.js';
 import { openCompaction, WINDOWER_WRITER } from './compaction/open.js';
 import { WindowStore } from './adapters/window-store.js';
 import { loadConfig } from './config.js';
-import { crashHook } from './crash-hook.js';
 import { createWindowerMetrics } from './metrics.js';
 import { WindowerPipeline } from './pipeline.js';
 

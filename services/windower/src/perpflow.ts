@@ -9,6 +9,10 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   compact: runCompactCli,
   lineage: runLineageCli,
   datasets: runDatasetsCli,
+  // The rebuild runs the aligner's own engine: its code lives with the aligner.
+  reprocess: async (argv) => (await import('@perpflow/aligner/reprocess')).runReprocessCli(argv),
+  'reprocess-worker': async (argv) =>
+    (await import('@perpflow/aligner/reprocess')).runReprocessWorkerCli(argv),
 };
 
 const [command, ...rest] = process.argv.slice(2);

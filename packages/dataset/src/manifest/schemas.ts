@@ -109,6 +109,16 @@ export const WindowManifestSchema = z
       .regex(/^dv-[0-9a-f]{16}$/, 'must be dv- and 16 lower-case hex digits')
       .nullable()
       .optional(),
+    /**
+     * The raw archive objects a reprocessed window was rebuilt from (key and sha256 of each
+     * object holding a record of the series in the window's span, lead-in and tail). Absent
+     * on windows the live windower wrote: their inputs are the raw topics' offsets
+     * (`perpflow lineage`).
+     */
+    rawInputs: z
+      .array(z.object({ key: z.string().min(1).max(1024), sha256 }))
+      .max(100_000)
+      .optional(),
     /** Passed in by the writer (never read from a clock here). */
     writtenAtMs: epochMs,
   })
@@ -224,6 +234,16 @@ export const CompactedManifestSchema = z
     /** Every day window of the month in the index when it was built, sorted by start. */
     sources: z.array(CompactionSourceSchema).min(1),
     writerVersion: z.string().min(1).max(200),
+    /**
+     * The raw archive objects a reprocessed window was rebuilt from (key and sha256 of each
+     * object holding a record of the series in the window's span, lead-in and tail). Absent
+     * on windows the live windower wrote: their inputs are the raw topics' offsets
+     * (`perpflow lineage`).
+     */
+    rawInputs: z
+      .array(z.object({ key: z.string().min(1).max(1024), sha256 }))
+      .max(100_000)
+      .optional(),
     /** Passed in by the writer (never read from a clock here). */
     writtenAtMs: epochMs,
   })

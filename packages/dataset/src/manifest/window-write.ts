@@ -27,6 +27,8 @@ export interface WindowWriteInput {
   writerVersion?: string;
   /** The rows' dataset version (null: unversioned bars). */
   datasetVersion?: string | null;
+  /** Raw archive objects the rows were rebuilt from (reprocessing only; sorted by key here). */
+  rawInputs?: readonly { key: string; sha256: string }[];
 }
 
 export interface ObjectPut {
@@ -120,6 +122,9 @@ export function prepareWindowWrite(input: WindowWriteInput): WindowWrite {
     quality: qualityCountsOf(latest),
     writerVersion: writer,
     datasetVersion: input.datasetVersion ?? null,
+    ...(input.rawInputs
+      ? { rawInputs: [...input.rawInputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) }
+      : {}),
     writtenAtMs: input.writtenAtMs,
   } satisfies WindowManifest);
   const mKey = manifestKey(input.prefix, w);

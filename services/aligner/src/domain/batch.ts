@@ -115,7 +115,7 @@ type RawRecord = EngineInput<DeadLetterSource>['record'];
  * one partition (one engine, one order): a mis-keyed record aligned where it landed could
  * split its series.
  */
-function checkRaw(
+export function checkRaw(
   kind: (typeof FEED_RECORD_KIND)[Feed],
   key: string | null,
   value: Buffer | null,

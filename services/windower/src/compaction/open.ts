@@ -1,10 +1,9 @@
 import { DATASET_WRITER_VERSION } from '@perpflow/dataset';
-import type { Logger } from '@perpflow/runtime';
+import { crashHook, type Logger } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
 import { CompactionStore } from '../adapters/compaction-store.js';
 import type { FolderLister, ObjectStore } from '../adapters/s3.js';
 import type { CompactConfig } from '../config.js';
-import { crashHook } from '../crash-hook.js';
 import type { WindowerMetrics } from '../metrics.js';
 import { Compaction, compactionKeyPrefix, throttledLog } from './queue.js';
 

@@ -1,11 +1,11 @@
 import { writeSync } from 'node:fs';
 
 /**
- * TEST ONLY (WINDOWER_CRASH_AT, COMPACTION_CRASH_AT = <step>[:n]): SIGKILL at the n-th
- * time the process reaches `step`, so the crash tests stop it exactly before/after a
- * put or a commit. A no-op when unset.
+ * TEST ONLY (ALIGNER_CRASH_AT, ARCHIVER_CRASH_AT, WINDOWER_CRASH_AT, COMPACTION_CRASH_AT,
+ * REPROCESS_CRASH_AT = <step>[:n]): SIGKILL at the n-th time the process reaches `step`,
+ * so the crash tests stop it exactly before/after a put or a commit. A no-op when unset.
  */
-export function crashHook(spec: string, setting: string): (step: string) => void {
+export function crashHook<Step extends string = string>(spec: string, setting: string): (step: Step) => void {
   if (spec === '') return () => undefined;
   const [target, nth] = spec.split(':');
   const n = Number(nth ?? 1);

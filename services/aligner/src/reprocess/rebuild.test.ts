@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseAlignConfig } from '@perpflow/align';
+import {
+  ArchiveObjectCorrupt,
+  type DayIndex,
+  type KafkaRecord,
+  planFlush,
+  serializeDocument,
+  toArchiveRow,
+  upsertDayIndex,
+} from '@perpflow/archive';
+import {
+  type AlignedBar,
+  type Feed,
+  SAMPLE_T0_MS,
+  sampleCandle,
+  sampleFunding,
+  sampleLiquidation,
+  sampleOpenInterest,
+  TOPICS,
+} from '@perpflow/contracts';
+import { prepareWindowWrite } from '@perpflow/dataset';
+import { parseQualityConfig } from '@perpflow/quality';
+import { runBatch } from '../domain/batch.js';
+import { QualityAlignEngine } from '../domain/engine.js';
+import { datasetVersionOf } from '../version.js';
+import { planReprocessJobs, reprocessJobId, windowAlignedRange } from './plan.js';
+import { rebuildWindows } from './rebuild.js';
+
+const MIN = 60_000;
+const DAY = 86_400_000;
+const T0 = SAMPLE_T0_MS; // 2024-03-01T00:00Z
+const enc = (s: string) => new TextEncoder().encode(s);
+const engineConfig = {
+  quality: parseQualityConfig({}),
+  align: parseAlignConfig({ allowedLatenessMs: 0 }),
+};
+const version = datasetVersionOf(engineConfig).id;
+
+interface Sent {
+  feed: Feed;
+  record: KafkaRecord;
+}
+
+/**
+ * Three days of one symbol as ingest publishes them: a candle a minute, open interest
+ * every 5 min, funding every 8 h, a liquidation every 7 min; every 97th candle arrives
+ * 3 min late (a revision), and one candle breaks its contract.
+ */
+function published(): Sent[] {
+  const out: Sent[] = [];
+  const offsets: Record<string, number> = {};
+  const send = (feed: Feed, value: object | string, eventTimeMs: number, arrivalMs: number) => {
+    const topic = TOPICS.raw[feed];
+    offsets[topic] = (offsets[topic] ?? -1) + 1;
+    out.push({
+      feed,
+      record: {
+        topic,
+        partition: 3,
+        offset: String(offsets[topic]),
+        kafkaTimestampMs: arrivalMs,
+        key: enc('binanceusdm|BTC/USDT:USDT'),
+        value: enc(typeof value === 'string' ? value : JSON.stringify(value)),
+        headers: [],
+      },
+    });
+    void eventTimeMs;
+  };
+  const events: { at: number; go: () => void }[] = [];
+  for (let t = T0; t < T0 + 3 * DAY; t += MIN) {
+    const i = (t - T0) / MIN;
+    const price = 61_000 + 40 * Math.sin(i / 50);
+    const arrival = t + MIN + 250 + (i % 97 === 5 ? 3 * MIN : 0);
+    const candle = sampleCandle({
+      eventTimeMs: t,
+      openTimeMs: t,
+      receivedAtMs: arrival,
+      open: price,
+      high: price + 5,
+      low: price - 5,
+      close: price + 1,
+    });
+    events.push({ at: arrival, go: () => send('ohlcv', candle, t, arrival) });
+    if (i % 5 === 0) {
+      const oi = sampleOpenInterest({ eventTimeMs: t, receivedAtMs: t + 900, openInterest: 80_000 + i });
+      events.push({ at: t + 900, go: () => send('open_interest', oi, t, t + 900) });
+    }
+    if (i % 480 === 0) {
+      const f = sampleFunding({
+        eventTimeMs: t,
+        receivedAtMs: t + 1_500,
+        fundingTimeMs: t,
+        fundingRate: 0.0001,
+      });
+      events.push({ at: t + 1_500, go: () => send('funding', f, t, t + 1_500) });
+    }
+    if (i % 7 === 3) {
+      const l = sampleLiquidation({ eventTimeMs: t + 30_000, receivedAtMs: t + 30_400, price: price });
+      events.push({ at: t + 30_400, go: () => send('liquidation', l, t + 30_000, t + 30_400) });
+    }
+  }
+  // Unreadable, and of the series but breaking its contract: live dead-letters both.
+  events.push({ at: T0 + 10 * MIN, go: () => send('ohlcv', '{"not":"a candle"}', 0, T0 + 10 * MIN) });
+  const broken = {
+    ...sampleCandle({ eventTimeMs: T0 + 20 * MIN + 1, openTimeMs: T0 + 20 * MIN }),
+    close: 'x',
+  };
+  events.push({ at: T0 + 21 * MIN, go: () => send('ohlcv', broken, 0, T0 + 21 * MIN) });
+  events.sort((a, b) => a.at - b.at);
+  for (const e of events) e.go();
+  return out;
+}
+
+/** What the live aligner makes of the records: batches of each topic in arrival order. */
+function live(sent: Sent[]): Map<number, AlignedBar> {
+  const engine = new QualityAlignEngine(engineConfig, null);
+  const last = new Map<number, AlignedBar>();
+  let i = 0;
+  while (i < sent.length) {
+    const feed = sent[i]!.feed;
+    const batch: Sent[] = [];
+    while (i < sent.length && sent[i]!.feed === feed && batch.length < 50) batch.push(sent[i++]!);
+    const r = runBatch(
+      engine,
+      {
+        topic: TOPICS.raw[feed],
+        partition: 3,
+        feed,
+        nowMs: batch[batch.length - 1]!.record.kafkaTimestampMs,
+        messages: batch.map((s) => ({
+          offset: s.record.offset,
+          key: Buffer.from(s.record.key as Uint8Array).toString(),
+          value: Buffer.from(s.record.value as Uint8Array),
+          headers: {},
+        })),
+      },
+      'aligner',
+      version,
+    );
+    for (const b of r.bars) last.set(b.eventTimeMs, b);
+  }
+  return last;
+}
+
+/** The archiver's objects of the records, flushed per topic in chunks, into a key → bytes map. */
+function archive(sent: Sent[]): Map<string, Uint8Array> {
+  const store = new Map<string, Uint8Array>();
+  const indexes = new Map<string, DayIndex | null>();
+  const byFeed = new Map<Feed, Sent[]>();
+  for (const s of sent) byFeed.set(s.feed, [...(byFeed.get(s.feed) ?? []), s]);
+  for (const [feed, items] of byFeed)
+    for (let i = 0; i < items.length; i += 1_000) {
+      const plan = planFlush(
+        'ds',
+        feed,
+        items.slice(i, i + 1_000).map((s) => toArchiveRow(feed, s.record)),
+      );
+      for (const o of plan.objects) {
+        store.set(o.key, o.body);
+        store.set(o.manifestKey, serializeDocument(o.manifest));
+        const ix = upsertDayIndex(indexes.get(o.indexKey) ?? null, o.manifest, o.manifestKey);
+        indexes.set(o.indexKey, ix);
+        store.set(o.indexKey, serializeDocument(ix));
+      }
+    }
+  return store;
+}
+
+const job = {
+  version,
+  engine: engineConfig,
+  exchange: 'binanceusdm',
+  symbol: 'BTC/USDT:USDT',
+  fromMs: T0 + DAY,
+  toMs: T0 + 2 * DAY,
+};
+
+describe('reprocess: rebuilding a day from the raw archive', () => {
+  const sent = published();
+  const store = archive(sent);
+  const get = async (k: string) => store.get(k) ?? null;
+
+  it('gives the live aligner’s rows and values for every bar of the day', async () => {
+    const want = live(sent);
+    const r = await rebuildWindows(get, 'ds', job);
+    assert.equal(r.windows.length, 1);
+    const w = r.windows[0]!;
+    assert.equal(w.latest.length, 1_440);
+    assert.equal(r.bars, 1_440);
+    for (const bar of w.latest) assert.deepEqual(bar, want.get(bar.eventTimeMs), `bar ${bar.eventTimeMs}`);
+    assert.ok(r.revisions > 0, 'the late candles revise their bars');
+    assert.ok(w.latest.some((b) => b.openInterest !== null && b.fundingRate !== null && b.liqCount > 0));
+    assert.equal(w.datasetVersion, version);
+    assert.ok(w.rawInputs && w.rawInputs.length >= 4, 'names the archive objects of the four feeds');
+    assert.deepEqual(r.deadLetters, {}, 'nothing of day 2 breaks a rule');
+  });
+
+  it('counts what live dead-letters, by rule', async () => {
+    const r = await rebuildWindows(get, 'ds', { ...job, fromMs: T0, toMs: T0 + DAY });
+    // The unreadable value names no series: no job of any series reads it. The candle of
+    // the series with a text close breaks its contract, as it did live.
+    assert.deepEqual(r.deadLetters, { 'contract.type': 1 });
+    assert.equal(r.bars, 1_440);
+  });
+
+  it('gives byte-identical objects and manifests when run twice', async () => {
+    const encode = async () => {
+      const r = await rebuildWindows(get, 'ds', job);
+      return prepareWindowWrite({ ...r.windows[0]!, prefix: 'ds/versions/x', writerVersion: 'w' }).puts.map(
+        (p) => `${p.key} ${p.sha256}`,
+      );
+    };
+    const a = await encode();
+    assert.ok(a.length >= 2);
+    assert.deepEqual(await encode(), a);
+  });
+
+  it('stops at a corrupt archive object, naming it and both sha256', async () => {
+    const broken = new Map(store);
+    const key = [...broken.keys()].find((k) => k.includes('feed=funding') && k.endsWith('.parquet'))!;
+    broken.set(key, new Uint8Array([1, 2, 3]));
+    await assert.rejects(
+      rebuildWindows(async (k) => broken.get(k) ?? null, 'ds', job),
+      (err: unknown) =>
+        err instanceof ArchiveObjectCorrupt &&
+        err.key === key &&
+        /expected sha256 [0-9a-f]{64}, found/.test(err.message),
+    );
+  });
+});
+
+describe('reprocess: planning', () => {
+  it('widens the range to whole windows and cuts it into series-months', () => {
+    assert.deepEqual(windowAlignedRange(T0 + 5 * MIN, T0 + DAY + 1, '1m'), [T0, T0 + 2 * DAY]);
+    const jobs = planReprocessJobs(
+      {
+        fromMs: Date.UTC(2024, 1, 28, 12),
+        toMs: Date.UTC(2024, 2, 2, 1),
+        exchange: 'binanceusdm',
+        symbols: ['ETH/USDT:USDT', 'BTC/USDT:USDT', 'BTC/USDT:USDT'],
+      },
+      version,
+      engineConfig,
+    );
+    assert.deepEqual(
+      jobs.map((j) => [j.symbol, new Date(j.fromMs).toISOString(), new Date(j.toMs).toISOString()]),
+      [
+        ['BTC/USDT:USDT', '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+        ['BTC/USDT:USDT', '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
+        ['ETH/USDT:USDT', '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+        ['ETH/USDT:USDT', '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
+      ],
+    );
+    const id = reprocessJobId(jobs[0]!);
+    assert.equal(
+      id,
+      `rp.${version}.1m.binanceusdm.BTC%2FUSDT%3AUSDT.${Date.UTC(2024, 1, 28)}.${Date.UTC(2024, 2, 1)}`,
+    );
+    assert.ok(!id.includes(':'));
+  });
+});

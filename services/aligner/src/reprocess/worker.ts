@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
+import {
+  DATASET_WRITER_VERSION,
+  parseSeriesIndex,
+  prepareWindowWrite,
+  type SeriesIndex,
+  serializeSeriesIndex,
+  seriesIndexKey,
+  upsertSeriesIndex,
+  versionPrefix,
+  type WindowManifest,
+} from '@perpflow/dataset';
+import type { Logger } from '@perpflow/runtime';
+import type { ObjectStore } from '@perpflow/s3';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { datasetVersionOf } from '../version.js';
+import type { ReprocessJobData } from './plan.js';
+import { type RebuildResult, rebuildWindows } from './rebuild.js';
+
+/** Default queue name (REPROCESS_QUEUE). */
+export const DEFAULT_REPROCESS_QUEUE = 'perpflow-reprocess';
+/** The writer named in reprocessed manifests and Parquet metadata. */
+export const REPROCESS_WRITER = `perpflow-reprocess 0.1.0 (${DATASET_WRITER_VERSION})`;
+
+/** What a finished job keeps as its result (the coordinator sums them for its progress line). */
+export interface ReprocessJobResult extends Omit<RebuildResult, 'windows'> {
+  windows: number;
+  /** The window objects written, key and sha256 (the same request gives the same list). */
+  written: { key: string; sha256: string }[];
+}
+
+/** Progress a running job reports: the archive read so far. */
+export interface ReprocessJobProgress {
+  objects: number;
+  records: number;
+}
+
+export interface ReprocessWorkerDeps {
+  redis: Redis;
+  store: ObjectStore;
+  /** Dataset prefix: the tree goes to `<prefix>/versions/<id>/aligned/v1`, the archive is `<prefix>/raw`. */
+  prefix: string;
+  logger: Logger;
+  /** Test hook: called at each step of a job (the fault tests SIGKILL the process there). */
+  atStep?: (step: ReprocessStep) => void;
+}
+
+export type ReprocessStep = 'after-read' | 'after-object-put' | 'after-manifest-put' | 'after-index';
+
+/**
+ * One job: rebuild the windows from the archive, then for each window put its object(s)
+ * and manifest (in that order), then update the series index under a per-series Redis
+ * lock (jobs of one series in other months may run at once on other workers). Killed at
+ * any step, BullMQ's stalled check hands the job to a worker again; it rewrites the same
+ * keys with the same bytes, so the tree holds each bar once.
+ */
+export async function runReprocessJob(
+  deps: ReprocessWorkerDeps,
+  data: ReprocessJobData,
+  onProgress: (p: ReprocessJobProgress) => void = () => undefined,
+): Promise<ReprocessJobResult> {
+  const mine = datasetVersionOf(data.engine).id;
+  if (mine !== data.version)
+    throw new UnrecoverableError(
+      `this worker's engine gives version ${mine} for the job's config, the job is for ${data.version}: ` +
+        'the worker runs other quality or align code than the coordinator; run both from one release',
+    );
+  const step = deps.atStep ?? (() => undefined);
+  let rebuilt: RebuildResult;
+  try {
+    rebuilt = await rebuildWindows((k) => deps.store.get(k), deps.prefix, data, onProgress);
+  } catch (err) {
+    // A corrupt or missing archive object does not heal by retrying: fail now, naming it.
+    if (err instanceof ArchiveObjectCorrupt || err instanceof ArchiveObjectMissing)
+      throw new UnrecoverableError(err.message);
+    throw err;
+  }
+  step('after-read');
+  const tree = versionPrefix(deps.prefix, data.version);
+  const written: { key: string; sha256: string }[] = [];
+  const manifests: { manifest: WindowManifest; key: string }[] = [];
+  for (const w of rebuilt.windows) {
+    const prepared = prepareWindowWrite({ ...w, prefix: tree, writerVersion: REPROCESS_WRITER });
+    for (const put of prepared.puts) {
+      if (put.key === prepared.manifestKey) step('after-object-put');
+      await deps.store.put(put.key, put.body, put.contentType);
+      if (put.key !== prepared.manifestKey) written.push({ key: put.key, sha256: put.sha256 });
+    }
+    manifests.push({ manifest: prepared.manifest, key: prepared.manifestKey });
+  }
+  step('after-manifest-put');
+  if (manifests.length > 0)
+    await withSeriesLock(deps.redis, seriesIndexKey(tree, manifests[0]!.manifest.window), async (key) => {
+      const raw = await deps.store.get(key);
+      let index: SeriesIndex | null = raw === null ? null : parseSeriesIndex(raw);
+      for (const m of manifests) index = upsertSeriesIndex(index, m.manifest, m.key);
+      await deps.store.put(key, serializeSeriesIndex(index as SeriesIndex), 'application/json');
+    });
+  step('after-index');
+  const { windows, ...counts } = rebuilt;
+  return { ...counts, windows: windows.length, written };
+}
+
+/**
+ * Runs `fn` holding a Redis lock named by the index key (SET NX PX, released only by its
+ * holder). A holder killed mid-update leaves the lock to expire after `ttlMs`; the update
+ * is a read-modify-write of an idempotent upsert, so the next holder's write is complete.
+ */
+async function withSeriesLock(
+  redis: Redis,
+  indexKey: string,
+  fn: (key: string) => Promise<void>,
+  ttlMs = 30_000,
+): Promise<void> {
+  const lock = `perpflow:reprocess-lock:${indexKey}`;
+  const token = randomUUID();
+  const deadline = Date.now() + 5 * ttlMs;
+  while ((await redis.set(lock, token, 'PX', ttlMs, 'NX')) !== 'OK') {
+    if (Date.now() > deadline)
+      throw new Error(`series index lock ${lock} still held after ${5 * ttlMs} ms; retrying the job`);
+    await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 100)));
+  }
+  try {
+    await fn(indexKey);
+  } finally {
+    // Delete only our own lock (it may have expired and been taken by another worker).
+    await redis.eval(
+      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+      1,
+      lock,
+      token,
+    );
+  }
+}
+
+export interface ReprocessWorkerOptions {
+  queue: string;
+  keyPrefix: string;
+  /** Jobs run at once by this process. Default 1 (the rebuild is CPU-bound: one per core). */
+  concurrency: number;
+  /** Job lock and the stalled check's interval. Default 30,000. */
+  lockDurationMs: number;
+}
+
+/** A BullMQ worker serving the reprocess queue of one dataset. */
+export function startReprocessWorker(deps: ReprocessWorkerDeps, options: ReprocessWorkerOptions): Worker {
+  const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
+    options.queue,
+    async (job: Job<ReprocessJobData, ReprocessJobResult>) => {
+      const t0 = Date.now();
+      let last = 0;
+      const result = await runReprocessJob(deps, job.data, (p) => {
+        if (Date.now() - last < 1_000) return;
+        last = Date.now();
+        void job.updateProgress(p).catch(() => undefined);
+      });
+      deps.logger.info(
+        {
+          job: job.id,
+          records: result.records,
+          objects: result.objects,
+          bars: result.bars,
+          windows: result.windows,
+          ms: Date.now() - t0,
+        },
+        'reprocess job done',
+      );
+      return result;
+    },
+    {
+      connection: deps.redis,
+      prefix: options.keyPrefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.lockDurationMs,
+      autorun: true,
+    },
+  );
+  worker.on('failed', (job, err) =>
+    deps.logger.error({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'reprocess job failed'),
+  );
+  return worker;
+}
