@@ -21,6 +21,11 @@ export const SERVICES: { name: string; module: string; exportName: string }[] = 
   { name: 'exchange-sim', module: '../services/exchange-sim/src/config.ts', exportName: 'SimConfigSchema' },
   { name: 'monitor', module: '../services/monitor/src/config.ts', exportName: 'MonitorConfigSchema' },
   { name: 'archiver', module: '../services/archiver/src/config.ts', exportName: 'ArchiverConfigSchema' },
+  {
+    name: 'perpflow reprocess and reprocess-worker (the aligner keys above, and these)',
+    module: '../services/aligner/src/config.ts',
+    exportName: 'ReprocessKeysSchema',
+  },
 ];
 
 export async function renderReference(): Promise<string> {

@@ -73,7 +73,7 @@ const pick = (c: Comparison) => ({
   lost: c.lost,
 });
 
-const KILL_METRIC: Record<ServiceName, [string, Record<string, string>]> = {
+const KILL_METRIC: Record<Exclude<ServiceName, 'archiver'>, [string, Record<string, string>]> = {
   ingest: ['perpflow_ingest_records_published_total', { feed: 'ohlcv' }],
   aligner: ['perpflow_aligner_bars_emitted_total', {}],
   windower: ['perpflow_windower_bars_in_total', {}],

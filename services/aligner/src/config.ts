@@ -102,7 +102,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
  * default, so a rebuild without flags is the live version), its S3 and Redis, and the
  * queue's own settings.
  */
-export const ReprocessConfigSchema = AlignerConfigSchema.extend({
+const reprocessShape = {
   REPROCESS_QUEUE: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - (BullMQ queue names may not contain :)')
@@ -126,7 +126,10 @@ export const ReprocessConfigSchema = AlignerConfigSchema.extend({
     )
     .default('')
     .describe('TEST ONLY: a worker SIGKILLs itself at the n-th (default first) time a job reaches this step'),
-});
+};
+/** The reprocess queue's own keys (docs/CONFIGURATION.md lists them apart from the aligner's). */
+export const ReprocessKeysSchema = z.object(reprocessShape);
+export const ReprocessConfigSchema = AlignerConfigSchema.extend(reprocessShape);
 export type ReprocessConfig = z.infer<typeof ReprocessConfigSchema>;
 
 export function loadReprocessConfig(

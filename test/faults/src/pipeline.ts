@@ -57,7 +57,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export type ServiceName = 'ingest' | 'aligner' | 'windower';
+export type ServiceName = 'ingest' | 'aligner' | 'windower' | 'archiver';
 
 interface Spec {
   workspace: string;
@@ -97,13 +97,15 @@ export class Pipeline {
    */
   private supervising = true;
   /** Exits on their own, and restarts the supervisor made, per service. */
-  readonly restarts: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0 };
+  readonly restarts: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0, archiver: 0 };
 
   constructor(
     readonly seed: number,
     readonly symbols: string[],
     private readonly simPort: number,
     ports: Record<ServiceName, number>,
+    /** Runs the archiver too (raw topics and dead letters to <prefix>/raw), for the reprocess tests. */
+    readonly withArchiver = false,
   ) {
     this.simUrl = `http://127.0.0.1:${simPort}`;
     const common = { KAFKA_BROKERS: STACK.kafkaBrokers, LOG_LEVEL: 'info' };
@@ -138,6 +140,21 @@ export class Pipeline {
           METRICS_PORT: String(ports.aligner),
         },
       },
+      archiver: {
+        workspace: 'services/archiver',
+        port: ports.archiver,
+        env: {
+          ...common,
+          S3_ENDPOINT: STACK.s3Endpoint,
+          S3_BUCKET: STACK.s3Bucket,
+          S3_PREFIX: this.prefix,
+          ARCHIVER_GROUP_ID: uniqueName('faults-archiver'),
+          ARCHIVER_FROM_BEGINNING: 'false',
+          ARCHIVER_MAX_OBJECT_AGE_MS: '2000',
+          ARCHIVER_SESSION_TIMEOUT_MS: '6000',
+          METRICS_PORT: String(ports.archiver),
+        },
+      },
       windower: {
         workspace: 'services/windower',
         port: ports.windower,
@@ -156,12 +173,19 @@ export class Pipeline {
     };
   }
 
-  static async create(seed: number, symbols: string[]): Promise<Pipeline> {
-    return new Pipeline(seed, symbols, await freePort(), {
-      ingest: await freePort(),
-      aligner: await freePort(),
-      windower: await freePort(),
-    });
+  static async create(seed: number, symbols: string[], opts: { archiver?: boolean } = {}): Promise<Pipeline> {
+    return new Pipeline(
+      seed,
+      symbols,
+      await freePort(),
+      {
+        ingest: await freePort(),
+        aligner: await freePort(),
+        windower: await freePort(),
+        archiver: await freePort(),
+      },
+      opts.archiver ?? false,
+    );
   }
 
   metricsUrl(s: ServiceName): string {
@@ -183,6 +207,7 @@ export class Pipeline {
     );
     await this.commitGroupsAtLogEnd();
     await this.start('windower');
+    if (this.withArchiver) await this.start('archiver');
     await this.start('aligner');
     await this.start('ingest');
   }
@@ -202,6 +227,14 @@ export class Pipeline {
       const groups: [string, string[]][] = [
         [this.specs.aligner.env.ALIGNER_GROUP_ID as string, Object.values(TOPICS.raw)],
         [this.specs.windower.env.WINDOWER_GROUP_ID as string, [TOPICS.alignedBar]],
+        ...(this.withArchiver
+          ? ([
+              [
+                this.specs.archiver.env.ARCHIVER_GROUP_ID as string,
+                [...Object.values(TOPICS.raw), TOPICS.deadLetter],
+              ],
+            ] as [string, string[]][])
+          : []),
       ];
       for (const [groupId, topics] of groups)
         for (const topic of topics) {
@@ -275,7 +308,7 @@ export class Pipeline {
 
   /** Samples rssMiB() every 250 ms until the returned function is called; it returns each peak. */
   sampleRss(): () => Record<ServiceName, number> {
-    const peak: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0 };
+    const peak: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0, archiver: 0 };
     const sample = () => {
       for (const [s, v] of Object.entries(this.rssMiB()) as [ServiceName, number][])
         peak[s] = Math.max(peak[s], v);
@@ -311,12 +344,45 @@ export class Pipeline {
 
   async stopAll(): Promise<void> {
     this.supervising = false;
-    for (const s of ['ingest', 'aligner', 'windower'] as const) {
+    for (const s of ['ingest', 'aligner', 'windower', 'archiver'] as const) {
       const p = this.running.get(s);
       if (p) await stopService(p);
     }
     this.running.clear();
     if (this.sim) await stopService(this.sim);
+  }
+
+  /**
+   * Resolves once the archiver has committed every record of the raw topics and the
+   * dead-letter topic up to their current ends (it commits only after objects, manifests
+   * and indexes are on S3), i.e. the archive holds all that was published so far.
+   */
+  async archiveCaughtUp(timeoutMs = 120_000): Promise<void> {
+    const groupId = this.specs.archiver.env.ARCHIVER_GROUP_ID as string;
+    const topics = [...Object.values(TOPICS.raw), TOPICS.deadLetter];
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const ends = new Map<string, string>();
+      for (const topic of topics)
+        for (const e of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${e.partition}`, e.high);
+      await waitFor(
+        'the archiver to commit up to the raw topics’ ends',
+        async () => {
+          for (const t of await admin.fetchOffsets({ groupId, topics })) {
+            for (const p of t.partitions) {
+              const end = BigInt(ends.get(`${t.topic}/${p.partition}`) ?? '0');
+              const at = p.offset === '-1' ? 0n : BigInt(p.offset);
+              if (at < end) return false;
+            }
+          }
+          return true;
+        },
+        timeoutMs,
+      );
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Starts a backfill of every symbol over the range (candles, open interest, funding). */

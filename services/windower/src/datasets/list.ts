@@ -57,16 +57,20 @@ export async function listDatasetVersions(
     });
   const ids = (await store.listFolders(versionsFolder(p)))
     .map((f) => f.slice(versionsFolder(p).length).replace(/\/$/, ''))
-    .filter((id) => VERSION_ID.test(id) && id !== pin?.version)
+    .filter((id) => VERSION_ID.test(id))
     .sort();
-  for (const id of ids)
+  for (const id of ids) {
+    const stats = await treeStats(store, versionPrefix(p, id));
+    // The live version's own folder holds its descriptor; a tree there is a rebuild (perpflow reprocess).
+    if (id === pin?.version && stats.series === 0) continue;
     out.push({
       id,
       live: false,
       pinnedAtMs: null,
       descriptor: await readDescriptor(store, p, id),
-      stats: await treeStats(store, versionPrefix(p, id)),
+      stats,
     });
+  }
   return out;
 }
 
@@ -126,7 +130,9 @@ export function describeVersions(bucket: string, versions: readonly DatasetVersi
     const what = v.live
       ? `live${v.pinnedAtMs === null ? '' : ` (pinned ${iso(v.pinnedAtMs)})`}`
       : v.stats.series > 0
-        ? 'own tree'
+        ? versions.some((x) => x.live && x.id === v.id)
+          ? `own tree: a rebuild of the live version (pull it with --prefix ${v.stats.tree.replace(/\/aligned\/v1\/$/, '')})`
+          : 'own tree'
         : 'descriptor only (an aligner ran with this config; its bars went to no tree here)';
     lines.push(`${v.id ?? 'unversioned'}  ${what}`);
     lines.push(`  tree: s3://${bucket}/${v.stats.tree}`);
