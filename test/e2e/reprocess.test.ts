@@ -185,7 +185,9 @@ describe('perpflow reprocess: rebuild history from the raw archive', { timeout: 
     assert.equal(again.summary!.completed, again.summary!.jobs);
     assert.match(
       again.stderr,
-      new RegExp(`${again.summary!.jobs} jobs \\(1 series\\): 0 added, ${again.summary!.jobs} already done`),
+      new RegExp(
+        `${again.summary!.jobs} jobs \\(1 raw partition × 1 period, 1 series\\): 0 added, ${again.summary!.jobs} already done`,
+      ),
     );
     const rerun = await tree(`${p.prefix}/versions/${version}`);
     assert.deepEqual([...rerun.bytes].sort(), [...firstBytes].sort());

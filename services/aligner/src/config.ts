@@ -121,8 +121,8 @@ const reprocessShape = {
   REPROCESS_CRASH_AT: z
     .string()
     .regex(
-      /^(|(after-read|after-object-put|after-manifest-put|after-index)(:[1-9][0-9]*)?)$/,
-      'empty, or <step>[:n] with step one of after-read, after-object-put, after-manifest-put, after-index',
+      /^(|(after-object-put|after-manifest-put|after-index)(:[1-9][0-9]*)?)$/,
+      'empty, or <step>[:n] with step one of after-object-put, after-manifest-put, after-index',
     )
     .default('')
     .describe('TEST ONLY: a worker SIGKILLs itself at the n-th (default first) time a job reaches this step'),

@@ -119,6 +119,11 @@ export class QualityAlignEngine implements PartitionEngine {
     return out;
   }
 
+  /** The stream's event-time watermark, null before its first record (or for an unknown stream). */
+  watermarkOf(exchange: string, symbol: string): number | null {
+    return this.byExchange.get(exchange)?.get(symbol)?.align.watermarkMs ?? null;
+  }
+
   snapshot(): EngineSnapshot {
     const streams: Record<string, StreamSnapshot> = {};
     for (const [key, s] of this.streams)

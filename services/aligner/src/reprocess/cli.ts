@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAlignConfig } from '@perpflow/align';
-import { listArchiveObjects, readArchiveObject } from '@perpflow/archive';
+import { listArchiveObjects } from '@perpflow/archive';
 import { EXCHANGES } from '@perpflow/contracts';
 import { normalizePrefix, versionDescriptorKey, versionPrefix } from '@perpflow/dataset';
 import { parseQualityConfig } from '@perpflow/quality';
@@ -30,10 +30,11 @@ const USAGE = `usage: perpflow reprocess --from <time> --to <time> --exchange <i
   where <id> is the dataset version the config names. The config is the live aligner's
   (ALIGNER_* keys); --quality-config replaces the quality thresholds (ALIGNER_QUALITY_CONFIG's
   format), --align-config overrides align keys (timeframe, allowedLatenessMs, ...).
-  One BullMQ job per series and month: run it again after a crash and finished jobs are
-  not redone. --workers (default 1) worker processes start here; 0 starts none and waits
-  for \`perpflow reprocess-worker\` processes elsewhere. Without --symbol, every symbol of
-  the exchange with candles in the range. Times: YYYY-MM-DD, ISO with zone, or epoch ms.
+  One BullMQ job per raw partition and month (the live aligner's unit: every series of
+  that partition): run it again after a crash and finished jobs are not redone.
+  --workers (default 1) worker processes start here; 0 starts none and waits for
+  \`perpflow reprocess-worker\` processes elsewhere. Without --symbol, every series of
+  the exchange. Times: YYYY-MM-DD, ISO with zone, or epoch ms.
   Exit 0: every job done; 1: a job failed (its error names the archive object or key).`;
 
 const WORKER_USAGE = `usage: perpflow reprocess-worker
@@ -109,21 +110,15 @@ function engineOf(config: ReprocessConfig, req: Request): Pick<EngineConfig, 'qu
   return { quality, align };
 }
 
-/** Symbols with a valid candle of the exchange in the range (what would have bars). */
-async function discoverSymbols(store: S3ObjectStore, prefix: string, req: Request): Promise<string[]> {
-  const get = (k: string) => store.get(k);
-  const listing = await listArchiveObjects(get, prefix, {
+/** Raw partitions with archived candles of the exchange in the range (day indexes only, no object read). */
+async function archivedPartitions(store: S3ObjectStore, prefix: string, req: Request): Promise<number[]> {
+  const listing = await listArchiveObjects((k) => store.get(k), prefix, {
     feed: 'ohlcv',
     exchange: req.exchange,
     fromMs: req.fromMs,
     toMs: req.toMs,
   });
-  const found = new Set<string>();
-  for (const entry of listing.objects)
-    for (const row of await readArchiveObject(get, entry))
-      if (row.exchange === req.exchange && row.symbol !== null && row.contractError === null)
-        found.add(row.symbol);
-  return [...found].sort();
+  return [...new Set(listing.objects.map((o) => o.partition))].sort((a, b) => a - b);
 }
 
 /** Where this file's worker entry is, to start worker processes with the same code. */
@@ -170,20 +165,17 @@ export async function runReprocessCli(argv: string[]): Promise<number> {
     say(
       `version ${version.id}: tree s3://${config.S3_BUCKET}/${versionPrefix(prefix, version.id)}/aligned/v1/`,
     );
-    let symbols = req.symbols;
-    if (symbols.length === 0) {
-      say(`finding the symbols of ${req.exchange} with candles in the range (reading the candle archive)`);
-      symbols = await discoverSymbols(store, prefix, req);
-      if (symbols.length === 0) {
-        console.error(
-          `perpflow reprocess: no archived candles of ${req.exchange} in the range under s3://${config.S3_BUCKET}/${prefix}/raw/; ` +
-            'is the archiver running with this S3_PREFIX? (perpflow lineage shows what the archive holds)',
-        );
-        return 1;
-      }
+    const partitions = await archivedPartitions(store, prefix, req);
+    if (partitions.length === 0) {
+      console.error(
+        `perpflow reprocess: no archived candles of ${req.exchange} in the range under s3://${config.S3_BUCKET}/${prefix}/raw/; ` +
+          'is the archiver running with this S3_PREFIX? (its day indexes are raw/feed=ohlcv/exchange=<id>/date=<day>/_index.json)',
+      );
+      return 1;
     }
+    const symbols = req.symbols.length > 0 ? req.symbols : null;
     const jobs = planReprocessJobs(
-      { fromMs: req.fromMs, toMs: req.toMs, exchange: req.exchange, symbols },
+      { fromMs: req.fromMs, toMs: req.toMs, exchange: req.exchange, partitions, symbols },
       version.id,
       engine,
     );
@@ -218,7 +210,9 @@ export async function runReprocessCli(argv: string[]): Promise<number> {
     }
     if (toAdd.length > 0) await queue.addBulk(toAdd);
     say(
-      `${jobs.length} jobs (${symbols.length} series): ${toAdd.length} added, ${resumed} already done; ` +
+      `${jobs.length} jobs (${partitions.length} raw partition${partitions.length === 1 ? '' : 's'} × ` +
+        `${jobs.length / partitions.length} period${jobs.length === partitions.length ? '' : 's'}, ` +
+        `${symbols === null ? 'every series' : `${symbols.length} series`}): ${toAdd.length} added, ${resumed} already done; ` +
         `${req.workers} worker process${req.workers === 1 ? '' : 'es'} here`,
     );
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AlignConfig } from '@perpflow/align';
 import { type Timeframe, timeframeMs } from '@perpflow/contracts';
 import {
@@ -12,16 +13,22 @@ import {
 import type { EngineConfig } from '../domain/engine.js';
 
 /**
- * What one reprocess job rebuilds: the windows of one series (exchange, symbol) in
- * [fromMs, toMs), a whole number of windows inside one period (a UTC month, or a year for
- * timeframes whose window is a year). The engine config travels with the job, so a worker
- * on any host runs the coordinator's config, not its own environment's.
+ * What one reprocess job rebuilds: the windows in [fromMs, toMs) of the series of one
+ * exchange whose records are in one raw partition (all of them, or `symbols`), a whole
+ * number of windows inside one period (a UTC month, or a year for timeframes whose window
+ * is a year). A partition is the live aligner's own unit: one engine holds every series of
+ * partition p of the four raw topics (they share a key, so a partition number). The job
+ * reads each archive object of its partition once; a job per series would read every
+ * object of a partition once per series in it. The engine config travels with the job, so
+ * a worker on any host runs the coordinator's config, not its own environment's.
  */
 export interface ReprocessJobData {
   version: string;
   engine: Pick<EngineConfig, 'quality' | 'align'>;
   exchange: string;
-  symbol: string;
+  partition: number;
+  /** Null: every series of the partition. */
+  symbols: string[] | null;
   fromMs: number;
   toMs: number;
 }
@@ -30,7 +37,10 @@ export interface ReprocessRange {
   fromMs: number;
   toMs: number;
   exchange: string;
-  symbols: readonly string[];
+  /** Raw partitions holding records of the exchange in the range (from the archive's day indexes). */
+  partitions: readonly number[];
+  /** Null: every series. */
+  symbols: readonly string[] | null;
 }
 
 /** A job's period: months for day and month windows, years for year windows. */
@@ -49,7 +59,7 @@ export function windowAlignedRange(fromMs: number, toMs: number, tf: Timeframe):
   return [from, to];
 }
 
-/** One job per series and period, in series then time order. */
+/** One job per partition and period, in partition then time order. */
 export function planReprocessJobs(
   range: ReprocessRange,
   version: string,
@@ -60,14 +70,16 @@ export function planReprocessJobs(
   const tf = engine.align.timeframe;
   const [from, to] = windowAlignedRange(range.fromMs, range.toMs, tf);
   const unit = periodUnitOf(tf);
+  const symbols = range.symbols === null ? null : [...new Set(range.symbols)].sort();
   const jobs: ReprocessJobData[] = [];
-  for (const symbol of [...new Set(range.symbols)].sort())
+  for (const partition of [...new Set(range.partitions)].sort((a, b) => a - b))
     for (const p of windowStartsCovering(from, to, unit))
       jobs.push({
         version,
         engine,
         exchange: range.exchange,
-        symbol,
+        partition,
+        symbols,
         fromMs: Math.max(p, from),
         toMs: Math.min(windowEndOf(p, unit), to),
       });
@@ -77,15 +89,20 @@ export function planReprocessJobs(
 /**
  * Deterministic job id: the same request names the same jobs, which BullMQ keeps once, so
  * a second run (after a crash, or by another host) redoes none that finished. BullMQ ids
- * may not contain `:`; the symbol is percent-encoded like the dataset's keys.
+ * may not contain `:`; a symbol filter is named by a hash of its symbols.
  */
 export function reprocessJobId(d: ReprocessJobData): string {
+  const series =
+    d.symbols === null
+      ? 'all'
+      : `s${createHash('sha256').update(d.symbols.map(encodeSymbol).join(',')).digest('hex').slice(0, 16)}`;
   return [
     'rp',
     d.version,
     d.engine.align.timeframe,
     d.exchange,
-    encodeSymbol(d.symbol),
+    `p${d.partition}`,
+    series,
     d.fromMs,
     d.toMs,
   ].join('.');

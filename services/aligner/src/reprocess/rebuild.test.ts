@@ -25,8 +25,8 @@ import { parseQualityConfig } from '@perpflow/quality';
 import { runBatch } from '../domain/batch.js';
 import { QualityAlignEngine } from '../domain/engine.js';
 import { datasetVersionOf } from '../version.js';
-import { planReprocessJobs, reprocessJobId, windowAlignedRange } from './plan.js';
-import { rebuildWindows } from './rebuild.js';
+import { planReprocessJobs, type ReprocessJobData, reprocessJobId, windowAlignedRange } from './plan.js';
+import { type RebuiltWindow, rebuildWindows } from './rebuild.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -172,10 +172,20 @@ const job = {
   version,
   engine: engineConfig,
   exchange: 'binanceusdm',
-  symbol: 'BTC/USDT:USDT',
+  partition: 3,
+  symbols: null,
   fromMs: T0 + DAY,
   toMs: T0 + 2 * DAY,
 };
+
+/** Runs a rebuild, collecting the windows its sink gets. */
+async function rebuild(get: (k: string) => Promise<Uint8Array | null>, j: ReprocessJobData = job) {
+  const windows: RebuiltWindow[] = [];
+  const stats = await rebuildWindows(get, 'ds', j, async (w) => {
+    windows.push(w);
+  });
+  return { ...stats, windows };
+}
 
 describe('reprocess: rebuilding a day from the raw archive', () => {
   const sent = published();
@@ -184,7 +194,7 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
 
   it('gives the live aligner’s rows and values for every bar of the day', async () => {
     const want = live(sent);
-    const r = await rebuildWindows(get, 'ds', job);
+    const r = await rebuild(get);
     assert.equal(r.windows.length, 1);
     const w = r.windows[0]!;
     assert.equal(w.latest.length, 1_440);
@@ -197,8 +207,21 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     assert.deepEqual(r.deadLetters, {}, 'nothing of day 2 breaks a rule');
   });
 
+  it('streams a three-day job day by day: three windows, each equal to live', async () => {
+    const want = live(sent);
+    const windows: number[] = [];
+    const r = await rebuildWindows(get, 'ds', { ...job, fromMs: T0, toMs: T0 + 3 * DAY }, async (w) => {
+      windows.push(w.window.startMs);
+      for (const bar of w.latest) assert.deepEqual(bar, want.get(bar.eventTimeMs), `bar ${bar.eventTimeMs}`);
+    });
+    assert.deepEqual(windows, [T0, T0 + DAY, T0 + 2 * DAY], 'in time order, as each day is done');
+    // A closed candle emits its bar at once: every minute of the three days, as live.
+    assert.equal(r.bars, want.size);
+    assert.equal(r.bars, 3 * 1_440);
+  });
+
   it('counts what live dead-letters, by rule', async () => {
-    const r = await rebuildWindows(get, 'ds', { ...job, fromMs: T0, toMs: T0 + DAY });
+    const r = await rebuild(get, { ...job, fromMs: T0, toMs: T0 + DAY });
     // The unreadable value names no series: no job of any series reads it. The candle of
     // the series with a text close breaks its contract, as it did live.
     assert.deepEqual(r.deadLetters, { 'contract.type': 1 });
@@ -207,7 +230,7 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
 
   it('gives byte-identical objects and manifests when run twice', async () => {
     const encode = async () => {
-      const r = await rebuildWindows(get, 'ds', job);
+      const r = await rebuild(get);
       return prepareWindowWrite({ ...r.windows[0]!, prefix: 'ds/versions/x', writerVersion: 'w' }).puts.map(
         (p) => `${p.key} ${p.sha256}`,
       );
@@ -222,7 +245,7 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     const key = [...broken.keys()].find((k) => k.includes('feed=funding') && k.endsWith('.parquet'))!;
     broken.set(key, new Uint8Array([1, 2, 3]));
     await assert.rejects(
-      rebuildWindows(async (k) => broken.get(k) ?? null, 'ds', job),
+      rebuild(async (k) => broken.get(k) ?? null),
       (err: unknown) =>
         err instanceof ArchiveObjectCorrupt &&
         err.key === key &&
@@ -232,32 +255,35 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
 });
 
 describe('reprocess: planning', () => {
-  it('widens the range to whole windows and cuts it into series-months', () => {
+  it('widens the range to whole windows and cuts it into partition-months', () => {
     assert.deepEqual(windowAlignedRange(T0 + 5 * MIN, T0 + DAY + 1, '1m'), [T0, T0 + 2 * DAY]);
     const jobs = planReprocessJobs(
       {
         fromMs: Date.UTC(2024, 1, 28, 12),
         toMs: Date.UTC(2024, 2, 2, 1),
         exchange: 'binanceusdm',
-        symbols: ['ETH/USDT:USDT', 'BTC/USDT:USDT', 'BTC/USDT:USDT'],
+        partitions: [7, 2, 7],
+        symbols: null,
       },
       version,
       engineConfig,
     );
     assert.deepEqual(
-      jobs.map((j) => [j.symbol, new Date(j.fromMs).toISOString(), new Date(j.toMs).toISOString()]),
+      jobs.map((j) => [j.partition, new Date(j.fromMs).toISOString(), new Date(j.toMs).toISOString()]),
       [
-        ['BTC/USDT:USDT', '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
-        ['BTC/USDT:USDT', '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
-        ['ETH/USDT:USDT', '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
-        ['ETH/USDT:USDT', '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
+        [2, '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+        [2, '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
+        [7, '2024-02-28T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+        [7, '2024-03-01T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
       ],
     );
-    const id = reprocessJobId(jobs[0]!);
     assert.equal(
-      id,
-      `rp.${version}.1m.binanceusdm.BTC%2FUSDT%3AUSDT.${Date.UTC(2024, 1, 28)}.${Date.UTC(2024, 2, 1)}`,
+      reprocessJobId(jobs[0]!),
+      `rp.${version}.1m.binanceusdm.p2.all.${Date.UTC(2024, 1, 28)}.${Date.UTC(2024, 2, 1)}`,
     );
-    assert.ok(!id.includes(':'));
+    const a = reprocessJobId({ ...jobs[0]!, symbols: ['BTC/USDT:USDT', 'ETH/USDT:USDT'] });
+    const b = reprocessJobId({ ...jobs[0]!, symbols: ['BTC/USDT:USDT'] });
+    assert.notEqual(a, b, 'a symbol filter is part of the id');
+    assert.match(a, /^rp\.dv-[0-9a-f]{16}\.1m\.binanceusdm\.p2\.s[0-9a-f]{16}\.\d+\.\d+$/);
   });
 });

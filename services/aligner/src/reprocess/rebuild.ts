@@ -4,6 +4,7 @@ import {
   type ArchiveRow,
   listArchiveObjects,
   readArchiveObject,
+  utcDaysOf,
 } from '@perpflow/archive';
 import { type AlignedBar, FEED_RECORD_KIND, FEEDS, type Feed } from '@perpflow/contracts';
 import {
@@ -20,13 +21,13 @@ import { type ReprocessJobData, readMarginsMs } from './plan.js';
 /** One window of a job, ready for prepareWindowWrite (the caller adds prefix and writer). */
 export type RebuiltWindow = Omit<WindowWriteInput, 'prefix' | 'writerVersion'>;
 
-export interface RebuildResult {
-  windows: RebuiltWindow[];
-  /** Archive rows of the series read (lead-in and tail included) and fed to the engine. */
+export interface RebuildStats {
+  /** Archive rows of the job's series read (lead-in and tail included) and fed to the engine. */
   records: number;
-  /** Archive objects read (each checked against its index's sha256). */
+  /** Archive objects read (each checked against its index's sha256 first). */
   objects: number;
-  /** Rows written to `aligned/v1` (one per bar) and revisions superseded. */
+  /** Windows handed to the sink, rows in them (one per bar) and revisions superseded. */
+  windows: number;
   bars: number;
   revisions: number;
   /** Records the contract or the rules turned away, by rule: what live sent to the dead-letter topic. */
@@ -35,50 +36,81 @@ export interface RebuildResult {
 
 export type RebuildProgress = (read: { objects: number; records: number }) => void;
 
+const DAY_MS = 86_400_000;
+/**
+ * A record is filed under the day of its event time, and arrives (Kafka timestamp) after
+ * it, but for a clock skew the quality rules allow (clockSkewMs, 5 s by default): records
+ * that arrived this long before a day's first instant may still sit in that day's folder.
+ */
+const ARRIVAL_MARGIN_MS = 60_000;
+
 const FEED_RANK: Record<Feed, number> = Object.fromEntries(FEEDS.map((f, i) => [f, i])) as Record<
   Feed,
   number
 >;
 
+interface Input {
+  row: ArchiveRow;
+  feed: Feed;
+  offset: bigint;
+}
+
 /** Arrival order: Kafka timestamp, then feed, partition and offset (total and deterministic). */
-function compareArrival(a: { row: ArchiveRow; feed: Feed }, b: { row: ArchiveRow; feed: Feed }): number {
+function compareArrival(a: Input, b: Input): number {
   return (
     a.row.kafkaTimestampMs - b.row.kafkaTimestampMs ||
     FEED_RANK[a.feed] - FEED_RANK[b.feed] ||
     a.row.partition - b.row.partition ||
-    (BigInt(a.row.offset) < BigInt(b.row.offset) ? -1 : BigInt(a.row.offset) > BigInt(b.row.offset) ? 1 : 0)
+    (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)
   );
+}
+
+interface OpenWindow {
+  symbol: string;
+  startMs: number;
+  endMs: number;
+  /** Every revision of each bar time, in emission order. */
+  byTs: Map<number, AlignedBar[]>;
 }
 
 const utf8 = new TextDecoder();
 
 /**
  * Rebuilds one job's windows from the raw archive with the live aligner's code: each
- * record of the series is checked by the same contract step (`checkRaw`) and fed to a
- * fresh QualityAlignEngine in arrival order (Kafka timestamp), with the Kafka timestamp
- * as the rules' `now`. The records read span the job's windows plus a lead-in (so the
- * first bars see the funding and open interest live had) and a tail (so the last bars are
- * emitted and late records meet the same watermark). Bars of the job's windows are kept:
- * per bar time the last revision, earlier ones superseded, as the windower keeps them.
+ * record is checked by the same contract step (`checkRaw`) and fed to one
+ * QualityAlignEngine for the partition, in arrival order (Kafka timestamp), with the
+ * Kafka timestamp as the rules' `now`. The records read span the job's windows plus a
+ * lead-in (the first bars see the funding and open interest live had) and a tail (the
+ * last bars are emitted, and late records meet the watermark they met live). Bars of the
+ * job's windows are kept as the windower keeps them: per bar time the last revision,
+ * earlier ones superseded.
  *
- * Pure but for `get`: the same archive gives the same windows, byte for byte once
- * encoded (writtenAtMs is the window's newest known_at, not a clock). A corrupt or
+ * Day by day, in bounded memory: after a day's objects are read, every record that
+ * arrived before the next day began (less ARRIVAL_MARGIN_MS) is processed (no record of a
+ * later day's folder can have arrived before it), and each window whose end plus the tail
+ * has been passed goes to `sink` and leaves memory. Memory holds about two days of the
+ * partition's records and bars, whatever the job's length.
+ *
+ * Pure but for `get` and `sink`: the same archive gives the same windows, byte for byte
+ * once encoded (writtenAtMs is the window's newest known_at, never a clock). A corrupt or
  * missing object throws ArchiveObjectCorrupt / ArchiveObjectMissing naming it.
  */
 export async function rebuildWindows(
   get: ArchiveGet,
   archivePrefix: string,
   job: ReprocessJobData,
+  sink: (w: RebuiltWindow) => Promise<void>,
   onProgress: RebuildProgress = () => undefined,
-): Promise<RebuildResult> {
+): Promise<RebuildStats> {
   const align = job.engine.align;
+  const unit = DEFAULT_WINDOW_POLICY[align.timeframe];
   const { leadInMs, tailMs } = readMarginsMs(align);
   const readFrom = job.fromMs - leadInMs;
   const readTo = job.toMs + tailMs;
-  const inputs: { row: ArchiveRow; feed: Feed }[] = [];
-  /** Objects that held a record of the series, with the event-time span of those records. */
-  const used: { entry: ArchiveObjectEntry; minMs: number; maxMs: number }[] = [];
-  let objects = 0;
+  const wanted = job.symbols === null ? null : new Set(job.symbols);
+
+  // The job's objects, by day: its partition of every feed.
+  const byDay = new Map<string, { feed: Feed; entry: ArchiveObjectEntry }[]>();
   for (const feed of FEEDS) {
     const listing = await listArchiveObjects(get, archivePrefix, {
       feed,
@@ -87,92 +119,141 @@ export async function rebuildWindows(
       toMs: readTo,
     });
     for (const entry of listing.objects) {
-      const rows = await readArchiveObject(get, entry);
-      objects++;
-      let minMs = Number.POSITIVE_INFINITY;
-      let maxMs = Number.NEGATIVE_INFINITY;
-      for (const row of rows) {
-        if (row.exchange !== job.exchange || row.symbol !== job.symbol || row.eventTimeMs === null) continue;
-        if (row.eventTimeMs < readFrom || row.eventTimeMs >= readTo) continue;
-        inputs.push({ row, feed });
-        minMs = Math.min(minMs, row.eventTimeMs);
-        maxMs = Math.max(maxMs, row.eventTimeMs);
-      }
-      if (minMs <= maxMs) used.push({ entry, minMs, maxMs });
-      onProgress({ objects, records: inputs.length });
+      if (entry.partition !== job.partition) continue;
+      const list = byDay.get(entry.date) ?? [];
+      list.push({ feed, entry });
+      byDay.set(entry.date, list);
     }
   }
-  inputs.sort(compareArrival);
 
-  const engine = new QualityAlignEngine({ quality: job.engine.quality, align }, null);
-  const deadLetters: Record<string, number> = {};
+  const stats: RebuildStats = { records: 0, objects: 0, windows: 0, bars: 0, revisions: 0, deadLetters: {} };
   const count = (rule: string) => {
-    deadLetters[rule] = (deadLetters[rule] ?? 0) + 1;
+    stats.deadLetters[rule] = (stats.deadLetters[rule] ?? 0) + 1;
   };
-  /** Per bar time in the job's range, every revision in emission order. */
-  const byTs = new Map<number, AlignedBar[]>();
-  for (const { row, feed } of inputs) {
-    const value =
-      row.value === null ? null : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
-    const key = row.key === null ? null : utf8.decode(row.key);
-    const checked = checkRaw(FEED_RECORD_KIND[feed], key, value);
-    if (!('record' in checked)) {
-      count(checked.ruleId);
-      continue;
-    }
-    const out = engine.apply([{ feed, record: checked.record, ref: null }], row.kafkaTimestampMs);
-    for (const r of out.rejected) count(r.ruleId);
-    for (const bar of out.bars) {
-      if (bar.eventTimeMs < job.fromMs || bar.eventTimeMs >= job.toMs) continue;
-      const revs = byTs.get(bar.eventTimeMs);
-      if (revs) revs.push(bar);
-      else byTs.set(bar.eventTimeMs, [bar]);
-    }
-  }
-  const watermarkMs = engine.snapshot().streams[`${job.exchange}|${job.symbol}`]?.align.watermarkMs ?? null;
+  /** Objects that held records of a series: the event-time span of those records. */
+  const used = new Map<string, { entry: ArchiveObjectEntry; spans: Map<string, [number, number]> }>();
+  const engine = new QualityAlignEngine({ quality: job.engine.quality, align }, null);
+  const open = new Map<string, OpenWindow>();
+  let pending: Input[] = [];
 
-  const unit = DEFAULT_WINDOW_POLICY[align.timeframe];
-  const byWindow = new Map<number, { latest: AlignedBar[]; superseded: AlignedBar[] }>();
-  let bars = 0;
-  let revisions = 0;
-  for (const [ts, revs] of [...byTs].sort((a, b) => a[0] - b[0])) {
-    const start = windowStartOf(ts, unit);
-    let w = byWindow.get(start);
+  const emit = (bar: AlignedBar) => {
+    if (bar.eventTimeMs < job.fromMs || bar.eventTimeMs >= job.toMs) return;
+    const startMs = windowStartOf(bar.eventTimeMs, unit);
+    const key = `${bar.symbol}\u0000${startMs}`;
+    let w = open.get(key);
     if (!w) {
-      w = { latest: [], superseded: [] };
-      byWindow.set(start, w);
+      w = { symbol: bar.symbol, startMs, endMs: windowEndOf(startMs, unit), byTs: new Map() };
+      open.set(key, w);
     }
-    w.latest.push(revs[revs.length - 1] as AlignedBar);
-    for (const r of revs.slice(0, -1)) w.superseded.push(r);
-    bars++;
-    revisions += revs.length - 1;
-  }
-  const windows: RebuiltWindow[] = [];
-  for (const [startMs, rows] of byWindow) {
-    const endMs = windowEndOf(startMs, unit);
+    const revs = w.byTs.get(bar.eventTimeMs);
+    if (revs) revs.push(bar);
+    else w.byTs.set(bar.eventTimeMs, [bar]);
+  };
+
+  const feedUpTo = (upToArrivalMs: number) => {
+    pending.sort(compareArrival);
+    let i = 0;
+    for (; i < pending.length; i++) {
+      const { row, feed } = pending[i]!;
+      if (row.kafkaTimestampMs >= upToArrivalMs) break;
+      const value =
+        row.value === null ? null : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
+      const checked = checkRaw(FEED_RECORD_KIND[feed], row.key === null ? null : utf8.decode(row.key), value);
+      if (!('record' in checked)) {
+        count(checked.ruleId);
+        continue;
+      }
+      const out = engine.apply([{ feed, record: checked.record, ref: null }], row.kafkaTimestampMs);
+      for (const r of out.rejected) count(r.ruleId);
+      for (const bar of out.bars) emit(bar);
+    }
+    pending = pending.slice(i);
+  };
+
+  const finish = async (w: OpenWindow) => {
+    const latest: AlignedBar[] = [];
+    const superseded: AlignedBar[] = [];
+    let knownAt = w.startMs;
+    for (const [, revs] of [...w.byTs].sort((a, b) => a[0] - b[0])) {
+      latest.push(revs[revs.length - 1] as AlignedBar);
+      for (const r of revs.slice(0, -1)) superseded.push(r);
+      for (const r of revs) knownAt = Math.max(knownAt, r.knownAtMs);
+    }
+    const watermarkMs = engine.watermarkOf(job.exchange, w.symbol);
     const window: WindowId = {
       exchange: job.exchange as WindowId['exchange'],
-      symbol: job.symbol,
+      symbol: w.symbol,
       timeframe: align.timeframe,
       unit,
-      startMs,
+      startMs: w.startMs,
     };
-    let knownAt = startMs;
-    for (const r of rows.latest) knownAt = Math.max(knownAt, r.knownAtMs);
-    for (const r of rows.superseded) knownAt = Math.max(knownAt, r.knownAtMs);
-    windows.push({
+    const rawInputs: { key: string; sha256: string }[] = [];
+    for (const u of used.values()) {
+      const span = u.spans.get(w.symbol);
+      if (span && span[1] >= w.startMs - leadInMs && span[0] < w.endMs + tailMs)
+        rawInputs.push({ key: u.entry.key, sha256: u.entry.sha256 });
+    }
+    stats.windows++;
+    stats.bars += latest.length;
+    stats.revisions += superseded.length;
+    await sink({
       window,
-      latest: rows.latest,
-      superseded: rows.superseded,
+      latest,
+      superseded,
       kafkaOffsets: [],
       watermarkMs,
-      closed: watermarkMs !== null && watermarkMs >= endMs + align.allowedLatenessMs,
+      closed: watermarkMs !== null && watermarkMs >= w.endMs + align.allowedLatenessMs,
       writtenAtMs: knownAt,
       datasetVersion: job.version,
-      rawInputs: used
-        .filter((u) => u.maxMs >= startMs - leadInMs && u.minMs < endMs + tailMs)
-        .map((u) => ({ key: u.entry.key, sha256: u.entry.sha256 })),
+      rawInputs,
     });
+  };
+
+  /** Windows whose end plus the tail every processed arrival has passed; in (symbol, start) order. */
+  const finishUpTo = async (arrivalMs: number) => {
+    const due = [...open.entries()]
+      .filter(([, w]) => w.endMs + tailMs <= arrivalMs)
+      .sort((a, b) =>
+        a[1].symbol < b[1].symbol ? -1 : a[1].symbol > b[1].symbol ? 1 : a[1].startMs - b[1].startMs,
+      );
+    for (const [key, w] of due) {
+      open.delete(key);
+      await finish(w);
+    }
+  };
+
+  const days = utcDaysOf(readFrom, readTo);
+  for (const [i, date] of days.entries()) {
+    for (const { feed, entry } of byDay.get(date) ?? []) {
+      const rows = await readArchiveObject(get, entry);
+      stats.objects++;
+      for (const row of rows) {
+        const { symbol, eventTimeMs } = row;
+        if (row.exchange !== job.exchange || symbol === null || eventTimeMs === null) continue;
+        if (wanted !== null && !wanted.has(symbol)) continue;
+        if (eventTimeMs < readFrom || eventTimeMs >= readTo) continue;
+        pending.push({ row, feed, offset: BigInt(row.offset) });
+        stats.records++;
+        let u = used.get(entry.key);
+        if (!u) {
+          u = { entry, spans: new Map() };
+          used.set(entry.key, u);
+        }
+        const span = u.spans.get(symbol);
+        if (span) {
+          span[0] = Math.min(span[0], eventTimeMs);
+          span[1] = Math.max(span[1], eventTimeMs);
+        } else u.spans.set(symbol, [eventTimeMs, eventTimeMs]);
+      }
+      onProgress({ objects: stats.objects, records: stats.records });
+    }
+    const last = i === days.length - 1;
+    const safe = last
+      ? Number.POSITIVE_INFINITY
+      : Date.parse(`${date}T00:00:00Z`) + DAY_MS - ARRIVAL_MARGIN_MS;
+    feedUpTo(safe);
+    if (!last) await finishUpTo(safe);
   }
-  return { windows, records: inputs.length, objects, bars, revisions, deadLetters };
+  await finishUpTo(Number.POSITIVE_INFINITY);
+  return stats;
 }

@@ -17,7 +17,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { datasetVersionOf } from '../version.js';
 import type { ReprocessJobData } from './plan.js';
-import { type RebuildResult, rebuildWindows } from './rebuild.js';
+import { type RebuildStats, type RebuiltWindow, rebuildWindows } from './rebuild.js';
 
 /** Default queue name (REPROCESS_QUEUE). */
 export const DEFAULT_REPROCESS_QUEUE = 'perpflow-reprocess';
@@ -25,8 +25,7 @@ export const DEFAULT_REPROCESS_QUEUE = 'perpflow-reprocess';
 export const REPROCESS_WRITER = `perpflow-reprocess 0.1.0 (${DATASET_WRITER_VERSION})`;
 
 /** What a finished job keeps as its result (the coordinator sums them for its progress line). */
-export interface ReprocessJobResult extends Omit<RebuildResult, 'windows'> {
-  windows: number;
+export interface ReprocessJobResult extends RebuildStats {
   /** The window objects written, key and sha256 (the same request gives the same list). */
   written: { key: string; sha256: string }[];
 }
@@ -47,12 +46,12 @@ export interface ReprocessWorkerDeps {
   atStep?: (step: ReprocessStep) => void;
 }
 
-export type ReprocessStep = 'after-read' | 'after-object-put' | 'after-manifest-put' | 'after-index';
+export type ReprocessStep = 'after-object-put' | 'after-manifest-put' | 'after-index';
 
 /**
- * One job: rebuild the windows from the archive, then for each window put its object(s)
- * and manifest (in that order), then update the series index under a per-series Redis
- * lock (jobs of one series in other months may run at once on other workers). Killed at
+ * One job: rebuild the windows from the archive; as each window is done, put its object(s)
+ * and manifest (in that order); at the end update each series index under a per-series
+ * Redis lock (jobs of one series in other months may run at once on other workers). Killed at
  * any step, BullMQ's stalled check hands the job to a worker again; it rewrites the same
  * keys with the same bytes, so the tree holds each bar once.
  */
@@ -68,39 +67,41 @@ export async function runReprocessJob(
         'the worker runs other quality or align code than the coordinator; run both from one release',
     );
   const step = deps.atStep ?? (() => undefined);
-  let rebuilt: RebuildResult;
-  try {
-    rebuilt = await rebuildWindows((k) => deps.store.get(k), deps.prefix, data, onProgress);
-  } catch (err) {
-    // A corrupt or missing archive object does not heal by retrying: fail now, naming it.
-    if (err instanceof ArchiveObjectCorrupt || err instanceof ArchiveObjectMissing)
-      throw new UnrecoverableError(err.message);
-    throw err;
-  }
-  step('after-read');
   const tree = versionPrefix(deps.prefix, data.version);
   const written: { key: string; sha256: string }[] = [];
-  const manifests: { manifest: WindowManifest; key: string }[] = [];
-  for (const w of rebuilt.windows) {
+  /** Manifests put, by series index key: each index is updated once, after its windows. */
+  const manifests = new Map<string, { manifest: WindowManifest; key: string }[]>();
+  const sink = async (w: RebuiltWindow) => {
     const prepared = prepareWindowWrite({ ...w, prefix: tree, writerVersion: REPROCESS_WRITER });
     for (const put of prepared.puts) {
       if (put.key === prepared.manifestKey) step('after-object-put');
       await deps.store.put(put.key, put.body, put.contentType);
       if (put.key !== prepared.manifestKey) written.push({ key: put.key, sha256: put.sha256 });
     }
-    manifests.push({ manifest: prepared.manifest, key: prepared.manifestKey });
+    step('after-manifest-put');
+    const indexKey = seriesIndexKey(tree, prepared.manifest.window);
+    const list = manifests.get(indexKey) ?? [];
+    list.push({ manifest: prepared.manifest, key: prepared.manifestKey });
+    manifests.set(indexKey, list);
+  };
+  let stats: RebuildStats;
+  try {
+    stats = await rebuildWindows((k) => deps.store.get(k), deps.prefix, data, sink, onProgress);
+  } catch (err) {
+    // A corrupt or missing archive object does not heal by retrying: fail now, naming it.
+    if (err instanceof ArchiveObjectCorrupt || err instanceof ArchiveObjectMissing)
+      throw new UnrecoverableError(err.message);
+    throw err;
   }
-  step('after-manifest-put');
-  if (manifests.length > 0)
-    await withSeriesLock(deps.redis, seriesIndexKey(tree, manifests[0]!.manifest.window), async (key) => {
+  for (const [indexKey, list] of manifests)
+    await withSeriesLock(deps.redis, indexKey, async (key) => {
       const raw = await deps.store.get(key);
       let index: SeriesIndex | null = raw === null ? null : parseSeriesIndex(raw);
-      for (const m of manifests) index = upsertSeriesIndex(index, m.manifest, m.key);
+      for (const m of list) index = upsertSeriesIndex(index, m.manifest, m.key);
       await deps.store.put(key, serializeSeriesIndex(index as SeriesIndex), 'application/json');
     });
   step('after-index');
-  const { windows, ...counts } = rebuilt;
-  return { ...counts, windows: windows.length, written };
+  return { ...stats, written };
 }
 
 /**
