@@ -3,7 +3,15 @@ import { resolve } from 'node:path';
 import { env, parseConfig } from '@perpflow/runtime';
 import { z } from 'zod';
 
-export const SECTIONS = ['publish', 'aligner', 'windower', 'backfill', 'live'] as const;
+export const SECTIONS = [
+  'publish',
+  'aligner',
+  'windower',
+  'backfill',
+  'live',
+  'archiver',
+  'reprocess',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** Sizes of each scale; every one can be overridden by its BENCH_* variable. */
@@ -19,6 +27,9 @@ const SCALES = {
     backfillDays: 1,
     liveSymbols: 100,
     liveBarCloses: 1,
+    archiverSymbols: 100,
+    reprocessSymbols: 100,
+    reprocessDays: 6,
   },
   full: {
     publishRecords: 500_000,
@@ -31,6 +42,9 @@ const SCALES = {
     backfillDays: 3,
     liveSymbols: 500,
     liveBarCloses: 3,
+    archiverSymbols: 300,
+    reprocessSymbols: 200,
+    reprocessDays: 6,
   },
 } as const;
 
@@ -57,6 +71,9 @@ export const BenchConfigSchema = z.object({
   BENCH_BACKFILL_DAYS: z.coerce.number().int().positive().optional(),
   BENCH_LIVE_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_LIVE_BAR_CLOSES: z.coerce.number().int().positive().optional(),
+  BENCH_ARCHIVER_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_REPROCESS_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_REPROCESS_DAYS: z.coerce.number().int().positive().optional(),
   BENCH_LIVE_SIM_PUSH_MS: z.coerce
     .number()
     .int()
@@ -94,6 +111,9 @@ export interface BenchConfig {
   liveSymbols: number;
   liveBarCloses: number;
   liveSimPushMs: number;
+  archiverSymbols: number;
+  reprocessSymbols: number;
+  reprocessDays: number;
   altClient: boolean;
   profile: boolean;
   kafkaBrokers: string;
@@ -122,6 +142,9 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     liveSymbols: c.BENCH_LIVE_SYMBOLS ?? s.liveSymbols,
     liveBarCloses: c.BENCH_LIVE_BAR_CLOSES ?? s.liveBarCloses,
     liveSimPushMs: c.BENCH_LIVE_SIM_PUSH_MS,
+    archiverSymbols: c.BENCH_ARCHIVER_SYMBOLS ?? s.archiverSymbols,
+    reprocessSymbols: c.BENCH_REPROCESS_SYMBOLS ?? s.reprocessSymbols,
+    reprocessDays: c.BENCH_REPROCESS_DAYS ?? s.reprocessDays,
     altClient: c.BENCH_ALT_CLIENT,
     profile: c.BENCH_PROFILE,
     kafkaBrokers: c.KAFKA_BROKERS,

@@ -7,9 +7,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchAligner } from './sections/aligner.js';
+import { benchArchiver } from './sections/archiver.js';
 import { benchBackfill } from './sections/backfill.js';
 import { benchLive } from './sections/live.js';
 import { benchPublish, type SectionResult } from './sections/publish.js';
+import { benchReprocess } from './sections/reprocess.js';
 import { benchWindower } from './sections/windower.js';
 import { loadBenchConfig, type BenchConfig, type SectionName } from './config.js';
 import { type Figure, makeFigure, renderTable } from './report.js';
@@ -21,6 +23,8 @@ const RUNNERS: Record<SectionName, (c: BenchConfig) => Promise<SectionResult>> =
   windower: benchWindower,
   backfill: benchBackfill,
   live: benchLive,
+  archiver: benchArchiver,
+  reprocess: benchReprocess,
 };
 
 interface SectionRecord {

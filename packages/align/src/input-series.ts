@@ -121,27 +121,57 @@ export function byColumns(...columns: number[]): (a: Row, b: Row) => number {
 }
 
 /**
- * A stream's emission records by bar open time. It knows a lower bound of its keys, so
- * the prune after every input finds "nothing below the cutoff" in O(1) instead of
- * walking ~1,440 entries (that walk was 19 % of the aligner's core profile).
+ * A stream's emission records by bar open time, with their keys also kept sorted, so the
+ * prune after every input deletes [from, cutoff) by binary search instead of walking every
+ * entry. (A lower bound alone made "nothing below the cutoff" O(1), but a history stream
+ * keeps keys below `from` that every prune walked again: 25 % of a reprocess profile.)
  */
 export class EmissionRecords<V> extends Map<number, V> {
-  /** ≤ every key (stale-low after a plain delete, which only costs one extra sweep). */
-  private lowest = Number.POSITIVE_INFINITY;
+  /** The keys in increasing order (bar times arrive mostly increasing: inserts are near the end). */
+  private sorted: number[] = [];
 
   override set(t: number, value: V): this {
-    if (t < this.lowest) this.lowest = t;
+    // Map's constructor calls set before this class's fields exist: construct empty.
+    if (!super.has(t)) {
+      const keys = this.sorted;
+      let i = keys.length;
+      if (i > 0 && keys[i - 1]! > t) i = lowerBound(keys, t);
+      keys.splice(i, 0, t);
+    }
     return super.set(t, value);
+  }
+
+  override delete(t: number): boolean {
+    if (!super.delete(t)) return false;
+    this.sorted.splice(lowerBound(this.sorted, t), 1);
+    return true;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.sorted = [];
   }
 
   /** Deletes the keys in [from, cutoff). */
   deleteRange(from: number, cutoff: number): void {
-    if (this.lowest >= cutoff) return;
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const t of this.keys()) {
-      if (t >= from && t < cutoff) this.delete(t);
-      else if (t < lowest) lowest = t;
-    }
-    this.lowest = lowest;
+    const keys = this.sorted;
+    if (keys.length === 0 || keys[0]! >= cutoff) return;
+    const lo = from === Number.NEGATIVE_INFINITY ? 0 : lowerBound(keys, from);
+    const hi = lowerBound(keys, cutoff);
+    if (hi <= lo) return;
+    for (let i = lo; i < hi; i++) super.delete(keys[i]!);
+    keys.splice(lo, hi - lo);
   }
+}
+
+/** The first index whose key is ≥ t. */
+function lowerBound(keys: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

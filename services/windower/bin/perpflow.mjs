@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `perpflow <command>`: runs the TypeScript entry with tsx and the workspace source condition,
-// so it works from a fresh clone without a build. Commands: pull, compact, lineage.
+// so it works from a fresh clone without a build. Commands: see src/perpflow.ts (or run it bare).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
