@@ -5,8 +5,8 @@
  * - the rebuilt tree holds the same rows and values as the live tree, bar for bar;
  * - a rerun of the same jobs (a new queue) writes byte-identical objects (same sha256);
  *   the same command again redoes no finished job;
- * - a worker SIGKILLed after its first object put is restarted and its job retried: the
- *   tree is the same bytes, each bar once;
+ * - a worker SIGKILLed after an object put, a manifest put or the index update is
+ *   restarted and its job retried: the tree is the same bytes, each bar once;
  * - a corrupt archive object stops its job with an error naming the key and both sha256;
  * - every rebuilt manifest names the version and its raw inputs (key and sha256 of
  *   archive objects that exist); `perpflow datasets` lists the rebuilt tree.
@@ -193,16 +193,17 @@ describe('perpflow reprocess: rebuild history from the raw archive', { timeout: 
     assert.deepEqual([...rerun.bytes].sort(), [...firstBytes].sort());
   });
 
-  it('survives a worker SIGKILLed after its first object put: same bytes, each bar once', async () => {
-    const r = reprocess(uniqueName('rp-kill'), ['--workers', '1'], {
-      REPROCESS_CRASH_AT: 'after-object-put',
+  for (const step of ['after-object-put', 'after-manifest-put', 'after-index'])
+    it(`survives a worker SIGKILLed ${step}: the job is retried, same bytes, each bar once`, async () => {
+      const r = reprocess(uniqueName('rp-kill'), ['--workers', '1'], { REPROCESS_CRASH_AT: step });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`"step":"${step}".*REPROCESS_CRASH_AT reached: SIGKILL`));
+      assert.match(r.stderr, /worker 1 exited \(SIGKILL\); starting it again/);
+      assert.equal(r.summary!.completed, r.summary!.jobs);
+      const after = await tree(`${p.prefix}/versions/${version}`);
+      assert.equal(after.total, after.rows.size, 'no bar twice');
+      assert.deepEqual([...after.bytes].sort(), [...firstBytes].sort());
     });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /REPROCESS_CRASH_AT reached: SIGKILL/);
-    const after = await tree(`${p.prefix}/versions/${version}`);
-    assert.equal(after.total, after.rows.size, 'no bar twice');
-    assert.deepEqual([...after.bytes].sort(), [...firstBytes].sort());
-  });
 
   it('stops at a corrupt archive object, naming it with the expected and found sha256', async () => {
     const day = new Date(range.fromMs).toISOString().slice(0, 10);

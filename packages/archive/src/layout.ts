@@ -31,18 +31,26 @@ export function exchangeSegment(exchange: string | null): string {
   return exchange !== null && EXCHANGE_SEGMENT.test(exchange) ? exchange : INVALID_EXCHANGE;
 }
 
+const DAY_MS = 86_400_000;
+/** 0000-01-01T00:00Z and 10000-01-01T00:00Z: the span of plain `YYYY-MM-DD` days. */
+const FIRST_PLAIN_MS = -62_167_219_200_000;
+const END_PLAIN_MS = 253_402_300_800_000;
+/** The last day formatted (records come in runs of one day: one toISOString per run). */
+let lastDay = { start: Number.NaN, text: '' };
+
 /** UTC calendar day `YYYY-MM-DD` of an integer ms time. */
 export function utcDay(ms: number): string {
+  if (ms >= lastDay.start && ms < lastDay.start + DAY_MS) return lastDay.text;
   const d = new Date(ms);
   if (Number.isNaN(d.getTime())) throw new InvalidArchiveKey(`not a time: ${ms}`);
-  return d.toISOString().slice(0, 10);
+  const text = d.toISOString().slice(0, 10);
+  if (ms >= FIRST_PLAIN_MS && ms < END_PLAIN_MS) lastDay = { start: Math.floor(ms / DAY_MS) * DAY_MS, text };
+  return text;
 }
 
 /** Whether `ms` is a time whose UTC day is a plain `YYYY-MM-DD` (years 0000-9999). */
 function hasPlainDay(ms: number | null): ms is number {
-  if (ms === null) return false;
-  const d = new Date(ms);
-  return !Number.isNaN(d.getTime()) && /^\d{4}-\d{2}-\d{2}$/.test(d.toISOString().slice(0, 10));
+  return ms !== null && ms >= FIRST_PLAIN_MS && ms < END_PLAIN_MS;
 }
 
 /**

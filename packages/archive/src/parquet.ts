@@ -146,3 +146,67 @@ export function decodeArchiveParquet(bytes: Uint8Array): ArchiveRow[] {
   }
   return out;
 }
+
+/** The columns a rebuild reads: the record's place, arrival, bytes and pruning columns (no headers). */
+const REPLAY_COLUMNS = [
+  'partition',
+  'offset',
+  'kafka_time',
+  'key',
+  'value',
+  'exchange',
+  'symbol',
+  'event_time',
+];
+
+/** A row of an object as a rebuild reads it (headers and parsed receive time are not read). */
+export interface ReplayRow {
+  partition: number;
+  offset: string;
+  kafkaTimestampMs: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  exchange: string | null;
+  symbol: string | null;
+  eventTimeMs: number | null;
+}
+
+/**
+ * Reads an archive object's rows for a rebuild: only the columns it needs (the Parquet
+ * reader skips the others, headers first of all), and only rows `keep` accepts by their
+ * pruning columns, checked before anything else of the row is built. Returns the rows
+ * kept and the object's row count (to check against its index).
+ */
+export function decodeArchiveForReplay(
+  bytes: Uint8Array,
+  keep: (exchange: string | null, symbol: string | null, eventTimeMs: number | null) => boolean,
+): { rows: ReplayRow[]; rowCount: number } {
+  const table = tableFromIPC(readParquet(bytes, { columns: REPLAY_COLUMNS }).intoIPCStream());
+  const meta = table.schema.metadata.get(METADATA_KEY);
+  if (!meta || (JSON.parse(meta) as { schema?: string }).schema !== ARCHIVE_SCHEMA)
+    throw new ArchiveLayoutMismatch(`not a ${ARCHIVE_SCHEMA} file (metadata ${meta ?? 'missing'})`);
+  const col = (name: string) => {
+    const v = table.getChild(name);
+    if (!v) throw new ArchiveLayoutMismatch(`no column ${name}`);
+    return v;
+  };
+  const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = REPLAY_COLUMNS.map(col);
+  const rows: ReplayRow[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const ex = (exchange!.get(i) as string | null) ?? null;
+    const sym = (symbol!.get(i) as string | null) ?? null;
+    const et = msOf(eventTime!.get(i));
+    if (!keep(ex, sym, et)) continue;
+    rows.push({
+      partition: partition!.get(i) as number,
+      offset: String(offset!.get(i)),
+      kafkaTimestampMs: Number(kafkaTime!.get(i)),
+      key: bytesOf(key!.get(i)),
+      value: bytesOf(value!.get(i)),
+      exchange: ex,
+      symbol: sym,
+      eventTimeMs: et,
+    });
+  }
+  return { rows, rowCount: table.numRows };
+}

@@ -2,7 +2,7 @@ import { PerpflowError } from '@perpflow/contracts';
 import { type ArchiveFeed, ARCHIVE_FEEDS } from './record.js';
 import { dayIndexKey, exchangeSegment, utcDay } from './layout.js';
 import { type DayIndex, parseDayIndex, sha256Hex } from './manifest.js';
-import { decodeArchiveParquet } from './parquet.js';
+import { decodeArchiveForReplay, decodeArchiveParquet, type ReplayRow } from './parquet.js';
 import type { ArchiveRow } from './record.js';
 
 /**
@@ -122,4 +122,38 @@ export async function readArchiveObject(get: ArchiveGet, entry: ArchiveObjectEnt
       `${rows.length} rows, index says ${entry.rowCount}`,
     );
   return rows;
+}
+
+/**
+ * The rows of one object a rebuild keeps (readArchiveObject's checks, the reader's column
+ * projection and row filter of decodeArchiveForReplay).
+ */
+export async function readArchiveObjectForReplay(
+  get: ArchiveGet,
+  entry: ArchiveObjectEntry,
+  keep: Parameters<typeof decodeArchiveForReplay>[1],
+): Promise<ReplayRow[]> {
+  const bytes = await get(entry.key);
+  if (bytes === null) throw new ArchiveObjectMissing(entry.key);
+  const found = sha256Hex(bytes);
+  if (found !== entry.sha256) throw new ArchiveObjectCorrupt(entry.key, entry.sha256, found);
+  let decoded: ReturnType<typeof decodeArchiveForReplay>;
+  try {
+    decoded = decodeArchiveForReplay(bytes, keep);
+  } catch (err) {
+    throw new ArchiveObjectCorrupt(
+      entry.key,
+      entry.sha256,
+      found,
+      `does not decode: ${(err as Error).message}`,
+    );
+  }
+  if (decoded.rowCount !== entry.rowCount)
+    throw new ArchiveObjectCorrupt(
+      entry.key,
+      entry.sha256,
+      found,
+      `${decoded.rowCount} rows, index says ${entry.rowCount}`,
+    );
+  return decoded.rows;
 }

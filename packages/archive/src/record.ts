@@ -62,6 +62,25 @@ export function parseColumns(feed: ArchiveFeed, value: Uint8Array | null): Parse
   const buf = value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const checked = decodeRecord(kind, buf);
   const contractError = checked.ok ? null : checked.error.message;
+  // A value that passed its contract is already parsed and typed: no second JSON.parse.
+  if (checked.ok) {
+    const o = checked.value as unknown as Record<string, unknown>;
+    if (feed === 'dead_letter')
+      return {
+        ...none,
+        exchange: text(o.exchange),
+        symbol: text(o.symbol),
+        receivedAtMs: epochMs(o.deadLetteredAtMs),
+        ruleId: text(o.ruleId),
+      };
+    return {
+      ...none,
+      exchange: text(o.exchange),
+      symbol: text(o.symbol),
+      eventTimeMs: epochMs(o.eventTimeMs),
+      receivedAtMs: epochMs(o.receivedAtMs),
+    };
+  }
   let json: unknown;
   try {
     json = buf === null ? null : JSON.parse(buf.toString('utf8'));

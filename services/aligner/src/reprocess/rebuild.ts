@@ -1,9 +1,9 @@
 import {
   type ArchiveGet,
   type ArchiveObjectEntry,
-  type ArchiveRow,
   listArchiveObjects,
-  readArchiveObject,
+  type ReplayRow,
+  readArchiveObjectForReplay,
   utcDaysOf,
 } from '@perpflow/archive';
 import { type AlignedBar, FEED_RECORD_KIND, FEEDS, type Feed } from '@perpflow/contracts';
@@ -50,7 +50,7 @@ const FEED_RANK: Record<Feed, number> = Object.fromEntries(FEEDS.map((f, i) => [
 >;
 
 interface Input {
-  row: ArchiveRow;
+  row: ReplayRow;
   feed: Feed;
   offset: bigint;
 }
@@ -225,24 +225,32 @@ export async function rebuildWindows(
   const days = utcDaysOf(readFrom, readTo);
   for (const [i, date] of days.entries()) {
     for (const { feed, entry } of byDay.get(date) ?? []) {
-      const rows = await readArchiveObject(get, entry);
+      const rows = await readArchiveObjectForReplay(
+        get,
+        entry,
+        (exchange, symbol, eventTimeMs) =>
+          exchange === job.exchange &&
+          symbol !== null &&
+          eventTimeMs !== null &&
+          eventTimeMs >= readFrom &&
+          eventTimeMs < readTo &&
+          (wanted === null || wanted.has(symbol)),
+      );
       stats.objects++;
+      let u = used.get(entry.key);
       for (const row of rows) {
-        const { symbol, eventTimeMs } = row;
-        if (row.exchange !== job.exchange || symbol === null || eventTimeMs === null) continue;
-        if (wanted !== null && !wanted.has(symbol)) continue;
-        if (eventTimeMs < readFrom || eventTimeMs >= readTo) continue;
+        const symbol = row.symbol as string;
+        const eventTimeMs = row.eventTimeMs as number;
         pending.push({ row, feed, offset: BigInt(row.offset) });
         stats.records++;
-        let u = used.get(entry.key);
         if (!u) {
           u = { entry, spans: new Map() };
           used.set(entry.key, u);
         }
         const span = u.spans.get(symbol);
         if (span) {
-          span[0] = Math.min(span[0], eventTimeMs);
-          span[1] = Math.max(span[1], eventTimeMs);
+          if (eventTimeMs < span[0]) span[0] = eventTimeMs;
+          if (eventTimeMs > span[1]) span[1] = eventTimeMs;
         } else u.spans.set(symbol, [eventTimeMs, eventTimeMs]);
       }
       onProgress({ objects: stats.objects, records: stats.records });
