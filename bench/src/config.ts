@@ -74,6 +74,9 @@ export const BenchConfigSchema = z.object({
   BENCH_ARCHIVER_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_REPROCESS_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_REPROCESS_DAYS: z.coerce.number().int().positive().optional(),
+  BENCH_REPROCESS_WORKER_HEAP_MB: env
+    .int(0, { min: 0 })
+    .describe("reprocess: V8's old-space cap of each worker process, --max-old-space-size (0: V8's default)"),
   BENCH_LIVE_SIM_PUSH_MS: z.coerce
     .number()
     .int()
@@ -114,6 +117,7 @@ export interface BenchConfig {
   archiverSymbols: number;
   reprocessSymbols: number;
   reprocessDays: number;
+  reprocessWorkerHeapMb: number;
   altClient: boolean;
   profile: boolean;
   kafkaBrokers: string;
@@ -145,6 +149,7 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     archiverSymbols: c.BENCH_ARCHIVER_SYMBOLS ?? s.archiverSymbols,
     reprocessSymbols: c.BENCH_REPROCESS_SYMBOLS ?? s.reprocessSymbols,
     reprocessDays: c.BENCH_REPROCESS_DAYS ?? s.reprocessDays,
+    reprocessWorkerHeapMb: c.BENCH_REPROCESS_WORKER_HEAP_MB,
     altClient: c.BENCH_ALT_CLIENT,
     profile: c.BENCH_PROFILE,
     kafkaBrokers: c.KAFKA_BROKERS,

@@ -87,6 +87,10 @@ export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): 
   return out;
 }
 
+/** V8's old-space cap of a worker process (BENCH_REPROCESS_WORKER_HEAP_MB; 0: V8's default). */
+const heapArgs = (c: BenchConfig) =>
+  c.reprocessWorkerHeapMb > 0 ? [`--max-old-space-size=${c.reprocessWorkerHeapMb}`] : [];
+
 interface WorkerRun {
   workers: number;
   seconds: number;
@@ -118,7 +122,13 @@ async function runWorkers(
   const node = (args: string[]) => ['--conditions=@perpflow/source', '--import', 'tsx', entry, ...args];
   const workers: ChildProcess[] = [];
   for (let i = 0; i < n; i++)
-    workers.push(spawn(process.execPath, node(['reprocess-worker']), { cwd: ROOT, env, stdio: 'ignore' }));
+    workers.push(
+      spawn(process.execPath, [...heapArgs(c), ...node(['reprocess-worker'])], {
+        cwd: ROOT,
+        env,
+        stdio: 'ignore',
+      }),
+    );
   const peaks = workers.map(() => 0);
   const sampler = setInterval(() => {
     for (const [i, w] of workers.entries()) {

@@ -4,3 +4,4 @@ export * from './retry.js';
 export * from './progress.js';
 export * from './time-flag.js';
 export * from './crash-hook.js';
+export * from './service.js';

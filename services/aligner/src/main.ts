@@ -15,7 +15,7 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger, runService, STACK_HINT } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { Redis } from 'ioredis';
 import { RedisPartitionStateStore } from './adapters/partition-state.js';
@@ -26,101 +26,96 @@ import { createAlignerMetrics } from './metrics.js';
 import { AlignerPipeline, type PipelineStep } from './pipeline.js';
 import { datasetVersionOf } from './version.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const engineConfig = loadEngineConfig(config);
-  const version = datasetVersionOf(engineConfig);
-  const logger = createLogger({ service: 'aligner', level: config.LOG_LEVEL });
-  const metrics = createAlignerMetrics();
-  metrics.datasetVersion.set({ version: version.id }, 1);
-  const stopping = new AbortController();
-  const descriptor = publishVersionDescriptor(
-    { client: createS3Client(config), bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
-    version,
-    logger,
-    stopping.signal,
-  ).then(
-    (ok) => metrics.datasetVersionDescriptor.set(ok ? 1 : 0),
-    () => undefined, // aborted at shutdown
-  );
-  let ready = false;
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: config.METRICS_HOST,
-    port: config.METRICS_PORT,
-    ready: () => ({ ok: ready }),
-  });
+runService({
+  name: 'aligner',
+  startHint: STACK_HINT,
+  start: async () => {
+    const config = loadConfig();
+    const engineConfig = loadEngineConfig(config);
+    const version = datasetVersionOf(engineConfig);
+    const logger = createLogger({ service: 'aligner', level: config.LOG_LEVEL });
+    const metrics = createAlignerMetrics();
+    metrics.datasetVersion.set({ version: version.id }, 1);
+    const stopping = new AbortController();
+    const descriptor = publishVersionDescriptor(
+      { client: createS3Client(config), bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
+      version,
+      logger,
+      stopping.signal,
+    ).then(
+      (ok) => metrics.datasetVersionDescriptor.set(ok ? 1 : 0),
+      () => undefined, // aborted at shutdown
+    );
+    let ready = false;
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      ready: () => ({ ok: ready }),
+    });
 
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
-  await ensureTopics(kafka, pipelineTopics());
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const consumer = kafka.consumer({
-    groupId: config.ALIGNER_GROUP_ID,
-    partitionAssigners: [CoPartitionedAssigner],
-    sessionTimeout: config.ALIGNER_SESSION_TIMEOUT_MS,
-    heartbeatInterval: 3_000,
-    maxBytesPerPartition: config.ALIGNER_FETCH_MAX_BYTES_PER_PARTITION,
-  });
-  const pipeline = new AlignerPipeline({
-    producerName: `aligner/${config.ALIGNER_GROUP_ID}`,
-    datasetVersion: version.id,
-    consumer,
-    producer,
-    state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
-    atStep:
-      config.ALIGNER_CRASH_AT === ''
-        ? undefined
-        : crashHook<PipelineStep>(config.ALIGNER_CRASH_AT, 'ALIGNER_CRASH_AT'),
-    maxBatchAttempts: config.ALIGNER_MAX_BATCH_ATTEMPTS,
-    snapshotPolicy: {
-      everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
-      everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
-    },
-    createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
-    metrics,
-    logger,
-    now: Date.now,
-  });
-  consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-  exitWhenConsumerGivesUp(consumer, logger);
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: Object.values(TOPICS.raw),
-    fromBeginning: config.ALIGNER_FROM_BEGINNING,
-  });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
-  });
-  ready = true;
-  logger.info(
-    { group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME, datasetVersion: version.id },
-    'aligner ready',
-  );
+    const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
+    await ensureTopics(kafka, pipelineTopics());
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    const consumer = kafka.consumer({
+      groupId: config.ALIGNER_GROUP_ID,
+      partitionAssigners: [CoPartitionedAssigner],
+      sessionTimeout: config.ALIGNER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: config.ALIGNER_FETCH_MAX_BYTES_PER_PARTITION,
+    });
+    const pipeline = new AlignerPipeline({
+      producerName: `aligner/${config.ALIGNER_GROUP_ID}`,
+      datasetVersion: version.id,
+      consumer,
+      producer,
+      state: new RedisPartitionStateStore(redis, config.ALIGNER_GROUP_ID),
+      atStep:
+        config.ALIGNER_CRASH_AT === ''
+          ? undefined
+          : crashHook<PipelineStep>(config.ALIGNER_CRASH_AT, 'ALIGNER_CRASH_AT'),
+      maxBatchAttempts: config.ALIGNER_MAX_BATCH_ATTEMPTS,
+      snapshotPolicy: {
+        everyRecords: config.ALIGNER_SNAPSHOT_INTERVAL_RECORDS,
+        everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
+      },
+      createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
+      metrics,
+      logger,
+      now: Date.now,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
+    exitWhenConsumerGivesUp(consumer, logger);
+    await consumer.connect();
+    await consumer.subscribe({
+      topics: Object.values(TOPICS.raw),
+      fromBeginning: config.ALIGNER_FROM_BEGINNING,
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
+    });
+    ready = true;
+    logger.info(
+      { group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME, datasetVersion: version.id },
+      'aligner ready',
+    );
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    ready = false;
-    stopping.abort();
-    await descriptor;
-    await consumer.disconnect().catch(() => undefined);
-    await producer.disconnect().catch(() => undefined);
-    redis.disconnect();
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-}
-
-main().catch((err) => {
-  console.error(`aligner failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
-  else console.error('Is the local stack up? Try: npm run stack -- status');
-  process.exit(1);
+    return {
+      stop: async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        ready = false;
+        stopping.abort();
+        await descriptor;
+        await consumer.disconnect().catch(() => undefined);
+        await producer.disconnect().catch(() => undefined);
+        redis.disconnect();
+        await server.close();
+      },
+    };
+  },
 });

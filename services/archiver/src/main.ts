@@ -12,7 +12,7 @@ import {
   pipelineTopics,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { ArchiveStore } from './adapters/archive-store.js';
 import { S3ObjectStore } from './adapters/s3.js';
@@ -21,98 +21,93 @@ import type { FlushStep } from './crash-hook.js';
 import { createArchiverMetrics } from './metrics.js';
 import { ArchiverPipeline } from './pipeline.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger({ service: 'archiver', level: config.LOG_LEVEL });
-  const metrics = createArchiverMetrics();
-  let ready = false;
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: config.METRICS_HOST,
-    port: config.METRICS_PORT,
-    ready: () => ({ ok: ready }),
-  });
+runService({
+  name: 'archiver',
+  startHint: STACK_BUCKET_HINT,
+  start: async () => {
+    const config = loadConfig();
+    const logger = createLogger({ service: 'archiver', level: config.LOG_LEVEL });
+    const metrics = createArchiverMetrics();
+    let ready = false;
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      ready: () => ({ ok: ready }),
+    });
 
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'archiver'), logger);
-  const topics = [...config.ARCHIVER_TOPICS.keys()];
-  // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
-  await ensureTopics(
-    kafka,
-    pipelineTopics().filter((t) => config.ARCHIVER_TOPICS.has(t.topic)),
-  );
-  const atStep = crashHook<FlushStep>(config.ARCHIVER_CRASH_AT, 'ARCHIVER_CRASH_AT');
-  const store = new ArchiveStore(
-    new S3ObjectStore(createS3Client(config), config.S3_BUCKET, metrics),
-    atStep,
-  );
-  const consumer = kafka.consumer({
-    groupId: config.ARCHIVER_GROUP_ID,
-    sessionTimeout: config.ARCHIVER_SESSION_TIMEOUT_MS,
-    heartbeatInterval: Math.min(3_000, Math.floor(config.ARCHIVER_SESSION_TIMEOUT_MS / 3)),
-    maxBytesPerPartition: config.ARCHIVER_FETCH_MAX_BYTES,
-  });
-  const pipeline = new ArchiverPipeline({
-    consumer,
-    store,
-    metrics,
-    logger,
-    now: Date.now,
-    atStep,
-    options: {
-      prefix: config.S3_PREFIX,
-      feeds: config.ARCHIVER_TOPICS,
-      limits: {
-        maxObjectBytes: config.ARCHIVER_MAX_OBJECT_BYTES,
-        maxObjectRecords: config.ARCHIVER_MAX_OBJECT_RECORDS,
-        maxObjectAgeMs: config.ARCHIVER_MAX_OBJECT_AGE_MS,
+    const kafka = createKafka(kafkaSettingsFromConfig(config, 'archiver'), logger);
+    const topics = [...config.ARCHIVER_TOPICS.keys()];
+    // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
+    await ensureTopics(
+      kafka,
+      pipelineTopics().filter((t) => config.ARCHIVER_TOPICS.has(t.topic)),
+    );
+    const atStep = crashHook<FlushStep>(config.ARCHIVER_CRASH_AT, 'ARCHIVER_CRASH_AT');
+    const store = new ArchiveStore(
+      new S3ObjectStore(createS3Client(config), config.S3_BUCKET, metrics),
+      atStep,
+    );
+    const consumer = kafka.consumer({
+      groupId: config.ARCHIVER_GROUP_ID,
+      sessionTimeout: config.ARCHIVER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.min(3_000, Math.floor(config.ARCHIVER_SESSION_TIMEOUT_MS / 3)),
+      maxBytesPerPartition: config.ARCHIVER_FETCH_MAX_BYTES,
+    });
+    const pipeline = new ArchiverPipeline({
+      consumer,
+      store,
+      metrics,
+      logger,
+      now: Date.now,
+      atStep,
+      options: {
+        prefix: config.S3_PREFIX,
+        feeds: config.ARCHIVER_TOPICS,
+        limits: {
+          maxObjectBytes: config.ARCHIVER_MAX_OBJECT_BYTES,
+          maxObjectRecords: config.ARCHIVER_MAX_OBJECT_RECORDS,
+          maxObjectAgeMs: config.ARCHIVER_MAX_OBJECT_AGE_MS,
+        },
+        retryMaxDelayMs: config.ARCHIVER_S3_RETRY_MAX_DELAY_MS,
       },
-      retryMaxDelayMs: config.ARCHIVER_S3_RETRY_MAX_DELAY_MS,
-    },
-  });
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    pipeline.onGroupJoin();
-    logger.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
-  });
-  exitWhenConsumerGivesUp(consumer, logger);
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: config.ARCHIVER_FROM_BEGINNING });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
-  });
-  // Age-based rotation: an idle partition's records are durable within max age + tick + write.
-  const tickMs = Math.max(50, Math.min(1_000, Math.floor(config.ARCHIVER_MAX_OBJECT_AGE_MS / 4)));
-  const timer = setInterval(() => {
-    if (!pipeline.busy) void pipeline.flush();
-  }, tickMs);
-  ready = true;
-  logger.info(
-    { group: config.ARCHIVER_GROUP_ID, topics, bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
-    'archiver ready',
-  );
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      pipeline.onGroupJoin();
+      logger.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
+    });
+    exitWhenConsumerGivesUp(consumer, logger);
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: config.ARCHIVER_FROM_BEGINNING });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
+    });
+    // Age-based rotation: an idle partition's records are durable within max age + tick + write.
+    const tickMs = Math.max(50, Math.min(1_000, Math.floor(config.ARCHIVER_MAX_OBJECT_AGE_MS / 4)));
+    const timer = setInterval(() => {
+      if (!pipeline.busy) void pipeline.flush();
+    }, tickMs);
+    ready = true;
+    logger.info(
+      { group: config.ARCHIVER_GROUP_ID, topics, bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
+      'archiver ready',
+    );
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    ready = false;
-    clearInterval(timer);
-    consumer.pause(topics.map((topic) => ({ topic })));
-    // A last write and commit while the group is still joined (bounded): what is not
-    // committed is re-read on restart, and its ledger entry fixes the same objects.
-    await Promise.race([pipeline.flush(true), new Promise((r) => setTimeout(r, 10_000))]);
-    pipeline.stop();
-    await consumer.disconnect().catch(() => undefined);
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-}
-
-main().catch((err) => {
-  console.error(`archiver failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
-  else console.error('Are the local stack and its bucket up? Try: npm run stack -- status');
-  process.exit(1);
+    return {
+      stop: async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        ready = false;
+        clearInterval(timer);
+        consumer.pause(topics.map((topic) => ({ topic })));
+        // A last write and commit while the group is still joined (bounded): what is not
+        // committed is re-read on restart, and its ledger entry fixes the same objects.
+        await Promise.race([pipeline.flush(true), new Promise((r) => setTimeout(r, 10_000))]);
+        pipeline.stop();
+        await consumer.disconnect().catch(() => undefined);
+        await server.close();
+      },
+    };
+  },
 });

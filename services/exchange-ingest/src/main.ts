@@ -14,7 +14,7 @@ import {
   pipelineTopics,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger } from '@perpflow/runtime';
+import { createLogger, runService, STACK_HINT } from '@perpflow/runtime';
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from './adapters/checkpoints.js';
@@ -28,147 +28,143 @@ import { RateGate } from './ingest/gate.js';
 import { LiveIngestor } from './ingest/live.js';
 import { createIngestMetrics } from './metrics.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger({ service: 'exchange-ingest', level: config.LOG_LEVEL });
-  const metrics = createIngestMetrics();
-  const now = Date.now;
-  let ready = false;
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: config.METRICS_HOST,
-    port: config.METRICS_PORT,
-    ready: () => ({ ok: ready }),
-  });
-  logger.info({ metrics: server.url }, 'metrics server listening');
-
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
-  const created = await ensureTopics(
-    kafka,
-    pipelineTopics().map((t) => ({ ...t, topic: `${config.INGEST_TOPIC_PREFIX}${t.topic}` })),
-  );
-  if (created.length) logger.info({ created }, 'created topics');
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const sink = new KafkaRecordSink(
-    producer,
-    now,
-    config.KAFKA_CLIENT_ID || 'exchange-ingest',
-    config.INGEST_TOPIC_PREFIX,
-  );
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-  const checkpoints = new RedisCheckpointStore(redis);
-
-  const abort = new AbortController();
-  // Every paced poll and loop sleeps on this one signal: hundreds of listeners are expected.
-  setMaxListeners(0, abort.signal);
-  const endpoints = endpointOverrides(config);
-  const [shardIndex, shardCount] = config.INGEST_SHARD.split('/').map(Number) as [number, number];
-  const exchanges = new Map<ExchangeId, { ex: CcxtExchange; gate: RateGate }>();
-  const planInput = (exchange: ExchangeId) => ({
-    exchange,
-    feeds: new Set<string>(config.INGEST_FEEDS),
-    candleSource: config.INGEST_CANDLES,
-    timeframeMs: timeframeMs(config.INGEST_TIMEFRAME),
-    oiPollMs: config.INGEST_OI_POLL_MS,
-    fundingPollMs: config.INGEST_FUNDING_POLL_MS,
-    fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
-    budgetShare: config.INGEST_BUDGET_SHARE,
-  });
-  const live: Promise<void>[] = [];
-  for (const id of config.INGEST_EXCHANGES) {
-    let ingestor: LiveIngestor | null = null;
-    // The throttle caps the whole process (live + backfill) at its share of the budget.
-    const throttle = planLiveRequests({ ...planInput(id), symbols: 0 }).rateLimitMs;
-    const ex = await createExchange(id, {
-      endpoint: endpoints.get(id),
-      rateLimitMs: config.INGEST_RATE_LIMIT_MS || (throttle ?? 0),
-      logger,
-      onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
-      onKline: (symbol, k) => ingestor?.onKline(symbol, k),
-      onWebsocketClosed: (url, err) => ingestor?.onWebsocketClosed(url, err),
+runService({
+  name: 'exchange-ingest',
+  startHint: STACK_HINT,
+  start: async () => {
+    const config = loadConfig();
+    const logger = createLogger({ service: 'exchange-ingest', level: config.LOG_LEVEL });
+    const metrics = createIngestMetrics();
+    const now = Date.now;
+    let ready = false;
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      ready: () => ({ ok: ready }),
     });
-    if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
-    const gate = new RateGate(now);
-    exchanges.set(id, { ex, gate });
-    const markets = await loadMarketsStrict(ex, metrics, logger);
-    const symbols = selectSymbols(id, markets, {
-      symbols: config.INGEST_SYMBOLS,
-      limit: config.INGEST_SYMBOL_LIMIT,
-      shard: { index: shardIndex, count: shardCount },
-    });
-    // Fails start-up naming the settings to change when the live loops would not fit the budget.
-    const plan = config.INGEST_LIVE ? planLiveRequests({ ...planInput(id), symbols: symbols.length }) : null;
-    logger.info(
-      {
-        exchange: id,
-        symbols: symbols.length,
-        shard: config.INGEST_SHARD,
-        plannedUnitsPerMinute: plan && Math.ceil(plan.plannedUnitsPerMinute),
-        allowedUnitsPerMinute: plan && Math.floor(plan.allowedUnitsPerMinute),
-        throttleMsPerUnit: config.INGEST_RATE_LIMIT_MS || throttle,
-      },
-      'universe selected',
+    logger.info({ metrics: server.url }, 'metrics server listening');
+
+    const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
+    const created = await ensureTopics(
+      kafka,
+      pipelineTopics().map((t) => ({ ...t, topic: `${config.INGEST_TOPIC_PREFIX}${t.topic}` })),
     );
-    if (config.INGEST_LIVE) {
-      ingestor = new LiveIngestor(
-        { ex, exchange: id, symbols, sink, checkpoints, metrics, logger, now, gate },
-        {
-          timeframe: config.INGEST_TIMEFRAME,
-          feeds: new Set(config.INGEST_FEEDS),
-          candleSource: config.INGEST_CANDLES,
-          candleDelayMs: config.INGEST_CANDLE_DELAY_MS,
-          gapCheckMs: config.INGEST_CANDLE_GAP_CHECK_MS,
-          oiPollMs: config.INGEST_OI_POLL_MS,
-          fundingPollMs: config.INGEST_FUNDING_POLL_MS,
-          fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
-          concurrency: 8,
-        },
-      );
-      live.push(ingestor.run(abort.signal));
-    }
-  }
-  const workers = config.INGEST_BACKFILL_WORKER
-    ? startBackfillWorkers({
-        redis,
-        exchanges,
-        sink,
-        checkpoints,
-        metrics,
+    if (created.length) logger.info({ created }, 'created topics');
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const sink = new KafkaRecordSink(
+      producer,
+      now,
+      config.KAFKA_CLIENT_ID || 'exchange-ingest',
+      config.INGEST_TOPIC_PREFIX,
+    );
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+    const checkpoints = new RedisCheckpointStore(redis);
+
+    const abort = new AbortController();
+    // Every paced poll and loop sleeps on this one signal: hundreds of listeners are expected.
+    setMaxListeners(0, abort.signal);
+    const endpoints = endpointOverrides(config);
+    const [shardIndex, shardCount] = config.INGEST_SHARD.split('/').map(Number) as [number, number];
+    const exchanges = new Map<ExchangeId, { ex: CcxtExchange; gate: RateGate }>();
+    const planInput = (exchange: ExchangeId) => ({
+      exchange,
+      feeds: new Set<string>(config.INGEST_FEEDS),
+      candleSource: config.INGEST_CANDLES,
+      timeframeMs: timeframeMs(config.INGEST_TIMEFRAME),
+      oiPollMs: config.INGEST_OI_POLL_MS,
+      fundingPollMs: config.INGEST_FUNDING_POLL_MS,
+      fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
+      budgetShare: config.INGEST_BUDGET_SHARE,
+    });
+    const live: Promise<void>[] = [];
+    for (const id of config.INGEST_EXCHANGES) {
+      let ingestor: LiveIngestor | null = null;
+      // The throttle caps the whole process (live + backfill) at its share of the budget.
+      const throttle = planLiveRequests({ ...planInput(id), symbols: 0 }).rateLimitMs;
+      const ex = await createExchange(id, {
+        endpoint: endpoints.get(id),
+        rateLimitMs: config.INGEST_RATE_LIMIT_MS || (throttle ?? 0),
         logger,
-        now,
-        concurrency: config.INGEST_BACKFILL_CONCURRENCY,
+        onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
+        onKline: (symbol, k) => ingestor?.onKline(symbol, k),
+        onWebsocketClosed: (url, err) => ingestor?.onWebsocketClosed(url, err),
+      });
+      if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
+      const gate = new RateGate(now);
+      exchanges.set(id, { ex, gate });
+      const markets = await loadMarketsStrict(ex, metrics, logger);
+      const symbols = selectSymbols(id, markets, {
+        symbols: config.INGEST_SYMBOLS,
+        limit: config.INGEST_SYMBOL_LIMIT,
         shard: { index: shardIndex, count: shardCount },
-        queuePrefix: config.INGEST_BACKFILL_QUEUE,
-      })
-    : [];
-  ready = true;
-  logger.info(
-    { exchanges: config.INGEST_EXCHANGES, live: config.INGEST_LIVE, backfillWorkers: workers.length },
-    'exchange-ingest ready',
-  );
+      });
+      // Fails start-up naming the settings to change when the live loops would not fit the budget.
+      const plan = config.INGEST_LIVE
+        ? planLiveRequests({ ...planInput(id), symbols: symbols.length })
+        : null;
+      logger.info(
+        {
+          exchange: id,
+          symbols: symbols.length,
+          shard: config.INGEST_SHARD,
+          plannedUnitsPerMinute: plan && Math.ceil(plan.plannedUnitsPerMinute),
+          allowedUnitsPerMinute: plan && Math.floor(plan.allowedUnitsPerMinute),
+          throttleMsPerUnit: config.INGEST_RATE_LIMIT_MS || throttle,
+        },
+        'universe selected',
+      );
+      if (config.INGEST_LIVE) {
+        ingestor = new LiveIngestor(
+          { ex, exchange: id, symbols, sink, checkpoints, metrics, logger, now, gate },
+          {
+            timeframe: config.INGEST_TIMEFRAME,
+            feeds: new Set(config.INGEST_FEEDS),
+            candleSource: config.INGEST_CANDLES,
+            candleDelayMs: config.INGEST_CANDLE_DELAY_MS,
+            gapCheckMs: config.INGEST_CANDLE_GAP_CHECK_MS,
+            oiPollMs: config.INGEST_OI_POLL_MS,
+            fundingPollMs: config.INGEST_FUNDING_POLL_MS,
+            fundingHistoryPollMs: config.INGEST_FUNDING_HISTORY_POLL_MS,
+            concurrency: 8,
+          },
+        );
+        live.push(ingestor.run(abort.signal));
+      }
+    }
+    const workers = config.INGEST_BACKFILL_WORKER
+      ? startBackfillWorkers({
+          redis,
+          exchanges,
+          sink,
+          checkpoints,
+          metrics,
+          logger,
+          now,
+          concurrency: config.INGEST_BACKFILL_CONCURRENCY,
+          shard: { index: shardIndex, count: shardCount },
+          queuePrefix: config.INGEST_BACKFILL_QUEUE,
+        })
+      : [];
+    ready = true;
+    logger.info(
+      { exchanges: config.INGEST_EXCHANGES, live: config.INGEST_LIVE, backfillWorkers: workers.length },
+      'exchange-ingest ready',
+    );
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    ready = false;
-    abort.abort();
-    await Promise.allSettled(workers.map((w) => w.close()));
-    await Promise.allSettled(live);
-    await Promise.allSettled([...exchanges.values()].map(({ ex }) => ex.close()));
-    await producer.disconnect();
-    redis.disconnect();
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-}
-
-main().catch((err) => {
-  // One place where start-up failures are reported: what failed and what to do next.
-  console.error(`exchange-ingest failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
-  else console.error('Is the local stack up? Try: npm run stack -- status');
-  process.exit(1);
+    return {
+      stop: async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        ready = false;
+        abort.abort();
+        await Promise.allSettled(workers.map((w) => w.close()));
+        await Promise.allSettled(live);
+        await Promise.allSettled([...exchanges.values()].map(({ ex }) => ex.close()));
+        await producer.disconnect();
+        redis.disconnect();
+        await server.close();
+      },
+    };
+  },
 });

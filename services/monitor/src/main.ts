@@ -14,7 +14,7 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger } from '@perpflow/runtime';
+import { createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { readConsumerLag } from './adapters/consumer-lag.js';
 import { createS3Client } from '@perpflow/s3';
 import { S3JsonStore } from './adapters/s3-reports.js';
@@ -27,162 +27,157 @@ import { feedFreshnessSlas } from './domain/feed-sla.js';
 import { publishDriftGauges } from './drift-gauges.js';
 import { createMonitorMetrics } from './metrics.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger({ service: 'monitor', level: config.LOG_LEVEL });
-  const metrics = createMonitorMetrics();
-  let ready = false;
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: config.METRICS_HOST,
-    port: config.METRICS_PORT,
-    ready: () => ({ ok: ready }),
-  });
-  const slas = feedFreshnessSlas({
-    timeframe: config.MONITOR_TIMEFRAME,
-    candleSeconds: config.MONITOR_SLA_CANDLE_SECONDS,
-    openInterestSeconds: config.MONITOR_SLA_OPEN_INTEREST_SECONDS,
-    fundingSeconds: config.MONITOR_SLA_FUNDING_SECONDS,
-  });
-  for (const [feed, seconds] of Object.entries(slas)) metrics.freshnessSla.set({ feed }, seconds);
+runService({
+  name: 'monitor',
+  startHint: STACK_BUCKET_HINT,
+  start: async () => {
+    const config = loadConfig();
+    const logger = createLogger({ service: 'monitor', level: config.LOG_LEVEL });
+    const metrics = createMonitorMetrics();
+    let ready = false;
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      ready: () => ({ ok: ready }),
+    });
+    const slas = feedFreshnessSlas({
+      timeframe: config.MONITOR_TIMEFRAME,
+      candleSeconds: config.MONITOR_SLA_CANDLE_SECONDS,
+      openInterestSeconds: config.MONITOR_SLA_OPEN_INTEREST_SECONDS,
+      fundingSeconds: config.MONITOR_SLA_FUNDING_SECONDS,
+    });
+    for (const [feed, seconds] of Object.entries(slas)) metrics.freshnessSla.set({ feed }, seconds);
 
-  const store = new S3JsonStore(createS3Client(config, { maxAttempts: 2 }), config.S3_BUCKET);
-  let baseline: Baseline | undefined;
-  if (config.MONITOR_BASELINE === 's3') {
-    const key = `${config.S3_PREFIX}/${config.MONITOR_BASELINE_KEY}`;
-    const doc = await store.getJson(key);
-    if (doc === null) throw new Error(`baseline s3://${config.S3_BUCKET}/${key} does not exist`);
-    baseline = parseBaseline(doc);
-  }
-  const thresholds = {
-    psiSignificant: config.MONITOR_PSI_SIGNIFICANT,
-    psiModerate: config.MONITOR_PSI_MODERATE,
-    ksAlpha: config.MONITOR_KS_ALPHA,
-    wassersteinNormalized: config.MONITOR_WASSERSTEIN_THRESHOLD,
-    minBreachingTests: config.MONITOR_MIN_BREACHING_TESTS as 1 | 2 | 3,
-  };
-  const book = new DriftBook({
-    exchanges: config.MONITOR_EXCHANGES,
-    symbols: config.MONITOR_SYMBOLS,
-    timeframe: config.MONITOR_TIMEFRAME,
-    features: config.MONITOR_FEATURES,
-    crossVenue: config.MONITOR_CROSS_VENUE,
-    recentMs: config.MONITOR_RECENT_WINDOW_MS,
-    referenceMs: config.MONITOR_REFERENCE_WINDOW_MS,
-    minSamples: config.MONITOR_MIN_SAMPLES,
-    compare: {
-      thresholds,
-      psi: { bins: config.MONITOR_PSI_BINS, epsilon: config.MONITOR_PSI_EPSILON },
-      ks: { exactMaxProduct: config.MONITOR_KS_EXACT_MAX_PRODUCT },
-    },
-  });
-  const report = new DailyDriftReport({
-    recentWindowMs: config.MONITOR_RECENT_WINDOW_MS,
-    referenceWindowMs: config.MONITOR_REFERENCE_WINDOW_MS,
-    reference: config.MONITOR_BASELINE,
-    baselineKey: baseline ? config.MONITOR_BASELINE_KEY : null,
-    thresholds: { ...thresholds, psiBins: config.MONITOR_PSI_BINS, psiEpsilon: config.MONITOR_PSI_EPSILON },
-  });
-
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'monitor'), logger);
-  await ensureTopics(kafka, pipelineTopics());
-  const admin = kafka.admin();
-  await admin.connect();
-  const consumer = kafka.consumer({
-    groupId: config.MONITOR_GROUP_ID,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-  });
-  exitWhenConsumerGivesUp(consumer, logger);
-  await consumer.connect();
-  await consumer.subscribe({ topics: [TOPICS.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
-  // No commits: the windows live in memory and are rebuilt from the retained topic on start.
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) {
-        const input = decodeBarMessage(m.value);
-        if ('invalid' in input) {
-          metrics.barsIn.inc({ outcome: 'invalid' });
-          continue;
-        }
-        metrics.barsIn.inc({ outcome: book.add(input.bar) });
-      }
-    },
-  });
-
-  const evaluate = () => {
-    const now = Date.now();
-    try {
-      const { results, skipped } = book.evaluate(baseline);
-      publishDriftGauges(metrics, results, skipped, now);
-      report.record(results, now);
-      const breaches = results.filter((r) => r.breach);
-      if (breaches.length > 0)
-        logger.debug(
-          { breaches: breaches.map((b) => `${b.exchange} ${b.symbol} ${b.feature}`) },
-          'drift breaches',
-        );
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'drift evaluation failed');
+    const store = new S3JsonStore(createS3Client(config, { maxAttempts: 2 }), config.S3_BUCKET);
+    let baseline: Baseline | undefined;
+    if (config.MONITOR_BASELINE === 's3') {
+      const key = `${config.S3_PREFIX}/${config.MONITOR_BASELINE_KEY}`;
+      const doc = await store.getJson(key);
+      if (doc === null) throw new Error(`baseline s3://${config.S3_BUCKET}/${key} does not exist`);
+      baseline = parseBaseline(doc);
     }
-  };
-  const writeReport = async () => {
-    const now = Date.now();
-    const doc = report.toJSON(now);
-    if (!doc) return;
-    try {
-      await store.putJson(driftReportKey(config.S3_PREFIX, now), doc);
-      metrics.reportsWritten.inc();
-    } catch (err) {
-      metrics.reportErrors.inc();
-      logger.warn({ err: (err as Error).message }, 'drift report not written; next round retries');
-    }
-  };
-  const readLag = async () => {
-    try {
-      const lags = await readConsumerLag(admin, config.MONITOR_LAG_GROUPS);
-      metrics.consumerLag.reset();
-      for (const l of lags) metrics.consumerLag.set({ group: l.group, topic: l.topic }, l.messages);
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'consumer lag not read');
-    }
-  };
-  const timers = [
-    setInterval(evaluate, config.MONITOR_EVAL_INTERVAL_MS),
-    setInterval(() => void writeReport(), config.MONITOR_REPORT_INTERVAL_MS),
-    setInterval(() => void readLag(), config.MONITOR_LAG_INTERVAL_MS),
-  ];
-  void readLag();
-  ready = true;
-  logger.info(
-    {
-      group: config.MONITOR_GROUP_ID,
+    const thresholds = {
+      psiSignificant: config.MONITOR_PSI_SIGNIFICANT,
+      psiModerate: config.MONITOR_PSI_MODERATE,
+      ksAlpha: config.MONITOR_KS_ALPHA,
+      wassersteinNormalized: config.MONITOR_WASSERSTEIN_THRESHOLD,
+      minBreachingTests: config.MONITOR_MIN_BREACHING_TESTS as 1 | 2 | 3,
+    };
+    const book = new DriftBook({
       exchanges: config.MONITOR_EXCHANGES,
-      symbols: config.MONITOR_SYMBOLS.length,
+      symbols: config.MONITOR_SYMBOLS,
+      timeframe: config.MONITOR_TIMEFRAME,
+      features: config.MONITOR_FEATURES,
+      crossVenue: config.MONITOR_CROSS_VENUE,
+      recentMs: config.MONITOR_RECENT_WINDOW_MS,
+      referenceMs: config.MONITOR_REFERENCE_WINDOW_MS,
+      minSamples: config.MONITOR_MIN_SAMPLES,
+      compare: {
+        thresholds,
+        psi: { bins: config.MONITOR_PSI_BINS, epsilon: config.MONITOR_PSI_EPSILON },
+        ks: { exactMaxProduct: config.MONITOR_KS_EXACT_MAX_PRODUCT },
+      },
+    });
+    const report = new DailyDriftReport({
+      recentWindowMs: config.MONITOR_RECENT_WINDOW_MS,
+      referenceWindowMs: config.MONITOR_REFERENCE_WINDOW_MS,
       reference: config.MONITOR_BASELINE,
-      slas,
-    },
-    'monitor ready',
-  );
+      baselineKey: baseline ? config.MONITOR_BASELINE_KEY : null,
+      thresholds: { ...thresholds, psiBins: config.MONITOR_PSI_BINS, psiEpsilon: config.MONITOR_PSI_EPSILON },
+    });
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    ready = false;
-    for (const t of timers) clearInterval(t);
-    await Promise.race([writeReport(), new Promise((r) => setTimeout(r, 5_000))]);
-    await consumer.disconnect().catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-}
+    const kafka = createKafka(kafkaSettingsFromConfig(config, 'monitor'), logger);
+    await ensureTopics(kafka, pipelineTopics());
+    const admin = kafka.admin();
+    await admin.connect();
+    const consumer = kafka.consumer({
+      groupId: config.MONITOR_GROUP_ID,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    exitWhenConsumerGivesUp(consumer, logger);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [TOPICS.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
+    // No commits: the windows live in memory and are rebuilt from the retained topic on start.
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const input = decodeBarMessage(m.value);
+          if ('invalid' in input) {
+            metrics.barsIn.inc({ outcome: 'invalid' });
+            continue;
+          }
+          metrics.barsIn.inc({ outcome: book.add(input.bar) });
+        }
+      },
+    });
 
-main().catch((err) => {
-  console.error(`monitor failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
-  else console.error('Are the local stack and its bucket up? Try: npm run stack -- status');
-  process.exit(1);
+    const evaluate = () => {
+      const now = Date.now();
+      try {
+        const { results, skipped } = book.evaluate(baseline);
+        publishDriftGauges(metrics, results, skipped, now);
+        report.record(results, now);
+        const breaches = results.filter((r) => r.breach);
+        if (breaches.length > 0)
+          logger.debug(
+            { breaches: breaches.map((b) => `${b.exchange} ${b.symbol} ${b.feature}`) },
+            'drift breaches',
+          );
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'drift evaluation failed');
+      }
+    };
+    const writeReport = async () => {
+      const now = Date.now();
+      const doc = report.toJSON(now);
+      if (!doc) return;
+      try {
+        await store.putJson(driftReportKey(config.S3_PREFIX, now), doc);
+        metrics.reportsWritten.inc();
+      } catch (err) {
+        metrics.reportErrors.inc();
+        logger.warn({ err: (err as Error).message }, 'drift report not written; next round retries');
+      }
+    };
+    const readLag = async () => {
+      try {
+        const lags = await readConsumerLag(admin, config.MONITOR_LAG_GROUPS);
+        metrics.consumerLag.reset();
+        for (const l of lags) metrics.consumerLag.set({ group: l.group, topic: l.topic }, l.messages);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'consumer lag not read');
+      }
+    };
+    const timers = [
+      setInterval(evaluate, config.MONITOR_EVAL_INTERVAL_MS),
+      setInterval(() => void writeReport(), config.MONITOR_REPORT_INTERVAL_MS),
+      setInterval(() => void readLag(), config.MONITOR_LAG_INTERVAL_MS),
+    ];
+    void readLag();
+    ready = true;
+    logger.info(
+      {
+        group: config.MONITOR_GROUP_ID,
+        exchanges: config.MONITOR_EXCHANGES,
+        symbols: config.MONITOR_SYMBOLS.length,
+        reference: config.MONITOR_BASELINE,
+        slas,
+      },
+      'monitor ready',
+    );
+
+    return {
+      stop: async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        ready = false;
+        for (const t of timers) clearInterval(t);
+        await Promise.race([writeReport(), new Promise((r) => setTimeout(r, 5_000))]);
+        await consumer.disconnect().catch(() => undefined);
+        await admin.disconnect().catch(() => undefined);
+        await server.close();
+      },
+    };
+  },
 });

@@ -16,7 +16,7 @@ import {
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger } from '@perpflow/runtime';
+import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
 import { S3VersionPin } from './adapters/version-pin.js';
 import { TimedObjectStore } from './adapters/timed-store.js';
@@ -26,132 +26,127 @@ import { loadConfig } from './config.js';
 import { createWindowerMetrics } from './metrics.js';
 import { WindowerPipeline } from './pipeline.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger({ service: 'windower', level: config.LOG_LEVEL });
-  const metrics = createWindowerMetrics();
-  let ready = false;
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: config.METRICS_HOST,
-    port: config.METRICS_PORT,
-    ready: () => ({ ok: ready }),
-  });
+runService({
+  name: 'windower',
+  startHint: STACK_BUCKET_HINT,
+  start: async () => {
+    const config = loadConfig();
+    const logger = createLogger({ service: 'windower', level: config.LOG_LEVEL });
+    const metrics = createWindowerMetrics();
+    let ready = false;
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      ready: () => ({ ok: ready }),
+    });
 
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
-  await ensureTopics(kafka, pipelineTopics());
-  const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
-  const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
-  const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
-  const versionPin = new S3VersionPin(s3, config.S3_PREFIX, Date.now);
-  const liveVersion = await versionPin.read();
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const consumer = kafka.consumer({
-    groupId: config.WINDOWER_GROUP_ID,
-    sessionTimeout: config.WINDOWER_SESSION_TIMEOUT_MS,
-    heartbeatInterval: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
-    maxBytesPerPartition: config.WINDOWER_FETCH_MAX_BYTES,
-  });
-  const pipeline = new WindowerPipeline({
-    consumer,
-    windows,
-    deadLetters: {
-      send: async (letters) => {
-        await producer.send({
-          topic: TOPICS.deadLetter,
-          messages: letters.map((l) => deadLetterToMessage(l, 'windower')),
-        });
+    const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
+    await ensureTopics(kafka, pipelineTopics());
+    const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
+    const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
+    const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
+    const versionPin = new S3VersionPin(s3, config.S3_PREFIX, Date.now);
+    const liveVersion = await versionPin.read();
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const consumer = kafka.consumer({
+      groupId: config.WINDOWER_GROUP_ID,
+      sessionTimeout: config.WINDOWER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
+      maxBytesPerPartition: config.WINDOWER_FETCH_MAX_BYTES,
+    });
+    const pipeline = new WindowerPipeline({
+      consumer,
+      windows,
+      deadLetters: {
+        send: async (letters) => {
+          await producer.send({
+            topic: TOPICS.deadLetter,
+            messages: letters.map((l) => deadLetterToMessage(l, 'windower')),
+          });
+        },
       },
-    },
-    prefix: config.S3_PREFIX,
-    liveVersion,
-    versionPin,
-    metrics,
-    logger,
-    now: Date.now,
-    atStep,
-    options: {
-      topic: config.WINDOWER_TOPIC,
-      flushIntervalMs: config.WINDOWER_FLUSH_INTERVAL_MS,
-      allowedLatenessMs: config.WINDOWER_ALLOWED_LATENESS_MS,
-      maxBufferedRows: config.WINDOWER_MAX_BUFFERED_ROWS,
-      windowIdleMs: config.WINDOWER_WINDOW_IDLE_MS,
-      retryMaxDelayMs: config.WINDOWER_S3_RETRY_MAX_DELAY_MS,
-      freshnessMaxSeries: config.WINDOWER_FRESHNESS_MAX_SERIES,
-    },
-  });
-  consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-  exitWhenConsumerGivesUp(consumer, logger);
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: [config.WINDOWER_TOPIC],
-    fromBeginning: config.WINDOWER_FROM_BEGINNING,
-  });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch }) => pipeline.handleBatch(batch),
-  });
-  // Compaction runs beside the pipeline and never holds it up: Redis being down only delays it.
-  const compaction = config.COMPACTION_ENABLED
-    ? openCompaction(config, { store: s3, metrics, logger, now: Date.now })
-    : null;
-  const stopScheduling = new AbortController();
-  if (compaction) {
-    compaction.compaction.startWorker();
-    void compaction.compaction
-      .schedule(stopScheduling.signal)
-      .catch((err) => logger.warn({ err: (err as Error).message }, 'compaction scheduler not set'));
-  }
-  // The book says which windows are due; this tick only asks (bound: flush interval + tick + write).
-  const timer = setInterval(() => void pipeline.flush(), flushTickMs(config.WINDOWER_FLUSH_INTERVAL_MS));
-  ready = true;
-  logger.info(
-    {
-      group: config.WINDOWER_GROUP_ID,
-      bucket: config.S3_BUCKET,
       prefix: config.S3_PREFIX,
-      compaction: config.COMPACTION_ENABLED ? config.COMPACTION_QUEUE : false,
-    },
-    'windower ready',
-  );
+      liveVersion,
+      versionPin,
+      metrics,
+      logger,
+      now: Date.now,
+      atStep,
+      options: {
+        topic: config.WINDOWER_TOPIC,
+        flushIntervalMs: config.WINDOWER_FLUSH_INTERVAL_MS,
+        allowedLatenessMs: config.WINDOWER_ALLOWED_LATENESS_MS,
+        maxBufferedRows: config.WINDOWER_MAX_BUFFERED_ROWS,
+        windowIdleMs: config.WINDOWER_WINDOW_IDLE_MS,
+        retryMaxDelayMs: config.WINDOWER_S3_RETRY_MAX_DELAY_MS,
+        freshnessMaxSeries: config.WINDOWER_FRESHNESS_MAX_SERIES,
+      },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
+    exitWhenConsumerGivesUp(consumer, logger);
+    await consumer.connect();
+    await consumer.subscribe({
+      topics: [config.WINDOWER_TOPIC],
+      fromBeginning: config.WINDOWER_FROM_BEGINNING,
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => pipeline.handleBatch(batch),
+    });
+    // Compaction runs beside the pipeline and never holds it up: Redis being down only delays it.
+    const compaction = config.COMPACTION_ENABLED
+      ? openCompaction(config, { store: s3, metrics, logger, now: Date.now })
+      : null;
+    const stopScheduling = new AbortController();
+    if (compaction) {
+      compaction.compaction.startWorker();
+      void compaction.compaction
+        .schedule(stopScheduling.signal)
+        .catch((err) => logger.warn({ err: (err as Error).message }, 'compaction scheduler not set'));
+    }
+    // The book says which windows are due; this tick only asks (bound: flush interval + tick + write).
+    const timer = setInterval(() => void pipeline.flush(), flushTickMs(config.WINDOWER_FLUSH_INTERVAL_MS));
+    ready = true;
+    logger.info(
+      {
+        group: config.WINDOWER_GROUP_ID,
+        bucket: config.S3_BUCKET,
+        prefix: config.S3_PREFIX,
+        compaction: config.COMPACTION_ENABLED ? config.COMPACTION_QUEUE : false,
+      },
+      'windower ready',
+    );
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    ready = false;
-    clearInterval(timer);
-    // A last write and commit while the group is still joined (bounded): what is not
-    // committed is re-read on restart and rewrites the same rows.
-    consumer.pause([{ topic: config.WINDOWER_TOPIC }]);
-    await Promise.race([
-      pipeline.flush().then(() => pipeline.flush(true)),
-      new Promise((r) => setTimeout(r, 10_000)),
-    ]);
-    pipeline.stop();
-    stopScheduling.abort();
-    // A month job cut short here is taken up again after its lock expires (object and
-    // manifest are rewritten whole, at the same keys).
-    await Promise.race([compaction?.compaction.close(), new Promise((r) => setTimeout(r, 10_000))]);
-    compaction?.redis.disconnect();
-    await consumer.disconnect().catch(() => undefined);
-    await producer.disconnect().catch(() => undefined);
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-}
+    return {
+      stop: async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        ready = false;
+        clearInterval(timer);
+        // A last write and commit while the group is still joined (bounded): what is not
+        // committed is re-read on restart and rewrites the same rows.
+        consumer.pause([{ topic: config.WINDOWER_TOPIC }]);
+        await Promise.race([
+          pipeline.flush().then(() => pipeline.flush(true)),
+          new Promise((r) => setTimeout(r, 10_000)),
+        ]);
+        pipeline.stop();
+        stopScheduling.abort();
+        // A month job cut short here is taken up again after its lock expires (object and
+        // manifest are rewritten whole, at the same keys).
+        await Promise.race([compaction?.compaction.close(), new Promise((r) => setTimeout(r, 10_000))]);
+        compaction?.redis.disconnect();
+        await consumer.disconnect().catch(() => undefined);
+        await producer.disconnect().catch(() => undefined);
+        await server.close();
+      },
+    };
+  },
+});
 
 /** How often the flush loop asks the book for due windows: ≤ 1 s, ≤ half the flush interval. */
 function flushTickMs(flushIntervalMs: number): number {
   return Math.max(50, Math.min(1_000, Math.floor(flushIntervalMs / 2)));
 }
-
-main().catch((err) => {
-  console.error(`windower failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  if (err?.code === 'CONFIG_INVALID')
-    console.error('Fix the named environment variable (see docs/CONFIGURATION.md) and start again.');
-  else console.error('Are the local stack and its bucket up? Try: npm run stack -- status');
-  process.exit(1);
-});
