@@ -96,55 +96,25 @@ export async function listArchiveObjects(
   return out;
 }
 
-/** The rows of one object, after its bytes matched the index's sha256. */
-export async function readArchiveObject(get: ArchiveGet, entry: ArchiveObjectEntry): Promise<ArchiveRow[]> {
+/** The object's bytes, after they matched the index's sha256 (never skipped: a mismatch throws). */
+async function checkedBytes(get: ArchiveGet, entry: ArchiveObjectEntry): Promise<Uint8Array> {
   const bytes = await get(entry.key);
   if (bytes === null) throw new ArchiveObjectMissing(entry.key);
   const found = sha256Hex(bytes);
   if (found !== entry.sha256) throw new ArchiveObjectCorrupt(entry.key, entry.sha256, found);
-  let rows: ArchiveRow[];
-  try {
-    rows = decodeArchiveParquet(bytes);
-  } catch (err) {
-    // Bytes matching the index but not decoding: written corrupt. Still never skipped.
-    throw new ArchiveObjectCorrupt(
-      entry.key,
-      entry.sha256,
-      found,
-      `does not decode: ${(err as Error).message}`,
-    );
-  }
-  if (rows.length !== entry.rowCount)
-    throw new ArchiveObjectCorrupt(
-      entry.key,
-      entry.sha256,
-      found,
-      `${rows.length} rows, index says ${entry.rowCount}`,
-    );
-  return rows;
+  return bytes;
 }
 
-/**
- * The rows of one object a rebuild keeps (readArchiveObject's checks, the reader's column
- * projection and row filter of decodeArchiveForReplay).
- */
-export async function readArchiveObjectForReplay(
-  get: ArchiveGet,
-  entry: ArchiveObjectEntry,
-  keep: Parameters<typeof decodeArchiveForReplay>[1],
-): Promise<ReplayRow[]> {
-  const bytes = await get(entry.key);
-  if (bytes === null) throw new ArchiveObjectMissing(entry.key);
-  const found = sha256Hex(bytes);
-  if (found !== entry.sha256) throw new ArchiveObjectCorrupt(entry.key, entry.sha256, found);
-  let decoded: ReturnType<typeof decodeArchiveForReplay>;
+/** Decodes checked bytes; bytes matching the index but not decoding, or with another row count, were written corrupt. */
+function decodeChecked<T>(entry: ArchiveObjectEntry, decode: () => { value: T; rowCount: number }): T {
+  let decoded: { value: T; rowCount: number };
   try {
-    decoded = decodeArchiveForReplay(bytes, keep);
+    decoded = decode();
   } catch (err) {
     throw new ArchiveObjectCorrupt(
       entry.key,
       entry.sha256,
-      found,
+      entry.sha256,
       `does not decode: ${(err as Error).message}`,
     );
   }
@@ -152,8 +122,33 @@ export async function readArchiveObjectForReplay(
     throw new ArchiveObjectCorrupt(
       entry.key,
       entry.sha256,
-      found,
+      entry.sha256,
       `${decoded.rowCount} rows, index says ${entry.rowCount}`,
     );
-  return decoded.rows;
+  return decoded.value;
+}
+
+/** The rows of one object, after its bytes matched the index's sha256. */
+export async function readArchiveObject(get: ArchiveGet, entry: ArchiveObjectEntry): Promise<ArchiveRow[]> {
+  const bytes = await checkedBytes(get, entry);
+  return decodeChecked(entry, () => {
+    const rows = decodeArchiveParquet(bytes);
+    return { value: rows, rowCount: rows.length };
+  });
+}
+
+/**
+ * The rows of one object a rebuild keeps: readArchiveObject's checks, with the column
+ * projection and row filter of decodeArchiveForReplay.
+ */
+export async function readArchiveObjectForReplay(
+  get: ArchiveGet,
+  entry: ArchiveObjectEntry,
+  keep: Parameters<typeof decodeArchiveForReplay>[1],
+): Promise<ReplayRow[]> {
+  const bytes = await checkedBytes(get, entry);
+  return decodeChecked(entry, () => {
+    const d = decodeArchiveForReplay(bytes, keep);
+    return { value: d.rows, rowCount: d.rowCount };
+  });
 }

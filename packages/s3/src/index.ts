@@ -1,2 +1,3 @@
 export * from './client.js';
 export * from './object-store.js';
+export * from './timed-store.js';

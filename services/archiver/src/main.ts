@@ -13,9 +13,8 @@ import {
 } from '@perpflow/kafka';
 import { startMetricsServer } from '@perpflow/metrics';
 import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
-import { createS3Client } from '@perpflow/s3';
+import { createS3Client, S3ObjectStore, TimedObjectStore } from '@perpflow/s3';
 import { ArchiveStore } from './adapters/archive-store.js';
-import { S3ObjectStore } from './adapters/s3.js';
 import { loadConfig } from './config.js';
 import type { FlushStep } from './crash-hook.js';
 import { createArchiverMetrics } from './metrics.js';
@@ -45,7 +44,7 @@ runService({
     );
     const atStep = crashHook<FlushStep>(config.ARCHIVER_CRASH_AT, 'ARCHIVER_CRASH_AT');
     const store = new ArchiveStore(
-      new S3ObjectStore(createS3Client(config), config.S3_BUCKET, metrics),
+      new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics),
       atStep,
     );
     const consumer = kafka.consumer({

@@ -19,7 +19,7 @@ import { startMetricsServer } from '@perpflow/metrics';
 import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
 import { S3VersionPin } from './adapters/version-pin.js';
-import { TimedObjectStore } from './adapters/timed-store.js';
+import { TimedObjectStore } from '@perpflow/s3';
 import { openCompaction, WINDOWER_WRITER } from './compaction/open.js';
 import { WindowStore } from './adapters/window-store.js';
 import { loadConfig } from './config.js';

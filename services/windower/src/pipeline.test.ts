@@ -7,7 +7,7 @@ import type { Batch } from 'kafkajs';
 import { type AlignedBar, type DeadLetter, sampleAlignedBar } from '@perpflow/contracts';
 import { decodeParquetToBars, objectKey, parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import type { ObjectStore } from './adapters/s3.js';
-import { TimedObjectStore } from './adapters/timed-store.js';
+import { TimedObjectStore } from '@perpflow/s3';
 import { S3VersionPin } from './adapters/version-pin.js';
 import { WindowStore } from './adapters/window-store.js';
 import { createWindowerMetrics } from './metrics.js';

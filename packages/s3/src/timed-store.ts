@@ -1,11 +1,19 @@
-import type { S3Op, WindowerMetrics } from '../metrics.js';
-import type { FolderLister, ObjectStore } from './s3.js';
+import type { FolderLister, ObjectStore } from './object-store.js';
+
+/** The operations timed; a service's metrics label them with these names. */
+export type S3Op = 'get' | 'put' | 'head' | 'list' | 'delete';
+
+/** The two metrics a timed store feeds (prom-client's Histogram and Counter with an `op` label fit). */
+export interface S3RequestMetrics {
+  s3Latency: { startTimer(labels: { op: S3Op }): () => unknown };
+  s3Errors: { inc(labels: { op: S3Op }): void };
+}
 
 /** An object store whose every request is timed and, when it fails, counted per operation. */
 export class TimedObjectStore implements ObjectStore, FolderLister {
   constructor(
     private readonly inner: ObjectStore & Partial<FolderLister>,
-    private readonly metrics: Pick<WindowerMetrics, 's3Latency' | 's3Errors'>,
+    private readonly metrics: S3RequestMetrics,
   ) {}
 
   put(key: string, body: Uint8Array, contentType: string): Promise<void> {
