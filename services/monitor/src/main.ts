@@ -19,13 +19,12 @@ import { readConsumerLag } from './adapters/consumer-lag.js';
 import { createS3Client } from '@perpflow/s3';
 import { S3JsonStore } from './adapters/s3-reports.js';
 import { loadConfig } from './config.js';
-import { decodeBarMessage } from './domain/bar-input.js';
 import { parseBaseline } from './domain/drift-baseline.js';
 import { type Baseline, DriftBook } from './domain/drift-book.js';
-import { DailyDriftReport, driftReportKey } from './domain/drift-report.js';
+import { DailyDriftReport } from './domain/drift-report.js';
 import { feedFreshnessSlas } from './domain/feed-sla.js';
-import { publishDriftGauges } from './drift-gauges.js';
 import { createMonitorMetrics } from './metrics.js';
+import { MonitorLoop } from './monitor-loop.js';
 
 runService({
   name: 'monitor',
@@ -98,64 +97,29 @@ runService({
     exitWhenConsumerGivesUp(consumer, logger);
     await consumer.connect();
     await consumer.subscribe({ topics: [TOPICS.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
+    const loop = new MonitorLoop({
+      book,
+      report,
+      baseline,
+      store,
+      readLag: () => readConsumerLag(admin, config.MONITOR_LAG_GROUPS),
+      metrics,
+      logger,
+      now: Date.now,
+      prefix: config.S3_PREFIX,
+    });
     // No commits: the windows live in memory and are rebuilt from the retained topic on start.
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const input = decodeBarMessage(m.value);
-          if ('invalid' in input) {
-            metrics.barsIn.inc({ outcome: 'invalid' });
-            continue;
-          }
-          metrics.barsIn.inc({ outcome: book.add(input.bar) });
-        }
-      },
+      eachBatch: async ({ batch }) => loop.handleMessages(batch.messages.map((m) => m.value)),
     });
 
-    const evaluate = () => {
-      const now = Date.now();
-      try {
-        const { results, skipped } = book.evaluate(baseline);
-        publishDriftGauges(metrics, results, skipped, now);
-        report.record(results, now);
-        const breaches = results.filter((r) => r.breach);
-        if (breaches.length > 0)
-          logger.debug(
-            { breaches: breaches.map((b) => `${b.exchange} ${b.symbol} ${b.feature}`) },
-            'drift breaches',
-          );
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'drift evaluation failed');
-      }
-    };
-    const writeReport = async () => {
-      const now = Date.now();
-      const doc = report.toJSON(now);
-      if (!doc) return;
-      try {
-        await store.putJson(driftReportKey(config.S3_PREFIX, now), doc);
-        metrics.reportsWritten.inc();
-      } catch (err) {
-        metrics.reportErrors.inc();
-        logger.warn({ err: (err as Error).message }, 'drift report not written; next round retries');
-      }
-    };
-    const readLag = async () => {
-      try {
-        const lags = await readConsumerLag(admin, config.MONITOR_LAG_GROUPS);
-        metrics.consumerLag.reset();
-        for (const l of lags) metrics.consumerLag.set({ group: l.group, topic: l.topic }, l.messages);
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'consumer lag not read');
-      }
-    };
     const timers = [
-      setInterval(evaluate, config.MONITOR_EVAL_INTERVAL_MS),
-      setInterval(() => void writeReport(), config.MONITOR_REPORT_INTERVAL_MS),
-      setInterval(() => void readLag(), config.MONITOR_LAG_INTERVAL_MS),
+      setInterval(() => loop.evaluate(), config.MONITOR_EVAL_INTERVAL_MS),
+      setInterval(() => void loop.writeReport(), config.MONITOR_REPORT_INTERVAL_MS),
+      setInterval(() => void loop.readLag(), config.MONITOR_LAG_INTERVAL_MS),
     ];
-    void readLag();
+    void loop.readLag();
     ready = true;
     logger.info(
       {
@@ -173,7 +137,7 @@ runService({
         logger.info({ signal }, 'shutting down');
         ready = false;
         for (const t of timers) clearInterval(t);
-        await Promise.race([writeReport(), new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([loop.writeReport(), new Promise((r) => setTimeout(r, 5_000))]);
         await consumer.disconnect().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
         await server.close();
