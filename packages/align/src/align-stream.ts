@@ -68,6 +68,37 @@ export interface AlignStreamSnapshot {
 }
 
 const SELL = 0;
+
+/*
+ * Stored inputs are rows of numbers (compact snapshots, compares without allocation); these
+ * name their columns. Column 0 is each series' key time. Snapshots keep this layout.
+ */
+/** Candle: [openTimeMs, closed 0|1, volume, open, high, low, close, receivedAtMs]. */
+const CANDLE_CLOSED = 1;
+const CANDLE_VOLUME = 2;
+const CANDLE_OPEN = 3;
+const CANDLE_HIGH = 4;
+const CANDLE_LOW = 5;
+const CANDLE_CLOSE = 6;
+const CANDLE_RECEIVED = 7;
+/** Open interest: [eventTimeMs, openInterest, receivedAtMs]. */
+const OI_VALUE = 1;
+const OI_RECEIVED = 2;
+/** Settled funding: [fundingTimeMs, eventTimeMs (stamp), fundingRate, receivedAtMs]. */
+const SETTLED_STAMP = 1;
+const SETTLED_RATE = 2;
+const SETTLED_RECEIVED = 3;
+/** Predicted funding: [eventTimeMs, fundingTimeMs, fundingRate, receivedAtMs]. */
+const PREDICTED_FUNDING_TIME = 1;
+const PREDICTED_RATE = 2;
+const PREDICTED_RECEIVED = 3;
+/** Liquidation: [eventTimeMs, side (SELL|BUY), price, amount, receivedAtMs]. */
+const LIQ_SIDE = 1;
+const LIQ_PRICE = 2;
+const LIQ_AMOUNT = 3;
+const LIQ_RECEIVED = 4;
+/** The key time of any row. */
+const KEY_TIME = 0;
 const BUY = 1;
 
 /**
@@ -104,12 +135,20 @@ export class AlignStream {
   private consideredFromMs: number | null = null;
   private historyNextMs: number | null = null;
   private historyMarkMs: number | null = null;
-  private readonly candles = new InputSeries([], 1, byColumns(1, 2, 3, 4, 5, 6));
-  private readonly openInterest = new InputSeries([], 1, byColumns(1));
+  private readonly candles = new InputSeries(
+    [],
+    1,
+    byColumns(CANDLE_CLOSED, CANDLE_VOLUME, CANDLE_OPEN, CANDLE_HIGH, CANDLE_LOW, CANDLE_CLOSE),
+  );
+  private readonly openInterest = new InputSeries([], 1, byColumns(OI_VALUE));
   // Of two versions of one settlement, the earlier-stamped wins: a later stamp must not
   // change bars that close before it (no look-ahead).
-  private readonly settled = new InputSeries([], 1, (a, b) => b[1]! - a[1]! || a[2]! - b[2]!);
-  private readonly predicted = new InputSeries([], 1, byColumns(1, 2));
+  private readonly settled = new InputSeries(
+    [],
+    1,
+    (a, b) => b[SETTLED_STAMP]! - a[SETTLED_STAMP]! || a[SETTLED_RATE]! - b[SETTLED_RATE]!,
+  );
+  private readonly predicted = new InputSeries([], 1, byColumns(PREDICTED_FUNDING_TIME, PREDICTED_RATE));
   private readonly liquidations = new InputSeries([], 4, () => 0);
   private readonly emitted = new EmissionRecords<Emission>();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
@@ -264,7 +303,7 @@ export class AlignStream {
     if (!last) return [];
     const bars: AlignedBar[] = [];
     this.emitHistoryDue(bars, true);
-    bars.push(...this.advanceTo(last[0]! + this.tf + this.config.allowedLatenessMs));
+    bars.push(...this.advanceTo(last[KEY_TIME]! + this.tf + this.config.allowedLatenessMs));
     return bars;
   }
 
@@ -306,26 +345,26 @@ export class AlignStream {
       if (!candle) return null;
       filled = true;
     }
-    let knownAtMs = candle[7]!;
-    const closePrice = candle[6]!;
+    let knownAtMs = candle[CANDLE_RECEIVED]!;
+    const closePrice = candle[CANDLE_CLOSE]!;
 
     let openInterest: number | null = null;
     let openInterestTimeMs: number | null = null;
     const oi = this.openInterest.lastAtOrBefore(close);
-    if (oi && close - oi[0]! <= this.config.maxOpenInterestStalenessMs) {
-      openInterest = oi[1]!;
-      openInterestTimeMs = oi[0]!;
-      knownAtMs = Math.max(knownAtMs, oi[2]!);
+    if (oi && close - oi[KEY_TIME]! <= this.config.maxOpenInterestStalenessMs) {
+      openInterest = oi[OI_VALUE]!;
+      openInterestTimeMs = oi[KEY_TIME]!;
+      knownAtMs = Math.max(knownAtMs, oi[OI_RECEIVED]!);
     }
 
     let fundingRate: number | null = null;
     let fundingTimeMs: number | null = null;
     for (let i = this.settled.firstAtOrAfter(close + 1) - 1; i >= 0; i--) {
       const f = this.settled.rows[i]!;
-      if (f[1]! > close) continue; // stamped after the bar closed
-      fundingRate = f[2]!;
-      fundingTimeMs = f[0]!;
-      knownAtMs = Math.max(knownAtMs, f[3]!);
+      if (f[SETTLED_STAMP]! > close) continue; // stamped after the bar closed
+      fundingRate = f[SETTLED_RATE]!;
+      fundingTimeMs = f[KEY_TIME]!;
+      knownAtMs = Math.max(knownAtMs, f[SETTLED_RECEIVED]!);
       break;
     }
     const fundingStale =
@@ -335,23 +374,23 @@ export class AlignStream {
     let predictedFundingRate: number | null = null;
     let predictedFundingTimeMs: number | null = null;
     const p = this.predicted.lastAtOrBefore(close);
-    if (p && p[1]! > close) {
-      predictedFundingRate = p[2]!;
-      predictedFundingTimeMs = p[1]!;
-      knownAtMs = Math.max(knownAtMs, p[3]!);
+    if (p && p[PREDICTED_FUNDING_TIME]! > close) {
+      predictedFundingRate = p[PREDICTED_RATE]!;
+      predictedFundingTimeMs = p[PREDICTED_FUNDING_TIME]!;
+      knownAtMs = Math.max(knownAtMs, p[PREDICTED_RECEIVED]!);
     }
 
     let liqLongNotional = 0;
     let liqShortNotional = 0;
     let liqCount = 0;
     const rows = this.liquidations.rows;
-    for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![0]! < close; i++) {
+    for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![KEY_TIME]! < close; i++) {
       const l = rows[i]!;
-      const notional = l[2]! * l[3]!;
-      if (l[1] === SELL) liqLongNotional += notional;
+      const notional = l[LIQ_PRICE]! * l[LIQ_AMOUNT]!;
+      if (l[LIQ_SIDE] === SELL) liqLongNotional += notional;
       else liqShortNotional += notional;
       liqCount++;
-      knownAtMs = Math.max(knownAtMs, l[4]!);
+      knownAtMs = Math.max(knownAtMs, l[LIQ_RECEIVED]!);
     }
 
     return {
@@ -360,11 +399,11 @@ export class AlignStream {
       symbol: this.symbol,
       timeframe: this.timeframe,
       eventTimeMs: t,
-      open: filled ? closePrice : candle[3]!,
-      high: filled ? closePrice : candle[4]!,
-      low: filled ? closePrice : candle[5]!,
+      open: filled ? closePrice : candle[CANDLE_OPEN]!,
+      high: filled ? closePrice : candle[CANDLE_HIGH]!,
+      low: filled ? closePrice : candle[CANDLE_LOW]!,
       close: closePrice,
-      volume: filled ? 0 : candle[2]!,
+      volume: filled ? 0 : candle[CANDLE_VOLUME]!,
       openInterest,
       openInterestTimeMs,
       fundingRate,
@@ -384,6 +423,7 @@ export class AlignStream {
 
   private store(input: AlignInput): boolean {
     switch (input.feed) {
+      // Each row in its series' column order (the constants above).
       case 'ohlcv': {
         const c = input.record;
         return this.candles.upsert([
@@ -428,7 +468,7 @@ export class AlignStream {
         const t = input.record.openTimeMs;
         if (this.config.fillPolicy === 'skip') return [t, t];
         const next = this.candles.rows[this.candles.firstAtOrAfter(t + 1)];
-        return [t, next ? next[0]! - tf : Number.POSITIVE_INFINITY];
+        return [t, next ? next[KEY_TIME]! - tf : Number.POSITIVE_INFINITY];
       }
       case 'open_interest': {
         const e = input.record.eventTimeMs;
@@ -442,7 +482,7 @@ export class AlignStream {
           let usable = Number.POSITIVE_INFINITY;
           const rows = this.settled.rows;
           for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++)
-            usable = Math.min(usable, Math.max(rows[i]![0]!, rows[i]![1]!));
+            usable = Math.min(usable, Math.max(rows[i]![KEY_TIME]!, rows[i]![SETTLED_STAMP]!));
           const to = Number.isFinite(usable) ? this.firstClosingAtOrAfter(usable) - tf : usable;
           return [this.firstClosingAtOrAfter(Math.max(f.fundingTimeMs, f.eventTimeMs)), to];
         }
@@ -464,7 +504,7 @@ export class AlignStream {
   /** The last bar before the one the next row of `series` after t starts to change (+∞ when none). */
   private beforeNext(series: InputSeries, t: number): number {
     const next = series.rows[series.firstAtOrAfter(t + 1)];
-    return next ? this.firstClosingAtOrAfter(next[0]!) - this.tf : Number.POSITIVE_INFINITY;
+    return next ? this.firstClosingAtOrAfter(next[KEY_TIME]!) - this.tf : Number.POSITIVE_INFINITY;
   }
 
   /** Re-computes already-due bars in [from, to] and emits those that are new or changed. */
@@ -503,7 +543,7 @@ export class AlignStream {
         if (t < floor) {
           // A history gap older than the history's horizon is not filled: jump to the next candle.
           const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
-          t = Math.min(next ? next[0]! : end, floor);
+          t = Math.min(next ? next[KEY_TIME]! : end, floor);
           continue;
         }
       }
@@ -534,7 +574,7 @@ export class AlignStream {
   /** Whether an open-interest, funding or liquidation row lies before `ms`. */
   private hasAsOfInputsBefore(ms: number): boolean {
     return [this.openInterest, this.settled, this.predicted, this.liquidations].some(
-      (series) => (series.rows[0]?.[0] ?? ms) < ms,
+      (series) => (series.rows[0]?.[KEY_TIME] ?? ms) < ms,
     );
   }
 
@@ -567,11 +607,11 @@ export class AlignStream {
     }
     const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
     const fillFrom = this.lowestRevisableBar();
-    while (t <= lastDue || this.candles.at(t)?.[1] === 1) {
+    while (t <= lastDue || this.candles.at(t)?.[CANDLE_CLOSED] === 1) {
       if (t < fillFrom && !this.candles.at(t)) {
         // A gap older than the revision horizon is not filled: jump to the next candle.
         const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
-        t = Math.min(next ? next[0]! : fillFrom, fillFrom);
+        t = Math.min(next ? next[KEY_TIME]! : fillFrom, fillFrom);
         continue;
       }
       this.reconcile(t, out);
