@@ -124,6 +124,77 @@ export class PullError extends PerpflowError {
  * verified against its manifest's sha256 (a mismatch is re-read, then fails), rows
  * selected by range and as-of, gaps reported, Parquet written to outDir.
  */
+/** What one fetch gives the select-and-write step: a compacted month, or one window. */
+interface FetchedUnit {
+  compacted: boolean;
+  latest: AlignedBar[];
+  superseded: AlignedBar[];
+  /** The latest object's bytes, written as they are when every row is selected. */
+  latestBytes: Uint8Array;
+  bytes: number;
+  objectsVerified: number;
+  sources: PulledFile['sources'];
+  /** The object whose local path the rows are written under. */
+  objectKey: string;
+  coverage: Coverage[];
+  /** Planned windows it stands for. */
+  windows: number;
+}
+
+/**
+ * The units of one month group of a series: its compacted month when usable (one
+ * verified object for all the group's windows), else each window.
+ */
+async function* fetchUnits(
+  store: ObjectStore,
+  o: PullOptions,
+  series: Parameters<typeof fetchWindow>[2],
+  index: SeriesIndex | null,
+  group: ReturnType<typeof monthGroups>[number],
+): AsyncGenerator<FetchedUnit> {
+  const month =
+    index && o.useCompacted !== false
+      ? await fetchCompactedMonth(store, o.prefix, series, index, group.monthStartMs, o.asOfMs)
+      : null;
+  if (month) {
+    yield {
+      compacted: true,
+      latest: month.latest,
+      superseded: [],
+      latestBytes: month.latestBytes,
+      bytes: month.bytes,
+      objectsVerified: 1,
+      sources: [{ key: month.manifest.object.key, sha256: month.manifest.object.sha256 }],
+      objectKey: month.manifest.object.key,
+      coverage: group.windows.map((w) => ({
+        startMs: w.startMs,
+        endMs: w.endMs,
+        closed: w.closed,
+        maxTsMs: index?.windows.find((x) => x.startMs === w.startMs)?.maxTsMs ?? null,
+      })),
+      windows: group.windows.length,
+    };
+    return;
+  }
+  for (const w of group.windows) {
+    const got = await fetchWindow(store, o.prefix, series, w, o.asOfMs, o.integrityRetries ?? 2);
+    yield {
+      compacted: false,
+      latest: got.latest,
+      superseded: got.superseded,
+      latestBytes: got.latestBytes,
+      bytes: got.bytes,
+      objectsVerified: got.sources.length,
+      sources: got.sources,
+      objectKey: w.objectKey,
+      coverage: [
+        { startMs: w.startMs, endMs: w.endMs, closed: got.manifest.closed, maxTsMs: got.manifest.maxTsMs },
+      ],
+      windows: 1,
+    };
+  }
+}
+
 export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<PullReport> {
   const request: PullRequest = {
     exchanges: o.exchanges,
@@ -169,92 +240,39 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
       olderRevisions: 0,
     };
     const index = indexes.get(plan.indexKey) ?? null;
-    for (const group of monthGroups(plan.windows, index)) {
-      const month =
-        index && o.useCompacted !== false
-          ? await fetchCompactedMonth(store, o.prefix, plan.series, index, group.monthStartMs, o.asOfMs)
-          : null;
-      if (month) {
-        // One object for the month's planned windows: the same rows, selected the same way.
-        report.compactedMonths++;
-        report.bytesDownloaded += month.bytes;
-        report.objectsVerified += 1;
-        const sel = selectRows(month.latest, [], {
-          fromMs: o.fromMs,
-          toMs: o.toMs,
-          ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
-        });
+    const range = {
+      fromMs: o.fromMs,
+      toMs: o.toMs,
+      ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
+    };
+    for (const group of monthGroups(plan.windows, index))
+      for await (const unit of fetchUnits(store, o, plan.series, index, group)) {
+        // One step for a compacted month and for a window: select, count, write, report.
+        if (unit.compacted) report.compactedMonths++;
+        report.bytesDownloaded += unit.bytes;
+        report.objectsVerified += unit.objectsVerified;
+        const sel = selectRows(unit.latest, unit.superseded, range);
         s.notYetKnown += sel.notYetKnown;
         s.olderRevisions += sel.olderRevisions;
         seriesRows.push(...sel.rows);
-        for (const w of group.windows) {
-          const e = index?.windows.find((x) => x.startMs === w.startMs);
-          coverage.push({
-            startMs: w.startMs,
-            endMs: w.endMs,
-            closed: w.closed,
-            maxTsMs: e?.maxTsMs ?? null,
-          });
-        }
-        const sources = [{ key: month.manifest.object.key, sha256: month.manifest.object.sha256 }];
+        coverage.push(...unit.coverage);
         if (o.merge) {
           merged.push(...sel.rows);
-          mergedSources.push(...sources);
+          mergedSources.push(...unit.sources);
         } else if (sel.rows.length > 0) {
-          const unchanged = sel.rows.length === month.latest.length && sel.olderRevisions === 0;
-          const path = localFile(o.outDir, o.prefix, month.manifest.object.key);
-          await writeAtomically(
-            o.outDir,
-            path,
-            unchanged ? month.latestBytes : encodeBarsToParquet(sel.rows),
-          );
-          report.files.push({ path, rows: sel.rows.length, sources });
+          const unchanged = sel.rows.length === unit.latest.length && sel.olderRevisions === 0;
+          const path = localFile(o.outDir, o.prefix, unit.objectKey);
+          await writeAtomically(o.outDir, path, unchanged ? unit.latestBytes : encodeBarsToParquet(sel.rows));
+          report.files.push({ path, rows: sel.rows.length, sources: unit.sources });
         }
-        windowsDone += group.windows.length;
+        windowsDone += unit.windows;
         o.onProgress?.({
           windowsDone,
           windowsTotal,
           bytesDownloaded: report.bytesDownloaded,
-          key: month.manifest.object.key,
-        });
-        continue;
-      }
-      for (const w of group.windows) {
-        const got = await fetchWindow(store, o.prefix, plan.series, w, o.asOfMs, o.integrityRetries ?? 2);
-        report.bytesDownloaded += got.bytes;
-        report.objectsVerified += got.sources.length;
-        const sel = selectRows(got.latest, got.superseded, {
-          fromMs: o.fromMs,
-          toMs: o.toMs,
-          ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
-        });
-        s.notYetKnown += sel.notYetKnown;
-        s.olderRevisions += sel.olderRevisions;
-        seriesRows.push(...sel.rows);
-        coverage.push({
-          startMs: w.startMs,
-          endMs: w.endMs,
-          closed: got.manifest.closed,
-          maxTsMs: got.manifest.maxTsMs,
-        });
-        if (o.merge) {
-          merged.push(...sel.rows);
-          mergedSources.push(...got.sources);
-        } else if (sel.rows.length > 0) {
-          const unchanged = sel.rows.length === got.latest.length && sel.olderRevisions === 0;
-          const path = localFile(o.outDir, o.prefix, w.objectKey);
-          await writeAtomically(o.outDir, path, unchanged ? got.latestBytes : encodeBarsToParquet(sel.rows));
-          report.files.push({ path, rows: sel.rows.length, sources: got.sources });
-        }
-        windowsDone++;
-        o.onProgress?.({
-          windowsDone,
-          windowsTotal,
-          bytesDownloaded: report.bytesDownloaded,
-          key: w.objectKey,
+          key: unit.objectKey,
         });
       }
-    }
     s.rows = seriesRows.length;
     s.gaps = findBarGaps(
       seriesRows.sort((a, b) => a.eventTimeMs - b.eventTimeMs),
