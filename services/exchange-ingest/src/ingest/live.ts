@@ -1,5 +1,5 @@
 import { type Candle, type ExchangeId, type Timeframe, timeframeMs } from '@perpflow/contracts';
-import { type Logger, sleep } from '@perpflow/runtime';
+import { backoffDelayMs, type Logger, sleep } from '@perpflow/runtime';
 import type { CcxtExchange } from '../adapters/exchange.js';
 import { callExchange } from '../adapters/exchange.js';
 import { type CheckpointStore, checkpointKey } from '../adapters/checkpoints.js';
@@ -19,6 +19,10 @@ import { pageLimits } from '../domain/paging.js';
 import type { IngestMetrics } from '../metrics.js';
 import { publishNormalized } from './collector.js';
 import { forEachPaced, forEachPool, type RateGate } from './gate.js';
+
+/** A dropped stream's wait before it reconnects: the shared backoff with full jitter, 0.5 s doubling to 30 s. */
+const reconnectDelayMs = (failures: number): number =>
+  backoffDelayMs(failures, { baseDelayMs: 500, maxDelayMs: 30_000 });
 
 export interface LiveOptions {
   timeframe: Timeframe;
@@ -353,7 +357,7 @@ export class LiveIngestor {
           { exchange, err: (err as Error).message, failures },
           'candle stream dropped; reconnecting (REST fills the gap)',
         );
-        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal).catch(() => undefined);
+        await sleep(reconnectDelayMs(failures), signal).catch(() => undefined);
       }
     }
   }
@@ -485,7 +489,7 @@ export class LiveIngestor {
           { exchange, err: (err as Error).message, failures },
           'liquidation stream dropped; reconnecting',
         );
-        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal).catch(() => undefined);
+        await sleep(reconnectDelayMs(failures), signal).catch(() => undefined);
       }
     }
   }
