@@ -1,4 +1,6 @@
-import { BlockRandom, gaussFromHash, hashInts, roundTo, unit, valueNoise } from './random.js';
+import { BlockRandom, hashInts, roundTo, unit, valueNoise } from './random.js';
+import { openInterestAt, fundingSettlementAt, liquidationHourOf } from './derivatives.js';
+import { Lru } from './lru.js';
 import { buildSymbols, type SymbolSpec } from './symbols.js';
 import {
   type Candle,
@@ -42,29 +44,6 @@ interface DayBlock {
   quoteVolume: Float64Array;
   trades: Float64Array;
   takerBuy: Float64Array;
-}
-
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly capacity: number) {}
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: V): void {
-    this.map.set(key, v);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
-  }
-  deleteWhere(pred: (key: string) => boolean): void {
-    for (const k of [...this.map.keys()]) if (pred(k)) this.map.delete(k);
-  }
-  clear(): void {
-    this.map.clear();
-  }
 }
 
 export class UnknownSymbolError extends Error {
@@ -436,13 +415,7 @@ export class MarketModel {
   /** Open interest at the minute boundary at or before `timeMs` (priced at the last closed minute). */
   openInterest(symbol: string, timeMs: number): OpenInterestPoint {
     const s = this.spec(symbol);
-    const m = Math.floor(timeMs / MINUTE_MS) * MINUTE_MS;
-    const price = this.rawCandle(s, m - MINUTE_MS).close;
-    const x = m / MINUTE_MS;
-    const level =
-      0.25 * valueNoise(hashInts(s.key, 0x01), x / 360) + 0.08 * valueNoise(hashInts(s.key, 0x02), x / 30);
-    const oi = roundTo(s.baseOpenInterest * Math.exp(level) * (price / s.basePrice) ** 0.3, s.qtyDecimals);
-    return { symbol, timeMs: m, openInterest: oi, openInterestValue: roundTo(oi * price, 2) };
+    return openInterestAt(s, symbol, timeMs, (m) => this.rawCandle(s, m).close);
   }
 
   /** Open interest every `periodMs` (≥ 5 min) with timestamps in [fromMs, toMs]. */
@@ -458,26 +431,7 @@ export class MarketModel {
   /** The settlement at `fundingTimeMs` (must be a multiple of 8 h). */
   fundingSettlement(symbol: string, fundingTimeMs: number): FundingSettlement {
     const s = this.spec(symbol);
-    const k = Math.round(fundingTimeMs / FUNDING_INTERVAL_MS);
-    const rate = roundTo(
-      Math.max(
-        -0.0075,
-        Math.min(
-          0.0075,
-          0.0001 +
-            0.00025 * valueNoise(hashInts(s.key, 0xf1), k / 4) +
-            0.00005 * gaussFromHash(hashInts(s.key, k, 0xf2)),
-        ),
-      ),
-      8,
-    );
-    const price = this.rawCandle(s, k * FUNDING_INTERVAL_MS - MINUTE_MS).close;
-    return {
-      symbol,
-      fundingTimeMs: k * FUNDING_INTERVAL_MS,
-      rate,
-      markPrice: roundTo(price * (1 + rate), 8),
-    };
+    return fundingSettlementAt(s, symbol, fundingTimeMs, (m) => this.rawCandle(s, m).close);
   }
 
   /** Settlements with fundingTime in [fromMs, toMs], oldest first. */
@@ -534,40 +488,9 @@ export class MarketModel {
     const key = `${s.id}|${hour}`;
     const hit = this.liquidationBlocks.get(key);
     if (hit) return hit;
-    const rng = new BlockRandom(hashInts(s.key, hour, 0x11));
-    const lambda = this.burstsPerHour * this.regime(s.id, hour);
-    // Poisson by inversion
-    let bursts = 0;
-    for (let p = Math.exp(-lambda), acc = p, u = rng.next(); u > acc && bursts < 50; bursts++) {
-      p = (p * lambda) / (bursts + 1);
-      acc += p;
-    }
-    const events: LiquidationEvent[] = [];
-    for (let b = 0; b < bursts; b++) {
-      const minute = hour * HOUR_MS + Math.floor(rng.next() * 60) * MINUTE_MS;
-      const t0 = minute + Math.floor(rng.next() * 50_000);
-      const size = Math.min(10, 1 + Math.floor(-Math.log(rng.next() || 1e-9) * 2.5));
-      const c = this.rawCandle(s, minute);
-      const side: 'BUY' | 'SELL' = c.close < c.open ? 'SELL' : 'BUY';
-      for (let j = 0; j < size; j++) {
-        const ref = side === 'SELL' ? c.low * (1 - 0.002 * rng.next()) : c.high * (1 + 0.002 * rng.next());
-        const price = roundTo(ref, s.priceDecimals);
-        const avg = roundTo(price * (1 + (side === 'SELL' ? -1 : 1) * 0.0005 * rng.next()), s.priceDecimals);
-        const qty = Math.max(
-          10 ** -s.qtyDecimals,
-          roundTo(s.volumePerMinute * 0.05 * Math.exp(rng.gauss()), s.qtyDecimals),
-        );
-        events.push({
-          symbol: s.id,
-          timeMs: t0 + j * 1100 + Math.floor(rng.next() * 100),
-          side,
-          price,
-          averagePrice: avg,
-          qty,
-        });
-      }
-    }
-    events.sort((a, b) => a.timeMs - b.timeMs);
+    const events = liquidationHourOf(s, hour, this.burstsPerHour * this.regime(s.id, hour), (m) =>
+      this.rawCandle(s, m),
+    );
     this.liquidationBlocks.set(key, events);
     return events;
   }
