@@ -427,7 +427,7 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
       const started = Date.now();
       const id = p.backfill(range, LOAD_SYMBOLS);
       let c: Comparison;
-      let peak: Record<ServiceName, number>;
+      let peak: Partial<Record<ServiceName, number>>;
       try {
         c = await p.waitComplete(range, 900_000, LOAD_SYMBOLS);
       } finally {

@@ -306,12 +306,17 @@ export class Pipeline {
     return out;
   }
 
-  /** Samples rssMiB() every 250 ms until the returned function is called; it returns each peak. */
-  sampleRss(): () => Record<ServiceName, number> {
-    const peak: Record<ServiceName, number> = { ingest: 0, aligner: 0, windower: 0, archiver: 0 };
+  /**
+   * Samples rssMiB() every 250 ms until the returned function is called; it returns the peak
+   * of each service this pipeline runs (the archiver only when it was asked for): one never
+   * seen running shows as 0, which the callers refuse.
+   */
+  sampleRss(): () => Partial<Record<ServiceName, number>> {
+    const peak: Partial<Record<ServiceName, number>> = { ingest: 0, aligner: 0, windower: 0 };
+    if (this.withArchiver) peak.archiver = 0;
     const sample = () => {
       for (const [s, v] of Object.entries(this.rssMiB()) as [ServiceName, number][])
-        peak[s] = Math.max(peak[s], v);
+        if (s in peak) peak[s] = Math.max(peak[s] ?? 0, v);
     };
     sample();
     const timer = setInterval(sample, 250);
