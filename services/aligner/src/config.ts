@@ -37,7 +37,17 @@ export const AlignerConfigSchema = z.object({
   ALIGNER_FETCH_MAX_BYTES_PER_PARTITION: env
     .int(262_144, { min: 16_384 })
     .describe(
-      'bytes fetched per topic-partition per round: bounds how far one raw topic runs ahead of the others in event time (256 KiB ~ 750 candles ~ 12.5 h of one symbol); keep ALIGNER_REVISION_HORIZON_MS above that span',
+      'bytes fetched per topic-partition per round (256 KiB ~ 750 candles); the four raw topics are merged by record timestamp whatever this is (docs/ARCHITECTURE.md ③)',
+    ),
+  ALIGNER_MERGE_MAX_WAIT_MS: env
+    .int(30_000, { min: 100 })
+    .describe(
+      "how long a record waits for proof (the broker's high watermark) that an empty raw topic of its partition holds nothing published before it; then it goes ahead and perpflow_aligner_merge_forced_total counts it",
+    ),
+  ALIGNER_MERGE_MAX_QUEUED_BYTES: env
+    .int(4 * 1024 * 1024, { min: 65_536 })
+    .describe(
+      'bytes of fetched records a raw topic-partition may hold while waiting for its turn in the merged order; above it its fetches pause (memory: up to 48 topic-partitions × this)',
     ),
   ALIGNER_MAX_STREAMS_PER_PARTITION: env
     .int(5_000, { min: 1 })

@@ -23,6 +23,7 @@ import { publishVersionDescriptor } from './adapters/version-descriptor.js';
 import { loadConfig, loadEngineConfig } from './config.js';
 import { createPartitionEngine } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
+import { rawTopicEnds } from './adapters/topic-ends.js';
 import { AlignerPipeline, type PipelineStep } from './pipeline.js';
 import { datasetVersionOf } from './version.js';
 
@@ -59,6 +60,8 @@ runService({
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    const admin = kafka.admin();
+    await admin.connect();
     const consumer = kafka.consumer({
       groupId: config.ALIGNER_GROUP_ID,
       partitionAssigners: [CoPartitionedAssigner],
@@ -82,6 +85,11 @@ runService({
         everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
       },
       createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
+      ends: () => rawTopicEnds(admin, config.ALIGNER_GROUP_ID, config.ALIGNER_FROM_BEGINNING),
+      mergePolicy: {
+        maxWaitMs: config.ALIGNER_MERGE_MAX_WAIT_MS,
+        maxQueuedBytes: config.ALIGNER_MERGE_MAX_QUEUED_BYTES,
+      },
       metrics,
       logger,
       now: Date.now,
@@ -111,7 +119,9 @@ runService({
         ready = false;
         stopping.abort();
         await descriptor;
+        pipeline.close();
         await consumer.disconnect().catch(() => undefined);
+        await admin.disconnect().catch(() => undefined);
         await producer.disconnect().catch(() => undefined);
         redis.disconnect();
         await server.close();

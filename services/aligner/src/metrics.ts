@@ -79,8 +79,20 @@ export function createAlignerMetrics(registry: Registry = createRegistry('aligne
     }),
     batchFailures: new Counter({
       name: 'perpflow_aligner_batch_failures_total',
-      help: 'Batches that failed (Redis, Kafka or the engine) and are retried, per topic',
+      help: 'Steps that failed and are retried, by the raw topic of the records that failed (`state` when Redis or Kafka failed)',
       labelNames: ['topic'],
+      registers: [registry],
+    }),
+    mergeForced: new Counter({
+      name: 'perpflow_aligner_merge_forced_total',
+      help: 'Records taken ahead of an empty raw topic of their partition without proof it held nothing older (ALIGNER_MERGE_MAX_WAIT_MS ran out), by that topic',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    mergeQueued: new Gauge({
+      name: 'perpflow_aligner_merge_queued_records',
+      help: "Raw records fetched and waiting for their turn in the partition's merged order",
+      labelNames: ['partition'],
       registers: [registry],
     }),
     partitionStalled: new Gauge({

@@ -50,6 +50,9 @@ function setup() {
       pause: (t: { topic: string; partitions: number[] }[]) => void calls.push(`pause ${t[0]!.partitions}`),
     } as unknown as Consumer,
     producer: { send: async () => [] } as unknown as Producer,
+    // The other raw topics of partition 4 are empty.
+    ends: async () =>
+      new Map(Object.values(TOPICS.raw).map((t) => [t, new Map([[4, { high: 0n, start: 0n }]])])),
     state: store,
     createEngine: () => engine,
     metrics,
@@ -79,19 +82,22 @@ describe('aligner: a batch that fails every time', () => {
     assert.equal(await failures(), 3);
   });
 
-  it('counts attempts of the same batch only, and clears the stall once a batch succeeds', async () => {
+  it('counts attempts of the same records only, and clears the stall once a step succeeds', async () => {
     const { pipeline, calls, state, stalled } = setup();
     const hb = async () => {};
     await assert.rejects(pipeline.handleBatch(batch(7), hb));
-    await assert.rejects(pipeline.handleBatch(batch(8), hb)); // another batch: attempts restart
+    state.broken = false;
+    await pipeline.handleBatch(batch(7), hb); // record 7 goes through: its failure is forgotten
+    state.broken = true;
+    await assert.rejects(pipeline.handleBatch(batch(8), hb)); // record 8: attempts start at 1
     await assert.rejects(pipeline.handleBatch(batch(8), hb));
-    assert.deepEqual(calls, []);
-    await pipeline.handleBatch(batch(8), hb);
+    assert.equal(await stalled(), 0);
+    await pipeline.handleBatch(batch(8), hb); // the third attempt on 8 pauses
     assert.equal(await stalled(), 1);
-    state.broken = false; // fixed (e.g. after a deploy): the partition's next batch goes through
+    state.broken = false; // fixed (e.g. after a deploy): the partition's next step goes through
     await pipeline.handleBatch(batch(8), hb);
     assert.equal(await stalled(), 0);
-    assert.deepEqual(calls, ['pause 4', 'append', 'commit 9']);
+    assert.deepEqual(calls, ['append', 'commit 8', 'pause 4', 'append', 'commit 9']);
   });
 
   it('retries a Redis or Kafka failure for as long as it lasts (an outage), never pausing for it', async () => {

@@ -121,13 +121,22 @@ const BATCH_SIZE: Record<string, number> = {
   [TOPICS.raw.liquidation]: 3,
 };
 
+/** The Kafka timestamp of a raw message: the ingest publishes a record just after it received it. */
+function publishedAt(value: string): string {
+  try {
+    return String((JSON.parse(value) as { receivedAtMs: number }).receivedAtMs + 5);
+  } catch {
+    return String(T0 + 30 * MIN); // the poison record
+  }
+}
+
 function batchOf(topic: string, all: RawMessage[], from: number, count: number): Batch {
   const messages = all.slice(from, from + count).map((m, i) => ({
     offset: String(from + i),
     key: Buffer.from(m.key),
     value: Buffer.from(m.value),
     headers: { 'perpflow-producer': 'exchange-ingest' },
-    timestamp: '0',
+    timestamp: publishedAt(m.value),
     attributes: 0,
   }));
   return {
@@ -162,8 +171,18 @@ function testPipeline(o: {
   now: () => number;
   policy?: SnapshotPolicy;
   onCommit?: (list: { topic: string; offset: string }[]) => void;
+  /** Raw topic → its length (partition 0): the broker's high watermarks. Absent topics are empty. */
+  lengths?: Map<string, number>;
 }): AlignerPipeline {
   return new AlignerPipeline({
+    ends: async () =>
+      new Map(
+        Object.values(TOPICS.raw).map((t) => [
+          t,
+          new Map([[0, { high: BigInt(o.lengths?.get(t) ?? 0), start: 0n }]]),
+        ]),
+      ),
+    mergePolicy: { maxWaitMs: 3_600_000 },
     consumer: {
       commitOffsets: async (list: { topic: string; offset: string }[]) => o.onCommit?.(list),
     } as unknown as Consumer,
@@ -229,6 +248,7 @@ async function runProcess(
       for (const c of list) cluster.committed.set(c.topic, Number(c.offset));
     },
     now: () => (opts.clock.ms += 1_000),
+    lengths: new Map([...cluster.topics].map(([t, all]) => [t, all.length])),
     ...(opts.policy ? { policy: opts.policy } : {}),
   });
   // kafkajs resumes every topic at its committed offset.
@@ -391,16 +411,17 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     const cluster = new Cluster(rawTopics());
     const store = new MemoryStateStore();
     const clock = { ms: T0 + 86_400_000 };
-    const policy = { everyRecords: 25, everyMs: 3_600_000 };
+    const policy = { everyRecords: 20, everyMs: 3_600_000 };
     await runProcess(cluster, store, { order: 'round-robin', topicOrder: TOPIC_ORDER, policy, clock });
-    // 81 messages in 14 batches; snapshots after 25 records: the log holds what came after the last one.
+    // 81 messages in 14 steps of the merged order (a step ends where a topic's fetched records
+    // run out); a snapshot once 20 records are logged since the last: the log holds the rest.
     assert.equal(store.appends, 14);
-    assert.equal(store.snapshotWrites, 2);
+    assert.equal(store.snapshotWrites, 3);
     const stored = await store.load(0);
     assert.equal(stored.seq, 14);
     assert.ok(stored.log.length > 0 && stored.log.length < 14, `log of ${stored.log.length} batches`);
-    const logged = stored.log.reduce((n, e) => n + e.batch.messages.length, 0);
-    assert.ok(logged < 25, `${logged} records logged since the last snapshot`);
+    const logged = stored.log.reduce((n, e) => n + e.batches.reduce((k, b) => k + b.messages.length, 0), 0);
+    assert.ok(logged < 20, `${logged} records logged since the last snapshot`);
     assert.equal(stored.log.at(-1)!.seq, 14);
 
     // A new owner: its first batch is a re-delivery below the stored offsets (skipped);
@@ -417,6 +438,7 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     assert.equal(cluster.produced.length, before, 'no batch to process, so no restore either');
 
     const p2 = testPipeline({
+      lengths: new Map([...cluster.topics].map(([t, all]) => [t, all.length])),
       state: store,
       onSend: (topic, messages) => {
         for (const message of messages) cluster.produced.push({ topic, message });
@@ -424,7 +446,7 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
       now: () => (clock.ms += 1_000),
       policy,
     });
-    const topic = lastLogged.batch.topic;
+    const topic = lastLogged.batches.at(-1)!.topic;
     const all = cluster.topics.get(topic)!;
     await p2.handleBatch(batchOf(topic, all, all.length - 1, 1), heartbeat); // below the stored offset
     const republished = cluster.produced.slice(before);
@@ -506,7 +528,7 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     await zombie.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 20, 10), heartbeat);
     const stored = await store.load(0);
     assert.deepEqual(
-      stored.log.map((e) => [e.seq, e.batch.messages[0]!.offset]),
+      stored.log.map((e) => [e.seq, e.batches[0]!.messages[0]!.offset]),
       [
         [1, '0'],
         [2, '10'],

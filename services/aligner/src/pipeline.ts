@@ -1,10 +1,11 @@
-import { type Feed, feedOfTopic, PerpflowError, timeframeMs, TOPICS } from '@perpflow/contracts';
+import { type Feed, FEEDS, feedOfTopic, PerpflowError, timeframeMs, TOPICS } from '@perpflow/contracts';
 import { headersToStrings } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
-import type { Batch, Consumer, Message, Producer } from 'kafkajs';
+import type { Batch, Consumer, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { PartitionStateStore } from './adapters/partition-state.js';
 import { type BatchResult, type ConsumedBatch, runBatch } from './domain/batch.js';
 import type { PartitionEngine } from './domain/engine-types.js';
+import { type MergePlan, MergeQueue, type QueuedMessage } from './domain/merge.js';
 import type { AlignerMetrics } from './metrics.js';
 
 export { barMessage } from './domain/batch.js';
@@ -19,11 +20,35 @@ export interface SnapshotPolicy {
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyRecords: 50_000, everyMs: 60_000 };
 
+/** What the broker says of the raw topics' partitions (see MergeQueue): asked after `askedAtMs`. */
+export type RawTopicEnds = () => Promise<Map<string, Map<number, { high: bigint; start: bigint }>>>;
+
+export interface MergePolicy {
+  /**
+   * How long a record waits for proof that an empty raw topic holds nothing published
+   * before it (the broker's high watermark); past it the record is taken anyway and
+   * perpflow_aligner_merge_forced_total counts it. Default 30,000.
+   */
+  maxWaitMs: number;
+  /** Bytes queued per raw topic-partition above which its fetches pause. Default 4 MiB. */
+  maxQueuedBytes: number;
+  /** Records per step (one log entry, one produce, one commit). Default 5,000. */
+  maxStepRecords: number;
+}
+
+export const DEFAULT_MERGE_POLICY: MergePolicy = {
+  maxWaitMs: 30_000,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  maxStepRecords: 5_000,
+};
+
 export interface PipelineDeps {
   consumer: Consumer;
   producer: Producer;
   state: PartitionStateStore;
   createEngine: (snapshot: unknown | null) => PartitionEngine;
+  /** The raw topics' high watermarks and start offsets, per partition. */
+  ends: RawTopicEnds;
   metrics: AlignerMetrics;
   logger: Logger;
   now: () => number;
@@ -32,8 +57,9 @@ export interface PipelineDeps {
   /** The perpflow-dataset-version header of every bar written (version.ts). */
   datasetVersion?: string;
   snapshotPolicy?: SnapshotPolicy;
+  mergePolicy?: Partial<MergePolicy>;
   /**
-   * Failures in a row of the pure step on the same batch (same first offset) after which
+   * Failures in a row of the pure step on the same records (same first offset) after which
    * its partition is paused and reported stalled instead of retried again. Default 5.
    */
   maxBatchAttempts?: number;
@@ -47,77 +73,243 @@ interface PartitionRuntime {
   engine: PartitionEngine;
   /** topic → next offset included in the engine's state. */
   offsets: Record<string, string>;
-  /** Sequence number of the last batch in the engine's state (the partition's log). */
+  /** Sequence number of the last step in the engine's state (the partition's log). */
   seq: number;
   recordsSinceSnapshot: number;
   snapshotAtMs: number;
 }
 
 /**
- * consume raw batch (one topic-partition) → contract → engine → append the batch to the
+ * consume raw batches (any of the four topics of partition p) → merge them into one order
+ * (by record timestamp, domain/merge.ts) → contract → engine → append the step to the
  * partition's write-ahead log (Redis) → produce bars and dead letters (await acks=all) →
  * every N records / T ms a full snapshot that empties the log → commit offsets.
  *
  * Identity → content is stable across crashes because nothing is published before the
- * input order that produced it is durable: the log holds each batch's messages in the
- * order the engine took them and its `nowMs`. A new owner restores the snapshot, replays
- * the log through the engine (same inputs, same order → same bars) and publishes the
- * LAST logged batch's outputs again, since its produce may not have finished; every
- * earlier batch's produce was acknowledged before the next batch was logged. The logged
- * offsets win over committed ones: records below them are never processed twice.
- * See docs/ARCHITECTURE.md ④ for the crash table.
+ * input order that produced it is durable: the log holds each step's records in the order
+ * the engine took them. A new owner restores the snapshot, replays the log through the
+ * engine (same inputs, same order → same bars) and publishes the LAST logged step's
+ * outputs again, since its produce may not have finished; every earlier step's produce
+ * was acknowledged before the next step was logged. The logged offsets win over committed
+ * ones: records below them are never processed twice. Records queued but not yet in a
+ * step are above the committed offsets, so a new owner fetches them again.
+ * See docs/ARCHITECTURE.md ③ for the order and ④ for the crash table.
  */
 export class AlignerPipeline {
   private readonly partitions = new Map<number, PartitionRuntime>();
+  private readonly merges = new Map<number, MergeQueue>();
   private readonly inFlight = new Map<number, Promise<void>>();
+  /** `<topic>/<partition>` paused because its lane holds more than maxQueuedBytes. */
+  private readonly throttled = new Set<string>();
+  private readonly highWatermarks = new Map<string, bigint>();
+  private readonly deadlines = new Map<number, NodeJS.Timeout>();
+  private endsQuery: { askedAtMs: number; done: Promise<void> } | null = null;
 
-  /** `<topic>/<partition>` → the first offset of the batch that failed, and how often in a row. */
-  private readonly failures = new Map<string, { offset: string; attempts: number }>();
+  /** Partition → the first offset of the step that failed (`<topic>/<offset>`), and how often in a row. */
+  private readonly failures = new Map<number, { at: string; attempts: number }>();
 
   private readonly producerName: string;
   private readonly policy: SnapshotPolicy;
+  private readonly merge: MergePolicy;
   private readonly maxBatchAttempts: number;
+  private stopped = false;
 
   constructor(private readonly deps: PipelineDeps) {
     this.producerName = deps.producerName ?? 'aligner';
     this.policy = deps.snapshotPolicy ?? DEFAULT_SNAPSHOT_POLICY;
+    this.merge = { ...DEFAULT_MERGE_POLICY, ...deps.mergePolicy };
     this.maxBatchAttempts = deps.maxBatchAttempts ?? 5;
   }
 
-  /** Drops cached state on every rebalance: the next batch reloads the partition's snapshot and log. */
+  /**
+   * Drops cached state and queued records on every rebalance: the next batch reloads the
+   * partition's snapshot and log, and kafkajs fetches again from the committed offsets.
+   */
   onAssignment(assignment: Record<string, number[]>): void {
     this.partitions.clear();
+    this.merges.clear();
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
+    if (this.throttled.size > 0) {
+      this.deps.consumer.resume(
+        [...this.throttled].map((id) => {
+          const cut = id.lastIndexOf('/');
+          return { topic: id.slice(0, cut), partitions: [Number(id.slice(cut + 1))] };
+        }),
+      );
+      this.throttled.clear();
+    }
     this.deps.logger.info({ assignment }, 'partitions assigned; state reloads from snapshots');
   }
 
+  /** Stops the deadline timers (at shutdown). */
+  close(): void {
+    this.stopped = true;
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
+  }
+
+  /** Queues a fetched batch in its lane, then processes what the merge order allows. */
   async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
-    // One batch of a partition at a time. After a rebalance kafkajs may hand the same
-    // partition's records to a new fetch loop while the previous batch is still being
-    // saved; loading the partition then would read an older state and produce that
-    // batch's bars a second time. Waiting for the batch in flight avoids it.
-    const previous = this.inFlight.get(batch.partition) ?? Promise.resolve();
+    const feed = feedOfTopic(batch.topic);
+    if (!feed) throw new Error(`aligner subscribed to unexpected topic ${batch.topic}`);
+    const receivedAtMs = this.deps.now();
+    this.highWatermarks.set(`${batch.topic}/${batch.partition}`, BigInt(batch.highWatermark));
+    await this.serial(batch.partition, async () => {
+      const merge = this.mergeFor(batch.partition);
+      merge.push(
+        feed,
+        batch.messages.map((m) => queued(m, receivedAtMs)),
+      );
+      this.throttle(batch.partition, merge);
+      await this.drainOrNote(batch.partition, heartbeat);
+    });
+  }
+
+  /**
+   * One thing at a time per partition. After a rebalance kafkajs may hand the same
+   * partition's records to a new fetch loop while the previous step is still being saved;
+   * loading the partition then would read an older state and produce that step's bars a
+   * second time. Waiting for the work in flight avoids it.
+   */
+  private async serial(partition: number, work: () => Promise<void>): Promise<void> {
+    const previous = this.inFlight.get(partition) ?? Promise.resolve();
     let release = () => {};
     const mine = new Promise<void>((r) => {
       release = r;
     });
     const chain = previous.then(() => mine);
-    this.inFlight.set(batch.partition, chain);
+    this.inFlight.set(partition, chain);
     await previous;
     try {
-      await this.process(batch, heartbeat);
-      this.noteSuccess(batch);
-    } catch (err) {
-      // The engine may hold inputs whose log entry or outputs are not durable: forget it,
-      // so the retry starts again from Redis (snapshot + log: state and offsets agree).
-      this.partitions.delete(batch.partition);
-      if (!this.noteFailure(batch, err)) throw err;
+      await work();
     } finally {
       release();
-      if (this.inFlight.get(batch.partition) === chain) this.inFlight.delete(batch.partition);
+      if (this.inFlight.get(partition) === chain) this.inFlight.delete(partition);
     }
   }
 
-  /** runBatch, its failures marked as the code's (pure: the same batch fails the same way). */
+  /** drain, its failures counted: thrown to kafkajs (which fetches again) unless the partition is now paused. */
+  private async drainOrNote(partition: number, heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await this.drain(partition, heartbeat);
+    } catch (err) {
+      // The engine may hold inputs whose log entry or outputs are not durable: forget it,
+      // so the retry starts again from Redis (snapshot + log: state and offsets agree).
+      this.partitions.delete(partition);
+      if (!this.noteFailure(partition, err)) throw err;
+    }
+  }
+
+  /** Steps while the merge order allows; one question to the broker when an empty lane holds it up. */
+  private async drain(partition: number, heartbeat: () => Promise<void>): Promise<void> {
+    const merge = this.mergeFor(partition);
+    let asked = false;
+    for (;;) {
+      if (this.merges.get(partition) !== merge) return; // reassigned meanwhile: the new lanes take over
+      const rt = await this.runtimeFor(partition, heartbeat); // sets the lanes' floors
+      const plan = merge.plan(this.deps.now(), this.merge.maxStepRecords);
+      if (plan.items.length === 0) {
+        if (!plan.waiting) return;
+        if (!asked) {
+          asked = true;
+          await this.askEnds(plan.waiting.endsAfterMs);
+          continue;
+        }
+        this.armDeadline(partition, plan.waiting.deadlineMs);
+        return;
+      }
+      for (const f of plan.forced) {
+        this.deps.metrics.mergeForced.inc({ topic: TOPICS.raw[f] });
+        this.deps.logger.warn(
+          { partition, topic: TOPICS.raw[f], waitedMs: this.merge.maxWaitMs },
+          'no proof within ALIGNER_MERGE_MAX_WAIT_MS that this raw topic holds nothing older: records of the other topics went ahead of it (perpflow_aligner_merge_forced_total)',
+        );
+      }
+      await this.step(partition, rt, plan, heartbeat);
+      merge.drop(plan.taken);
+      this.noteSuccess(partition);
+      this.throttle(partition, merge);
+    }
+  }
+
+  /** The broker's ends of every raw topic, asked at or after `afterMs`; one question in flight at a time. */
+  private async askEnds(afterMs: number): Promise<void> {
+    for (;;) {
+      const q = this.endsQuery;
+      if (q && q.askedAtMs >= afterMs) return q.done;
+      if (q) {
+        await q.done.catch(() => undefined);
+        if (this.endsQuery !== q) continue;
+      }
+      const askedAtMs = this.deps.now();
+      const done = this.deps.ends().then((ends) => {
+        for (const [topic, byPartition] of ends) {
+          const feed = feedOfTopic(topic);
+          if (!feed) continue;
+          for (const [partition, end] of byPartition)
+            this.merges.get(partition)?.noteEnd(feed, { ...end, askedAtMs });
+        }
+      });
+      const query = { askedAtMs, done };
+      this.endsQuery = query;
+      try {
+        await done;
+      } catch (err) {
+        if (this.endsQuery === query) this.endsQuery = null;
+        this.deps.logger.warn({ err: (err as Error).message }, "asking the raw topics' ends failed; retried");
+      }
+      return;
+    }
+  }
+
+  /** Processes the partition again at `atMs` (the wait bound of the record that waits). */
+  private armDeadline(partition: number, atMs: number): void {
+    if (this.stopped || this.deadlines.has(partition)) return;
+    const t = setTimeout(
+      () => {
+        this.deadlines.delete(partition);
+        this.serial(partition, () => this.drainOrNote(partition, async () => {})).catch((err) => {
+          this.deps.logger.warn(
+            { partition, err: (err as Error).message },
+            'processing at the wait bound failed; retried',
+          );
+          this.armDeadline(partition, this.deps.now() + 1_000);
+        });
+      },
+      Math.max(0, atMs - this.deps.now()) + 1,
+    );
+    t.unref();
+    this.deadlines.set(partition, t);
+  }
+
+  /** Pauses a lane's fetches above maxQueuedBytes and resumes it below half of that. */
+  private throttle(partition: number, merge: MergeQueue): void {
+    for (const feed of FEEDS) {
+      const topic = TOPICS.raw[feed];
+      const id = `${topic}/${partition}`;
+      const bytes = merge.bytesOf(feed);
+      if (!this.throttled.has(id) && bytes > this.merge.maxQueuedBytes) {
+        this.throttled.add(id);
+        this.deps.consumer.pause([{ topic, partitions: [partition] }]);
+      } else if (this.throttled.has(id) && bytes <= this.merge.maxQueuedBytes / 2) {
+        this.throttled.delete(id);
+        this.deps.consumer.resume([{ topic, partitions: [partition] }]);
+      }
+    }
+    this.deps.metrics.mergeQueued.set({ partition: String(partition) }, merge.size());
+  }
+
+  private mergeFor(partition: number): MergeQueue {
+    let m = this.merges.get(partition);
+    if (!m) {
+      m = new MergeQueue(this.merge.maxWaitMs);
+      this.merges.set(partition, m);
+    }
+    return m;
+  }
+
+  /** runBatch, its failures marked as the code's (pure: the same records fail the same way). */
   private run(engine: PartitionEngine, batch: ConsumedBatch): BatchResult {
     try {
       return runBatch(engine, batch, this.producerName, this.deps.datasetVersion);
@@ -127,29 +319,31 @@ export class AlignerPipeline {
   }
 
   /**
-   * Counts a failed batch. Redis or Kafka failing is retried for as long as it lasts (an
-   * outage). The pure step failing on the same batch `maxBatchAttempts` times in a row is
-   * a record or state the code cannot handle: its partition is paused (the others go
-   * on), perpflow_aligner_partition_stalled says so and the alert AlignerPartitionStalled
-   * fires; never a silent retry loop. Nothing past the batch is committed, so a restart
-   * after the fix resumes there. True when paused.
+   * Counts a failed step. Redis or Kafka failing is retried for as long as it lasts (an
+   * outage). The pure step failing on the same records `maxBatchAttempts` times in a row
+   * is a record or state the code cannot handle: the partition's four raw topics are
+   * paused (the other partitions go on), perpflow_aligner_partition_stalled says so and
+   * the alert AlignerPartitionStalled fires; never a silent retry loop. Nothing past the
+   * step is committed, so a restart after the fix resumes there. True when paused.
    */
-  private noteFailure(batch: Batch, err: unknown): boolean {
-    const { topic, partition } = batch;
+  private noteFailure(partition: number, err: unknown): boolean {
+    const topic = err instanceof BatchProcessingError ? err.topic : 'state';
     this.deps.metrics.batchFailures.inc({ topic });
     if (!(err instanceof BatchProcessingError)) return false;
-    const offset = batch.messages[0]?.offset ?? '';
-    const id = `${topic}/${partition}`;
-    const prev = this.failures.get(id);
-    const attempts = prev?.offset === offset ? prev.attempts + 1 : 1;
-    this.failures.set(id, { offset, attempts });
-    const context = { topic, partition, offset, attempts, err: err.message };
+    const at = `${err.topic}/${err.offset}`;
+    const prev = this.failures.get(partition);
+    const attempts = prev?.at === at ? prev.attempts + 1 : 1;
+    this.failures.set(partition, { at, attempts });
+    const context = { topic: err.topic, partition, offset: err.offset, attempts, err: err.message };
     if (attempts < this.maxBatchAttempts) {
       this.deps.logger.warn(context, 'batch failed; retried');
       return false;
     }
-    this.deps.metrics.partitionStalled.set({ topic, partition: String(partition) }, 1);
-    this.deps.consumer.pause([{ topic, partitions: [partition] }]);
+    this.deps.metrics.partitionStalled.set({ topic: err.topic, partition: String(partition) }, 1);
+    this.deps.consumer.pause(Object.values(TOPICS.raw).map((t) => ({ topic: t, partitions: [partition] })));
+    const timer = this.deadlines.get(partition);
+    if (timer) clearTimeout(timer);
+    this.deadlines.delete(partition);
     this.deps.logger.error(
       context,
       'the same batch failed every attempt: partition paused (perpflow_aligner_partition_stalled); fix the cause and restart the aligner',
@@ -157,49 +351,56 @@ export class AlignerPipeline {
     return true;
   }
 
-  private noteSuccess(batch: Batch): void {
-    const id = `${batch.topic}/${batch.partition}`;
-    if (!this.failures.delete(id)) return;
-    this.deps.metrics.partitionStalled.set({ topic: batch.topic, partition: String(batch.partition) }, 0);
+  private noteSuccess(partition: number): void {
+    const prev = this.failures.get(partition);
+    if (!prev) return;
+    this.failures.delete(partition);
+    const topic = prev.at.slice(0, prev.at.lastIndexOf('/'));
+    this.deps.metrics.partitionStalled.set({ topic, partition: String(partition) }, 0);
   }
 
-  private async process(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
-    const { topic, partition } = batch;
-    const feed = feedOfTopic(topic);
-    if (!feed) throw new Error(`aligner subscribed to unexpected topic ${topic}`);
-    const rt = await this.runtimeFor(partition, heartbeat);
-    const floor = BigInt(rt.offsets[topic] ?? '0');
-    const fresh = batch.messages.filter((m) => BigInt(m.offset) >= floor);
-    if (fresh.length === 0) return;
-    this.deps.metrics.recordsIn.inc({ feed }, fresh.length);
+  /** The plan's records as runs of one topic each, in the merged order. */
+  private runsOf(partition: number, plan: MergePlan, nowMs: number): ConsumedBatch[] {
+    const runs: ConsumedBatch[] = [];
+    let cur: ConsumedBatch | null = null;
+    for (const { feed, message } of plan.items) {
+      if (!cur || cur.feed !== feed) {
+        cur = { topic: TOPICS.raw[feed], partition, feed, nowMs, messages: [] };
+        runs.push(cur);
+      }
+      const { receivedAtMs: _r, bytes: _b, ...m } = message;
+      cur.messages.push(m);
+    }
+    return runs;
+  }
 
-    const consumed: ConsumedBatch = {
-      topic,
-      partition,
-      feed,
-      nowMs: this.deps.now(),
-      messages: fresh.map((m) => ({
-        offset: m.offset,
-        key: m.key?.toString('utf8') ?? null,
-        value: m.value,
-        headers: headersToStrings(m.headers),
-      })),
-    };
-    const result = this.run(rt.engine, consumed);
-    const offsets = { ...rt.offsets, [topic]: (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString() };
-    // Write-ahead: the batch (its input order and nowMs) is durable before any of its output is.
-    await this.deps.state.append(partition, { seq: rt.seq + 1, batch: consumed, offsets });
+  private async step(
+    partition: number,
+    rt: PartitionRuntime,
+    plan: MergePlan,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const runs = this.runsOf(partition, plan, this.deps.now());
+    const results = runs.map((run) => this.run(rt.engine, run));
+    const offsets = { ...rt.offsets };
+    for (const run of runs)
+      offsets[run.topic] = (BigInt(run.messages[run.messages.length - 1]!.offset) + 1n).toString();
+    // Write-ahead: the step (its input order) is durable before any of its output is.
+    await this.deps.state.append(partition, { seq: rt.seq + 1, batches: runs, offsets });
     rt.seq += 1;
     rt.offsets = offsets;
-    rt.recordsSinceSnapshot += fresh.length;
+    rt.recordsSinceSnapshot += plan.items.length;
     this.deps.atStep?.('after-log-append');
-    await heartbeat(); // a long batch on a starved CPU must not outlive the session
+    await heartbeat(); // a long step on a starved CPU must not outlive the session
 
-    await this.publish(result);
+    await this.publish(results);
     this.deps.atStep?.('after-produce');
     const acked = this.deps.now();
     await heartbeat();
-    this.count(feed, result, acked);
+    runs.forEach((run, i) => {
+      this.deps.metrics.recordsIn.inc({ feed: run.feed }, run.messages.length);
+      this.count(run.feed, results[i]!, acked);
+    });
 
     if (
       rt.recordsSinceSnapshot >= this.policy.everyRecords ||
@@ -217,19 +418,28 @@ export class AlignerPipeline {
       this.deps.atStep?.('after-snapshot');
     }
     this.deps.atStep?.('before-commit');
-    await this.deps.consumer.commitOffsets([{ topic, partition, offset: rt.offsets[topic]! }]);
-    this.deps.metrics.consumerLag.set(
-      { topic, partition: String(partition) },
-      Number(BigInt(batch.highWatermark) - BigInt(rt.offsets[topic]!)),
+    const topics = [...new Set(runs.map((r) => r.topic))];
+    await this.deps.consumer.commitOffsets(
+      topics.map((topic) => ({ topic, partition, offset: rt.offsets[topic]! })),
     );
+    for (const topic of topics) {
+      const hw = this.highWatermarks.get(`${topic}/${partition}`);
+      if (hw !== undefined)
+        this.deps.metrics.consumerLag.set(
+          { topic, partition: String(partition) },
+          Math.max(0, Number(hw - BigInt(rt.offsets[topic]!))),
+        );
+    }
     await heartbeat();
   }
 
   /** Bars, then dead letters, in bounded requests (one record batch must stay under message.max.bytes). */
-  private async publish(result: BatchResult): Promise<void> {
+  private async publish(results: readonly BatchResult[]): Promise<void> {
+    const bars = results.flatMap((r) => r.barMessages);
+    const dead = results.flatMap((r) => r.deadLetters);
     for (const [topicName, messages] of [
-      [TOPICS.alignedBar, result.barMessages],
-      [TOPICS.deadLetter, result.deadLetters],
+      [TOPICS.alignedBar, bars],
+      [TOPICS.deadLetter, dead],
     ] as const)
       for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES))
         await this.deps.producer.send({ topic: topicName, messages: chunk });
@@ -263,8 +473,9 @@ export class AlignerPipeline {
 
   /**
    * The partition's engine: snapshot + the log replayed in order with outputs discarded,
-   * except the last logged batch, whose outputs are published again (at-least-once,
-   * byte-identical content) because its produce may have been cut short.
+   * except the last logged step, whose outputs are published again (at-least-once,
+   * byte-identical content) because its produce may have been cut short. Its lanes drop
+   * what the state already holds.
    */
   private async runtimeFor(partition: number, heartbeat: () => Promise<void>): Promise<PartitionRuntime> {
     let rt = this.partitions.get(partition);
@@ -272,33 +483,43 @@ export class AlignerPipeline {
     const stored = await this.deps.state.load(partition);
     const engine = this.deps.createEngine(stored.snapshot?.state ?? null);
     const offsets: Record<string, string> = { ...(stored.snapshot?.offsets ?? {}) };
-    let last: BatchResult | null = null;
+    let last: BatchResult[] = [];
     let records = 0;
     for (const entry of stored.log) {
-      // An entry below the offsets already in the state (a snapshot written by a writer
-      // that did not know the log, e.g. an older version during a rolling deploy) is in
-      // that state already: applying it twice would change content.
-      const first = entry.batch.messages[0];
-      if (first && BigInt(first.offset) < BigInt(offsets[entry.batch.topic] ?? '0')) {
-        this.deps.logger.warn(
-          { partition, seq: entry.seq, topic: entry.batch.topic, offset: first.offset },
-          'log entry below the snapshot offsets skipped',
-        );
-        continue;
+      const results: BatchResult[] = [];
+      const before = { ...offsets };
+      for (const batch of entry.batches) {
+        // A run below the offsets already in the state (a snapshot written by a writer
+        // that did not know the log, e.g. an older version during a rolling deploy) is in
+        // that state already: applying it twice would change content.
+        const first = batch.messages[0];
+        if (first && BigInt(first.offset) < BigInt(before[batch.topic] ?? '0')) {
+          this.deps.logger.warn(
+            { partition, seq: entry.seq, topic: batch.topic, offset: first.offset },
+            'log entry below the snapshot offsets skipped',
+          );
+          continue;
+        }
+        results.push(this.run(engine, batch));
+        offsets[batch.topic] = entry.offsets[batch.topic]!;
+        records += batch.messages.length;
       }
-      last = this.run(engine, entry.batch);
-      offsets[entry.batch.topic] = entry.offsets[entry.batch.topic]!;
-      records += entry.batch.messages.length;
+      last = results;
     }
     const seq = stored.log.at(-1)?.seq ?? stored.seq;
     if (seq !== stored.seq)
       throw new Error(`partition ${partition}: log ends at ${seq} but the sequence is ${stored.seq}`);
-    if (last) {
+    if (last.length > 0) {
       await heartbeat();
       await this.publish(last);
     }
     rt = { engine, offsets, seq, recordsSinceSnapshot: records, snapshotAtMs: this.deps.now() };
     this.partitions.set(partition, rt);
+    const merge = this.mergeFor(partition);
+    for (const feed of FEEDS) {
+      const o = offsets[TOPICS.raw[feed]];
+      merge.setFloor(feed, o === undefined ? null : BigInt(o));
+    }
     this.deps.logger.info(
       {
         partition,
@@ -313,15 +534,37 @@ export class AlignerPipeline {
   }
 }
 
-/** The pure step (decode, engine) threw on a batch: a bug or state it cannot handle, not an outage. */
+/**
+ * A fetched message as its lane holds it. Its timestamp is capped at its receipt: a
+ * producer clock ahead (or a forged timestamp) cannot hold its partition back.
+ */
+function queued(m: KafkaMessage, receivedAtMs: number): QueuedMessage {
+  const key = m.key?.toString('utf8') ?? null;
+  const ts = Number(m.timestamp);
+  return {
+    offset: m.offset,
+    key,
+    value: m.value,
+    headers: headersToStrings(m.headers),
+    timestampMs: Number.isFinite(ts) ? Math.min(ts, receivedAtMs) : receivedAtMs,
+    receivedAtMs,
+    bytes: (m.key?.length ?? 0) + (m.value?.length ?? 0) + 64,
+  };
+}
+
+/** The pure step (decode, engine) threw on a run of records: a bug or state it cannot handle, not an outage. */
 export class BatchProcessingError extends PerpflowError {
   readonly code = 'ALIGNER_BATCH_PROCESSING';
   readonly retriable = false;
+  readonly topic: string;
+  readonly offset: string;
   constructor(batch: ConsumedBatch, cause: unknown) {
     super(
       `processing ${batch.topic}[${batch.partition}] from offset ${batch.messages[0]?.offset ?? '?'} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause, context: { topic: batch.topic, partition: batch.partition } },
     );
+    this.topic = batch.topic;
+    this.offset = batch.messages[0]?.offset ?? '';
   }
 }
 

@@ -15,11 +15,15 @@ export interface PartitionSnapshot {
   savedAtMs: number;
 }
 
-/** One batch of the write-ahead log: the batch as the engine saw it and the offsets after it. */
+/**
+ * One step of the write-ahead log: the runs of records in the order the engine took them
+ * (one run per raw topic, in the merged order of docs/ARCHITECTURE.md ③), and the offsets
+ * after them.
+ */
 export interface LoggedBatch {
   /** 1, 2, 3, … for the partition, never reused (a snapshot does not reset it). */
   seq: number;
-  batch: ConsumedBatch;
+  batches: ConsumedBatch[];
   /** topic → next offset to process after this batch (all four raw topics). */
   offsets: Record<string, string>;
 }
@@ -130,42 +134,59 @@ function stale(err: unknown, partition: number, expected: number): unknown {
 
 /** JSON of one log entry. Values travel as latin1 text: exact for any bytes, and plain for ASCII JSON. */
 export function encodeLoggedBatch(e: LoggedBatch): string {
-  const b = e.batch;
   return JSON.stringify({
     seq: e.seq,
     offsets: e.offsets,
-    topic: b.topic,
-    partition: b.partition,
-    feed: b.feed,
-    nowMs: b.nowMs,
-    messages: b.messages.map((m) => [
-      m.offset,
-      m.key,
-      m.value === null ? null : m.value.toString('latin1'),
-      m.headers,
-    ]),
+    batches: e.batches.map((b) => ({
+      topic: b.topic,
+      partition: b.partition,
+      feed: b.feed,
+      nowMs: b.nowMs,
+      messages: b.messages.map((m) => [
+        m.offset,
+        m.key,
+        m.value === null ? null : m.value.toString('latin1'),
+        m.headers,
+        m.timestampMs ?? null,
+      ]),
+    })),
   });
 }
 
+type EncodedMessage = [string, string | null, string | null, Record<string, string>, (number | null)?];
+interface EncodedBatch {
+  topic: string;
+  partition: number;
+  feed: Feed;
+  nowMs: number;
+  messages: EncodedMessage[];
+}
+
+/** Also reads the entries of earlier versions: one batch of one topic, no timestamps. */
 export function decodeLoggedBatch(text: string): LoggedBatch {
   const j = JSON.parse(text) as {
     seq: number;
     offsets: Record<string, string>;
-    topic: string;
-    partition: number;
-    feed: Feed;
-    nowMs: number;
-    messages: [string, string | null, string | null, Record<string, string>][];
-  };
-  const messages: ConsumedMessage[] = j.messages.map(([offset, key, value, headers]) => ({
-    offset,
-    key,
-    value: value === null ? null : Buffer.from(value, 'latin1'),
-    headers,
-  }));
+    batches?: EncodedBatch[];
+  } & Partial<EncodedBatch>;
+  const batches = j.batches ?? [j as EncodedBatch];
   return {
     seq: j.seq,
     offsets: j.offsets,
-    batch: { topic: j.topic, partition: j.partition, feed: j.feed, nowMs: j.nowMs, messages },
+    batches: batches.map((b) => ({
+      topic: b.topic,
+      partition: b.partition,
+      feed: b.feed,
+      nowMs: b.nowMs,
+      messages: b.messages.map(
+        ([offset, key, value, headers, timestampMs]): ConsumedMessage => ({
+          offset,
+          key,
+          value: value === null ? null : Buffer.from(value, 'latin1'),
+          headers,
+          ...(typeof timestampMs === 'number' ? { timestampMs } : {}),
+        }),
+      ),
+    })),
   };
 }

@@ -19,12 +19,20 @@ export interface ConsumedMessage {
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /**
+   * The record's Kafka timestamp (the ingest's publish time), capped at the time the
+   * aligner received it: the quality rules' "now" for this record, so the verdict is the
+   * same whenever the record is processed. Absent in log entries of older versions, which
+   * used the batch's `nowMs`.
+   */
+  timestampMs?: number;
 }
 
 /**
- * One batch of one raw topic-partition as the engine saw it. The engine's output is a
- * function of its state before the batch and of this (messages in order, and `nowMs`),
- * which is why the pipeline logs it before publishing anything it produced.
+ * A run of one raw topic-partition's records as the engine saw it. The engine's output is
+ * a function of its state before the run and of this (messages in order, their
+ * timestamps), which is why the pipeline logs it before publishing anything it produced.
+ * `nowMs` is when it was processed: the dead letters' and bars' processing time only.
  */
 export interface ConsumedBatch {
   topic: string;
@@ -58,9 +66,20 @@ export function runBatch(
 ): BatchResult {
   const { topic, partition, feed, nowMs } = batch;
   const kind = FEED_RECORD_KIND[feed];
-  const inputs: EngineInput<DeadLetterSource>[] = [];
   const deadLetters: Message[] = [];
   const contractRules: string[] = [];
+  const output: EngineOutput<DeadLetterSource> = { bars: [], rejected: [], hits: [], watermarks: new Map() };
+  // Records with the same rule time go to the engine together (apply is record by record).
+  let inputs: EngineInput<DeadLetterSource>[] = [];
+  let inputsNowMs = nowMs;
+  const applyInputs = () => {
+    const out = engine.apply(inputs, inputsNowMs);
+    output.bars.push(...out.bars);
+    output.rejected.push(...out.rejected);
+    output.hits.push(...out.hits);
+    for (const [k, wm] of out.watermarks) output.watermarks.set(k, wm);
+    inputs = [];
+  };
   for (const m of batch.messages) {
     const ref: DeadLetterSource = {
       topic,
@@ -72,6 +91,9 @@ export function runBatch(
     };
     const checked = checkRaw(kind, m.key, m.value);
     if ('record' in checked) {
+      const ruleNowMs = m.timestampMs ?? nowMs;
+      if (inputs.length > 0 && ruleNowMs !== inputsNowMs) applyInputs();
+      inputsNowMs = ruleNowMs;
       inputs.push({ feed, record: checked.record, ref });
       continue;
     }
@@ -89,7 +111,7 @@ export function runBatch(
       ),
     );
   }
-  const output = engine.apply(inputs, nowMs);
+  if (inputs.length > 0) applyInputs();
   for (const r of output.rejected)
     deadLetters.push(
       deadLetterToMessage(

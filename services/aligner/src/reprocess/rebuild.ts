@@ -16,6 +16,7 @@ import {
 } from '@perpflow/dataset';
 import { checkRaw } from '../domain/batch.js';
 import { QualityAlignEngine } from '../domain/engine.js';
+import { firstLane } from '../domain/merge.js';
 import { type ReprocessJobData, readMarginsMs } from './plan.js';
 
 /** One window of a job, ready for prepareWindowWrite (the caller adds prefix and writer). */
@@ -44,26 +45,13 @@ const DAY_MS = 86_400_000;
  */
 const ARRIVAL_MARGIN_MS = 60_000;
 
-const FEED_RANK: Record<Feed, number> = Object.fromEntries(FEEDS.map((f, i) => [f, i])) as Record<
-  Feed,
-  number
->;
-
 interface Input {
   row: ReplayRow;
   feed: Feed;
   offset: bigint;
 }
 
-/** Arrival order: Kafka timestamp, then feed, partition and offset (total and deterministic). */
-function compareArrival(a: Input, b: Input): number {
-  return (
-    a.row.kafkaTimestampMs - b.row.kafkaTimestampMs ||
-    FEED_RANK[a.feed] - FEED_RANK[b.feed] ||
-    a.row.partition - b.row.partition ||
-    (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)
-  );
-}
+const byOffset = (a: Input, b: Input) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0);
 
 interface OpenWindow {
   symbol: string;
@@ -78,7 +66,8 @@ const utf8 = new TextDecoder();
 /**
  * Rebuilds one job's windows from the raw archive with the live aligner's code: each
  * record is checked by the same contract step (`checkRaw`) and fed to one
- * QualityAlignEngine for the partition, in arrival order (Kafka timestamp), with the
+ * QualityAlignEngine for the partition, in the live aligner's merged order (each raw topic by
+ * offset, across topics by Kafka timestamp: domain/merge.ts), with the
  * Kafka timestamp as the rules' `now`. The records read span the job's windows plus a
  * lead-in (the first bars see the funding and open interest live had) and a tail (the
  * last bars are emitted, and late records meet the watermark they met live). Bars of the
@@ -134,7 +123,8 @@ export async function rebuildWindows(
   const used = new Map<string, { entry: ArchiveObjectEntry; spans: Map<string, [number, number]> }>();
   const engine = new QualityAlignEngine({ quality: job.engine.quality, align }, null);
   const open = new Map<string, OpenWindow>();
-  let pending: Input[] = [];
+  /** Per feed (FEEDS order), records read and not yet fed. */
+  let pending: Input[][] = FEEDS.map(() => []);
 
   const emit = (bar: AlignedBar) => {
     if (bar.eventTimeMs < job.fromMs || bar.eventTimeMs >= job.toMs) return;
@@ -150,12 +140,16 @@ export async function rebuildWindows(
     else w.byTs.set(bar.eventTimeMs, [bar]);
   };
 
+  /** The merged order of the live aligner (domain/merge.ts): each topic by offset, across them by timestamp. */
   const feedUpTo = (upToArrivalMs: number) => {
-    pending.sort(compareArrival);
-    let i = 0;
-    for (; i < pending.length; i++) {
-      const { row, feed } = pending[i]!;
+    for (const lane of pending) lane.sort(byOffset);
+    const heads = pending.map(() => 0);
+    for (;;) {
+      const i = firstLane(pending.map((lane, k) => lane[heads[k]!]?.row.kafkaTimestampMs));
+      if (i < 0) break;
+      const { row, feed } = pending[i]![heads[i]!]!;
       if (row.kafkaTimestampMs >= upToArrivalMs) break;
+      heads[i]!++;
       const value =
         row.value === null ? null : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
       const checked = checkRaw(FEED_RECORD_KIND[feed], row.key === null ? null : utf8.decode(row.key), value);
@@ -167,7 +161,7 @@ export async function rebuildWindows(
       for (const r of out.rejected) count(r.ruleId);
       for (const bar of out.bars) emit(bar);
     }
-    pending = pending.slice(i);
+    pending = pending.map((lane, k) => lane.slice(heads[k]));
   };
 
   const finish = async (w: OpenWindow) => {
@@ -241,7 +235,7 @@ export async function rebuildWindows(
       for (const row of rows) {
         const symbol = row.symbol as string;
         const eventTimeMs = row.eventTimeMs as number;
-        pending.push({ row, feed, offset: BigInt(row.offset) });
+        pending[FEEDS.indexOf(feed)]!.push({ row, feed, offset: BigInt(row.offset) });
         stats.records++;
         if (!u) {
           u = { entry, spans: new Map() };

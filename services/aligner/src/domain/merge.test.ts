@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Feed, FEEDS } from '@perpflow/contracts';
+import fc from 'fast-check';
+import { firstLane, MergeQueue, type QueuedMessage } from './merge.js';
+
+/** Four topics' records as (timestamp) in offset order; timestamps follow publish order loosely. */
+const lanes = fc.tuple(
+  ...FEEDS.map(() => fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 40 })),
+) as fc.Arbitrary<number[][]>;
+
+/** The order over complete sequences: what any run must give. */
+function reference(seqs: number[][]): string[] {
+  const idx = seqs.map(() => 0);
+  const out: string[] = [];
+  for (;;) {
+    const i = firstLane(seqs.map((s, k) => s[idx[k]!]));
+    if (i < 0) return out;
+    out.push(`${FEEDS[i]}:${idx[i]}`);
+    idx[i]!++;
+  }
+}
+
+const msg = (offset: number, timestampMs: number, receivedAtMs: number): QueuedMessage => ({
+  offset: String(offset),
+  key: null,
+  value: null,
+  headers: {},
+  timestampMs,
+  receivedAtMs,
+  bytes: 100,
+});
+
+/** The broker's answer, asked at `askedAtMs`: every topic ends where its sequence does. */
+function answer(q: MergeQueue, seqs: number[][], askedAtMs: number): void {
+  for (const [j, f] of FEEDS.entries()) q.noteEnd(f, { high: BigInt(seqs[j]!.length), start: 0n, askedAtMs });
+}
+
+describe('MergeQueue', () => {
+  it('gives the order of the complete sequences, however the records are fetched and whenever the broker is asked', () => {
+    fc.assert(
+      fc.property(
+        lanes,
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        (seqs, schedule) => {
+          const q = new MergeQueue(1_000_000);
+          const fetched = seqs.map(() => 0);
+          const out: string[] = [];
+          let clock = 0;
+          const take = () => {
+            const plan = q.plan(clock, 5);
+            assert.deepEqual(plan.forced, []);
+            for (const { feed, message } of plan.items) out.push(`${feed}:${message.offset}`);
+            q.drop(plan.taken);
+            return plan;
+          };
+          // Fetches of random sizes from random topics; sometimes the broker is asked for the ends.
+          for (let k = 0; fetched.some((n, i) => n < seqs[i]!.length); k++) {
+            const [lane, size, ask] = schedule[k % schedule.length]!;
+            const i =
+              fetched[lane]! < seqs[lane]!.length ? lane : fetched.findIndex((n, j) => n < seqs[j]!.length);
+            clock++;
+            const from = fetched[i]!;
+            const to = Math.min(seqs[i]!.length, from + size);
+            q.push(
+              FEEDS[i] as Feed,
+              seqs[i]!.slice(from, to).map((t, j) => msg(from + j, t, clock)),
+            );
+            fetched[i] = to;
+            if (ask) answer(q, seqs, clock);
+            while (take().items.length > 0);
+          }
+          // Everything fetched: the broker's answer now lets the rest go.
+          clock++;
+          answer(q, seqs, clock);
+          while (take().items.length > 0);
+          assert.deepEqual(out, reference(seqs));
+          assert.equal(q.size(), 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('waits for an empty topic until the broker, asked after the record arrived, shows it complete', () => {
+    const q = new MergeQueue(30_000);
+    q.push('ohlcv', [msg(0, 100, 1_000), msg(1, 200, 1_000)]);
+    let plan = q.plan(1_001, 100);
+    assert.equal(plan.items.length, 0);
+    assert.deepEqual(plan.waiting, { feed: 'open_interest', endsAfterMs: 1_000, deadlineMs: 31_000 });
+    // An answer asked before the records arrived proves nothing.
+    for (const f of FEEDS) q.noteEnd(f, { high: 0n, start: 0n, askedAtMs: 999 });
+    assert.equal(q.plan(1_002, 100).items.length, 0);
+    // Asked after: open interest has one record not yet fetched; the others are empty.
+    for (const f of FEEDS)
+      q.noteEnd(f, { high: f === 'open_interest' ? 1n : 0n, start: 0n, askedAtMs: 1_002 });
+    plan = q.plan(1_003, 100);
+    assert.equal(plan.items.length, 0);
+    assert.equal(plan.waiting?.feed, 'open_interest');
+    // It arrives, older than the second candle. The first candle goes; the open interest then
+    // waits for an answer asked after it arrived (funding and liquidations were proven empty
+    // only up to 1,002).
+    q.push('open_interest', [msg(0, 150, 1_004)]);
+    plan = q.plan(1_005, 100);
+    assert.deepEqual(
+      plan.items.map((i) => `${i.feed}:${i.message.offset}`),
+      ['ohlcv:0'],
+    );
+    assert.deepEqual(plan.waiting, { feed: 'funding', endsAfterMs: 1_004, deadlineMs: 31_004 });
+    q.drop(plan.taken);
+    for (const f of FEEDS)
+      q.noteEnd(f, {
+        high: f === 'ohlcv' ? 2n : f === 'open_interest' ? 1n : 0n,
+        start: 0n,
+        askedAtMs: 1_006,
+      });
+    plan = q.plan(1_007, 100);
+    assert.deepEqual(
+      plan.items.map((i) => `${i.feed}:${i.message.offset}`),
+      ['open_interest:0', 'ohlcv:1'],
+    );
+    assert.equal(plan.waiting, null);
+  });
+
+  it('takes a record past an unproven empty topic once the wait bound ran out, and says which', () => {
+    const q = new MergeQueue(30_000);
+    q.push('funding', [msg(5, 100, 1_000)]);
+    assert.equal(q.plan(30_999, 10).items.length, 0);
+    const plan = q.plan(31_000, 10);
+    assert.deepEqual(
+      plan.items.map((i) => i.message.offset),
+      ['5'],
+    );
+    assert.deepEqual(plan.forced.sort(), ['liquidation', 'ohlcv', 'open_interest']);
+  });
+
+  it("drops records a retry or a rebalance fetches again, and those below the state's offsets", () => {
+    const q = new MergeQueue(30_000);
+    q.setFloor('ohlcv', 3n);
+    q.push('ohlcv', [msg(2, 1, 1), msg(3, 2, 1), msg(4, 3, 1)]);
+    q.push('ohlcv', [msg(4, 3, 2), msg(5, 4, 2)]);
+    assert.equal(q.size(), 3);
+    assert.equal(q.bytesOf('ohlcv'), 300);
+    q.setFloor('ohlcv', 5n);
+    assert.equal(q.size(), 1);
+    for (const f of FEEDS) q.noteEnd(f, { high: 0n, start: 0n, askedAtMs: 10 });
+    assert.deepEqual(
+      q.plan(11, 10).items.map((i) => i.message.offset),
+      ['5'],
+    );
+  });
+
+  it('on equal timestamps takes the topics in FEEDS order, and keeps each topic in offset order', () => {
+    assert.equal(firstLane([5, 5, 5, 5]), 0);
+    assert.equal(firstLane([undefined, 7, 6, 6]), 2);
+    assert.equal(firstLane([undefined, undefined, undefined, undefined]), -1);
+    const q = new MergeQueue(30_000);
+    q.push('liquidation', [msg(0, 10, 1)]);
+    q.push('ohlcv', [msg(0, 10, 1), msg(1, 30, 1), msg(2, 20, 1)]); // out of timestamp order
+    q.push('open_interest', [msg(0, 25, 1)]);
+    q.push('funding', [msg(0, 40, 1)]);
+    for (const f of FEEDS) q.noteEnd(f, { high: f === 'ohlcv' ? 3n : 1n, start: 0n, askedAtMs: 2 });
+    assert.deepEqual(
+      q.plan(3, 10).items.map((i) => `${i.feed}:${i.message.offset}`),
+      ['ohlcv:0', 'liquidation:0', 'open_interest:0', 'ohlcv:1', 'ohlcv:2', 'funding:0'],
+    );
+  });
+});
