@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '@perpflow/runtime';
-import type { CheckpointStore } from '../adapters/checkpoints.js';
-import type { CcxtExchange } from '../adapters/exchange.js';
-import type { RecordSink } from '../adapters/kafka-sink.js';
-import { createIngestMetrics } from '../metrics.js';
-import { RateGate } from './gate.js';
-import { LiveIngestor } from './live.js';
+import type { CheckpointStore } from '../../adapters/checkpoints.js';
+import type { CcxtExchange } from '../../adapters/exchange.js';
+import type { RecordSink } from '../../adapters/kafka-sink.js';
+import { createIngestMetrics } from '../../metrics.js';
+import { RateGate } from '../gate.js';
+import { CandleFeed } from './candles.js';
+import { LiveContext } from './context.js';
 
 const MIN = 60_000;
 const SYMBOL = 'BTC/USDT:USDT';
@@ -42,31 +43,33 @@ describe('live REST candles', () => {
         for (const [k, v] of es) saved.set(k, v);
       },
     };
-    const ingestor = new LiveIngestor(
-      {
-        ex,
-        exchange: 'binanceusdm',
-        symbols: [SYMBOL],
-        sink,
-        checkpoints,
-        metrics: createIngestMetrics(),
-        logger: createLogger({ service: 'test', level: 'fatal' }),
-        now: () => now,
-        gate: new RateGate(() => now),
-      },
-      {
-        timeframe: '1m',
-        feeds: new Set(['ohlcv']),
-        candleDelayMs: 1_500,
-        oiPollMs: MIN,
-        fundingPollMs: MIN,
-        fundingHistoryPollMs: MIN,
-        candleSource: 'websocket',
-        gapCheckMs: 10_000,
-        concurrency: 1,
-      },
+    const candles = new CandleFeed(
+      new LiveContext(
+        {
+          ex,
+          exchange: 'binanceusdm',
+          symbols: [SYMBOL],
+          sink,
+          checkpoints,
+          metrics: createIngestMetrics(),
+          logger: createLogger({ service: 'test', level: 'fatal' }),
+          now: () => now,
+          gate: new RateGate(() => now),
+        },
+        {
+          timeframe: '1m',
+          feeds: new Set(['ohlcv']),
+          candleDelayMs: 1_500,
+          oiPollMs: MIN,
+          fundingPollMs: MIN,
+          fundingHistoryPollMs: MIN,
+          candleSource: 'websocket',
+          gapCheckMs: 10_000,
+          concurrency: 1,
+        },
+      ),
     );
-    await (ingestor as unknown as { pollCandles(symbol: string): Promise<void> }).pollCandles(SYMBOL);
+    await candles.pollCandles(SYMBOL);
     assert.deepEqual(
       published.map((c) => [c.eventTimeMs, c.closed]),
       [[close - 2 * MIN, true]],

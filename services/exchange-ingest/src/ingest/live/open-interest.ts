@@ -1,0 +1,43 @@
+import { openInterestFromCcxt } from '../../domain/normalize.js';
+import { publishNormalized } from '../collector.js';
+import { forEachPaced } from '../gate.js';
+import type { LiveContext, LiveLoop } from './context.js';
+import { pollPacing, repeatEvery } from './loop.js';
+
+/**
+ * Open interest of every symbol by REST (`fetchOpenInterest`), spread over each
+ * interval; a value no newer than the last one published is skipped. No checkpoint:
+ * the newest event time per symbol is kept in memory.
+ */
+export class OpenInterestPoll implements LiveLoop {
+  private readonly lastOi = new Map<string, number>();
+
+  constructor(private readonly ctx: LiveContext) {}
+
+  run(signal: AbortSignal): Promise<void> {
+    return repeatEvery(this.ctx, 'open_interest', this.ctx.options.oiPollMs, signal, () => this.poll(signal));
+  }
+
+  private async poll(signal: AbortSignal): Promise<void> {
+    const { ex, exchange, symbols } = this.ctx.deps;
+    await forEachPaced(symbols, pollPacing(this.ctx, this.ctx.options.oiPollMs, signal), async (symbol) => {
+      try {
+        const oi = await this.ctx.call('fetchOpenInterest', signal, () => ex.fetchOpenInterest(symbol));
+        const receivedAtMs = this.ctx.deps.now();
+        const t = typeof oi.timestamp === 'number' ? oi.timestamp : null;
+        if (t !== null && t <= (this.lastOi.get(symbol) ?? -1)) return;
+        const items = [
+          { ...openInterestFromCcxt(oi, { exchange, symbol, receivedAtMs, source: 'live' }), symbol },
+        ];
+        await publishNormalized(
+          this.ctx.publisher(),
+          { exchange, feed: 'open_interest', origin: 'fetchOpenInterest', source: 'live' },
+          items,
+        );
+        if (t !== null) this.lastOi.set(symbol, t);
+      } catch (err) {
+        this.ctx.onPollError('open_interest', symbol, err);
+      }
+    });
+  }
+}
