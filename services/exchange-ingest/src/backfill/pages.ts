@@ -1,27 +1,21 @@
 import { timeframeMs } from '@perpflow/contracts';
 import { type Logger, retry } from '@perpflow/runtime';
 import { type CcxtExchange, callExchange } from '../adapters/exchange.js';
-import {
-  candleFromOhlcv,
-  isClosed,
-  type Normalized,
-  openInterestFromCcxt,
-  settledFundingFromCcxt,
-} from '../domain/normalize.js';
-import { type PageSpec, pageLimits } from '../domain/paging.js';
+import { type FeedItem, isClosed } from '../domain/normalize.js';
+import type { PageSpec } from '../domain/paging.js';
+import * as candles from '../feeds/candles.js';
+import * as openInterest from '../feeds/open-interest.js';
+import * as settledFunding from '../feeds/settled-funding.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
-import { OPEN_INTEREST_HISTORY_PARAMS } from '../venues/index.js';
 import type { BackfillFeed, BackfillJobData } from './plan.js';
 
-export type Item = Normalized<{
+export type Item = FeedItem<{
   exchange: string;
   symbol: string;
   eventTimeMs: number;
   receivedAtMs: number;
-}> & {
-  symbol: string;
-};
+}>;
 
 function timeOf(r: unknown): number | null {
   const t = Array.isArray(r) ? r[0] : (r as { timestamp?: unknown } | null)?.timestamp;
@@ -89,30 +83,23 @@ export function pageSpec(feed: BackfillFeed, ctx: PageContext): PageSpec<unknown
   if (feed === 'ohlcv')
     return {
       fetch: (since, limit) =>
-        call('fetchOHLCV', () => {
+        call(candles.PAGE_METHOD, () => {
           candleAsk.atMs = ctx.now() - CLOCK_MARGIN_MS; // this attempt's request time
-          return ex.fetchOHLCV(d.symbol, d.timeframe, since, limit);
+          return candles.fetchPage(ex, d.symbol, d.timeframe, since, limit);
         }),
       timeOf,
-      limit: pageLimits(d.exchange).ohlcv,
+      limit: candles.pageLimit(d.exchange),
       stepMs: timeframeMs(d.timeframe),
     };
   if (feed === 'open_interest')
     return {
-      // 5m is the finest open-interest history the exchanges serve.
       fetch: (since, limit) =>
-        call('fetchOpenInterestHistory', () =>
-          ex.fetchOpenInterestHistory(
-            d.symbol,
-            '5m',
-            since,
-            limit,
-            OPEN_INTEREST_HISTORY_PARAMS[d.exchange]?.(since, limit, 300_000),
-          ),
+        call(openInterest.HISTORY_METHOD, () =>
+          openInterest.fetchHistoryPage(ex, d.exchange, d.symbol, since, limit),
         ),
       timeOf,
-      limit: pageLimits(d.exchange).openInterestHistory,
-      stepMs: 300_000,
+      limit: openInterest.historyPageLimit(d.exchange),
+      stepMs: openInterest.HISTORY_STEP_MS,
     };
   return {
     fetch: async (since, limit) => {
@@ -120,8 +107,8 @@ export function pageSpec(feed: BackfillFeed, ctx: PageContext): PageSpec<unknown
       // Served from the cache only when it covers a time past the chunk (the pager then stops).
       if (since >= c.fromMs && c.coveredToMs >= since + d.chunkMs)
         return c.rows.filter((r) => (timeOf(r) ?? -1) >= since);
-      const rows = await call('fetchFundingRateHistory', () =>
-        ex.fetchFundingRateHistory(d.symbol, since, limit),
+      const rows = await call(settledFunding.PAGE_METHOD, () =>
+        settledFunding.fetchPage(ex, d.symbol, since, limit),
       );
       const times = rows.map(timeOf);
       if (times.length > 0 && times.every((t) => t !== null)) {
@@ -136,7 +123,7 @@ export function pageSpec(feed: BackfillFeed, ctx: PageContext): PageSpec<unknown
       return rows;
     },
     timeOf,
-    limit: pageLimits(d.exchange).fundingHistory,
+    limit: settledFunding.pageLimit(d.exchange),
     stepMs: 1,
   };
 }
@@ -155,14 +142,13 @@ export function normalizePage(
   candleAsk: CandleAsk,
 ): Item[] {
   const stamp = { exchange: d.exchange, symbol: d.symbol, source: 'backfill' as const, receivedAtMs };
-  return rows.flatMap((r): Item[] => {
-    if (feed === 'ohlcv') {
+  if (feed === 'ohlcv') {
+    const closed = rows.filter((r) => {
       const t = timeOf(r);
-      if (t !== null && !isClosed(t, d.timeframe, candleAsk.atMs)) return [];
-      return [{ ...candleFromOhlcv(r as unknown[], stamp, d.timeframe, true), symbol: d.symbol }];
-    }
-    if (feed === 'open_interest')
-      return [{ ...openInterestFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
-    return [{ ...settledFundingFromCcxt(r as Record<string, number>, stamp), symbol: d.symbol }];
-  });
+      return t === null || isClosed(t, d.timeframe, candleAsk.atMs);
+    });
+    return candles.normalize(closed as unknown[][], stamp, d.timeframe);
+  }
+  if (feed === 'open_interest') return openInterest.normalize(rows as Record<string, number>[], stamp);
+  return settledFunding.normalize(rows as Record<string, number>[], stamp);
 }

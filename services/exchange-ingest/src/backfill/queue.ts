@@ -1,7 +1,7 @@
 /**
  * The backfill: queue names and state keys (keys.ts), starting, listing and cancelling
  * (control.ts, the CLI's side), the workers that run jobs (worker.ts) and each feed's
- * page fetcher and normalizer (pages.ts).
+ * pager spec and page normalizer (pages.ts, over the fetchers of src/feeds/).
  */
 export * from './control.js';
 export * from './keys.js';

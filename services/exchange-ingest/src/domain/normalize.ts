@@ -27,6 +27,9 @@ export interface Stamp {
 
 export type Normalized<T> = ParseResult<T> & { raw: unknown };
 
+/** A normalized record with the symbol it was fetched for (named in the log when it fails its contract). */
+export type FeedItem<T> = Normalized<T> & { symbol: string };
+
 function wrap<T>(res: ParseResult<T>, raw: unknown): Normalized<T> {
   return { ...res, raw };
 }

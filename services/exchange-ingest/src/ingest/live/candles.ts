@@ -1,8 +1,8 @@
 import { type Candle, timeframeMs } from '@perpflow/contracts';
 import { sleep } from '@perpflow/runtime';
 import { checkpointKey } from '../../adapters/checkpoints.js';
-import { candleFromOhlcv, isClosed, type Normalized, type RawKline } from '../../domain/normalize.js';
-import { pageLimits } from '../../domain/paging.js';
+import { type FeedItem, isClosed, type RawKline } from '../../domain/normalize.js';
+import * as candles from '../../feeds/candles.js';
 import { publishNormalized } from '../collector.js';
 import { forEachPool } from '../gate.js';
 import { CandleStream } from './candle-stream.js';
@@ -96,7 +96,7 @@ export class CandleFeed implements LiveLoop {
     const last = this.lastCandleOpen.get(symbol);
     const floor = Math.floor(now / tf) * tf - MAX_CATCH_UP_BARS * tf;
     const since = last === undefined ? Math.floor(now / tf) * tf - 3 * tf : Math.max(last + tf, floor);
-    const limit = Math.min(MAX_CATCH_UP_BARS, pageLimits(exchange).ohlcv, Math.ceil((now - since) / tf) + 1);
+    const limit = Math.min(MAX_CATCH_UP_BARS, candles.pageLimit(exchange), Math.ceil((now - since) / tf) + 1);
     try {
       // A candle is final only if it had closed when the request went out: the answer's last
       // row is the candle still open, and an answer given in the last milliseconds of a bar
@@ -104,8 +104,8 @@ export class CandleFeed implements LiveLoop {
       // values (the live bench saw a bar on the aligned topic 5 ms before its close). The
       // margin covers the error of our estimate of the exchange's clock.
       const askedAtMs = clock.now() - CLOCK_ESTIMATE_MARGIN_MS;
-      const rows = await this.ctx.call('fetchOHLCV', signal, () =>
-        ex.fetchOHLCV(symbol, tfName, since, limit),
+      const rows = await this.ctx.call(candles.PAGE_METHOD, signal, () =>
+        candles.fetchPage(ex, symbol, tfName, since, limit),
       );
       const receivedAtMs = this.ctx.deps.now();
       const seen = new Set<number>();
@@ -118,10 +118,7 @@ export class CandleFeed implements LiveLoop {
           return t > (last ?? -1) && isClosed(t, tfName, askedAtMs);
         })
         .sort((a, b) => Number(a[0]) - Number(b[0]));
-      const items = fresh.map((r) => ({
-        ...candleFromOhlcv(r, { exchange, symbol, receivedAtMs, source: 'live' }, tfName, true),
-        symbol,
-      }));
+      const items = candles.normalize(fresh, { exchange, symbol, receivedAtMs, source: 'live' }, tfName);
       const published = await publishNormalized(
         this.ctx.publisher(),
         { exchange, feed: 'ohlcv', origin: 'fetchOHLCV', source: 'live', timeframe: tfName },
@@ -158,7 +155,7 @@ export class CandleFeed implements LiveLoop {
     const batch = this.klineBuffer.splice(0, this.klineBuffer.length).sort((a, b) => a.row[0]! - b.row[0]!);
     const held: typeof batch = [];
     const next = new Map<string, number>();
-    const items: (Normalized<Candle> & { symbol: string })[] = [];
+    const items: FeedItem<Candle>[] = [];
     for (const k of batch) {
       if (this.candleBusy.has(k.symbol)) {
         held.push(k); // a REST poll of this symbol is in flight: after it
@@ -172,15 +169,13 @@ export class CandleFeed implements LiveLoop {
         continue;
       }
       next.set(k.symbol, t);
-      items.push({
-        ...candleFromOhlcv(
+      items.push(
+        candles.closedCandle(
           k.row,
           { exchange, symbol: k.symbol, receivedAtMs: k.receivedAtMs, source: 'live' },
           tfName,
-          true,
         ),
-        symbol: k.symbol,
-      });
+      );
     }
     this.klineBuffer.unshift(...held);
     if (items.length === 0) return;

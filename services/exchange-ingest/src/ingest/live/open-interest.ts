@@ -1,4 +1,4 @@
-import { openInterestFromCcxt } from '../../domain/normalize.js';
+import * as openInterest from '../../feeds/open-interest.js';
 import { publishNormalized } from '../collector.js';
 import { forEachPaced } from '../gate.js';
 import type { LiveContext, LiveLoop } from './context.js';
@@ -22,13 +22,13 @@ export class OpenInterestPoll implements LiveLoop {
     const { ex, exchange, symbols } = this.ctx.deps;
     await forEachPaced(symbols, pollPacing(this.ctx, this.ctx.options.oiPollMs, signal), async (symbol) => {
       try {
-        const oi = await this.ctx.call('fetchOpenInterest', signal, () => ex.fetchOpenInterest(symbol));
+        const oi = await this.ctx.call(openInterest.CURRENT_METHOD, signal, () =>
+          openInterest.fetchCurrent(ex, symbol),
+        );
         const receivedAtMs = this.ctx.deps.now();
         const t = typeof oi.timestamp === 'number' ? oi.timestamp : null;
         if (t !== null && t <= (this.lastOi.get(symbol) ?? -1)) return;
-        const items = [
-          { ...openInterestFromCcxt(oi, { exchange, symbol, receivedAtMs, source: 'live' }), symbol },
-        ];
+        const items = openInterest.normalize([oi], { exchange, symbol, receivedAtMs, source: 'live' });
         await publishNormalized(
           this.ctx.publisher(),
           { exchange, feed: 'open_interest', origin: 'fetchOpenInterest', source: 'live' },

@@ -1,6 +1,5 @@
 import { checkpointKey } from '../../adapters/checkpoints.js';
-import { settledFundingFromCcxt } from '../../domain/normalize.js';
-import { pageLimits } from '../../domain/paging.js';
+import * as settledFunding from '../../feeds/settled-funding.js';
 import { publishNormalized } from '../collector.js';
 import { forEachPaced } from '../gate.js';
 import type { LiveContext, LiveLoop } from './context.js';
@@ -35,16 +34,14 @@ export class SettledFundingPoll implements LiveLoop {
         // One call: the live catch-up (≤ 12 h, a few settlements) fits one page, and a second
         // call to find the end of the data would double this endpoint's share of its own
         // 5-minute limit (Binance: 500 /fapi/v1/fundingRate calls per 5 min per IP).
-        const rows = await this.ctx.call('fetchFundingRateHistory', signal, () =>
-          ex.fetchFundingRateHistory(symbol, from, pageLimits(exchange).fundingHistory),
+        const rows = await this.ctx.call(settledFunding.PAGE_METHOD, signal, () =>
+          settledFunding.fetchPage(ex, symbol, from, settledFunding.pageLimit(exchange)),
         );
         const receivedAtMs = this.ctx.deps.now();
-        const items = rows
-          .filter((r) => typeof r.timestamp !== 'number' || r.timestamp >= from)
-          .map((r) => ({
-            ...settledFundingFromCcxt(r, { exchange, symbol, receivedAtMs, source: 'live' }),
-            symbol,
-          }));
+        const items = settledFunding.normalize(
+          rows.filter((r) => typeof r.timestamp !== 'number' || r.timestamp >= from),
+          { exchange, symbol, receivedAtMs, source: 'live' },
+        );
         const published = await publishNormalized(
           this.ctx.publisher(),
           { exchange, feed: 'funding', origin: 'fetchFundingRateHistory', source: 'live' },
