@@ -20,18 +20,21 @@ function entry(seq: number, firstOffset: number, values: (Buffer | null)[]): Log
   return {
     seq,
     offsets: { [TOPIC]: String(firstOffset + values.length) },
-    batch: {
-      topic: TOPIC,
-      partition: 2,
-      feed: 'ohlcv',
-      nowMs: 1_700_000_000_000 + seq,
-      messages: values.map((value, i) => ({
-        offset: String(firstOffset + i),
-        key: 'binanceusdm|BTC/USDT:USDT',
-        value,
-        headers: { 'perpflow-producer': 'exchange-ingest' },
-      })),
-    },
+    batches: [
+      {
+        topic: TOPIC,
+        partition: 2,
+        feed: 'ohlcv',
+        nowMs: 1_700_000_000_000 + seq,
+        messages: values.map((value, i) => ({
+          offset: String(firstOffset + i),
+          key: 'binanceusdm|BTC/USDT:USDT',
+          value,
+          headers: { 'perpflow-producer': 'exchange-ingest' },
+          timestampMs: 1_699_999_000_000 + firstOffset + i,
+        })),
+      },
+    ],
   };
 }
 
@@ -56,17 +59,22 @@ describe('aligner partition state in Redis', () => {
     assert.equal(loaded.seq, 2);
     assert.equal(loaded.snapshot, null);
     assert.deepEqual(
-      loaded.log.map((e) => [e.seq, e.batch.nowMs, e.offsets[TOPIC]]),
+      loaded.log.map((e) => [e.seq, e.batches[0]!.nowMs, e.offsets[TOPIC]]),
       [
         [1, 1_700_000_000_001, '2'],
         [2, 1_700_000_000_002, '4'],
       ],
     );
-    const values = loaded.log.flatMap((e) => e.batch.messages.map((m) => m.value));
+    const values = loaded.log.flatMap((e) => e.batches[0]!.messages.map((m) => m.value));
+    assert.deepEqual(
+      loaded.log.flatMap((e) => e.batches[0]!.messages.map((m) => m.timestampMs)),
+      [0, 1, 2, 3].map((i) => 1_699_999_000_000 + i),
+      'each record keeps its timestamp (the rules\' now)',
+    );
     assert.ok(values[0]!.equals(json));
     assert.ok(values[1]!.equals(notUtf8), `non-UTF-8 bytes: ${values[1]!.toString('hex')}`);
     assert.equal(values[2], null);
-    assert.deepEqual(loaded.log[0]!.batch.messages[0]!.headers, { 'perpflow-producer': 'exchange-ingest' });
+    assert.deepEqual(loaded.log[0]!.batches[0]!.messages[0]!.headers, { 'perpflow-producer': 'exchange-ingest' });
 
     await store.snapshot(2, 2, { offsets: { [TOPIC]: '4' }, state: { v: 1, streams: {} }, savedAtMs: 5 });
     const after = await store.load(2);

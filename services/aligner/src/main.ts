@@ -89,6 +89,7 @@ runService({
       mergePolicy: {
         maxWaitMs: config.ALIGNER_MERGE_MAX_WAIT_MS,
         maxQueuedBytes: config.ALIGNER_MERGE_MAX_QUEUED_BYTES,
+        appendMarginMs: config.ALIGNER_MERGE_APPEND_MARGIN_MS,
       },
       metrics,
       logger,

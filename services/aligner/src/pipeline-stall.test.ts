@@ -51,6 +51,7 @@ function setup() {
     } as unknown as Consumer,
     producer: { send: async () => [] } as unknown as Producer,
     // The other raw topics of partition 4 are empty.
+    mergePolicy: { appendMarginMs: 0 }, // the clock stands still here
     ends: async () =>
       new Map(Object.values(TOPICS.raw).map((t) => [t, new Map([[4, { high: 0n, start: 0n }]])])),
     state: store,

@@ -574,3 +574,49 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     assert.equal((await store.load(0)).snapshot?.offsets[TOPICS.raw.ohlcv], '10');
   });
 });
+
+describe('write-ahead log entries', () => {
+  it('reads an entry of an earlier version (one batch of one topic, no timestamps) as one run', () => {
+    const old = JSON.stringify({
+      seq: 7,
+      offsets: { [TOPICS.raw.ohlcv]: '12' },
+      topic: TOPICS.raw.ohlcv,
+      partition: 3,
+      feed: 'ohlcv',
+      nowMs: 1_700_000_000_000,
+      messages: [['11', 'binanceusdm|BTC/USDT:USDT', '{"a":1}', { h: 'v' }]],
+    });
+    const e = decodeLoggedBatch(old);
+    assert.equal(e.seq, 7);
+    assert.equal(e.batches.length, 1);
+    const b = e.batches[0]!;
+    assert.deepEqual(
+      [b.topic, b.partition, b.feed, b.nowMs],
+      [TOPICS.raw.ohlcv, 3, 'ohlcv', 1_700_000_000_000],
+    );
+    assert.equal(b.messages[0]!.value!.toString(), '{"a":1}');
+    assert.equal(b.messages[0]!.timestampMs, undefined, 'the rules fall back to the batch time');
+    // And a new entry survives its encoding: runs of several topics, timestamps kept.
+    const again = decodeLoggedBatch(
+      encodeLoggedBatch({
+        ...e,
+        batches: [
+          b,
+          {
+            ...b,
+            topic: TOPICS.raw.funding,
+            feed: 'funding',
+            messages: [{ ...b.messages[0]!, timestampMs: 42 }],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      again.batches.map((x) => [x.feed, x.messages[0]!.timestampMs]),
+      [
+        ['ohlcv', undefined],
+        ['funding', 42],
+      ],
+    );
+  });
+});

@@ -34,12 +34,18 @@ export interface MergePolicy {
   maxQueuedBytes: number;
   /** Records per step (one log entry, one produce, one commit). Default 5,000. */
   maxStepRecords: number;
+  /**
+   * How long after its timestamp a record is surely appended (producer latency): the proof
+   * that an empty topic holds nothing older than a record is asked no sooner. Default 2,000.
+   */
+  appendMarginMs: number;
 }
 
 export const DEFAULT_MERGE_POLICY: MergePolicy = {
   maxWaitMs: 30_000,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxStepRecords: 5_000,
+  appendMarginMs: 2_000,
 };
 
 export interface PipelineDeps {
@@ -102,7 +108,7 @@ export class AlignerPipeline {
   /** `<topic>/<partition>` paused because its lane holds more than maxQueuedBytes. */
   private readonly throttled = new Set<string>();
   private readonly highWatermarks = new Map<string, bigint>();
-  private readonly deadlines = new Map<number, NodeJS.Timeout>();
+  private readonly deadlines = new Map<number, { timer: NodeJS.Timeout; atMs: number }>();
   private endsQuery: { askedAtMs: number; done: Promise<void> } | null = null;
 
   /** Partition → the first offset of the step that failed (`<topic>/<offset>`), and how often in a row. */
@@ -128,7 +134,7 @@ export class AlignerPipeline {
   onAssignment(assignment: Record<string, number[]>): void {
     this.partitions.clear();
     this.merges.clear();
-    for (const t of this.deadlines.values()) clearTimeout(t);
+    for (const d of this.deadlines.values()) clearTimeout(d.timer);
     this.deadlines.clear();
     if (this.throttled.size > 0) {
       this.deps.consumer.resume(
@@ -145,7 +151,7 @@ export class AlignerPipeline {
   /** Stops the deadline timers (at shutdown). */
   close(): void {
     this.stopped = true;
-    for (const t of this.deadlines.values()) clearTimeout(t);
+    for (const d of this.deadlines.values()) clearTimeout(d.timer);
     this.deadlines.clear();
   }
 
@@ -211,6 +217,10 @@ export class AlignerPipeline {
       const plan = merge.plan(this.deps.now(), this.merge.maxStepRecords);
       if (plan.items.length === 0) {
         if (!plan.waiting) return;
+        if (plan.waiting.endsAfterMs > this.deps.now()) {
+          this.armDeadline(partition, plan.waiting.endsAfterMs);
+          return;
+        }
         if (!asked) {
           asked = true;
           await this.askEnds(plan.waiting.endsAfterMs);
@@ -263,10 +273,12 @@ export class AlignerPipeline {
     }
   }
 
-  /** Processes the partition again at `atMs` (the wait bound of the record that waits). */
+  /** Processes the partition again at `atMs` (when the broker may be asked, or the wait bound). */
   private armDeadline(partition: number, atMs: number): void {
-    if (this.stopped || this.deadlines.has(partition)) return;
-    const t = setTimeout(
+    const armed = this.deadlines.get(partition);
+    if (this.stopped || (armed && armed.atMs <= atMs)) return;
+    if (armed) clearTimeout(armed.timer);
+    const timer = setTimeout(
       () => {
         this.deadlines.delete(partition);
         this.serial(partition, () => this.drainOrNote(partition, async () => {})).catch((err) => {
@@ -279,8 +291,8 @@ export class AlignerPipeline {
       },
       Math.max(0, atMs - this.deps.now()) + 1,
     );
-    t.unref();
-    this.deadlines.set(partition, t);
+    timer.unref();
+    this.deadlines.set(partition, { timer, atMs });
   }
 
   /** Pauses a lane's fetches above maxQueuedBytes and resumes it below half of that. */
@@ -303,7 +315,7 @@ export class AlignerPipeline {
   private mergeFor(partition: number): MergeQueue {
     let m = this.merges.get(partition);
     if (!m) {
-      m = new MergeQueue(this.merge.maxWaitMs);
+      m = new MergeQueue({ maxWaitMs: this.merge.maxWaitMs, appendMarginMs: this.merge.appendMarginMs });
       this.merges.set(partition, m);
     }
     return m;
@@ -341,8 +353,8 @@ export class AlignerPipeline {
     }
     this.deps.metrics.partitionStalled.set({ topic: err.topic, partition: String(partition) }, 1);
     this.deps.consumer.pause(Object.values(TOPICS.raw).map((t) => ({ topic: t, partitions: [partition] })));
-    const timer = this.deadlines.get(partition);
-    if (timer) clearTimeout(timer);
+    const armed = this.deadlines.get(partition);
+    if (armed) clearTimeout(armed.timer);
     this.deadlines.delete(partition);
     this.deps.logger.error(
       context,

@@ -46,10 +46,10 @@ describe('MergeQueue', () => {
           maxLength: 200,
         }),
         (seqs, schedule) => {
-          const q = new MergeQueue(1_000_000);
+          const q = new MergeQueue({ maxWaitMs: 1_000_000, appendMarginMs: 0 });
           const fetched = seqs.map(() => 0);
           const out: string[] = [];
-          let clock = 0;
+          let clock = 100; // after every timestamp: a record is stamped before it is received
           const take = () => {
             const plan = q.plan(clock, 5);
             assert.deepEqual(plan.forced, []);
@@ -86,7 +86,7 @@ describe('MergeQueue', () => {
   });
 
   it('waits for an empty topic until the broker, asked after the record arrived, shows it complete', () => {
-    const q = new MergeQueue(30_000);
+    const q = new MergeQueue({ maxWaitMs: 30_000, appendMarginMs: 0 });
     q.push('ohlcv', [msg(0, 100, 1_000), msg(1, 200, 1_000)]);
     let plan = q.plan(1_001, 100);
     assert.equal(plan.items.length, 0);
@@ -126,7 +126,7 @@ describe('MergeQueue', () => {
   });
 
   it('takes a record past an unproven empty topic once the wait bound ran out, and says which', () => {
-    const q = new MergeQueue(30_000);
+    const q = new MergeQueue({ maxWaitMs: 30_000, appendMarginMs: 0 });
     q.push('funding', [msg(5, 100, 1_000)]);
     assert.equal(q.plan(30_999, 10).items.length, 0);
     const plan = q.plan(31_000, 10);
@@ -138,7 +138,7 @@ describe('MergeQueue', () => {
   });
 
   it("drops records a retry or a rebalance fetches again, and those below the state's offsets", () => {
-    const q = new MergeQueue(30_000);
+    const q = new MergeQueue({ maxWaitMs: 30_000, appendMarginMs: 0 });
     q.setFloor('ohlcv', 3n);
     q.push('ohlcv', [msg(2, 1, 1), msg(3, 2, 1), msg(4, 3, 1)]);
     q.push('ohlcv', [msg(4, 3, 2), msg(5, 4, 2)]);
@@ -157,15 +157,27 @@ describe('MergeQueue', () => {
     assert.equal(firstLane([5, 5, 5, 5]), 0);
     assert.equal(firstLane([undefined, 7, 6, 6]), 2);
     assert.equal(firstLane([undefined, undefined, undefined, undefined]), -1);
-    const q = new MergeQueue(30_000);
-    q.push('liquidation', [msg(0, 10, 1)]);
-    q.push('ohlcv', [msg(0, 10, 1), msg(1, 30, 1), msg(2, 20, 1)]); // out of timestamp order
-    q.push('open_interest', [msg(0, 25, 1)]);
-    q.push('funding', [msg(0, 40, 1)]);
-    for (const f of FEEDS) q.noteEnd(f, { high: f === 'ohlcv' ? 3n : 1n, start: 0n, askedAtMs: 2 });
+    const q = new MergeQueue({ maxWaitMs: 30_000, appendMarginMs: 0 });
+    q.push('liquidation', [msg(0, 10, 100)]);
+    q.push('ohlcv', [msg(0, 10, 100), msg(1, 30, 100), msg(2, 20, 100)]); // out of timestamp order
+    q.push('open_interest', [msg(0, 25, 100)]);
+    q.push('funding', [msg(0, 40, 100)]);
+    for (const f of FEEDS) q.noteEnd(f, { high: f === 'ohlcv' ? 3n : 1n, start: 0n, askedAtMs: 101 });
     assert.deepEqual(
-      q.plan(3, 10).items.map((i) => `${i.feed}:${i.message.offset}`),
+      q.plan(102, 10).items.map((i) => `${i.feed}:${i.message.offset}`),
       ['ohlcv:0', 'liquidation:0', 'open_interest:0', 'ohlcv:1', 'ohlcv:2', 'funding:0'],
     );
+  });
+
+  it('asks the broker no sooner than the append margin after the timestamp of the record that waits', () => {
+    const q = new MergeQueue({ maxWaitMs: 30_000, appendMarginMs: 2_000 });
+    q.push('ohlcv', [msg(0, 10_000, 10_050)]);
+    const plan = q.plan(10_060, 10);
+    assert.deepEqual(plan.waiting, { feed: 'open_interest', endsAfterMs: 12_000, deadlineMs: 40_050 });
+    // An answer asked at 11,000 could miss a record stamped 9,500 and appended at 11,200.
+    for (const f of FEEDS) q.noteEnd(f, { high: 0n, start: 0n, askedAtMs: 11_000 });
+    assert.equal(q.plan(11_001, 10).items.length, 0);
+    for (const f of FEEDS) q.noteEnd(f, { high: 0n, start: 0n, askedAtMs: 12_000 });
+    assert.equal(q.plan(12_001, 10).items.length, 1);
   });
 });

@@ -61,8 +61,9 @@ export interface MergePlan {
   /** Feeds taken past without proof they were complete (the wait bound ran out). */
   forced: Feed[];
   /**
-   * Set when the plan stopped at an empty lane: the broker's ends must be asked after this
-   * time (the receipt of the record that waits), or the wait bound runs out at `deadlineMs`.
+   * Set when the plan stopped at an empty lane: the broker's ends must be asked at or after
+   * `endsAfterMs` (the receipt of the record that waits, or its timestamp plus the append
+   * margin), or the wait bound runs out at `deadlineMs`.
    */
   waiting: { feed: Feed; endsAfterMs: number; deadlineMs: number } | null;
 }
@@ -74,16 +75,22 @@ export interface MergePlan {
  *
  * Safe: the head h of lane A is taken when every other lane has a head (then the merge
  * rule decides), or is empty and provably complete up to h: the broker's high watermark,
- * asked after h reached the aligner, is not past the lane's next offset. A record appended
- * later than h was received was published after h (timestamps follow publish order), so
- * it sorts after h in any run. If that proof does not come within `maxWaitMs` of h's
- * receipt (the broker does not answer, or the lane's fetches stall), h is taken anyway,
- * the plan says which feed was `forced`, and the caller counts and logs it.
+ * asked after h reached the aligner and at least `appendMarginMs` after h's timestamp, is
+ * not past the lane's next offset. A record stamped before h is appended within that
+ * margin of its stamp (a producer stamps a record when it sends it), so it is in that
+ * answer; anything appended later sorts after h in any run. If the proof does not come
+ * within `maxWaitMs` of h's receipt (the broker does not answer, or the lane's fetches
+ * stall), h is taken anyway, the plan says which feed was `forced`, and the caller counts
+ * and logs it.
  */
 export class MergeQueue {
   private readonly lanes: Lane[];
+  private readonly maxWaitMs: number;
+  private readonly appendMarginMs: number;
 
-  constructor(private readonly maxWaitMs: number) {
+  constructor(o: { maxWaitMs: number; appendMarginMs: number }) {
+    this.maxWaitMs = o.maxWaitMs;
+    this.appendMarginMs = o.appendMarginMs;
     this.lanes = FEEDS.map((feed) => ({ feed, queue: [], head: 0, next: null, bytes: 0, end: null }));
   }
 
@@ -145,17 +152,18 @@ export class MergeQueue {
       const lane = this.lanes[i] as Lane;
       const message = lane.queue[lane.head + taken[lane.feed]] as QueuedMessage;
       let blocked = false;
+      const proofAfterMs = Math.max(message.receivedAtMs, message.timestampMs + this.appendMarginMs);
       for (let j = 0; j < this.lanes.length; j++) {
         if (heads[j] !== undefined) continue;
         const other = this.lanes[j] as Lane;
-        if (this.complete(other, message.receivedAtMs)) continue;
+        if (this.complete(other, proofAfterMs)) continue;
         if (nowMs - message.receivedAtMs >= this.maxWaitMs) {
           forced.add(other.feed);
           continue;
         }
         plan.waiting = {
           feed: other.feed,
-          endsAfterMs: message.receivedAtMs,
+          endsAfterMs: proofAfterMs,
           deadlineMs: message.receivedAtMs + this.maxWaitMs,
         };
         blocked = true;
@@ -183,10 +191,10 @@ export class MergeQueue {
     }
   }
 
-  /** An empty lane holds nothing published before a record received at `receivedAtMs`. */
-  private complete(lane: Lane, receivedAtMs: number): boolean {
+  /** An empty lane is complete as of `afterMs`: the broker, asked then or later, shows nothing more. */
+  private complete(lane: Lane, afterMs: number): boolean {
     const end = lane.end;
-    if (!end || end.askedAtMs < receivedAtMs) return false;
+    if (!end || end.askedAtMs < afterMs) return false;
     const next = lane.next ?? end.start;
     return next >= end.high;
   }
