@@ -69,12 +69,14 @@ describe('aligner partition state in Redis', () => {
     assert.deepEqual(
       loaded.log.flatMap((e) => e.batches[0]!.messages.map((m) => m.timestampMs)),
       [0, 1, 2, 3].map((i) => 1_699_999_000_000 + i),
-      'each record keeps its timestamp (the rules\' now)',
+      "each record keeps its timestamp (the rules' now)",
     );
     assert.ok(values[0]!.equals(json));
     assert.ok(values[1]!.equals(notUtf8), `non-UTF-8 bytes: ${values[1]!.toString('hex')}`);
     assert.equal(values[2], null);
-    assert.deepEqual(loaded.log[0]!.batches[0]!.messages[0]!.headers, { 'perpflow-producer': 'exchange-ingest' });
+    assert.deepEqual(loaded.log[0]!.batches[0]!.messages[0]!.headers, {
+      'perpflow-producer': 'exchange-ingest',
+    });
 
     await store.snapshot(2, 2, { offsets: { [TOPIC]: '4' }, state: { v: 1, streams: {} }, savedAtMs: 5 });
     const after = await store.load(2);
