@@ -31,7 +31,6 @@ import {
   TOPICS,
 } from '@perpflow/contracts';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
 import {
   freePort,
   type ServiceProcess,
@@ -41,7 +40,8 @@ import {
   uniqueName,
   waitFor,
 } from '../src/harness.js';
-import { ensurePipelineTopics, testKafka } from '../src/kafka-io.js';
+import { ensurePipelineTopics, testKafka, withProducer } from '../src/kafka-io.js';
+import { seededRandom } from '../src/random.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -63,18 +63,6 @@ interface Raw {
   publishedAtMs: number;
 }
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** What the venues sent, as exchange-ingest publishes it; and the records meant to be late. */
 /** Event times of the records sent 30 h late. */
 const OLD = T0 + 15 * HOUR + 2 * MIN + 10_000;
@@ -91,10 +79,10 @@ function scenario(): { records: Raw[]; beyondHorizon: string[] } {
       publishedAtMs: r.receivedAtMs + 5,
     });
   SERIES.forEach((s, n) => {
-    const rand = rng(1_000 + n);
+    const rand = seededRandom(1_000 + n);
     let price = 100 + 10 * n;
     const candle = (i: number, receivedAtMs: number, source: 'live' | 'backfill') => {
-      const r = rng(50_000 * (n + 1) + i); // a candle's content depends on its minute only
+      const r = seededRandom(50_000 * (n + 1) + i); // a candle's content depends on its minute only
       const o = price;
       const c = o * (1 + (r() - 0.5) / 200);
       return sampleCandle({
@@ -263,55 +251,29 @@ const RAW_TOPICS = FEEDS.map((f) => TOPICS.raw[f]);
  * after every record stamped before it (one send per run of one topic).
  */
 async function publishInOrder(kafka: Kafka, records: Raw[]): Promise<void> {
-  const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
-  await producer.connect();
-  try {
+  await withProducer(kafka, async (producer) => {
     for (let i = 0; i < records.length; ) {
       const feed = records[i]!.feed;
       let j = i;
       while (j < records.length && records[j]!.feed === feed) j++;
-      await producer.send({
-        topic: TOPICS.raw[feed],
-        messages: records
-          .slice(i, j)
-          .map((r) => ({ key: r.key, value: r.value, timestamp: String(r.publishedAtMs) })),
-      });
+      await producer.send({ topic: TOPICS.raw[feed], messages: records.slice(i, j).map(stamped) });
       i = j;
     }
-  } finally {
-    await producer.disconnect();
-  }
+  });
 }
 
 /** Sends records to their raw topics, each topic in order, stamped with their publish time (a backlog). */
 async function publish(kafka: Kafka, records: Raw[]): Promise<void> {
-  const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
-  await producer.connect();
-  try {
+  await withProducer(kafka, async (producer) => {
     for (const feed of FEEDS) {
       const mine = records.filter((r) => r.feed === feed);
       for (let i = 0; i < mine.length; i += 2_000)
-        await producer.send({
-          topic: TOPICS.raw[feed],
-          messages: mine.slice(i, i + 2_000).map((r) => ({
-            key: r.key,
-            value: r.value,
-            timestamp: String(r.publishedAtMs),
-          })),
-        });
+        await producer.send({ topic: TOPICS.raw[feed], messages: mine.slice(i, i + 2_000).map(stamped) });
     }
-  } finally {
-    await producer.disconnect();
-  }
+  });
 }
+
+const stamped = (r: Raw) => ({ key: r.key, value: r.value, timestamp: String(r.publishedAtMs) });
 
 interface RunOutput {
   /** exchange|symbol|eventTimeMs → the last revision, as JSON. */

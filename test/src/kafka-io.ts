@@ -6,7 +6,7 @@ import {
   headersToStrings,
   pipelineTopics,
 } from '@perpflow/kafka';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { STACK, uniqueName } from './harness.js';
 
 export function testKafka(): Kafka {
@@ -25,12 +25,8 @@ export async function ensurePipelineTopics(): Promise<void> {
   );
 }
 
-/** Produces raw values (objects are JSON-encoded; strings/Buffers go as they are) with the stream key. */
-export async function produceRaw(
-  kafka: Kafka,
-  topic: string,
-  items: { exchange: string; symbol: string; value: unknown }[],
-): Promise<void> {
+/** An idempotent producer (one request in flight: sends keep their order) for the length of `work`. */
+export async function withProducer<T>(kafka: Kafka, work: (producer: Producer) => Promise<T>): Promise<T> {
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     idempotent: true,
@@ -38,16 +34,27 @@ export async function produceRaw(
   });
   await producer.connect();
   try {
-    await producer.send({
+    return await work(producer);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Produces raw values (objects are JSON-encoded; strings/Buffers go as they are) with the stream key. */
+export async function produceRaw(
+  kafka: Kafka,
+  topic: string,
+  items: { exchange: string; symbol: string; value: unknown }[],
+): Promise<void> {
+  await withProducer(kafka, (producer) =>
+    producer.send({
       topic,
       messages: items.map((i) => ({
         key: streamKey(i.exchange, i.symbol),
         value: typeof i.value === 'string' || Buffer.isBuffer(i.value) ? i.value : JSON.stringify(i.value),
       })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+    }),
+  );
 }
 
 /**

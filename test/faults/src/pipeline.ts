@@ -45,17 +45,7 @@ export interface Range {
   toMs: number;
 }
 
-/** A small seeded PRNG (mulberry32): the suite prints its seed so a run can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { seededRandom } from '../../src/random.js';
 
 export type ServiceName = 'ingest' | 'aligner' | 'windower' | 'archiver';
 
