@@ -228,3 +228,31 @@ export function describeConfig(schema: z.ZodObject): ConfigKeyDoc[] {
     description: p.description ?? '',
   }));
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/** `LOG_LEVEL`: pino's level names. Services default to `info`; a CLI may be quieter. */
+export function logLevelKey(def: (typeof LOG_LEVELS)[number] = 'info') {
+  return z.enum(LOG_LEVELS).default(def);
+}
+
+/**
+ * The keys `runService` reads, for a service's schema to spread: where its /metrics,
+ * /healthz and /readyz are served (each service has its own default port, so the local
+ * stack runs them side by side) and its log level.
+ */
+export function serviceKeys(options: { metricsPort: number }) {
+  return {
+    METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
+    METRICS_PORT: env.port(options.metricsPort).describe('port of /metrics, /healthz, /readyz'),
+    LOG_LEVEL: logLevelKey(),
+  };
+}
+
+/** The local stack's Redis (infra/local/stack.env REDIS_PORT). */
+export const REDIS_URL_DEFAULT = 'redis://127.0.0.1:36379';
+
+/** `REDIS_URL`, described by what the service keeps there. */
+export function redisUrlKey(description: string) {
+  return z.string().default(REDIS_URL_DEFAULT).describe(description);
+}

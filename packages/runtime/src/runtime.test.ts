@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ConfigError, RateLimited, SinkUnavailable } from '@perpflow/contracts';
 import { z } from 'zod';
-import { describeConfig, env, parseConfig } from './config.js';
+import { describeConfig, env, parseConfig, redisUrlKey, serviceKeys } from './config.js';
 import { createLogger } from './logger.js';
 import { backoffDelayMs, retry } from './retry.js';
 
@@ -330,5 +330,27 @@ describe('config', () => {
       ],
     );
     assert.equal(rows[0]?.description, 'Kafka bootstrap servers');
+  });
+  it('declares the keys runService reads once, with each service’s own metrics port and Redis description', () => {
+    const s = z.object({ REDIS_URL: redisUrlKey('Redis for jobs'), ...serviceKeys({ metricsPort: 39105 }) });
+    assert.deepEqual(parseConfig(s, {}), {
+      REDIS_URL: 'redis://127.0.0.1:36379',
+      METRICS_HOST: '127.0.0.1',
+      METRICS_PORT: 39105,
+      LOG_LEVEL: 'info',
+    });
+    assert.deepEqual(
+      describeConfig(s).map((r) => [r.key, r.default, r.description]),
+      [
+        ['REDIS_URL', 'redis://127.0.0.1:36379', 'Redis for jobs'],
+        ['METRICS_HOST', '127.0.0.1', 'bind address of /metrics, /healthz, /readyz'],
+        ['METRICS_PORT', '39105', 'port of /metrics, /healthz, /readyz'],
+        ['LOG_LEVEL', 'info', ''],
+      ],
+    );
+    assert.throws(
+      () => parseConfig(s, { LOG_LEVEL: 'verbose' }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'LOG_LEVEL',
+    );
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseAlignConfig } from '@perpflow/align';
 import { ConfigError, TIMEFRAMES } from '@perpflow/contracts';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
-import { env, parseConfig } from '@perpflow/runtime';
+import { env, parseConfig, redisUrlKey, serviceKeys } from '@perpflow/runtime';
 import { parseQualityConfig } from '@perpflow/quality';
 import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
@@ -95,13 +95,8 @@ export const AlignerConfigSchema = z.object({
     .describe(
       'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step of a batch (crash tests); empty in production',
     ),
-  REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:36379')
-    .describe('Redis for per-partition state: snapshots and the write-ahead log of batches'),
-  METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
-  METRICS_PORT: env.port(39102).describe('port of /metrics, /healthz, /readyz'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  REDIS_URL: redisUrlKey('Redis for per-partition state: snapshots and the write-ahead log of batches'),
+  ...serviceKeys({ metricsPort: 39102 }),
 });
 export type AlignerConfig = z.infer<typeof AlignerConfigSchema>;
 

@@ -2,7 +2,7 @@ import { ARCHIVE_FEEDS, type ArchiveFeed } from '@perpflow/archive';
 import { TOPICS } from '@perpflow/contracts';
 import { normalizePrefix } from '@perpflow/dataset';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
-import { env, parseConfig } from '@perpflow/runtime';
+import { env, parseConfig, serviceKeys } from '@perpflow/runtime';
 import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 
@@ -99,9 +99,7 @@ export const ArchiverConfigSchema = z.object({
     .describe(
       'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step (crash tests); empty in production',
     ),
-  METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
-  METRICS_PORT: env.port(39105).describe('port of /metrics, /healthz, /readyz'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  ...serviceKeys({ metricsPort: 39105 }),
 });
 export type ArchiverConfig = z.infer<typeof ArchiverConfigSchema>;
 

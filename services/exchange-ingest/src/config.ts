@@ -1,6 +1,6 @@
 import { EXCHANGES, FEEDS, TIMEFRAMES } from '@perpflow/contracts';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
-import { env, parseConfig } from '@perpflow/runtime';
+import { env, parseConfig, redisUrlKey, serviceKeys } from '@perpflow/runtime';
 import { z } from 'zod';
 
 /** Shared by the service and the backfill CLI, so both read one default and one rule. */
@@ -11,10 +11,7 @@ const backfillQueueKey = z
   .describe(
     'prefix of the BullMQ backfill queues (the CLI reads the same variable): workers on one prefix must point at the same exchanges',
   );
-const redisUrlKey = z
-  .string()
-  .default('redis://127.0.0.1:36379')
-  .describe('Redis for BullMQ jobs and checkpoints');
+const redisUrl = redisUrlKey('Redis for BullMQ jobs and checkpoints');
 
 /**
  * exchange-ingest configuration: one zod schema over environment variables,
@@ -98,10 +95,8 @@ export const IngestConfigSchema = z
       .describe(
         'override the ccxt throttle (ms per cost unit); 0 = derived from the budget share (ccxt default for venues without a known budget)',
       ),
-    REDIS_URL: redisUrlKey,
-    METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
-    METRICS_PORT: env.port(39101).describe('port of /metrics, /healthz, /readyz'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    REDIS_URL: redisUrl,
+    ...serviceKeys({ metricsPort: 39101 }),
   })
   .superRefine((c, ctx) => {
     for (const part of c.INGEST_ENDPOINTS.split(',').filter(Boolean)) {
@@ -126,7 +121,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 
 /** `perpflow-backfill` (the CLI): the two keys it shares with the service, nothing else. */
 export const BackfillCliConfigSchema = z.object({
-  REDIS_URL: redisUrlKey,
+  REDIS_URL: redisUrl,
   INGEST_BACKFILL_QUEUE: backfillQueueKey,
 });
 export type BackfillCliConfig = z.infer<typeof BackfillCliConfigSchema>;

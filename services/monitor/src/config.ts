@@ -1,7 +1,7 @@
 import { TIMEFRAMES } from '@perpflow/contracts';
 import { DRIFT_FEATURES, DRIFT_THRESHOLDS, KS_DEFAULTS, PSI_DEFAULTS } from '@perpflow/drift';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
-import { env, parseConfig } from '@perpflow/runtime';
+import { env, parseConfig, serviceKeys } from '@perpflow/runtime';
 import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 
@@ -106,9 +106,7 @@ export const MonitorConfigSchema = z
     S3_PREFIX: s3ConfigShape.S3_PREFIX.describe(
       'key prefix of the dataset; reports go to <prefix>/drift/v1/date=YYYY-MM-DD/',
     ),
-    METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
-    METRICS_PORT: env.port(39104).describe('port of /metrics, /healthz, /readyz'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    ...serviceKeys({ metricsPort: 39104 }),
   })
   .superRefine((c, ctx) => {
     if (c.MONITOR_BASELINE === 's3' && !c.MONITOR_BASELINE_KEY)

@@ -1,6 +1,6 @@
 import { normalizePrefix } from '@perpflow/dataset';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
-import { env, parseConfig } from '@perpflow/runtime';
+import { env, logLevelKey, parseConfig, redisUrlKey, serviceKeys } from '@perpflow/runtime';
 import { TOPICS } from '@perpflow/contracts';
 import { z } from 'zod';
 import { checkS3Credentials, s3ConfigShape } from './adapters/s3.js';
@@ -26,10 +26,9 @@ const datasetS3Shape = {
  * `perpflow compact` share.
  */
 export const compactionConfigShape = {
-  REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:36379')
-    .describe('Redis holding the compaction queue (BullMQ); its keys are prefixed with S3_BUCKET/S3_PREFIX'),
+  REDIS_URL: redisUrlKey(
+    'Redis holding the compaction queue (BullMQ); its keys are prefixed with S3_BUCKET/S3_PREFIX',
+  ),
   COMPACTION_ENABLED: env
     .bool(true)
     .describe(
@@ -130,9 +129,7 @@ export const WindowerConfigSchema = z.object({
       'TEST ONLY: the process SIGKILLs itself at the n-th (default first) time it reaches this step (crash tests); empty in production',
     ),
   ...compactionConfigShape,
-  METRICS_HOST: z.string().default('127.0.0.1').describe('bind address of /metrics, /healthz, /readyz'),
-  METRICS_PORT: env.port(39103).describe('port of /metrics, /healthz, /readyz'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  ...serviceKeys({ metricsPort: 39103 }),
 });
 export type WindowerConfig = z.infer<typeof WindowerConfigSchema>;
 
@@ -157,7 +154,7 @@ export function loadPullConfig(environment: Record<string, string | undefined> =
 export const CompactConfigSchema = z.object({
   ...datasetS3Shape,
   ...compactionConfigShape,
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'),
+  LOG_LEVEL: logLevelKey('warn'),
 });
 export type CompactConfig = z.infer<typeof CompactConfigSchema>;
 
