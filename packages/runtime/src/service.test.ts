@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,20 +7,32 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const SERVICE = fileURLToPath(new URL('./service.ts', import.meta.url));
+const METRICS = fileURLToPath(new URL('../../metrics/src/index.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'perpflow-service-'));
+
+/** What every service file starts with: the shell, and a config and metrics on a free port. */
+const PRELUDE = `import { runProcess, runService } from ${JSON.stringify(SERVICE)};
+import { createRegistry } from ${JSON.stringify(METRICS)};
+const config = () => ({ METRICS_HOST: '127.0.0.1', METRICS_PORT: 0, LOG_LEVEL: 'info' });
+const metrics = () => ({ registry: createRegistry('svc') });
+`;
+
+function spawnService(body: string): ChildProcessWithoutNullStreams {
+  const file = join(dir, `svc-${Math.random().toString(36).slice(2)}.mts`);
+  writeFileSync(file, `${PRELUDE}${body}\n`);
+  return spawn(process.execPath, ['--conditions=@perpflow/source', '--import', 'tsx', file]);
+}
 
 /** Runs a service whose start and stop are `body`; sends SIGTERM once it printed "ready". */
 function run(body: string, signal = true): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const file = join(dir, `svc-${Math.random().toString(36).slice(2)}.mts`);
-  writeFileSync(file, `import { runService } from ${JSON.stringify(SERVICE)};\n${body}\n`);
+  const child = spawnService(body);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let sent = false;
     child.stdout.on('data', (d) => {
       stdout += d;
-      if (signal && !sent && stdout.includes('ready')) {
+      if (signal && !sent && /^ready$/m.test(stdout)) {
         sent = true;
         child.kill('SIGTERM');
       }
@@ -36,7 +48,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('runService', () => {
   it('stops the service on SIGTERM and exits 0 after its stop', async () => {
-    const r = await run(`runService({ name: 'svc', startHint: 'hint', start: async () => {
+    const r = await run(`runService({ name: 'svc', startHint: 'hint', config, metrics, start: async () => {
       console.log('ready');
       const t = setInterval(() => {}, 1000);
       return { stop: async (s) => { clearInterval(t); console.log('stopped by ' + s); } };
@@ -47,16 +59,17 @@ describe('runService', () => {
 
   it('names a bad config key’s fix, and another failure’s hint, exiting 1', async () => {
     const bad = await run(
-      `runService({ name: 'svc', startHint: 'check the stack', start: async () => {
-        throw Object.assign(new Error('FOO_PORT: must be a port'), { code: 'CONFIG_INVALID' });
-      } });`,
+      `runService({ name: 'svc', startHint: 'check the stack', metrics, start: async () => ({ stop: async () => {} }),
+        config: () => {
+          throw Object.assign(new Error('FOO_PORT: must be a port'), { code: 'CONFIG_INVALID' });
+        } });`,
       false,
     );
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /svc failed to start: FOO_PORT: must be a port/);
     assert.match(bad.stderr, /Fix the named environment variable/);
     const down = await run(
-      `runService({ name: 'svc', startHint: 'check the stack', start: async () => { throw new Error('ECONNREFUSED'); } });`,
+      `runService({ name: 'svc', startHint: 'check the stack', config, metrics, start: async () => { throw new Error('ECONNREFUSED'); } });`,
       false,
     );
     assert.equal(down.code, 1);
@@ -65,12 +78,92 @@ describe('runService', () => {
 
   it('exits 1 when stop does not finish within the bound', async () => {
     const r =
-      await run(`runService({ name: 'svc', startHint: 'h', shutdownTimeoutMs: 200, start: async () => {
+      await run(`runService({ name: 'svc', startHint: 'h', shutdownTimeoutMs: 200, config, metrics, start: async () => {
       console.log('ready');
       setInterval(() => {}, 1000);
       return { stop: () => new Promise(() => {}) };
     } });`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /svc: shutdown did not finish within 200 ms; exiting/);
+  });
+
+  it('serves /metrics before start, /readyz only between setReady(true) and the stop signal, until its stop is done', async () => {
+    const child = spawnService(`import { createInterface } from 'node:readline';
+      const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+      runService({ name: 'svc', startHint: 'h', config, metrics, start: async ({ setReady, config, logger }) => {
+        console.log('starting on ' + config.METRICS_PORT);
+        await lines.next();
+        setReady(true);
+        logger.info('svc up');
+        return { stop: async () => { console.log('stopping'); await lines.next(); console.log('stopped'); } };
+      } });`);
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const printed = async (text: string) => {
+      while (!stdout.includes(text)) await new Promise((r) => setTimeout(r, 20));
+    };
+    const status = async (url: string) => (await fetch(url)).status;
+
+    await printed('starting on 0');
+    const listening = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; service: string; metrics?: string })
+      .find((l) => l.msg === 'metrics server listening');
+    assert.equal(listening?.service, 'svc');
+    const url = listening?.metrics as string;
+    assert.equal(await status(`${url}/readyz`), 503, 'not ready while start runs');
+    const scrape = await fetch(`${url}/metrics`);
+    assert.equal(scrape.status, 200);
+    assert.match(await scrape.text(), /perpflow_process_cpu_seconds_total\{service="svc"\}/);
+
+    child.stdin.write('\n');
+    await printed('"msg":"svc up"');
+    assert.equal(await status(`${url}/readyz`), 200, 'ready once the service said so');
+
+    child.kill('SIGTERM');
+    await printed('stopping');
+    assert.match(stdout, /"signal":"SIGTERM","msg":"shutting down"/);
+    assert.equal(await status(`${url}/readyz`), 503, 'not ready from the stop signal on');
+    assert.equal(await status(`${url}/metrics`), 200, 'still scraped while the service stops');
+
+    child.stdin.write('\n');
+    assert.equal(await exited, 0);
+    assert.match(stdout, /stopped/);
+    await assert.rejects(fetch(`${url}/metrics`), 'closed after the service stopped');
+  });
+
+  it('reports a metrics port already taken as a failed start, with the service’s hint', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await run(
+        `runService({ name: 'svc', startHint: 'check the port', metrics, start: async () => ({ stop: async () => {} }),
+          config: () => ({ ...config(), METRICS_PORT: ${port} }) });`,
+        false,
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /svc failed to start: listen EADDRINUSE.*\ncheck the port/);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe('runProcess', () => {
+  it('runs a process without config keys or a metrics server of its own, stopping it on SIGTERM', async () => {
+    const r = await run(`runProcess({ name: 'sim', startHint: 'h', start: async () => {
+      console.log('ready');
+      const t = setInterval(() => {}, 1000);
+      return { stop: async (s) => { clearInterval(t); console.log('stopped by ' + s); } };
+    } });`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /stopped by SIGTERM/);
+    assert.doesNotMatch(r.stdout, /metrics server listening/);
   });
 });

@@ -14,8 +14,7 @@ import {
   pipelineTopics,
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
-import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger, runService, STACK_HINT } from '@perpflow/runtime';
+import { crashHook, runService, STACK_HINT } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { Redis } from 'ioredis';
 import { RedisPartitionStateStore } from './adapters/partition-state.js';
@@ -30,12 +29,11 @@ import { datasetVersionOf } from './version.js';
 runService({
   name: 'aligner',
   startHint: STACK_HINT,
-  start: async () => {
-    const config = loadConfig();
+  config: () => loadConfig(),
+  metrics: () => createAlignerMetrics(),
+  start: async ({ config, logger, metrics, setReady }) => {
     const engineConfig = loadEngineConfig(config);
     const version = datasetVersionOf(engineConfig);
-    const logger = createLogger({ service: 'aligner', level: config.LOG_LEVEL });
-    const metrics = createAlignerMetrics();
     metrics.datasetVersion.set({ version: version.id }, 1);
     const stopping = new AbortController();
     const descriptor = publishVersionDescriptor(
@@ -47,13 +45,6 @@ runService({
       (ok) => metrics.datasetVersionDescriptor.set(ok ? 1 : 0),
       () => undefined, // aborted at shutdown
     );
-    let ready = false;
-    const server = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.METRICS_HOST,
-      port: config.METRICS_PORT,
-      ready: () => ({ ok: ready }),
-    });
 
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
     await ensureTopics(kafka, pipelineTopics());
@@ -108,16 +99,14 @@ runService({
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
     });
-    ready = true;
+    setReady(true);
     logger.info(
       { group: config.ALIGNER_GROUP_ID, timeframe: config.ALIGNER_TIMEFRAME, datasetVersion: version.id },
       'aligner ready',
     );
 
     return {
-      stop: async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        ready = false;
+      stop: async () => {
         stopping.abort();
         await descriptor;
         pipeline.close();
@@ -125,7 +114,6 @@ runService({
         await admin.disconnect().catch(() => undefined);
         await producer.disconnect().catch(() => undefined);
         redis.disconnect();
-        await server.close();
       },
     };
   },

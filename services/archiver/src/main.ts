@@ -11,8 +11,7 @@ import {
   kafkaSettingsFromConfig,
   pipelineTopics,
 } from '@perpflow/kafka';
-import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
+import { crashHook, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore, TimedObjectStore } from '@perpflow/s3';
 import { ArchiveStore } from './adapters/archive-store.js';
 import { loadConfig } from './config.js';
@@ -23,18 +22,9 @@ import { ArchiverPipeline } from './pipeline.js';
 runService({
   name: 'archiver',
   startHint: STACK_BUCKET_HINT,
-  start: async () => {
-    const config = loadConfig();
-    const logger = createLogger({ service: 'archiver', level: config.LOG_LEVEL });
-    const metrics = createArchiverMetrics();
-    let ready = false;
-    const server = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.METRICS_HOST,
-      port: config.METRICS_PORT,
-      ready: () => ({ ok: ready }),
-    });
-
+  config: () => loadConfig(),
+  metrics: () => createArchiverMetrics(),
+  start: async ({ config, logger, metrics, setReady }) => {
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'archiver'), logger);
     const topics = [...config.ARCHIVER_TOPICS.keys()];
     // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
@@ -88,16 +78,14 @@ runService({
     const timer = setInterval(() => {
       if (!pipeline.busy) void pipeline.flush();
     }, tickMs);
-    ready = true;
+    setReady(true);
     logger.info(
       { group: config.ARCHIVER_GROUP_ID, topics, bucket: config.S3_BUCKET, prefix: config.S3_PREFIX },
       'archiver ready',
     );
 
     return {
-      stop: async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        ready = false;
+      stop: async () => {
         clearInterval(timer);
         consumer.pause(topics.map((topic) => ({ topic })));
         // A last write and commit while the group is still joined (bounded): what is not
@@ -105,7 +93,6 @@ runService({
         await Promise.race([pipeline.flush(true), new Promise((r) => setTimeout(r, 10_000))]);
         pipeline.stop();
         await consumer.disconnect().catch(() => undefined);
-        await server.close();
       },
     };
   },

@@ -13,8 +13,7 @@ import {
   kafkaSettingsFromConfig,
   pipelineTopics,
 } from '@perpflow/kafka';
-import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger, runService, STACK_HINT } from '@perpflow/runtime';
+import { runService, STACK_HINT } from '@perpflow/runtime';
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from './adapters/checkpoints.js';
@@ -31,20 +30,10 @@ import { createIngestMetrics } from './metrics.js';
 runService({
   name: 'exchange-ingest',
   startHint: STACK_HINT,
-  start: async () => {
-    const config = loadConfig();
-    const logger = createLogger({ service: 'exchange-ingest', level: config.LOG_LEVEL });
-    const metrics = createIngestMetrics();
+  config: () => loadConfig(),
+  metrics: () => createIngestMetrics(),
+  start: async ({ config, logger, metrics, setReady }) => {
     const now = Date.now;
-    let ready = false;
-    const server = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.METRICS_HOST,
-      port: config.METRICS_PORT,
-      ready: () => ({ ok: ready }),
-    });
-    logger.info({ metrics: server.url }, 'metrics server listening');
-
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
     const created = await ensureTopics(
       kafka,
@@ -147,23 +136,20 @@ runService({
           queuePrefix: config.INGEST_BACKFILL_QUEUE,
         })
       : [];
-    ready = true;
+    setReady(true);
     logger.info(
       { exchanges: config.INGEST_EXCHANGES, live: config.INGEST_LIVE, backfillWorkers: workers.length },
       'exchange-ingest ready',
     );
 
     return {
-      stop: async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        ready = false;
+      stop: async () => {
         abort.abort();
         await Promise.allSettled(workers.map((w) => w.close()));
         await Promise.allSettled(live);
         await Promise.allSettled([...exchanges.values()].map(({ ex }) => ex.close()));
         await producer.disconnect();
         redis.disconnect();
-        await server.close();
       },
     };
   },

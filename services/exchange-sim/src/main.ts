@@ -1,12 +1,16 @@
-/** exchange-sim: config → deterministic market → one HTTP/WS server for Binance USDⓈ-M and Bybit. */
-import { runService } from '@perpflow/runtime';
+/**
+ * exchange-sim: config → deterministic market → one HTTP/WS server for Binance USDⓈ-M and Bybit.
+ * runProcess, not runService: the simulator serves its /metrics on that same server (PORT)
+ * and has no METRICS_HOST, METRICS_PORT or LOG_LEVEL keys.
+ */
+import { runProcess } from '@perpflow/runtime';
 import { loadConfig, serverOptions } from './config.js';
 import { startSimServer } from './server.js';
 
 const log = (msg: string, extra: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ level: 'info', time: Date.now(), service: 'exchange-sim', ...extra, msg }));
 
-runService({
+runProcess({
   name: 'exchange-sim',
   startHint: 'Is its PORT free? (npm run stack -- status lists what the stack holds)',
   start: async () => {

@@ -13,8 +13,7 @@ import {
   pipelineTopics,
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
-import { startMetricsServer } from '@perpflow/metrics';
-import { createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
+import { runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { readConsumerLag } from './adapters/consumer-lag.js';
 import { createS3Client } from '@perpflow/s3';
 import { S3JsonStore } from './adapters/s3-reports.js';
@@ -29,17 +28,9 @@ import { MonitorLoop } from './monitor-loop.js';
 runService({
   name: 'monitor',
   startHint: STACK_BUCKET_HINT,
-  start: async () => {
-    const config = loadConfig();
-    const logger = createLogger({ service: 'monitor', level: config.LOG_LEVEL });
-    const metrics = createMonitorMetrics();
-    let ready = false;
-    const server = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.METRICS_HOST,
-      port: config.METRICS_PORT,
-      ready: () => ({ ok: ready }),
-    });
+  config: () => loadConfig(),
+  metrics: () => createMonitorMetrics(),
+  start: async ({ config, logger, metrics, setReady }) => {
     const slas = feedFreshnessSlas({
       timeframe: config.MONITOR_TIMEFRAME,
       candleSeconds: config.MONITOR_SLA_CANDLE_SECONDS,
@@ -120,7 +111,7 @@ runService({
       setInterval(() => void loop.readLag(), config.MONITOR_LAG_INTERVAL_MS),
     ];
     void loop.readLag();
-    ready = true;
+    setReady(true);
     logger.info(
       {
         group: config.MONITOR_GROUP_ID,
@@ -133,14 +124,11 @@ runService({
     );
 
     return {
-      stop: async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        ready = false;
+      stop: async () => {
         for (const t of timers) clearInterval(t);
         await Promise.race([loop.writeReport(), new Promise((r) => setTimeout(r, 5_000))]);
         await consumer.disconnect().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
-        await server.close();
       },
     };
   },

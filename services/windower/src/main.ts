@@ -15,8 +15,7 @@ import {
   pipelineTopics,
   exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
-import { startMetricsServer } from '@perpflow/metrics';
-import { crashHook, createLogger, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
+import { crashHook, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
 import { S3VersionPin } from './adapters/version-pin.js';
 import { TimedObjectStore } from '@perpflow/s3';
@@ -29,18 +28,9 @@ import { WindowerPipeline } from './pipeline.js';
 runService({
   name: 'windower',
   startHint: STACK_BUCKET_HINT,
-  start: async () => {
-    const config = loadConfig();
-    const logger = createLogger({ service: 'windower', level: config.LOG_LEVEL });
-    const metrics = createWindowerMetrics();
-    let ready = false;
-    const server = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.METRICS_HOST,
-      port: config.METRICS_PORT,
-      ready: () => ({ ok: ready }),
-    });
-
+  config: () => loadConfig(),
+  metrics: () => createWindowerMetrics(),
+  start: async ({ config, logger, metrics, setReady }) => {
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
     await ensureTopics(kafka, pipelineTopics());
     const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
@@ -109,7 +99,7 @@ runService({
     }
     // The book says which windows are due; this tick only asks (bound: flush interval + tick + write).
     const timer = setInterval(() => void pipeline.flush(), flushTickMs(config.WINDOWER_FLUSH_INTERVAL_MS));
-    ready = true;
+    setReady(true);
     logger.info(
       {
         group: config.WINDOWER_GROUP_ID,
@@ -121,9 +111,7 @@ runService({
     );
 
     return {
-      stop: async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        ready = false;
+      stop: async () => {
         clearInterval(timer);
         // A last write and commit while the group is still joined (bounded): what is not
         // committed is re-read on restart and rewrites the same rows.
@@ -140,7 +128,6 @@ runService({
         compaction?.redis.disconnect();
         await consumer.disconnect().catch(() => undefined);
         await producer.disconnect().catch(() => undefined);
-        await server.close();
       },
     };
   },
