@@ -45,9 +45,9 @@ export const AlignerConfigSchema = z.object({
       "how long a record waits for proof (the broker's high watermark) that an empty raw topic of its partition holds nothing published before it; then it goes ahead and perpflow_aligner_merge_forced_total counts it",
     ),
   ALIGNER_MERGE_APPEND_MARGIN_MS: env
-    .int(2_000, { min: 0 })
+    .int(0, { min: 0 })
     .describe(
-      'how long after its Kafka timestamp a raw record is surely in the log (producer latency): the proof that an empty raw topic holds nothing older is asked no sooner, so a live record may wait this long for it',
+      'how long after its Kafka timestamp a raw record is surely in the log (producer latency): the proof that an empty raw topic holds nothing older is asked no sooner. 0: asked once the record reached the aligner (a record of another topic stamped earlier but still in flight then is passed over). A margin closes that, at the cost of every live record waiting it out and, measured, half the backfill throughput (docs/ARCHITECTURE.md ③)',
     ),
   ALIGNER_MERGE_MAX_QUEUED_BYTES: env
     .int(4 * 1024 * 1024, { min: 65_536 })

@@ -87,6 +87,7 @@ runService({
       now: Date.now,
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
+    consumer.on(consumer.events.FETCH, () => pipeline.noteFetch());
     exitWhenConsumerGivesUp(consumer, logger);
     await consumer.connect();
     await consumer.subscribe({

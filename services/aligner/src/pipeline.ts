@@ -36,7 +36,8 @@ export interface MergePolicy {
   maxStepRecords: number;
   /**
    * How long after its timestamp a record is surely appended (producer latency): the proof
-   * that an empty topic holds nothing older than a record is asked no sooner. Default 2,000.
+   * that an empty topic holds nothing older than a record is asked no sooner. Default 0
+   * (asked once the record reached the aligner; see ALIGNER_MERGE_APPEND_MARGIN_MS).
    */
   appendMarginMs: number;
 }
@@ -45,8 +46,11 @@ export const DEFAULT_MERGE_POLICY: MergePolicy = {
   maxWaitMs: 30_000,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxStepRecords: 5_000,
-  appendMarginMs: 2_000,
+  appendMarginMs: 0,
 };
+
+/** Wake-ups that wait for the append margin land on multiples of this (ms since the epoch). */
+export const WAKE_TICK_MS = 250;
 
 export interface PipelineDeps {
   consumer: Consumer;
@@ -110,6 +114,7 @@ export class AlignerPipeline {
   private readonly highWatermarks = new Map<string, bigint>();
   private readonly deadlines = new Map<number, { timer: NodeJS.Timeout; atMs: number }>();
   private endsQuery: { askedAtMs: number; done: Promise<void> } | null = null;
+  private fetchedAtMs: number | null = null;
 
   /** Partition → the first offset of the step that failed (`<topic>/<offset>`), and how often in a row. */
   private readonly failures = new Map<number, { at: string; attempts: number }>();
@@ -155,11 +160,20 @@ export class AlignerPipeline {
     this.deadlines.clear();
   }
 
+  /**
+   * A fetch response arrived (kafkajs's FETCH event, before its batches are handled). Its
+   * records were in the log by then, so the batches of one response share this receipt
+   * time, and one question to the broker proves the empty lanes for all of them.
+   */
+  noteFetch(): void {
+    this.fetchedAtMs = this.deps.now();
+  }
+
   /** Queues a fetched batch in its lane, then processes what the merge order allows. */
   async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
     const feed = feedOfTopic(batch.topic);
     if (!feed) throw new Error(`aligner subscribed to unexpected topic ${batch.topic}`);
-    const receivedAtMs = this.deps.now();
+    const receivedAtMs = this.fetchedAtMs ?? this.deps.now();
     this.highWatermarks.set(`${batch.topic}/${batch.partition}`, BigInt(batch.highWatermark));
     await this.serial(batch.partition, async () => {
       const merge = this.mergeFor(batch.partition);
@@ -218,7 +232,9 @@ export class AlignerPipeline {
       if (plan.items.length === 0) {
         if (!plan.waiting) return;
         if (plan.waiting.endsAfterMs > this.deps.now()) {
-          this.armDeadline(partition, plan.waiting.endsAfterMs);
+          // On a shared tick: the partitions wake together, one question serves them all,
+          // and each step takes every record of the tick (not one record per question).
+          this.armDeadline(partition, Math.ceil(plan.waiting.endsAfterMs / WAKE_TICK_MS) * WAKE_TICK_MS);
           return;
         }
         if (!asked) {

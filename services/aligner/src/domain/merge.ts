@@ -76,9 +76,9 @@ export interface MergePlan {
  * Safe: the head h of lane A is taken when every other lane has a head (then the merge
  * rule decides), or is empty and provably complete up to h: the broker's high watermark,
  * asked after h reached the aligner and at least `appendMarginMs` after h's timestamp, is
- * not past the lane's next offset. A record stamped before h is appended within that
- * margin of its stamp (a producer stamps a record when it sends it), so it is in that
- * answer; anything appended later sorts after h in any run. If the proof does not come
+ * not past the lane's next offset. A record stamped before h and appended by then (a
+ * producer stamps a record when it sends it) is in that answer; one appended later is
+ * passed over and follows h. If the proof does not come
  * within `maxWaitMs` of h's receipt (the broker does not answer, or the lane's fetches
  * stall), h is taken anyway, the plan says which feed was `forced`, and the caller counts
  * and logs it.
