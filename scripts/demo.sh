@@ -4,7 +4,8 @@
 # start a small backfill so data flows at once, and show the live status view. Part
 # way through, the simulator stalls one symbol's candles until Alertmanager holds a
 # FeedStale alert for it, then lets them flow again, so the alert fires and resolves.
-# At the end: the commands that read this run's data. Ctrl-C stops the services it started.
+# At the end: this run's data-quality report (.data/report.html) and the commands that
+# read this run's data. Ctrl-C stops the services it started.
 #   DEMO_SYMBOLS=20        symbols the simulator lists and ingest follows
 #   DEMO_DURATION_S=0      stop by itself after N seconds (0 = until Ctrl-C); with a stall,
 #                          it runs on past N until FeedStale has fired and resolved (at most
@@ -58,10 +59,22 @@ start() { # name workspace metrics-port env...
   pids+=($!); echo $! >"$RUN/$name.pid"
   targets+=("$name=http://127.0.0.1:$port/metrics")
 }
-next_steps() {
-  local from to out="$DATA/pulled"
+# This run's range: the backfill's 6 hours before the start, to the next minute.
+run_range() {
   from=$(date -u -d "@$(( STARTED_MS / 1000 - 6 * 3600 ))" +%Y-%m-%dT%H:00:00Z)
   to=$(date -u -d "@$(( $(date +%s) + 60 ))" +%Y-%m-%dT%H:%M:00Z)
+}
+# The data-quality report of this run, written while S3 is still up.
+write_report() {
+  local from to
+  run_range
+  echo "writing the data-quality report of this run (log: $LOGS/report.log)"
+  S3_PREFIX=$S3_PREFIX node services/windower/bin/perpflow.mjs report --from "$from" --to "$to" --out "$DATA/report.html" \
+    >>"$LOGS/report.log" 2>&1 && report_ok=1 || echo "the report was not written: see $LOGS/report.log"
+}
+next_steps() {
+  local from to out="$DATA/pulled"
+  run_range
   cat <<EOF
 
 == Next steps: this run's data ==
@@ -76,6 +89,9 @@ Logs: $LOGS/   Alert notifications: $LOGS/alerts.jsonl
    cd $ROOT; .venv/bin/python -c "import pyarrow.dataset as ds; df = ds.dataset('$out', format='parquet').to_table().to_pandas(); print(df.groupby('symbol').agg(bars=('close', 'count'), liquidations=('liq_count', 'sum')))"
 4. Or with DuckDB (the duckdb CLI):
    duckdb -c "SELECT symbol, count(*) AS bars, sum(liq_count) AS liquidations FROM read_parquet('$out/**/*.parquet', hive_partitioning = false) GROUP BY symbol ORDER BY symbol"
+5. The data-quality report (coverage, freshness, dead letters, drift, revisions): ${report_ok:+file://$DATA/report.html}
+   To make it again (S3 up, from the repository's folder, the variables of step 2 set):
+   S3_PREFIX=$S3_PREFIX npm run report -- --from $from --to $to --out $DATA/report.html
 Columns and guarantees: packages/dataset/README.md; more queries: README.md, "The dataset on S3".
 EOF
 }
@@ -86,6 +102,7 @@ stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  write_report
   keep="${DEMO_KEEP_STACK:-}"
   if [ -z "$keep" ] && [ -t 0 ]; then read -r -t 30 -p "Keep the stack running (Kafka, Redis, S3, Prometheus, Alertmanager)? [y/N] " a && [[ $a == [yY]* ]] && keep=1; echo; fi
   if [ "$keep" != 1 ]; then bash infra/local/stack.sh down; else echo "stack left running: npm run stack -- down stops it"; fi

@@ -2,7 +2,8 @@
 # npm run setup: installs only what is missing, idempotently and without prompts
 # (CI runs it as root with no stdin):
 #   1. Debian packages: redis-server, prometheus (+ promtool), prometheus-alertmanager
-#      (+ amtool), Java 17 and Maven for Kafka, curl. `apt-get update` only when
+#      (+ amtool), Java 17 and Maven for Kafka, curl, chromium (the report's headless-browser
+#      test, test/e2e/report.test.ts). `apt-get update` only when
 #      something must be installed.
 #   2. npm dependencies: `npm ci` when node_modules is missing or package-lock.json is
 #      newer than node_modules/.package-lock.json.
@@ -44,6 +45,7 @@ need java || missing+=(openjdk-17-jre-headless)
 need mvn || missing+=(maven)
 need curl || missing+=(curl)
 need ss || missing+=(iproute2)
+need chromium || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   # The packages' postinst scripts would start system daemons (redis on 6379, prometheus
   # on 9090, ...): a policy-rc.d that answers 101 forbids that for this install. The
@@ -64,7 +66,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap - EXIT
   step_done "apt: installed ${missing[*]}"
 else
-  step_done "apt: redis, prometheus, alertmanager, java, maven present"
+  step_done "apt: redis, prometheus, alertmanager, java, maven, chromium present"
 fi
 
 # 2. npm dependencies ------------------------------------------------------------

@@ -4,11 +4,12 @@
  * runs beside it untouched. From its output: all four feeds reach ingest (liquidations
  * included), the simulator's stall of one symbol makes FeedStale fire and resolve in
  * Alertmanager (notifications received by the status view), and the next-steps block's
- * pull and pandas commands, run as printed, return this run's bars.
+ * pull and pandas commands, run as printed, return this run's bars, and the data-quality
+ * report it links drew this run's coverage and freshness.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -107,6 +108,14 @@ describe('npm run demo', { timeout: (DURATION_S + 600) * 1000 }, () => {
 
     // Next steps: start S3 again, pull, read with pandas — the commands as printed.
     const steps = demo.out.slice(demo.out.indexOf('== Next steps'));
+    // The report it linked: this run's series with bars, and their freshness.
+    const reportPath = join(dataDir, 'report.html');
+    assert.ok(steps.includes(`file://${reportPath}`), `no report link in:\n${steps}`);
+    const html = readFileSync(reportPath, 'utf8');
+    for (const chart of ['coverage', 'freshness']) {
+      const points = Number(new RegExp(`data-chart="${chart}" data-points="(\\d+)"`).exec(html)?.[1] ?? 0);
+      assert.ok(points > 0, `the demo's report drew no ${chart} marks`);
+    }
     const command = (after: string) => {
       const lines = steps.split('\n');
       const i = lines.findIndex((l) => l.startsWith(after));

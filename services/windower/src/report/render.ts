@@ -36,7 +36,8 @@ function frame(n: number, max: number, label: (i: number) => string, unit: strin
   const top = max > 0 ? max : 1;
   const innerW = W - PAD.left - PAD.right;
   const innerH = height - PAD.top - PAD.bottom;
-  const x = (i: number) => PAD.left + (n <= 1 ? innerW / 2 : (i * innerW) / (n - 1));
+  // Slot i is [i, i + 1) of n along x; its mark sits at its middle (columns and dots line up).
+  const x = (i: number) => PAD.left + ((i + 0.5) * innerW) / Math.max(1, n);
   const y = (v: number) => PAD.top + innerH - (Math.min(v, top) / top) * innerH;
   let svg = '';
   for (let k = 0; k <= 4; k++) {
