@@ -125,6 +125,17 @@ describe('perpflow reprocess: rebuild history from the raw archive', { timeout: 
     assert.equal(s.version, version, 'the live config names the live version');
     assert.equal(s.completed, s.jobs);
     assert.ok(s.records > 120, `records read: ${s.records}`);
+    // Progress (not a terminal: plain lines on stderr beside --json), the last one final.
+    const last =
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith(`reprocess ${version} [`))
+        .at(-1) ?? '';
+    assert.match(
+      last,
+      new RegExp(`\\] 100\\.0%  ${s.jobs}/${s.jobs} jobs.*  done  ${s.records} records, ${s.bars} bars`),
+      r.stderr,
+    );
     const live = await tree(p.prefix);
     const rebuilt = await tree(`${p.prefix}/versions/${version}`);
     assert.equal(rebuilt.total, rebuilt.rows.size, 'one row per bar');
