@@ -45,13 +45,15 @@ const DAY_MS = 86_400_000;
  */
 const ARRIVAL_MARGIN_MS = 60_000;
 
-interface Input {
-  row: ReplayRow;
-  feed: Feed;
-  offset: bigint;
-}
-
-const byOffset = (a: Input, b: Input) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0);
+/** Decimal Kafka offsets in numeric order without BigInt: the shorter is smaller, else by text. */
+const byOffset = (a: ReplayRow, b: ReplayRow) =>
+  a.offset.length !== b.offset.length
+    ? a.offset.length - b.offset.length
+    : a.offset < b.offset
+      ? -1
+      : a.offset > b.offset
+        ? 1
+        : 0;
 
 interface OpenWindow {
   symbol: string;
@@ -124,7 +126,7 @@ export async function rebuildWindows(
   const engine = new QualityAlignEngine({ quality: job.engine.quality, align }, null);
   const open = new Map<string, OpenWindow>();
   /** Per feed (FEEDS order), records read and not yet fed. */
-  let pending: Input[][] = FEEDS.map(() => []);
+  let pending: ReplayRow[][] = FEEDS.map(() => []);
 
   const emit = (bar: AlignedBar) => {
     if (bar.eventTimeMs < job.fromMs || bar.eventTimeMs >= job.toMs) return;
@@ -144,12 +146,18 @@ export async function rebuildWindows(
   const feedUpTo = (upToArrivalMs: number) => {
     for (const lane of pending) lane.sort(byOffset);
     const heads = pending.map(() => 0);
+    /** Each lane's head timestamp (undefined: lane empty), updated as its head moves. */
+    const headTs = pending.map((lane) => lane[0]?.kafkaTimestampMs);
     for (;;) {
-      const i = firstLane(pending.map((lane, k) => lane[heads[k]!]?.row.kafkaTimestampMs));
+      const i = firstLane(headTs);
       if (i < 0) break;
-      const { row, feed } = pending[i]![heads[i]!]!;
+      const lane = pending[i] as ReplayRow[];
+      const row = lane[heads[i] as number] as ReplayRow;
       if (row.kafkaTimestampMs >= upToArrivalMs) break;
-      heads[i]!++;
+      const next = (heads[i] as number) + 1;
+      heads[i] = next;
+      headTs[i] = lane[next]?.kafkaTimestampMs;
+      const feed = FEEDS[i] as Feed;
       const value =
         row.value === null ? null : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
       const checked = checkRaw(FEED_RECORD_KIND[feed], row.key === null ? null : utf8.decode(row.key), value);
@@ -219,6 +227,7 @@ export async function rebuildWindows(
   const days = utcDaysOf(readFrom, readTo);
   for (const [i, date] of days.entries()) {
     for (const { feed, entry } of byDay.get(date) ?? []) {
+      const lane = pending[FEEDS.indexOf(feed)] as ReplayRow[];
       const rows = await readArchiveObjectForReplay(
         get,
         entry,
@@ -235,7 +244,7 @@ export async function rebuildWindows(
       for (const row of rows) {
         const symbol = row.symbol as string;
         const eventTimeMs = row.eventTimeMs as number;
-        pending[FEEDS.indexOf(feed)]!.push({ row, feed, offset: BigInt(row.offset) });
+        lane.push(row);
         stats.records++;
         if (!u) {
           u = { entry, spans: new Map() };
