@@ -87,6 +87,13 @@ export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): 
   return out;
 }
 
+/**
+ * REPROCESS_WORKER_NODE_FLAGS for a memory-lean worker: a 4 MiB young generation and a
+ * 15 % heap growing step (no cap: a larger live set still fits). Measured against V8's
+ * defaults in every run (docs/BENCHMARKS.md).
+ */
+export const LEAN_WORKER_FLAGS = '--max-semi-space-size=4 --heap-growing-percent=15';
+
 /** V8's old-space cap of a worker process (BENCH_REPROCESS_WORKER_HEAP_MB; 0: V8's default). */
 const heapArgs = (c: BenchConfig) =>
   c.reprocessWorkerHeapMb > 0 ? [`--max-old-space-size=${c.reprocessWorkerHeapMb}`] : [];
@@ -107,6 +114,7 @@ async function runWorkers(
   prefix: string,
   range: { fromMs: number; toMs: number },
   n: number,
+  nodeFlags = '',
 ) {
   const env = {
     ...process.env,
@@ -123,11 +131,15 @@ async function runWorkers(
   const workers: ChildProcess[] = [];
   for (let i = 0; i < n; i++)
     workers.push(
-      spawn(process.execPath, [...heapArgs(c), ...node(['reprocess-worker'])], {
-        cwd: ROOT,
-        env,
-        stdio: 'ignore',
-      }),
+      spawn(
+        process.execPath,
+        [...nodeFlags.split(' ').filter(Boolean), ...heapArgs(c), ...node(['reprocess-worker'])],
+        {
+          cwd: ROOT,
+          env,
+          stdio: 'ignore',
+        },
+      ),
     );
   const peaks = workers.map(() => 0);
   const sampler = setInterval(() => {
@@ -252,7 +264,8 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
 
   const one = await runWorkers(c, prefix, { fromMs, toMs }, 1);
   const two = await runWorkers(c, prefix, { fromMs, toMs }, 2);
-  for (const r of [one, two])
+  const lean = await runWorkers(c, prefix, { fromMs, toMs }, 2, LEAN_WORKER_FLAGS);
+  for (const r of [one, two, lean])
     if (r.records !== coreRecords || r.bars !== coreBars)
       throw new Error(
         `workers read ${r.records} records and wrote ${r.bars} bars; the core ${coreRecords} and ${coreBars}`,
@@ -297,6 +310,28 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
         .map((m) => m.toFixed(0))
         .join(', ')} MiB`,
     },
+    {
+      name: 'reprocess, 2 lean workers (REPROCESS_WORKER_NODE_FLAGS)',
+      value: lean.records / lean.seconds,
+      unit: 'records/s',
+      reference: core,
+      target: { op: '>=', value: 100_000 },
+      note: `${LEAN_WORKER_FLAGS}; ${Math.round(lean.bars / lean.seconds)} bars/s`,
+    },
+    {
+      name: 'reprocess, 2 lean workers, records per CPU-second ÷ the core’s',
+      value: lean.records / lean.workerCpuSeconds / corePerCpu,
+      unit: 'ratio',
+      target: { op: '>=', value: 0.7 },
+      note: `${Math.round(lean.records / lean.workerCpuSeconds)} records per worker CPU-second`,
+    },
+    {
+      name: 'reprocess, peak RSS of a lean worker process',
+      value: Math.max(...lean.peakRssMiB),
+      unit: 'MiB',
+      target: { op: '<=', value: 300 },
+      note: `${lean.peakRssMiB.map((m) => m.toFixed(0)).join(', ')} MiB`,
+    },
   ];
   return {
     figures,
@@ -313,7 +348,7 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
         seconds: coreSeconds,
         cpuSeconds: coreCpuSeconds,
       },
-      workers: [one, two],
+      workers: [one, two, lean],
     },
   };
 }

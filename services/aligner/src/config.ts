@@ -128,6 +128,18 @@ const reprocessShape = {
     .describe(
       'job lock: a worker killed mid-job leaves its job to another worker after about this long (BullMQ stalled check)',
     ),
+  REPROCESS_WORKER_NODE_FLAGS: z
+    .string()
+    .trim()
+    .regex(
+      /^((--(max|min|initial|heap)-[a-z-]+=\d+|--optimize-for-size|--single-threaded-gc)( +|$))*$/,
+      'empty, or V8 memory and GC flags separated by spaces: --max-*=N, --min-*=N, --initial-*=N, --heap-*=N, --optimize-for-size, --single-threaded-gc',
+    )
+    .default('')
+    .describe(
+      'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts, e.g. ' +
+        '`--max-semi-space-size=4 --heap-growing-percent=15` (peak RSS about halved for about 0.7 of the records per CPU-second: docs/BENCHMARKS.md); empty: V8 defaults',
+    ),
   REPROCESS_CRASH_AT: z
     .string()
     .regex(

@@ -8,7 +8,9 @@ const entry = fileURLToPath(new URL('../src/perpflow.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
 const r = spawnSync(
   process.execPath,
-  ['--conditions=@perpflow/source', '--import', tsx, entry, ...process.argv.slice(2)],
+  // This process's own node flags go to the command too (`node --max-semi-space-size=4
+  // bin/perpflow.mjs reprocess-worker`: V8 flags NODE_OPTIONS refuses).
+  [...process.execArgv, '--conditions=@perpflow/source', '--import', tsx, entry, ...process.argv.slice(2)],
   // npm runs scripts in the workspace folder; relative paths (--out) mean the caller's folder.
   { stdio: 'inherit', cwd: process.env.INIT_CWD ?? process.cwd() },
 );

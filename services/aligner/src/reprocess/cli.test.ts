@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runReprocessCli } from './cli.js';
+import { loadReprocessConfig } from '../config.js';
+import { runReprocessCli, workerNodeArgs } from './cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perpflow-reprocess-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,5 +53,33 @@ describe('perpflow reprocess: bad input stops before anything is read, naming it
     const unknown = await run([...base, '--align-config', file]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /--align-config\.horizon/);
+  });
+});
+
+describe('REPROCESS_WORKER_NODE_FLAGS', () => {
+  it('puts the flags before the worker entry, none when empty', () => {
+    const lean = workerNodeArgs(' --max-semi-space-size=4  --heap-growing-percent=15 ');
+    assert.deepEqual(lean.slice(0, 3), [
+      '--max-semi-space-size=4',
+      '--heap-growing-percent=15',
+      '--conditions=@perpflow/source',
+    ]);
+    assert.match(lean.at(-1) ?? '', /worker-main\.ts$/);
+    assert.equal(workerNodeArgs('')[0], '--conditions=@perpflow/source');
+  });
+
+  it('a value that is not flags stops start-up naming the key', () => {
+    const base = { S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 'b' };
+    assert.equal(
+      loadReprocessConfig({ ...base, REPROCESS_WORKER_NODE_FLAGS: '--max-semi-space-size=4' })
+        .REPROCESS_WORKER_NODE_FLAGS,
+      '--max-semi-space-size=4',
+    );
+    for (const bad of ['rm -rf /', '--eval=1', '--import=x', '--max-semi-space-size=4;x', '-e'])
+      assert.throws(
+        () => loadReprocessConfig({ ...base, REPROCESS_WORKER_NODE_FLAGS: bad }),
+        (err: Error) => /REPROCESS_WORKER_NODE_FLAGS/.test(err.message),
+        bad,
+      );
   });
 });

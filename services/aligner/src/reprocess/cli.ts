@@ -124,12 +124,14 @@ async function archivedPartitions(store: S3ObjectStore, prefix: string, req: Req
 /** Where this file's worker entry is, to start worker processes with the same code. */
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 
-function startWorkerProcess(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--conditions=@perpflow/source', '--import', import.meta.resolve('tsx'), WORKER_MAIN],
-    { env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+/** A worker process's node arguments: REPROCESS_WORKER_NODE_FLAGS, then the worker's entry. */
+export function workerNodeArgs(nodeFlags: string): string[] {
+  const flags = nodeFlags.trim() === '' ? [] : nodeFlags.trim().split(/ +/);
+  return [...flags, '--conditions=@perpflow/source', '--import', import.meta.resolve('tsx'), WORKER_MAIN];
+}
+
+function startWorkerProcess(env: NodeJS.ProcessEnv, nodeFlags: string): ChildProcess {
+  return spawn(process.execPath, workerNodeArgs(nodeFlags), { env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 export async function runReprocessCli(argv: string[]): Promise<number> {
@@ -219,7 +221,7 @@ export async function runReprocessCli(argv: string[]): Promise<number> {
     // Worker processes of this command; one that dies is started again (without a crash hook).
     const workerEnv = { ...process.env, S3_PREFIX: prefix };
     const startWorker = (slot: number, env: NodeJS.ProcessEnv) => {
-      const child = startWorkerProcess(env);
+      const child = startWorkerProcess(env, config.REPROCESS_WORKER_NODE_FLAGS);
       workers[slot] = child;
       child.once('exit', (code, signal) => {
         if (stopping) return;
