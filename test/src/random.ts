@@ -1,11 +1,5 @@
-/** A small seeded PRNG (mulberry32): what a test generates depends on its seed alone. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/**
+ * A small seeded PRNG (mulberry32): what a test generates depends on its seed alone. The
+ * one of the dataset's test support, so suites and unit tests draw alike.
+ */
+export { prng as seededRandom } from '../../packages/dataset/src/test-support/bars.js';

@@ -208,6 +208,43 @@ async function runWorkers(
   }
 }
 
+/** The three targets of a 2-worker run: rate, records per CPU-second against the core's, peak RSS (of `also` too). */
+function targetRows(
+  names: { rate: string; ratio: string; rss: string },
+  run: WorkerRun,
+  corePerCpu: number,
+  core: { name: string; value: number },
+  notePrefix: string,
+  also: WorkerRun[] = [],
+): FigureInput[] {
+  const mib = (r: WorkerRun) =>
+    `${r.workers} worker${r.workers === 1 ? '' : 's'} ${r.peakRssMiB.map((m) => m.toFixed(0)).join(', ')} MiB`;
+  return [
+    {
+      name: names.rate,
+      value: run.records / run.seconds,
+      unit: 'records/s',
+      reference: core,
+      target: { op: '>=', value: 100_000 },
+      note: `${notePrefix}${Math.round(run.bars / run.seconds)} bars/s`,
+    },
+    {
+      name: names.ratio,
+      value: run.records / run.workerCpuSeconds / corePerCpu,
+      unit: 'ratio',
+      target: { op: '>=', value: 0.7 },
+      note: `${Math.round(run.records / run.workerCpuSeconds)} records per worker CPU-second`,
+    },
+    {
+      name: names.rss,
+      value: Math.max(...also.flatMap((r) => r.peakRssMiB), ...run.peakRssMiB),
+      unit: 'MiB',
+      target: { op: '<=', value: 300 },
+      note: [...also, run].map(mib).join('; '),
+    },
+  ];
+}
+
 export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
   const { fromMs, toMs } = recentDays(c.reprocessDays);
   const u = universe(c.reprocessSymbols, fromMs);
@@ -286,52 +323,29 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
       reference: core,
       note: `${Math.round(one.bars / one.seconds)} bars/s; S3 reads and writes, BullMQ`,
     },
-    {
-      name: 'reprocess, 2 worker processes',
-      value: two.records / two.seconds,
-      unit: 'records/s',
-      reference: core,
-      target: { op: '>=', value: 100_000 },
-      note: `${Math.round(two.bars / two.seconds)} bars/s`,
-    },
-    {
-      name: 'reprocess, 2 workers, records per CPU-second ÷ the core’s',
-      value: two.records / two.workerCpuSeconds / corePerCpu,
-      unit: 'ratio',
-      target: { op: '>=', value: 0.7 },
-      note: `${Math.round(two.records / two.workerCpuSeconds)} records per worker CPU-second`,
-    },
-    {
-      name: 'reprocess, peak RSS of a worker process',
-      value: Math.max(...one.peakRssMiB, ...two.peakRssMiB),
-      unit: 'MiB',
-      target: { op: '<=', value: 300 },
-      note: `1 worker ${one.peakRssMiB.map((m) => m.toFixed(0)).join()} MiB; 2 workers ${two.peakRssMiB
-        .map((m) => m.toFixed(0))
-        .join(', ')} MiB`,
-    },
-    {
-      name: 'reprocess, 2 lean workers (REPROCESS_WORKER_NODE_FLAGS)',
-      value: lean.records / lean.seconds,
-      unit: 'records/s',
-      reference: core,
-      target: { op: '>=', value: 100_000 },
-      note: `${LEAN_WORKER_FLAGS}; ${Math.round(lean.bars / lean.seconds)} bars/s`,
-    },
-    {
-      name: 'reprocess, 2 lean workers, records per CPU-second ÷ the core’s',
-      value: lean.records / lean.workerCpuSeconds / corePerCpu,
-      unit: 'ratio',
-      target: { op: '>=', value: 0.7 },
-      note: `${Math.round(lean.records / lean.workerCpuSeconds)} records per worker CPU-second`,
-    },
-    {
-      name: 'reprocess, peak RSS of a lean worker process',
-      value: Math.max(...lean.peakRssMiB),
-      unit: 'MiB',
-      target: { op: '<=', value: 300 },
-      note: `${lean.peakRssMiB.map((m) => m.toFixed(0)).join(', ')} MiB`,
-    },
+    ...targetRows(
+      {
+        rate: 'reprocess, 2 worker processes',
+        ratio: 'reprocess, 2 workers, records per CPU-second ÷ the core’s',
+        rss: 'reprocess, peak RSS of a worker process',
+      },
+      two,
+      corePerCpu,
+      core,
+      '',
+      [one],
+    ),
+    ...targetRows(
+      {
+        rate: 'reprocess, 2 lean workers (REPROCESS_WORKER_NODE_FLAGS)',
+        ratio: 'reprocess, 2 lean workers, records per CPU-second ÷ the core’s',
+        rss: 'reprocess, peak RSS of a lean worker process',
+      },
+      lean,
+      corePerCpu,
+      core,
+      `${LEAN_WORKER_FLAGS}; `,
+    ),
   ];
   return {
     figures,

@@ -23,6 +23,13 @@ function spawnService(body: string): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ['--conditions=@perpflow/source', '--import', 'tsx', file]);
 }
 
+/** A start that prints "ready", runs until stopped, and prints the signal that stopped it. */
+const UNTIL_STOPPED = `async () => {
+  console.log('ready');
+  const t = setInterval(() => {}, 1000);
+  return { stop: async (s) => { clearInterval(t); console.log('stopped by ' + s); } };
+}`;
+
 /** Runs a service whose start and stop are `body`; sends SIGTERM once it printed "ready". */
 function run(body: string, signal = true): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawnService(body);
@@ -48,11 +55,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('runService', () => {
   it('stops the service on SIGTERM and exits 0 after its stop', async () => {
-    const r = await run(`runService({ name: 'svc', startHint: 'hint', config, metrics, start: async () => {
-      console.log('ready');
-      const t = setInterval(() => {}, 1000);
-      return { stop: async (s) => { clearInterval(t); console.log('stopped by ' + s); } };
-    } });`);
+    const r = await run(
+      `runService({ name: 'svc', startHint: 'hint', config, metrics, start: ${UNTIL_STOPPED} });`,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stopped by SIGTERM/);
   });
@@ -157,11 +162,7 @@ describe('runService', () => {
 
 describe('runProcess', () => {
   it('runs a process without config keys or a metrics server of its own, stopping it on SIGTERM', async () => {
-    const r = await run(`runProcess({ name: 'sim', startHint: 'h', start: async () => {
-      console.log('ready');
-      const t = setInterval(() => {}, 1000);
-      return { stop: async (s) => { clearInterval(t); console.log('stopped by ' + s); } };
-    } });`);
+    const r = await run(`runProcess({ name: 'sim', startHint: 'h', start: ${UNTIL_STOPPED} });`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stopped by SIGTERM/);
     assert.doesNotMatch(r.stdout, /metrics server listening/);

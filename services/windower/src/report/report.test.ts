@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AlignedBar } from '@perpflow/contracts';
+import { type AlignedBar, sampleAlignedBar } from '@perpflow/contracts';
 import { escapeHtml, renderReport } from './render.js';
 import { bucketWidthMs, type ReportInput, summarize } from './summarize.js';
 
@@ -8,35 +8,8 @@ const H = 3_600_000;
 const M = 60_000;
 const T0 = Date.UTC(2024, 2, 1);
 
-function bar(t: number, over: Partial<AlignedBar> = {}): AlignedBar {
-  return {
-    schemaVersion: 1,
-    exchange: 'binanceusdm',
-    symbol: 'BTC/USDT:USDT',
-    timeframe: '1m',
-    eventTimeMs: t,
-    open: 1,
-    high: 1,
-    low: 1,
-    close: 1,
-    volume: 1,
-    openInterest: null,
-    openInterestTimeMs: null,
-    fundingRate: null,
-    fundingTimeMs: null,
-    predictedFundingRate: null,
-    predictedFundingTimeMs: null,
-    liqLongNotional: 0,
-    liqShortNotional: 0,
-    liqCount: 0,
-    knownAtMs: t + M + 2_000,
-    revision: 0,
-    candleFilled: false,
-    openInterestStale: false,
-    fundingStale: false,
-    ...over,
-  };
-}
+const bar = (t: number, over: Partial<AlignedBar> = {}): AlignedBar =>
+  sampleAlignedBar({ eventTimeMs: t, knownAtMs: t + M + 2_000, revision: 0, ...over });
 
 /** Two hours of 1m bars; hour 2 misses 30 bars (a gap), bar 5 is a revision learnt 62 s late. */
 function input(): ReportInput {
