@@ -485,50 +485,48 @@ describe('aligner: catch-up gives the bars live gives', { timeout: 900_000 }, ()
     assert.deepEqual(got.dead, live.dead, `${name}: the dead letters differ from live`);
   };
 
-  it('catch-up: the whole backlog published while the aligner is stopped', async () => {
-    const { group, start } = await newGroup('backlog');
+  /** One backlog run: a new group, the whole backlog published, `consume` starts its aligners, then the output compared with live. */
+  const backlogRun = async (label: string, consume: (group: string, start: Ends) => Promise<void>) => {
+    const { group, start } = await newGroup(label);
     await publish(kafka, records);
-    await startAligner('catch-up-backlog', group);
+    await consume(group, start);
     await caughtUp(group, 300_000);
-    runs.backlog = outputOf(group, start);
-    sameAsLive('backlog');
-  });
+    runs[label] = outputOf(group, start);
+    sameAsLive(label);
+  };
 
-  it('SIGKILL mid-backlog, then a restart', async () => {
-    const { group, start } = await newGroup('kill');
-    await publish(kafka, records);
-    const first = await startAligner('catch-up-kill', group, {
-      ALIGNER_CRASH_AT: 'after-produce:5',
-      ALIGNER_SNAPSHOT_INTERVAL_RECORDS: '3000',
-    });
-    assert.equal(await first.exited, 'SIGKILL');
-    await startAligner('catch-up-kill-2', group, { ALIGNER_SNAPSHOT_INTERVAL_RECORDS: '3000' });
-    await caughtUp(group, 300_000);
-    runs.kill = outputOf(group, start);
-    sameAsLive('kill');
-  });
+  it('catch-up: the whole backlog published while the aligner is stopped', () =>
+    backlogRun('backlog', async (group) => {
+      await startAligner('catch-up-backlog', group);
+    }));
 
-  it('a rebalance mid-backlog: a second aligner joins the group', async () => {
-    const { group, start } = await newGroup('rebalance');
-    await publish(kafka, records);
-    await startAligner('catch-up-rebalance-1', group);
-    const total = records.length;
-    await waitFor(
-      'a third of the backlog committed',
-      async () => {
-        const committed = await admin.fetchOffsets({ groupId: group, topics: RAW_TOPICS });
-        let done = 0n;
-        for (const t of committed)
-          for (const p of t.partitions)
-            done += BigInt(p.offset) - (start.get(t.topic)?.get(p.partition) ?? 0n);
-        return done >= BigInt(Math.floor(total / 3));
-      },
-      120_000,
-      100,
-    );
-    await startAligner('catch-up-rebalance-2', group);
-    await caughtUp(group, 300_000);
-    runs.rebalance = outputOf(group, start);
-    sameAsLive('rebalance');
-  });
+  it('SIGKILL mid-backlog, then a restart', () =>
+    backlogRun('kill', async (group) => {
+      const first = await startAligner('catch-up-kill', group, {
+        ALIGNER_CRASH_AT: 'after-produce:5',
+        ALIGNER_SNAPSHOT_INTERVAL_RECORDS: '3000',
+      });
+      assert.equal(await first.exited, 'SIGKILL');
+      await startAligner('catch-up-kill-2', group, { ALIGNER_SNAPSHOT_INTERVAL_RECORDS: '3000' });
+    }));
+
+  it('a rebalance mid-backlog: a second aligner joins the group', () =>
+    backlogRun('rebalance', async (group, start) => {
+      await startAligner('catch-up-rebalance-1', group);
+      const total = records.length;
+      await waitFor(
+        'a third of the backlog committed',
+        async () => {
+          const committed = await admin.fetchOffsets({ groupId: group, topics: RAW_TOPICS });
+          let done = 0n;
+          for (const t of committed)
+            for (const p of t.partitions)
+              done += BigInt(p.offset) - (start.get(t.topic)?.get(p.partition) ?? 0n);
+          return done >= BigInt(Math.floor(total / 3));
+        },
+        120_000,
+        100,
+      );
+      await startAligner('catch-up-rebalance-2', group);
+    }));
 });
