@@ -1,5 +1,7 @@
 /** What every `perpflow` command shares: the S3 prefix flag and the hint when S3 cannot be read. */
+import { type ParseArgsOptionDescriptor, parseArgs } from 'node:util';
 import { normalizePrefix } from '@perpflow/dataset';
+import { loadPullConfig } from './config.js';
 
 /** The flags every `perpflow` command reading S3 takes (node:util parseArgs options). */
 export const COMMON_OPTIONS = {
@@ -38,4 +40,21 @@ export function printS3Hint(
       `Cannot read s3://${config.S3_BUCKET} at ${config.S3_ENDPOINT || 'AWS'}: check S3_ENDPOINT and the ` +
         'credentials; for the local stack: npm run stack -- status',
     );
+}
+
+/**
+ * A command's flags (its own and COMMON_OPTIONS, strict) and the S3 settings; null when
+ * --help printed `usage`. A bad flag or setting throws, for the command's usage error.
+ */
+export function readCommand<const O extends Record<string, ParseArgsOptionDescriptor>>(
+  argv: string[],
+  options: O,
+  usage: string,
+) {
+  const { values } = parseArgs({ args: argv, options: { ...options, ...COMMON_OPTIONS }, strict: true });
+  if ((values as { help?: boolean }).help) {
+    console.log(usage);
+    return null;
+  }
+  return { values, config: loadPullConfig() };
 }

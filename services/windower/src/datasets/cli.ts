@@ -1,8 +1,7 @@
 /** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
-import { parseArgs } from 'node:util';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
-import { loadPullConfig } from '../config.js';
+import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import type { loadPullConfig } from '../config.js';
 import { USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeVersions, listDatasetVersions } from './list.js';
 
@@ -17,19 +16,11 @@ export async function runDatasetsCli(argv: string[]): Promise<number> {
   let json = false;
   let config: ReturnType<typeof loadPullConfig>;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        ...COMMON_OPTIONS,
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+    const parsed = readCommand(argv, {}, USAGE);
+    if (!parsed) return 0;
+    const { values } = parsed;
+    config = parsed.config;
     json = values.json;
-    config = loadPullConfig();
     prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
   } catch (err) {
     console.error(`perpflow datasets: ${(err as Error).message}\n${USAGE}`);

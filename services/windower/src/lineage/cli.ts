@@ -1,14 +1,13 @@
 /** `perpflow lineage`: which raw records decided one aligned bar (see trace.ts). */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { type AlignConfig, parseAlignConfig } from '@perpflow/align';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
 import { VERSION_ID } from '@perpflow/dataset';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
+import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
 import { readDescriptor, readLivePin } from '../datasets/list.js';
-import { loadPullConfig } from '../config.js';
+import type { loadPullConfig } from '../config.js';
 import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeTrace, traceBar } from './trace.js';
 
@@ -31,9 +30,9 @@ export async function runLineageCli(argv: string[]): Promise<number> {
   let json = false;
   let config: ReturnType<typeof loadPullConfig>;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
+    const parsed = readCommand(
+      argv,
+      {
         exchange: { type: 'string' },
         symbol: { type: 'string' },
         ts: { type: 'string' },
@@ -41,16 +40,13 @@ export async function runLineageCli(argv: string[]): Promise<number> {
         'as-of': { type: 'string' },
         'align-config': { type: 'string' },
         version: { type: 'string' },
-        ...COMMON_OPTIONS,
       },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+      USAGE,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    config = parsed.config;
     json = values.json;
-    config = loadPullConfig();
     const exchange = values.exchange ?? '';
     if (!(EXCHANGES as readonly string[]).includes(exchange))
       throw new Error(`--exchange ${exchange || '(missing)'}: one of ${EXCHANGES.join(', ')}`);

@@ -8,14 +8,13 @@
  * 3 integrity failure (sha256, or keys/rows not what the layout says: DatasetMismatch),
  * 1 anything else (S3 unreachable...).
  */
-import { parseArgs } from 'node:util';
 import { EXCHANGES, type ExchangeId, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
 import { checkPullRequest, DatasetMismatch, encodeSymbol, VERSION_ID } from '@perpflow/dataset';
 import { parseTimeText, Progress } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
+import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
 import { treeOfVersion } from '../datasets/list.js';
-import { loadPullConfig } from '../config.js';
+import type { loadPullConfig } from '../config.js';
 import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
 
 const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<unified>] --timeframe <tf>
@@ -73,9 +72,9 @@ export async function runPullCli(argv: string[]): Promise<number> {
   let version: string | undefined;
   let config: ReturnType<typeof loadPullConfig>;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
+    const parsed = readCommand(
+      argv,
+      {
         exchange: { type: 'string' },
         symbol: { type: 'string' },
         timeframe: { type: 'string', default: '1m' },
@@ -86,16 +85,13 @@ export async function runPullCli(argv: string[]): Promise<number> {
         merge: { type: 'boolean', default: false },
         'skip-compacted': { type: 'boolean', default: false },
         version: { type: 'string' },
-        ...COMMON_OPTIONS,
       },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+      USAGE,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    config = parsed.config;
     json = values.json;
-    config = loadPullConfig();
     version = values.version;
     if (version !== undefined && !VERSION_ID.test(version))
       throw new UsageError(`--version ${version}: a dataset version is dv- and 16 lower-case hex digits`);

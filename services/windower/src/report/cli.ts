@@ -1,13 +1,12 @@
 /** `perpflow report`: one self-contained HTML page on the data's quality (collect → summarize → render). */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
 import { DatasetMismatch, VERSION_ID } from '@perpflow/dataset';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { COMMON_OPTIONS, printS3Hint, resolvePrefix } from '../cli-common.js';
-import { loadPullConfig } from '../config.js';
+import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import type { loadPullConfig } from '../config.js';
 import { treeOfVersion } from '../datasets/list.js';
 import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
 import { PullError } from '../pull/pull.js';
@@ -44,9 +43,9 @@ export async function runReportCli(argv: string[]): Promise<number> {
   let json = false;
   let version: string | undefined;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
+    const parsed = readCommand(
+      argv,
+      {
         from: { type: 'string' },
         to: { type: 'string' },
         out: { type: 'string', default: 'perpflow-report.html' },
@@ -54,16 +53,13 @@ export async function runReportCli(argv: string[]): Promise<number> {
         symbol: { type: 'string' },
         timeframe: { type: 'string', default: '1m' },
         version: { type: 'string' },
-        ...COMMON_OPTIONS,
       },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+      USAGE,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    config = parsed.config;
     json = values.json;
-    config = loadPullConfig();
     if (values.from === undefined || values.to === undefined)
       throw new UsageError('--from and --to are required');
     const fromMs = parseTimeFlag('from', values.from);
