@@ -5,15 +5,24 @@
  * run's `pipeline`), rules of infra/prometheus/rules, the stack's Alertmanager, and a
  * webhook receiver started here on ALERT_WEBHOOK_URL.
  *
- * The simulator shifts DOT's distribution (volatility and volume × 6) for the last
- * 110 minutes and, once live data flows, silences LINK; LTC is the control. Expected
- * among this run's symbols: FeedStale fires for LINK only, DriftBreach for DOT only
- * (windows: recent 2 h vs the 4 h before; thresholds raised above what short windows
- * and the simulator's own volatility regimes produce), both reach the webhook, and
- * FeedStale resolves when LINK's feed returns. The monitor's daily drift report on S3
- * names the same breach. The raw topics are shared: this run's aligner also sees
- * other runs' symbols, whose streams go stale when those runs end, so alerts are
- * judged for this run's symbols only.
+ * The simulator shifts one symbol's distribution (volatility and volume × 6) for the
+ * last 110 minutes and, once live data flows, silences another; a third is the
+ * control. Expected among this run's symbols: FeedStale fires for the silenced one
+ * only, DriftBreach for the shifted one only (windows: recent 2 h vs the 4 h before;
+ * thresholds raised above what short windows produce), both reach the webhook, and
+ * FeedStale resolves when the feed returns. The monitor's daily drift report on S3
+ * names the same breach.
+ *
+ * Which symbols: the simulated market has volatility regimes, so at some times of
+ * day an unshifted symbol drifts as much as the shifted one, and a breach on it is a
+ * correct detection. The symbols are therefore picked for the span this run covers
+ * from the simulator's own model (src/drift-oracle.ts): the shifted one (DOT when it
+ * qualifies) far past the thresholds throughout, the silenced and the control one
+ * (LINK and LTC when they qualify) far inside them.
+ *
+ * The raw topics are shared: this run's aligner also sees other runs' symbols, whose
+ * streams go stale when those runs end, so alerts are judged for this run's symbols
+ * only.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -22,6 +31,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DRIFT_THRESHOLDS, type DriftFeature } from '@perpflow/drift';
+import { createMarketModel, loadConfig as loadSimConfig, serverOptions } from '@perpflow/exchange-sim';
 import { Redis } from 'ioredis';
 import {
   DATA_DIR,
@@ -35,6 +46,7 @@ import {
   uniqueName,
   waitFor,
 } from '../src/harness.js';
+import { type DriftOracleOptions, staysBreached, staysQuiet } from '../src/drift-oracle.js';
 import { ensurePipelineTopics } from '../src/kafka-io.js';
 
 const MIN = 60_000;
@@ -50,14 +62,60 @@ const TARGETS_DIR = process.env.PROMETHEUS_TARGETS_DIR ?? join(DATA_DIR, 'promet
 const TARGET_FILE = join(TARGETS_DIR, `${RUN}.json`);
 const S3_PREFIX = `test/${RUN}`;
 
-const SILENT = 'LINK/USDT:USDT';
-const SHIFTED = 'DOT/USDT:USDT';
-const CONTROL = 'LTC/USDT:USDT';
-const SYMBOLS = [SILENT, SHIFTED, CONTROL];
-const venueId = (s: string) => s.replace('/USDT:USDT', 'USDT');
-
 const TO = Math.floor(Date.now() / MIN) * MIN;
 const FROM = TO - 7 * 60 * MIN;
+
+const SIM_ENV = { PORT: String(SIM_PORT), SYMBOLS: '20', SEED: '61' };
+const FEATURES: DriftFeature[] = ['log_return', 'range', 'volume'];
+// Short windows and regime changes move the statistics: thresholds well above what
+// the picked symbols show, far below a six-fold volatility.
+const THRESHOLDS = {
+  ...DRIFT_THRESHOLDS,
+  psiSignificant: 1,
+  psiModerate: 0.5,
+  ksAlpha: 0.000001,
+  wassersteinNormalized: 1,
+};
+const ORACLE: DriftOracleOptions = {
+  features: FEATURES,
+  recentMs: 120 * MIN,
+  referenceMs: 240 * MIN,
+  thresholds: THRESHOLDS,
+  // The newest bar + 1 min, from the end of the backfill to well past the test's last check.
+  ends: { fromMs: TO, toMs: TO + 20 * MIN },
+};
+const shiftOf = (id: string) => ({
+  symbol: id,
+  fromMs: TO - 110 * MIN,
+  volatilityFactor: 6,
+  volumeFactor: 6,
+});
+
+/** The shifted, silenced and control symbols for this run's span (see the file's comment). */
+function pickSymbols(): { shifted: string; silent: string; control: string } {
+  const market = serverOptions(loadSimConfig(SIM_ENV)).market;
+  const ids = createMarketModel(market).symbols.map((s) => s.id);
+  const preferred = (first: string[]) => [...first, ...ids.filter((id) => !first.includes(id))];
+  for (const shifted of preferred(['DOTUSDT'])) {
+    const model = createMarketModel({ ...market, shifts: [shiftOf(shifted)] });
+    if (!staysBreached(model, shifted, ORACLE, ['range', 'volume'])) continue;
+    const quiet = preferred(['LINKUSDT', 'LTCUSDT']).filter(
+      (id) => id !== shifted && staysQuiet(model, id, ORACLE),
+    );
+    if (quiet.length >= 2) return { shifted, silent: quiet[0] as string, control: quiet[1] as string };
+  }
+  throw new Error(
+    `no shifted symbol with two quiet ones among ${ids.join(', ')} for windows ending ` +
+      `${new Date(ORACLE.ends.fromMs).toISOString()}..${new Date(ORACLE.ends.toMs).toISOString()}: raise SYMBOLS`,
+  );
+}
+const PICKED = pickSymbols();
+const unified = (id: string) => id.replace(/USDT$/, '/USDT:USDT');
+const SILENT = unified(PICKED.silent);
+const SHIFTED = unified(PICKED.shifted);
+const CONTROL = unified(PICKED.control);
+const SYMBOLS = [SILENT, SHIFTED, CONTROL];
+const venueId = (s: string) => s.replace('/USDT:USDT', 'USDT');
 
 interface WebhookAlert {
   status: 'firing' | 'resolved';
@@ -99,6 +157,7 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
     ours().filter((a) => a.labels.alertname === name && a.status === status);
 
   it('fires FeedStale for the silenced symbol and DriftBreach for the shifted one, and resolves FeedStale when the feed returns', async () => {
+    console.log(`# symbols for this span: shifted ${SHIFTED}, silenced ${SILENT}, control ${CONTROL}`);
     // The webhook receiver Alertmanager posts to (one per machine: the URL is fixed by the stack).
     webhook = createServer((req, res) => {
       let body = '';
@@ -152,14 +211,7 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
       await startService({
         name: 'sim-alerts',
         workspace: 'services/exchange-sim',
-        env: {
-          PORT: String(SIM_PORT),
-          SYMBOLS: '12',
-          SEED: '61',
-          FAULTS: JSON.stringify({
-            shift: { symbol: venueId(SHIFTED), fromMs: TO - 110 * MIN, volatilityFactor: 6, volumeFactor: 6 },
-          }),
-        },
+        env: { ...SIM_ENV, FAULTS: JSON.stringify({ shift: shiftOf(PICKED.shifted) }) },
         readyPort: null,
       }),
     );
@@ -194,18 +246,16 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
           MONITOR_FROM_BEGINNING: 'false',
           MONITOR_EXCHANGES: 'binanceusdm',
           MONITOR_SYMBOLS: SYMBOLS.join(','),
-          MONITOR_FEATURES: 'log_return,range,volume',
-          MONITOR_RECENT_WINDOW_MS: String(120 * MIN),
-          MONITOR_REFERENCE_WINDOW_MS: String(240 * MIN),
+          MONITOR_FEATURES: FEATURES.join(','),
+          MONITOR_RECENT_WINDOW_MS: String(ORACLE.recentMs),
+          MONITOR_REFERENCE_WINDOW_MS: String(ORACLE.referenceMs),
           MONITOR_MIN_SAMPLES: '80',
           MONITOR_EVAL_INTERVAL_MS: '2000',
           MONITOR_REPORT_INTERVAL_MS: '5000',
-          // Short windows and regime changes (volatility × up to ~1.5 within hours) move the
-          // statistics: thresholds well above that, far below a six-fold volatility.
-          MONITOR_PSI_SIGNIFICANT: '1',
-          MONITOR_PSI_MODERATE: '0.5',
-          MONITOR_KS_ALPHA: '0.000001',
-          MONITOR_WASSERSTEIN_THRESHOLD: '1',
+          MONITOR_PSI_SIGNIFICANT: String(THRESHOLDS.psiSignificant),
+          MONITOR_PSI_MODERATE: String(THRESHOLDS.psiModerate),
+          MONITOR_KS_ALPHA: String(THRESHOLDS.ksAlpha),
+          MONITOR_WASSERSTEIN_THRESHOLD: String(THRESHOLDS.wassersteinNormalized),
           MONITOR_SLA_CANDLE_SECONDS: '90',
           MONITOR_LAG_GROUPS: alignerGroup,
           METRICS_PORT: String(MONITOR_PORT),
@@ -338,7 +388,7 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
       show(stale),
     );
     assert.deepEqual([...new Set(drift.map((a) => a.labels.symbol))], [SHIFTED], show(drift));
-    assert.ok(drift.every((a) => ['log_return', 'range', 'volume'].includes(a.labels.feature ?? '')));
+    assert.ok(drift.every((a) => FEATURES.includes(a.labels.feature as DriftFeature)));
     for (const a of [...stale, ...drift]) {
       assert.equal(a.labels.severity, 'warning');
       assert.equal(a.receiver, 'webhook-warning');
