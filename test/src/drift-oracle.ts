@@ -38,12 +38,8 @@ export interface DriftOracleOptions {
 /** The unfilled 1m bars the aligner builds from the model's candles, as the drift features read them. */
 function barsOf(model: MarketModel, symbol: string, fromMs: number, toMs: number): BarPoint[] {
   return model.candles(symbol, MINUTE_MS, fromMs, toMs).map((c) => ({
+    ...c, // open, high, low, close, volume
     eventTimeMs: c.openTimeMs,
-    open: c.open,
-    high: c.high,
-    low: c.low,
-    close: c.close,
-    volume: c.volume,
     openInterest: null,
     openInterestStale: false,
     fundingRate: null,

@@ -1,8 +1,7 @@
 /** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import { printS3Hint, readCommand, resolvePrefix, USAGE_EXIT_CODE } from '../cli-common.js';
 import type { loadPullConfig } from '../config.js';
-import { USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeVersions, listDatasetVersions } from './list.js';
 
 const USAGE = `usage: perpflow datasets [--prefix <S3 prefix>] [--json]

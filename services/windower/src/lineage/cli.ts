@@ -2,13 +2,24 @@
 import { readFileSync } from 'node:fs';
 import { type AlignConfig, parseAlignConfig } from '@perpflow/align';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
-import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
-import { VERSION_ID } from '@perpflow/dataset';
+import type { Timeframe } from '@perpflow/contracts';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import {
+  checkExchanges,
+  checkSymbols,
+  parseTimeFlag,
+  parseTimeframeFlag,
+  parseVersionFlag,
+  printS3Hint,
+  readCommand,
+  resolvePrefix,
+  SERIES_OPTIONS,
+  USAGE_EXIT_CODE,
+  UsageError,
+  VERSION_OPTION,
+} from '../cli-common.js';
 import { readDescriptor, readLivePin } from '../datasets/list.js';
 import type { loadPullConfig } from '../config.js';
-import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
 import { describeTrace, traceBar } from './trace.js';
 
 const USAGE = `usage: perpflow lineage --exchange <id> --symbol <unified> --ts <ISO|ms> [--timeframe <tf>]
@@ -33,13 +44,11 @@ export async function runLineageCli(argv: string[]): Promise<number> {
     const parsed = readCommand(
       argv,
       {
-        exchange: { type: 'string' },
-        symbol: { type: 'string' },
+        ...SERIES_OPTIONS,
+        ...VERSION_OPTION,
         ts: { type: 'string' },
-        timeframe: { type: 'string', default: '1m' },
         'as-of': { type: 'string' },
         'align-config': { type: 'string' },
-        version: { type: 'string' },
       },
       USAGE,
     );
@@ -47,31 +56,23 @@ export async function runLineageCli(argv: string[]): Promise<number> {
     const { values } = parsed;
     config = parsed.config;
     json = values.json;
-    const exchange = values.exchange ?? '';
-    if (!(EXCHANGES as readonly string[]).includes(exchange))
-      throw new Error(`--exchange ${exchange || '(missing)'}: one of ${EXCHANGES.join(', ')}`);
-    const symbol = values.symbol ?? '';
-    const bad = SymbolSchema.safeParse(symbol).error?.issues[0]?.message;
-    if (bad) throw new Error(`--symbol ${symbol || '(missing)'}: ${bad}`);
-    const timeframe = values.timeframe as Timeframe;
-    if (!(TIMEFRAMES as readonly string[]).includes(timeframe))
-      throw new Error(`--timeframe ${values.timeframe}: one of ${TIMEFRAMES.join(', ')}`);
-    if (values.ts === undefined) throw new Error('--ts is required (the bar open time)');
+    const [exchange] = checkExchanges([values.exchange ?? '']) as [string];
+    const [symbol] = checkSymbols([values.symbol ?? '']) as [string];
+    const timeframe = parseTimeframeFlag(values.timeframe);
+    if (values.ts === undefined) throw new UsageError('--ts is required (the bar open time)');
     const tsMs = parseTimeFlag('ts', values.ts);
     const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
     request = { exchange, symbol, timeframe, tsMs, ...(asOfMs === undefined ? {} : { asOfMs }) };
     const file = values['align-config'];
-    version = values.version;
+    version = parseVersionFlag(values.version);
     if (file !== undefined && version !== undefined)
-      throw new Error('--version and --align-config both name the rules: give one');
-    if (version !== undefined && !VERSION_ID.test(version))
-      throw new Error(`--version ${version}: a dataset version is dv- and 16 lower-case hex digits`);
+      throw new UsageError('--version and --align-config both name the rules: give one');
     if (file !== undefined) {
       let alignInput: unknown;
       try {
         alignInput = JSON.parse(readFileSync(file, 'utf8'));
       } catch (err) {
-        throw new Error(`--align-config ${file}: ${(err as Error).message}`);
+        throw new UsageError(`--align-config ${file}: ${(err as Error).message}`);
       }
       alignFile = parseAlignConfig(alignInput);
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseTimeFlag, progressReporter, runPullCli, USAGE_EXIT_CODE } from './cli.js';
+import { parseTimeFlag, USAGE_EXIT_CODE } from '../cli-common.js';
+import { progressReporter, runPullCli } from './cli.js';
 
 const GOOD = [
   '--exchange',

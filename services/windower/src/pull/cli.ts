@@ -8,11 +8,25 @@
  * 3 integrity failure (sha256, or keys/rows not what the layout says: DatasetMismatch),
  * 1 anything else (S3 unreachable...).
  */
-import { EXCHANGES, type ExchangeId, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
-import { checkPullRequest, DatasetMismatch, encodeSymbol, VERSION_ID } from '@perpflow/dataset';
-import { parseTimeText, Progress } from '@perpflow/runtime';
+import { checkPullRequest, DatasetMismatch } from '@perpflow/dataset';
+import { Progress } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import {
+  checkExchanges,
+  checkSymbols,
+  listFlag,
+  parseRangeFlags,
+  parseTimeFlag,
+  parseTimeframeFlag,
+  parseVersionFlag,
+  printS3Hint,
+  readCommand,
+  resolvePrefix,
+  SERIES_OPTIONS,
+  USAGE_EXIT_CODE,
+  UsageError,
+  VERSION_OPTION,
+} from '../cli-common.js';
 import { treeOfVersion } from '../datasets/list.js';
 import type { loadPullConfig } from '../config.js';
 import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
@@ -28,22 +42,9 @@ const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<
   S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
   (see docs/CONFIGURATION.md).`;
 
-/** Exit code of every flag error. */
-export const USAGE_EXIT_CODE = 2;
-
-class UsageError extends Error {}
-
-/** A time flag (packages/runtime time-flag.ts); a bad one is a usage error. */
-export function parseTimeFlag(flag: string, v: string): number {
-  return parseTimeText(flag, v, (m) => new UsageError(m));
-}
-
-function list(flag: string, v: string | undefined): string[] {
-  const items = (v ?? '')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new UsageError(`--${flag} is required`);
+function required(flag: string, v: string | undefined): string[] {
+  const items = listFlag(v);
+  if (!items) throw new UsageError(`--${flag} is required`);
   return items;
 }
 
@@ -75,16 +76,14 @@ export async function runPullCli(argv: string[]): Promise<number> {
     const parsed = readCommand(
       argv,
       {
-        exchange: { type: 'string' },
-        symbol: { type: 'string' },
-        timeframe: { type: 'string', default: '1m' },
+        ...SERIES_OPTIONS,
+        ...VERSION_OPTION,
         from: { type: 'string' },
         to: { type: 'string' },
         out: { type: 'string' },
         'as-of': { type: 'string' },
         merge: { type: 'boolean', default: false },
         'skip-compacted': { type: 'boolean', default: false },
-        version: { type: 'string' },
       },
       USAGE,
     );
@@ -92,36 +91,16 @@ export async function runPullCli(argv: string[]): Promise<number> {
     const { values } = parsed;
     config = parsed.config;
     json = values.json;
-    version = values.version;
-    if (version !== undefined && !VERSION_ID.test(version))
-      throw new UsageError(`--version ${version}: a dataset version is dv- and 16 lower-case hex digits`);
-    const exchanges = list('exchange', values.exchange);
-    for (const e of exchanges)
-      if (!(EXCHANGES as readonly string[]).includes(e))
-        throw new UsageError(`--exchange ${e}: unknown; one of ${EXCHANGES.join(', ')}`);
-    const timeframe = values.timeframe as Timeframe;
-    if (!(TIMEFRAMES as readonly string[]).includes(timeframe))
-      throw new UsageError(`--timeframe ${values.timeframe}: one of ${TIMEFRAMES.join(', ')}`);
-    const symbols = list('symbol', values.symbol);
-    for (const s of symbols) {
-      const problem = SymbolSchema.safeParse(s).error?.issues[0]?.message;
-      if (problem) throw new UsageError(`--symbol ${s}: ${problem}`);
-      try {
-        encodeSymbol(s);
-      } catch (err) {
-        throw new UsageError(`--symbol ${s}: ${(err as Error).message}`);
-      }
-    }
-    if (values.from === undefined || values.to === undefined)
-      throw new UsageError('--from and --to are required');
-    const fromMs = parseTimeFlag('from', values.from);
-    const toMs = parseTimeFlag('to', values.to);
-    if (fromMs >= toMs) throw new UsageError('--from must be before --to (--to is exclusive)');
+    version = parseVersionFlag(values.version);
+    const exchanges = checkExchanges(required('exchange', values.exchange));
+    const timeframe = parseTimeframeFlag(values.timeframe);
+    const symbols = checkSymbols(required('symbol', values.symbol));
+    const { fromMs, toMs } = parseRangeFlags(values.from, values.to);
     if (!values.out) throw new UsageError('--out <dir> is required');
     const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
-    const prefix = resolvePrefix(values.prefix, config.S3_PREFIX, (m) => new UsageError(m));
+    const prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
     opts = {
-      exchanges: exchanges as ExchangeId[],
+      exchanges,
       symbols,
       timeframe,
       fromMs,

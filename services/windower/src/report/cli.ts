@@ -2,13 +2,25 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
-import { EXCHANGES, SymbolSchema, TIMEFRAMES, type Timeframe } from '@perpflow/contracts';
-import { DatasetMismatch, VERSION_ID } from '@perpflow/dataset';
+import { DatasetMismatch } from '@perpflow/dataset';
 import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
-import { printS3Hint, readCommand, resolvePrefix } from '../cli-common.js';
+import {
+  checkExchanges,
+  checkSymbols,
+  listFlag,
+  parseRangeFlags,
+  parseTimeframeFlag,
+  parseVersionFlag,
+  printS3Hint,
+  readCommand,
+  resolvePrefix,
+  SERIES_OPTIONS,
+  USAGE_EXIT_CODE,
+  UsageError,
+  VERSION_OPTION,
+} from '../cli-common.js';
 import type { loadPullConfig } from '../config.js';
 import { treeOfVersion } from '../datasets/list.js';
-import { parseTimeFlag, USAGE_EXIT_CODE } from '../pull/cli.js';
 import { PullError } from '../pull/pull.js';
 import { collectReport, ReportNoSeries } from './collect.js';
 import { renderReport } from './render.js';
@@ -25,17 +37,6 @@ const USAGE = `usage: perpflow report --from <date|ISO|ms> --to <date|ISO|ms> [-
   --json prints the figures drawn (schema perpflow.report.v1) on stdout as well.
   Exit codes: 0 written, 2 bad usage or no series, 3 integrity failure, 1 anything else.`;
 
-class UsageError extends Error {}
-
-function list(v: string | undefined): string[] | null {
-  if (v === undefined) return null;
-  const items = v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-  return items.length === 0 ? null : items;
-}
-
 export async function runReportCli(argv: string[]): Promise<number> {
   let config: ReturnType<typeof loadPullConfig>;
   let request: Parameters<typeof collectReport>[1];
@@ -46,13 +47,11 @@ export async function runReportCli(argv: string[]): Promise<number> {
     const parsed = readCommand(
       argv,
       {
+        ...SERIES_OPTIONS,
+        ...VERSION_OPTION,
         from: { type: 'string' },
         to: { type: 'string' },
         out: { type: 'string', default: 'perpflow-report.html' },
-        exchange: { type: 'string' },
-        symbol: { type: 'string' },
-        timeframe: { type: 'string', default: '1m' },
-        version: { type: 'string' },
       },
       USAGE,
     );
@@ -60,29 +59,16 @@ export async function runReportCli(argv: string[]): Promise<number> {
     const { values } = parsed;
     config = parsed.config;
     json = values.json;
-    if (values.from === undefined || values.to === undefined)
-      throw new UsageError('--from and --to are required');
-    const fromMs = parseTimeFlag('from', values.from);
-    const toMs = parseTimeFlag('to', values.to);
-    if (fromMs >= toMs) throw new UsageError('--from must be before --to (--to is exclusive)');
+    const { fromMs, toMs } = parseRangeFlags(values.from, values.to);
     if (toMs - fromMs > 366 * 86_400_000)
       throw new UsageError('--from and --to: at most 366 days per report');
-    const timeframe = values.timeframe as Timeframe;
-    if (!(TIMEFRAMES as readonly string[]).includes(timeframe))
-      throw new UsageError(`--timeframe ${values.timeframe}: one of ${TIMEFRAMES.join(', ')}`);
-    const exchanges = list(values.exchange);
-    for (const e of exchanges ?? [])
-      if (!(EXCHANGES as readonly string[]).includes(e))
-        throw new UsageError(`--exchange ${e}: unknown; one of ${EXCHANGES.join(', ')}`);
-    const symbols = list(values.symbol);
-    for (const s of symbols ?? []) {
-      const problem = SymbolSchema.safeParse(s).error?.issues[0]?.message;
-      if (problem) throw new UsageError(`--symbol ${s}: ${problem}`);
-    }
-    version = values.version;
-    if (version !== undefined && !VERSION_ID.test(version))
-      throw new UsageError(`--version ${version}: a dataset version is dv- and 16 lower-case hex digits`);
-    const prefix = resolvePrefix(values.prefix, config.S3_PREFIX, (m) => new UsageError(m));
+    const timeframe = parseTimeframeFlag(values.timeframe);
+    const exchanges = listFlag(values.exchange);
+    if (exchanges) checkExchanges(exchanges);
+    const symbols = listFlag(values.symbol);
+    if (symbols) checkSymbols(symbols);
+    version = parseVersionFlag(values.version);
+    const prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
     out = resolve(values.out);
     request = {
       prefix,
