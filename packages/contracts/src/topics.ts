@@ -60,7 +60,65 @@ export const HEADERS = {
   producedAtMs: 'perpflow-produced-at-ms',
   /** On aligned bars: the dataset version (`dv-` + 16 hex) of the config that built the bar. */
   datasetVersion: 'perpflow-dataset-version',
+  /**
+   * On aligned bars: the raw input positions the bar was decided from, as
+   * `<topic>:<partition>:<offset>` joined by commas (formatRawThrough): every raw record
+   * that decided it is below `offset` (exclusive) on one of those topic-partitions.
+   */
+  rawThrough: 'perpflow-raw-through',
 } as const;
+
+/** One raw topic-partition and the first offset past the records applied from it. */
+export interface RawPosition {
+  topic: string;
+  partition: number;
+  /** Exclusive: the next offset to apply (decimal text, as Kafka's offsets). */
+  offset: string;
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const OFFSET_TEXT = /^(0|[1-9][0-9]{0,18})$/;
+/** Raw positions one header may name (four topics per partition; one partition per series). */
+export const MAX_RAW_POSITIONS = 64;
+
+/** The perpflow-raw-through header value, sorted by topic then partition. */
+export function formatRawThrough(positions: readonly RawPosition[]): string {
+  return [...positions]
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+    .map((p) => `${p.topic}:${p.partition}:${p.offset}`)
+    .join(',');
+}
+
+/**
+ * The positions a perpflow-raw-through header names, or the reason it cannot be read:
+ * topic names as Kafka allows them, partitions 0-999999, offsets of at most 19 digits, at
+ * most MAX_RAW_POSITIONS entries, each topic-partition once.
+ */
+export function parseRawThrough(text: string): RawPosition[] | { error: string } {
+  if (text.length > MAX_RAW_POSITIONS * 300)
+    return { error: `longer than ${MAX_RAW_POSITIONS * 300} characters` };
+  const parts = text === '' ? [] : text.split(',');
+  if (parts.length > MAX_RAW_POSITIONS) return { error: `more than ${MAX_RAW_POSITIONS} positions` };
+  const out: RawPosition[] = [];
+  const seen = new Set<string>();
+  for (const part of parts) {
+    const fields = part.split(':');
+    const [topic, partition, offset] = fields;
+    if (
+      fields.length !== 3 ||
+      !TOPIC_NAME.test(topic ?? '') ||
+      !/^(0|[1-9][0-9]{0,5})$/.test(partition ?? '')
+    )
+      return { error: `"${part.slice(0, 80)}" is not <topic>:<partition>:<offset>` };
+    if (!OFFSET_TEXT.test(offset ?? ''))
+      return { error: `"${part.slice(0, 80)}": the offset is not a whole number` };
+    const id = `${topic}:${partition}`;
+    if (seen.has(id)) return { error: `${id} named twice` };
+    seen.add(id);
+    out.push({ topic: topic as string, partition: Number(partition), offset: offset as string });
+  }
+  return out;
+}
 
 export function schemaHeader(kind: RecordKind): string {
   return `${kind}/v${SCHEMA_VERSION}`;

@@ -4,6 +4,8 @@ import { parseAlignConfig } from '@perpflow/align';
 import {
   type AlignedBar,
   type DeadLetter,
+  HEADERS,
+  parseRawThrough,
   sampleCandle,
   sampleLiquidation,
   sampleOpenInterest,
@@ -346,6 +348,68 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     assert.equal((JSON.parse(String(dead[0]!.message.value)) as DeadLetter).source.offset, '4');
   });
 
+  it('stamps each bar with the raw positions applied after its step: every record that decided it lies below them', async () => {
+    const cluster = await reference();
+    const raw = rawTopics();
+    /** Offset of the first raw message of `topic` whose record matches. */
+    const offsetWhere = (topic: string, match: (r: Record<string, unknown>) => boolean) =>
+      raw.get(topic)!.findIndex((m) => {
+        try {
+          return match(JSON.parse(m.value) as Record<string, unknown>);
+        } catch {
+          return false;
+        }
+      });
+    const bars = cluster.produced.filter((p) => p.topic === TOPICS.alignedBar);
+    assert.ok(bars.length >= 60);
+    const previous = new Map<string, bigint>();
+    for (const { message } of bars) {
+      const bar = JSON.parse(String(message.value)) as AlignedBar;
+      const header = (message.headers as Record<string, string>)[HEADERS.rawThrough];
+      assert.ok(header, `bar ${bar.eventTimeMs} has ${HEADERS.rawThrough}`);
+      const positions = parseRawThrough(header);
+      assert.ok(Array.isArray(positions), JSON.stringify(positions));
+      const through = new Map(positions.map((p) => [p.topic, BigInt(p.offset)]));
+      assert.ok(positions.every((p) => p.partition === 0));
+      // Positions only move forward in produce order, and never past the topics' ends.
+      for (const [topic, offset] of through) {
+        assert.ok(offset >= (previous.get(topic) ?? 0n), `${topic} moved back at bar ${bar.eventTimeMs}`);
+        assert.ok(offset <= BigInt(raw.get(topic)!.length));
+        previous.set(topic, offset);
+      }
+      const decided: [string, number][] = [
+        [TOPICS.raw.ohlcv, offsetWhere(TOPICS.raw.ohlcv, (r) => r.openTimeMs === bar.eventTimeMs)],
+      ];
+      if (bar.openInterestTimeMs !== null)
+        decided.push([
+          TOPICS.raw.open_interest,
+          offsetWhere(TOPICS.raw.open_interest, (r) => r.eventTimeMs === bar.openInterestTimeMs),
+        ]);
+      if (bar.liqCount > 0)
+        decided.push([
+          TOPICS.raw.liquidation,
+          offsetWhere(
+            TOPICS.raw.liquidation,
+            (r) =>
+              (r.eventTimeMs as number) >= bar.eventTimeMs &&
+              (r.eventTimeMs as number) < bar.eventTimeMs + MIN,
+          ),
+        ]);
+      for (const [topic, offset] of decided) {
+        assert.ok(offset >= 0, `the ${topic} record of bar ${bar.eventTimeMs} exists`);
+        assert.ok(
+          BigInt(offset) < (through.get(topic) ?? -1n),
+          `bar ${bar.eventTimeMs} rev ${bar.revision}: ${topic} offset ${offset} below ${through.get(topic)}`,
+        );
+      }
+    }
+    assert.deepEqual(Object.fromEntries(previous), {
+      [TOPICS.raw.ohlcv]: 60n,
+      [TOPICS.raw.open_interest]: 13n,
+      [TOPICS.raw.liquidation]: 8n,
+    });
+  });
+
   for (const crashAt of [
     'append',
     'after-append',
@@ -452,8 +516,20 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
     const republished = cluster.produced.slice(before);
     const firstTime = cluster.produced.slice(0, before).map((p) => String(p.message.value));
     assert.ok(republished.length > 0, 'the last logged batch had outputs');
-    for (const p of republished)
+    const firstHeaders = cluster.produced
+      .slice(0, before)
+      .map((p) => JSON.stringify([String(p.message.value), p.message.headers?.[HEADERS.rawThrough] ?? null]));
+    for (const p of republished) {
       assert.ok(firstTime.includes(String(p.message.value)), 'republished outputs are byte-identical');
+      const stamped = JSON.stringify([
+        String(p.message.value),
+        p.message.headers?.[HEADERS.rawThrough] ?? null,
+      ]);
+      assert.ok(
+        firstHeaders.includes(stamped),
+        `republished with the same ${HEADERS.rawThrough}: ${stamped}`,
+      );
+    }
     assert.equal((await store.load(0)).seq, 14, 'a skipped re-delivery logs nothing');
   });
 

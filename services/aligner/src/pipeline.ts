@@ -3,7 +3,7 @@ import { headersToStrings } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
 import type { Batch, Consumer, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { PartitionStateStore } from './adapters/partition-state.js';
-import { type BatchResult, type ConsumedBatch, runBatch } from './domain/batch.js';
+import { type BatchResult, type ConsumedBatch, runBatch, stampRawThrough } from './domain/batch.js';
 import type { PartitionEngine } from './domain/engine-types.js';
 import { type MergePlan, MergeQueue, type QueuedMessage } from './domain/merge.js';
 import type { AlignerMetrics } from './metrics.js';
@@ -413,6 +413,7 @@ export class AlignerPipeline {
     const offsets = { ...rt.offsets };
     for (const run of runs)
       offsets[run.topic] = (BigInt(run.messages[run.messages.length - 1]!.offset) + 1n).toString();
+    stampRawThrough(results, partition, offsets);
     // Write-ahead: the step (its input order) is durable before any of its output is.
     await this.deps.state.append(partition, { seq: rt.seq + 1, batches: runs, offsets });
     rt.seq += 1;
@@ -538,6 +539,7 @@ export class AlignerPipeline {
     if (seq !== stored.seq)
       throw new Error(`partition ${partition}: log ends at ${seq} but the sequence is ${stored.seq}`);
     if (last.length > 0) {
+      stampRawThrough(last, partition, offsets);
       await heartbeat();
       await this.publish(last);
     }

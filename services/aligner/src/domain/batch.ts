@@ -3,6 +3,7 @@ import {
   decodeRecord,
   FEED_RECORD_KIND,
   type Feed,
+  formatRawThrough,
   HEADERS,
   renderValue,
   SCHEMA_VERSION,
@@ -127,6 +128,23 @@ export function runBatch(
   const header = barHeaderValues(nowMs, producerName, datasetVersion);
   const barMessages = output.bars.map((b) => barMessageWith(b, header));
   return { bars: output.bars, barMessages, deadLetters, contractRules, output };
+}
+
+/**
+ * Stamps every bar message of a step with the raw positions its partition had applied
+ * after the step (HEADERS.rawThrough): each bar was decided by records below them. The
+ * positions are the step's logged offsets, so a replay of the step stamps the same bytes.
+ */
+export function stampRawThrough(
+  results: readonly BatchResult[],
+  partition: number,
+  offsets: Readonly<Record<string, string>>,
+): void {
+  const value = formatRawThrough(
+    Object.entries(offsets).map(([topic, offset]) => ({ topic, partition, offset })),
+  );
+  for (const r of results)
+    for (const m of r.barMessages) (m.headers as Record<string, string>)[HEADERS.rawThrough] = value;
 }
 
 type RawRecord = EngineInput<DeadLetterSource>['record'];
