@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { AlignedBar } from '@perpflow/contracts';
+import { type AlignedBar, formatRawThrough, HEADERS, type RawPosition } from '@perpflow/contracts';
 import { parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
@@ -67,6 +67,14 @@ function bar(i: number, revision = 0): AlignedBar {
     openInterestStale: false,
     fundingStale: revision > 0,
   };
+}
+
+/** The raw positions the aligner would stamp on bar i (perpflow-raw-through): made up, rising with i. */
+function rawThroughOf(i: number): RawPosition[] {
+  return [
+    { topic: 'perpflow.raw.ohlcv.v1', partition: 5, offset: String(1_000 + i) },
+    { topic: 'perpflow.raw.open_interest.v1', partition: 5, offset: String(500 + 2 * i) },
+  ];
 }
 
 const REVISED_EARLY = 10; // revised in the first half
@@ -131,7 +139,12 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
       readyPort: PORT,
       readyTimeoutMs: 90_000,
     });
-  const item = (b: AlignedBar) => ({ exchange: EX, symbol: SYMBOL, value: b });
+  const item = (b: AlignedBar) => ({
+    exchange: EX,
+    symbol: SYMBOL,
+    value: b,
+    headers: { [HEADERS.rawThrough]: formatRawThrough(rawThroughOf((b.eventTimeMs - T0) / TF)) },
+  });
 
   async function readRows(keys: string[]): Promise<Row[]> {
     const db = await DuckDBInstance.create(':memory:');
@@ -256,6 +269,13 @@ describe('windower through Kafka into S3', { timeout: 240_000 }, () => {
       assert.equal(manifest.object.sha256, createHash('sha256').update(body).digest('hex'), `${key} sha256`);
       assert.equal(manifest.object.bytes, body.byteLength);
       assert.ok(manifest.kafkaOffsets.length >= 1);
+      // The highest raw positions of the day's bars, across the SIGKILL (stored + re-read).
+      const lastOfDay = Math.max(
+        ...[...expected.keys()]
+          .filter((t) => t >= manifest.window.startMs && t < manifest.window.endMs)
+          .map((t) => (t - T0) / TF),
+      );
+      assert.deepEqual(manifest.rawThrough, rawThroughOf(lastOfDay), `${key} rawThrough`);
       assert.equal(manifest.revisions?.rowCount, 1, 'one superseded revision per day');
       const revisions = await getBytes(client, manifest.revisions.key);
       assert.equal(manifest.revisions.sha256, createHash('sha256').update(revisions).digest('hex'));

@@ -44,7 +44,7 @@ export async function withProducer<T>(kafka: Kafka, work: (producer: Producer) =
 export async function produceRaw(
   kafka: Kafka,
   topic: string,
-  items: { exchange: string; symbol: string; value: unknown }[],
+  items: { exchange: string; symbol: string; value: unknown; headers?: Record<string, string> }[],
 ): Promise<void> {
   await withProducer(kafka, (producer) =>
     producer.send({
@@ -52,6 +52,7 @@ export async function produceRaw(
       messages: items.map((i) => ({
         key: streamKey(i.exchange, i.symbol),
         value: typeof i.value === 'string' || Buffer.isBuffer(i.value) ? i.value : JSON.stringify(i.value),
+        ...(i.headers ? { headers: i.headers } : {}),
       })),
     }),
   );

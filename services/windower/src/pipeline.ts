@@ -4,7 +4,9 @@ import {
   decodeRecord,
   HEADERS,
   isRetriable,
+  parseRawThrough,
   parseStreamKey,
+  type RawPosition,
   timeframeMs,
 } from '@perpflow/contracts';
 import { mergeOffsetSpans, objectKey, type OffsetRange, VERSION_ID, WindowBook } from '@perpflow/dataset';
@@ -104,6 +106,7 @@ export class WindowerPipeline {
   private treeVersion: string | null;
   /** Set when a bar pinned the tree in memory: written before any window of that version. */
   private pinPending: string | null = null;
+  private rawThroughWarned = false;
 
   constructor(private readonly deps: WindowerDeps) {
     this.treeVersion = deps.liveVersion;
@@ -147,7 +150,7 @@ export class WindowerPipeline {
         continue;
       }
       const { bar } = checked;
-      const r = this.book.add(bar, source, nowMs);
+      const r = this.book.add(bar, source, nowMs, this.rawThroughOf(m.headers?.[HEADERS.rawThrough], source));
       this.deps.metrics.barsIn.inc();
       if (r.isNewWindow) this.storedOffsets.delete(r.windowKey);
       if (r.outcome !== 'duplicate') {
@@ -253,7 +256,7 @@ export class WindowerPipeline {
     } catch (err) {
       return { reason: { ruleId: 'windower.key', message: (err as Error).message } };
     }
-    const version = versionOf(versionHeader);
+    const version = headerText(versionHeader);
     if (version !== null && !VERSION_ID.test(version))
       return {
         reason: {
@@ -277,6 +280,29 @@ export class WindowerPipeline {
             : `bar of dataset version ${version}; the live tree holds ${this.treeVersion}: a changed aligner config is a new version (README "Dataset versions")`,
       },
     };
+  }
+
+  /**
+   * A bar's perpflow-raw-through positions, or null when it has none or they cannot be
+   * read: the bar still enters its window (it is valid), whose manifest then names no raw
+   * positions. An unreadable header is logged once per process, naming the record.
+   */
+  private rawThroughOf(
+    header: Buffer | string | (Buffer | string)[] | undefined,
+    source: { topic: string; partition: number; offset: string },
+  ): RawPosition[] | null {
+    const text = headerText(header);
+    if (text === null) return null;
+    const parsed = parseRawThrough(text);
+    if (Array.isArray(parsed)) return parsed;
+    if (!this.rawThroughWarned) {
+      this.rawThroughWarned = true;
+      this.deps.logger.warn(
+        { ...source, err: parsed.error },
+        `unreadable ${HEADERS.rawThrough} header: its window's manifest names no raw positions (logged once)`,
+      );
+    }
+    return null;
   }
 
   private async sendDeadLetters(): Promise<void> {
@@ -330,7 +356,15 @@ export class WindowerPipeline {
         let snap = this.book.snapshot(windowKey);
         if (!snap.storedMerged) {
           const stored = await this.deps.windows.read(snap.window);
-          this.book.mergeStored(windowKey, stored?.latest ?? [], stored?.superseded ?? []);
+          // No manifest: nothing was ever committed past these rows, so they are re-read with
+          // their positions. A manifest without positions: rows of bars that had none.
+          const m = stored?.manifest;
+          this.book.mergeStored(
+            windowKey,
+            stored?.latest ?? [],
+            stored?.superseded ?? [],
+            m ? (m.rawThrough ?? (m.object.rowCount > 0 ? null : undefined)) : undefined,
+          );
           this.storedOffsets.set(windowKey, stored?.manifest?.kafkaOffsets ?? []);
           snap = this.book.snapshot(windowKey);
         }
@@ -345,6 +379,7 @@ export class WindowerPipeline {
           closed: snap.closed,
           writtenAtMs: this.deps.now(),
           datasetVersion: this.treeVersion,
+          rawThrough: snap.rawThrough,
         });
         this.book.markDurable(windowKey, snap.version, snap.closed);
         this.onDurable(windowKey, closesCovered, written);
@@ -415,7 +450,7 @@ export class WindowerPipeline {
 }
 
 /** The header's value as text; null when absent (a repeated header counts by its first value). */
-function versionOf(h: Buffer | string | (Buffer | string)[] | undefined): string | null {
+function headerText(h: Buffer | string | (Buffer | string)[] | undefined): string | null {
   const v = Array.isArray(h) ? h[0] : h;
   if (v === undefined) return null;
   return typeof v === 'string' ? v : v.toString('utf8');

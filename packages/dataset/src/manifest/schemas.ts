@@ -2,6 +2,7 @@ import {
   type AlignedBar,
   EXCHANGES,
   MAX_EPOCH_MS,
+  MAX_RAW_POSITIONS,
   MIN_EPOCH_MS,
   SCHEMA_VERSION,
   SymbolSchema,
@@ -58,6 +59,13 @@ export const OffsetRangeSchema = z
     path: ['lastOffset'],
   });
 export type OffsetRange = z.infer<typeof OffsetRangeSchema>;
+
+/** A raw topic-partition and the offset (exclusive) below which a window's inputs lie. */
+export const RawPositionSchema = z.object({
+  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
+  partition: z.number().int().min(0),
+  offset: kafkaOffset,
+});
 
 /** Counts over the object's rows (last revisions). */
 export const QualityCountsSchema = z.object({
@@ -119,6 +127,14 @@ export const WindowManifestSchema = z
       .array(z.object({ key: z.string().min(1).max(1024), sha256 }))
       .max(100_000)
       .optional(),
+    /**
+     * On windows the live windower wrote from bars carrying perpflow-raw-through: per raw
+     * topic-partition, the offset below which lie all raw records that decided the
+     * window's rows (the highest of its bars' positions). Replaying the raw topics (or the
+     * raw archive) below these offsets with the version's rules rebuilds the rows.
+     * Absent when a row came without positions (bars of an older aligner).
+     */
+    rawThrough: z.array(RawPositionSchema).max(MAX_RAW_POSITIONS).optional(),
     /** Passed in by the writer (never read from a clock here). */
     writtenAtMs: epochMs,
   })

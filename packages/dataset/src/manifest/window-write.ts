@@ -1,4 +1,4 @@
-import { type AlignedBar, PerpflowError, SCHEMA_VERSION } from '@perpflow/contracts';
+import { type AlignedBar, PerpflowError, type RawPosition, SCHEMA_VERSION } from '@perpflow/contracts';
 import { sha256Hex } from '../hash.js';
 import { manifestKey, objectKey, revisionsKey, type WindowId, windowEndMs } from '../layout/keys.js';
 import { ALIGNED_BAR_SCHEMA_HASH, compareBarsForFile, encodeBarsToParquet } from '../parquet/encode.js';
@@ -29,6 +29,8 @@ export interface WindowWriteInput {
   datasetVersion?: string | null;
   /** Raw archive objects the rows were rebuilt from (reprocessing only; sorted by key here). */
   rawInputs?: readonly { key: string; sha256: string }[];
+  /** Raw positions the rows were decided below (live windows; null or absent: unknown). */
+  rawThrough?: readonly RawPosition[] | null;
 }
 
 export interface ObjectPut {
@@ -124,6 +126,13 @@ export function prepareWindowWrite(input: WindowWriteInput): WindowWrite {
     datasetVersion: input.datasetVersion ?? null,
     ...(input.rawInputs
       ? { rawInputs: [...input.rawInputs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) }
+      : {}),
+    ...(input.rawThrough
+      ? {
+          rawThrough: [...input.rawThrough].sort(
+            (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
+          ),
+        }
       : {}),
     writtenAtMs: input.writtenAtMs,
   } satisfies WindowManifest);

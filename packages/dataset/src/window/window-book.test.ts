@@ -48,6 +48,38 @@ describe('WindowBook', () => {
     assert.equal(snap.window.startMs, T0);
   });
 
+  it('names the highest raw positions of its bars, stored ones included, and none once a bar had none', () => {
+    const OHLCV = 'perpflow.raw.ohlcv.v1';
+    const OI = 'perpflow.raw.open_interest.v1';
+    const pos = (ohlcv: number, oi?: number) => [
+      { topic: OHLCV, partition: 3, offset: String(ohlcv) },
+      ...(oi === undefined ? [] : [{ topic: OI, partition: 3, offset: String(oi) }]),
+    ];
+    const bars = makeBars({ count: 4 });
+    const book = new WindowBook();
+    const key = book.add(bars[0]!, at(0), 0, pos(10)).windowKey;
+    book.add(bars[1]!, at(1), 0, pos(12, 4));
+    book.add(bars[2]!, at(2), 0, pos(11, 7)); // a lower candle position, a higher one of open interest
+    book.add(bars[1]!, at(3), 0, pos(99, 99)); // a re-delivery: changes nothing
+    book.mergeStored(key, [], [], pos(5, 9)); // the stored window's positions
+    assert.deepEqual(book.snapshot(key).rawThrough, [
+      { topic: OHLCV, partition: 3, offset: '12' },
+      { topic: OI, partition: 3, offset: '9' },
+    ]);
+    book.add(bars[3]!, at(4), 0, null);
+    assert.equal(book.snapshot(key).rawThrough, null, 'a bar without positions');
+
+    // A stored window whose rows came without positions: unknown; one never stored: no effect.
+    const other = new WindowBook();
+    other.add(bars[0]!, at(0), 0, pos(10));
+    other.mergeStored(key, [], [], null);
+    assert.equal(other.snapshot(key).rawThrough, null);
+    const fresh = new WindowBook();
+    fresh.add(bars[0]!, at(0), 0, pos(10));
+    fresh.mergeStored(key, [], [], undefined);
+    assert.deepEqual(fresh.snapshot(key).rawThrough, [{ topic: OHLCV, partition: 3, offset: '10' }]);
+  });
+
   it('drops older revisions when revision history is off', () => {
     const book = new WindowBook({ keepRevisions: false });
     const a = makeBars({ count: 1 })[0]!;

@@ -1,4 +1,4 @@
-import type { AlignedBar } from '@perpflow/contracts';
+import type { AlignedBar, RawPosition } from '@perpflow/contracts';
 import { type SeriesId, type WindowId, windowEndMs, windowIdString } from '../layout/keys.js';
 import { DEFAULT_WINDOW_POLICY, type WindowPolicy, windowStartOf } from '../layout/windows.js';
 import type { OffsetRange } from '../manifest/schemas.js';
@@ -55,6 +55,11 @@ export interface WindowSnapshot {
   latest: AlignedBar[];
   superseded: AlignedBar[];
   kafkaOffsets: OffsetRange[];
+  /**
+   * The raw positions every row of the window was decided below (the highest of each
+   * bar's perpflow-raw-through, stored rows included); null when a row came without them.
+   */
+  rawThrough: RawPosition[] | null;
   closed: boolean;
   /** False until mergeStored() was called for this window (first write must merge the stored object). */
   storedMerged: boolean;
@@ -73,6 +78,10 @@ interface BookWindow {
   latest: Map<number, AlignedBar>;
   superseded: Map<string, AlignedBar>;
   offsets: Map<string, { topic: string; partition: number; first: bigint; last: bigint }>;
+  /** Highest raw position per topic-partition over the window's bars (perpflow-raw-through). */
+  raw: Map<string, { topic: string; partition: number; offset: bigint }>;
+  /** False once a bar (or the stored window) came without raw positions. */
+  rawKnown: boolean;
   /** Offsets on each topic-partition not yet in a durable object, grouped by snapshot runs. */
   pending: Map<string, PendingMark[]>;
   version: number;
@@ -126,7 +135,13 @@ export class WindowBook {
     };
   }
 
-  add(bar: AlignedBar, source: SourceOffset, nowMs: number): AddResult {
+  /** `rawThrough`: the bar's perpflow-raw-through positions; null when it had none (or unreadable ones). */
+  add(
+    bar: AlignedBar,
+    source: SourceOffset,
+    nowMs: number,
+    rawThrough: readonly RawPosition[] | null = null,
+  ): AddResult {
     const offset = BigInt(source.offset);
     this.noteConsumed(source);
     const id = this.windowOf(bar);
@@ -140,6 +155,8 @@ export class WindowBook {
         latest: new Map(),
         superseded: new Map(),
         offsets: new Map(),
+        raw: new Map(),
+        rawKnown: true,
         pending: new Map(),
         version: 0,
         lastSnapshotVersion: 0,
@@ -160,6 +177,7 @@ export class WindowBook {
 
     w.version++;
     w.closedWritten = false;
+    noteRaw(w, rawThrough);
     if (w.dirtySinceMs === null) w.dirtySinceMs = nowMs;
     if (w.version === w.lastSnapshotVersion + 1) w.firstAddAfterSnapshotMs = nowMs;
     const k = tpKey(source.topic, source.partition);
@@ -196,10 +214,17 @@ export class WindowBook {
    * first write after a restart or eviction) under the same last-revision-wins rule.
    * Does not touch offsets: stored rows are already durable.
    */
-  mergeStored(windowKey: string, latest: readonly AlignedBar[], superseded: readonly AlignedBar[]): void {
+  mergeStored(
+    windowKey: string,
+    latest: readonly AlignedBar[],
+    superseded: readonly AlignedBar[],
+    /** The stored manifest's raw positions: undefined when it names none because nothing was stored, null when its rows came without them. */
+    rawThrough?: readonly RawPosition[] | null,
+  ): void {
     const w = this.windows.get(windowKey);
     if (!w) throw new Error(`no window ${windowKey} in the book`);
     for (const r of [...superseded, ...latest]) this.merge(w, r);
+    if (rawThrough !== undefined) noteRaw(w, rawThrough);
     w.storedMerged = true;
   }
 
@@ -237,6 +262,12 @@ export class WindowBook {
           lastOffset: r.last.toString(),
         }))
         .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+      rawThrough:
+        w.rawKnown && w.raw.size > 0
+          ? [...w.raw.values()]
+              .map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset.toString() }))
+              .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+          : null,
       closed: this.watermarkMs !== null && this.isClosedBy(w, this.watermarkMs),
       storedMerged: w.storedMerged,
       version: w.version,
@@ -355,5 +386,20 @@ export class WindowBook {
       return 'stale';
     }
     return this.keepRevisions ? 'duplicate' : 'stale';
+  }
+}
+
+/** Raises the window's raw positions to a bar's (or the stored window's); none makes them unknown. */
+function noteRaw(w: BookWindow, positions: readonly RawPosition[] | null): void {
+  if (positions === null) {
+    w.rawKnown = false;
+    return;
+  }
+  for (const p of positions) {
+    const k = tpKey(p.topic, p.partition);
+    const offset = BigInt(p.offset);
+    const known = w.raw.get(k);
+    if (!known) w.raw.set(k, { topic: p.topic, partition: p.partition, offset });
+    else if (offset > known.offset) known.offset = offset;
   }
 }
