@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AlignedBar, type DeadLetter, TOPICS } from '@perpflow/contracts';
+import { type AlignedBar, type DeadLetter, HEADERS, parseRawThrough, TOPICS } from '@perpflow/contracts';
 import {
   metricSum,
   type ServiceProcess,
@@ -251,6 +251,35 @@ describe('aligner through Kafka', { timeout: 240_000 }, () => {
         'knownAtMs below the candle receive time',
       );
     }
+    // Lineage: every bar names the raw positions it was decided below (perpflow-raw-through);
+    // its candle lies below the one of the candle topic, on the same partition.
+    const rawCandles = new Map<number, { partition: number; offset: bigint }>();
+    for (const m of await readTopic(kafka, TOPICS.raw.ohlcv, (k) => k === KEY)) {
+      let c: { openTimeMs?: number; exchange?: string } = {};
+      try {
+        c = JSON.parse(m.value.toString()) as typeof c;
+      } catch {} // the poison record
+      if (c.exchange === EX && typeof c.openTimeMs === 'number' && !rawCandles.has(c.openTimeMs))
+        rawCandles.set(c.openTimeMs, { partition: m.partition, offset: BigInt(m.offset) });
+    }
+    for (const m of messages) {
+      const b = JSON.parse(m.value.toString()) as AlignedBar;
+      const positions = parseRawThrough(m.headers[HEADERS.rawThrough] ?? '');
+      assert.ok(
+        Array.isArray(positions) && positions.length > 0,
+        `bar ${b.eventTimeMs}: ${JSON.stringify(positions)}`,
+      );
+      const candlePos = rawCandles.get(b.eventTimeMs);
+      if (!candlePos) continue; // the missing minute: a filled bar
+      const through = positions.find((p) => p.topic === TOPICS.raw.ohlcv);
+      assert.equal(through?.partition, candlePos.partition, `bar ${b.eventTimeMs}: the candle's partition`);
+      assert.ok(
+        BigInt(through.offset) > candlePos.offset,
+        `bar ${b.eventTimeMs}: candle at ${candlePos.offset}, raw-through ${through.offset}`,
+      );
+      assert.ok(positions.every((p) => p.partition === candlePos.partition));
+    }
+
     const duplicates = bars.length - byIdentity.size;
     console.log(
       `aligned: ${bars.length} messages, ${byIdentity.size} distinct (bar, revision), ${final.size} bars, ${duplicates} re-deliveries after SIGKILL`,
