@@ -560,6 +560,12 @@ export class Pipeline {
         const manifest = parseWindowManifest(
           await getBytes(this.s3, manifestKey(this.prefix, { ...series, unit: 'day', startMs: w.startMs })),
         );
+        // Every bar came from the aligner with its raw positions: the window names them,
+        // across every SIGKILL of the aligner and the windower.
+        if (!manifest.rawThrough?.some((p) => p.topic === TOPICS.raw.ohlcv))
+          windowProblems.push(
+            `${symbol} ${new Date(w.startMs).toISOString().slice(0, 10)}: the manifest names no raw candle position (rawThrough ${JSON.stringify(manifest.rawThrough ?? null)})`,
+          );
         const body = await getBytes(this.s3, manifest.object.key);
         verifyObject(body, manifest.object);
         for (const b of decodeParquetToBars(body))
