@@ -36,6 +36,8 @@ interface Day {
   seed?: number;
   count?: number;
   revised?: boolean;
+  /** The day manifest's rawThrough (absent: none). */
+  raw?: { topic: string; partition: number; offset: string }[];
 }
 
 /** Writes days with the dataset's own write path; returns the index and each day's write. */
@@ -59,6 +61,7 @@ function writeDays(days: Day[], writtenAtMs = APR + 10 * DAY) {
       watermarkMs: null,
       closed: d.closed ?? true,
       writtenAtMs,
+      ...(d.raw ? { rawThrough: d.raw } : {}),
     });
     writes.set(d.startMs, w);
     index = upsertSeriesIndex(index, w.manifest, w.manifestKey);
@@ -241,6 +244,28 @@ describe('prepareMonthCompaction', () => {
       }),
     );
     assert.deepEqual(parseCompactedManifest(built.manifestBody), m);
+  });
+
+  it('names the highest raw positions of its days, and none when a day names none', async () => {
+    const at = (ohlcv: number, oi: number, partition = 2) => [
+      { topic: 'perpflow.raw.ohlcv.v1', partition, offset: String(ohlcv) },
+      { topic: 'perpflow.raw.open_interest.v1', partition, offset: String(oi) },
+    ];
+    const named = writeDays([
+      { startMs: MAR, raw: at(100, 40) },
+      { startMs: MAR + DAY, raw: at(90, 70) },
+      { startMs: MAR + 2 * DAY, raw: at(5, 5, 7) },
+    ]);
+    assert.deepEqual((await compactMarch(named.index, named.writes)).manifest.rawThrough, [
+      ...at(100, 70).slice(0, 1),
+      { topic: 'perpflow.raw.ohlcv.v1', partition: 7, offset: '5' },
+      ...at(100, 70).slice(1),
+      { topic: 'perpflow.raw.open_interest.v1', partition: 7, offset: '5' },
+    ]);
+    const partly = writeDays([{ startMs: MAR, raw: at(100, 40) }, { startMs: MAR + DAY }]);
+    const built = await compactMarch(partly.index, partly.writes);
+    assert.equal(built.manifest.rawThrough, undefined);
+    assert.ok(!new TextDecoder().decode(built.manifestBody).includes('rawThrough'));
   });
 
   it('gives the same bytes for the same days (a re-run rewrites identical objects)', async () => {

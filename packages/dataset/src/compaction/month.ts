@@ -6,6 +6,7 @@ import {
   COMPACTED_MANIFEST_VERSION,
   type CompactedManifest,
   CompactedManifestSchema,
+  highestRawThrough,
   type SeriesIndex,
   type WindowManifest,
 } from '../manifest/schemas.js';
@@ -112,6 +113,9 @@ export async function prepareMonthCompaction(input: MonthCompactionInput): Promi
   });
   const body = await collect(stream);
   const objectKey = compactedObjectKey(input.prefix, index.series, monthStartMs);
+  const rawThrough = highestRawThrough(
+    sources.map((src) => input.days.get(src.startMs)?.manifest.rawThrough),
+  );
   const manifest = CompactedManifestSchema.parse({
     compactedManifestVersion: COMPACTED_MANIFEST_VERSION,
     schemaVersion: SCHEMA_VERSION,
@@ -122,6 +126,7 @@ export async function prepareMonthCompaction(input: MonthCompactionInput): Promi
     schemaHash: ALIGNED_BAR_SCHEMA_HASH,
     sources,
     writerVersion: writer,
+    ...(rawThrough ? { rawThrough } : {}),
     writtenAtMs: input.writtenAtMs,
   } satisfies CompactedManifest);
   return {

@@ -4,6 +4,7 @@ import {
   MAX_EPOCH_MS,
   MAX_RAW_POSITIONS,
   MIN_EPOCH_MS,
+  type RawPosition,
   SCHEMA_VERSION,
   SymbolSchema,
   TIMEFRAMES,
@@ -66,6 +67,25 @@ export const RawPositionSchema = z.object({
   partition: z.number().int().min(0),
   offset: kafkaOffset,
 });
+
+/**
+ * The highest position per raw topic-partition over several windows' rawThrough, sorted
+ * by topic and partition; undefined when one of them names none (its inputs are unknown).
+ */
+export function highestRawThrough(
+  lists: readonly (readonly RawPosition[] | undefined)[],
+): RawPosition[] | undefined {
+  const top = new Map<string, RawPosition>();
+  for (const list of lists) {
+    if (!list) return undefined;
+    for (const p of list) {
+      const k = `${p.topic}:${p.partition}`;
+      const known = top.get(k);
+      if (!known || BigInt(p.offset) > BigInt(known.offset)) top.set(k, { ...p });
+    }
+  }
+  return [...top.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
 
 /** Counts over the object's rows (last revisions). */
 export const QualityCountsSchema = z.object({
@@ -260,6 +280,11 @@ export const CompactedManifestSchema = z
       .array(z.object({ key: z.string().min(1).max(1024), sha256 }))
       .max(100_000)
       .optional(),
+    /**
+     * The highest raw positions of the month's day windows (their manifests' rawThrough):
+     * all raw records that decided its rows lie below them. Absent when a day names none.
+     */
+    rawThrough: z.array(RawPositionSchema).max(MAX_RAW_POSITIONS).optional(),
     /** Passed in by the writer (never read from a clock here). */
     writtenAtMs: epochMs,
   })
