@@ -28,7 +28,7 @@ const MAR1 = Date.UTC(2024, 2, 1);
 const M = 60_000;
 const enc = new TextEncoder();
 
-describe('perpflow report (real S3, real headless Chromium)', () => {
+describe('perpflow report (real S3, real headless Chromium)', { timeout: 300_000 }, () => {
   const s3 = testS3();
   const prefix = uniqueName('report');
   const dir = mkdtempSync(join(tmpdir(), 'perpflow-report-test-'));

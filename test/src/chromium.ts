@@ -22,6 +22,9 @@ export interface Page {
   screenshot(): Promise<Uint8Array>;
 }
 
+/** How long one DevTools command (or a page's load) may take before it fails, naming it. */
+const COMMAND_TIMEOUT_MS = 30_000;
+
 export function chromiumPath(): string {
   return process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 }
@@ -44,13 +47,15 @@ export async function launchChromium(): Promise<Browser> {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
+  /** Set once the browser or its DevTools socket is gone: every waiting and later command fails with it. */
+  let gone: Error | null = null;
   const wsUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`chromium gave no DevTools URL in 30 s: ${stderr.slice(-1000)}`)),
       30_000,
     );
     child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
+      stderr = (stderr + d.toString()).slice(-8_000);
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(stderr);
       if (m) {
         clearTimeout(timer);
@@ -69,6 +74,14 @@ export async function launchChromium(): Promise<Browser> {
   });
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const fail = (why: string) => {
+    if (gone) return;
+    gone = new Error(`${why}; chromium's last output: ${stderr.slice(-1500) || '(none)'}`);
+    for (const w of waiting.values()) w.reject(gone);
+    waiting.clear();
+  };
+  child.on('exit', (code, signal) => fail(`chromium exited (code ${code}, signal ${signal})`));
+  ws.onclose = () => fail('the DevTools socket closed');
   const listeners: ((m: { method: string; sessionId?: string; params: unknown }) => void)[] = [];
   ws.onmessage = (ev) => {
     const m = JSON.parse(String(ev.data));
@@ -79,10 +92,22 @@ export async function launchChromium(): Promise<Browser> {
       else w?.resolve(m.result);
     } else for (const l of listeners) l(m);
   };
+  /** A DevTools command; it fails, never hangs, when the browser is gone or gives no answer. */
   const send = <T>(method: string, params: object = {}, sessionId?: string) =>
     new Promise<T>((resolve, reject) => {
+      if (gone) return reject(gone);
       const id = nextId++;
-      waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`DevTools ${method}: no answer in ${COMMAND_TIMEOUT_MS} ms`));
+      }, COMMAND_TIMEOUT_MS);
+      const settle =
+        <A>(f: (a: A) => void) =>
+        (a: A) => {
+          clearTimeout(timer);
+          f(a);
+        };
+      waiting.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) });
       ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
     });
 
@@ -99,13 +124,18 @@ export async function launchChromium(): Promise<Browser> {
         { ...viewport, deviceScaleFactor: 1, mobile: false },
         sessionId,
       );
-      const loaded = new Promise<void>((resolve) => {
+      let loadTimer: NodeJS.Timeout | undefined;
+      const loaded = new Promise<void>((resolve, reject) => {
         listeners.push((m) => {
           if (m.sessionId === sessionId && m.method === 'Page.loadEventFired') resolve();
         });
+        loadTimer = setTimeout(
+          () => reject(gone ?? new Error(`${url}: no load event in ${COMMAND_TIMEOUT_MS} ms`)),
+          COMMAND_TIMEOUT_MS,
+        );
       });
       await send('Page.navigate', { url }, sessionId);
-      await loaded;
+      await loaded.finally(() => clearTimeout(loadTimer));
       const evaluate = async <T>(expression: string): Promise<T> => {
         const r = await send<{ result: { value: T }; exceptionDetails?: { text: string } }>(
           'Runtime.evaluate',
@@ -136,7 +166,8 @@ export async function launchChromium(): Promise<Browser> {
     async close() {
       await send('Browser.close').catch(() => undefined);
       ws.close();
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null)
+        await new Promise((r) => child.once('exit', r));
       rmSync(profile, { recursive: true, force: true });
     },
   };
