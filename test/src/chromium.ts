@@ -69,8 +69,22 @@ export async function launchChromium(): Promise<Browser> {
   });
   const ws = new WebSocket(wsUrl);
   await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error(`cannot connect to ${wsUrl}`));
+    const timer = setTimeout(
+      () => reject(new Error(`${wsUrl}: DevTools socket not open in ${COMMAND_TIMEOUT_MS} ms`)),
+      COMMAND_TIMEOUT_MS,
+    );
+    ws.onopen = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      reject(new Error(`cannot connect to ${wsUrl}: ${stderr.slice(-1500)}`));
+    };
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`chromium exited (code ${code}, signal ${signal}) before its DevTools socket opened`));
+    });
   });
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -167,7 +181,14 @@ export async function launchChromium(): Promise<Browser> {
       await send('Browser.close').catch(() => undefined);
       ws.close();
       if (child.exitCode === null && child.signalCode === null)
-        await new Promise((r) => child.once('exit', r));
+        await new Promise<void>((resolve) => {
+          // Browser.close normally ends it; a browser that does not is killed after 10 s.
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       rmSync(profile, { recursive: true, force: true });
     },
   };
