@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AlignedBar } from '@perpflow/contracts';
+import { type AlignedBar, LIQUIDATION_SEMANTICS } from '@perpflow/contracts';
 import {
   compactedManifestKey,
   compactedObjectKey,
@@ -72,9 +72,13 @@ function bar(s: SeriesId, t: number, version: number): AlignedBar {
     fundingTimeMs: t - (t % (8 * 3_600_000)),
     predictedFundingRate: 0.0002,
     predictedFundingTimeMs: t,
+    fundingIntervalMs: null,
+    fundingRate8h: null,
     liqLongNotional: 0,
     liqShortNotional: 0,
     liqCount: 0,
+    liqPriceKind: LIQUIDATION_SEMANTICS[s.exchange].priceKind,
+    liqCompleteness: LIQUIDATION_SEMANTICS[s.exchange].completeness,
     knownAtMs: t + TF + 500,
     revision: 0,
     candleFilled: false,

@@ -76,8 +76,9 @@ def bars(rows: list[dict]) -> pa.Table:
                 "exchange": "binanceusdm", "symbol": "BTC/USDT:USDT", "timeframe": "1m", "ts": t,
                 "open": 1.0, "high": 2.0, "low": 0.5, "close": r.get("close", 1.0), "volume": 1.0,
                 "open_interest": None, "open_interest_ts": None, "funding_rate": None, "funding_ts": None,
-                "predicted_funding_rate": None, "predicted_funding_ts": None, "liq_long_notional": 0.0,
-                "liq_short_notional": 0.0, "liq_count": 0, "known_at": r["known_at"], "revision": r.get("revision", 0),
+                "predicted_funding_rate": None, "predicted_funding_ts": None, "funding_interval_ms": None,
+                "funding_rate_8h": None, "liq_long_notional": 0.0, "liq_short_notional": 0.0, "liq_count": 0,
+                "liq_price_kind": "average_fill", "liq_completeness": "snapshot_1s", "known_at": r["known_at"], "revision": r.get("revision", 0),
                 "candle_filled": False, "open_interest_stale": False, "funding_stale": False,
             }
         )
@@ -254,3 +255,19 @@ def test_a_wrong_setting_is_named(kwargs, message, tmp_path):
 
     with pytest.raises(InvalidConfig, match=message):
         Loader(cache_dir=tmp_path, **kwargs)
+
+
+# Layout 1 files (before funding_interval_ms, funding_rate_8h, liq_price_kind, liq_completeness)
+def test_layout_1_tables_get_the_layout_2_columns_with_the_venues_semantics():
+    from perpflow_loader.loader import LAYOUT_1_NAMES, _with_layout_2_columns
+
+    t = bars([R0, B2])
+    old = t.select(LAYOUT_1_NAMES)
+    old = old.set_column(0, "exchange", pa.array(["binanceusdm", "bybit"], pa.string()))
+    back = _with_layout_2_columns(old)
+    assert back.schema.names == ALIGNED_BAR_SCHEMA.names
+    assert back.column("funding_interval_ms").to_pylist() == [None, None]
+    assert back.column("funding_rate_8h").to_pylist() == [None, None]
+    assert back.column("liq_price_kind").to_pylist() == ["average_fill", "bankruptcy"]
+    assert back.column("liq_completeness").to_pylist() == ["snapshot_1s", "all"]
+    assert back.cast(ALIGNED_BAR_SCHEMA).num_rows == 2

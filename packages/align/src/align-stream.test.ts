@@ -245,6 +245,83 @@ describe('funding', () => {
     assert.deepEqual([after.fundingRate, after.fundingStale], [0.0001, true]);
   });
 
+  /** Settled funding at `at` (settlement = stamp), received 500 ms later. */
+  const settle = (s: AlignStream, at: number, fundingRate = 0.0001) =>
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({ fundingTimeMs: at, eventTimeMs: at, receivedAtMs: at + 500, fundingRate }),
+    });
+
+  it('takes the interval from the symbol’s own settlements and normalizes the rate to 8 h', () => {
+    const s = stream();
+    settle(s, T0 - 8 * H, 0.0001);
+    settle(s, T0 - 4 * H, 0.0002);
+    settle(s, T0, 0.0003);
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual(
+      [bar.fundingRate, bar.fundingTimeMs, bar.fundingIntervalMs, bar.fundingRate8h],
+      [0.0003, T0, 4 * H, 0.0006],
+    );
+  });
+
+  it('flags a 4 h symbol’s funding stale after 4 h plus grace, not 8 h', () => {
+    const s = stream();
+    const last = T0 - 4 * H - 31 * MIN;
+    settle(s, last - 4 * H);
+    settle(s, last);
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual([bar.fundingIntervalMs, bar.fundingStale], [4 * H, true], 'close − settlement = 4h32m');
+    const s8 = stream();
+    settle(s8, last - 8 * H);
+    settle(s8, last);
+    const bar8 = only(feedCandles(s8, 0));
+    assert.deepEqual([bar8.fundingIntervalMs, bar8.fundingStale], [8 * H, false]);
+  });
+
+  it('knows no interval from one settlement, or across a gap longer than the longest interval', () => {
+    const one = stream();
+    settle(one, T0);
+    const a = only(feedCandles(one, 0));
+    assert.deepEqual([a.fundingIntervalMs, a.fundingRate8h, a.fundingStale], [null, null, false]);
+    const gap = stream();
+    settle(gap, T0 - 16 * H);
+    settle(gap, T0);
+    const b = only(feedCandles(gap, 0));
+    assert.deepEqual(
+      [b.fundingIntervalMs, b.fundingRate8h],
+      [null, null],
+      'a missed settlement is no 16 h interval',
+    );
+  });
+
+  it('re-emits the bars whose interval a late earlier settlement decides, and no others', () => {
+    const s = stream({ revisionHorizonMs: 48 * H });
+    settle(s, T0 - 8 * H);
+    settle(s, T0);
+    const first = feedCandles(s, 0, 1, 2);
+    assert.deepEqual(
+      first.map((b) => b.fundingIntervalMs),
+      [8 * H, 8 * H, 8 * H],
+    );
+    // Binance halved the interval: the 4 h settlement arrives late, after the bars.
+    const revised = settle(s, T0 - 4 * H, 0.0005).bars;
+    assert.deepEqual(
+      revised.map((b) => [b.eventTimeMs, b.fundingIntervalMs, b.fundingRate8h, b.revision]),
+      [0, 1, 2].map((i) => [T0 + i * MIN, 4 * H, 0.0002, 1]),
+    );
+  });
+
+  it('names the venue’s liquidation price kind and completeness on every bar', () => {
+    const binance = only(feedCandles(stream(), 0));
+    assert.deepEqual([binance.liqPriceKind, binance.liqCompleteness], ['average_fill', 'snapshot_1s']);
+    const bybit = AlignStream.create(
+      { exchange: 'bybit', symbol: 'BTC/USDT:USDT' },
+      parseAlignConfig({ allowedLatenessMs: 0 }),
+    );
+    const bar = only(bybit.ingest({ feed: 'ohlcv', record: candle(0, 61_000, { exchange: 'bybit' }) }).bars);
+    assert.deepEqual([bar.liqPriceKind, bar.liqCompleteness], ['bankruptcy', 'all']);
+  });
+
   it('reports a predicted rate observed by the close for a settlement after it', () => {
     const s = stream();
     const next = T0 + 8 * H;

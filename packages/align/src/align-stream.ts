@@ -1,7 +1,9 @@
 import {
   type AlignedBar,
   type Candle,
+  FUNDING_NORMALIZED_INTERVAL_MS,
   type FundingObservation,
+  LIQUIDATION_SEMANTICS,
   type LiquidationEvent,
   type OpenInterestObservation,
   SCHEMA_VERSION,
@@ -153,6 +155,8 @@ export class AlignStream {
   private readonly emitted = new EmissionRecords<Emission>();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
   private readonly hashPrefix: readonly [number, number];
+  /** What the venue's liquidation price is, and how complete its stream: on every bar. */
+  private readonly liquidationSemantics: (typeof LIQUIDATION_SEMANTICS)[AlignedBar['exchange']];
 
   private constructor(
     key: AlignStreamKey,
@@ -163,6 +167,7 @@ export class AlignStream {
     this.timeframe = config.timeframe;
     this.tf = timeframeMs(config.timeframe);
     this.hashPrefix = hashPrefixOf(this.exchange, this.symbol, this.timeframe);
+    this.liquidationSemantics = LIQUIDATION_SEMANTICS[this.exchange];
   }
 
   static create(key: AlignStreamKey, config: AlignConfig): AlignStream {
@@ -357,19 +362,33 @@ export class AlignStream {
       knownAtMs = Math.max(knownAtMs, oi[OI_RECEIVED]!);
     }
 
+    // The latest settlement usable at the close, and the one before it: their distance is
+    // the symbol's interval (1, 2, 4 or 8 h, per symbol, changed by the venue at times;
+    // `fundingIntervalMs` of the config, the longest, until two settlements are known).
     let fundingRate: number | null = null;
     let fundingTimeMs: number | null = null;
+    let fundingIntervalMs: number | null = null;
     for (let i = this.settled.firstAtOrAfter(close + 1) - 1; i >= 0; i--) {
       const f = this.settled.rows[i]!;
       if (f[SETTLED_STAMP]! > close) continue; // stamped after the bar closed
+      if (fundingTimeMs !== null) {
+        // A gap longer than the longest interval served is missing data, not an interval.
+        const gap = fundingTimeMs - f[KEY_TIME]!;
+        if (gap <= this.config.fundingIntervalMs) fundingIntervalMs = gap;
+        break;
+      }
       fundingRate = f[SETTLED_RATE]!;
       fundingTimeMs = f[KEY_TIME]!;
       knownAtMs = Math.max(knownAtMs, f[SETTLED_RECEIVED]!);
-      break;
     }
     const fundingStale =
       fundingTimeMs === null ||
-      close - fundingTimeMs > this.config.fundingIntervalMs + this.config.fundingGraceMs;
+      close - fundingTimeMs >
+        (fundingIntervalMs ?? this.config.fundingIntervalMs) + this.config.fundingGraceMs;
+    const fundingRate8h =
+      fundingRate === null || fundingIntervalMs === null
+        ? null
+        : (fundingRate * FUNDING_NORMALIZED_INTERVAL_MS) / fundingIntervalMs;
 
     let predictedFundingRate: number | null = null;
     let predictedFundingTimeMs: number | null = null;
@@ -410,9 +429,13 @@ export class AlignStream {
       fundingTimeMs,
       predictedFundingRate,
       predictedFundingTimeMs,
+      fundingIntervalMs,
+      fundingRate8h,
       liqLongNotional,
       liqShortNotional,
       liqCount,
+      liqPriceKind: this.liquidationSemantics.priceKind,
+      liqCompleteness: this.liquidationSemantics.completeness,
       knownAtMs,
       revision: 0,
       candleFilled: filled,
@@ -478,12 +501,18 @@ export class AlignStream {
       case 'funding': {
         const f = input.record;
         if (f.kind === 'settled') {
-          // Until a later settlement becomes usable (both its times ≤ the bar close).
-          let usable = Number.POSITIVE_INFINITY;
+          // Until two later settlements are usable (both their times ≤ the bar close): up
+          // to the first it is the bar's settlement, up to the second the one before it,
+          // which decides the bar's interval.
+          let first = Number.POSITIVE_INFINITY;
+          let second = Number.POSITIVE_INFINITY;
           const rows = this.settled.rows;
-          for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++)
-            usable = Math.min(usable, Math.max(rows[i]![KEY_TIME]!, rows[i]![SETTLED_STAMP]!));
-          const to = Number.isFinite(usable) ? this.firstClosingAtOrAfter(usable) - tf : usable;
+          for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++) {
+            const usable = Math.max(rows[i]![KEY_TIME]!, rows[i]![SETTLED_STAMP]!);
+            if (usable < first) [first, second] = [usable, first];
+            else if (usable < second) second = usable;
+          }
+          const to = Number.isFinite(second) ? this.firstClosingAtOrAfter(second) - tf : second;
           return [this.firstClosingAtOrAfter(Math.max(f.fundingTimeMs, f.eventTimeMs)), to];
         }
         // Not capped at its own fundingTimeMs: it hides the previous prediction up to the next one.
@@ -679,11 +708,11 @@ export class AlignStream {
   }
 
   private pruneBetween(from: number, cutoff: number): void {
-    this.candles.pruneBetween(from, cutoff, true);
-    this.openInterest.pruneBetween(from, cutoff, true);
-    this.settled.pruneBetween(from, cutoff, true);
-    this.predicted.pruneBetween(from, cutoff, true);
-    this.liquidations.pruneBetween(from, cutoff, false);
+    this.candles.pruneBetween(from, cutoff, 1);
+    this.openInterest.pruneBetween(from, cutoff, 1);
+    this.settled.pruneBetween(from, cutoff, 2);
+    this.predicted.pruneBetween(from, cutoff, 1);
+    this.liquidations.pruneBetween(from, cutoff, 0);
     this.emitted.deleteRange(from, cutoff);
   }
 }

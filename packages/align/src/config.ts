@@ -21,9 +21,13 @@ export const AlignConfigSchema = z.strictObject({
   fillPolicy: FillPolicySchema.default('previous-close'),
   /** Open interest older than this at the bar close is not used (null, openInterestStale). */
   maxOpenInterestStalenessMs: ms(600_000),
-  /** The longest funding interval of the venues served (Binance/Bybit/OKX: 8 h; some symbols settle every 1–4 h). */
+  /**
+   * The funding interval assumed until a symbol's own settlements show it (a bar's
+   * interval is its settlement minus the one before): the longest of the venues served
+   * (Binance/Bybit/OKX: 8 h; some symbols settle every 1–4 h).
+   */
   fundingIntervalMs: ms(8 * 3_600_000),
-  /** fundingStale when the latest settlement is older than fundingIntervalMs + this at the bar close. */
+  /** fundingStale when the latest settlement is older than the symbol's interval + this at the bar close. */
   fundingGraceMs: ms(30 * 60_000),
 });
 export type AlignConfig = z.infer<typeof AlignConfigSchema>;
@@ -45,4 +49,4 @@ export function parseAlignConfig(input: unknown, keyPrefix = 'align'): AlignConf
  * The align code's version in dataset version ids: bump it with any change to what
  * the engine emits for the same inputs and config (a new id keeps old trees apart).
  */
-export const ALIGN_ENGINE_VERSION = 'align 1';
+export const ALIGN_ENGINE_VERSION = 'align 2';

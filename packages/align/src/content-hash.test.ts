@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AlignedBar, EXCHANGES, sampleAlignedBar, TIMEFRAMES } from '@perpflow/contracts';
+import {
+  type AlignedBar,
+  EXCHANGES,
+  LIQUIDATION_COMPLETENESS,
+  LIQUIDATION_PRICE_KINDS,
+  sampleAlignedBar,
+  TIMEFRAMES,
+} from '@perpflow/contracts';
 import fc from 'fast-check';
 import { barContentHash, barContentLanes, hashLanesOf, hashPrefixOf, hashText } from './content-hash.js';
 import { contentHashReference } from './test-support/content-hash-reference.js';
@@ -55,9 +62,13 @@ const barArb: fc.Arbitrary<AlignedBar> = fc
     fundingTimeMs: nullable,
     predictedFundingRate: nullable,
     predictedFundingTimeMs: nullable,
+    fundingIntervalMs: nullable,
+    fundingRate8h: nullable,
     liqLongNotional: number,
     liqShortNotional: number,
     liqCount: fc.nat(),
+    liqPriceKind: fc.constantFrom(...LIQUIDATION_PRICE_KINDS),
+    liqCompleteness: fc.constantFrom(...LIQUIDATION_COMPLETENESS),
     knownAtMs: number,
     revision: fc.nat(),
     candleFilled: fc.boolean(),

@@ -66,9 +66,13 @@ function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   mixNumber(bar.fundingTimeMs);
   mixNumber(bar.predictedFundingRate);
   mixNumber(bar.predictedFundingTimeMs);
+  mixNumber(bar.fundingIntervalMs);
+  mixNumber(bar.fundingRate8h);
   mixNumber(bar.liqLongNotional);
   mixNumber(bar.liqShortNotional);
   mixNumber(bar.liqCount);
+  // Enum values: their JSON form is the quoted text itself.
+  mixText(`"${bar.liqPriceKind}","${bar.liqCompleteness}",`);
   mixNumber(bar.knownAtMs);
   mixText(bar.candleFilled ? 'true,' : 'false,');
   mixText(bar.openInterestStale ? 'true,' : 'false,');

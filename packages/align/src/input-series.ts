@@ -69,16 +69,18 @@ export class InputSeries {
     return r !== undefined && r[0] === t ? r : null;
   }
 
-  /** Drops rows with first column < cutoff, except the last such row when `keepLastBefore`. */
-  pruneBefore(cutoff: number, keepLastBefore: boolean): void {
-    this.pruneBetween(Number.NEGATIVE_INFINITY, cutoff, keepLastBefore);
+  /** Drops rows with first column < cutoff, except the last `keep` such rows. */
+  pruneBefore(cutoff: number, keep: number): void {
+    this.pruneBetween(Number.NEGATIVE_INFINITY, cutoff, keep);
   }
 
-  /** Drops the rows keyed in [from, cutoff), keeping the last of them when asked (as-of feeds). */
-  pruneBetween(from: number, cutoff: number, keepLastBefore: boolean): void {
+  /**
+   * Drops the rows keyed in [from, cutoff), keeping the last `keep` of them: 1 for as-of
+   * feeds, 2 for settled funding (a bar's interval is its settlement minus the one before).
+   */
+  pruneBetween(from: number, cutoff: number, keep: number): void {
     const a = Number.isFinite(from) ? this.firstAtOrAfter(from) : 0;
-    let n = this.firstAtOrAfter(cutoff);
-    if (keepLastBefore && n > a) n--;
+    const n = this.firstAtOrAfter(cutoff) - keep;
     if (n > a) this.rows.splice(a, n - a);
   }
 

@@ -5,6 +5,57 @@
 export const EXCHANGES = ['binanceusdm', 'bybit', 'okx'] as const;
 export type ExchangeId = (typeof EXCHANGES)[number];
 
+/** Which price a venue's liquidation message carries. */
+export const LIQUIDATION_PRICE_KINDS = ['bankruptcy', 'average_fill'] as const;
+export type LiquidationPriceKind = (typeof LIQUIDATION_PRICE_KINDS)[number];
+
+/**
+ * How much of a venue's liquidations its public stream carries:
+ * - `all`: every liquidation (Bybit `allLiquidation`, pushed every 500 ms);
+ * - `snapshot_1s`: at most the latest liquidation per symbol per 1000 ms (Binance
+ *   `!forceOrder@arr`: "Only the latest one liquidation order within 1000ms will be pushed
+ *   as the snapshot"), so counts and notionals are lower bounds;
+ * - `unknown`: not verified for a venue perpflow does not ingest yet.
+ */
+export const LIQUIDATION_COMPLETENESS = ['all', 'snapshot_1s', 'unknown'] as const;
+export type LiquidationCompleteness = (typeof LIQUIDATION_COMPLETENESS)[number];
+
+/**
+ * What a venue's liquidation figures mean (the bar carries both, so notionals of two
+ * venues are not compared as if alike):
+ * - binanceusdm: `ap`, the average fill price of the liquidation order; snapshot_1s;
+ * - bybit: `p` of `allLiquidation`, the bankruptcy price (Bybit v5 docs, "All Liquidation");
+ * - okx: `bkPx`, the bankruptcy price of `liquidation-orders` (OKX v5 docs); completeness
+ *   unverified (no OKX ingest yet).
+ */
+export const LIQUIDATION_SEMANTICS: Record<
+  ExchangeId,
+  { priceKind: LiquidationPriceKind; completeness: LiquidationCompleteness }
+> = {
+  binanceusdm: { priceKind: 'average_fill', completeness: 'snapshot_1s' },
+  bybit: { priceKind: 'bankruptcy', completeness: 'all' },
+  okx: { priceKind: 'bankruptcy', completeness: 'unknown' },
+};
+
+/**
+ * The grid every venue settles funding on: whole hours (intervals of 1, 2, 4 or 8 h, per
+ * symbol, changed by the venue at times). Reported settlement stamps lag it by a few ms
+ * to seconds (Binance +9 ms, CoinEx +16 s in ccxt's recorded responses); the ingest snaps
+ * them to it (`snapFundingTime`).
+ */
+export const FUNDING_GRID_MS = 3_600_000;
+/** Stamps farther than this from the grid are kept as reported, not snapped. */
+export const FUNDING_SNAP_TOLERANCE_MS = 60_000;
+
+/** The settlement slot of a reported settlement time: the nearest hour when within the tolerance. */
+export function snapFundingTime(timeMs: number): number {
+  const slot = Math.round(timeMs / FUNDING_GRID_MS) * FUNDING_GRID_MS;
+  return Math.abs(timeMs - slot) <= FUNDING_SNAP_TOLERANCE_MS ? slot : timeMs;
+}
+
+/** The length of a funding interval the rate is normalized to (`fundingRate8h`). */
+export const FUNDING_NORMALIZED_INTERVAL_MS = 8 * 3_600_000;
+
 /**
  * ccxt's unified symbol for a linear/inverse perpetual or future:
  * `BASE/QUOTE:SETTLE`, optionally `-YYMMDD` for dated futures. Upper-case

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { EXCHANGES, SYMBOL_MAX_LENGTH, UNIFIED_SYMBOL_PATTERN } from './exchanges.js';
+import {
+  EXCHANGES,
+  LIQUIDATION_COMPLETENESS,
+  LIQUIDATION_PRICE_KINDS,
+  SYMBOL_MAX_LENGTH,
+  UNIFIED_SYMBOL_PATTERN,
+} from './exchanges.js';
 import { epochMsProblem, MAX_EPOCH_MS, MIN_EPOCH_MS, TIMEFRAMES } from './time.js';
 
 /**
@@ -169,11 +175,28 @@ export const AlignedBarSchema = z
     fundingTimeMs: epochMs('settlement time of the latest settled funding ≤ bar close').nullable(),
     predictedFundingRate: z.number().nullable(),
     predictedFundingTimeMs: epochMs('settlement time the predicted rate is for').nullable(),
+    /** The symbol's funding interval as its own settlements show it (fundingTimeMs − the one before). */
+    fundingIntervalMs: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .meta({ description: 'funding interval: fundingTimeMs minus the previous settlement time (ms)' }),
+    /** fundingRate × 8 h / fundingIntervalMs: rates of 1, 4 and 8 h symbols side by side. */
+    fundingRate8h: z.number().nullable().meta({ description: 'funding rate normalized to an 8 h interval' }),
     /** Notional (price × amount) of liquidated LONG positions (sell orders) in [t, t+tf). */
     liqLongNotional: nonNegative('liquidated long notional'),
     /** Notional of liquidated SHORT positions (buy orders) in [t, t+tf). */
     liqShortNotional: nonNegative('liquidated short notional'),
     liqCount: z.number().int().min(0),
+    /** Which price the venue reports for a liquidation: notional = that price × amount. */
+    liqPriceKind: z
+      .enum(LIQUIDATION_PRICE_KINDS)
+      .meta({ description: 'liquidation price kind of the venue' }),
+    /** `snapshot_1s`: the venue pushes at most one liquidation per symbol per second (counts are lower bounds). */
+    liqCompleteness: z
+      .enum(LIQUIDATION_COMPLETENESS)
+      .meta({ description: 'how complete the venue liquidation stream is' }),
     /** The latest receive time among the inputs used: join point-in-time on this. */
     knownAtMs: epochMs('latest receivedAtMs among the inputs of this bar'),
     /** 0 for the first emission, +1 for each re-emission after late data. */

@@ -77,9 +77,13 @@ ALIGNED_BAR_SCHEMA = pa.schema(
         pa.field("funding_ts", _TS),
         pa.field("predicted_funding_rate", pa.float64()),
         pa.field("predicted_funding_ts", _TS),
+        pa.field("funding_interval_ms", pa.int32()),
+        pa.field("funding_rate_8h", pa.float64()),
         pa.field("liq_long_notional", pa.float64(), nullable=False),
         pa.field("liq_short_notional", pa.float64(), nullable=False),
         pa.field("liq_count", pa.int32(), nullable=False),
+        pa.field("liq_price_kind", pa.string(), nullable=False),
+        pa.field("liq_completeness", pa.string(), nullable=False),
         pa.field("known_at", _TS, nullable=False),
         pa.field("revision", pa.int32(), nullable=False),
         pa.field("candle_filled", pa.bool_(), nullable=False),
@@ -87,6 +91,32 @@ ALIGNED_BAR_SCHEMA = pa.schema(
         pa.field("funding_stale", pa.bool_(), nullable=False),
     ]
 )
+
+# Columns added in layout 2 (issue #14). Files of layout 1 are read with the interval and
+# the 8 h rate null and the venue's liquidation semantics (LIQUIDATION_SEMANTICS in
+# packages/contracts/src/exchanges.ts).
+_LAYOUT_2_COLUMNS = ("funding_interval_ms", "funding_rate_8h", "liq_price_kind", "liq_completeness")
+LAYOUT_1_NAMES = [n for n in ALIGNED_BAR_SCHEMA.names if n not in _LAYOUT_2_COLUMNS]
+LIQUIDATION_SEMANTICS = {
+    "binanceusdm": ("average_fill", "snapshot_1s"),
+    "bybit": ("bankruptcy", "all"),
+    "okx": ("bankruptcy", "unknown"),
+}
+
+
+def _with_layout_2_columns(t: pa.Table) -> pa.Table:
+    """A layout 1 table with the layout 2 columns added, in the schema's order."""
+    n = t.num_rows
+    semantics = [LIQUIDATION_SEMANTICS.get(e, ("unknown", "unknown")) for e in t["exchange"].to_pylist()]
+    added = {
+        "funding_interval_ms": pa.nulls(n, pa.int32()),
+        "funding_rate_8h": pa.nulls(n, pa.float64()),
+        "liq_price_kind": pa.array([k for k, _ in semantics], pa.string()),
+        "liq_completeness": pa.array([c for _, c in semantics], pa.string()),
+    }
+    return pa.table([t[name] if name in t.column_names else added[name] for name in ALIGNED_BAR_SCHEMA.names],
+                    names=ALIGNED_BAR_SCHEMA.names)
+
 
 _NOT_MODIFIED = object()
 
@@ -326,6 +356,9 @@ class Loader:
         except Exception as e:  # pyarrow raises several kinds for a bad file
             raise DatasetInvalid(f"{ref.key}: not a readable Parquet file ({e})") from e
         names = t.column_names
+        if names == LAYOUT_1_NAMES:
+            t = _with_layout_2_columns(t)
+            names = t.column_names
         if names != ALIGNED_BAR_SCHEMA.names:
             missing = [n for n in ALIGNED_BAR_SCHEMA.names if n not in names]
             extra = [n for n in names if n not in ALIGNED_BAR_SCHEMA.names]

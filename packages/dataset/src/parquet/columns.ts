@@ -26,13 +26,19 @@ export interface ColumnSpec {
    * and DuckDB (tested).
    */
   readonly deltaEncoded: boolean;
+  /**
+   * The layout the column first appeared in: 1 for the original 23 columns, 2 for the
+   * funding interval, the 8 h rate and the liquidation semantics (issue #14). Files of
+   * layout 1 stay readable: the added fields are then filled as `columnsToBars` says.
+   */
+  readonly since: 1 | 2;
 }
 
 const c = (
   name: string,
   field: keyof AlignedBar,
   kind: ColumnKind,
-  opts: { nullable?: boolean; dictionary?: boolean } = {},
+  opts: { nullable?: boolean; dictionary?: boolean; since?: 1 | 2 } = {},
 ): ColumnSpec => ({
   name,
   field,
@@ -40,6 +46,7 @@ const c = (
   nullable: opts.nullable ?? false,
   dictionary: opts.dictionary ?? false,
   deltaEncoded: kind === 'timestamp_ms',
+  since: opts.since ?? 1,
 });
 
 export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
@@ -58,15 +65,22 @@ export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
   c('funding_ts', 'fundingTimeMs', 'timestamp_ms', { nullable: true }),
   c('predicted_funding_rate', 'predictedFundingRate', 'float64', { nullable: true }),
   c('predicted_funding_ts', 'predictedFundingTimeMs', 'timestamp_ms', { nullable: true }),
+  c('funding_interval_ms', 'fundingIntervalMs', 'int32', { nullable: true, dictionary: true, since: 2 }),
+  c('funding_rate_8h', 'fundingRate8h', 'float64', { nullable: true, since: 2 }),
   c('liq_long_notional', 'liqLongNotional', 'float64'),
   c('liq_short_notional', 'liqShortNotional', 'float64'),
   c('liq_count', 'liqCount', 'int32', { dictionary: true }),
+  c('liq_price_kind', 'liqPriceKind', 'utf8', { dictionary: true, since: 2 }),
+  c('liq_completeness', 'liqCompleteness', 'utf8', { dictionary: true, since: 2 }),
   c('known_at', 'knownAtMs', 'timestamp_ms'),
   c('revision', 'revision', 'int32', { dictionary: true }),
   c('candle_filled', 'candleFilled', 'bool'),
   c('open_interest_stale', 'openInterestStale', 'bool'),
   c('funding_stale', 'fundingStale', 'bool'),
 ];
+
+/** The columns of layout 1 (files written before the funding interval and liquidation semantics). */
+export const LAYOUT_1_COLUMNS: readonly ColumnSpec[] = ALIGNED_BAR_COLUMNS.filter((s) => s.since === 1);
 
 /**
  * The one key-value metadata entry of every file, `perpflow`, holds canonical JSON

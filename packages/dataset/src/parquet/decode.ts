@@ -1,9 +1,15 @@
 import { type AlignedBar, PerpflowError, SCHEMA_VERSION } from '@perpflow/contracts';
 import { type Data, type Schema, tableFromIPC, type Vector } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
-import { ALIGNED_BAR_COLUMNS, type ColumnSpec, type FileMetadata, PARQUET_METADATA_KEY } from './columns.js';
+import {
+  ALIGNED_BAR_COLUMNS,
+  type ColumnSpec,
+  type FileMetadata,
+  LAYOUT_1_COLUMNS,
+  PARQUET_METADATA_KEY,
+} from './columns.js';
 import { type BarColumns, columnsToBars } from './transpose.js';
-import { ALIGNED_BAR_SCHEMA_HASH, schemaHashOf } from './encode.js';
+import { ALIGNED_BAR_SCHEMA_HASH, LAYOUT_1_SCHEMA_HASH, schemaHashOf } from './encode.js';
 
 /** The file is not an aligned-bar Parquet file this version can read. Not retriable. */
 export class ParquetLayoutMismatch extends PerpflowError {
@@ -15,7 +21,7 @@ export interface DecodedParquet {
   bars: AlignedBar[];
   /** The file's `perpflow` metadata entry. */
   metadata: FileMetadata;
-  /** schemaHashOf the schema read back; equals ALIGNED_BAR_SCHEMA_HASH for our files. */
+  /** schemaHashOf the schema read back: ALIGNED_BAR_SCHEMA_HASH, or LAYOUT_1_SCHEMA_HASH for older files. */
   schemaHash: string;
 }
 
@@ -38,12 +44,18 @@ export function readBarsParquet(bytes: Uint8Array): DecodedParquet {
   const expectedSchema = `aligned_bar/v${SCHEMA_VERSION}`;
   if (metadata.schema !== expectedSchema)
     throw new ParquetLayoutMismatch(`file holds ${metadata.schema}, expected ${expectedSchema}`);
-  if (schemaHash !== ALIGNED_BAR_SCHEMA_HASH)
+  const columns =
+    schemaHash === ALIGNED_BAR_SCHEMA_HASH
+      ? ALIGNED_BAR_COLUMNS
+      : schemaHash === LAYOUT_1_SCHEMA_HASH
+        ? LAYOUT_1_COLUMNS
+        : null;
+  if (columns === null)
     throw new ParquetLayoutMismatch(`column layout hash ${schemaHash} ≠ ${ALIGNED_BAR_SCHEMA_HASH}`);
 
   const n = table.numRows;
   const cols: BarColumns = { length: n, num: {}, valid: {}, bool: {}, str: {} };
-  for (const spec of ALIGNED_BAR_COLUMNS) {
+  for (const spec of columns) {
     const vec = table.getChild(spec.name) as Vector | null;
     if (!vec) throw new ParquetLayoutMismatch(`no column ${spec.name}`);
     readColumn(spec, vec.data as Data[], n, cols);

@@ -20,6 +20,7 @@ import {
   type ColumnKind,
   type ColumnSpec,
   fileMetadataJson,
+  LAYOUT_1_COLUMNS,
   PARQUET_METADATA_KEY,
 } from './columns.js';
 
@@ -45,9 +46,9 @@ function arrowType(kind: ColumnKind): DataType {
   }
 }
 
-/** The Arrow schema of the files (without metadata). */
-export function alignedBarArrowSchema(): Schema {
-  return new Schema(ALIGNED_BAR_COLUMNS.map((s) => new Field(s.name, arrowType(s.kind), s.nullable)));
+/** The Arrow schema of the files (without metadata); of an older layout's columns when given. */
+export function alignedBarArrowSchema(columns: readonly ColumnSpec[] = ALIGNED_BAR_COLUMNS): Schema {
+  return new Schema(columns.map((s) => new Field(s.name, arrowType(s.kind), s.nullable)));
 }
 
 /**
@@ -61,6 +62,8 @@ export function schemaHashOf(schema: Schema): string {
 
 /** The schema hash of files written by this version. */
 export const ALIGNED_BAR_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema());
+/** The schema hash of layout 1 files (still read). */
+export const LAYOUT_1_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema(LAYOUT_1_COLUMNS));
 
 const SCHEMA = alignedBarArrowSchema();
 

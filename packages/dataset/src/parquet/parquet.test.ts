@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlignedBar, AlignedBarSchema } from '@perpflow/contracts';
-import { ParquetFile } from 'parquet-wasm';
+import { tableFromIPC, tableToIPC } from 'apache-arrow';
+import { ParquetFile, readParquet, Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { sha256Hex } from '../hash.js';
 import { makeBars, prng } from '../test-support/bars.js';
-import { ALIGNED_BAR_COLUMNS } from './columns.js';
+import { ALIGNED_BAR_COLUMNS, LAYOUT_1_COLUMNS } from './columns.js';
 import { ParquetLayoutMismatch, readBarsParquet } from './decode.js';
 import {
   ALIGNED_BAR_SCHEMA_HASH,
   compareBarsForFile,
+  LAYOUT_1_SCHEMA_HASH,
   encodeBarsToParquet,
   encodeBarsToParquetStream,
   type StreamEncodeOptions,
@@ -85,6 +87,33 @@ describe('Parquet encoding of aligned bars', () => {
     assert.deepEqual(readBarsParquet(encodeBarsToParquet([])).bars, []);
   });
 
+  it('reads a layout 1 file (before the funding interval and liquidation semantics) with those fields filled', () => {
+    const bars = [
+      ...makeBars({ count: 30, seed: 5 }),
+      ...makeBars({ count: 30, seed: 6, exchange: 'bybit', symbol: 'ETH/USDT:USDT' }),
+    ];
+    // The same file without the layout 2 columns, as the writer before them made it.
+    const full = tableFromIPC(readParquet(encodeBarsToParquet(bars)).intoIPCStream());
+    const old = full.select(LAYOUT_1_COLUMNS.map((c) => c.name));
+    const bytes = writeParquet(WasmTable.fromIPCStream(tableToIPC(old, 'stream')));
+    const { bars: back, schemaHash } = readBarsParquet(bytes);
+    assert.equal(schemaHash, LAYOUT_1_SCHEMA_HASH);
+    assert.notEqual(LAYOUT_1_SCHEMA_HASH, ALIGNED_BAR_SCHEMA_HASH);
+    const expected = [...bars].sort(compareBarsForFile).map((b) => ({
+      ...b,
+      fundingIntervalMs: null,
+      fundingRate8h: null,
+      ...(b.exchange === 'bybit'
+        ? { liqPriceKind: 'bankruptcy' as const, liqCompleteness: 'all' as const }
+        : { liqPriceKind: 'average_fill' as const, liqCompleteness: 'snapshot_1s' as const }),
+    }));
+    assert.deepEqual(back, expected);
+    assert.ok(
+      bars.some((b) => b.fundingIntervalMs !== null),
+      'the new file had intervals to lose',
+    );
+  });
+
   it('refuses a Parquet file that is not an aligned-bar file', () => {
     const bytes = encodeBarsToParquet(makeBars({ count: 2 }));
     // Same file with the metadata key renamed: no longer ours.
@@ -124,7 +153,16 @@ describe('Parquet encoding of aligned bars', () => {
     assert.deepEqual(ALIGNED_BAR_COLUMNS.map((c) => c.field).sort(), fields.sort());
     assert.deepEqual(
       ALIGNED_BAR_COLUMNS.filter((c) => c.dictionary).map((c) => c.name),
-      ['exchange', 'symbol', 'timeframe', 'liq_count', 'revision'],
+      [
+        'exchange',
+        'symbol',
+        'timeframe',
+        'funding_interval_ms',
+        'liq_count',
+        'liq_price_kind',
+        'liq_completeness',
+        'revision',
+      ],
     );
     assert.deepEqual(
       ALIGNED_BAR_COLUMNS.filter((c) => c.deltaEncoded).map((c) => c.name),

@@ -1,4 +1,12 @@
-import { type AlignedBar, type ExchangeId, SCHEMA_VERSION, type Timeframe } from '@perpflow/contracts';
+import {
+  type AlignedBar,
+  type ExchangeId,
+  LIQUIDATION_SEMANTICS,
+  type LiquidationCompleteness,
+  type LiquidationPriceKind,
+  SCHEMA_VERSION,
+  type Timeframe,
+} from '@perpflow/contracts';
 
 /**
  * Rows ⇄ columns with one literal property access per field: barsToArrowBuffers
@@ -125,16 +133,21 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     f(),
     f(),
   ];
+  const fundingRate8h = f();
+  const fundingIntervalMs = new Int32Array(n);
   const liqCount = new Int32Array(n);
   const revision = new Int32Array(n);
+  const liqPriceKind: string[] = new Array(n);
+  const liqCompleteness: string[] = new Array(n);
   // Strings are collected here, in the one pass over the rows: a second pass over
   // a big file's rows (sorted by time, so scattered in memory) costs cache misses.
   const exchange: string[] = new Array(n);
   const symbol: string[] = new Array(n);
   const timeframe: string[] = new Array(n);
   const [vOi, vOiT, vFr, vFrT, vPfr, vPfrT] = [bitmap(), bitmap(), bitmap(), bitmap(), bitmap(), bitmap()];
+  const [vFi, vFr8] = [bitmap(), bitmap()];
   const [candleFilled, openInterestStale, fundingStale] = [bitmap(), bitmap(), bitmap()];
-  let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT] = [0, 0, 0, 0, 0, 0];
+  let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT, nFi, nFr8] = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
     const b = rows[i]!;
     const at = i >> 3;
@@ -173,6 +186,16 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       setMs(predictedFundingTimeMs, i, b.predictedFundingTimeMs);
       vPfrT[at]! |= bit;
     } else nPfrT++;
+    if (b.fundingIntervalMs !== null) {
+      fundingIntervalMs[i] = b.fundingIntervalMs;
+      vFi[at]! |= bit;
+    } else nFi++;
+    if (b.fundingRate8h !== null) {
+      fundingRate8h[i] = b.fundingRate8h;
+      vFr8[at]! |= bit;
+    } else nFr8++;
+    liqPriceKind[i] = b.liqPriceKind;
+    liqCompleteness[i] = b.liqCompleteness;
     liqLongNotional[i] = b.liqLongNotional;
     liqShortNotional[i] = b.liqShortNotional;
     liqCount[i] = b.liqCount;
@@ -189,6 +212,8 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     fundingTimeMs: nFrT,
     predictedFundingRate: nPfr,
     predictedFundingTimeMs: nPfrT,
+    fundingIntervalMs: nFi,
+    fundingRate8h: nFr8,
   };
   const validity: Record<string, Uint8Array> = {};
   const keep = (field: keyof typeof nullCount, bitmap: Uint8Array) => {
@@ -200,12 +225,16 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   keep('fundingTimeMs', vFrT);
   keep('predictedFundingRate', vPfr);
   keep('predictedFundingTimeMs', vPfrT);
+  keep('fundingIntervalMs', vFi);
+  keep('fundingRate8h', vFr8);
   return {
     length: n,
     utf8: {
       exchange: utf8Column(exchange),
       symbol: utf8Column(symbol),
       timeframe: utf8Column(timeframe),
+      liqPriceKind: utf8Column(liqPriceKind),
+      liqCompleteness: utf8Column(liqCompleteness),
     },
     int64: {
       eventTimeMs: int64(eventTimeMs),
@@ -223,10 +252,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       openInterest,
       fundingRate,
       predictedFundingRate,
+      fundingRate8h,
       liqLongNotional,
       liqShortNotional,
     },
-    int32: { liqCount, revision },
+    int32: { fundingIntervalMs, liqCount, revision },
     bits: { candleFilled, openInterestStale, fundingStale },
     validity,
     nullCount,
@@ -274,6 +304,13 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
   );
   const nullable = (p: readonly [Float64Array, Uint8Array] | undefined, i: number): number | null =>
     p![1][i] === 1 ? p![0][i]! : null;
+  // Layout 1 files have no interval, 8 h rate or liquidation semantics: the first two are
+  // null (not known then), the semantics are the venue's (the same venue prices were read).
+  const [fi, fr8] = ['fundingIntervalMs', 'fundingRate8h'].map((k) =>
+    c.num[k] === undefined ? undefined : ([num(k), valid(k)] as const),
+  );
+  const kinds = c.str.liqPriceKind as LiquidationPriceKind[] | undefined;
+  const completeness = c.str.liqCompleteness as LiquidationCompleteness[] | undefined;
   const out: AlignedBar[] = new Array(c.length);
   for (let i = 0; i < c.length; i++)
     out[i] = {
@@ -293,9 +330,13 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
       fundingTimeMs: nullable(frT, i),
       predictedFundingRate: nullable(pfr, i),
       predictedFundingTimeMs: nullable(pfrT, i),
+      fundingIntervalMs: fi === undefined ? null : nullable(fi, i),
+      fundingRate8h: fr8 === undefined ? null : nullable(fr8, i),
       liqLongNotional: liqLong![i]!,
       liqShortNotional: liqShort![i]!,
       liqCount: liqCount![i]!,
+      liqPriceKind: kinds?.[i] ?? LIQUIDATION_SEMANTICS[exchange[i] as ExchangeId].priceKind,
+      liqCompleteness: completeness?.[i] ?? LIQUIDATION_SEMANTICS[exchange[i] as ExchangeId].completeness,
       knownAtMs: knownAtMs![i]!,
       revision: revision![i]!,
       candleFilled: filled![i] === 1,

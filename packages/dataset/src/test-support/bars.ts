@@ -1,5 +1,5 @@
 import type { AlignedBar, ExchangeId, Timeframe } from '@perpflow/contracts';
-import { sampleAlignedBar, timeframeMs } from '@perpflow/contracts';
+import { LIQUIDATION_SEMANTICS, sampleAlignedBar, timeframeMs } from '@perpflow/contracts';
 
 /** 2024-03-01T00:00:00Z */
 export const T0 = 1_709_251_200_000;
@@ -43,9 +43,13 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
     const hasOi = rnd() > 0.1;
     const hasFunding = rnd() > 0.2;
     const liq = rnd() > 0.8 ? Math.floor(rnd() * 5) + 1 : 0;
+    const exchange = o.exchange ?? 'binanceusdm';
+    const fundingRate = hasFunding ? (rnd() - 0.5) * 0.001 : null;
+    // Intervals of 1, 4 and 8 h by series position; none for one bar in five with funding.
+    const interval = fundingRate === null || i % 5 === 4 ? null : [3_600_000, 14_400_000, 28_800_000][i % 3]!;
     out.push(
       sampleAlignedBar({
-        exchange: o.exchange ?? 'binanceusdm',
+        exchange,
         symbol: o.symbol ?? 'BTC/USDT:USDT',
         timeframe: tf,
         eventTimeMs: t,
@@ -56,13 +60,18 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
         volume: rnd() * 100,
         openInterest: hasOi ? 80_000 + rnd() * 5_000 : null,
         openInterestTimeMs: hasOi ? t - Math.floor(rnd() * 300_000) : null,
-        fundingRate: hasFunding ? (rnd() - 0.5) * 0.001 : null,
+        fundingRate,
         fundingTimeMs: hasFunding ? Math.floor(t / 28_800_000) * 28_800_000 : null,
         predictedFundingRate: rnd() > 0.5 ? (rnd() - 0.5) * 0.001 : null,
         predictedFundingTimeMs: null,
+        fundingIntervalMs: interval,
+        fundingRate8h:
+          fundingRate === null || interval === null ? null : (fundingRate * 28_800_000) / interval,
         liqLongNotional: liq > 0 ? rnd() * 50_000 : 0,
         liqShortNotional: liq > 0 ? rnd() * 50_000 : 0,
         liqCount: liq,
+        liqPriceKind: LIQUIDATION_SEMANTICS[exchange].priceKind,
+        liqCompleteness: LIQUIDATION_SEMANTICS[exchange].completeness,
         knownAtMs: t + step + Math.floor(rnd() * 2_000),
         revision: 0,
         candleFilled: rnd() > 0.97,

@@ -8,6 +8,7 @@ import {
   type ParseResult,
   parseRecord,
   SCHEMA_VERSION,
+  snapFundingTime,
   type Timeframe,
   timeframeMs,
 } from '@perpflow/contracts';
@@ -111,7 +112,7 @@ export function predictedFundingFromCcxt(fr: CcxtFundingRate, stamp: Stamp): Nor
     receivedAtMs: stamp.receivedAtMs,
     kind: 'predicted',
     fundingRate: fr.fundingRate,
-    fundingTimeMs: fr.fundingTimestamp,
+    fundingTimeMs: snapped(fr.fundingTimestamp),
     markPrice: positiveOrNull(fr.markPrice),
     indexPrice: positiveOrNull(fr.indexPrice),
     source: stamp.source,
@@ -119,7 +120,19 @@ export function predictedFundingFromCcxt(fr: CcxtFundingRate, stamp: Stamp): Nor
   return wrap(parseRecord('funding', record), fr);
 }
 
-/** A settled rate from funding history: event time = settlement time. */
+/**
+ * A settlement time on the venue's hour grid: venues report it a few ms to seconds late
+ * (Binance +9 ms, CoinEx +16 s in ccxt's recordings), and a late stamp would make an 8 h
+ * interval 28,800,009 ms. Anything not a number is left for the contract to name.
+ */
+function snapped(timeMs: number | undefined): number | undefined {
+  return typeof timeMs === 'number' && Number.isSafeInteger(timeMs) ? snapFundingTime(timeMs) : timeMs;
+}
+
+/**
+ * A settled rate from funding history: event time = the settlement time as the venue
+ * stamped it, fundingTimeMs = its slot on the grid (`snapFundingTime`).
+ */
 export function settledFundingFromCcxt(
   fr: { fundingRate?: number | undefined; timestamp?: number | undefined },
   stamp: Stamp,
@@ -132,7 +145,7 @@ export function settledFundingFromCcxt(
     receivedAtMs: stamp.receivedAtMs,
     kind: 'settled',
     fundingRate: fr.fundingRate,
-    fundingTimeMs: fr.timestamp,
+    fundingTimeMs: snapped(fr.timestamp),
     markPrice: null,
     indexPrice: null,
     source: stamp.source,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AlignedBar } from '@perpflow/contracts';
+import { type AlignedBar, LIQUIDATION_SEMANTICS } from '@perpflow/contracts';
 import { parseBaseline } from './drift-baseline.js';
 import { DriftBook, type DriftBookOptions } from './drift-book.js';
 import { DailyDriftReport, DriftReportSchema, driftReportKey } from './drift-report.js';
@@ -53,9 +53,13 @@ function bars(
       fundingTimeMs: T0,
       predictedFundingRate: 0.0001 + 0.00001 * g(),
       predictedFundingTimeMs: T0 + 8 * 3_600_000,
+      fundingIntervalMs: null,
+      fundingRate8h: null,
       liqLongNotional: 0,
       liqShortNotional: 0,
       liqCount: 0,
+      liqPriceKind: LIQUIDATION_SEMANTICS[exchange as AlignedBar['exchange']].priceKind,
+      liqCompleteness: LIQUIDATION_SEMANTICS[exchange as AlignedBar['exchange']].completeness,
       knownAtMs: T0 + (i + 1) * TF,
       revision: 0,
       candleFilled: false,
