@@ -77,7 +77,8 @@ def bars(rows: list[dict]) -> pa.Table:
                 "open": 1.0, "high": 2.0, "low": 0.5, "close": r.get("close", 1.0), "volume": 1.0,
                 "open_interest": None, "open_interest_ts": None, "funding_rate": None, "funding_ts": None,
                 "predicted_funding_rate": None, "predicted_funding_ts": None, "funding_interval_ms": None,
-                "funding_rate_8h": None, "liq_long_notional": 0.0, "liq_short_notional": 0.0, "liq_count": 0,
+                "funding_rate_8h": None, "mark_price": None, "mark_price_ts": None, "index_price": None,
+                "index_price_ts": None, "basis": None, "liq_long_notional": 0.0, "liq_short_notional": 0.0, "liq_count": 0,
                 "liq_price_kind": "average_fill", "liq_completeness": "snapshot_1s", "known_at": r["known_at"], "revision": r.get("revision", 0),
                 "candle_filled": False, "open_interest_stale": False, "funding_stale": False,
             }
@@ -268,6 +269,7 @@ def test_layout_1_tables_get_the_layout_2_columns_with_the_venues_semantics():
     assert back.schema.names == ALIGNED_BAR_SCHEMA.names
     assert back.column("funding_interval_ms").to_pylist() == [None, None]
     assert back.column("funding_rate_8h").to_pylist() == [None, None]
+    assert back.column("basis").to_pylist() == [None, None]
     assert back.column("liq_price_kind").to_pylist() == ["average_fill", "bankruptcy"]
     assert back.column("liq_completeness").to_pylist() == ["snapshot_1s", "all"]
     assert back.cast(ALIGNED_BAR_SCHEMA).num_rows == 2

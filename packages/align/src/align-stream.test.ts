@@ -311,6 +311,61 @@ describe('funding', () => {
     );
   });
 
+  /** A premium-index observation at `at` (predicted rate for the next 8 h slot, mark, index). */
+  const premium = (s: AlignStream, at: number, markPrice: number | null, indexPrice: number | null) =>
+    s.ingest({
+      feed: 'funding',
+      record: sampleFunding({
+        kind: 'predicted',
+        eventTimeMs: at,
+        receivedAtMs: at + 200,
+        fundingTimeMs: T0 + 8 * H,
+        fundingRate: 0.0001,
+        markPrice,
+        indexPrice,
+      }),
+    });
+
+  it('reports mark, index and basis as of the close from the latest premium-index observation', () => {
+    const s = stream();
+    premium(s, T0 + 10_000, 60_900, 60_850);
+    premium(s, T0 + 50_000, 61_030, 61_000);
+    premium(s, T0 + MIN + 1, 99_999, 99_000); // after the close: never seen by bar 0
+    const bar = only(feedCandles(s, 0));
+    assert.deepEqual(
+      [bar.markPrice, bar.markPriceTimeMs, bar.indexPrice, bar.indexPriceTimeMs],
+      [61_030, T0 + 50_000, 61_000, T0 + 50_000],
+    );
+    assert.equal(bar.basis, 30 / 61_000);
+    assert.equal(bar.knownAtMs, Math.max(candle(0).receivedAtMs, T0 + 50_200));
+  });
+
+  it('leaves mark, index and basis null when stale or not sent, each on its own', () => {
+    const stale = stream({ maxMarkIndexStalenessMs: 30_000 });
+    premium(stale, T0 + 20_000, 61_030, 61_000);
+    const a = only(feedCandles(stale, 0));
+    assert.deepEqual(
+      [a.markPrice, a.indexPrice, a.basis],
+      [null, null, null],
+      'observed 40 s before the close',
+    );
+    const noIndex = stream();
+    premium(noIndex, T0 + 50_000, 61_030, null);
+    const b = only(feedCandles(noIndex, 0));
+    assert.deepEqual([b.markPrice, b.indexPrice, b.indexPriceTimeMs, b.basis], [61_030, null, null, null]);
+  });
+
+  it('restores snapshots whose premium rows predate mark and index (4 columns)', () => {
+    const s = stream();
+    premium(s, T0 + 50_000, 61_030, 61_000);
+    const snap = s.snapshot();
+    const old = { ...snap, predictedFunding: snap.predictedFunding.map((r) => [r[0]!, r[1]!, r[2]!, r[5]!]) };
+    const restored = AlignStream.restore(old, parseAlignConfig({ allowedLatenessMs: 0 }));
+    const bar = only(restored.ingest({ feed: 'ohlcv', record: candle(0) }).bars);
+    assert.deepEqual([bar.predictedFundingRate, bar.markPrice, bar.indexPrice], [0.0001, null, null]);
+    assert.equal(bar.knownAtMs, Math.max(candle(0).receivedAtMs, T0 + 50_200));
+  });
+
   it('names the venue’s liquidation price kind and completeness on every bar', () => {
     const binance = only(feedCandles(stream(), 0));
     assert.deepEqual([binance.liqPriceKind, binance.liqCompleteness], ['average_fill', 'snapshot_1s']);

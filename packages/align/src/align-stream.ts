@@ -61,7 +61,7 @@ export interface AlignStreamSnapshot {
   openInterest: Row[];
   /** [fundingTimeMs, eventTimeMs, fundingRate, receivedAtMs] */
   settledFunding: Row[];
-  /** [eventTimeMs, fundingTimeMs, fundingRate, receivedAtMs] */
+  /** [eventTimeMs, fundingTimeMs, fundingRate, markPrice, indexPrice, receivedAtMs] (prices −1 when null; snapshots before them: 4 columns) */
   predictedFunding: Row[];
   /** [eventTimeMs, side 0=sell 1=buy, price, amount, receivedAtMs] */
   liquidations: Row[];
@@ -90,10 +90,16 @@ const OI_RECEIVED = 2;
 const SETTLED_STAMP = 1;
 const SETTLED_RATE = 2;
 const SETTLED_RECEIVED = 3;
-/** Predicted funding: [eventTimeMs, fundingTimeMs, fundingRate, receivedAtMs]. */
+/**
+ * Predicted funding, the premium-index observation: [eventTimeMs, fundingTimeMs,
+ * fundingRate, markPrice, indexPrice, receivedAtMs], a price −1 when the venue sent none.
+ */
 const PREDICTED_FUNDING_TIME = 1;
 const PREDICTED_RATE = 2;
-const PREDICTED_RECEIVED = 3;
+const PREDICTED_MARK = 3;
+const PREDICTED_INDEX = 4;
+const PREDICTED_RECEIVED = 5;
+const NO_PRICE = -1;
 /** Liquidation: [eventTimeMs, side (SELL|BUY), price, amount, receivedAtMs]. */
 const LIQ_SIDE = 1;
 const LIQ_PRICE = 2;
@@ -150,7 +156,11 @@ export class AlignStream {
     1,
     (a, b) => b[SETTLED_STAMP]! - a[SETTLED_STAMP]! || a[SETTLED_RATE]! - b[SETTLED_RATE]!,
   );
-  private readonly predicted = new InputSeries([], 1, byColumns(PREDICTED_FUNDING_TIME, PREDICTED_RATE));
+  private readonly predicted = new InputSeries(
+    [],
+    1,
+    byColumns(PREDICTED_FUNDING_TIME, PREDICTED_RATE, PREDICTED_MARK, PREDICTED_INDEX),
+  );
   private readonly liquidations = new InputSeries([], 4, () => 0);
   private readonly emitted = new EmissionRecords<Emission>();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
@@ -192,7 +202,12 @@ export class AlignStream {
     s.candles.rows.push(...copy(snapshot.candles));
     s.openInterest.rows.push(...copy(snapshot.openInterest));
     s.settled.rows.push(...copy(snapshot.settledFunding));
-    s.predicted.rows.push(...copy(snapshot.predictedFunding));
+    // Rows of snapshots before mark and index prices: [e, fundingTime, rate, received].
+    s.predicted.rows.push(
+      ...snapshot.predictedFunding.map((r) =>
+        r.length === 4 ? [r[0]!, r[1]!, r[2]!, NO_PRICE, NO_PRICE, r[3]!] : [...r],
+      ),
+    );
     s.liquidations.rows.push(...copy(snapshot.liquidations));
     for (const [t, revision, hash] of snapshot.emitted)
       s.emitted.set(t, { revision, ...hashLanesOf(hash), text: hash });
@@ -398,6 +413,23 @@ export class AlignStream {
       predictedFundingTimeMs = p[PREDICTED_FUNDING_TIME]!;
       knownAtMs = Math.max(knownAtMs, p[PREDICTED_RECEIVED]!);
     }
+    // Mark and index: from the same latest observation, as of the close like open interest.
+    let markPrice: number | null = null;
+    let markPriceTimeMs: number | null = null;
+    let indexPrice: number | null = null;
+    let indexPriceTimeMs: number | null = null;
+    if (p && close - p[KEY_TIME]! <= this.config.maxMarkIndexStalenessMs) {
+      if (p[PREDICTED_MARK]! > 0) {
+        markPrice = p[PREDICTED_MARK]!;
+        markPriceTimeMs = p[KEY_TIME]!;
+      }
+      if (p[PREDICTED_INDEX]! > 0) {
+        indexPrice = p[PREDICTED_INDEX]!;
+        indexPriceTimeMs = p[KEY_TIME]!;
+      }
+      if (markPrice !== null || indexPrice !== null) knownAtMs = Math.max(knownAtMs, p[PREDICTED_RECEIVED]!);
+    }
+    const basis = markPrice === null || indexPrice === null ? null : (markPrice - indexPrice) / indexPrice;
 
     let liqLongNotional = 0;
     let liqShortNotional = 0;
@@ -431,6 +463,11 @@ export class AlignStream {
       predictedFundingTimeMs,
       fundingIntervalMs,
       fundingRate8h,
+      markPrice,
+      markPriceTimeMs,
+      indexPrice,
+      indexPriceTimeMs,
+      basis,
       liqLongNotional,
       liqShortNotional,
       liqCount,
@@ -468,7 +505,14 @@ export class AlignStream {
         const f = input.record;
         return f.kind === 'settled'
           ? this.settled.upsert([f.fundingTimeMs, f.eventTimeMs, f.fundingRate, f.receivedAtMs])
-          : this.predicted.upsert([f.eventTimeMs, f.fundingTimeMs, f.fundingRate, f.receivedAtMs]);
+          : this.predicted.upsert([
+              f.eventTimeMs,
+              f.fundingTimeMs,
+              f.fundingRate,
+              f.markPrice ?? NO_PRICE,
+              f.indexPrice ?? NO_PRICE,
+              f.receivedAtMs,
+            ]);
       }
       case 'liquidation': {
         const l = input.record;

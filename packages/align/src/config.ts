@@ -21,6 +21,8 @@ export const AlignConfigSchema = z.strictObject({
   fillPolicy: FillPolicySchema.default('previous-close'),
   /** Open interest older than this at the bar close is not used (null, openInterestStale). */
   maxOpenInterestStalenessMs: ms(600_000),
+  /** Mark and index prices older than this at the bar close are not used (null). */
+  maxMarkIndexStalenessMs: ms(600_000),
   /**
    * The funding interval assumed until a symbol's own settlements show it (a bar's
    * interval is its settlement minus the one before): the longest of the venues served

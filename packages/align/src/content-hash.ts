@@ -68,6 +68,11 @@ function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   mixNumber(bar.predictedFundingTimeMs);
   mixNumber(bar.fundingIntervalMs);
   mixNumber(bar.fundingRate8h);
+  mixNumber(bar.markPrice);
+  mixNumber(bar.markPriceTimeMs);
+  mixNumber(bar.indexPrice);
+  mixNumber(bar.indexPriceTimeMs);
+  mixNumber(bar.basis);
   mixNumber(bar.liqLongNotional);
   mixNumber(bar.liqShortNotional);
   mixNumber(bar.liqCount);

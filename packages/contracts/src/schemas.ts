@@ -184,6 +184,14 @@ export const AlignedBarSchema = z
       .meta({ description: 'funding interval: fundingTimeMs minus the previous settlement time (ms)' }),
     /** fundingRate × 8 h / fundingIntervalMs: rates of 1, 4 and 8 h symbols side by side. */
     fundingRate8h: z.number().nullable().meta({ description: 'funding rate normalized to an 8 h interval' }),
+    /** Mark price as of the bar close (latest premium-index observation ≤ close, not stale). */
+    markPrice: price('mark price at the bar close').nullable(),
+    markPriceTimeMs: epochMs('event time of the mark price used').nullable(),
+    /** Index (spot basket) price as of the bar close, from the same observations. */
+    indexPrice: price('index price at the bar close').nullable(),
+    indexPriceTimeMs: epochMs('event time of the index price used').nullable(),
+    /** (markPrice − indexPrice) / indexPrice: the perpetual's premium over spot. */
+    basis: z.number().nullable().meta({ description: '(mark − index) / index at the bar close' }),
     /** Notional (price × amount) of liquidated LONG positions (sell orders) in [t, t+tf). */
     liqLongNotional: nonNegative('liquidated long notional'),
     /** Notional of liquidated SHORT positions (buy orders) in [t, t+tf). */

@@ -21,6 +21,7 @@ function bar(i: number, over: Partial<BarPoint> = {}): BarPoint {
     liqLongNotional: 0,
     liqShortNotional: 0,
     candleFilled: false,
+    basis: null,
     ...over,
   };
 }
@@ -44,6 +45,8 @@ describe('features of aligned bars', () => {
     assert.equal(featureOf('funding_rate', b, prev), 0.0001);
     assert.equal(featureOf('funding_rate', bar(1, { predictedFundingRate: -0.0002 }), prev), -0.0002);
     assert.equal(featureOf('liquidation_notional', b, prev), 7.5);
+    assert.equal(featureOf('basis', bar(1, { basis: 0.0004 }), prev), 0.0004);
+    assert.equal(featureOf('basis', b, prev), null, 'no mark or index at the close');
   });
 
   it('leaves out what a bar does not observe: filled candles, gaps, stale or missing open interest', () => {

@@ -8,6 +8,7 @@ export const DRIFT_FEATURES = [
   'open_interest_change',
   'funding_rate',
   'liquidation_notional',
+  'basis',
 ] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
 
@@ -31,6 +32,7 @@ export type BarPoint = Pick<
   | 'liqLongNotional'
   | 'liqShortNotional'
   | 'candleFilled'
+  | 'basis'
 >;
 
 /**
@@ -45,6 +47,7 @@ export type BarPoint = Pick<
  *   settled rate in force; the predicted rate moves every minute, the settled one
  *   only every funding interval.
  * - liquidation_notional: long + short liquidated notional in the bar.
+ * - basis: (mark − index) / index at the bar close, when both are known.
  */
 export function featureOf(feature: DriftFeature, bar: BarPoint, previous: BarPoint | null): number | null {
   switch (feature) {
@@ -67,6 +70,8 @@ export function featureOf(feature: DriftFeature, bar: BarPoint, previous: BarPoi
       return bar.predictedFundingRate ?? bar.fundingRate;
     case 'liquidation_notional':
       return bar.liqLongNotional + bar.liqShortNotional;
+    case 'basis':
+      return bar.basis;
   }
 }
 

@@ -14,6 +14,7 @@ describe('monitor config', () => {
       'open_interest_change',
       'funding_rate',
       'liquidation_notional',
+      'basis',
     ]);
     assert.equal(c.MONITOR_PSI_SIGNIFICANT, 0.2);
     assert.equal(c.MONITOR_KS_ALPHA, 0.05);

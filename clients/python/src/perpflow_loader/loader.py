@@ -79,6 +79,11 @@ ALIGNED_BAR_SCHEMA = pa.schema(
         pa.field("predicted_funding_ts", _TS),
         pa.field("funding_interval_ms", pa.int32()),
         pa.field("funding_rate_8h", pa.float64()),
+        pa.field("mark_price", pa.float64()),
+        pa.field("mark_price_ts", _TS),
+        pa.field("index_price", pa.float64()),
+        pa.field("index_price_ts", _TS),
+        pa.field("basis", pa.float64()),
         pa.field("liq_long_notional", pa.float64(), nullable=False),
         pa.field("liq_short_notional", pa.float64(), nullable=False),
         pa.field("liq_count", pa.int32(), nullable=False),
@@ -92,10 +97,12 @@ ALIGNED_BAR_SCHEMA = pa.schema(
     ]
 )
 
-# Columns added in layout 2 (issue #14). Files of layout 1 are read with the interval and
-# the 8 h rate null and the venue's liquidation semantics (LIQUIDATION_SEMANTICS in
+# Columns added in layout 2 (issue #14). Files of layout 1 are read with the interval, the
+# 8 h rate, mark, index and basis null and the venue's liquidation semantics (LIQUIDATION_SEMANTICS in
 # packages/contracts/src/exchanges.ts).
-_LAYOUT_2_COLUMNS = ("funding_interval_ms", "funding_rate_8h", "liq_price_kind", "liq_completeness")
+_LAYOUT_2_NUMBERS = ("funding_interval_ms", "funding_rate_8h", "mark_price", "mark_price_ts", "index_price",
+                     "index_price_ts", "basis")
+_LAYOUT_2_COLUMNS = (*_LAYOUT_2_NUMBERS, "liq_price_kind", "liq_completeness")
 LAYOUT_1_NAMES = [n for n in ALIGNED_BAR_SCHEMA.names if n not in _LAYOUT_2_COLUMNS]
 LIQUIDATION_SEMANTICS = {
     "binanceusdm": ("average_fill", "snapshot_1s"),
@@ -109,8 +116,7 @@ def _with_layout_2_columns(t: pa.Table) -> pa.Table:
     n = t.num_rows
     semantics = [LIQUIDATION_SEMANTICS.get(e, ("unknown", "unknown")) for e in t["exchange"].to_pylist()]
     added = {
-        "funding_interval_ms": pa.nulls(n, pa.int32()),
-        "funding_rate_8h": pa.nulls(n, pa.float64()),
+        **{name: pa.nulls(n, ALIGNED_BAR_SCHEMA.field(name).type) for name in _LAYOUT_2_NUMBERS},
         "liq_price_kind": pa.array([k for k, _ in semantics], pa.string()),
         "liq_completeness": pa.array([c for _, c in semantics], pa.string()),
     }

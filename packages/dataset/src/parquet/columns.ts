@@ -28,7 +28,8 @@ export interface ColumnSpec {
   readonly deltaEncoded: boolean;
   /**
    * The layout the column first appeared in: 1 for the original 23 columns, 2 for the
-   * funding interval, the 8 h rate and the liquidation semantics (issue #14). Files of
+   * funding interval, the 8 h rate, mark, index and basis, and the liquidation
+   * semantics (issue #14). Files of
    * layout 1 stay readable: the added fields are then filled as `columnsToBars` says.
    */
   readonly since: 1 | 2;
@@ -67,6 +68,11 @@ export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
   c('predicted_funding_ts', 'predictedFundingTimeMs', 'timestamp_ms', { nullable: true }),
   c('funding_interval_ms', 'fundingIntervalMs', 'int32', { nullable: true, dictionary: true, since: 2 }),
   c('funding_rate_8h', 'fundingRate8h', 'float64', { nullable: true, since: 2 }),
+  c('mark_price', 'markPrice', 'float64', { nullable: true, since: 2 }),
+  c('mark_price_ts', 'markPriceTimeMs', 'timestamp_ms', { nullable: true, since: 2 }),
+  c('index_price', 'indexPrice', 'float64', { nullable: true, since: 2 }),
+  c('index_price_ts', 'indexPriceTimeMs', 'timestamp_ms', { nullable: true, since: 2 }),
+  c('basis', 'basis', 'float64', { nullable: true, since: 2 }),
   c('liq_long_notional', 'liqLongNotional', 'float64'),
   c('liq_short_notional', 'liqShortNotional', 'float64'),
   c('liq_count', 'liqCount', 'int32', { dictionary: true }),

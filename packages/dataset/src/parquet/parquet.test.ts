@@ -103,6 +103,11 @@ describe('Parquet encoding of aligned bars', () => {
       ...b,
       fundingIntervalMs: null,
       fundingRate8h: null,
+      markPrice: null,
+      markPriceTimeMs: null,
+      indexPrice: null,
+      indexPriceTimeMs: null,
+      basis: null,
       ...(b.exchange === 'bybit'
         ? { liqPriceKind: 'bankruptcy' as const, liqCompleteness: 'all' as const }
         : { liqPriceKind: 'average_fill' as const, liqCompleteness: 'snapshot_1s' as const }),
@@ -166,7 +171,15 @@ describe('Parquet encoding of aligned bars', () => {
     );
     assert.deepEqual(
       ALIGNED_BAR_COLUMNS.filter((c) => c.deltaEncoded).map((c) => c.name),
-      ['ts', 'open_interest_ts', 'funding_ts', 'predicted_funding_ts', 'known_at'],
+      [
+        'ts',
+        'open_interest_ts',
+        'funding_ts',
+        'predicted_funding_ts',
+        'mark_price_ts',
+        'index_price_ts',
+        'known_at',
+      ],
     );
   });
 });

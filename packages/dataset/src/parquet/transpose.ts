@@ -125,6 +125,8 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     t(),
     t(),
   ];
+  const [markPriceTimeMs, indexPriceTimeMs] = [t(), t()];
+  const [markPrice, indexPrice, basis] = [f(), f(), f()];
   const [open, high, low, close, volume] = [f(), f(), f(), f(), f()];
   const [openInterest, fundingRate, predictedFundingRate, liqLongNotional, liqShortNotional] = [
     f(),
@@ -145,9 +147,18 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   const symbol: string[] = new Array(n);
   const timeframe: string[] = new Array(n);
   const [vOi, vOiT, vFr, vFrT, vPfr, vPfrT] = [bitmap(), bitmap(), bitmap(), bitmap(), bitmap(), bitmap()];
-  const [vFi, vFr8] = [bitmap(), bitmap()];
+  const [vFi, vFr8, vMp, vMpT, vIp, vIpT, vB] = [
+    bitmap(),
+    bitmap(),
+    bitmap(),
+    bitmap(),
+    bitmap(),
+    bitmap(),
+    bitmap(),
+  ];
   const [candleFilled, openInterestStale, fundingStale] = [bitmap(), bitmap(), bitmap()];
   let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT, nFi, nFr8] = [0, 0, 0, 0, 0, 0, 0, 0];
+  let [nMp, nMpT, nIp, nIpT, nB] = [0, 0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
     const b = rows[i]!;
     const at = i >> 3;
@@ -194,6 +205,26 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       fundingRate8h[i] = b.fundingRate8h;
       vFr8[at]! |= bit;
     } else nFr8++;
+    if (b.markPrice !== null) {
+      markPrice[i] = b.markPrice;
+      vMp[at]! |= bit;
+    } else nMp++;
+    if (b.markPriceTimeMs !== null) {
+      setMs(markPriceTimeMs, i, b.markPriceTimeMs);
+      vMpT[at]! |= bit;
+    } else nMpT++;
+    if (b.indexPrice !== null) {
+      indexPrice[i] = b.indexPrice;
+      vIp[at]! |= bit;
+    } else nIp++;
+    if (b.indexPriceTimeMs !== null) {
+      setMs(indexPriceTimeMs, i, b.indexPriceTimeMs);
+      vIpT[at]! |= bit;
+    } else nIpT++;
+    if (b.basis !== null) {
+      basis[i] = b.basis;
+      vB[at]! |= bit;
+    } else nB++;
     liqPriceKind[i] = b.liqPriceKind;
     liqCompleteness[i] = b.liqCompleteness;
     liqLongNotional[i] = b.liqLongNotional;
@@ -214,6 +245,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     predictedFundingTimeMs: nPfrT,
     fundingIntervalMs: nFi,
     fundingRate8h: nFr8,
+    markPrice: nMp,
+    markPriceTimeMs: nMpT,
+    indexPrice: nIp,
+    indexPriceTimeMs: nIpT,
+    basis: nB,
   };
   const validity: Record<string, Uint8Array> = {};
   const keep = (field: keyof typeof nullCount, bitmap: Uint8Array) => {
@@ -227,6 +263,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   keep('predictedFundingTimeMs', vPfrT);
   keep('fundingIntervalMs', vFi);
   keep('fundingRate8h', vFr8);
+  keep('markPrice', vMp);
+  keep('markPriceTimeMs', vMpT);
+  keep('indexPrice', vIp);
+  keep('indexPriceTimeMs', vIpT);
+  keep('basis', vB);
   return {
     length: n,
     utf8: {
@@ -242,6 +283,8 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       openInterestTimeMs: int64(openInterestTimeMs),
       fundingTimeMs: int64(fundingTimeMs),
       predictedFundingTimeMs: int64(predictedFundingTimeMs),
+      markPriceTimeMs: int64(markPriceTimeMs),
+      indexPriceTimeMs: int64(indexPriceTimeMs),
     },
     float64: {
       open,
@@ -253,6 +296,9 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       fundingRate,
       predictedFundingRate,
       fundingRate8h,
+      markPrice,
+      indexPrice,
+      basis,
       liqLongNotional,
       liqShortNotional,
     },
@@ -304,11 +350,18 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
   );
   const nullable = (p: readonly [Float64Array, Uint8Array] | undefined, i: number): number | null =>
     p![1][i] === 1 ? p![0][i]! : null;
-  // Layout 1 files have no interval, 8 h rate or liquidation semantics: the first two are
-  // null (not known then), the semantics are the venue's (the same venue prices were read).
-  const [fi, fr8] = ['fundingIntervalMs', 'fundingRate8h'].map((k) =>
-    c.num[k] === undefined ? undefined : ([num(k), valid(k)] as const),
-  );
+  // Layout 1 files have no interval, 8 h rate, mark, index, basis or liquidation
+  // semantics: the numbers are null (not known then), the semantics are the venue's (the
+  // same venue prices were read).
+  const [fi, fr8, mp, mpT, ip, ipT, bs] = [
+    'fundingIntervalMs',
+    'fundingRate8h',
+    'markPrice',
+    'markPriceTimeMs',
+    'indexPrice',
+    'indexPriceTimeMs',
+    'basis',
+  ].map((k) => (c.num[k] === undefined ? undefined : ([num(k), valid(k)] as const)));
   const kinds = c.str.liqPriceKind as LiquidationPriceKind[] | undefined;
   const completeness = c.str.liqCompleteness as LiquidationCompleteness[] | undefined;
   const out: AlignedBar[] = new Array(c.length);
@@ -332,6 +385,11 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
       predictedFundingTimeMs: nullable(pfrT, i),
       fundingIntervalMs: fi === undefined ? null : nullable(fi, i),
       fundingRate8h: fr8 === undefined ? null : nullable(fr8, i),
+      markPrice: mp === undefined ? null : nullable(mp, i),
+      markPriceTimeMs: mpT === undefined ? null : nullable(mpT, i),
+      indexPrice: ip === undefined ? null : nullable(ip, i),
+      indexPriceTimeMs: ipT === undefined ? null : nullable(ipT, i),
+      basis: bs === undefined ? null : nullable(bs, i),
       liqLongNotional: liqLong![i]!,
       liqShortNotional: liqShort![i]!,
       liqCount: liqCount![i]!,

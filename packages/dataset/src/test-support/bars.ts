@@ -67,6 +67,12 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
         fundingIntervalMs: interval,
         fundingRate8h:
           fundingRate === null || interval === null ? null : (fundingRate * 28_800_000) / interval,
+        // Mark and index for four bars in five, 1–59 s before the close; basis from them.
+        markPrice: i % 5 === 1 ? null : close * 1.0002,
+        markPriceTimeMs: i % 5 === 1 ? null : t + step - 1_000 - (i % 59) * 1_000,
+        indexPrice: i % 5 === 1 ? null : close,
+        indexPriceTimeMs: i % 5 === 1 ? null : t + step - 1_000 - (i % 59) * 1_000,
+        basis: i % 5 === 1 ? null : (close * 1.0002 - close) / close,
         liqLongNotional: liq > 0 ? rnd() * 50_000 : 0,
         liqShortNotional: liq > 0 ? rnd() * 50_000 : 0,
         liqCount: liq,

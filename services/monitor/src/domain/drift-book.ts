@@ -252,5 +252,6 @@ function pointOf(b: AlignedBar): BarPoint {
     liqLongNotional: b.liqLongNotional,
     liqShortNotional: b.liqShortNotional,
     candleFilled: b.candleFilled,
+    basis: b.basis,
   };
 }
