@@ -200,10 +200,16 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       await db.runAndReadAll(`
         SELECT c.sym, c.t, c.o, c.h, c.l, c.c, c.v,
                CASE WHEN c.t + ${TF} - oi.ot <= 600000 THEN oi.oi END AS oi,
-               f.rate, f.ft
+               f.rate, f.ft, f.interval
         FROM candles c
         ASOF LEFT JOIN oi ON c.sym = oi.sym AND c.t + ${TF} >= oi.ot
-        ASOF LEFT JOIN funding f ON c.sym = f.sym AND c.t + ${TF} >= f.ft
+        ASOF LEFT JOIN (
+          -- Each settlement's interval: its time minus the one before (a gap over 8 h is none).
+          SELECT sym, ft, rate,
+                 CASE WHEN ft - lag(ft) OVER (PARTITION BY sym ORDER BY ft) <= ${8 * 3_600_000}
+                      THEN ft - lag(ft) OVER (PARTITION BY sym ORDER BY ft) END AS interval
+          FROM funding
+        ) f ON c.sym = f.sym AND c.t + ${TF} >= f.ft
         ORDER BY c.sym, c.t`)
     ).getRowObjects();
 
@@ -215,6 +221,10 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
     assert.equal(expected.length, SYMBOLS.length * (DAY / TF), 'the simulator should serve every minute');
     assert.equal(final.size, expected.length, `aligner bars ${final.size}, DuckDB rows ${expected.length}`);
     let oiCompared = 0;
+    const intervals = new Set<string>();
+    // Settlement times come snapped to the hour, whatever the venue stamped (Binance: +ms).
+    for (const f of funding)
+      assert.equal((f.fundingTimeMs as number) % 3_600_000, 0, `${f.symbol} ${f.fundingTimeMs}`);
     for (const e of expected) {
       const b = final.get(`${e.sym}|${Number(e.t)}`);
       assert.ok(b, `no aligned bar for ${e.sym} at ${new Date(Number(e.t)).toISOString()}`);
@@ -226,8 +236,20 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       );
       assert.equal(b.fundingRate, e.rate === null ? null : Number(e.rate));
       assert.equal(b.fundingTimeMs, e.ft === null ? null : Number(e.ft));
+      const interval = e.interval === null ? null : Number(e.interval);
+      assert.equal(b.fundingIntervalMs, interval, `funding interval at ${e.sym} ${Number(e.t)}`);
+      assert.equal(
+        b.fundingRate8h,
+        interval === null || e.rate === null ? null : (Number(e.rate) * 8 * 3_600_000) / interval,
+      );
+      assert.equal(
+        b.fundingStale,
+        e.ft === null || Number(e.t) + TF - Number(e.ft) > (interval ?? 8 * 3_600_000) + 1_800_000,
+      );
+      assert.deepEqual([b.liqPriceKind, b.liqCompleteness], ['average_fill', 'snapshot_1s']);
       assert.equal(b.candleFilled, false);
       if (b.openInterest !== null) oiCompared++;
+      if (interval !== null) intervals.add(`${e.sym} ${interval / 3_600_000} h`);
     }
     assert.ok(oiCompared > expected.length / 2, `only ${oiCompared} bars had open interest to compare`);
     const simMetrics = await (await fetch(`${SIM}/metrics`)).text();
@@ -243,8 +265,9 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       `no malformed body was injected: ${injected.join(' ')}`,
     );
     console.log(`faults injected: ${injected.join(' ')}`);
+    assert.ok(intervals.size >= SYMBOLS.length, `funding intervals compared: ${[...intervals].join(', ')}`);
     console.log(
-      `pipeline: ${expected.length} bars equal to the ASOF JOIN (${oiCompared} with open interest), ${bars.length} aligned messages`,
+      `pipeline: ${expected.length} bars equal to the ASOF JOIN (${oiCompared} with open interest; funding intervals ${[...intervals].join(', ')}), ${bars.length} aligned messages`,
     );
   });
 });
