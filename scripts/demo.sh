@@ -86,9 +86,9 @@ Logs: $LOGS/   Alert notifications: $LOGS/alerts.jsonl
    cd $ROOT; set -a; source <(PERPFLOW_DATA_DIR=$DATA S3_PORT=$S3_PORT bash infra/local/stack.sh env); set +a
    S3_PREFIX=$S3_PREFIX npm run pull -- --exchange binanceusdm,bybit --symbol BTC/USDT:USDT,$STALL_SYMBOL --timeframe 1m --from $from --to $to --out $out
 3. Read it with pandas (the .venv setup made):
-   cd $ROOT; .venv/bin/python -c "import pyarrow.dataset as ds; df = ds.dataset('$out', format='parquet').to_table().to_pandas(); print(df.groupby('symbol').agg(bars=('close', 'count'), liquidations=('liq_count', 'sum')))"
+   cd $ROOT; .venv/bin/python -c "import pyarrow.dataset as ds; df = ds.dataset('$out', format='parquet').to_table().to_pandas(); print(df.groupby('symbol').agg(bars=('close', 'count'), liquidations=('liq_count', 'sum'), with_basis=('basis', 'count')))"
 4. Or with DuckDB (the duckdb CLI):
-   duckdb -c "SELECT symbol, count(*) AS bars, sum(liq_count) AS liquidations FROM read_parquet('$out/**/*.parquet', hive_partitioning = false) GROUP BY symbol ORDER BY symbol"
+   duckdb -c "SELECT symbol, count(*) AS bars, sum(liq_count) AS liquidations, count(basis) AS with_basis FROM read_parquet('$out/**/*.parquet', hive_partitioning = false) GROUP BY symbol ORDER BY symbol"
 5. The data-quality report (coverage, freshness, dead letters, drift, revisions): ${report_ok:+file://$DATA/report.html}
    To make it again (S3 up, from the repository's folder, the variables of step 2 set):
    S3_PREFIX=$S3_PREFIX npm run report -- --from $from --to $to --out $DATA/report.html

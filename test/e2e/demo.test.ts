@@ -131,11 +131,13 @@ describe('npm run demo', { timeout: (DURATION_S + 600) * 1000 }, () => {
     assert.equal(pull.code, 0, pull.out.slice(-3000));
     const pandas = await run(command('3.'), env, 60_000);
     assert.equal(pandas.code, 0, pandas.out);
-    // One row per symbol: bars, liquidations (liq_count summed over its bars).
+    // One row per symbol: bars, liquidations (liq_count summed over its bars), bars with a basis.
     const rows = pandas.out.split('\n').filter((l) => /^(BTC|ETH)\/USDT:USDT\s/.test(l));
     assert.equal(rows.length, 2, pandas.out);
     const cells = rows.map((r) => r.trim().split(/\s+/).map(Number));
     for (const c of cells) assert.ok(c[1]! > 0, `no bars: ${pandas.out}`);
     assert.ok(cells.reduce((a, c) => a + c[2]!, 0) > 0, `no liquidation in the pulled bars: ${pandas.out}`);
+    // Live bars carry mark and index from the premium-index poll, so a basis.
+    for (const c of cells) assert.ok(c[3]! > 0, `no bar with a basis: ${pandas.out}`);
   });
 });
