@@ -47,6 +47,7 @@ function barsOf(model: MarketModel, symbol: string, fromMs: number, toMs: number
     liqLongNotional: 0,
     liqShortNotional: 0,
     candleFilled: false,
+    basis: null,
   }));
 }
 
