@@ -52,7 +52,7 @@ export class StreamEngine {
   constructor(private readonly o: StreamEngineOptions) {}
 
   start(): void {
-    this.lastLiquidationMs = this.o.context().nowMs;
+    this.lastLiquidationMs = wholeSecond(this.o.context().nowMs);
     this.timer = setInterval(() => this.tick(), this.o.pushIntervalMs);
     this.timer.unref();
   }
@@ -83,14 +83,17 @@ export class StreamEngine {
 
   tick(): void {
     if (this.clients.size === 0) {
-      this.lastLiquidationMs = this.o.context().nowMs;
+      this.lastLiquidationMs = wholeSecond(this.o.context().nowMs);
       return;
     }
     const ctx = this.o.context();
     const now = ctx.nowMs;
-    const from = this.lastLiquidationMs ?? now;
-    this.lastLiquidationMs = now;
-    const liquidations = this.collectLiquidations(from, now);
+    // Liquidations of whole seconds of event time only: a venue that pushes one per
+    // symbol per second never sees a second split across two pushes.
+    const upTo = wholeSecond(now);
+    const from = this.lastLiquidationMs ?? upTo;
+    this.lastLiquidationMs = upTo;
+    const liquidations = this.collectLiquidations(from, upTo);
     const shared = new Map<string, string>();
     for (const client of this.clients) {
       if (client.socket.readyState !== 1) continue;
@@ -217,3 +220,5 @@ export class StreamEngine {
     return out;
   }
 }
+
+const wholeSecond = (ms: number): number => Math.floor(ms / 1000) * 1000;

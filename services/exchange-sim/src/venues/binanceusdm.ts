@@ -1,4 +1,5 @@
 import type { SymbolSpec } from '../market/symbols.js';
+import { latestPerSymbolPerSecond } from './liquidation-snapshot.js';
 import {
   type Candle,
   FUNDING_INTERVAL_MS,
@@ -391,7 +392,8 @@ export const binanceusdm: Venue = {
   },
 
   liquidationMessages(_topic, events: LiquidationEvent[], nowMs, ctx) {
-    return events.map((ev) => {
+    // "Only the latest one liquidation order within 1000ms will be pushed as the snapshot."
+    return latestPerSymbolPerSecond(events).map((ev) => {
       const s = ctx.model.spec(ev.symbol);
       const qty = ev.qty.toFixed(s.qtyDecimals);
       return JSON.stringify({

@@ -1,5 +1,6 @@
 import type { SymbolSpec } from '../market/symbols.js';
 import { DAY_MS, FUNDING_INTERVAL_MS, type LiquidationEvent, MINUTE_MS } from '../market/types.js';
+import { latestPerSymbolPerSecond } from './liquidation-snapshot.js';
 import {
   intParam,
   pageRange,
@@ -385,9 +386,7 @@ export const bybit: Venue = {
     // The deprecated `liquidation.<SYM>` topic (Bybit changelog, 2025-02-20: replaced by
     // allLiquidation, it "only pushes 1 liquidation per second"): the last event of each
     // second of event time, so a client that regressed to it sees fewer events.
-    const perSecond = new Map<number, LiquidationEvent>();
-    for (const ev of events) perSecond.set(Math.floor(ev.timeMs / 1000), ev);
-    return [...perSecond.values()].map((ev) =>
+    return latestPerSymbolPerSecond(events).map((ev) =>
       JSON.stringify({
         topic: topic.raw,
         type: 'snapshot',
