@@ -138,7 +138,8 @@ export function alignedBars(u: Universe, fromMs: number, toMs: number): AlignedB
       while (k + 1 < oi.length && (oi[k + 1]?.timeMs ?? Number.POSITIVE_INFINITY) <= c.openTimeMs + TF_MS)
         k++;
       const o = oi[k];
-      const fundingTimeMs = Math.floor(c.openTimeMs / 28_800_000) * 28_800_000;
+      const interval = u.model.fundingIntervalMs(id);
+      const fundingTimeMs = Math.floor(c.openTimeMs / interval) * interval;
       return sampleAlignedBar({
         symbol: unified,
         eventTimeMs: c.openTimeMs,

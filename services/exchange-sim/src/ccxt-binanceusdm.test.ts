@@ -5,6 +5,7 @@ import ccxt from 'ccxt';
 import { WebSocket } from 'ws';
 import { createMarketModel, MINUTE_MS } from './market/index.js';
 import { type SimServer, startSimServer } from './server.js';
+import { fundingTimeLagMs } from './venues/binanceusdm.js';
 
 /** Unmodified ccxt.pro.binanceusdm against the simulator; values are checked against an independent model. */
 
@@ -90,11 +91,54 @@ describe('ccxt binanceusdm against the simulator (REST)', () => {
     const since = sim.clock.now() - 10 * 86_400_000;
     const hist = await ex.fetchFundingRateHistory('BTC/USDT:USDT', since, 20);
     const expected = truth.fundingHistory('BTCUSDT', since, since + 20 * 8 * 3_600_000 - 1);
+    // Binance stamps a settlement a few ms after its slot (ccxt PRs: +9 ms; a recorded
+    // ETHUSDT answer: 1768953600001).
     assert.deepEqual(
       hist.map((h) => [h.timestamp, h.fundingRate]),
-      expected.map((f) => [f.fundingTimeMs, f.rate]),
+      expected.map((f) => [f.fundingTimeMs + fundingTimeLagMs('BTCUSDT', f.fundingTimeMs), f.rate]),
     );
-    for (const h of hist) assert.equal(new Date(h.timestamp as number).getUTCHours() % 8, 0);
+    for (const h of hist) {
+      const lag = (h.timestamp as number) % 3_600_000;
+      assert.ok(lag > 0 && lag < 1_000, `fundingTime ${h.timestamp}: ${lag} ms past the hour`);
+      assert.equal(new Date(h.timestamp as number).getUTCHours() % 8, 0);
+    }
+  });
+
+  it('settles some symbols every 4 h or 1 h, and lists exactly those in fundingInfo', async () => {
+    const since = sim.clock.now() - 3 * 86_400_000;
+    for (const [symbol, id, hours] of [
+      ['SOL/USDT:USDT', 'SOLUSDT', 4],
+      ['AVAX/USDT:USDT', 'AVAXUSDT', 1],
+    ] as const) {
+      assert.equal(truth.fundingIntervalMs(id), hours * 3_600_000);
+      const hist = await ex.fetchFundingRateHistory(symbol, since, 10);
+      assert.equal(hist.length, 10);
+      const slots = hist.map((h) => Math.floor((h.timestamp as number) / 3_600_000));
+      for (let i = 1; i < slots.length; i++) assert.equal(slots[i]! - slots[i - 1]!, hours, symbol);
+    }
+    // Recorded answer of GET /fapi/v1/fundingInfo (asterdex/api-docs issue #1, quoting
+    // fapi.binance.com): {"symbol":"BLZUSDT","adjustedFundingRateCap":"0.03000000",
+    // "adjustedFundingRateFloor":"-0.03000000","fundingIntervalHours":4,"disclaimer":false}
+    const info = (await (
+      ex as unknown as { fapiPublicGetFundingInfo: () => Promise<unknown[]> }
+    ).fapiPublicGetFundingInfo()) as Record<string, unknown>[];
+    const recorded = {
+      symbol: 'BLZUSDT',
+      adjustedFundingRateCap: '0.03000000',
+      adjustedFundingRateFloor: '-0.03000000',
+      fundingIntervalHours: 4,
+      disclaimer: false,
+    };
+    for (const row of info) {
+      assert.deepEqual(Object.keys(row), Object.keys(recorded));
+      for (const k of Object.keys(recorded) as (keyof typeof recorded)[])
+        assert.equal(typeof row[k], typeof recorded[k], k);
+    }
+    const listed = new Map(info.map((r) => [r.symbol as string, r.fundingIntervalHours as number]));
+    assert.equal(listed.get('SOLUSDT'), 4);
+    assert.equal(listed.get('AVAXUSDT'), 1);
+    assert.equal(listed.has('BTCUSDT'), false, 'an 8 h symbol is not adjusted');
+    assert.equal(listed.size, truth.symbols.filter((s) => s.fundingIntervalMs !== 8 * 3_600_000).length);
   });
 
   it('openInterestHist costs no request weight (its own 1000 / 5 min limit only), klines by limit', async () => {

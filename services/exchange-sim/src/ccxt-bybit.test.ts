@@ -93,6 +93,26 @@ describe('ccxt bybit against the simulator', () => {
     );
   });
 
+  it('settles a 4 h symbol every 4 h: instruments fundingInterval, tickers fundingIntervalHour, history on the grid', async () => {
+    // Bybit v5: instruments-info `fundingInterval` (minutes, a number), tickers
+    // `fundingIntervalHour` (a string: "fundingIntervalHour":"8" in a recorded BTCUSDT ticker).
+    const market = ex.market('SOL/USDT:USDT') as { info: Record<string, unknown> };
+    assert.equal(market.info.fundingInterval, 240);
+    assert.equal((ex.market('BTC/USDT:USDT') as { info: Record<string, unknown> }).info.fundingInterval, 480);
+    const r = await ex.fetchFundingRate('SOL/USDT:USDT');
+    assert.equal((r.info as Record<string, unknown>).fundingIntervalHour, '4');
+    assert.equal(r.interval, '4h');
+    const since = sim.clock.now() - 3 * 86_400_000;
+    const fh = await ex.fetchFundingRateHistory('SOL/USDT:USDT', since, 10);
+    assert.deepEqual(
+      fh.map((h) => [h.timestamp, h.fundingRate]),
+      truth
+        .fundingHistory('SOLUSDT', since, since + 10 * 4 * 3_600_000 - 1)
+        .map((f) => [f.fundingTimeMs, f.rate]),
+    );
+    for (const h of fh) assert.equal((h.timestamp as number) % (4 * 3_600_000), 0);
+  });
+
   it('open-interest history is end-anchored and newest first, as the live endpoint answered in ccxt PR #30016', async () => {
     const H = 3_600_000;
     const latest = Math.floor(sim.clock.now() / H) * H;

@@ -34,30 +34,33 @@ export function openInterestAt(
   return { symbol, timeMs: m, openInterest: oi, openInterestValue: roundTo(oi * price, 2) };
 }
 
-/** The settlement at `fundingTimeMs` (rounded to the 8 h grid). */
+/** The settlement at `fundingTimeMs` (rounded to the symbol's grid). */
 export function fundingSettlementAt(
   s: SymbolSpec,
   symbol: string,
   fundingTimeMs: number,
   closeAt: CloseAt,
 ): FundingSettlement {
-  const k = Math.round(fundingTimeMs / FUNDING_INTERVAL_MS);
+  const interval = s.fundingIntervalMs;
+  // k counts 8 h steps for 8 h symbols (the rates of 8 h symbols are those of before).
+  const k = Math.round(fundingTimeMs / interval);
+  const rateKey = interval === FUNDING_INTERVAL_MS ? k : hashInts(k, interval / HOUR_MS);
   const rate = roundTo(
     Math.max(
       -0.0075,
       Math.min(
         0.0075,
         0.0001 +
-          0.00025 * valueNoise(hashInts(s.key, 0xf1), k / 4) +
-          0.00005 * gaussFromHash(hashInts(s.key, k, 0xf2)),
+          0.00025 * valueNoise(hashInts(s.key, 0xf1), (k * interval) / FUNDING_INTERVAL_MS / 4) +
+          0.00005 * gaussFromHash(hashInts(s.key, rateKey, 0xf2)),
       ),
     ),
     8,
   );
-  const price = closeAt(k * FUNDING_INTERVAL_MS - MINUTE_MS);
+  const price = closeAt(k * interval - MINUTE_MS);
   return {
     symbol,
-    fundingTimeMs: k * FUNDING_INTERVAL_MS,
+    fundingTimeMs: k * interval,
     rate,
     markPrice: roundTo(price * (1 + rate), 8),
   };

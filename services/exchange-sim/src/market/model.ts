@@ -6,7 +6,6 @@ import {
   type Candle,
   DAY_MS,
   type DistributionShift,
-  FUNDING_INTERVAL_MS,
   type FundingSettlement,
   HOUR_MS,
   type LiquidationEvent,
@@ -428,7 +427,12 @@ export class MarketModel {
 
   // ---- funding ----
 
-  /** The settlement at `fundingTimeMs` (must be a multiple of 8 h). */
+  /** The symbol's funding interval (ms): 8 h for most, 4 h or 1 h for some. */
+  fundingIntervalMs(symbol: string): number {
+    return this.spec(symbol).fundingIntervalMs;
+  }
+
+  /** The settlement at `fundingTimeMs` (a multiple of the symbol's interval). */
   fundingSettlement(symbol: string, fundingTimeMs: number): FundingSettlement {
     const s = this.spec(symbol);
     return fundingSettlementAt(s, symbol, fundingTimeMs, (m) => this.rawCandle(s, m).close);
@@ -437,19 +441,18 @@ export class MarketModel {
   /** Settlements with fundingTime in [fromMs, toMs], oldest first. */
   fundingHistory(symbol: string, fromMs: number, toMs: number): FundingSettlement[] {
     const out: FundingSettlement[] = [];
-    const first = Math.max(
-      Math.ceil(fromMs / FUNDING_INTERVAL_MS),
-      Math.ceil(this.spec(symbol).onboardMs / FUNDING_INTERVAL_MS),
-    );
-    for (let k = first; k * FUNDING_INTERVAL_MS <= toMs; k++)
-      out.push(this.fundingSettlement(symbol, k * FUNDING_INTERVAL_MS));
+    const s = this.spec(symbol);
+    const interval = s.fundingIntervalMs;
+    const first = Math.max(Math.ceil(fromMs / interval), Math.ceil(s.onboardMs / interval));
+    for (let k = first; k * interval <= toMs; k++) out.push(this.fundingSettlement(symbol, k * interval));
     return out;
   }
 
   /** Mark/index price and the funding rate that will settle next, as seen at `nowMs`. */
   premiumIndex(symbol: string, nowMs: number): PremiumIndex {
     const s = this.spec(symbol);
-    const next = Math.floor(nowMs / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS;
+    const interval = s.fundingIntervalMs;
+    const next = Math.floor(nowMs / interval) * interval + interval;
     const rate = this.fundingSettlement(symbol, next).rate;
     const minute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
     const price = this.partialCandle(symbol, MINUTE_MS, minute, nowMs).close;

@@ -22,6 +22,23 @@ export interface SymbolSpec {
   baseOpenInterest: number;
   /** Listing time (ms): no data before it. */
   onboardMs: number;
+  /** Funding interval (ms): 8 h for most, 4 h or 1 h for some (`fundingIntervalOf`). */
+  fundingIntervalMs: number;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * A symbol's funding interval. Venues settle most perpetuals every 8 h and some every 4,
+ * 2 or 1 h (Binance `GET /fapi/v1/fundingInfo` lists the adjusted ones, e.g. BLZUSDT with
+ * `fundingIntervalHours: 4` in a recorded answer; Bybit's instruments carry
+ * `fundingInterval` in minutes). BTC and ETH stay 8 h; of the others, by a hash of the id
+ * alone (the same for every seed): one in three 4 h, one in six 1 h.
+ */
+export function fundingIntervalOf(id: string): number {
+  if (id === 'BTCUSDT' || id === 'ETHUSDT') return 8 * HOUR;
+  const h = hashString(`funding-interval:${id}`) % 6;
+  return h === 0 ? HOUR : h <= 2 ? 4 * HOUR : 8 * HOUR;
 }
 
 const NAMED: [string, number][] = [
@@ -75,6 +92,7 @@ export function buildSymbols(seed: number, count: number): SymbolSpec[] {
       volumePerMinute: notionalPerMinute / basePrice,
       baseOpenInterest: (notionalPerMinute * 600) / basePrice,
       onboardMs: LISTING_MS,
+      fundingIntervalMs: fundingIntervalOf(id),
     });
   }
   return out;

@@ -1,4 +1,5 @@
 import type { SymbolSpec } from '../market/symbols.js';
+import { hashString } from '../market/random.js';
 import { latestPerSymbolPerSecond } from './liquidation-snapshot.js';
 import {
   type Candle,
@@ -36,6 +37,15 @@ const mandatory = (key: string, endpoint: string) =>
 const invalid = (key: string, endpoint: string) =>
   err(400, -1130, `Data sent for parameter '${key}' is not valid.`, endpoint);
 
+/**
+ * How late Binance stamps a settlement: `fundingTime` is a few ms after the slot (ccxt's
+ * PRs record +9 ms; a recorded ETHUSDT answer has 1768953600001). Deterministic per symbol
+ * and slot, 1–15 ms.
+ */
+export function fundingTimeLagMs(id: string, slotMs: number): number {
+  return 1 + (hashString(`${id}|${slotMs}`) % 15);
+}
+
 /** Request weight as Binance counts it (GET /fapi/v1/klines by limit, premiumIndex 10 without symbol, …). */
 export function binanceWeight(path: string, q: URLSearchParams): number {
   switch (path) {
@@ -53,6 +63,9 @@ export function binanceWeight(path: string, q: URLSearchParams): number {
     case '/fapi/v1/openInterest':
     case '/fapi/v1/fundingRate':
       return 1;
+    // "Weight: 0", sharing fundingRate's 500 requests / 5 min per IP.
+    case '/fapi/v1/fundingInfo':
+      return 0;
     // Binance's docs: "Weight: 0" — it counts only against its own 1000 requests / 5 min IP limit.
     case '/futures/data/openInterestHist':
       return 0;
@@ -63,7 +76,7 @@ export function binanceWeight(path: string, q: URLSearchParams): number {
 
 /** The separate 5-minute limits some endpoints also count against. */
 export function binanceBucket(path: string): 'fundingRate' | 'openInterestHist' | undefined {
-  if (path === '/fapi/v1/fundingRate') return 'fundingRate';
+  if (path === '/fapi/v1/fundingRate' || path === '/fapi/v1/fundingInfo') return 'fundingRate';
   if (path === '/futures/data/openInterestHist') return 'openInterestHist';
   return undefined;
 }
@@ -269,6 +282,21 @@ function rest(path: string, q: URLSearchParams, ctx: VenueContext): RestAnswer {
       }
       return { status: 200, endpoint: 'premiumIndex', body: model.symbols.map(one) };
     }
+    case '/fapi/v1/fundingInfo': {
+      // Only the symbols whose cap, floor or interval Binance adjusted (its docs: "Query
+      // funding rate info for symbols that had FundingRateCap/ FundingRateFloor /
+      // fundingIntervalHours adjustment"); here, those not settling every 8 h.
+      const body = model.symbols
+        .filter((s) => s.fundingIntervalMs !== FUNDING_INTERVAL_MS)
+        .map((s) => ({
+          symbol: s.id,
+          adjustedFundingRateCap: '0.02000000',
+          adjustedFundingRateFloor: '-0.02000000',
+          fundingIntervalHours: s.fundingIntervalMs / 3_600_000,
+          disclaimer: false,
+        }));
+      return { status: 200, endpoint: 'fundingInfo', body };
+    }
     case '/fapi/v1/fundingRate': {
       const limit = intParam(q, 'limit') ?? 100;
       if (!(limit >= 1 && limit <= 1000)) return invalid('limit', 'fundingRate');
@@ -280,17 +308,12 @@ function rest(path: string, q: URLSearchParams, ctx: VenueContext): RestAnswer {
       for (const s of symbols) {
         if (isAnswer(s)) return s;
         const symNow = ctx.faults.symbolNow(s.id, nowMs);
-        const range = pageRange(
-          start,
-          end,
-          limit,
-          FUNDING_INTERVAL_MS,
-          Math.floor(symNow / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS,
-        );
+        const interval = s.fundingIntervalMs;
+        const range = pageRange(start, end, limit, interval, Math.floor(symNow / interval) * interval);
         if (!range) continue;
         const rows = model.fundingHistory(s.id, range[0], range[1]).map((f) => ({
           symbol: s.id,
-          fundingTime: f.fundingTimeMs,
+          fundingTime: f.fundingTimeMs + fundingTimeLagMs(s.id, f.fundingTimeMs),
           fundingRate: f.rate.toFixed(8),
           markPrice: f.markPrice.toFixed(8),
         }));

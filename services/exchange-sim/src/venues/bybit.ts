@@ -1,5 +1,5 @@
 import type { SymbolSpec } from '../market/symbols.js';
-import { DAY_MS, FUNDING_INTERVAL_MS, type LiquidationEvent, MINUTE_MS } from '../market/types.js';
+import { DAY_MS, type LiquidationEvent, MINUTE_MS } from '../market/types.js';
 import { latestPerSymbolPerSecond } from './liquidation-snapshot.js';
 import {
   intParam,
@@ -82,7 +82,7 @@ function instrument(s: SymbolSpec): Record<string, unknown> {
       minNotionalValue: '5',
     },
     unifiedMarginTrade: true,
-    fundingInterval: 480,
+    fundingInterval: s.fundingIntervalMs / 60_000,
     settleCoin: 'USDT',
     copyTrading: 'both',
     upperFundingRate: '0.0075',
@@ -200,23 +200,13 @@ function rest(path: string, q: URLSearchParams, ctx: VenueContext): RestAnswer {
       const symNow = ctx.faults.symbolNow(s.id, nowMs);
       const start = intParam(q, 'startTime');
       const end = intParam(q, 'endTime');
+      const interval = s.fundingIntervalMs;
+      const latest = Math.floor(symNow / interval) * interval;
       // Bybit pages newest-first: with both bounds, the latest `limit` inside them.
       const range =
         start !== undefined && end !== undefined
-          ? pageRange(
-              undefined,
-              end,
-              limit,
-              FUNDING_INTERVAL_MS,
-              Math.floor(symNow / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS,
-            )
-          : pageRange(
-              start,
-              end,
-              limit,
-              FUNDING_INTERVAL_MS,
-              Math.floor(symNow / FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS,
-            );
+          ? pageRange(undefined, end, limit, interval, latest)
+          : pageRange(start, end, limit, interval, latest);
       const from = range ? Math.max(range[0], start ?? range[0]) : 0;
       const rows = range ? model.fundingHistory(s.id, from, range[1]) : [];
       const list = rows
@@ -269,6 +259,8 @@ function ticker(s: SymbolSpec, ctx: VenueContext): Record<string, unknown> {
     volume24h: (s.volumePerMinute * 1440).toFixed(s.qtyDecimals),
     fundingRate: p.lastFundingRate.toFixed(8),
     nextFundingTime: String(p.nextFundingTimeMs),
+    fundingIntervalHour: String(s.fundingIntervalMs / 3_600_000),
+    fundingCap: '0.005',
     predictedDeliveryPrice: '',
     basisRate: '',
     deliveryFeeRate: '',
