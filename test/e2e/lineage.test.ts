@@ -32,6 +32,8 @@ interface TraceJson {
   deadLetters: { ruleId: string; source: { topic: string; offset: string } }[];
   rejectedInputs: number;
   scanned: { objects: number; rows: number };
+  window: { manifestKey: string; manifest: unknown };
+  rawThroughCheck: { status: string; findings: unknown[] };
 }
 interface Origin {
   topic: string;
@@ -203,11 +205,19 @@ describe('perpflow lineage: one bar traced to the raw archive', { timeout: 300_0
       [['liq.amount_outlier', topics.liquidation, rejected.offset]],
     );
     assert.equal(t.rejectedInputs, 1);
+    // No windower ran: the bar's window has no manifest, so nothing to check rawThrough against.
+    assert.equal(t.window.manifest, null);
+    assert.match(
+      t.window.manifestKey,
+      new RegExp(`^${prefix}/aligned/v1/timeframe=1m/exchange=binanceusdm/`),
+    );
+    assert.deepEqual([t.rawThroughCheck.status, t.rawThroughCheck.findings], ['no-manifest', []]);
 
     const text = lineage([]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /liquidations: event time in \[open, close\): 2 distinct, 3 copies/);
     assert.match(text.stdout, /liq\.amount_outlier \(aligner\)/);
+    assert.match(text.stdout, /^window \S+\.manifest\.json: no window manifest/m);
 
     // A corrupt object: the trace stops, naming it and both sha256 (exit 3).
     const key = t.lineage.openInterest[0]!.input.origin.objectKey;

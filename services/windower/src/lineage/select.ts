@@ -78,6 +78,11 @@ function bestWithCopies<T extends LineageInput>(
   return copies.map((input) => ({ input, kept: input === keptOne }));
 }
 
+/** A liquidation's identity: copies with equal identity are one liquidation, counted once. */
+export function liquidationIdentity(r: LiquidationEvent): string {
+  return `${r.eventTimeMs}|${r.side}|${r.price}|${r.amount}`;
+}
+
 const desc = (a: number, b: number): number => b - a;
 const asc = (a: number, b: number): number => a - b;
 
@@ -142,7 +147,7 @@ export function selectBarLineage(rows: LineageInput[], o: SelectOptions): BarLin
   const liqs = feed('liquidation').filter((r) => r.record.eventTimeMs >= t && r.record.eventTimeMs < close);
   const groups = new Map<string, Of<'liquidation'>[]>();
   for (const r of liqs) {
-    const id = `${r.record.eventTimeMs}|${r.record.side}|${r.record.price}|${r.record.amount}`;
+    const id = liquidationIdentity(r.record);
     groups.set(id, [...(groups.get(id) ?? []), r]);
   }
   const liquidations = [...groups.values()].flatMap((g) =>

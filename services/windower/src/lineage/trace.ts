@@ -226,8 +226,11 @@ function where(o: RowOrigin): string {
   return `${o.topic}/${o.partition}@${o.offset} in ${o.objectKey} (sha256 ${o.objectSha256.slice(0, 12)}…)`;
 }
 
-/** The trace for people: one block per feed, the rule that chose each record, every copy. */
-export function describeTrace(t: BarTrace): string[] {
+/**
+ * The trace for people: one block per feed, the rule that chose each record, every copy;
+ * `mark` appends to each record's line (where it stands against the window's rawThrough).
+ */
+export function describeTrace(t: BarTrace, mark: (o: RowOrigin) => string = () => ''): string[] {
   const r = t.request;
   const lines = [
     `bar ${r.exchange} ${r.symbol} ${r.timeframe} ${iso(r.tsMs)} (close ${iso(t.closeMs)})` +
@@ -235,7 +238,9 @@ export function describeTrace(t: BarTrace): string[] {
     `read ${t.scanned.objects} archive objects (${t.scanned.rows} rows), sha256 verified; inputs from ${iso(t.lookbackFromMs)}`,
   ];
   const copies = <T extends { kept: boolean; input: LineageInput }>(xs: T[], show: (x: T) => string) =>
-    xs.map((x) => `    ${x.kept ? 'kept' : 'copy'} ${show(x)}  ${where(x.input.origin)}`);
+    xs.map(
+      (x) => `    ${x.kept ? 'kept' : 'copy'} ${show(x)}  ${where(x.input.origin)}${mark(x.input.origin)}`,
+    );
   const l = t.lineage;
   lines.push('ohlcv: the candle opening at the bar (closed over provisional, then larger volume)');
   if (l.ohlcv.length === 0) lines.push('    none: the bar is a fill or absent');
