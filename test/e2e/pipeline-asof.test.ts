@@ -193,8 +193,15 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
     );
     await table(
       'funding',
-      'sym VARCHAR, ft BIGINT, rate DOUBLE',
-      dedupe(funding.map((f) => [f.symbol as string, f.fundingTimeMs as number, f.fundingRate as number])),
+      'sym VARCHAR, ft BIGINT, rate DOUBLE, stamp BIGINT',
+      dedupe(
+        funding.map((f) => [
+          f.symbol as string,
+          f.fundingTimeMs as number,
+          f.fundingRate as number,
+          f.eventTimeMs as number,
+        ]),
+      ),
     );
     const expected = (
       await db.runAndReadAll(`
@@ -205,14 +212,21 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
         ASOF LEFT JOIN oi ON c.sym = oi.sym AND c.t + ${TF} >= oi.ot
         ASOF LEFT JOIN (
           -- Each settlement's interval: its time minus the one before (a gap over 8 h is none).
-          SELECT sym, ft, rate,
+          -- Usable once both its slot and the venue's stamp (Binance: a few ms later) are past.
+          SELECT sym, ft, rate, greatest(ft, stamp) AS usable,
                  CASE WHEN ft - lag(ft) OVER (PARTITION BY sym ORDER BY ft) <= ${8 * 3_600_000}
                       THEN ft - lag(ft) OVER (PARTITION BY sym ORDER BY ft) END AS interval
           FROM funding
-        ) f ON c.sym = f.sym AND c.t + ${TF} >= f.ft
+        ) f ON c.sym = f.sym AND c.t + ${TF} >= f.usable
         ORDER BY c.sym, c.t`)
     ).getRowObjects();
 
+    // What revisions changed (printed: a backfill whose inputs arrive in order revises little).
+    const first = new Map<string, AlignedBar>();
+    for (const b of bars) {
+      const k = `${b.symbol}|${b.eventTimeMs}`;
+      if ((first.get(k)?.revision ?? Number.POSITIVE_INFINITY) > b.revision) first.set(k, b);
+    }
     const final = new Map<string, AlignedBar>();
     for (const b of bars) {
       const k = `${b.symbol}|${b.eventTimeMs}`;
@@ -265,6 +279,17 @@ describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }
       `no malformed body was injected: ${injected.join(' ')}`,
     );
     console.log(`faults injected: ${injected.join(' ')}`);
+    const changed = new Map<string, number>();
+    for (const [k, b] of final) {
+      const a = first.get(k)!;
+      if (a.revision === b.revision) continue;
+      for (const f of Object.keys(b) as (keyof AlignedBar)[])
+        if (f !== 'revision' && f !== 'knownAtMs' && a[f] !== b[f])
+          changed.set(`${b.symbol} ${f}`, (changed.get(`${b.symbol} ${f}`) ?? 0) + 1);
+    }
+    console.log(
+      `revised bars: fields changed from the first to the last revision: ${JSON.stringify(Object.fromEntries(changed))}`,
+    );
     assert.ok(intervals.size >= SYMBOLS.length, `funding intervals compared: ${[...intervals].join(', ')}`);
     console.log(
       `pipeline: ${expected.length} bars equal to the ASOF JOIN (${oiCompared} with open interest; funding intervals ${[...intervals].join(', ')}), ${bars.length} aligned messages`,
