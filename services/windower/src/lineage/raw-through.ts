@@ -131,7 +131,9 @@ export function checkRawThrough(lineage: BarLineage, window: BarWindow): RawThro
     ['ohlcv', lineage.ohlcv],
     ['open_interest', lineage.openInterest],
     ['funding settled', lineage.fundingSettled],
+    ['funding previous', lineage.fundingPrevious],
     ['funding predicted', lineage.fundingPredicted],
+    ['mark and index', lineage.markIndex],
     ...[...groupBy(lineage.liquidations, (x) => liquidationIdentity(x.input.record)).values()].map(
       (g): [string, Chosen[]] => ['liquidation', g],
     ),

@@ -11,6 +11,7 @@ const OPTS = {
   barTimeMs: T,
   timeframeMs: TF,
   maxOpenInterestStalenessMs: 600_000,
+  maxMarkIndexStalenessMs: 600_000,
 };
 const base = { schemaVersion: 1, exchange: 'binanceusdm', symbol: 'BTC/USDT:USDT', source: 'live' } as const;
 
@@ -150,6 +151,35 @@ describe('selectBarLineage', () => {
 
     const spent = funding('predicted', T + 1_000, T + 2_000, 0.0005); // its settlement is inside the bar
     assert.deepEqual(selectBarLineage([spent], OPTS).fundingPredicted, []);
+  });
+
+  it('names the settlement before the bar’s (the interval) and the premium observation behind mark and index', () => {
+    const H = 3_600_000;
+    const close = T + TF;
+    const older = funding('settled', T - 8 * H + 9, T - 8 * H, 0.0001);
+    const previous = funding('settled', T - 4 * H + 9, T - 4 * H, 0.0002);
+    const chosen = funding('settled', T - 9 * 60_000, T - 9 * 60_000 - 5, 0.0003);
+    const premium = (eventTimeMs: number, markPrice: number | null) => {
+      const r = funding('predicted', eventTimeMs, T + 4 * H, 0.0004);
+      Object.assign(r.record, { markPrice, indexPrice: markPrice === null ? null : markPrice - 5 });
+      return r;
+    };
+    const l = selectBarLineage(
+      [older, previous, chosen, premium(close - 700_000, 61_000), premium(close - 30_000, 61_010)],
+      OPTS,
+    );
+    assert.deepEqual(
+      l.fundingPrevious.map((x) => x.input.record.fundingTimeMs),
+      [T - 4 * H],
+    );
+    assert.deepEqual(
+      l.markIndex.map((x) => (x.input.record as { markPrice: number }).markPrice),
+      [61_010],
+    );
+    // Stale (past maxMarkIndexStalenessMs), or no prices sent: nothing decided mark and index.
+    assert.deepEqual(selectBarLineage([premium(close - 700_000, 61_000)], OPTS).markIndex, []);
+    assert.deepEqual(selectBarLineage([premium(close - 30_000, null)], OPTS).markIndex, []);
+    assert.deepEqual(selectBarLineage([chosen], OPTS).fundingPrevious, [], 'one settlement: no previous');
   });
 
   it('ignores other exchanges and symbols', () => {

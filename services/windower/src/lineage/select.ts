@@ -40,7 +40,11 @@ export interface BarLineage {
   /** Records of this feed that were at or before the close but beyond the staleness bound. */
   openInterestStale: Extract<LineageInput, { feed: 'open_interest' }>[];
   fundingSettled: Chosen<Extract<LineageInput, { feed: 'funding' }>>[];
+  /** The settlement before the bar's one (also stamped by the close): its distance is fundingIntervalMs. */
+  fundingPrevious: Chosen<Extract<LineageInput, { feed: 'funding' }>>[];
   fundingPredicted: Chosen<Extract<LineageInput, { feed: 'funding' }>>[];
+  /** The latest premium-index observation by the close, within its staleness bound: markPrice, indexPrice. */
+  markIndex: Chosen<Extract<LineageInput, { feed: 'funding' }>>[];
   liquidations: Chosen<Extract<LineageInput, { feed: 'liquidation' }>>[];
 }
 
@@ -50,6 +54,7 @@ export interface SelectOptions {
   barTimeMs: number;
   timeframeMs: number;
   maxOpenInterestStalenessMs: number;
+  maxMarkIndexStalenessMs: number;
 }
 
 type Of<F extends LineageInput['feed']> = Extract<LineageInput, { feed: F }>;
@@ -141,6 +146,25 @@ export function selectBarLineage(rows: LineageInput[], o: SelectOptions): BarLin
   );
   const fundingPredicted =
     predicted.length > 0 && predicted[0]!.input.record.fundingTimeMs > close ? predicted : [];
+  // The settlement before the chosen one decides the interval; the same latest
+  // observation, if fresh, decides mark and index (whatever settlement it predicts).
+  const chosenSettlement = fundingSettled[0]?.input.record;
+  const fundingPrevious = chosenSettlement
+    ? bestWithCopies(
+        funding.filter(
+          (r) => r.record.kind === 'settled' && r.record.fundingTimeMs < chosenSettlement.fundingTimeMs,
+        ),
+        settledOrder,
+        (a, b) => settledOrder(a, b) === 0,
+      )
+    : [];
+  const latest = predicted[0]?.input.record;
+  const markIndex =
+    latest &&
+    close - latest.eventTimeMs <= o.maxMarkIndexStalenessMs &&
+    (latest.markPrice !== null || latest.indexPrice !== null)
+      ? predicted
+      : [];
 
   // Liquidations: event time in [t, close); identity (eventTimeMs, side, price, amount), each
   // identity counted once, its earliest receipt kept.
@@ -158,5 +182,14 @@ export function selectBarLineage(rows: LineageInput[], o: SelectOptions): BarLin
     ),
   );
 
-  return { ohlcv, openInterest, openInterestStale, fundingSettled, fundingPredicted, liquidations };
+  return {
+    ohlcv,
+    openInterest,
+    openInterestStale,
+    fundingSettled,
+    fundingPrevious,
+    fundingPredicted,
+    markIndex,
+    liquidations,
+  };
 }

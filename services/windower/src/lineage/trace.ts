@@ -134,6 +134,7 @@ export async function traceBar(
       barTimeMs: request.tsMs,
       timeframeMs: tfMs,
       maxOpenInterestStalenessMs: align.maxOpenInterestStalenessMs,
+      maxMarkIndexStalenessMs: align.maxMarkIndexStalenessMs,
     }),
     deadLetters: [],
     rejectedInputs: 0,
@@ -215,6 +216,7 @@ export async function traceBar(
     barTimeMs: request.tsMs,
     timeframeMs: tfMs,
     maxOpenInterestStalenessMs: align.maxOpenInterestStalenessMs,
+    maxMarkIndexStalenessMs: align.maxMarkIndexStalenessMs,
   });
   trace.deadLetters.sort((a, b) => a.deadLetteredAtMs - b.deadLetteredAtMs);
   return trace;
@@ -271,12 +273,28 @@ export function describeTrace(t: BarTrace, mark: (o: RowOrigin) => string = () =
       return `${f.fundingRate} for ${iso(f.fundingTimeMs)}, received ${iso(f.receivedAtMs)}`;
     }),
   );
+  lines.push('funding previous: the settlement before it (their distance is the funding interval)');
+  if (l.fundingPrevious.length === 0) lines.push('    none within the lookback');
+  lines.push(
+    ...copies(l.fundingPrevious, (x) => {
+      const f = x.input.record;
+      return `${f.fundingRate} for ${iso(f.fundingTimeMs)}, received ${iso(f.receivedAtMs)}`;
+    }),
+  );
   lines.push('funding predicted: the latest prediction by the close, for a settlement after it');
   if (l.fundingPredicted.length === 0) lines.push('    none');
   lines.push(
     ...copies(l.fundingPredicted, (x) => {
       const f = x.input.record;
       return `${f.fundingRate} for ${iso(f.fundingTimeMs)} at ${iso(f.eventTimeMs)}`;
+    }),
+  );
+  lines.push('mark and index: the latest premium-index observation by the close, within the staleness bound');
+  if (l.markIndex.length === 0) lines.push('    none');
+  lines.push(
+    ...copies(l.markIndex, (x) => {
+      const f = x.input.record;
+      return `mark ${f.markPrice ?? 'none'} index ${f.indexPrice ?? 'none'} at ${iso(f.eventTimeMs)}`;
     }),
   );
   const distinct = l.liquidations.filter((x) => x.kept).length;
