@@ -25,7 +25,7 @@ import {
 } from './adapters/partition-state.js';
 import { createPartitionEngine } from './domain/engine.js';
 import { createAlignerMetrics } from './metrics.js';
-import { AlignerPipeline, type SnapshotPolicy } from './pipeline.js';
+import { AlignerPipeline, type MergePolicy, type SnapshotPolicy } from './pipeline.js';
 
 const T0 = Date.UTC(2024, 2, 1);
 const MIN = 60_000;
@@ -175,6 +175,9 @@ function testPipeline(o: {
   onCommit?: (list: { topic: string; offset: string }[]) => void;
   /** Raw topic → its length (partition 0): the broker's high watermarks. Absent topics are empty. */
   lengths?: Map<string, number>;
+  merge?: Partial<MergePolicy>;
+  /** Records the consumer's pause and resume calls, as `pause <topic>/<p>` / `resume <topic>/<p>`. */
+  onFlow?: (action: string) => void;
 }): AlignerPipeline {
   return new AlignerPipeline({
     ends: async () =>
@@ -184,9 +187,13 @@ function testPipeline(o: {
           new Map([[0, { high: BigInt(o.lengths?.get(t) ?? 0), start: 0n }]]),
         ]),
       ),
-    mergePolicy: { maxWaitMs: 3_600_000 },
+    mergePolicy: { maxWaitMs: 3_600_000, ...o.merge },
     consumer: {
       commitOffsets: async (list: { topic: string; offset: string }[]) => o.onCommit?.(list),
+      pause: (tps: { topic: string; partitions: number[] }[]) =>
+        tps.forEach((t) => t.partitions.forEach((q) => o.onFlow?.(`pause ${t.topic}/${q}`))),
+      resume: (tps: { topic: string; partitions: number[] }[]) =>
+        tps.forEach((t) => t.partitions.forEach((q) => o.onFlow?.(`resume ${t.topic}/${q}`))),
     } as unknown as Consumer,
     producer: {
       send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
@@ -612,6 +619,46 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
       ],
     );
     contentByIdentity(barsOf(cluster));
+  });
+
+  it('leaves no lane paused by a step that finishes after a rebalance (its queue was dropped)', async () => {
+    // The fresh-clone CI of 6f0e81b: a second aligner joined mid-backlog, and the first one's
+    // retained partitions never moved again. A step in flight during the rebalance paused
+    // its lane from the dropped queue after onAssignment had resumed it; with every lane of
+    // the partition paused, kafkajs delivered nothing more and nothing resumed them.
+    const store = new MemoryStateStore();
+    let releaseAppend: (() => void) | null = null;
+    const slowStore: PartitionStateStore = {
+      load: (p) => store.load(p),
+      append: async (p, e) => {
+        if (!releaseAppend && store.appends === 0) await new Promise<void>((r) => (releaseAppend = r));
+        await store.append(p, e);
+      },
+      snapshot: (p, seq, s) => store.snapshot(p, seq, s),
+    };
+    const flow: string[] = [];
+    const candles = rawTopics().get(TOPICS.raw.ohlcv)!;
+    const pipeline = testPipeline({
+      state: slowStore,
+      onSend: () => {},
+      now: () => T0 + 86_400_000,
+      lengths: new Map([[TOPICS.raw.ohlcv, 10]]),
+      merge: { maxQueuedBytes: 1, maxStepRecords: 3 }, // any queued record pauses; 3 records a step
+      onFlow: (a) => flow.push(a),
+    });
+    const first = pipeline.handleBatch(batchOf(TOPICS.raw.ohlcv, candles, 0, 10), heartbeat);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(releaseAppend, 'the first step is appending its log entry');
+    assert.deepEqual(flow, [`pause ${TOPICS.raw.ohlcv}/0`], 'the full lane is paused');
+    pipeline.onAssignment({ [TOPICS.raw.ohlcv]: [0] }); // a rebalance while the step hangs
+    assert.deepEqual(flow.at(-1), `resume ${TOPICS.raw.ohlcv}/0`);
+    (releaseAppend as unknown as () => void)();
+    await first;
+    assert.equal(
+      flow.at(-1),
+      `resume ${TOPICS.raw.ohlcv}/0`,
+      `the old step paused the lane again after the rebalance: ${flow.join(', ')}`,
+    );
   });
 
   it('never produces a batch twice when kafkajs re-delivers it while it is still being saved', async () => {

@@ -311,8 +311,14 @@ export class AlignerPipeline {
     this.deadlines.set(partition, { timer, atMs });
   }
 
-  /** Pauses a lane's fetches above maxQueuedBytes and resumes it below half of that. */
+  /**
+   * Pauses a lane's fetches above maxQueuedBytes and resumes it below half of that. Only for
+   * the partition's current queue: a step that finishes after a rebalance holds a dropped
+   * queue, and pausing from it would leave a lane paused that nothing resumes (every lane of
+   * a partition paused means no batch arrives to resume them).
+   */
   private throttle(partition: number, merge: MergeQueue): void {
+    if (this.merges.get(partition) !== merge) return;
     for (const feed of FEEDS) {
       const topic = TOPICS.raw[feed];
       const id = `${topic}/${partition}`;
