@@ -190,10 +190,12 @@ function testPipeline(o: {
     mergePolicy: { maxWaitMs: 3_600_000, ...o.merge },
     consumer: {
       commitOffsets: async (list: { topic: string; offset: string }[]) => o.onCommit?.(list),
-      pause: (tps: { topic: string; partitions: number[] }[]) =>
-        tps.forEach((t) => t.partitions.forEach((q) => o.onFlow?.(`pause ${t.topic}/${q}`))),
-      resume: (tps: { topic: string; partitions: number[] }[]) =>
-        tps.forEach((t) => t.partitions.forEach((q) => o.onFlow?.(`resume ${t.topic}/${q}`))),
+      pause: (tps: { topic: string; partitions: number[] }[]) => {
+        for (const t of tps) for (const q of t.partitions) o.onFlow?.(`pause ${t.topic}/${q}`);
+      },
+      resume: (tps: { topic: string; partitions: number[] }[]) => {
+        for (const t of tps) for (const q of t.partitions) o.onFlow?.(`resume ${t.topic}/${q}`);
+      },
     } as unknown as Consumer,
     producer: {
       send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
