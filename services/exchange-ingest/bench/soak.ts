@@ -137,7 +137,7 @@ async function main(): Promise<number> {
       if (ingestExit !== undefined)
         throw new Error(`the ingest worker exited (${ingestExit}); see .data/logs/soak-ingest.log`);
       const state = (await (await fetch(`${sim}/__sim/state`)).json()) as SimState;
-      const used = Math.max(0, ...Object.values(state.binanceLimits.ips).map((i) => i.usedWeight));
+      const used = Math.max(0, ...Object.values(state.limits.binanceusdm.ips).map((i) => i.usedWeight));
       const minute = Math.floor(state.wallMs / 60_000);
       weightByMinute.set(minute, Math.max(weightByMinute.get(minute) ?? 0, used));
       peakRss = Math.max(peakRss, rssKiB(ingest.pid ?? 0, 'VmRSS'));
@@ -260,7 +260,7 @@ async function main(): Promise<number> {
 
 interface SimState {
   wallMs: number;
-  binanceLimits: { ips: Record<string, { usedWeight: number }> };
+  limits: { binanceusdm: { ips: Record<string, { usedWeight: number }> } };
 }
 
 main().then(

@@ -164,7 +164,7 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
     sim = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 50, missingCandleRate: 0.2 },
-      binanceLimits: { weightPerMinute: 12, banAfterRejected: 2, banBaseMs: 60_000 },
+      limits: { binanceusdm: { weightPerMinute: 12, banAfterRejected: 2, banBaseMs: 60_000 } },
     });
     ex = await client(sim, { timeout: 800 });
     ex.setMarkets((await (await client(sim)).fetchMarkets()) as never);

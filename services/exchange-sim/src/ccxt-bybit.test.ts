@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { pointExchangeAt } from '@perpflow/venue-endpoints';
 import ccxt from 'ccxt';
 import { createMarketModel, MINUTE_MS } from './market/index.js';
-import { BybitLimiter } from './limits/rate-limits.js';
+import { BybitLimiter } from './venues/bybit.js';
 import { type SimServer, startSimServer } from './server.js';
 import { bybit } from './venues/bybit.js';
 
@@ -26,7 +26,7 @@ describe('ccxt bybit against the simulator', () => {
     sim = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 500 },
-      bybitLimits: { requestsPerSecond: 1000 },
+      limits: { bybit: { requestsPerSecond: 1000 } },
     });
     ex = await client(sim);
     await ex.loadMarkets();
@@ -147,7 +147,7 @@ describe('ccxt bybit against the simulator', () => {
     const strict = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 5 },
-      bybitLimits: { requestsPerSecond: 3, banMs: 600_000 }, // 15 requests per 5 s
+      limits: { bybit: { requestsPerSecond: 3, banMs: 600_000 } }, // 15 requests per 5 s
     });
     const ex2 = await client(strict, { options: { fetchMarkets: { types: ['linear'] } } });
     try {

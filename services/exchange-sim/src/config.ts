@@ -85,14 +85,16 @@ export function serverOptions(c: SimConfig): SimServerOptions {
       offsetMs: c.CLOCK_OFFSET_MS,
       ...(c.START_MS > 0 ? { startMs: c.START_MS } : {}),
     },
-    binanceLimits: {
-      weightPerMinute: c.BINANCE_WEIGHT_PER_MINUTE,
-      fundingRatePer5m: c.BINANCE_FUNDING_RATE_PER_5M,
-      openInterestHistPer5m: c.BINANCE_OI_HIST_PER_5M,
-      banAfterRejected: c.BINANCE_BAN_AFTER_REJECTED,
-      banBaseMs: c.BINANCE_BAN_BASE_MS,
+    limits: {
+      binanceusdm: {
+        weightPerMinute: c.BINANCE_WEIGHT_PER_MINUTE,
+        fundingRatePer5m: c.BINANCE_FUNDING_RATE_PER_5M,
+        openInterestHistPer5m: c.BINANCE_OI_HIST_PER_5M,
+        banAfterRejected: c.BINANCE_BAN_AFTER_REJECTED,
+        banBaseMs: c.BINANCE_BAN_BASE_MS,
+      },
+      bybit: { requestsPerSecond: c.BYBIT_REQUESTS_PER_SECOND, banMs: c.BYBIT_BAN_MS },
     },
-    bybitLimits: { requestsPerSecond: c.BYBIT_REQUESTS_PER_SECOND, banMs: c.BYBIT_BAN_MS },
     openInterestRetentionMs: c.OI_RETENTION_DAYS * 86_400_000,
     pushIntervalMs: c.PUSH_INTERVAL_MS,
     ...(c.FAULTS ? { faults: c.FAULTS } : {}),

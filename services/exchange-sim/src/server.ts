@@ -9,19 +9,19 @@ import {
   type FaultSpec,
   FaultSpecSchema,
 } from './faults/faults.js';
-import {
-  BinanceLimiter,
-  type BinanceLimitOptions,
-  BybitLimiter,
-  type BybitLimitOptions,
-} from './limits/rate-limits.js';
 import { type StreamClient, StreamEngine } from './live/streams.js';
 import { MarketModel, type MarketModelOptions } from './market/model.js';
 import { MINUTE_MS } from './market/types.js';
 import { createSimMetrics, type SimMetrics } from './metrics.js';
-import { binanceBucket, binanceusdm, binanceWeight } from './venues/binanceusdm.js';
-import { bybit, bybitEnvelope } from './venues/bybit.js';
-import type { Venue, VenueContext } from './venues/types.js';
+import {
+  type GateRequest,
+  type Venue,
+  type VenueContext,
+  type VenueGate,
+  type VenueId,
+  VENUES,
+  type VenueLimits,
+} from './venues/index.js';
 
 export interface SimServerOptions {
   /** Bind address. Default 127.0.0.1 (never expose the simulator). */
@@ -31,8 +31,8 @@ export interface SimServerOptions {
   /** The market (seed, symbols, missing candles, liquidation rate). */
   market: MarketModelOptions;
   clock?: SimClockOptions;
-  binanceLimits?: BinanceLimitOptions;
-  bybitLimits?: BybitLimitOptions;
+  /** Each venue's rate-limit options (defaults: the venue's documented limits). */
+  limits?: VenueLimits;
   /** Open-interest history retention. Default 30 days. */
   openInterestRetentionMs?: number;
   /** Wall milliseconds between websocket pushes. Default 1000. */
@@ -56,7 +56,10 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
-const VENUES: Venue[] = [binanceusdm, bybit];
+const VENUE_LIST: Venue[] = Object.values(VENUES);
+
+/** Largest POST body read (Hyperliquid-style info requests are a few hundred bytes). */
+const MAX_POST_BYTES = 64 * 1024;
 
 /** One HTTP + WS server answering for every venue by original host (first path segment). */
 export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
@@ -66,8 +69,9 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
   const faults = new FaultInjector(options.market.seed, (kind, venue, n) =>
     metrics.faults.inc({ kind, venue }, n),
   );
-  const binanceLimiter = new BinanceLimiter(options.binanceLimits);
-  const bybitLimiter = new BybitLimiter(options.bybitLimits);
+  const gates = new Map<VenueId, VenueGate>(
+    VENUE_LIST.map((v) => [v.id, v.createGate(options.limits?.[v.id as keyof VenueLimits])]),
+  );
   const retentionMs = options.openInterestRetentionMs ?? 30 * 86_400_000;
   const baseMissingRate = options.market.missingCandleRate ?? 0;
   const requests = { total: 0, byVenue: {} as Record<string, number> };
@@ -113,7 +117,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       faults.count('silent_symbol', 'all');
     }
     if (spec.unsilence) faults.unsilence(spec.unsilence);
-    if (spec.banMs !== undefined) faults.ban(clock.wall() + spec.banMs);
+    if (spec.banMs !== undefined) faults.ban(clock.wall() + spec.banMs, spec.venue ?? 'binanceusdm');
     if (spec.dropWebsockets) {
       for (const c of engine.clients) {
         c.socket.terminate();
@@ -133,14 +137,12 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     faultCounts: Object.fromEntries(faults.counts),
     requests,
     wsClients: engine.clients.size,
-    binanceLimits: { ...binanceLimiter.options, ips: binanceLimiter.snapshot(clock.wall()) },
-    bybitLimits: { requestsPerSecond: bybitLimiter.requestsPerSecond, banMs: bybitLimiter.banMs },
+    limits: Object.fromEntries([...gates].map(([id, g]) => [id, g.state(clock.wall())])),
   });
 
   const reset = (): void => {
     faults.reset();
-    binanceLimiter.reset();
-    bybitLimiter.reset();
+    for (const g of gates.values()) g.reset();
     model.resetOverlays(baseMissingRate, options.market.shifts, options.market.spikes);
     requests.total = 0;
     requests.byVenue = {};
@@ -200,77 +202,39 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     res: ServerResponse,
     path: string,
     query: URLSearchParams,
+    body: unknown,
   ) => {
-    const ip = req.socket.remoteAddress ?? 'unknown';
     const wall = clock.wall();
     requests.total++;
     requests.byVenue[venue.id] = (requests.byVenue[venue.id] ?? 0) + 1;
-    const headers: Record<string, string> = {};
     const count = (endpoint: string, status: number) =>
       metrics.requests.inc({ venue: venue.id, endpoint, status: String(status) });
-
+    const gate = gates.get(venue.id);
+    if (!gate) return sendJson(res, 500, { error: `no rate-limit gate for venue '${venue.id}'` });
+    const request: GateRequest = {
+      ip: req.socket.remoteAddress ?? 'unknown',
+      wallMs: wall,
+      nowMs: clock.now(),
+      path,
+      query,
+      body,
+    };
     const injected = faults.rateLimitFault(venue.id, wall);
-    if (injected && venue.id === 'binanceusdm') {
-      faults.count(injected.status === 418 ? 'banned_418' : 'rate_limited_429', venue.id);
-      count('rate_limit', injected.status);
-      return sendJson(
-        res,
-        injected.status,
-        {
-          code: -1003,
-          msg:
-            injected.status === 418
-              ? `Way too much request weight used; IP banned until ${wall + injected.retryAfterS * 1000}. Please use WebSocket Streams for live updates to avoid bans.`
-              : 'Too many requests; current limit of IP request weight per minute is exceeded (injected). Please use WebSocket Streams for live updates to avoid polling the API.',
-        },
-        {
-          // The venue sends the weight header on every answer, its 429s and 418s included.
-          'x-mbx-used-weight-1m': String(binanceLimiter.usedWeight(ip, wall)),
-          'x-mbx-used-weight': String(binanceLimiter.usedWeight(ip, wall)),
-          'retry-after': String(injected.retryAfterS),
-        },
-      );
-    }
-    if (injected && venue.id === 'bybit') {
-      faults.count('bybit_10006', venue.id);
-      count('rate_limit', 200);
-      return sendJson(
-        res,
-        200,
-        bybitEnvelope({}, clock.now(), 10006, 'Too many visits. Exceeded the API Rate Limit.'),
-      );
-    }
-    if (venue.id === 'binanceusdm') {
-      const verdict = binanceLimiter.check(ip, wall, binanceWeight(path, query), binanceBucket(path));
-      headers['x-mbx-used-weight-1m'] = String(verdict.usedWeight);
-      headers['x-mbx-used-weight'] = String(verdict.usedWeight);
-      if (!verdict.ok) {
-        faults.count(verdict.status === 418 ? 'banned_418' : 'rate_limited_429', venue.id);
-        count('rate_limit', verdict.status);
-        return sendJson(
-          res,
-          verdict.status,
-          { code: -1003, msg: verdict.reason },
-          {
-            ...headers,
-            'retry-after': String(verdict.retryAfterS),
-          },
-        );
-      }
-    } else {
-      const v = bybitLimiter.check(ip, wall);
-      headers['x-bapi-limit'] = String(v.limit);
-      headers['x-bapi-limit-status'] = String(v.remaining);
-      headers['x-bapi-limit-reset-timestamp'] = String(v.resetMs);
-      if (!v.ok) {
-        // Over the IP limit: 403 and a ban, as the venue documents (no JSON envelope, no Retry-After).
-        faults.count('bybit_ip_ban_403', venue.id);
-        count('rate_limit', 403);
-        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end('access too frequent');
+    const admitted = injected ? undefined : gate.admit(request);
+    const refusal = injected
+      ? gate.injected(injected.kind, injected.retryAfterS, request)
+      : admitted?.refusal;
+    if (refusal) {
+      faults.count(refusal.kind, venue.id);
+      count('rate_limit', refusal.status);
+      if (typeof refusal.body === 'string') {
+        res.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', ...refusal.headers });
+        res.end(refusal.body);
         return;
       }
+      return sendJson(res, refusal.status, refusal.body, refusal.headers);
     }
+    const headers: Record<string, string> = admitted?.headers ?? {};
 
     const fault = faults.httpFault(venue.id);
     if (fault === 'hang') {
@@ -287,7 +251,10 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     }
     let answer: ReturnType<Venue['rest']>;
     try {
-      answer = venue.rest(path, query, context());
+      answer =
+        req.method === 'POST' && venue.post
+          ? venue.post(path, body, context())
+          : venue.rest(path, query, context());
     } catch (err) {
       count('error', 500);
       return sendJson(res, 500, { code: -1000, msg: `simulator error: ${(err as Error).message}` }, headers);
@@ -324,14 +291,23 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     if (path === '/healthz' || path === '/readyz') return sendJson(res, 200, { ok: true });
     const slash = path.indexOf('/', 1);
     const host = slash > 0 ? path.slice(1, slash) : path.slice(1);
-    const venue = VENUES.find((v) => v.restHost === host);
+    const venue = VENUE_LIST.find((v) => v.restHost === host);
     if (!venue || slash < 0) return sendJson(res, 404, { error: `unknown venue host '${host}'` });
-    if (req.method !== 'GET')
-      return sendJson(res, 405, { error: 'the simulator serves public GET endpoints only' });
-    const delayMs = faults.latencyFor(venue.id);
-    if (delayMs > 0)
-      setTimeout(() => handleRest(venue, req, res, path.slice(slash), url.searchParams), delayMs);
-    else handleRest(venue, req, res, path.slice(slash), url.searchParams);
+    const rest = path.slice(slash);
+    const serve = (body: unknown) => {
+      const delayMs = faults.latencyFor(venue.id);
+      if (delayMs > 0) setTimeout(() => handleRest(venue, req, res, rest, url.searchParams, body), delayMs);
+      else handleRest(venue, req, res, rest, url.searchParams, body);
+    };
+    if (req.method === 'GET') return serve(undefined);
+    if (req.method !== 'POST' || !venue.post)
+      return sendJson(res, 405, {
+        error: `${venue.id} in the simulator serves ${venue.post ? 'GET and POST' : 'GET'} only`,
+      });
+    readJsonBody(req).then(
+      (body) => serve(body),
+      (err: Error) => sendJson(res, 400, { error: err.message }),
+    );
   });
 
   const wss = new WebSocketServer({ noServer: true });
@@ -339,7 +315,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     const wsUrl = new URL(req.url ?? '/', 'http://sim');
     const path = wsUrl.pathname;
     const host = path.split('/')[1] ?? '';
-    const venue = VENUES.find((v) => v.wsHost === host);
+    const venue = VENUE_LIST.find((v) => v.wsHost === host);
     if (!venue) {
       socket.destroy();
       return;
@@ -405,4 +381,21 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       });
     },
   };
+}
+
+/** A POST's JSON body, at most MAX_POST_BYTES; the error names what is wrong. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_POST_BYTES) throw new Error(`request body over ${MAX_POST_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`request body is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+  }
 }

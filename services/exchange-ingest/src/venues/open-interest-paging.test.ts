@@ -23,7 +23,7 @@ describe('Bybit open-interest history paging', () => {
     sim = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 5 },
-      bybitLimits: { requestsPerSecond: 1000 },
+      limits: { bybit: { requestsPerSecond: 1000 } },
     });
     ex = new ccxt.pro.bybit({
       enableRateLimit: false,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BlockRandom } from '../market/random.js';
+import { VENUE_IDS, type VenueId } from '../venues/types.js';
 
 /**
  * Faults on demand: the JSON body of POST /__sim/faults and the FAULTS config key.
@@ -10,8 +11,8 @@ import { BlockRandom } from '../market/random.js';
  */
 export const FaultSpecSchema = z
   .object({
-    /** Which venue the HTTP and candle faults apply to. Default: both. */
-    venue: z.enum(['binanceusdm', 'bybit', 'all']).optional(),
+    /** Which venue the HTTP and candle faults apply to. Default: every venue. */
+    venue: z.enum([...VENUE_IDS, 'all']).optional(),
     http5xxRate: z.number().min(0).max(1).optional(),
     /** The request is accepted and never answered (clients time out). */
     hangRate: z.number().min(0).max(1).optional(),
@@ -35,11 +36,15 @@ export const FaultSpecSchema = z
       .optional(),
     /** Every REST answer of the venue is delayed by a uniform 0…latencyMs (a slow exchange or network); 0 ends it. */
     latencyMs: z.number().int().min(0).max(60_000).optional(),
-    /** Share of requests answered as over the rate limit (Binance 429 + Retry-After, Bybit retCode 10006): a 429 storm. */
+    /** Share of requests answered as over the rate limit, each venue its own way (Binance 429 + Retry-After, Bybit retCode 10006): a 429 storm. */
     rateLimitedRate: z.number().min(0).max(1).optional(),
     /** Retry-After (seconds) of injected 429s. Default 2. */
     retryAfterS: z.number().int().min(1).max(3600).optional(),
-    /** Ban every client IP now (Binance 418 + Retry-After) for this long; 0 lifts a ban. */
+    /**
+     * Ban every client IP of `venue` now for this long, as the venue bans (Binance 418 +
+     * Retry-After, Bybit a plain 403); 0 lifts a ban. Without `venue`: Binance only, the
+     * venue that says how long a ban lasts.
+     */
     banMs: z
       .number()
       .int()
@@ -74,6 +79,10 @@ export const FaultSpecSchema = z
   .strict();
 export type FaultSpec = z.infer<typeof FaultSpecSchema>;
 
+/**
+ * Fault kinds the injector decides; a venue's gate adds its own refusal kinds
+ * (rate_limited_429, banned_418, bybit_ip_ban_403, …), constants of its module.
+ */
 export type FaultKind =
   | 'http_5xx'
   | 'hang'
@@ -85,16 +94,12 @@ export type FaultKind =
   | 'ws_drop'
   | 'price_spike'
   | 'silent_symbol'
-  | 'distribution_shift'
-  | 'rate_limited_429'
-  | 'banned_418'
-  | 'bybit_10006'
-  | 'bybit_ip_ban_403';
+  | 'distribution_shift';
 
 export type HttpFault = 'http_5xx' | 'hang' | 'malformed_json' | 'html_body';
 
 export interface FaultRates {
-  venue: 'binanceusdm' | 'bybit' | 'all';
+  venue: VenueId | 'all';
   rateLimitedRate: number;
   retryAfterS: number;
   http5xxRate: number;
@@ -128,7 +133,7 @@ export class FaultInjector {
 
   constructor(
     private readonly seed: number,
-    private readonly onFault: (kind: FaultKind, venue: string, n: number) => void = () => {},
+    private readonly onFault: (kind: string, venue: string, n: number) => void = () => {},
   ) {
     this.rng = new BlockRandom(seed ^ 0xfa17);
   }
@@ -168,13 +173,14 @@ export class FaultInjector {
   reset(): void {
     this.rates = { ...NO_FAULTS };
     this.bannedUntilWallMs = 0;
+    this.bannedVenue = 'binanceusdm';
     this.sequence = [];
     this.silent.clear();
     this.counts.clear();
     this.rng = new BlockRandom(this.seed ^ 0xfa17);
   }
 
-  count(kind: FaultKind, venue: string, n = 1): void {
+  count(kind: FaultKind | (string & {}), venue: string, n = 1): void {
     if (n <= 0) return;
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + n);
     this.onFault(kind, venue, n);
@@ -185,21 +191,26 @@ export class FaultInjector {
   }
 
   private bannedUntilWallMs = 0;
+  private bannedVenue: VenueId | 'all' = 'binanceusdm';
   /** HTTP faults still queued by `httpFaultSequence`. */
   private sequence: HttpFault[] = [];
 
-  /** Bans every client (Binance 418) until wall time `untilMs`; a past time lifts it. */
-  ban(untilMs: number): void {
+  /** Bans every client of `venue` until wall time `untilMs`; a past time lifts it. */
+  ban(untilMs: number, venue: VenueId | 'all' = 'binanceusdm'): void {
     this.bannedUntilWallMs = untilMs;
+    this.bannedVenue = venue;
   }
 
   /** An injected rate-limit answer for this request, if any: a ban first, then the 429 storm. */
-  rateLimitFault(venue: string, wallMs: number): { status: 429 | 418; retryAfterS: number } | undefined {
-    if (venue === 'binanceusdm' && wallMs < this.bannedUntilWallMs)
-      return { status: 418, retryAfterS: Math.ceil((this.bannedUntilWallMs - wallMs) / 1000) };
+  rateLimitFault(
+    venue: string,
+    wallMs: number,
+  ): { kind: 'banned' | 'rate_limited'; retryAfterS: number } | undefined {
+    if ((this.bannedVenue === 'all' || this.bannedVenue === venue) && wallMs < this.bannedUntilWallMs)
+      return { kind: 'banned', retryAfterS: Math.ceil((this.bannedUntilWallMs - wallMs) / 1000) };
     if (!this.applies(venue) || this.rates.rateLimitedRate === 0) return undefined;
     if (this.rng.next() >= this.rates.rateLimitedRate) return undefined;
-    return { status: 429, retryAfterS: this.rates.retryAfterS };
+    return { kind: 'rate_limited', retryAfterS: this.rates.retryAfterS };
   }
 
   /**

@@ -113,15 +113,11 @@ export class StreamEngine {
           const key = `${venue.id}|${topic.raw}`;
           let msgs = shared.get(key);
           if (msgs === undefined) {
+            const perSymbol = venue.perSymbolLiquidationTopic;
             const built =
-              topic.symbol === '*' && venue.id === 'bybit'
+              topic.symbol === '*' && perSymbol
                 ? [...liquidations.bySymbol.entries()].flatMap(([symbol, evs]) =>
-                    venue.liquidationMessages(
-                      { ...topic, symbol, raw: `allLiquidation.${symbol}` },
-                      evs,
-                      now,
-                      ctx,
-                    ),
+                    venue.liquidationMessages({ ...topic, symbol, raw: perSymbol(symbol) }, evs, now, ctx),
                   )
                 : venue.liquidationMessages(topic, events, now, ctx);
             msgs = built.join('\u0000');

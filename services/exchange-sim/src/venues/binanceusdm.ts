@@ -12,11 +12,14 @@ import {
   INTERVALS_MS,
   intParam,
   pageRange,
+  type GateRequest,
+  type Refusal,
   type RestAnswer,
   servedCandles,
   type Topic,
   type Venue,
   type VenueContext,
+  type VenueGate,
   type WsControl,
 } from './types.js';
 
@@ -337,11 +340,227 @@ function parseStream(raw: string, ctx: VenueContext): Topic | undefined {
   return intervalMs ? { kind: 'kline', raw, symbol, intervalMs } : undefined;
 }
 
-export const binanceusdm: Venue = {
+/**
+ * Binance's limits, counted per client IP on the wall clock (pure state: the caller
+ * passes `nowMs` and the request's weight).
+ */
+export type LimitVerdict =
+  | { ok: true; usedWeight: number }
+  | {
+      ok: false;
+      status: 429 | 418;
+      retryAfterS: number;
+      usedWeight: number;
+      bannedUntilMs?: number;
+      reason: string;
+    };
+
+export interface BinanceLimitOptions {
+  /** Request weight per minute per IP (REQUEST_WEIGHT, 1 MINUTE). Default 2400. */
+  weightPerMinute?: number;
+  /** /fapi/v1/fundingRate: requests per 5 minutes per IP (shared). Default 500. */
+  fundingRatePer5m?: number;
+  /** /futures/data/openInterestHist: requests per 5 minutes per IP. Default 1000. */
+  openInterestHistPer5m?: number;
+  /** Requests answered 429 in a row before the IP is banned (418). Default 5. */
+  banAfterRejected?: number;
+  /** First ban length; each further ban doubles it, up to 3 days. Default 120 000 (2 min). */
+  banBaseMs?: number;
+}
+
+interface Window {
+  startMs: number;
+  used: number;
+}
+
+interface IpState {
+  weight: Window;
+  funding: Window;
+  oiHist: Window;
+  rejectedInRow: number;
+  bannedUntilMs: number;
+  bans: number;
+}
+
+const MAX_BAN_MS = 3 * 86_400_000;
+
+/** Which separate limit an endpoint also counts against. */
+export type BinanceBucket = 'fundingRate' | 'openInterestHist' | undefined;
+
+export class BinanceLimiter {
+  private readonly ips = new Map<string, IpState>();
+  readonly options: Required<BinanceLimitOptions>;
+
+  constructor(options: BinanceLimitOptions = {}) {
+    this.options = {
+      weightPerMinute: options.weightPerMinute ?? 2400,
+      fundingRatePer5m: options.fundingRatePer5m ?? 500,
+      openInterestHistPer5m: options.openInterestHistPer5m ?? 1000,
+      banAfterRejected: options.banAfterRejected ?? 5,
+      banBaseMs: options.banBaseMs ?? 120_000,
+    };
+  }
+
+  reset(): void {
+    this.ips.clear();
+  }
+
+  usedWeight(ip: string, nowMs: number): number {
+    const s = this.ips.get(ip);
+    return s ? this.roll(s.weight, nowMs, 60_000).used : 0;
+  }
+
+  private roll(w: Window, nowMs: number, lengthMs: number): Window {
+    const start = Math.floor(nowMs / lengthMs) * lengthMs;
+    if (w.startMs !== start) {
+      w.startMs = start;
+      w.used = 0;
+    }
+    return w;
+  }
+
+  check(ip: string, nowMs: number, weight: number, bucket: BinanceBucket): LimitVerdict {
+    let s = this.ips.get(ip);
+    if (!s) {
+      s = {
+        weight: { startMs: 0, used: 0 },
+        funding: { startMs: 0, used: 0 },
+        oiHist: { startMs: 0, used: 0 },
+        rejectedInRow: 0,
+        bannedUntilMs: 0,
+        bans: 0,
+      };
+      this.ips.set(ip, s);
+    }
+    const w = this.roll(s.weight, nowMs, 60_000);
+    if (nowMs < s.bannedUntilMs) {
+      return {
+        ok: false,
+        status: 418,
+        retryAfterS: Math.ceil((s.bannedUntilMs - nowMs) / 1000),
+        usedWeight: w.used,
+        bannedUntilMs: s.bannedUntilMs,
+        reason: `Way too much request weight used; IP banned until ${s.bannedUntilMs}. Please use WebSocket Streams for live updates to avoid bans.`,
+      };
+    }
+    // Requests refused with 429 still count (the real venue counts them too).
+    w.used += weight;
+    let over: { windowEndMs: number; reason: string } | undefined;
+    if (w.used > this.options.weightPerMinute) {
+      over = {
+        windowEndMs: w.startMs + 60_000,
+        reason: `Too many requests; current limit of IP(${ip}) request weight per minute is ${this.options.weightPerMinute}. Please use WebSocket Streams for live updates to avoid polling the API.`,
+      };
+    }
+    if (!over && bucket) {
+      const b = this.roll(bucket === 'fundingRate' ? s.funding : s.oiHist, nowMs, 300_000);
+      const limit =
+        bucket === 'fundingRate' ? this.options.fundingRatePer5m : this.options.openInterestHistPer5m;
+      b.used += 1;
+      if (b.used > limit)
+        over = {
+          windowEndMs: b.startMs + 300_000,
+          reason: `Too many requests; current limit of IP(${ip}) for ${bucket} is ${limit} requests per 5 minutes.`,
+        };
+    }
+    if (!over) {
+      s.rejectedInRow = 0;
+      return { ok: true, usedWeight: w.used };
+    }
+    s.rejectedInRow += 1;
+    if (s.rejectedInRow > this.options.banAfterRejected) {
+      const length = Math.min(MAX_BAN_MS, this.options.banBaseMs * 2 ** s.bans);
+      s.bans += 1;
+      s.rejectedInRow = 0;
+      s.bannedUntilMs = nowMs + length;
+      return {
+        ok: false,
+        status: 418,
+        retryAfterS: Math.ceil(length / 1000),
+        usedWeight: w.used,
+        bannedUntilMs: s.bannedUntilMs,
+        reason: `Way too much request weight used; IP banned until ${s.bannedUntilMs}. Please use WebSocket Streams for live updates to avoid bans.`,
+      };
+    }
+    return {
+      ok: false,
+      status: 429,
+      retryAfterS: Math.max(1, Math.ceil((over.windowEndMs - nowMs) / 1000)),
+      usedWeight: w.used,
+      reason: over.reason,
+    };
+  }
+
+  snapshot(nowMs: number): Record<string, { usedWeight: number; bannedUntilMs: number; bans: number }> {
+    const out: Record<string, { usedWeight: number; bannedUntilMs: number; bans: number }> = {};
+    for (const [ip, s] of this.ips)
+      out[ip] = {
+        usedWeight: this.roll(s.weight, nowMs, 60_000).used,
+        bannedUntilMs: s.bannedUntilMs,
+        bans: s.bans,
+      };
+    return out;
+  }
+}
+
+const BAN_MESSAGE = (untilMs: number) =>
+  `Way too much request weight used; IP banned until ${untilMs}. Please use WebSocket Streams for live updates to avoid bans.`;
+
+/**
+ * Binance's gate: the weight headers on every answer (its 429s and 418s included), 429
+ * with Retry-After to the window's end past a limit, 418 with Retry-After once banned.
+ */
+export function binanceGate(options?: BinanceLimitOptions): VenueGate {
+  const limiter = new BinanceLimiter(options);
+  const weightHeaders = (used: number) => ({
+    'x-mbx-used-weight-1m': String(used),
+    'x-mbx-used-weight': String(used),
+  });
+  const refusal = (status: 429 | 418, msg: string, headers: Record<string, string>): Refusal => ({
+    status,
+    body: { code: -1003, msg },
+    headers,
+    kind: status === 418 ? 'banned_418' : 'rate_limited_429',
+  });
+  return {
+    admit(req: GateRequest) {
+      const v = limiter.check(
+        req.ip,
+        req.wallMs,
+        binanceWeight(req.path, req.query),
+        binanceBucket(req.path),
+      );
+      const headers = weightHeaders(v.usedWeight);
+      if (v.ok) return { headers };
+      return {
+        headers,
+        refusal: refusal(v.status, v.reason, { ...headers, 'retry-after': String(v.retryAfterS) }),
+      };
+    },
+    injected(kind, retryAfterS, req) {
+      const headers = {
+        ...weightHeaders(limiter.usedWeight(req.ip, req.wallMs)),
+        'retry-after': String(retryAfterS),
+      };
+      return kind === 'banned'
+        ? refusal(418, BAN_MESSAGE(req.wallMs + retryAfterS * 1000), headers)
+        : refusal(
+            429,
+            'Too many requests; current limit of IP request weight per minute is exceeded (injected). Please use WebSocket Streams for live updates to avoid polling the API.',
+            headers,
+          );
+    },
+    state: (wallMs) => ({ ...limiter.options, ips: limiter.snapshot(wallMs) }),
+    reset: () => limiter.reset(),
+  };
+}
+
+export const binanceusdm: Venue<BinanceLimitOptions> = {
   id: 'binanceusdm',
   restHost: 'fapi.binance.com',
   wsHost: 'fstream.binance.com',
   rest,
+  createGate: binanceGate,
 
   topicsFromPath(path, ctx, query) {
     // /stream?streams=a/b/c: a combined stream, every message wrapped as {"stream","data"}

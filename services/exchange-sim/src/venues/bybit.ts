@@ -4,11 +4,13 @@ import { latestPerSymbolPerSecond } from './liquidation-snapshot.js';
 import {
   intParam,
   pageRange,
+  type Refusal,
   type RestAnswer,
   servedCandles,
   type Topic,
   type Venue,
   type VenueContext,
+  type VenueGate,
   type WsControl,
 } from './types.js';
 
@@ -288,12 +290,114 @@ function parseTopic(raw: string, ctx: VenueContext): Topic | undefined {
   return undefined;
 }
 
-export const bybit: Venue = {
+export interface BybitLimitOptions {
+  /**
+   * The IP limit as a per-second rate: requestsPerSecond × 5 requests in any 5-second
+   * window. Default 120 (600 per 5 s, the documented IP limit of api.bybit.com).
+   */
+  requestsPerSecond?: number;
+  /** How long an IP over the limit is answered 403. Default 10 min (the docs: "wait for at least 10 minutes"). */
+  banMs?: number;
+}
+
+export type BybitVerdict = {
+  ok: boolean;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+  /** Set when the IP is banned: every request until then answers 403. */
+  bannedUntilMs?: number;
+};
+
+/**
+ * Bybit's public IP limit: at most 600 requests in any 5-second window per IP; past it
+ * the venue answers HTTP 403 "access too frequent" and bans the IP for at least 10
+ * minutes (bybit-exchange.github.io/docs, "Rate Limit": "If you encounter the error
+ * '403, access too frequent' … wait for at least 10 minutes. The ban will be lifted
+ * automatically"). retCode 10006 is the per-UID API limit of private endpoints, not this.
+ * The window here is a sliding one over the last 5 s of request times.
+ */
+export class BybitLimiter {
+  private readonly ips = new Map<string, { times: number[]; bannedUntilMs: number }>();
+  readonly requestsPerSecond: number;
+  readonly banMs: number;
+
+  constructor(options: BybitLimitOptions = {}) {
+    this.requestsPerSecond = options.requestsPerSecond ?? 120;
+    this.banMs = options.banMs ?? 600_000;
+  }
+
+  reset(): void {
+    this.ips.clear();
+  }
+
+  check(ip: string, nowMs: number): BybitVerdict {
+    const limit = this.requestsPerSecond * 5;
+    let st = this.ips.get(ip);
+    if (!st) {
+      st = { times: [], bannedUntilMs: 0 };
+      this.ips.set(ip, st);
+    }
+    if (nowMs < st.bannedUntilMs)
+      return { ok: false, limit, remaining: 0, resetMs: st.bannedUntilMs, bannedUntilMs: st.bannedUntilMs };
+    let drop = 0;
+    while (drop < st.times.length && st.times[drop]! <= nowMs - 5_000) drop++;
+    if (drop > 0) st.times.splice(0, drop);
+    if (st.times.length >= limit) {
+      st.bannedUntilMs = nowMs + this.banMs;
+      st.times.length = 0;
+      return { ok: false, limit, remaining: 0, resetMs: st.bannedUntilMs, bannedUntilMs: st.bannedUntilMs };
+    }
+    st.times.push(nowMs);
+    return { ok: true, limit, remaining: limit - st.times.length, resetMs: (st.times[0] ?? nowMs) + 5_000 };
+  }
+}
+
+/**
+ * Bybit's gate: the x-bapi-limit headers on every answer; over the IP limit a plain-text
+ * 403 and a ban (no JSON envelope, no Retry-After). An injected storm answers retCode
+ * 10006 in an HTTP 200 envelope (what its per-UID limit sends), an injected ban the 403.
+ */
+export function bybitGate(options?: BybitLimitOptions): VenueGate {
+  const limiter = new BybitLimiter(options);
+  const banned: Refusal = {
+    status: 403,
+    body: 'access too frequent',
+    headers: {},
+    kind: 'bybit_ip_ban_403',
+  };
+  return {
+    admit(req) {
+      const v = limiter.check(req.ip, req.wallMs);
+      const headers = {
+        'x-bapi-limit': String(v.limit),
+        'x-bapi-limit-status': String(v.remaining),
+        'x-bapi-limit-reset-timestamp': String(v.resetMs),
+      };
+      return v.ok ? { headers } : { headers, refusal: banned };
+    },
+    injected(kind, _retryAfterS, req) {
+      if (kind === 'banned') return banned;
+      return {
+        status: 200,
+        body: bybitEnvelope({}, req.nowMs, 10006, 'Too many visits. Exceeded the API Rate Limit.'),
+        headers: {},
+        kind: 'bybit_10006',
+      };
+    },
+    state: () => ({ requestsPerSecond: limiter.requestsPerSecond, banMs: limiter.banMs }),
+    reset: () => limiter.reset(),
+  };
+}
+
+export const bybit: Venue<BybitLimitOptions> = {
   id: 'bybit',
   restHost: 'api.bybit.com',
   wsHost: 'stream.bybit.com',
   rest,
+  createGate: bybitGate,
   topicsFromPath: () => [],
+  perSymbolLiquidationTopic: (symbol) => `allLiquidation.${symbol}`,
 
   control(message, ctx, connId): WsControl {
     const msg = message as { op?: unknown; args?: unknown; req_id?: unknown };

@@ -2,7 +2,9 @@ import type { FaultInjector } from '../faults/faults.js';
 import type { MarketModel } from '../market/model.js';
 import type { Candle, LiquidationEvent } from '../market/types.js';
 
-export type VenueId = 'binanceusdm' | 'bybit';
+/** Every venue the simulator speaks, in the order it lists them. */
+export const VENUE_IDS = ['binanceusdm', 'bybit'] as const;
+export type VenueId = (typeof VENUE_IDS)[number];
 
 /** What a venue's REST handler gets besides the request. */
 export interface VenueContext {
@@ -33,14 +35,56 @@ export interface WsControl {
   reply?: unknown;
 }
 
-/** One venue's wire format (a "mapper", like tardis-node): quirks stay in its file. */
-export interface Venue {
+/** One request as a venue's gate sees it. */
+export interface GateRequest {
+  ip: string;
+  /** Wall time: limits count real time whatever the simulated clock's speed. */
+  wallMs: number;
+  /** Simulated now (the venue's clock, for time fields in a refusal's body). */
+  nowMs: number;
+  /** The path below the venue's host (e.g. /fapi/v1/klines). */
+  path: string;
+  query: URLSearchParams;
+  /** The parsed JSON body of a POST; undefined for GET. */
+  body: unknown;
+}
+
+/** A venue's "no": status, body (a string is sent as text/plain), headers, and the fault kind it is counted as. */
+export interface Refusal {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+  /** Counted in perpflow_sim_faults_injected_total{kind} (a constant of the venue's module). */
+  kind: string;
+}
+
+/** A venue's rate limiting on one server: its own counting and its own way of saying no. */
+export interface VenueGate {
+  /** The headers the venue sends on every answer, and a refusal when the request is over a limit. */
+  admit(req: GateRequest): { headers: Record<string, string>; refusal?: Refusal };
+  /** How the venue answers an injected fault: a rate-limit storm, or a ban lasting retryAfterS. */
+  injected(kind: 'rate_limited' | 'banned', retryAfterS: number, req: GateRequest): Refusal;
+  /** For GET /__sim/state: the limits and each IP's use. */
+  state(wallMs: number): Record<string, unknown>;
+  reset(): void;
+}
+
+/**
+ * One venue's wire format and limits (a "mapper", like tardis-node): everything about
+ * the venue stays in its file, and the server, the streams and the faults only call
+ * this interface. `LimitOptions` are the venue's own rate-limit options.
+ */
+export interface Venue<LimitOptions = unknown> {
   id: VenueId;
   /** The original REST host, the first path segment (e.g. fapi.binance.com). */
   restHost: string;
   /** The original WS host (e.g. fstream.binance.com). */
   wsHost: string;
   rest(path: string, query: URLSearchParams, ctx: VenueContext): RestAnswer;
+  /** The venue's POST endpoints (a JSON body); undefined: the venue serves GET only. */
+  post?(path: string, body: unknown, ctx: VenueContext): RestAnswer;
+  /** A rate limiter for one server, counting per client IP. */
+  createGate(options: LimitOptions | undefined): VenueGate;
   /** Topics named by the connection URL itself (e.g. Binance /ws/btcusdt@kline_1m, /stream?streams=a/b). */
   topicsFromPath(path: string, ctx: VenueContext, query?: URLSearchParams): Topic[];
   /** Wraps a pushed message for a connection opened as a combined stream (Binance /stream: {"stream","data"}); undefined: never. */
@@ -53,6 +97,12 @@ export interface Venue {
     nowMs: number,
     ctx: VenueContext,
   ): string;
+  /**
+   * Venues whose all-market liquidation feed is one topic per symbol (Bybit's
+   * allLiquidation.<SYM>): the raw topic name a symbol's batch is pushed under. Undefined:
+   * an all-market topic pushes as it is (Binance's !forceOrder@arr).
+   */
+  perSymbolLiquidationTopic?(symbol: string): string;
   /** Liquidations of one tick for one topic (one message each on Binance, one batch per symbol on Bybit). */
   liquidationMessages(
     topic: Topic & { kind: 'liquidation' },

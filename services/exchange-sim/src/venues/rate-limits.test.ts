@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BinanceLimiter, BybitLimiter } from './rate-limits.js';
+import { BinanceLimiter } from './binanceusdm.js';
+import { BybitLimiter } from './bybit.js';
 
 describe('BinanceLimiter', () => {
   it('counts weight per wall minute, answers 429 with Retry-After to the window end, then bans with 418, doubling', () => {
