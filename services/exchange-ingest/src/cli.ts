@@ -5,12 +5,13 @@
  *   perpflow-backfill status <id> [--follow]
  *   perpflow-backfill cancel <id>
  */
-import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
+import type { ExchangeId } from '@perpflow/contracts';
 import { Progress, sleep } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
 import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
 import { loadBackfillCliConfig } from './config.js';
 import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
+import { SUPPORTED_EXCHANGES } from './venues/index.js';
 
 function flags(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -73,8 +74,10 @@ async function main(): Promise<number> {
     switch (command) {
       case 'start': {
         const exchange = f.get('--exchange') ?? 'binanceusdm';
-        if (!(EXCHANGES as readonly string[]).includes(exchange))
-          throw new Error(`--exchange: "${exchange}" is not one of ${EXCHANGES.join(', ')}`);
+        if (!(SUPPORTED_EXCHANGES as readonly string[]).includes(exchange))
+          throw new Error(
+            `--exchange: "${exchange}" is not one of ${SUPPORTED_EXCHANGES.join(', ')} (the exchanges with an ingest venue module)`,
+          );
         const symbols = (f.get('--symbols') ?? '')
           .split(',')
           .map((s) => s.trim())

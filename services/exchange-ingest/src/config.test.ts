@@ -31,6 +31,16 @@ describe('ingest config', () => {
     assert.throws(() => loadConfig({ INGEST_BUDGET_SHARE: ' ' }), /INGEST_BUDGET_SHARE.*decimal number/);
     assert.equal(loadConfig({ INGEST_BUDGET_SHARE: '0.5' }).INGEST_BUDGET_SHARE, 0.5);
   });
+  it('refuses an exchange of the contract that has no ingest venue module, naming the key and the supported ones', () => {
+    assert.throws(
+      () => loadConfig({ INGEST_EXCHANGES: 'binanceusdm,okx' }),
+      /INGEST_EXCHANGES.*no ingest venue module yet; supported: binanceusdm, bybit/,
+    );
+    assert.deepEqual(loadConfig({ INGEST_EXCHANGES: 'bybit,binanceusdm' }).INGEST_EXCHANGES, [
+      'bybit',
+      'binanceusdm',
+    ]);
+  });
   it('refuses SASL without a password naming the key', () => {
     assert.throws(
       () => loadConfig({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }),

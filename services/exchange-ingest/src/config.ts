@@ -2,6 +2,7 @@ import { EXCHANGES, FEEDS, TIMEFRAMES } from '@perpflow/contracts';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig, redisUrlKey, serviceKeys } from '@perpflow/runtime';
 import { z } from 'zod';
+import { INGEST_VENUES, SUPPORTED_EXCHANGES } from './venues/index.js';
 
 /** Shared by the service and the backfill CLI, so both read one default and one rule. */
 const backfillQueueKey = z
@@ -22,8 +23,18 @@ export const IngestConfigSchema = z
     ...kafkaConfigShape,
     INGEST_EXCHANGES: env
       .list(['binanceusdm'])
-      .pipe(z.array(z.enum(EXCHANGES)).min(1))
-      .describe('ccxt ids of the exchanges to ingest, comma-separated'),
+      .pipe(
+        z
+          .array(
+            z.enum(EXCHANGES).refine((id) => INGEST_VENUES[id] !== undefined, {
+              message: `has no ingest venue module yet; supported: ${SUPPORTED_EXCHANGES.join(', ')}`,
+            }),
+          )
+          .min(1),
+      )
+      .describe(
+        `ccxt ids of the exchanges to ingest, comma-separated (those with a module in src/venues: ${SUPPORTED_EXCHANGES.join(', ')})`,
+      ),
     INGEST_SYMBOLS: z
       .string()
       .default('all')

@@ -5,10 +5,9 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from '@perpflow/runtime';
 import type ccxtRoot from 'ccxt';
 import type { IngestMetrics } from '../metrics.js';
-import { BAN_SIGNALS, CCXT_OPTIONS, KLINE_MAPPERS, LIQUIDATION_MAPPERS } from '../venues/index.js';
+import { ingestVenue, INGEST_VENUES } from '../venues/index.js';
 import { rewriteExchangeUrls } from '@perpflow/venue-endpoints';
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
-import { VENUE_RATE_BUDGETS } from '../domain/request-plan.js';
 
 /** The slice of a ccxt pro exchange we use; typed loosely at this one boundary. */
 export interface CcxtExchange {
@@ -110,8 +109,9 @@ export async function createExchange(
   },
 ): Promise<CcxtExchange> {
   const Base = await loadExchangeClass(id);
-  const mapper = LIQUIDATION_MAPPERS[id];
-  const klineMapper = KLINE_MAPPERS[id];
+  const venue = ingestVenue(id);
+  const mapper = venue.liquidations.fromMessage;
+  const klineMapper = venue.klines;
   const Hooked = class extends (Base as new (
     config: Record<string, unknown>,
   ) => CcxtExchange & {
@@ -208,7 +208,7 @@ export async function createExchange(
     ...(options.rateLimitMs ? { rateLimit: options.rateLimitMs } : {}),
     // Candles come from the kline hook above, not from ccxt's per-symbol candle cache,
     // which would otherwise keep 1,000 parsed candles of every symbol (~80 MB at 500 symbols).
-    options: { defaultType: 'swap', OHLCVLimit: 2, ...CCXT_OPTIONS[id] },
+    options: { defaultType: 'swap', OHLCVLimit: 2, ...venue.ccxtOptions },
   });
   if (options.endpoint) {
     const ws = options.endpoint.replace(/^http/, 'ws');
@@ -229,7 +229,7 @@ export function classifyExchangeError(err: unknown, exchange: CcxtExchange): { k
   const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : null;
   const message = `${exchange.id}: ${e?.message ?? String(err)}`;
   if (err instanceof ccxt.DDoSProtection || err instanceof ccxt.RateLimitExceeded) {
-    const ban = BAN_SIGNALS[exchange.id] ?? BAN_SIGNALS.binanceusdm!;
+    const ban = ingestVenue(exchange.id).ban;
     const banned = ban.pattern.test(e.message);
     return {
       kind: banned ? 'banned' : 'rate_limited',
@@ -276,14 +276,11 @@ export async function callExchange<T>(
     metrics.errors.inc({ exchange: ex.id, kind });
     throw error;
   } finally {
-    const w = Number(
-      ex.last_response_headers?.['x-mbx-used-weight-1m'] ??
-        ex.last_response_headers?.['X-MBX-USED-WEIGHT-1M'],
-    );
-    if (Number.isFinite(w)) {
+    const venue = INGEST_VENUES[ex.id as ExchangeId];
+    const w = venue?.usedWeight?.(ex.last_response_headers ?? {});
+    if (venue && w !== undefined) {
       metrics.rateLimitWeight.set({ exchange: ex.id }, w);
-      const limit = VENUE_RATE_BUDGETS[ex.id as ExchangeId]?.unitsPerMinute;
-      if (gate && limit) gate.noteUsedWeight(w, limit);
+      if (gate) gate.noteUsedWeight(w, venue.budget.unitsPerMinute);
     }
   }
 }

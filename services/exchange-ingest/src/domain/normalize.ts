@@ -12,7 +12,7 @@ import {
   type Timeframe,
   timeframeMs,
 } from '@perpflow/contracts';
-import { ONE_SIDE_OPEN_INTEREST } from '../venues/index.js';
+import { ingestVenue } from '../venues/index.js';
 
 /**
  * ccxt's unified structures → contract records. ccxt returns `[[null,…]]` or
@@ -87,7 +87,7 @@ export function openInterestFromCcxt(
     eventTimeMs: oi.timestamp,
     receivedAtMs: stamp.receivedAtMs,
     // One side, in base units, whatever the venue counts (Bybit: both sides).
-    openInterest: (ONE_SIDE_OPEN_INTEREST[stamp.exchange] ?? ((o) => o.openInterestAmount))(oi),
+    openInterest: (ingestVenue(stamp.exchange).oneSideOpenInterest ?? ((o) => o.openInterestAmount))(oi),
     openInterestValue: oi.openInterestValue ?? null,
     source: stamp.source,
   };

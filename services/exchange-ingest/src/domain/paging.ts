@@ -1,4 +1,5 @@
 import { ExchangeUnavailable } from '@perpflow/contracts';
+import { ingestVenue, type PageLimits } from '../venues/index.js';
 
 /**
  * Pagination driven by the returned times, never by ccxt's `paginate` (which
@@ -49,18 +50,7 @@ export async function* pagesOf<T>(spec: PageSpec<T>, fromMs: number, toMs: numbe
   }
 }
 
-/** Page sizes the venues accept (ccxt passes `limit` through; Bybit refuses more than 200 for history). */
-export const PAGE_LIMITS: Record<
-  string,
-  { ohlcv: number; openInterestHistory: number; fundingHistory: number }
-> = {
-  // Binance weighs klines by limit (< 100: 1, < 500: 2, ≤ 1000: 5): 499 rows cost 2, so pages of
-  // 499 fetch 20 % more candles per unit of weight than pages of 1000.
-  binanceusdm: { ohlcv: 499, openInterestHistory: 500, fundingHistory: 1000 },
-  bybit: { ohlcv: 1000, openInterestHistory: 200, fundingHistory: 200 },
-  okx: { ohlcv: 100, openInterestHistory: 100, fundingHistory: 100 },
-};
-
-export function pageLimits(exchange: string) {
-  return PAGE_LIMITS[exchange] ?? { ohlcv: 100, openInterestHistory: 100, fundingHistory: 100 };
+/** Page sizes the venue accepts (ccxt passes `limit` through): its module's `pageLimits`. */
+export function pageLimits(exchange: string): PageLimits {
+  return ingestVenue(exchange).pageLimits;
 }

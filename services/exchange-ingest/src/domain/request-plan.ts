@@ -9,46 +9,9 @@ import { PerpflowError } from '@perpflow/contracts';
  * 10) and for Bybit v5 are 5 per request (ccxt's own table).
  */
 import type { ExchangeId } from '@perpflow/contracts';
+import { ingestVenue, type PlannedCall } from '../venues/index.js';
 
-export type PlannedCall =
-  | 'fetchOHLCV'
-  | 'fetchOpenInterest'
-  | 'fetchFundingRates'
-  | 'fetchFundingRateHistory'
-  | 'fetchTime';
-
-export interface VenueRateBudget {
-  /** Cost units per minute per IP the venue allows (Binance: 2400 weight; Bybit: 600 req / 5 s × 5 units). */
-  unitsPerMinute: number;
-  /** Endpoints with a call limit of their own, in calls per minute (Binance fundingRate: 500 per 5 min). */
-  callsPerMinute?: Partial<Record<PlannedCall, number>>;
-  /** Cost of one live call in units (candle polls ask for < 100 bars, so klines cost 1 on Binance). */
-  cost: Record<PlannedCall, number>;
-}
-
-export const VENUE_RATE_BUDGETS: Partial<Record<ExchangeId, VenueRateBudget>> = {
-  binanceusdm: {
-    unitsPerMinute: 2400,
-    callsPerMinute: { fetchFundingRateHistory: 100 },
-    cost: {
-      fetchOHLCV: 1,
-      fetchOpenInterest: 1,
-      fetchFundingRates: 10,
-      fetchFundingRateHistory: 1,
-      fetchTime: 1,
-    },
-  },
-  bybit: {
-    unitsPerMinute: 7200 * 5,
-    cost: {
-      fetchOHLCV: 5,
-      fetchOpenInterest: 5,
-      fetchFundingRates: 5,
-      fetchFundingRateHistory: 5,
-      fetchTime: 5,
-    },
-  },
-};
+export type { PlannedCall, VenueRateBudget } from '../venues/index.js';
 
 export interface LivePlanInput {
   exchange: ExchangeId;
@@ -95,11 +58,11 @@ export class PlanOverBudget extends PerpflowError {
  * settings to change when the plan does not fit the allowed share of the budget.
  */
 export function planLiveRequests(p: LivePlanInput): LivePlan {
-  const budget = VENUE_RATE_BUDGETS[p.exchange];
+  const budget = ingestVenue(p.exchange).budget;
   const lines: PlanLine[] = [];
   const add = (call: PlannedCall, callsPerMinute: number) => {
     if (callsPerMinute <= 0) return;
-    lines.push({ call, callsPerMinute, unitsPerMinute: callsPerMinute * (budget?.cost[call] ?? 1) });
+    lines.push({ call, callsPerMinute, unitsPerMinute: callsPerMinute * budget.cost[call] });
   };
   const perMinute = (everyMs: number) => 60_000 / everyMs;
   if (p.feeds.has('ohlcv')) {
@@ -113,16 +76,6 @@ export function planLiveRequests(p: LivePlanInput): LivePlan {
   }
   add('fetchTime', perMinute(300_000));
   const planned = lines.reduce((s, l) => s + l.unitsPerMinute, 0);
-  if (!budget)
-    return {
-      exchange: p.exchange,
-      budgetUnitsPerMinute: Number.POSITIVE_INFINITY,
-      allowedUnitsPerMinute: Number.POSITIVE_INFINITY,
-      plannedUnitsPerMinute: planned,
-      utilization: 0,
-      rateLimitMs: null,
-      lines,
-    };
   const allowed = budget.unitsPerMinute * p.budgetShare;
   const plan: LivePlan = {
     exchange: p.exchange,

@@ -7,7 +7,7 @@ import type { ExchangeId, OpenInterestObservation } from '@perpflow/contracts';
 import type { CcxtExchange } from '../adapters/exchange.js';
 import { type FeedItem, openInterestFromCcxt, type Stamp } from '../domain/normalize.js';
 import { pageLimits } from '../domain/paging.js';
-import { OPEN_INTEREST_HISTORY_PARAMS } from '../venues/index.js';
+import { ingestVenue } from '../venues/index.js';
 
 /** The ccxt method `fetchCurrent` calls. */
 export const CURRENT_METHOD = 'fetchOpenInterest';
@@ -34,7 +34,7 @@ export function fetchHistoryPage(
     '5m',
     sinceMs,
     limit,
-    OPEN_INTEREST_HISTORY_PARAMS[exchange]?.(sinceMs, limit, HISTORY_STEP_MS),
+    ingestVenue(exchange).openInterestHistoryParams?.(sinceMs, limit, HISTORY_STEP_MS),
   );
 }
 

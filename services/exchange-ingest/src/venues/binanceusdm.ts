@@ -1,4 +1,5 @@
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
+import type { IngestVenue } from './types.js';
 
 /**
  * Binance USDⓈ-M `forceOrder` stream message:
@@ -44,3 +45,37 @@ export function binanceKlines(message: unknown): RawKline[] {
     },
   ];
 }
+
+/** Binance USDⓈ-M Futures: everything the ingest knows about it. */
+export const binanceusdm: IngestVenue = {
+  id: 'binanceusdm',
+  // Binance weighs klines by limit (< 100: 1, < 500: 2, ≤ 1000: 5): 499 rows cost 2, so pages of
+  // 499 fetch 20 % more candles per unit of weight than pages of 1000. openInterestHist: at
+  // most 500 rows; fundingRate: at most 1000.
+  pageLimits: { ohlcv: 499, openInterestHistory: 500, fundingHistory: 1000 },
+  // 2400 request weight per minute per IP; fundingRate shares 500 calls per 5 min per IP, of
+  // which the live loop plans at most a fifth. Live kline polls ask for < 100 rows (weight 1);
+  // the all-symbol premium index weighs 10.
+  budget: {
+    unitsPerMinute: 2400,
+    callsPerMinute: { fetchFundingRateHistory: 100 },
+    cost: {
+      fetchOHLCV: 1,
+      fetchOpenInterest: 1,
+      fetchFundingRates: 10,
+      fetchFundingRateHistory: 1,
+      fetchTime: 1,
+    },
+  },
+  // 418 "IP banned until …", usually with Retry-After.
+  ban: { pattern: /418|banned/i, pauseMs: 120_000 },
+  liquidations: { subscription: 'all-market', fromMessage: binanceLiquidations },
+  // Sent on every answer, its 429s and 418s included.
+  usedWeight: (headers) => {
+    const w = Number(headers['x-mbx-used-weight-1m'] ?? headers['X-MBX-USED-WEIGHT-1M']);
+    return Number.isFinite(w) ? w : undefined;
+  },
+  klines: binanceKlines,
+  // openInterestHist pages forward from startTime (not verified against a live answer with
+  // both bounds: no recording found), so ccxt's own params do.
+};

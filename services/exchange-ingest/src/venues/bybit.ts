@@ -1,4 +1,5 @@
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
+import type { IngestVenue } from './types.js';
 
 /**
  * Bybit v5 `allLiquidation.<SYMBOL>` message:
@@ -73,14 +74,14 @@ export function bybitOpenInterestHistoryParams(
  * (bybit-exchange.github.io/docs, Rate Limit). No Retry-After comes with it; ccxt maps
  * the 403 to RateLimitExceeded with the status in its message.
  */
-export const BYBIT_BAN = { pattern: / 403 |access too frequent/i, pauseMs: 600_000 };
+const BYBIT_BAN = { pattern: / 403 |access too frequent/i, pauseMs: 600_000 };
 
 /**
  * Liquidations from `allLiquidation.<SYM>`, never the `liquidation.<SYM>` topic that
  * Bybit deprecated on 2025-02-20 ("only pushes 1 liquidation per second"): pinned here
  * rather than left to ccxt's default.
  */
-export const BYBIT_CCXT_OPTIONS = { watchLiquidations: { method: 'allLiquidation' } };
+const BYBIT_CCXT_OPTIONS = { watchLiquidations: { method: 'allLiquidation' } };
 
 /**
  * Open interest in base units, ONE side. Bybit's `openInterest` counts both sides (its
@@ -96,3 +97,27 @@ export function bybitOneSideOpenInterest(oi: {
     return single;
   return oi.openInterestAmount === undefined ? undefined : oi.openInterestAmount / 2;
 }
+
+/** Bybit v5, linear perpetuals: everything the ingest knows about it. */
+export const bybit: IngestVenue = {
+  id: 'bybit',
+  // kline: at most 1000 rows; open-interest and funding history: at most 200.
+  pageLimits: { ohlcv: 1000, openInterestHistory: 200, fundingHistory: 200 },
+  // 600 requests per 5 s per IP = 7200 per minute, at ccxt's 5 units a request.
+  budget: {
+    unitsPerMinute: 7200 * 5,
+    cost: {
+      fetchOHLCV: 5,
+      fetchOpenInterest: 5,
+      fetchFundingRates: 5,
+      fetchFundingRateHistory: 5,
+      fetchTime: 5,
+    },
+  },
+  ban: BYBIT_BAN,
+  ccxtOptions: BYBIT_CCXT_OPTIONS,
+  liquidations: { subscription: 'per-symbol', fromMessage: bybitLiquidations },
+  klines: bybitKlines,
+  openInterestHistoryParams: bybitOpenInterestHistoryParams,
+  oneSideOpenInterest: bybitOneSideOpenInterest,
+};

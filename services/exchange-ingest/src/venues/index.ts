@@ -1,58 +1,26 @@
-import type { ExchangeId } from '@perpflow/contracts';
-import type { RawKline, RawLiquidation } from '../domain/normalize.js';
-import { binanceKlines, binanceLiquidations } from './binanceusdm.js';
-import {
-  BYBIT_BAN,
-  BYBIT_CCXT_OPTIONS,
-  bybitKlines,
-  bybitLiquidations,
-  bybitOneSideOpenInterest,
-  bybitOpenInterestHistoryParams,
-} from './bybit.js';
-
-/** One mapper per venue for the wire messages we read ourselves (ccxt's return values drop events in bursts). */
-export const LIQUIDATION_MAPPERS: Partial<
-  Record<ExchangeId, (message: unknown) => { marketId: string; liquidation: RawLiquidation }[]>
-> = {
-  binanceusdm: binanceLiquidations,
-  bybit: bybitLiquidations,
-};
-
-/** Kline messages, read from the wire: ccxt's parsed candles lose the "closed" flag. */
-export const KLINE_MAPPERS: Partial<Record<ExchangeId, (message: unknown) => RawKline[]>> = {
-  binanceusdm: binanceKlines,
-  bybit: bybitKlines,
-};
+import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
+import { binanceusdm } from './binanceusdm.js';
+import { bybit } from './bybit.js';
+import type { IngestVenue } from './types.js';
 
 /**
- * Extra ccxt params that make an open-interest history page start at `since` and hold
- * up to `limit` points from there. Binance's openInterestHist pages forward from
- * startTime (not verified against a live answer with both bounds: no recording found).
+ * The venues the ingest can read, one module each (`venues/<id>.ts`). A venue of the
+ * contract's exchange list without a module here is refused at start-up (the config
+ * names it); adding one is a file and a line here.
  */
-export const OPEN_INTEREST_HISTORY_PARAMS: Partial<
-  Record<ExchangeId, (sinceMs: number, limit: number, periodMs: number) => Record<string, unknown>>
-> = {
-  bybit: bybitOpenInterestHistoryParams,
-};
+export const INGEST_VENUES: Partial<Record<ExchangeId, IngestVenue>> = { binanceusdm, bybit };
 
-/**
- * How a venue says "this IP is banned" in a rate-limit error, and how long to stay away
- * when it sends no Retry-After. Binance: 418 ("IP banned until …", usually with
- * Retry-After); Bybit: a plain 403 for at least 10 minutes.
- */
-export const BAN_SIGNALS: Record<string, { pattern: RegExp; pauseMs: number }> = {
-  binanceusdm: { pattern: /418|banned/i, pauseMs: 120_000 },
-  bybit: BYBIT_BAN,
-};
+/** Exchange ids with an ingest module, in the contract's order. */
+export const SUPPORTED_EXCHANGES: ExchangeId[] = EXCHANGES.filter((id) => INGEST_VENUES[id] !== undefined);
 
-/** ccxt options pinned per venue, so a change of ccxt's defaults cannot change what we subscribe to. */
-export const CCXT_OPTIONS: Partial<Record<ExchangeId, Record<string, unknown>>> = {
-  bybit: BYBIT_CCXT_OPTIONS,
-};
+/** The venue's module; throws naming the supported ones when there is none. */
+export function ingestVenue(id: string): IngestVenue {
+  const venue = INGEST_VENUES[id as ExchangeId];
+  if (!venue)
+    throw new Error(
+      `exchange '${id}' has no ingest venue module (services/exchange-ingest/src/venues/${id}.ts); supported: ${SUPPORTED_EXCHANGES.join(', ')}`,
+    );
+  return venue;
+}
 
-/** Open interest as one side in base units from ccxt's answer, where the venue reports otherwise. */
-export const ONE_SIDE_OPEN_INTEREST: Partial<
-  Record<ExchangeId, (oi: { openInterestAmount?: number | undefined; info?: unknown }) => number | undefined>
-> = {
-  bybit: bybitOneSideOpenInterest,
-};
+export type * from './types.js';

@@ -10,7 +10,7 @@ import { createMarketModel, type SimServer, startSimServer } from '@perpflow/exc
 import { pointExchangeAt } from '@perpflow/venue-endpoints';
 import ccxt from 'ccxt';
 import { pagesOf } from '../domain/paging.js';
-import { OPEN_INTEREST_HISTORY_PARAMS } from './index.js';
+import { bybit } from './bybit.js';
 
 const SEED = 11;
 const FIVE_MIN = 300_000;
@@ -47,7 +47,7 @@ describe('Bybit open-interest history paging', () => {
           '5m',
           since,
           limit,
-          params ? OPEN_INTEREST_HISTORY_PARAMS.bybit!(since, limit, FIVE_MIN) : {},
+          params ? (bybit.openInterestHistoryParams?.(since, limit, FIVE_MIN) ?? {}) : {},
         ) as unknown as Promise<Record<string, unknown>[]>,
       timeOf: (r: Record<string, unknown>) => (typeof r.timestamp === 'number' ? r.timestamp : null),
       limit: 200,

@@ -1,12 +1,13 @@
 import { sleep } from '@perpflow/runtime';
 import { liquidationFromRaw, type RawLiquidation } from '../../domain/normalize.js';
 import { publishNormalized } from '../collector.js';
+import { ingestVenue } from '../../venues/index.js';
 import type { LiveContext, LiveLoop } from './context.js';
 import { reconnectDelayMs, repeatEvery } from './loop.js';
 
 /**
- * Liquidations from the venue's websocket: one all-market subscription (binanceusdm)
- * or one per symbol (every other venue). The adapter's hook buffers each event
+ * Liquidations from the venue's websocket: one all-market subscription or one per
+ * symbol, as the venue's module says (`liquidations.subscription`). The adapter's hook buffers each event
  * (`onLiquidation`); the buffer is published every 500 ms. No checkpoint: no REST
  * history exists.
  */
@@ -33,7 +34,8 @@ export class LiquidationFeed implements LiveLoop {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (exchange === 'binanceusdm') await ex.watchLiquidationsForSymbols([]);
+        if (ingestVenue(exchange).liquidations.subscription === 'all-market')
+          await ex.watchLiquidationsForSymbols([]);
         else await Promise.race(symbols.map((s) => ex.watchLiquidations(s)));
         metrics.wsConnected.set({ exchange, feed: 'liquidation' }, 1);
         failures = 0;

@@ -1,0 +1,76 @@
+import type { ExchangeId } from '@perpflow/contracts';
+import type { RawKline, RawLiquidation } from '../domain/normalize.js';
+
+/** The REST calls the live loops make, as the request plan counts them. */
+export type PlannedCall =
+  | 'fetchOHLCV'
+  | 'fetchOpenInterest'
+  | 'fetchFundingRates'
+  | 'fetchFundingRateHistory'
+  | 'fetchTime';
+
+/**
+ * A venue's rate budget per IP in ccxt "cost" units (Binance USDⓈ-M: the exchange's
+ * request weight; Bybit v5: 5 per request, ccxt's own table).
+ */
+export interface VenueRateBudget {
+  /** Cost units per minute per IP the venue allows (Binance: 2400 weight; Bybit: 600 req / 5 s × 5 units). */
+  unitsPerMinute: number;
+  /** Endpoints with a call limit of their own, in calls per minute (Binance fundingRate: 500 per 5 min). */
+  callsPerMinute?: Partial<Record<PlannedCall, number>>;
+  /** Cost of one live call in units (candle polls ask for < 100 bars, so klines cost 1 on Binance). */
+  cost: Record<PlannedCall, number>;
+}
+
+/** Rows per request a venue accepts, per paged history feed. */
+export interface PageLimits {
+  ohlcv: number;
+  openInterestHistory: number;
+  fundingHistory: number;
+}
+
+/** How a venue says "this IP is banned" in a rate-limit error, and how long to stay away without a Retry-After. */
+export interface BanSignal {
+  pattern: RegExp;
+  pauseMs: number;
+}
+
+/**
+ * Everything the ingest knows about one venue, in `venues/<id>.ts` (like tardis-node's
+ * mappers): page sizes, rate budget, how it signals a ban, the ccxt options it pins,
+ * how its liquidations are subscribed and read, its kline wire messages, and the field
+ * semantics that differ from the contract's (open interest sides, paging anchors).
+ * Nothing outside `venues/` names a venue.
+ */
+export interface IngestVenue {
+  id: ExchangeId;
+  pageLimits: PageLimits;
+  budget: VenueRateBudget;
+  ban: BanSignal;
+  /** ccxt options pinned per venue, so a change of ccxt's defaults cannot change what we subscribe to. */
+  ccxtOptions?: Record<string, unknown>;
+  /**
+   * Liquidations: one all-market subscription (`watchLiquidationsForSymbols([])`) or one
+   * per symbol (`watchLiquidations`), and the mapper of the raw wire message (ccxt's
+   * watch* return values drop events in bursts, so we read the messages ourselves).
+   */
+  liquidations: {
+    subscription: 'all-market' | 'per-symbol';
+    fromMessage(message: unknown): { marketId: string; liquidation: RawLiquidation }[];
+  };
+  /** Kline wire messages (ccxt's parsed candles lose the venue's "closed" flag). */
+  klines(message: unknown): RawKline[];
+  /**
+   * Extra ccxt params that make an open-interest history page start at `since` and hold
+   * up to `limit` points from there; undefined: ccxt's own params already do.
+   */
+  openInterestHistoryParams?(sinceMs: number, limit: number, periodMs: number): Record<string, unknown>;
+  /**
+   * The IP's used budget in cost units as the venue reports it in a response's headers
+   * (Binance's X-MBX-USED-WEIGHT-1M), so the gate sees other clients on the same IP too;
+   * undefined: the venue reports none.
+   */
+  usedWeight?(headers: Record<string, string>): number | undefined;
+  /** Open interest as ONE side in base units from ccxt's answer; undefined: `openInterestAmount` already is. */
+  oneSideOpenInterest?(oi: { openInterestAmount?: number | undefined; info?: unknown }): number | undefined;
+}
