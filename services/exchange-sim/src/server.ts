@@ -117,7 +117,15 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       faults.count('silent_symbol', 'all');
     }
     if (spec.unsilence) faults.unsilence(spec.unsilence);
-    if (spec.banMs !== undefined) faults.ban(clock.wall() + spec.banMs, spec.venue ?? 'binanceusdm');
+    if (spec.banMs !== undefined)
+      faults.ban(
+        clock.wall() + spec.banMs,
+        spec.venue === 'all'
+          ? VENUE_LIST.map((v) => v.id)
+          : spec.venue
+            ? [spec.venue]
+            : VENUE_LIST.filter((v) => v.banSaysHowLong).map((v) => v.id),
+      );
     if (spec.dropWebsockets) {
       for (const c of engine.clients) {
         c.socket.terminate();

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type SimServer, startSimServer } from './server.js';
 import { VENUE_IDS, VENUES } from './venues/index.js';
 
@@ -72,5 +75,28 @@ describe('venue modules in the server', () => {
     } finally {
       sim.applyFaults({ rateLimitedRate: 0 });
     }
+  });
+
+  it('leaves no venue id or host outside src/venues', () => {
+    const src = fileURLToPath(new URL('.', import.meta.url));
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory()
+          ? files(join(dir, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')
+            ? [join(dir, e.name)]
+            : [],
+      );
+    const named = files(src)
+      .filter((f) => !relative(src, f).startsWith('venues/'))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .filter((line) =>
+            /['"`](binanceusdm|bybit|okx|hyperliquid)['"`]|\.binance\.com|\.bybit\.com/.test(line),
+          )
+          .map((line) => `${relative(src, f)}: ${line.trim()}`),
+      );
+    assert.deepEqual(named, []);
   });
 });

@@ -42,8 +42,8 @@ export const FaultSpecSchema = z
     retryAfterS: z.number().int().min(1).max(3600).optional(),
     /**
      * Ban every client IP of `venue` now for this long, as the venue bans (Binance 418 +
-     * Retry-After, Bybit a plain 403); 0 lifts a ban. Without `venue`: Binance only, the
-     * venue that says how long a ban lasts.
+     * Retry-After, Bybit a plain 403); 0 lifts a ban. Without `venue`: the venues whose
+     * ban says how long it lasts (`Venue.banSaysHowLong`: Binance).
      */
     banMs: z
       .number()
@@ -173,7 +173,7 @@ export class FaultInjector {
   reset(): void {
     this.rates = { ...NO_FAULTS };
     this.bannedUntilWallMs = 0;
-    this.bannedVenue = 'binanceusdm';
+    this.bannedVenues = [];
     this.sequence = [];
     this.silent.clear();
     this.counts.clear();
@@ -191,14 +191,14 @@ export class FaultInjector {
   }
 
   private bannedUntilWallMs = 0;
-  private bannedVenue: VenueId | 'all' = 'binanceusdm';
+  private bannedVenues: readonly string[] = [];
   /** HTTP faults still queued by `httpFaultSequence`. */
   private sequence: HttpFault[] = [];
 
-  /** Bans every client of `venue` until wall time `untilMs`; a past time lifts it. */
-  ban(untilMs: number, venue: VenueId | 'all' = 'binanceusdm'): void {
+  /** Bans every client of these venues until wall time `untilMs`; a past time lifts it. */
+  ban(untilMs: number, venues: readonly VenueId[]): void {
     this.bannedUntilWallMs = untilMs;
-    this.bannedVenue = venue;
+    this.bannedVenues = venues;
   }
 
   /** An injected rate-limit answer for this request, if any: a ban first, then the 429 storm. */
@@ -206,7 +206,7 @@ export class FaultInjector {
     venue: string,
     wallMs: number,
   ): { kind: 'banned' | 'rate_limited'; retryAfterS: number } | undefined {
-    if ((this.bannedVenue === 'all' || this.bannedVenue === venue) && wallMs < this.bannedUntilWallMs)
+    if (this.bannedVenues.includes(venue) && wallMs < this.bannedUntilWallMs)
       return { kind: 'banned', retryAfterS: Math.ceil((this.bannedUntilWallMs - wallMs) / 1000) };
     if (!this.applies(venue) || this.rates.rateLimitedRate === 0) return undefined;
     if (this.rng.next() >= this.rates.rateLimitedRate) return undefined;

@@ -561,6 +561,7 @@ export const binanceusdm: Venue<BinanceLimitOptions> = {
   wsHost: 'fstream.binance.com',
   rest,
   createGate: binanceGate,
+  banSaysHowLong: true,
 
   topicsFromPath(path, ctx, query) {
     // /stream?streams=a/b/c: a combined stream, every message wrapped as {"stream","data"}

@@ -83,6 +83,11 @@ export interface Venue<LimitOptions = unknown> {
   rest(path: string, query: URLSearchParams, ctx: VenueContext): RestAnswer;
   /** The venue's POST endpoints (a JSON body); undefined: the venue serves GET only. */
   post?(path: string, body: unknown, ctx: VenueContext): RestAnswer;
+  /**
+   * Its ban says how long it lasts (Retry-After): a client can wait it out, so an
+   * injected ban without a venue named hits these venues.
+   */
+  banSaysHowLong?: boolean;
   /** A rate limiter for one server, counting per client IP. */
   createGate(options: LimitOptions | undefined): VenueGate;
   /** Topics named by the connection URL itself (e.g. Binance /ws/btcusdt@kline_1m, /stream?streams=a/b). */
