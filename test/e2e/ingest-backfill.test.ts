@@ -93,6 +93,11 @@ describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_00
     );
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, new RegExp(`started ${backfillId}: 3 jobs`));
+    // The venue's ceiling per IP, feed by feed: 3 symbols × 2 days of 1m candles at 9,980/s.
+    assert.match(
+      cli.stdout,
+      /binanceusdm allows one IP: ohlcv 8,640 rows at most 9,980\/s \(weight budget\): at least 0\.9 s; open_interest 1,728 rows at most 1,667\/s \(endpoint limit\)/,
+    );
 
     // Kill the worker once some, not all, candles are in Kafka.
     const published = () =>

@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
 import { loadBackfillCliConfig } from './config.js';
 import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
-import { SUPPORTED_EXCHANGES } from './venues/index.js';
+import { ingestVenue, SUPPORTED_EXCHANGES } from './venues/index.js';
+import { backfillCeilings, backfillRows } from './domain/backfill-ceiling.js';
 
 function flags(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
         console.log(
           `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day${shards > 1 ? `, over ${shards} shards` : ''}). A running exchange-ingest picks them up.`,
         );
+        console.log(ceilingLine(exchange as ExchangeId, symbols.length, feeds, fromMs, toMs));
         return f.has('--follow') ? await follow(control, s.id) : 0;
       }
       case 'list': {
@@ -158,3 +160,28 @@ main().then(
     process.exit(1);
   },
 );
+
+const CEILING_FEED = {
+  ohlcv: 'ohlcv',
+  open_interest: 'openInterestHistory',
+  funding: 'fundingHistory',
+} as const;
+
+/** What the venue allows one IP, per feed, and the least time this backfill can take at that rate. */
+function ceilingLine(
+  exchange: ExchangeId,
+  symbols: number,
+  feeds: BackfillFeed[],
+  fromMs: number,
+  toMs: number,
+): string {
+  const ceilings = backfillCeilings(ingestVenue(exchange));
+  const parts = feeds.map((feed) => {
+    const c = ceilings.find((x) => x.feed === CEILING_FEED[feed]);
+    if (!c) return `${feed}: no ceiling known`;
+    const rows = backfillRows(c.feed, symbols, fromMs, toMs, 60_000);
+    const seconds = rows / c.rowsPerSecond;
+    return `${feed} ${rows.toLocaleString('en-US')} rows at most ${Math.round(c.rowsPerSecond).toLocaleString('en-US')}/s (${c.boundBy === 'budget' ? 'weight budget' : 'endpoint limit'}): at least ${seconds < 60 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`}`;
+  });
+  return `${exchange} allows one IP: ${parts.join('; ')}. Live loops and other clients on the IP share it; shards on other hosts add IPs.`;
+}

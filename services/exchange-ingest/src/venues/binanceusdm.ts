@@ -53,6 +53,13 @@ export const binanceusdm: IngestVenue = {
   // 499 fetch 20 % more candles per unit of weight than pages of 1000. openInterestHist: at
   // most 500 rows; fundingRate: at most 1000.
   pageLimits: { ohlcv: 499, openInterestHistory: 500, fundingHistory: 1000 },
+  // klines of 100–499 rows weigh 2; openInterestHist weighs 0 but is limited to 1,000 calls
+  // per 5 min; fundingRate weighs 1 and shares 500 calls per 5 min (Binance USDⓈ-M docs).
+  pageCosts: {
+    ohlcv: { units: 2 },
+    openInterestHistory: { units: 0, callsPerMinute: 200 },
+    fundingHistory: { units: 1, callsPerMinute: 100 },
+  },
   // 2400 request weight per minute per IP; fundingRate shares 500 calls per 5 min per IP, of
   // which the live loop plans at most a fifth. Live kline polls ask for < 100 rows (weight 1);
   // the all-symbol premium index weighs 10.

@@ -103,6 +103,8 @@ export const bybit: IngestVenue = {
   id: 'bybit',
   // kline: at most 1000 rows; open-interest and funding history: at most 200.
   pageLimits: { ohlcv: 1000, openInterestHistory: 200, fundingHistory: 200 },
+  // Every public request counts once against the IP's 600 per 5 s, whatever its rows.
+  pageCosts: { ohlcv: { units: 5 }, openInterestHistory: { units: 5 }, fundingHistory: { units: 5 } },
   // 600 requests per 5 s per IP = 7200 per minute, at ccxt's 5 units a request.
   budget: {
     unitsPerMinute: 7200 * 5,

@@ -29,6 +29,14 @@ export interface PageLimits {
   fundingHistory: number;
 }
 
+/** What one history page costs: units of the budget, and the endpoint's own call limit if it has one. */
+export interface PageCost {
+  /** Budget units one page of `pageLimits` rows costs (0: the endpoint is outside the weight budget). */
+  units: number;
+  /** The endpoint's own limit in calls per minute per IP (Binance fundingRate: 500 per 5 min = 100). */
+  callsPerMinute?: number;
+}
+
 /** How a venue says "this IP is banned" in a rate-limit error, and how long to stay away without a Retry-After. */
 export interface BanSignal {
   pattern: RegExp;
@@ -45,6 +53,8 @@ export interface BanSignal {
 export interface IngestVenue {
   id: ExchangeId;
   pageLimits: PageLimits;
+  /** The cost of one full history page per feed: what bounds a backfill per IP. */
+  pageCosts: Record<keyof PageLimits, PageCost>;
   budget: VenueRateBudget;
   ban: BanSignal;
   /** ccxt options pinned per venue, so a change of ccxt's defaults cannot change what we subscribe to. */
