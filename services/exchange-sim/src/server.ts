@@ -274,8 +274,13 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
         '<!DOCTYPE html><html><head><title>Bad gateway</title></head><body>cloudflare</body></html>',
       );
     }
-    const text = JSON.stringify(answer.body);
-    res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
+    // A string body is the venue's plain-text answer (e.g. Hyperliquid's 422), as for refusals.
+    const plain = typeof answer.body === 'string';
+    const text = plain ? (answer.body as string) : JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      'content-type': plain ? 'text/plain; charset=utf-8' : 'application/json',
+      ...headers,
+    });
     res.end(fault === 'malformed_json' ? text.slice(0, Math.max(1, Math.floor(text.length / 2))) : text);
   };
 

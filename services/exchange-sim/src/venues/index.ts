@@ -1,15 +1,17 @@
 import { type BinanceLimitOptions, binanceusdm } from './binanceusdm.js';
 import { type BybitLimitOptions, bybit } from './bybit.js';
+import { type HyperliquidLimitOptions, hyperliquid } from './hyperliquid.js';
 import type { Venue, VenueId } from './types.js';
 
 /** Every venue's module, by id: the server, the streams and the faults know venues only through this. */
-export const VENUES = { binanceusdm, bybit } satisfies Record<VenueId, Venue<never>>;
+export const VENUES = { binanceusdm, bybit, hyperliquid } satisfies Record<VenueId, Venue<never>>;
 
 /** Rate-limit options per venue (each module documents its defaults). */
 export interface VenueLimits {
   binanceusdm?: BinanceLimitOptions;
   bybit?: BybitLimitOptions;
+  hyperliquid?: HyperliquidLimitOptions;
 }
 
-export type { BinanceLimitOptions, BybitLimitOptions };
+export type { BinanceLimitOptions, BybitLimitOptions, HyperliquidLimitOptions };
 export * from './types.js';

@@ -3,7 +3,7 @@ import type { MarketModel } from '../market/model.js';
 import type { Candle, LiquidationEvent } from '../market/types.js';
 
 /** Every venue the simulator speaks, in the order it lists them. */
-export const VENUE_IDS = ['binanceusdm', 'bybit'] as const;
+export const VENUE_IDS = ['binanceusdm', 'bybit', 'hyperliquid'] as const;
 export type VenueId = (typeof VENUE_IDS)[number];
 
 /** What a venue's REST handler gets besides the request. */
