@@ -30,9 +30,9 @@ import {
 export const HYPERLIQUID_MAX_CANDLES = 5000;
 /** "Responses that take a time range will only return 500 elements" (docs, info endpoint, "Pagination"). */
 export const HYPERLIQUID_MAX_FUNDING_ROWS = 500;
-/** Funding is paid every hour on every perp (docs, Trading, "Funding"). */
+/** Funding is paid every hour on every perp (ccxt 4.5.84 parseFundingRate: interval '1h'). */
 export const HYPERLIQUID_FUNDING_INTERVAL_MS = HOUR_MS;
-/** The interest part of funding: 0.01 % per 8 h (docs, Trading, "Funding"), paid as 1/8 each hour. */
+/** The interest part of funding, 0.01 % per 8 h (not verified here): only the simulator's `premium` uses it. */
 const INTEREST_PER_8H = 0.0001;
 
 /** Candle intervals the simulator serves (Hyperliquid also has 3d, 1w, 1M, calendar-aligned: not modelled). */
@@ -64,7 +64,7 @@ function decimalString(x: number, decimals: number): string {
 
 /**
  * A perp price as Hyperliquid has it: at most 5 significant figures (an integer price is
- * always allowed) and at most 6 − szDecimals decimals (docs, "Tick and lot size"). The
+ * always allowed) and at most 6 − szDecimals decimals (ccxt 4.5.84 calculatePricePrecision). The
  * simulator rounds the model's price so; tests compare ccxt's numbers with this of the model.
  */
 export function hyperliquidPx(price: number, szDecimals: number): string {
