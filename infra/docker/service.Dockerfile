@@ -58,4 +58,4 @@ WORKDIR /app/services/${SERVICE}
 # and joined its Kafka group. Compose sets the same check with the configured port.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=16", "dist/main.js"]

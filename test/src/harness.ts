@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DATA_DIR = process.env.PERPFLOW_DATA_DIR ?? join(ROOT, '.data');
@@ -64,6 +65,7 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...SERVICE_NODE_FLAGS,
       ...(o.nodeArgs ?? []),
       '--conditions=@perpflow/source',
       '--import',

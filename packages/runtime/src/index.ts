@@ -5,3 +5,4 @@ export * from './progress.js';
 export * from './time-flag.js';
 export * from './crash-hook.js';
 export * from './service.js';
+export * from './node-flags.js';

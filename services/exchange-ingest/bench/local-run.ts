@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -60,11 +61,15 @@ export function startNode(
   const logDir = join(ROOT, '.data', 'logs');
   mkdirSync(logDir, { recursive: true });
   const out = createWriteStream(join(logDir, `${log}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['--conditions=@perpflow/source', '--import', 'tsx', entry], {
-    cwd: join(ROOT, workspace),
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, '--conditions=@perpflow/source', '--import', 'tsx', entry],
+    {
+      cwd: join(ROOT, workspace),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   return child;

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from './node-flags.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const SERVICES = ['exchange-ingest', 'exchange-sim', 'aligner', 'windower', 'monitor', 'archiver'];
+
+/** Launchers that cannot import the constant (npm scripts, shell, the image) must still say the same. */
+describe('SERVICE_NODE_FLAGS', () => {
+  const flags = SERVICE_NODE_FLAGS.join(' ');
+  it('caps the young generation', () => {
+    assert.deepEqual(SERVICE_NODE_FLAGS, ['--max-semi-space-size=16']);
+  });
+  for (const service of SERVICES)
+    it(`is in the npm start script of services/${service}`, () => {
+      const pkg = JSON.parse(readFileSync(join(ROOT, 'services', service, 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>;
+      };
+      assert.ok(pkg.scripts.start?.startsWith(`node ${flags} `), pkg.scripts.start);
+    });
+  it("is in scripts/demo.sh's service launcher and the image's command", () => {
+    assert.match(
+      readFileSync(join(ROOT, 'scripts/demo.sh'), 'utf8'),
+      new RegExp(`exec env "\\$@" node ${flags} `),
+    );
+    const cmd = readFileSync(join(ROOT, 'infra/docker/service.Dockerfile'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('CMD '));
+    assert.equal(cmd, `CMD ["node", ${SERVICE_NODE_FLAGS.map((f) => `"${f}"`).join(', ')}, "dist/main.js"]`);
+  });
+  it('is spread by the test harness and the ingest bench', () => {
+    for (const file of ['test/src/harness.ts', 'services/exchange-ingest/bench/local-run.ts'])
+      assert.match(readFileSync(join(ROOT, file), 'utf8'), /\.\.\.SERVICE_NODE_FLAGS,/, file);
+  });
+});
