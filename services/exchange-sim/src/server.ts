@@ -350,12 +350,13 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
         try {
           msg = JSON.parse(String(data));
         } catch {
-          msg = undefined;
+          msg = String(data);
         }
-        const c = venue.control(msg, context(), client.id);
+        const c = venue.control(msg, context(), client.id, path);
         if (c.subscribe) engine.subscribe(client, c.subscribe);
         if (c.unsubscribe) engine.unsubscribe(client, c.unsubscribe);
-        if (c.reply !== undefined) ws.send(JSON.stringify(c.reply));
+        for (const r of [...(c.reply === undefined ? [] : [c.reply]), ...(c.replies ?? [])])
+          ws.send(typeof r === 'string' ? r : JSON.stringify(r));
       });
       ws.on('close', () => {
         engine.remove(client);

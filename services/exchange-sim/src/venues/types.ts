@@ -3,7 +3,7 @@ import type { MarketModel } from '../market/model.js';
 import type { Candle, LiquidationEvent } from '../market/types.js';
 
 /** Every venue the simulator speaks, in the order it lists them. */
-export const VENUE_IDS = ['binanceusdm', 'bybit', 'hyperliquid'] as const;
+export const VENUE_IDS = ['binanceusdm', 'bybit', 'okx', 'hyperliquid'] as const;
 export type VenueId = (typeof VENUE_IDS)[number];
 
 /** What a venue's REST handler gets besides the request. */
@@ -31,8 +31,10 @@ export type Topic =
 export interface WsControl {
   subscribe?: Topic[];
   unsubscribe?: Topic[];
-  /** Sent back at once (ack, pong, error). */
+  /** Sent back at once (ack, pong, error); a string goes out as a text frame. */
   reply?: unknown;
+  /** Several messages sent back at once, in order (OKX acks each subscribed channel). */
+  replies?: unknown[];
 }
 
 /** One request as a venue's gate sees it. */
@@ -94,7 +96,8 @@ export interface Venue<LimitOptions = unknown> {
   topicsFromPath(path: string, ctx: VenueContext, query?: URLSearchParams): Topic[];
   /** Wraps a pushed message for a connection opened as a combined stream (Binance /stream: {"stream","data"}); undefined: never. */
   combinedStream?(path: string): boolean;
-  control(message: unknown, ctx: VenueContext, connId: string): WsControl;
+  /** `message` is the parsed JSON, or the raw text when it is not JSON (OKX's "ping"); `path` the connection's. */
+  control(message: unknown, ctx: VenueContext, connId: string, path?: string): WsControl;
   klineMessage(
     topic: Topic & { kind: 'kline' },
     candle: Candle,
