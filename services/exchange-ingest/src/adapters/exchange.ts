@@ -29,7 +29,12 @@ export interface CcxtExchange {
     params?: Record<string, unknown>,
   ): Promise<Record<string, unknown>[]>;
   fetchFundingRates(symbols?: string[]): Promise<Record<string, Record<string, unknown>>>;
-  fetchFundingRateHistory(symbol: string, since?: number, limit?: number): Promise<Record<string, unknown>[]>;
+  fetchFundingRateHistory(
+    symbol: string,
+    since?: number,
+    limit?: number,
+    params?: Record<string, unknown>,
+  ): Promise<Record<string, unknown>[]>;
   watchLiquidationsForSymbols(symbols: string[]): Promise<unknown>;
   watchLiquidations(symbol: string): Promise<unknown>;
   watchOHLCVForSymbols(symbolsAndTimeframes: [string, string][]): Promise<unknown>;
@@ -46,6 +51,8 @@ export interface CcxtMarket {
   swap?: boolean | undefined;
   linear?: boolean | undefined;
   settle?: string | undefined;
+  /** Base units per contract (OKX ctVal); 1 or undefined where amounts are in base units. */
+  contractSize?: number | undefined;
 }
 
 /**
@@ -188,7 +195,9 @@ export async function createExchange(
     }
     override handleLiquidation(client: unknown, message: unknown): unknown {
       try {
-        for (const { marketId, liquidation } of mapper?.(message) ?? []) {
+        const contractSizeOf = (marketId: string) =>
+          this.safeMarket(marketId, undefined, undefined, 'swap').contractSize;
+        for (const { marketId, liquidation } of mapper?.(message, contractSizeOf) ?? []) {
           const market = this.safeMarket(marketId, undefined, undefined, 'swap');
           options.onLiquidation(market.symbol, liquidation);
         }

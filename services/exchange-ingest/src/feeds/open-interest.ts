@@ -29,12 +29,14 @@ export function fetchHistoryPage(
   sinceMs: number,
   limit: number,
 ): Promise<Record<string, unknown>[]> {
+  const venue = ingestVenue(exchange);
+  if (venue.fetchOpenInterestHistory) return venue.fetchOpenInterestHistory(ex, symbol, sinceMs, limit);
   return ex.fetchOpenInterestHistory(
     symbol,
     '5m',
     sinceMs,
     limit,
-    ingestVenue(exchange).openInterestHistoryParams?.(sinceMs, limit, HISTORY_STEP_MS),
+    venue.openInterestHistoryParams?.(sinceMs, limit, HISTORY_STEP_MS),
   );
 }
 

@@ -2,10 +2,11 @@
  * Settled funding from the venue's funding history, for the live poll
  * (`ingest/live/settled-funding.ts`) and the backfill (`backfill/pages.ts`).
  */
-import type { FundingObservation } from '@perpflow/contracts';
+import type { ExchangeId, FundingObservation } from '@perpflow/contracts';
 import type { CcxtExchange } from '../adapters/exchange.js';
 import { type FeedItem, type Stamp, settledFundingFromCcxt } from '../domain/normalize.js';
 import { pageLimits } from '../domain/paging.js';
+import { INGEST_VENUES } from '../venues/index.js';
 
 /** The ccxt method `fetchPage` calls (labels the call's metrics and errors). */
 export const PAGE_METHOD = 'fetchFundingRateHistory';
@@ -17,7 +18,12 @@ export function fetchPage(
   sinceMs: number,
   limit: number,
 ): Promise<Record<string, unknown>[]> {
-  return ex.fetchFundingRateHistory(symbol, sinceMs, limit);
+  return ex.fetchFundingRateHistory(
+    symbol,
+    sinceMs,
+    limit,
+    INGEST_VENUES[ex.id as ExchangeId]?.fundingHistoryParams?.(sinceMs, limit),
+  );
 }
 
 /** The most settlements the venue returns in one page. */

@@ -1,8 +1,9 @@
+import type { CcxtExchange } from '../adapters/exchange.js';
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
-import type { VenueRateBudget } from '../domain/request-plan.js';
+import type { IngestVenue, VenueRateBudget } from './types.js';
 
 /**
- * OKX v5 USDT swaps, read from the wire (not wired in yet). Facts and sources:
+ * OKX v5 USDT swaps. Facts and sources:
  * services/exchange-sim/src/venues/okx.md.
  */
 
@@ -168,3 +169,68 @@ export function okxOneSideOpenInterest(
   if (oi.openInterestAmount === undefined || contractSize === undefined) return undefined;
   return oi.openInterestAmount * contractSize;
 }
+
+/** A funding-history window: the shortest interval OKX uses (1 h), so a page never skips a settlement. */
+const FUNDING_WINDOW_STEP_MS = 3_600_000;
+const OI_STEP_MS = 300_000;
+
+/**
+ * The instrument's own 5-minute open-interest history (`rubik/stat/contracts/
+ * open-interest-history`, rows `[ts, oi, oiCcy, oiUsd]`, newest first, `end` exclusive),
+ * through ccxt's implicit method so its throttle and error mapping apply. ccxt's
+ * fetchOpenInterestHistory reads `open-interest-volume` instead: per coin over all its
+ * contracts, in USD, not this instrument's amount. The venue keeps the latest 1,440 points
+ * per period (5 days at 5 minutes).
+ */
+async function okxOpenInterestHistory(
+  ex: CcxtExchange,
+  symbol: string,
+  sinceMs: number,
+  limit: number,
+): Promise<Record<string, unknown>[]> {
+  const instId = ex.markets[symbol]?.id;
+  if (!instId) throw new Error(`okx: no market ${symbol}`);
+  const call = (ex as unknown as Record<string, (p: Record<string, unknown>) => Promise<unknown>>)
+    .publicGetRubikStatContractsOpenInterestHistory;
+  if (typeof call !== 'function')
+    throw new Error('okx: ccxt lacks publicGetRubikStatContractsOpenInterestHistory');
+  const res = (await call.call(ex, {
+    instId,
+    period: '5m',
+    end: sinceMs + limit * OI_STEP_MS,
+    limit,
+  })) as { data?: unknown };
+  const rows = Array.isArray(res?.data) ? (res.data as unknown[][]) : [];
+  return rows
+    .map((r) => ({
+      symbol,
+      timestamp: Number(r[0]),
+      openInterestAmount: Number(r[2]),
+      openInterestValue: Number(r[3]),
+      info: { oiCcy: String(r[2]) },
+    }))
+    .filter((r) => Number.isFinite(r.timestamp) && r.timestamp >= sinceMs)
+    .sort((a, b) => a.timestamp - b.timestamp);
+}
+
+/** OKX v5 USDT swaps: everything the ingest knows about it. */
+export const okx: IngestVenue = {
+  id: 'okx',
+  pageLimits: OKX_PAGE_LIMITS,
+  // Each endpoint counts its own requests per 2 s (candles 40, history candles 20, open-interest
+  // history 10, funding history 10 per instrument); ccxt's one throttle in units is the stricter.
+  pageCosts: {
+    ohlcv: { units: 1, callsPerMinute: 600 },
+    openInterestHistory: { units: 1, callsPerMinute: 300 },
+    fundingHistory: { units: 2, callsPerMinute: 300 },
+  },
+  budget: OKX_RATE_BUDGET,
+  ban: OKX_BAN,
+  ccxtOptions: OKX_CCXT_OPTIONS,
+  liquidations: { subscription: 'all-market', fromMessage: okxLiquidations },
+  klines: okxKlines,
+  fundingHistoryParams: (sinceMs, limit) =>
+    okxFundingRateHistoryParams(sinceMs, limit, FUNDING_WINDOW_STEP_MS),
+  fetchOpenInterestHistory: okxOpenInterestHistory,
+  oneSideOpenInterest: (oi) => okxOneSideOpenInterest(oi),
+};

@@ -1,4 +1,5 @@
 import type { ExchangeId } from '@perpflow/contracts';
+import type { CcxtExchange } from '../adapters/exchange.js';
 import type { RawKline, RawLiquidation } from '../domain/normalize.js';
 
 /** The REST calls the live loops make, as the request plan counts them. */
@@ -66,7 +67,11 @@ export interface IngestVenue {
    */
   liquidations: {
     subscription: 'all-market' | 'per-symbol';
-    fromMessage(message: unknown): { marketId: string; liquidation: RawLiquidation }[];
+    /** `contractSizeOf`: the instrument's contract value by market id, for venues that count in contracts. */
+    fromMessage(
+      message: unknown,
+      contractSizeOf: (marketId: string) => number | undefined,
+    ): { marketId: string; liquidation: RawLiquidation }[];
   };
   /** Kline wire messages (ccxt's parsed candles lose the venue's "closed" flag). */
   klines(message: unknown): RawKline[];
@@ -81,6 +86,22 @@ export interface IngestVenue {
    * undefined: the venue reports none.
    */
   usedWeight?(headers: Record<string, string>): number | undefined;
+  /**
+   * Extra ccxt params that make a funding-history page start at `since` and hold up to
+   * `limit` settlements from there; undefined: ccxt's own params already do.
+   */
+  fundingHistoryParams?(sinceMs: number, limit: number): Record<string, unknown>;
+  /**
+   * Up to `limit` 5-minute open-interest points from `sinceMs`, as ccxt's open-interest
+   * structures, where ccxt's fetchOpenInterestHistory reads another figure (OKX: per coin,
+   * in USD). Undefined: ccxt's fetchOpenInterestHistory with `openInterestHistoryParams`.
+   */
+  fetchOpenInterestHistory?(
+    ex: CcxtExchange,
+    symbol: string,
+    sinceMs: number,
+    limit: number,
+  ): Promise<Record<string, unknown>[]>;
   /** Open interest as ONE side in base units from ccxt's answer; undefined: `openInterestAmount` already is. */
   oneSideOpenInterest?(oi: { openInterestAmount?: number | undefined; info?: unknown }): number | undefined;
 }
