@@ -69,7 +69,12 @@ spawn() { # server command...
   shift
   # 9>&-: the server must not inherit the lock of this script (it would hold it forever).
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$s.pid" "$@" >>"$(log_of "$s")" 2>&1 </dev/null 9>&- &
-  for _ in $(seq 1 50); do [ -s "$RUN/$s.pid" ] && return 0; sleep 0.02; done
+  # Until the wrapper has written its pid, `alive` cannot see the server: wait for the file.
+  # 1 s was too short on a loaded machine (a fresh-clone CI run beside another stack's Kafka
+  # start: redis came up, but wait_ready found no pid file and called it exited).
+  for _ in $(seq 1 500); do [ -s "$RUN/$s.pid" ] && return 0; sleep 0.02; done
+  say "$s: its launcher wrote no pid file to $RUN/$s.pid within 10 s"
+  return 1
 }
 
 start_kafka() {
@@ -222,6 +227,8 @@ wait_ready() { # server started_ms
   [ "$s" = kafka ] && timeout=90
   deadline=$(($(date +%s) + timeout))
   until answers "$s"; do
+    # A pid file still empty is a launcher not yet scheduled, not a dead server.
+    [ -s "$RUN/$s.pid" ] || { [ "$(date +%s)" -lt "$deadline" ] && { sleep 0.25; continue; }; }
     alive "$s" || { fail_with_log "$s" "exited during start-up"; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { fail_with_log "$s" "did not answer on 127.0.0.1:$(port_of "$s") within $timeout s"; return 1; }
     sleep 0.25
