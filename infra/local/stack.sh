@@ -55,7 +55,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 answers() {
   case $1 in
     kafka) (cd "$PERPFLOW_ROOT" && node --import tsx infra/local/src/kafka-probe.ts "127.0.0.1:$KAFKA_PORT" 2000) >/dev/null 2>&1 ;;
-    redis) [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ;;
+    redis) [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ;;
     s3) curl -fsS -o /dev/null -m 2 -I "http://127.0.0.1:$S3_PORT/$S3_BUCKET" 2>/dev/null ;;
     prometheus) curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null ;;
     alertmanager) curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" 2>/dev/null ;;

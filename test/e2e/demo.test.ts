@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -88,7 +88,24 @@ describe('npm run demo', { timeout: (DURATION_S + 600) * 1000 }, () => {
     // The demo runs past DURATION_S until FeedStale has fired and resolved (at most +300 s).
     const demo = await run('bash scripts/demo.sh', env, (DURATION_S + 420) * 1000);
     const tail = demo.out.slice(-4000);
-    assert.equal(demo.code, 0, tail);
+    if (demo.code !== 0) {
+      // The first line names why (a failure list shows only that line); then the whole
+      // output and the end of every log the demo wrote before it stopped.
+      const last = demo.out
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim())
+        .slice(-3)
+        .join(' | ');
+      const logsDir = join(dataDir, 'logs');
+      const logs = existsSync(logsDir)
+        ? readdirSync(logsDir).map((f) => {
+            const text = readFileSync(join(logsDir, f), 'utf8').trimEnd().split('\n').slice(-20).join('\n');
+            return `--- ${f} (last 20 lines)\n${text}`;
+          })
+        : [];
+      assert.fail(`npm run demo exited with ${demo.code} after: ${last}\n${demo.out}\n${logs.join('\n')}`);
+    }
 
     const feeds = /summary: ingest (.*)/.exec(demo.out)?.[1] ?? '';
     for (const f of ['ohlcv', 'open_interest', 'funding', 'liquidation']) {

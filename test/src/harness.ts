@@ -205,16 +205,44 @@ export function runTool(
  * A TCP port free on 127.0.0.1 now, chosen by the kernel: tests take their service
  * ports from here so that two suites (or two developers' runs) never collide.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** The kernel's ephemeral range (ip_local_port_range): outgoing connections take their ports there. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {}
+  return 32_768;
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on, for a server a test starts, never the same one twice in a
+ * process. Picked below the kernel's ephemeral range: a port from that range (what
+ * listen(0) hands out) can be taken by any outgoing connection between the pick and the
+ * server's bind, and a probe that connects to it before the server listens can connect to
+ * itself; the demo test starts its whole stack on twelve such ports.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow();
+  const low = Math.max(1_024, high - 12_000);
+  for (let tries = 0; tries < 500; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${low}–${high - 1} after 500 tries: see ss -ltn`);
 }
 
 /**
