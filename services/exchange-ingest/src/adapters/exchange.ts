@@ -20,7 +20,7 @@ export interface CcxtExchange {
   loadMarkets(reload?: boolean): Promise<Record<string, CcxtMarket>>;
   fetchTime(): Promise<number | undefined>;
   fetchOHLCV(symbol: string, timeframe: string, since?: number, limit?: number): Promise<unknown[][]>;
-  fetchOpenInterest(symbol: string): Promise<Record<string, unknown>>;
+  fetchOpenInterest(symbol: string, params?: Record<string, unknown>): Promise<Record<string, unknown>>;
   fetchOpenInterestHistory(
     symbol: string,
     timeframe: string,

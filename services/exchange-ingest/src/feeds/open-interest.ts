@@ -17,8 +17,12 @@ export const HISTORY_METHOD = 'fetchOpenInterestHistory';
 export const HISTORY_STEP_MS = 300_000;
 
 /** The symbol's open interest now. */
-export function fetchCurrent(ex: CcxtExchange, symbol: string): Promise<Record<string, unknown>> {
-  return ex.fetchOpenInterest(symbol);
+export function fetchCurrent(
+  ex: CcxtExchange,
+  exchange: ExchangeId,
+  symbol: string,
+): Promise<Record<string, unknown>> {
+  return ex.fetchOpenInterest(symbol, ingestVenue(exchange).currentOpenInterestParams ?? {});
 }
 
 /** Up to `limit` 5-minute points at or after `sinceMs`, with the venue's paging params. */

@@ -118,6 +118,9 @@ export const bybit: IngestVenue = {
   },
   ban: BYBIT_BAN,
   ccxtOptions: BYBIT_CCXT_OPTIONS,
+  // /v5/market/open-interest takes intervalTime 5min…1d (ccxt's default 1h): the 5-minute grid,
+  // the finest, as the backfill pages it.
+  currentOpenInterestParams: { interval: '5m' },
   liquidations: { subscription: 'per-symbol', fromMessage: bybitLiquidations },
   klines: bybitKlines,
   openInterestHistoryParams: bybitOpenInterestHistoryParams,

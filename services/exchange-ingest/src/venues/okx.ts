@@ -150,6 +150,17 @@ export const OKX_RATE_BUDGET: VenueRateBudget = {
  */
 export const OKX_BAN = { pattern: /"code":"50011"|Too Many Requests/i, pauseMs: 2_000 };
 
+/**
+ * The time of a public/funding-rate answer: `ts` ("data return time", OKX API v5 docs;
+ * ccxt's recorded answer carries it as a string), which ccxt's parseFundingRate leaves out
+ * (its `timestamp` is undefined for OKX). Undefined when absent, so the contract names it.
+ */
+export function okxFundingAnswerTime(fr: { info?: unknown }): number | undefined {
+  const ts = (fr.info as { ts?: unknown } | undefined)?.ts;
+  const n = typeof ts === 'string' && /^\d+$/.test(ts) ? Number(ts) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** ccxt options: only the swap instruments (ccxt asks SPOT, FUTURES, SWAP and two OPTION lists by default). */
 export const OKX_CCXT_OPTIONS = { fetchMarkets: { types: ['swap'] } };
 
@@ -227,8 +238,9 @@ export const okx: IngestVenue = {
   budget: OKX_RATE_BUDGET,
   ban: OKX_BAN,
   ccxtOptions: OKX_CCXT_OPTIONS,
-  liquidations: { subscription: 'all-market', fromMessage: okxLiquidations },
+  liquidations: { subscription: 'all-market', allMarketSymbols: 'followed', fromMessage: okxLiquidations },
   klines: okxKlines,
+  predictedFundingTime: okxFundingAnswerTime,
   fundingHistoryParams: (sinceMs, limit) =>
     okxFundingRateHistoryParams(sinceMs, limit, FUNDING_WINDOW_STEP_MS),
   fetchOpenInterestHistory: okxOpenInterestHistory,

@@ -67,6 +67,13 @@ export interface IngestVenue {
    */
   liquidations: {
     subscription: 'all-market' | 'per-symbol';
+    /**
+     * What an all-market subscription hands ccxt: no symbol (Binance: the one
+     * `!forceOrder@arr` stream; with symbols ccxt would open one stream per symbol), or the
+     * followed symbols (OKX: ccxt subscribes the instType channel once, but sends nothing
+     * when it is given no symbol to wait for). Default 'none'.
+     */
+    allMarketSymbols?: 'none' | 'followed';
     /** `contractSizeOf`: the instrument's contract value by market id, for venues that count in contracts. */
     fromMessage(
       message: unknown,
@@ -102,6 +109,16 @@ export interface IngestVenue {
     sinceMs: number,
     limit: number,
   ): Promise<Record<string, unknown>[]>;
+  /**
+   * The venue's time of a `fetchFundingRates` answer, when ccxt leaves `timestamp` empty
+   * (OKX: `ts`, the answer's time). Default: ccxt's `timestamp`.
+   */
+  predictedFundingTime?(fr: { timestamp?: number | undefined; info?: unknown }): number | undefined;
+  /**
+   * Params of the live `fetchOpenInterest` poll (Bybit: interval '5m'; ccxt's default there is
+   * '1h', whose newest point is up to an hour old).
+   */
+  currentOpenInterestParams?: Record<string, unknown>;
   /** Open interest as ONE side in base units from ccxt's answer; undefined: `openInterestAmount` already is. */
   oneSideOpenInterest?(oi: { openInterestAmount?: number | undefined; info?: unknown }): number | undefined;
 }

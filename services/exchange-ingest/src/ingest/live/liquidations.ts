@@ -34,8 +34,9 @@ export class LiquidationFeed implements LiveLoop {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (ingestVenue(exchange).liquidations.subscription === 'all-market')
-          await ex.watchLiquidationsForSymbols([]);
+        const { subscription, allMarketSymbols } = ingestVenue(exchange).liquidations;
+        if (subscription === 'all-market')
+          await ex.watchLiquidationsForSymbols(allMarketSymbols === 'followed' ? [...symbols] : []);
         else await Promise.race(symbols.map((s) => ex.watchLiquidations(s)));
         metrics.wsConnected.set({ exchange, feed: 'liquidation' }, 1);
         failures = 0;

@@ -23,7 +23,7 @@ export class OpenInterestPoll implements LiveLoop {
     await forEachPaced(symbols, pollPacing(this.ctx, this.ctx.options.oiPollMs, signal), async (symbol) => {
       try {
         const oi = await this.ctx.call(openInterest.CURRENT_METHOD, signal, () =>
-          openInterest.fetchCurrent(ex, symbol),
+          openInterest.fetchCurrent(ex, exchange, symbol),
         );
         const receivedAtMs = this.ctx.deps.now();
         const t = typeof oi.timestamp === 'number' ? oi.timestamp : null;

@@ -1,4 +1,5 @@
 import { predictedFundingFromCcxt } from '../../domain/normalize.js';
+import { ingestVenue } from '../../venues/index.js';
 import { publishNormalized } from '../collector.js';
 import type { LiveContext, LiveLoop } from './context.js';
 import { repeatEvery } from './loop.js';
@@ -19,6 +20,7 @@ export class PredictedFundingPoll implements LiveLoop {
 
   private async poll(signal: AbortSignal): Promise<void> {
     const { ex, exchange, symbols } = this.ctx.deps;
+    const venue = ingestVenue(exchange);
     await this.ctx.candleRounds.waitForRound();
     const all = await this.ctx.call('fetchFundingRates', signal, () => ex.fetchFundingRates());
     const receivedAtMs = this.ctx.deps.now();
@@ -26,10 +28,12 @@ export class PredictedFundingPoll implements LiveLoop {
     for (const symbol of symbols) {
       const fr = all[symbol];
       if (!fr) continue;
-      const t = typeof fr.timestamp === 'number' ? fr.timestamp : null;
+      // The venue's time of the answer, where ccxt leaves `timestamp` empty (OKX).
+      const answer = venue.predictedFundingTime ? { ...fr, timestamp: venue.predictedFundingTime(fr) } : fr;
+      const t = typeof answer.timestamp === 'number' ? answer.timestamp : null;
       if (t !== null && t <= (this.lastPredicted.get(symbol) ?? -1)) continue;
       items.push({
-        ...predictedFundingFromCcxt(fr, { exchange, symbol, receivedAtMs, source: 'live' }),
+        ...predictedFundingFromCcxt(answer, { exchange, symbol, receivedAtMs, source: 'live' }),
         symbol,
       });
       if (t !== null) this.lastPredicted.set(symbol, t);
