@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { binanceusdm } from '../venues/binanceusdm.js';
 import { bybit } from '../venues/bybit.js';
+import { INGEST_VENUES, SUPPORTED_EXCHANGES } from '../venues/index.js';
 import { backfillCeilings, backfillRows } from './backfill-ceiling.js';
 
 describe('backfillCeilings', () => {
@@ -32,5 +34,26 @@ describe('backfillCeilings', () => {
     assert.equal(backfillRows('openInterestHistory', 3, 0, day, 60_000), 3 * 288);
     assert.equal(backfillRows('fundingHistory', 1, 0, day, 60_000), 24);
     assert.equal(backfillRows('ohlcv', 3, day, 0, 60_000), 0);
+  });
+
+  it("matches the README's sizing table, venue by venue and feed by feed", () => {
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('**Sizing a backfill.**'));
+    for (const id of SUPPORTED_EXCHANGES) {
+      const row = table.split('\n').find((l) => l.startsWith(`| \`${id}\` |`));
+      assert.ok(row, `README's sizing table has no row for ${id}`);
+      const cells = row
+        .split('|')
+        .slice(2, 5)
+        .map((c) => c.trim());
+      const ceilings = backfillCeilings(INGEST_VENUES[id]!);
+      assert.deepEqual(
+        cells.map((c) => c.split(':')[0]),
+        ceilings.map((c) =>
+          c.rowsPerPage === 0 ? 'none' : `${Math.round(c.rowsPerSecond).toLocaleString('en-US')}/s`,
+        ),
+        `${id}: README cells vs backfillCeilings (ohlcv, open-interest history, funding history)`,
+      );
+    }
   });
 });
