@@ -2,7 +2,7 @@
  * Exchanges perpflow knows (ccxt ids). A record naming any other exchange is a
  * contract violation: it would open an unbounded label set and an unknown S3 prefix.
  */
-export const EXCHANGES = ['binanceusdm', 'bybit', 'okx'] as const;
+export const EXCHANGES = ['binanceusdm', 'bybit', 'okx', 'hyperliquid'] as const;
 export type ExchangeId = (typeof EXCHANGES)[number];
 
 /** Which price a venue's liquidation message carries. */
@@ -15,9 +15,11 @@ export type LiquidationPriceKind = (typeof LIQUIDATION_PRICE_KINDS)[number];
  * - `snapshot_1s`: at most the latest liquidation per symbol per 1000 ms (Binance
  *   `!forceOrder@arr`: "Only the latest one liquidation order within 1000ms will be pushed
  *   as the snapshot"), so counts and notionals are lower bounds;
- * - `unknown`: not verified for a venue perpflow does not ingest yet.
+ * - `unknown`: not verified for a venue perpflow does not ingest yet;
+ * - `none`: the venue publishes no liquidations at all (Hyperliquid: no public stream or
+ *   endpoint), so the bar's liquidation figures are null, never 0.
  */
-export const LIQUIDATION_COMPLETENESS = ['all', 'snapshot_1s', 'unknown'] as const;
+export const LIQUIDATION_COMPLETENESS = ['all', 'snapshot_1s', 'unknown', 'none'] as const;
 export type LiquidationCompleteness = (typeof LIQUIDATION_COMPLETENESS)[number];
 
 /**
@@ -26,15 +28,30 @@ export type LiquidationCompleteness = (typeof LIQUIDATION_COMPLETENESS)[number];
  * - binanceusdm: `ap`, the average fill price of the liquidation order; snapshot_1s;
  * - bybit: `p` of `allLiquidation`, the bankruptcy price (Bybit v5 docs, "All Liquidation");
  * - okx: `bkPx`, the bankruptcy price of `liquidation-orders` (OKX v5 docs); completeness
- *   unverified (no OKX ingest yet).
+ *   unverified (push cadence not documented);
+ * - hyperliquid: no liquidation source (ccxt 4.5.84 has no fetchLiquidations or
+ *   watchLiquidations; liquidations show only in the liquidated user's fills): no price kind.
  */
 export const LIQUIDATION_SEMANTICS: Record<
   ExchangeId,
-  { priceKind: LiquidationPriceKind; completeness: LiquidationCompleteness }
+  { priceKind: LiquidationPriceKind | null; completeness: LiquidationCompleteness }
 > = {
   binanceusdm: { priceKind: 'average_fill', completeness: 'snapshot_1s' },
   bybit: { priceKind: 'bankruptcy', completeness: 'all' },
   okx: { priceKind: 'bankruptcy', completeness: 'unknown' },
+  hyperliquid: { priceKind: null, completeness: 'none' },
+};
+
+/**
+ * Whether a venue serves open-interest HISTORY. Where it does not (Hyperliquid: only the
+ * current value, in `metaAndAssetCtxs`), a backfilled bar has no open interest, and says
+ * why (`openInterestMissing: 'no_history'`), never 0.
+ */
+export const OPEN_INTEREST_HISTORY: Record<ExchangeId, boolean> = {
+  binanceusdm: true,
+  bybit: true,
+  okx: true,
+  hyperliquid: false,
 };
 
 /**
