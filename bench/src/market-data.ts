@@ -150,6 +150,7 @@ export function alignedBars(u: Universe, fromMs: number, toMs: number): AlignedB
         volume: c.volume,
         openInterest: o ? o.openInterest : null,
         openInterestTimeMs: o ? o.timeMs : null,
+        openInterestMissing: o ? null : 'not_observed',
         fundingRate: u.model.fundingSettlement(id, fundingTimeMs).rate,
         fundingTimeMs,
         predictedFundingRate: null,

@@ -108,6 +108,7 @@ function expectedBars(): Map<number, Partial<AlignedBar>> {
     const inBar = liqs.filter((l) => l.eventTimeMs >= t && l.eventTimeMs < end);
     const base = {
       openInterest: obs && end - obs.ot <= 600_000 ? obs.v : null,
+      openInterestMissing: obs && end - obs.ot <= 600_000 ? null : ('not_observed' as const),
       fundingRate: 0.0001,
       fundingTimeMs: T0,
       liqLongNotional: inBar.filter((l) => l.side === 'sell').reduce((s, l) => s + l.price * l.amount, 0),

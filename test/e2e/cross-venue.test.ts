@@ -1,8 +1,9 @@
 /**
  * The README's cross-venue query ("Across venues, per base asset"), run as written by
  * DuckDB over a folder laid out as `perpflow pull` writes it: Parquet files of the
- * dataset's encoder, one per series and day, for two bases on three venues. The result
- * is compared, row by row, with the same sums computed here from the bars.
+ * dataset's encoder, one per series and day, for two bases on four venues (Hyperliquid
+ * without a liquidation source: null liquidations, which the sums skip). The result is
+ * compared, row by row, with the same sums computed here from the bars.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import {
   type AlignedBar,
   type ExchangeId,
   LIQUIDATION_SEMANTICS,
+  OPEN_INTEREST_HISTORY,
   sampleAlignedBar,
 } from '@perpflow/contracts';
 import { encodeBarsToParquet, objectKey, windowStartOf } from '@perpflow/dataset';
@@ -27,14 +29,16 @@ const SERIES: { exchange: ExchangeId; symbol: string }[] = [
   { exchange: 'binanceusdm', symbol: 'BTC/USDT:USDT' },
   { exchange: 'bybit', symbol: 'BTC/USDT:USDT' },
   { exchange: 'okx', symbol: 'BTC/USDT:USDT' },
+  { exchange: 'hyperliquid', symbol: 'BTC/USDC:USDC' },
   { exchange: 'binanceusdm', symbol: 'ETH/USDT:USDT' },
   { exchange: 'bybit', symbol: 'ETH/USDT:USDT' },
 ];
-const INTERVAL: Record<ExchangeId, number> = { binanceusdm: 8 * H, bybit: 4 * H, okx: H };
+const INTERVAL: Record<ExchangeId, number> = { binanceusdm: 8 * H, bybit: 4 * H, okx: H, hyperliquid: H };
 
 /** Bar i of a series: values differ per venue and symbol; some open interest and funding missing. */
 function bar(exchange: ExchangeId, symbol: string, i: number): AlignedBar {
-  const v = ['binanceusdm', 'bybit', 'okx'].indexOf(exchange);
+  const v = ['binanceusdm', 'bybit', 'okx', 'hyperliquid'].indexOf(exchange);
+  const liqSource = LIQUIDATION_SEMANTICS[exchange].completeness !== 'none';
   const close = (symbol.startsWith('BTC') ? 60_000 : 3_000) * (1 + v * 0.0003) + i * 0.5;
   const rate = (1 + v) * 0.00005 + i * 1e-7;
   const hasOi = (i + v) % 9 !== 0;
@@ -52,13 +56,14 @@ function bar(exchange: ExchangeId, symbol: string, i: number): AlignedBar {
     close,
     openInterest: hasOi ? 10_000 + v * 1_000 + i : null,
     openInterestTimeMs: hasOi ? t + 30_000 : null,
+    openInterestMissing: hasOi ? null : OPEN_INTEREST_HISTORY[exchange] ? 'not_observed' : 'no_history',
     fundingRate: hasFunding ? rate : null,
     fundingTimeMs: hasFunding ? Math.floor(t / H) * H : null,
     fundingIntervalMs: hasFunding ? INTERVAL[exchange] : null,
     fundingRate8h: hasFunding ? (rate * 8 * H) / INTERVAL[exchange] : null,
-    liqLongNotional: liq ? 1_000 + i : 0,
-    liqShortNotional: liq ? 250 * (v + 1) : 0,
-    liqCount: liq ? 2 : 0,
+    liqLongNotional: !liqSource ? null : liq ? 1_000 + i : 0,
+    liqShortNotional: !liqSource ? null : liq ? 250 * (v + 1) : 0,
+    liqCount: !liqSource ? null : liq ? 2 : 0,
     liqPriceKind: LIQUIDATION_SEMANTICS[exchange].priceKind,
     liqCompleteness: LIQUIDATION_SEMANTICS[exchange].completeness,
     knownAtMs: t + TF + 250,
@@ -108,17 +113,25 @@ describe('the README cross-venue query over a pulled folder', () => {
         ts: b.eventTimeMs,
         oi: null as number | null,
         venuesWithOi: 0,
-        liq: 0,
+        liq: null,
+        venuesWithLiq: 0,
         kinds: new Set<string>(),
         lowerBound: false,
-        funding: { binanceusdm: null, bybit: null, okx: null } as Record<string, number | null>,
+        funding: { binanceusdm: null, bybit: null, okx: null, hyperliquid: null } as Record<
+          string,
+          number | null
+        >,
       };
       if (b.openInterest !== null) {
         e.oi = ((e.oi as number | null) ?? 0) + b.openInterest * b.close;
         e.venuesWithOi = (e.venuesWithOi as number) + 1;
       }
-      e.liq = (e.liq as number) + b.liqLongNotional + b.liqShortNotional;
-      (e.kinds as Set<string>).add(b.liqPriceKind);
+      // A venue without a liquidation source contributes nothing (SUM skips its NULL), not 0.
+      if (b.liqLongNotional !== null && b.liqShortNotional !== null) {
+        e.liq = ((e.liq as number | null) ?? 0) + b.liqLongNotional + b.liqShortNotional;
+        e.venuesWithLiq = (e.venuesWithLiq as number) + 1;
+      }
+      if (b.liqPriceKind !== null) (e.kinds as Set<string>).add(b.liqPriceKind);
       e.lowerBound = (e.lowerBound as boolean) || b.liqCompleteness !== 'all';
       (e.funding as Record<string, number | null>)[b.exchange] = b.fundingRate8h;
       expected.set(k, e);
@@ -137,13 +150,16 @@ describe('the README cross-venue query over a pulled folder', () => {
         oiChecked++;
       }
       assert.equal(Number(r.venues_with_oi), e.venuesWithOi, where);
-      assert.ok(Math.abs((r.liquidations_usd as number) - (e.liq as number)) < 1e-9, where);
+      if (e.liq === null) assert.equal(r.liquidations_usd, null, where);
+      else assert.ok(Math.abs((r.liquidations_usd as number) - (e.liq as number)) < 1e-9, where);
+      assert.equal(Number(r.venues_with_liq), e.venuesWithLiq, where);
       assert.equal(r.liq_price_kinds, [...(e.kinds as Set<string>)].sort().join(','), where);
       assert.equal(r.liquidations_lower_bound, e.lowerBound, where);
       const f = e.funding as Record<string, number | null>;
       assert.equal(r.funding_8h_binanceusdm, f.binanceusdm, where);
       assert.equal(r.funding_8h_bybit, f.bybit, where);
       assert.equal(r.funding_8h_okx, f.okx, where);
+      assert.equal(r.funding_8h_hyperliquid, f.hyperliquid, where);
     }
     assert.ok(oiChecked > N, `only ${oiChecked} rows had open interest`);
     const btc = rows.find(
@@ -151,5 +167,8 @@ describe('the README cross-venue query over a pulled folder', () => {
     );
     assert.ok(btc, 'a BTC row with every venue’s funding');
     assert.equal(btc.liq_price_kinds, 'average_fill,bankruptcy');
+    // Four BTC venues, three with a liquidation source: Hyperliquid's null is not counted.
+    assert.equal(Number(btc.venues_with_liq), 3);
+    assert.ok(rows.some((r) => r.base === 'BTC' && r.funding_8h_hyperliquid !== null));
   });
 });

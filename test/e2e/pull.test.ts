@@ -56,6 +56,7 @@ function bar(i: number, revision = 0): AlignedBar {
     volume: 1 + (i % 9) / 4,
     openInterest: i % 5 === 0 ? null : 9_000 + i,
     openInterestTimeMs: i % 5 === 0 ? null : t - 120_000,
+    openInterestMissing: i % 5 === 0 ? 'not_observed' : null,
     fundingRate: i % 3 === 0 ? null : -0.0002,
     fundingTimeMs: i % 3 === 0 ? null : Date.UTC(2024, 2, 1, 16),
     predictedFundingRate: 0.0001,

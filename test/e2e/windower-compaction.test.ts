@@ -59,6 +59,7 @@ function bar(symbol: string, t: number): AlignedBar {
     volume: i % 5,
     openInterest: null,
     openInterestTimeMs: null,
+    openInterestMissing: 'not_observed',
     fundingRate: null,
     fundingTimeMs: null,
     predictedFundingRate: null,

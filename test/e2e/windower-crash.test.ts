@@ -38,6 +38,7 @@ function bar(symbol: string, i: number, revision = 0): AlignedBar {
     volume: i,
     openInterest: i % 4 === 0 ? null : 100 + i,
     openInterestTimeMs: i % 4 === 0 ? null : t,
+    openInterestMissing: i % 4 === 0 ? 'not_observed' : null,
     fundingRate: null,
     fundingTimeMs: null,
     predictedFundingRate: null,

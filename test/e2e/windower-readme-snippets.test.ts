@@ -49,6 +49,7 @@ function bar(symbol: string, i: number): AlignedBar {
     volume: 1 + i / 8,
     openInterest: i % 6 === 0 ? null : 70_000 + i,
     openInterestTimeMs: i % 6 === 0 ? null : t - 60_000,
+    openInterestMissing: i % 6 === 0 ? 'not_observed' : null,
     fundingRate: i % 4 === 0 ? null : 0.0001,
     fundingTimeMs: i % 4 === 0 ? null : Date.UTC(2024, 2, 1, 16),
     predictedFundingRate: null,
@@ -236,7 +237,7 @@ print("@@" + json.dumps({
             T0,
             T0 + (N - 1) * TF,
             bars.filter((b) => b.openInterest !== null).length,
-            bars.reduce((n, b) => n + b.liqCount, 0),
+            bars.reduce((n, b) => n + (b.liqCount ?? 0), 0),
           ];
         }),
       );

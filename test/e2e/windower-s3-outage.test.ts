@@ -54,6 +54,7 @@ function bar(i: number): AlignedBar {
     volume: i,
     openInterest: i % 10 === 0 ? null : i * 2,
     openInterestTimeMs: i % 10 === 0 ? null : t,
+    openInterestMissing: i % 10 === 0 ? 'not_observed' : null,
     fundingRate: 0.0001,
     fundingTimeMs: t - (t % 28_800_000),
     predictedFundingRate: null,

@@ -54,6 +54,7 @@ function bar(i: number, revision = 0): AlignedBar {
     volume: 3 + (i % 5),
     openInterest: i % 4 === 0 ? null : 5_000 + i,
     openInterestTimeMs: i % 4 === 0 ? null : t,
+    openInterestMissing: i % 4 === 0 ? 'not_observed' : null,
     fundingRate: 0.0001,
     fundingTimeMs: Date.UTC(2024, 2, 1, 16),
     predictedFundingRate: null,

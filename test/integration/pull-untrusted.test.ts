@@ -68,6 +68,7 @@ function bar(s: SeriesId, t: number, version: number): AlignedBar {
     volume: 2,
     openInterest: 5_000,
     openInterestTimeMs: t - TF,
+    openInterestMissing: null,
     fundingRate: 0.0001,
     fundingTimeMs: t - (t % (8 * 3_600_000)),
     predictedFundingRate: 0.0002,

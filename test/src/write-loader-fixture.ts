@@ -61,6 +61,7 @@ function bar(t: number, revision = 0, timeframe: '1m' | '1h' = '1m'): AlignedBar
     volume: 1 + (i % 7) / 3,
     openInterest: i % 5 === 0 ? null : 5_000 + (i % 1000),
     openInterestTimeMs: i % 5 === 0 ? null : t - 60_000,
+    openInterestMissing: i % 5 === 0 ? 'not_observed' : null,
     fundingRate: i % 3 === 0 ? null : 0.0001,
     fundingTimeMs: i % 3 === 0 ? null : t - (t % (8 * 3_600_000)),
     predictedFundingRate: 0.0002,

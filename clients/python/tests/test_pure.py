@@ -75,7 +75,9 @@ def bars(rows: list[dict]) -> pa.Table:
             {
                 "exchange": "binanceusdm", "symbol": "BTC/USDT:USDT", "timeframe": "1m", "ts": t,
                 "open": 1.0, "high": 2.0, "low": 0.5, "close": r.get("close", 1.0), "volume": 1.0,
-                "open_interest": None, "open_interest_ts": None, "funding_rate": None, "funding_ts": None,
+                "open_interest": r.get("open_interest"), "open_interest_ts": None,
+                "open_interest_missing": None if r.get("open_interest") is not None else "not_observed",
+                "funding_rate": None, "funding_ts": None,
                 "predicted_funding_rate": None, "predicted_funding_ts": None, "funding_interval_ms": None,
                 "funding_rate_8h": None, "mark_price": None, "mark_price_ts": None, "index_price": None,
                 "index_price_ts": None, "basis": None, "liq_long_notional": 0.0, "liq_short_notional": 0.0, "liq_count": 0,
@@ -260,12 +262,12 @@ def test_a_wrong_setting_is_named(kwargs, message, tmp_path):
 
 # Layout 1 files (before funding_interval_ms, funding_rate_8h, liq_price_kind, liq_completeness)
 def test_layout_1_tables_get_the_layout_2_columns_with_the_venues_semantics():
-    from perpflow_loader.loader import LAYOUT_1_NAMES, _with_layout_2_columns
+    from perpflow_loader.loader import LAYOUT_1_NAMES, _with_newer_columns
 
     t = bars([R0, B2])
     old = t.select(LAYOUT_1_NAMES)
     old = old.set_column(0, "exchange", pa.array(["binanceusdm", "bybit"], pa.string()))
-    back = _with_layout_2_columns(old)
+    back = _with_newer_columns(old)
     assert back.schema.names == ALIGNED_BAR_SCHEMA.names
     assert back.column("funding_interval_ms").to_pylist() == [None, None]
     assert back.column("funding_rate_8h").to_pylist() == [None, None]
@@ -273,3 +275,28 @@ def test_layout_1_tables_get_the_layout_2_columns_with_the_venues_semantics():
     assert back.column("liq_price_kind").to_pylist() == ["average_fill", "bankruptcy"]
     assert back.column("liq_completeness").to_pylist() == ["snapshot_1s", "all"]
     assert back.cast(ALIGNED_BAR_SCHEMA).num_rows == 2
+
+
+# Layout 2 files (before open_interest_missing; liquidation columns required)
+def test_layout_2_tables_get_the_open_interest_reason_where_open_interest_is_null():
+    from perpflow_loader.loader import LAYOUT_2_NAMES, _with_newer_columns
+
+    t = bars([{**R0, "open_interest": 5.0}, B2])
+    back = _with_newer_columns(t.select(LAYOUT_2_NAMES))
+    assert back.schema.names == ALIGNED_BAR_SCHEMA.names
+    assert back.column("open_interest_missing").to_pylist() == [None, "not_observed"]
+    assert back.column("liq_price_kind").to_pylist() == ["average_fill", "average_fill"]
+    assert back.cast(ALIGNED_BAR_SCHEMA).num_rows == 2
+
+
+# Layout 3: a venue without a liquidation source has null liquidation columns, not 0
+def test_layout_3_keeps_null_liquidations_of_a_venue_without_a_source():
+    t = bars([R0])
+    for name in ("liq_long_notional", "liq_short_notional", "liq_count", "liq_price_kind"):
+        i = t.schema.get_field_index(name)
+        t = t.set_column(i, ALIGNED_BAR_SCHEMA.field(name), pa.nulls(1, ALIGNED_BAR_SCHEMA.field(name).type))
+    t = t.set_column(t.schema.get_field_index("liq_completeness"), ALIGNED_BAR_SCHEMA.field("liq_completeness"),
+                     pa.array(["none"], pa.string()))
+    back = t.cast(ALIGNED_BAR_SCHEMA)
+    assert back.column("liq_count").to_pylist() == [None]
+    assert back.column("liq_long_notional").to_pylist() == [None]

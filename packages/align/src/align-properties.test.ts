@@ -260,8 +260,8 @@ describe('alignment properties', () => {
           else short += l.price * l.amount;
           count++;
         }
-        const sum = (f: (b: Omit<AlignedBar, 'revision'>) => number) =>
-          [...bars.values()].reduce((s, b) => s + f(b), 0);
+        const sum = (f: (b: Omit<AlignedBar, 'revision'>) => number | null) =>
+          [...bars.values()].reduce((s, b) => s + (f(b) ?? Number.NaN), 0);
         assert.equal(
           sum((b) => b.liqLongNotional),
           long,

@@ -176,6 +176,7 @@ describe('open interest as of the bar close', () => {
     assert.equal(bar.openInterest, 2);
     assert.equal(bar.openInterestTimeMs, T0 + MIN);
     assert.equal(bar.openInterestStale, false);
+    assert.equal(bar.openInterestMissing, null);
   });
 
   it('leaves open interest null and stale when the latest observation is older than the staleness bound', () => {
@@ -188,11 +189,55 @@ describe('open interest as of the bar close', () => {
     assert.equal(bar.openInterest, null);
     assert.equal(bar.openInterestTimeMs, null);
     assert.equal(bar.openInterestStale, true);
+    assert.equal(bar.openInterestMissing, 'not_observed');
   });
 
-  it('marks open interest stale when there is none', () => {
+  it('marks open interest stale when there is none, not observed on a venue with open-interest history', () => {
     const bar = only(feedCandles(stream(), 0));
-    assert.deepEqual([bar.openInterest, bar.openInterestStale], [null, true]);
+    assert.deepEqual(
+      [bar.openInterest, bar.openInterestStale, bar.openInterestMissing],
+      [null, true, 'not_observed'],
+    );
+  });
+});
+
+describe('a venue without liquidations or open-interest history (hyperliquid)', () => {
+  const HL = { exchange: 'hyperliquid', symbol: 'BTC/USDC:USDC' } as const;
+  const hlStream = () => AlignStream.create(HL, parseAlignConfig({ allowedLatenessMs: 0 }));
+  const hlCandle = (i: number) => candle(i, 61_000 + i, HL);
+
+  it('has null liquidation figures and price kind, completeness none, and no_history open interest', () => {
+    const bar = only(hlStream().ingest({ feed: 'ohlcv', record: hlCandle(0) }).bars);
+    assert.deepEqual(
+      [bar.liqLongNotional, bar.liqShortNotional, bar.liqCount, bar.liqPriceKind, bar.liqCompleteness],
+      [null, null, null, null, 'none'],
+    );
+    assert.deepEqual(
+      [bar.openInterest, bar.openInterestMissing, bar.openInterestStale],
+      [null, 'no_history', true],
+    );
+    assert.equal(AlignedBarSchema.safeParse(bar).success, true);
+  });
+
+  it('reports a live open-interest point at or before the close, with no reason, and no_history once it is stale', () => {
+    const s = hlStream();
+    s.ingest({
+      feed: 'open_interest',
+      record: sampleOpenInterest({
+        ...HL,
+        eventTimeMs: T0 + 30_000,
+        receivedAtMs: T0 + 30_100,
+        openInterest: 7,
+      }),
+    });
+    const live = only(s.ingest({ feed: 'ohlcv', record: hlCandle(0) }).bars);
+    assert.deepEqual(
+      [live.openInterest, live.openInterestTimeMs, live.openInterestMissing],
+      [7, T0 + 30_000, null],
+    );
+    assert.equal(AlignedBarSchema.safeParse(live).success, true);
+    const later = only(s.ingest({ feed: 'ohlcv', record: hlCandle(20) }).bars.slice(-1));
+    assert.deepEqual([later.openInterest, later.openInterestMissing], [null, 'no_history']);
   });
 });
 
@@ -444,6 +489,14 @@ describe('liquidations', () => {
     const bar = only(feedCandles(s, 0));
     assert.equal(bar.liqCount, 1);
     assert.equal(bar.knownAtMs, candle(0).receivedAtMs);
+  });
+
+  it('reports a bar without liquidations on a venue with a source as 0, not null', () => {
+    const bar = only(feedCandles(stream(), 0));
+    assert.deepEqual(
+      [bar.liqLongNotional, bar.liqShortNotional, bar.liqCount, bar.liqPriceKind, bar.liqCompleteness],
+      [0, 0, 0, 'average_fill', 'snapshot_1s'],
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import {
   FUNDING_NORMALIZED_INTERVAL_MS,
   type FundingObservation,
   LIQUIDATION_SEMANTICS,
+  OPEN_INTEREST_HISTORY,
   type LiquidationEvent,
   type OpenInterestObservation,
   SCHEMA_VERSION,
@@ -431,17 +432,26 @@ export class AlignStream {
     }
     const basis = markPrice === null || indexPrice === null ? null : (markPrice - indexPrice) / indexPrice;
 
-    let liqLongNotional = 0;
-    let liqShortNotional = 0;
-    let liqCount = 0;
-    const rows = this.liquidations.rows;
-    for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![KEY_TIME]! < close; i++) {
-      const l = rows[i]!;
-      const notional = l[LIQ_PRICE]! * l[LIQ_AMOUNT]!;
-      if (l[LIQ_SIDE] === SELL) liqLongNotional += notional;
-      else liqShortNotional += notional;
-      liqCount++;
-      knownAtMs = Math.max(knownAtMs, l[LIQ_RECEIVED]!);
+    // A venue without a liquidation source has unknown liquidations: null, never 0.
+    let liqLongNotional: number | null = null;
+    let liqShortNotional: number | null = null;
+    let liqCount: number | null = null;
+    if (this.liquidationSemantics.completeness !== 'none') {
+      let long = 0;
+      let short = 0;
+      let count = 0;
+      const rows = this.liquidations.rows;
+      for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![KEY_TIME]! < close; i++) {
+        const l = rows[i]!;
+        const notional = l[LIQ_PRICE]! * l[LIQ_AMOUNT]!;
+        if (l[LIQ_SIDE] === SELL) long += notional;
+        else short += notional;
+        count++;
+        knownAtMs = Math.max(knownAtMs, l[LIQ_RECEIVED]!);
+      }
+      liqLongNotional = long;
+      liqShortNotional = short;
+      liqCount = count;
     }
 
     return {
@@ -457,6 +467,8 @@ export class AlignStream {
       volume: filled ? 0 : candle[CANDLE_VOLUME]!,
       openInterest,
       openInterestTimeMs,
+      openInterestMissing:
+        openInterest !== null ? null : OPEN_INTEREST_HISTORY[this.exchange] ? 'not_observed' : 'no_history',
       fundingRate,
       fundingTimeMs,
       predictedFundingRate,

@@ -51,4 +51,4 @@ export function parseAlignConfig(input: unknown, keyPrefix = 'align'): AlignConf
  * The align code's version in dataset version ids: bump it with any change to what
  * the engine emits for the same inputs and config (a new id keeps old trees apart).
  */
-export const ALIGN_ENGINE_VERSION = 'align 2';
+export const ALIGN_ENGINE_VERSION = 'align 3';

@@ -62,6 +62,7 @@ function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   mixNumber(bar.volume);
   mixNumber(bar.openInterest);
   mixNumber(bar.openInterestTimeMs);
+  mixEnum(bar.openInterestMissing);
   mixNumber(bar.fundingRate);
   mixNumber(bar.fundingTimeMs);
   mixNumber(bar.predictedFundingRate);
@@ -76,8 +77,8 @@ function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   mixNumber(bar.liqLongNotional);
   mixNumber(bar.liqShortNotional);
   mixNumber(bar.liqCount);
-  // Enum values: their JSON form is the quoted text itself.
-  mixText(`"${bar.liqPriceKind}","${bar.liqCompleteness}",`);
+  mixEnum(bar.liqPriceKind);
+  mixEnum(bar.liqCompleteness);
   mixNumber(bar.knownAtMs);
   mixText(bar.candleFilled ? 'true,' : 'false,');
   mixText(bar.openInterestStale ? 'true,' : 'false,');
@@ -105,6 +106,11 @@ function mixText(text: string): void {
   }
   laneA = a;
   laneB = b;
+}
+
+/** Mixes an enum value's JSON text (the quoted text itself, or null) and the comma after it. */
+function mixEnum(v: string | null): void {
+  mixText(v === null ? 'null,' : `"${v}",`);
 }
 
 /** Mixes the value's JSON text and the comma after it. */

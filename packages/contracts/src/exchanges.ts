@@ -55,6 +55,16 @@ export const OPEN_INTEREST_HISTORY: Record<ExchangeId, boolean> = {
 };
 
 /**
+ * Why a bar's open interest is null (`AlignedBar.openInterestMissing`):
+ * - `no_history`: the venue serves no open-interest history (`OPEN_INTEREST_HISTORY`
+ *   false), so a bar not observed live has none and a backfill cannot supply it;
+ * - `not_observed`: the venue has history, but the engine knew no point with event time
+ *   ≤ the bar close within `maxOpenInterestStalenessMs` (not fetched yet, or a gap).
+ */
+export const OPEN_INTEREST_MISSING_REASONS = ['no_history', 'not_observed'] as const;
+export type OpenInterestMissingReason = (typeof OPEN_INTEREST_MISSING_REASONS)[number];
+
+/**
  * The grid every venue settles funding on: whole hours (intervals of 1, 2, 4 or 8 h, per
  * symbol, changed by the venue at times). Reported settlement stamps lag it by a few ms
  * to seconds (Binance +9 ms, CoinEx +16 s in ccxt's recorded responses); the ingest snaps

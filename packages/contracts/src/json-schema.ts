@@ -9,7 +9,12 @@ import { RECORD_SCHEMAS, type RecordKind } from './schemas.js';
  */
 const REFINEMENTS: Partial<Record<RecordKind, string[]>> = {
   candle: ['ohlc.high_below_low', 'ohlc.high_below_body', 'ohlc.low_above_body', 'candle.event_time'],
-  aligned_bar: ['ohlc.high_below_low'],
+  aligned_bar: [
+    'ohlc.high_below_low',
+    'liquidation.not_null_without_source',
+    'liquidation.null_with_source',
+    'open_interest.missing_reason_mismatch',
+  ],
 };
 
 export function jsonSchemaOf(kind: RecordKind): Record<string, unknown> {

@@ -192,7 +192,7 @@ describe('parseRecordFast', () => {
           exchange,
           `${kind} of ${exchange}`,
         );
-      assert.equal(parseRecordFast(kind, { ...samples[i]!(), exchange: 'hyperliquid' }), null);
+      assert.equal(parseRecordFast(kind, { ...samples[i]!(), exchange: 'deribit' }), null);
     });
   });
 

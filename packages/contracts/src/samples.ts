@@ -97,6 +97,7 @@ export function sampleAlignedBar(overrides: Partial<AlignedBar> = {}): AlignedBa
     volume: 12.5,
     openInterest: 81_234.5,
     openInterestTimeMs: SAMPLE_T0_MS + 30_000,
+    openInterestMissing: null,
     fundingRate: 0.0001,
     fundingTimeMs: SAMPLE_T0_MS,
     predictedFundingRate: null,

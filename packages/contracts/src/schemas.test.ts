@@ -231,6 +231,51 @@ describe('other kinds', () => {
     const err = rejected('aligned_bar', sampleAlignedBar({ liqCount: -1 }));
     assert.equal(err.field, 'liqCount');
   });
+  it('takes a bar of a venue without liquidations, its liquidation figures null', () => {
+    const bar = sampleAlignedBar({
+      exchange: 'hyperliquid',
+      liqLongNotional: null,
+      liqShortNotional: null,
+      liqCount: null,
+      liqPriceKind: null,
+      liqCompleteness: 'none',
+      openInterest: null,
+      openInterestTimeMs: null,
+      openInterestMissing: 'no_history',
+    });
+    const res = parseRecord('aligned_bar', bar);
+    assert.ok(res.ok);
+    assert.deepEqual(res.value, bar);
+  });
+  it("rejects 0 liquidations where liqCompleteness is 'none'", () => {
+    const err = rejected(
+      'aligned_bar',
+      sampleAlignedBar({
+        liqLongNotional: 0,
+        liqShortNotional: null,
+        liqCount: null,
+        liqPriceKind: null,
+        liqCompleteness: 'none',
+      }),
+    );
+    assert.equal(err.field, 'liqLongNotional');
+    assert.equal(err.rule, 'liquidation.not_null_without_source');
+  });
+  it('rejects a null liquidation count where the venue has a liquidation source', () => {
+    const err = rejected('aligned_bar', sampleAlignedBar({ liqCount: null }));
+    assert.equal(err.field, 'liqCount');
+    assert.equal(err.rule, 'liquidation.null_with_source');
+  });
+  it('rejects a null open interest without a reason, and a reason beside a value', () => {
+    for (const overrides of [
+      { openInterest: null, openInterestTimeMs: null, openInterestMissing: null },
+      { openInterestMissing: 'not_observed' as const },
+    ]) {
+      const err = rejected('aligned_bar', sampleAlignedBar(overrides));
+      assert.equal(err.field, 'openInterestMissing');
+      assert.equal(err.rule, 'open_interest.missing_reason_mismatch');
+    }
+  });
   it('rejects a dead letter whose offset is not a decimal string', () => {
     const err = rejected(
       'dead_letter',

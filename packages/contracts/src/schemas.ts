@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   EXCHANGES,
   LIQUIDATION_COMPLETENESS,
+  OPEN_INTEREST_MISSING_REASONS,
   LIQUIDATION_PRICE_KINDS,
   SYMBOL_MAX_LENGTH,
   UNIFIED_SYMBOL_PATTERN,
@@ -171,6 +172,18 @@ export const AlignedBarSchema = z
     volume: nonNegative('base volume'),
     openInterest: nonNegative('latest open interest with event time ≤ bar close').nullable(),
     openInterestTimeMs: epochMs('event time of the open interest used').nullable(),
+    /**
+     * Why `openInterest` is null; null exactly when it is not. `no_history`: the venue
+     * serves no open-interest history (`OPEN_INTEREST_HISTORY`), so a bar it was not
+     * observed live for has none, and a backfill cannot supply one. `not_observed`: the
+     * venue has history, but no point with event time ≤ the close within
+     * `maxOpenInterestStalenessMs` was known to the engine (not fetched yet, a gap, or
+     * only older points).
+     */
+    openInterestMissing: z.enum(OPEN_INTEREST_MISSING_REASONS).nullable().meta({
+      description:
+        'why openInterest is null (null when it is not): no_history = the venue serves no open-interest history; not_observed = no point ≤ close within the staleness limit was known',
+    }),
     fundingRate: z.number().nullable(),
     fundingTimeMs: epochMs('settlement time of the latest settled funding ≤ bar close').nullable(),
     predictedFundingRate: z.number().nullable(),
@@ -192,16 +205,33 @@ export const AlignedBarSchema = z
     indexPriceTimeMs: epochMs('event time of the index price used').nullable(),
     /** (markPrice − indexPrice) / indexPrice: the perpetual's premium over spot. */
     basis: z.number().nullable().meta({ description: '(mark − index) / index at the bar close' }),
-    /** Notional (price × amount) of liquidated LONG positions (sell orders) in [t, t+tf). */
-    liqLongNotional: nonNegative('liquidated long notional'),
-    /** Notional of liquidated SHORT positions (buy orders) in [t, t+tf). */
-    liqShortNotional: nonNegative('liquidated short notional'),
-    liqCount: z.number().int().min(0),
+    /**
+     * Notional (price × amount) of liquidated LONG positions (sell orders) in [t, t+tf).
+     * Null exactly when `liqCompleteness` is `none` (the venue publishes no liquidations):
+     * unknown, never 0.
+     */
+    liqLongNotional: nonNegative(
+      'liquidated long notional; null when the venue has no liquidation source',
+    ).nullable(),
+    /** Notional of liquidated SHORT positions (buy orders) in [t, t+tf); null as liqLongNotional. */
+    liqShortNotional: nonNegative(
+      'liquidated short notional; null when the venue has no liquidation source',
+    ).nullable(),
+    liqCount: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: 'number of liquidations; null when the venue has no liquidation source' }),
     /** Which price the venue reports for a liquidation: notional = that price × amount. */
     liqPriceKind: z
       .enum(LIQUIDATION_PRICE_KINDS)
-      .meta({ description: 'liquidation price kind of the venue' }),
-    /** `snapshot_1s`: the venue pushes at most one liquidation per symbol per second (counts are lower bounds). */
+      .nullable()
+      .meta({ description: 'liquidation price kind of the venue; null when it has no liquidation source' }),
+    /**
+     * `snapshot_1s`: the venue pushes at most one liquidation per symbol per second (counts
+     * are lower bounds); `none`: it publishes none, and the four liquidation fields are null.
+     */
     liqCompleteness: z
       .enum(LIQUIDATION_COMPLETENESS)
       .meta({ description: 'how complete the venue liquidation stream is' }),
@@ -216,6 +246,37 @@ export const AlignedBarSchema = z
   .superRefine((b, ctx) => {
     if (b.high < b.low)
       ruleIssue(ctx, ['high'], 'ohlc.high_below_low', `must be ≥ low (low=${b.low})`, b.high);
+    // A venue without a liquidation source has unknown liquidations (null), never 0; a
+    // venue with one has a number, 0 included, and its price kind.
+    const noLiquidations = b.liqCompleteness === 'none';
+    for (const field of ['liqLongNotional', 'liqShortNotional', 'liqCount', 'liqPriceKind'] as const) {
+      if (noLiquidations && b[field] !== null)
+        ruleIssue(
+          ctx,
+          [field],
+          'liquidation.not_null_without_source',
+          "must be null when liqCompleteness is 'none'",
+          b[field],
+        );
+      if (!noLiquidations && b[field] === null)
+        ruleIssue(
+          ctx,
+          [field],
+          'liquidation.null_with_source',
+          `must not be null when liqCompleteness is '${b.liqCompleteness}'`,
+          b[field],
+        );
+    }
+    if ((b.openInterest === null) === (b.openInterestMissing === null))
+      ruleIssue(
+        ctx,
+        ['openInterestMissing'],
+        'open_interest.missing_reason_mismatch',
+        b.openInterest === null
+          ? 'must name why openInterest is null (no_history or not_observed)'
+          : 'must be null when openInterest is not',
+        b.openInterestMissing,
+      );
   });
 export type AlignedBar = z.infer<typeof AlignedBarSchema>;
 

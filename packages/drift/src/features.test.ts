@@ -58,6 +58,11 @@ describe('features of aligned bars', () => {
     assert.equal(featureOf('open_interest_change', bar(1, { openInterestStale: true }), bar(0)), null);
     assert.equal(featureOf('open_interest_change', bar(1, { openInterest: null }), bar(0)), null);
     assert.equal(featureOf('funding_rate', bar(1, { fundingRate: null }), bar(0)), null);
+    // A venue without a liquidation source: unknown, not 0, so no observation.
+    const noSource = bar(1, { liqLongNotional: null, liqShortNotional: null });
+    assert.equal(featureOf('liquidation_notional', noSource, bar(0)), null);
+    assert.equal(featureOf('liquidation_notional', bar(1), bar(0)), 0, 'a venue with a source and none: 0');
+    assert.deepEqual(featureValues([bar(0), noSource], 'liquidation_notional', TF, T0, T0 + 2 * TF), [0]);
   });
 
   it('takes values in [from, to) and a previous bar only exactly one timeframe earlier', () => {

@@ -46,7 +46,8 @@ export type BarPoint = Pick<
  * - funding_rate: the predicted (next) rate when the venue publishes one, else the
  *   settled rate in force; the predicted rate moves every minute, the settled one
  *   only every funding interval.
- * - liquidation_notional: long + short liquidated notional in the bar.
+ * - liquidation_notional: long + short liquidated notional in the bar; null (skipped, not
+ *   0) on a venue without a liquidation source, whose figures are null.
  * - basis: (mark − index) / index at the bar close, when both are known.
  */
 export function featureOf(feature: DriftFeature, bar: BarPoint, previous: BarPoint | null): number | null {
@@ -69,7 +70,9 @@ export function featureOf(feature: DriftFeature, bar: BarPoint, previous: BarPoi
     case 'funding_rate':
       return bar.predictedFundingRate ?? bar.fundingRate;
     case 'liquidation_notional':
-      return bar.liqLongNotional + bar.liqShortNotional;
+      return bar.liqLongNotional === null || bar.liqShortNotional === null
+        ? null
+        : bar.liqLongNotional + bar.liqShortNotional;
     case 'basis':
       return bar.basis;
   }

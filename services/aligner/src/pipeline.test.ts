@@ -394,7 +394,7 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
           TOPICS.raw.open_interest,
           offsetWhere(TOPICS.raw.open_interest, (r) => r.eventTimeMs === bar.openInterestTimeMs),
         ]);
-      if (bar.liqCount > 0)
+      if ((bar.liqCount ?? 0) > 0)
         decided.push([
           TOPICS.raw.liquidation,
           offsetWhere(

@@ -27,6 +27,7 @@ function sampleBar(i: number, over: Partial<AlignedBar> = {}): AlignedBar {
     close: 101 + i,
     openInterest: i % 3 === 0 ? null : 1_000 + i,
     openInterestTimeMs: i % 3 === 0 ? null : t,
+    openInterestMissing: i % 3 === 0 ? 'not_observed' : null,
     fundingTimeMs: t,
     knownAtMs: t + 60_500,
     ...over,

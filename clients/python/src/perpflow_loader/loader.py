@@ -73,6 +73,7 @@ ALIGNED_BAR_SCHEMA = pa.schema(
         pa.field("volume", pa.float64(), nullable=False),
         pa.field("open_interest", pa.float64()),
         pa.field("open_interest_ts", _TS),
+        pa.field("open_interest_missing", pa.string()),
         pa.field("funding_rate", pa.float64()),
         pa.field("funding_ts", _TS),
         pa.field("predicted_funding_rate", pa.float64()),
@@ -84,10 +85,11 @@ ALIGNED_BAR_SCHEMA = pa.schema(
         pa.field("index_price", pa.float64()),
         pa.field("index_price_ts", _TS),
         pa.field("basis", pa.float64()),
-        pa.field("liq_long_notional", pa.float64(), nullable=False),
-        pa.field("liq_short_notional", pa.float64(), nullable=False),
-        pa.field("liq_count", pa.int32(), nullable=False),
-        pa.field("liq_price_kind", pa.string(), nullable=False),
+        # Null exactly where liq_completeness is 'none' (no liquidation source), since layout 3.
+        pa.field("liq_long_notional", pa.float64()),
+        pa.field("liq_short_notional", pa.float64()),
+        pa.field("liq_count", pa.int32()),
+        pa.field("liq_price_kind", pa.string()),
         pa.field("liq_completeness", pa.string(), nullable=False),
         pa.field("known_at", _TS, nullable=False),
         pa.field("revision", pa.int32(), nullable=False),
@@ -103,23 +105,34 @@ ALIGNED_BAR_SCHEMA = pa.schema(
 _LAYOUT_2_NUMBERS = ("funding_interval_ms", "funding_rate_8h", "mark_price", "mark_price_ts", "index_price",
                      "index_price_ts", "basis")
 _LAYOUT_2_COLUMNS = (*_LAYOUT_2_NUMBERS, "liq_price_kind", "liq_completeness")
-LAYOUT_1_NAMES = [n for n in ALIGNED_BAR_SCHEMA.names if n not in _LAYOUT_2_COLUMNS]
+# Added in layout 3; files of layouts 1 and 2 read it as 'not_observed' where open_interest is
+# null, else null (every venue then served open-interest history).
+_LAYOUT_3_COLUMNS = ("open_interest_missing",)
+LAYOUT_2_NAMES = [n for n in ALIGNED_BAR_SCHEMA.names if n not in _LAYOUT_3_COLUMNS]
+LAYOUT_1_NAMES = [n for n in LAYOUT_2_NAMES if n not in _LAYOUT_2_COLUMNS]
 LIQUIDATION_SEMANTICS = {
     "binanceusdm": ("average_fill", "snapshot_1s"),
     "bybit": ("bankruptcy", "all"),
     "okx": ("bankruptcy", "unknown"),
+    "hyperliquid": (None, "none"),
 }
 
 
-def _with_layout_2_columns(t: pa.Table) -> pa.Table:
-    """A layout 1 table with the layout 2 columns added, in the schema's order."""
+def _with_newer_columns(t: pa.Table) -> pa.Table:
+    """A layout 1 or 2 table with the columns of the later layouts added, in the schema's order."""
     n = t.num_rows
-    semantics = [LIQUIDATION_SEMANTICS.get(e, ("unknown", "unknown")) for e in t["exchange"].to_pylist()]
     added = {
-        **{name: pa.nulls(n, ALIGNED_BAR_SCHEMA.field(name).type) for name in _LAYOUT_2_NUMBERS},
-        "liq_price_kind": pa.array([k for k, _ in semantics], pa.string()),
-        "liq_completeness": pa.array([c for _, c in semantics], pa.string()),
+        "open_interest_missing": pc.if_else(
+            pc.is_null(t["open_interest"]), pa.scalar("not_observed"), pa.scalar(None, pa.string())
+        ),
     }
+    if "liq_completeness" not in t.column_names:
+        semantics = [LIQUIDATION_SEMANTICS.get(e, ("unknown", "unknown")) for e in t["exchange"].to_pylist()]
+        added.update(
+            {name: pa.nulls(n, ALIGNED_BAR_SCHEMA.field(name).type) for name in _LAYOUT_2_NUMBERS},
+            liq_price_kind=pa.array([k for k, _ in semantics], pa.string()),
+            liq_completeness=pa.array([c for _, c in semantics], pa.string()),
+        )
     return pa.table([t[name] if name in t.column_names else added[name] for name in ALIGNED_BAR_SCHEMA.names],
                     names=ALIGNED_BAR_SCHEMA.names)
 
@@ -362,8 +375,8 @@ class Loader:
         except Exception as e:  # pyarrow raises several kinds for a bad file
             raise DatasetInvalid(f"{ref.key}: not a readable Parquet file ({e})") from e
         names = t.column_names
-        if names == LAYOUT_1_NAMES:
-            t = _with_layout_2_columns(t)
+        if names in (LAYOUT_1_NAMES, LAYOUT_2_NAMES):
+            t = _with_newer_columns(t)
             names = t.column_names
         if names != ALIGNED_BAR_SCHEMA.names:
             missing = [n for n in ALIGNED_BAR_SCHEMA.names if n not in names]

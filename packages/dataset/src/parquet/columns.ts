@@ -29,17 +29,27 @@ export interface ColumnSpec {
   /**
    * The layout the column first appeared in: 1 for the original 23 columns, 2 for the
    * funding interval, the 8 h rate, mark, index and basis, and the liquidation
-   * semantics (issue #14). Files of
-   * layout 1 stay readable: the added fields are then filled as `columnsToBars` says.
+   * semantics (issue #14), 3 for `open_interest_missing`. Files of layouts 1 and 2 stay
+   * readable: the added fields are then filled as `columnsToBars` says.
    */
-  readonly since: 1 | 2;
+  readonly since: Layout;
+  /**
+   * The layout from which the column may hold nulls (when `nullable`): 3 for the
+   * liquidation figures and price kind, null since layout 3 where a venue has no
+   * liquidation source. Older layouts declared them required, and their schema hashes
+   * say so.
+   */
+  readonly nullableSince: Layout;
 }
+
+/** The Parquet layouts: 1 (original), 2 (funding interval, mark/index, liquidation semantics), 3 (this one). */
+export type Layout = 1 | 2 | 3;
 
 const c = (
   name: string,
   field: keyof AlignedBar,
   kind: ColumnKind,
-  opts: { nullable?: boolean; dictionary?: boolean; since?: 1 | 2 } = {},
+  opts: { nullable?: boolean; dictionary?: boolean; since?: Layout; nullableSince?: Layout } = {},
 ): ColumnSpec => ({
   name,
   field,
@@ -48,6 +58,7 @@ const c = (
   dictionary: opts.dictionary ?? false,
   deltaEncoded: kind === 'timestamp_ms',
   since: opts.since ?? 1,
+  nullableSince: opts.nullableSince ?? opts.since ?? 1,
 });
 
 export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
@@ -62,6 +73,7 @@ export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
   c('volume', 'volume', 'float64'),
   c('open_interest', 'openInterest', 'float64', { nullable: true }),
   c('open_interest_ts', 'openInterestTimeMs', 'timestamp_ms', { nullable: true }),
+  c('open_interest_missing', 'openInterestMissing', 'utf8', { nullable: true, dictionary: true, since: 3 }),
   c('funding_rate', 'fundingRate', 'float64', { nullable: true }),
   c('funding_ts', 'fundingTimeMs', 'timestamp_ms', { nullable: true }),
   c('predicted_funding_rate', 'predictedFundingRate', 'float64', { nullable: true }),
@@ -73,10 +85,15 @@ export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
   c('index_price', 'indexPrice', 'float64', { nullable: true, since: 2 }),
   c('index_price_ts', 'indexPriceTimeMs', 'timestamp_ms', { nullable: true, since: 2 }),
   c('basis', 'basis', 'float64', { nullable: true, since: 2 }),
-  c('liq_long_notional', 'liqLongNotional', 'float64'),
-  c('liq_short_notional', 'liqShortNotional', 'float64'),
-  c('liq_count', 'liqCount', 'int32', { dictionary: true }),
-  c('liq_price_kind', 'liqPriceKind', 'utf8', { dictionary: true, since: 2 }),
+  c('liq_long_notional', 'liqLongNotional', 'float64', { nullable: true, nullableSince: 3 }),
+  c('liq_short_notional', 'liqShortNotional', 'float64', { nullable: true, nullableSince: 3 }),
+  c('liq_count', 'liqCount', 'int32', { nullable: true, dictionary: true, nullableSince: 3 }),
+  c('liq_price_kind', 'liqPriceKind', 'utf8', {
+    nullable: true,
+    dictionary: true,
+    since: 2,
+    nullableSince: 3,
+  }),
   c('liq_completeness', 'liqCompleteness', 'utf8', { dictionary: true, since: 2 }),
   c('known_at', 'knownAtMs', 'timestamp_ms'),
   c('revision', 'revision', 'int32', { dictionary: true }),
@@ -85,8 +102,17 @@ export const ALIGNED_BAR_COLUMNS: readonly ColumnSpec[] = [
   c('funding_stale', 'fundingStale', 'bool'),
 ];
 
+/** The columns of an older layout as its files declare them (its columns, their nullability then). */
+function layoutColumns(layout: Layout): readonly ColumnSpec[] {
+  return ALIGNED_BAR_COLUMNS.filter((s) => s.since <= layout).map((s) =>
+    s.nullable && s.nullableSince > layout ? { ...s, nullable: false } : s,
+  );
+}
+
 /** The columns of layout 1 (files written before the funding interval and liquidation semantics). */
-export const LAYOUT_1_COLUMNS: readonly ColumnSpec[] = ALIGNED_BAR_COLUMNS.filter((s) => s.since === 1);
+export const LAYOUT_1_COLUMNS: readonly ColumnSpec[] = layoutColumns(1);
+/** The columns of layout 2 (files written before open_interest_missing and nullable liquidation figures). */
+export const LAYOUT_2_COLUMNS: readonly ColumnSpec[] = layoutColumns(2);
 
 /**
  * The one key-value metadata entry of every file, `perpflow`, holds canonical JSON

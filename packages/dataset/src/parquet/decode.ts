@@ -6,10 +6,16 @@ import {
   type ColumnSpec,
   type FileMetadata,
   LAYOUT_1_COLUMNS,
+  LAYOUT_2_COLUMNS,
   PARQUET_METADATA_KEY,
 } from './columns.js';
 import { type BarColumns, columnsToBars } from './transpose.js';
-import { ALIGNED_BAR_SCHEMA_HASH, LAYOUT_1_SCHEMA_HASH, schemaHashOf } from './encode.js';
+import {
+  ALIGNED_BAR_SCHEMA_HASH,
+  LAYOUT_1_SCHEMA_HASH,
+  LAYOUT_2_SCHEMA_HASH,
+  schemaHashOf,
+} from './encode.js';
 
 /** The file is not an aligned-bar Parquet file this version can read. Not retriable. */
 export class ParquetLayoutMismatch extends PerpflowError {
@@ -21,7 +27,7 @@ export interface DecodedParquet {
   bars: AlignedBar[];
   /** The file's `perpflow` metadata entry. */
   metadata: FileMetadata;
-  /** schemaHashOf the schema read back: ALIGNED_BAR_SCHEMA_HASH, or LAYOUT_1_SCHEMA_HASH for older files. */
+  /** schemaHashOf the schema read back: ALIGNED_BAR_SCHEMA_HASH, or LAYOUT_2/LAYOUT_1_SCHEMA_HASH for older files. */
   schemaHash: string;
 }
 
@@ -47,9 +53,11 @@ export function readBarsParquet(bytes: Uint8Array): DecodedParquet {
   const columns =
     schemaHash === ALIGNED_BAR_SCHEMA_HASH
       ? ALIGNED_BAR_COLUMNS
-      : schemaHash === LAYOUT_1_SCHEMA_HASH
-        ? LAYOUT_1_COLUMNS
-        : null;
+      : schemaHash === LAYOUT_2_SCHEMA_HASH
+        ? LAYOUT_2_COLUMNS
+        : schemaHash === LAYOUT_1_SCHEMA_HASH
+          ? LAYOUT_1_COLUMNS
+          : null;
   if (columns === null)
     throw new ParquetLayoutMismatch(`column layout hash ${schemaHash} ≠ ${ALIGNED_BAR_SCHEMA_HASH}`);
 

@@ -21,6 +21,7 @@ import {
   type ColumnSpec,
   fileMetadataJson,
   LAYOUT_1_COLUMNS,
+  LAYOUT_2_COLUMNS,
   PARQUET_METADATA_KEY,
 } from './columns.js';
 
@@ -64,6 +65,8 @@ export function schemaHashOf(schema: Schema): string {
 export const ALIGNED_BAR_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema());
 /** The schema hash of layout 1 files (still read). */
 export const LAYOUT_1_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema(LAYOUT_1_COLUMNS));
+/** The schema hash of layout 2 files (still read). */
+export const LAYOUT_2_SCHEMA_HASH = schemaHashOf(alignedBarArrowSchema(LAYOUT_2_COLUMNS));
 
 const SCHEMA = alignedBarArrowSchema();
 

@@ -1,20 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AlignedBar, AlignedBarSchema } from '@perpflow/contracts';
-import { tableFromIPC, tableToIPC } from 'apache-arrow';
+import { RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { ParquetFile, readParquet, Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { sha256Hex } from '../hash.js';
 import { makeBars, prng } from '../test-support/bars.js';
-import { ALIGNED_BAR_COLUMNS, LAYOUT_1_COLUMNS } from './columns.js';
+import { ALIGNED_BAR_COLUMNS, type ColumnSpec, LAYOUT_1_COLUMNS, LAYOUT_2_COLUMNS } from './columns.js';
 import { ParquetLayoutMismatch, readBarsParquet } from './decode.js';
 import {
   ALIGNED_BAR_SCHEMA_HASH,
+  alignedBarArrowSchema,
   compareBarsForFile,
   LAYOUT_1_SCHEMA_HASH,
+  LAYOUT_2_SCHEMA_HASH,
   encodeBarsToParquet,
   encodeBarsToParquetStream,
   type StreamEncodeOptions,
 } from './encode.js';
+
+/**
+ * The same bars as a writer of an older layout made them: only that layout's columns,
+ * declared with that layout's nullability (the bars must have no null where it had none).
+ */
+function writeAsLayout(bars: readonly AlignedBar[], columns: readonly ColumnSpec[]): Uint8Array {
+  const full = tableFromIPC(readParquet(encodeBarsToParquet(bars)).intoIPCStream());
+  const selected = full.select(columns.map((c) => c.name));
+  const schema = new Schema(alignedBarArrowSchema(columns).fields, full.schema.metadata);
+  const old = new Table(
+    schema,
+    selected.batches.map((b) => new RecordBatch(schema, b.data)),
+  );
+  return writeParquet(WasmTable.fromIPCStream(tableToIPC(old, 'stream')));
+}
 
 async function streamed(bars: readonly AlignedBar[], options?: StreamEncodeOptions): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -92,12 +109,11 @@ describe('Parquet encoding of aligned bars', () => {
       ...makeBars({ count: 30, seed: 5 }),
       ...makeBars({ count: 30, seed: 6, exchange: 'bybit', symbol: 'ETH/USDT:USDT' }),
     ];
-    // The same file without the layout 2 columns, as the writer before them made it.
-    const full = tableFromIPC(readParquet(encodeBarsToParquet(bars)).intoIPCStream());
-    const old = full.select(LAYOUT_1_COLUMNS.map((c) => c.name));
-    const bytes = writeParquet(WasmTable.fromIPCStream(tableToIPC(old, 'stream')));
-    const { bars: back, schemaHash } = readBarsParquet(bytes);
+    // The same file without the layout 2 and 3 columns, as the writer before them made it.
+    const { bars: back, schemaHash } = readBarsParquet(writeAsLayout(bars, LAYOUT_1_COLUMNS));
     assert.equal(schemaHash, LAYOUT_1_SCHEMA_HASH);
+    // The hash layout 1 files were written with (recorded before layout 3).
+    assert.equal(LAYOUT_1_SCHEMA_HASH, '7f40b90138e80544c3162dc05264efce209fbe09e8f8da804b5eca320823707f');
     assert.notEqual(LAYOUT_1_SCHEMA_HASH, ALIGNED_BAR_SCHEMA_HASH);
     const expected = [...bars].sort(compareBarsForFile).map((b) => ({
       ...b,
@@ -108,6 +124,7 @@ describe('Parquet encoding of aligned bars', () => {
       indexPrice: null,
       indexPriceTimeMs: null,
       basis: null,
+      openInterestMissing: b.openInterest === null ? ('not_observed' as const) : null,
       ...(b.exchange === 'bybit'
         ? { liqPriceKind: 'bankruptcy' as const, liqCompleteness: 'all' as const }
         : { liqPriceKind: 'average_fill' as const, liqCompleteness: 'snapshot_1s' as const }),
@@ -117,6 +134,42 @@ describe('Parquet encoding of aligned bars', () => {
       bars.some((b) => b.fundingIntervalMs !== null),
       'the new file had intervals to lose',
     );
+  });
+
+  it('reads a layout 2 file (required liquidation figures, no open_interest_missing) with the reason filled', () => {
+    const bars = [
+      ...makeBars({ count: 30, seed: 7 }),
+      ...makeBars({ count: 30, seed: 8, exchange: 'okx', symbol: 'ETH/USDT:USDT' }),
+    ];
+    const { bars: back, schemaHash } = readBarsParquet(writeAsLayout(bars, LAYOUT_2_COLUMNS));
+    assert.equal(schemaHash, LAYOUT_2_SCHEMA_HASH);
+    // The hash layout 2 files were written with (recorded before layout 3).
+    assert.equal(LAYOUT_2_SCHEMA_HASH, '743f9f4ae8e8ec09f4eed33e1445a4547009b39c1e0e5302b571508f6ce6d948');
+    assert.notEqual(LAYOUT_2_SCHEMA_HASH, ALIGNED_BAR_SCHEMA_HASH);
+    // Every bar of these venues has a reason exactly where open interest is null: as before.
+    assert.ok(back.some((b) => b.openInterest === null));
+    assert.deepEqual(back, [...bars].sort(compareBarsForFile));
+    for (const b of back) assert.equal(AlignedBarSchema.safeParse(b).success, true);
+  });
+
+  it('writes and reads layout 3: null liquidations and price kind of a venue without a source, and the open-interest reason', () => {
+    const bars = [
+      ...makeBars({ count: 40, seed: 9, exchange: 'hyperliquid', symbol: 'BTC/USDC:USDC' }),
+      ...makeBars({ count: 40, seed: 10 }),
+    ];
+    const { bars: back, schemaHash } = readBarsParquet(encodeBarsToParquet(bars));
+    assert.equal(schemaHash, ALIGNED_BAR_SCHEMA_HASH);
+    assert.deepEqual(back, [...bars].sort(compareBarsForFile));
+    const hl = back.filter((b) => b.exchange === 'hyperliquid');
+    assert.ok(hl.every((b) => b.liqLongNotional === null && b.liqCount === null && b.liqPriceKind === null));
+    assert.ok(hl.some((b) => b.openInterestMissing === 'no_history'));
+    const binance = back.filter((b) => b.exchange === 'binanceusdm');
+    assert.ok(
+      binance.some((b) => b.liqCount === 0 && b.liqLongNotional === 0),
+      'zero stays zero',
+    );
+    assert.ok(binance.some((b) => b.openInterestMissing === 'not_observed'));
+    for (const b of back) assert.equal(AlignedBarSchema.safeParse(b).success, true);
   });
 
   it('refuses a Parquet file that is not an aligned-bar file', () => {
@@ -162,6 +215,7 @@ describe('Parquet encoding of aligned bars', () => {
         'exchange',
         'symbol',
         'timeframe',
+        'open_interest_missing',
         'funding_interval_ms',
         'liq_count',
         'liq_price_kind',

@@ -4,6 +4,7 @@ import {
   LIQUIDATION_SEMANTICS,
   type LiquidationCompleteness,
   type LiquidationPriceKind,
+  type OpenInterestMissingReason,
   SCHEMA_VERSION,
   type Timeframe,
 } from '@perpflow/contracts';
@@ -139,8 +140,10 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   const fundingIntervalMs = new Int32Array(n);
   const liqCount = new Int32Array(n);
   const revision = new Int32Array(n);
+  // A null string is an empty entry in the offsets, marked null in its validity bitmap.
   const liqPriceKind: string[] = new Array(n);
   const liqCompleteness: string[] = new Array(n);
+  const openInterestMissing: string[] = new Array(n);
   // Strings are collected here, in the one pass over the rows: a second pass over
   // a big file's rows (sorted by time, so scattered in memory) costs cache misses.
   const exchange: string[] = new Array(n);
@@ -156,9 +159,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     bitmap(),
     bitmap(),
   ];
+  const [vLl, vLs, vLc, vLk, vOiM] = [bitmap(), bitmap(), bitmap(), bitmap(), bitmap()];
   const [candleFilled, openInterestStale, fundingStale] = [bitmap(), bitmap(), bitmap()];
   let [nOi, nOiT, nFr, nFrT, nPfr, nPfrT, nFi, nFr8] = [0, 0, 0, 0, 0, 0, 0, 0];
   let [nMp, nMpT, nIp, nIpT, nB] = [0, 0, 0, 0, 0];
+  let [nLl, nLs, nLc, nLk, nOiM] = [0, 0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
     const b = rows[i]!;
     const at = i >> 3;
@@ -181,6 +186,13 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       setMs(openInterestTimeMs, i, b.openInterestTimeMs);
       vOiT[at]! |= bit;
     } else nOiT++;
+    if (b.openInterestMissing !== null) {
+      openInterestMissing[i] = b.openInterestMissing;
+      vOiM[at]! |= bit;
+    } else {
+      openInterestMissing[i] = '';
+      nOiM++;
+    }
     if (b.fundingRate !== null) {
       fundingRate[i] = b.fundingRate;
       vFr[at]! |= bit;
@@ -225,11 +237,26 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       basis[i] = b.basis;
       vB[at]! |= bit;
     } else nB++;
-    liqPriceKind[i] = b.liqPriceKind;
+    if (b.liqPriceKind !== null) {
+      liqPriceKind[i] = b.liqPriceKind;
+      vLk[at]! |= bit;
+    } else {
+      liqPriceKind[i] = '';
+      nLk++;
+    }
     liqCompleteness[i] = b.liqCompleteness;
-    liqLongNotional[i] = b.liqLongNotional;
-    liqShortNotional[i] = b.liqShortNotional;
-    liqCount[i] = b.liqCount;
+    if (b.liqLongNotional !== null) {
+      liqLongNotional[i] = b.liqLongNotional;
+      vLl[at]! |= bit;
+    } else nLl++;
+    if (b.liqShortNotional !== null) {
+      liqShortNotional[i] = b.liqShortNotional;
+      vLs[at]! |= bit;
+    } else nLs++;
+    if (b.liqCount !== null) {
+      liqCount[i] = b.liqCount;
+      vLc[at]! |= bit;
+    } else nLc++;
     revision[i] = b.revision;
     if (b.candleFilled) candleFilled[at]! |= bit;
     if (b.openInterestStale) openInterestStale[at]! |= bit;
@@ -250,6 +277,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
     indexPrice: nIp,
     indexPriceTimeMs: nIpT,
     basis: nB,
+    openInterestMissing: nOiM,
+    liqLongNotional: nLl,
+    liqShortNotional: nLs,
+    liqCount: nLc,
+    liqPriceKind: nLk,
   };
   const validity: Record<string, Uint8Array> = {};
   const keep = (field: keyof typeof nullCount, bitmap: Uint8Array) => {
@@ -268,6 +300,11 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   keep('indexPrice', vIp);
   keep('indexPriceTimeMs', vIpT);
   keep('basis', vB);
+  keep('openInterestMissing', vOiM);
+  keep('liqLongNotional', vLl);
+  keep('liqShortNotional', vLs);
+  keep('liqCount', vLc);
+  keep('liqPriceKind', vLk);
   return {
     length: n,
     utf8: {
@@ -276,6 +313,7 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
       timeframe: utf8Column(timeframe),
       liqPriceKind: utf8Column(liqPriceKind),
       liqCompleteness: utf8Column(liqCompleteness),
+      openInterestMissing: utf8Column(openInterestMissing),
     },
     int64: {
       eventTimeMs: int64(eventTimeMs),
@@ -309,6 +347,9 @@ export function barsToArrowBuffers(rows: readonly AlignedBar[]): ArrowBarBuffers
   };
 }
 
+/** A column without validity (required in its file's layout): every row holds a value. */
+const ALL_VALID = 'all valid' as const;
+
 export function columnsToBars(c: BarColumns): AlignedBar[] {
   const col = <T>(rec: Record<string, T>, field: string): T => {
     const v = rec[field];
@@ -338,18 +379,18 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
     'predictedFundingRate',
     'predictedFundingTimeMs',
   ].map((k) => [num(k), valid(k)] as const);
-  const [liqLong, liqShort, liqCount, knownAtMs, revision] = [
-    'liqLongNotional',
-    'liqShortNotional',
-    'liqCount',
-    'knownAtMs',
-    'revision',
-  ].map(num) as Float64Array[];
+  const [knownAtMs, revision] = ['knownAtMs', 'revision'].map(num) as Float64Array[];
+  // Required before layout 3 (no validity then: every value is a number).
+  const [liqLong, liqShort, liqCount] = ['liqLongNotional', 'liqShortNotional', 'liqCount'].map(
+    (k) => [num(k), c.valid[k] ?? ALL_VALID] as const,
+  );
   const [filled, oiStale, frStale] = ['candleFilled', 'openInterestStale', 'fundingStale'].map((k) =>
     col(c.bool, k),
   );
   const nullable = (p: readonly [Float64Array, Uint8Array] | undefined, i: number): number | null =>
     p![1][i] === 1 ? p![0][i]! : null;
+  const nullableAt = (p: readonly [Float64Array, Uint8Array | typeof ALL_VALID] | undefined, i: number) =>
+    p![1] === ALL_VALID || p![1][i] === 1 ? p![0][i]! : null;
   // Layout 1 files have no interval, 8 h rate, mark, index, basis or liquidation
   // semantics: the numbers are null (not known then), the semantics are the venue's (the
   // same venue prices were read).
@@ -363,7 +404,12 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
     'basis',
   ].map((k) => (c.num[k] === undefined ? undefined : ([num(k), valid(k)] as const)));
   const kinds = c.str.liqPriceKind as LiquidationPriceKind[] | undefined;
+  const kindsValid = c.valid.liqPriceKind;
   const completeness = c.str.liqCompleteness as LiquidationCompleteness[] | undefined;
+  // Layouts 1 and 2 have no open_interest_missing: a null open interest there reads as
+  // not observed (those venues all serve history).
+  const oiMissing = c.str.openInterestMissing as OpenInterestMissingReason[] | undefined;
+  const oiMissingValid = c.valid.openInterestMissing;
   const out: AlignedBar[] = new Array(c.length);
   for (let i = 0; i < c.length; i++)
     out[i] = {
@@ -379,6 +425,14 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
       volume: volume![i]!,
       openInterest: nullable(oi, i),
       openInterestTimeMs: nullable(oiT, i),
+      openInterestMissing:
+        oiMissing === undefined
+          ? oi![1][i] === 1
+            ? null
+            : 'not_observed'
+          : oiMissingValid![i] === 1
+            ? oiMissing[i]!
+            : null,
       fundingRate: nullable(fr, i),
       fundingTimeMs: nullable(frT, i),
       predictedFundingRate: nullable(pfr, i),
@@ -390,10 +444,15 @@ export function columnsToBars(c: BarColumns): AlignedBar[] {
       indexPrice: ip === undefined ? null : nullable(ip, i),
       indexPriceTimeMs: ipT === undefined ? null : nullable(ipT, i),
       basis: bs === undefined ? null : nullable(bs, i),
-      liqLongNotional: liqLong![i]!,
-      liqShortNotional: liqShort![i]!,
-      liqCount: liqCount![i]!,
-      liqPriceKind: kinds?.[i] ?? LIQUIDATION_SEMANTICS[exchange[i] as ExchangeId].priceKind,
+      liqLongNotional: nullableAt(liqLong, i),
+      liqShortNotional: nullableAt(liqShort, i),
+      liqCount: nullableAt(liqCount, i),
+      liqPriceKind:
+        kinds === undefined
+          ? LIQUIDATION_SEMANTICS[exchange[i] as ExchangeId].priceKind
+          : kindsValid === undefined || kindsValid[i] === 1
+            ? kinds[i]!
+            : null,
       liqCompleteness: completeness?.[i] ?? LIQUIDATION_SEMANTICS[exchange[i] as ExchangeId].completeness,
       knownAtMs: knownAtMs![i]!,
       revision: revision![i]!,

@@ -1,5 +1,10 @@
 import type { AlignedBar, ExchangeId, Timeframe } from '@perpflow/contracts';
-import { LIQUIDATION_SEMANTICS, sampleAlignedBar, timeframeMs } from '@perpflow/contracts';
+import {
+  LIQUIDATION_SEMANTICS,
+  OPEN_INTEREST_HISTORY,
+  sampleAlignedBar,
+  timeframeMs,
+} from '@perpflow/contracts';
 
 /** 2024-03-01T00:00:00Z */
 export const T0 = 1_709_251_200_000;
@@ -44,6 +49,8 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
     const hasFunding = rnd() > 0.2;
     const liq = rnd() > 0.8 ? Math.floor(rnd() * 5) + 1 : 0;
     const exchange = o.exchange ?? 'binanceusdm';
+    // A venue without a liquidation source has null liquidation figures, never 0.
+    const liqSource = LIQUIDATION_SEMANTICS[exchange].completeness !== 'none';
     const fundingRate = hasFunding ? (rnd() - 0.5) * 0.001 : null;
     // Intervals of 1, 4 and 8 h by series position; none for one bar in five with funding.
     const interval = fundingRate === null || i % 5 === 4 ? null : [3_600_000, 14_400_000, 28_800_000][i % 3]!;
@@ -60,6 +67,7 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
         volume: rnd() * 100,
         openInterest: hasOi ? 80_000 + rnd() * 5_000 : null,
         openInterestTimeMs: hasOi ? t - Math.floor(rnd() * 300_000) : null,
+        openInterestMissing: hasOi ? null : OPEN_INTEREST_HISTORY[exchange] ? 'not_observed' : 'no_history',
         fundingRate,
         fundingTimeMs: hasFunding ? Math.floor(t / 28_800_000) * 28_800_000 : null,
         predictedFundingRate: rnd() > 0.5 ? (rnd() - 0.5) * 0.001 : null,
@@ -73,9 +81,9 @@ export function makeBars(o: SeriesOptions): AlignedBar[] {
         indexPrice: i % 5 === 1 ? null : close,
         indexPriceTimeMs: i % 5 === 1 ? null : t + step - 1_000 - (i % 59) * 1_000,
         basis: i % 5 === 1 ? null : (close * 1.0002 - close) / close,
-        liqLongNotional: liq > 0 ? rnd() * 50_000 : 0,
-        liqShortNotional: liq > 0 ? rnd() * 50_000 : 0,
-        liqCount: liq,
+        liqLongNotional: !liqSource ? null : liq > 0 ? rnd() * 50_000 : 0,
+        liqShortNotional: !liqSource ? null : liq > 0 ? rnd() * 50_000 : 0,
+        liqCount: liqSource ? liq : null,
         liqPriceKind: LIQUIDATION_SEMANTICS[exchange].priceKind,
         liqCompleteness: LIQUIDATION_SEMANTICS[exchange].completeness,
         knownAtMs: t + step + Math.floor(rnd() * 2_000),

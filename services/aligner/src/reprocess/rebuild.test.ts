@@ -201,7 +201,9 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     assert.equal(r.bars, 1_440);
     for (const bar of w.latest) assert.deepEqual(bar, want.get(bar.eventTimeMs), `bar ${bar.eventTimeMs}`);
     assert.ok(r.revisions > 0, 'the late candles revise their bars');
-    assert.ok(w.latest.some((b) => b.openInterest !== null && b.fundingRate !== null && b.liqCount > 0));
+    assert.ok(
+      w.latest.some((b) => b.openInterest !== null && b.fundingRate !== null && (b.liqCount ?? 0) > 0),
+    );
     assert.equal(w.datasetVersion, version);
     assert.ok(w.rawInputs && w.rawInputs.length >= 4, 'names the archive objects of the four feeds');
     assert.deepEqual(r.deadLetters, {}, 'nothing of day 2 breaks a rule');

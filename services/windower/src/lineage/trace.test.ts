@@ -65,7 +65,7 @@ describe('perpflow lineage: tracing one bar to its raw records', () => {
         bar.openInterest,
         bar.fundingRate,
         bar.liqCount,
-        bar.liqLongNotional + bar.liqShortNotional,
+        bar.liqLongNotional! + bar.liqShortNotional!,
       ],
       [
         l.ohlcv.find((x) => x.kept)!.input.record.volume,
