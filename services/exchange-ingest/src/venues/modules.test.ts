@@ -24,7 +24,7 @@ describe('one module per venue', () => {
       assert.equal(venue?.id, id);
       assert.ok((EXCHANGES as readonly string[]).includes(id), `${id} is not in the contract's EXCHANGES`);
     }
-    assert.deepEqual(SUPPORTED_EXCHANGES, ['binanceusdm', 'bybit', 'okx']);
+    assert.deepEqual(SUPPORTED_EXCHANGES, ['binanceusdm', 'bybit', 'okx', 'hyperliquid']);
   });
 
   it('is what the paging, the request plan and the errors read', () => {
@@ -45,7 +45,7 @@ describe('one module per venue', () => {
     assert.equal(plan.lines.find((l) => l.call === 'fetchOpenInterest')?.unitsPerMinute, 50);
     assert.throws(
       () => ingestVenue('kraken'),
-      /'kraken' has no ingest venue module .*supported: binanceusdm, bybit, okx/,
+      /'kraken' has no ingest venue module .*supported: binanceusdm, bybit, okx, hyperliquid/,
     );
   });
 
