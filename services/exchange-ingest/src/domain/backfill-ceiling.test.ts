@@ -2,9 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { binanceusdm } from '../venues/binanceusdm.js';
 import { bybit } from '../venues/bybit.js';
+import { hyperliquid } from '../venues/hyperliquid.js';
 import { backfillCeilings, backfillRows } from './backfill-ceiling.js';
 
 describe('backfillCeilings', () => {
+  it('Hyperliquid: 5000-candle pages at weight 103, 500-row funding pages at 45, no open-interest history', () => {
+    const c = Object.fromEntries(backfillCeilings(hyperliquid).map((x) => [x.feed, x]));
+    assert.deepEqual(Object.keys(c), ['ohlcv', 'fundingHistory']);
+    assert.equal(Math.round(c.ohlcv?.rowsPerSecond ?? 0), 971);
+    assert.equal(Math.round(c.fundingHistory?.rowsPerSecond ?? 0), 222);
+  });
   it("gives Binance's per-IP ceilings: candles by weight, open interest and funding by their endpoint limits", () => {
     const c = Object.fromEntries(backfillCeilings(binanceusdm).map((x) => [x.feed, x]));
     // 2,400 weight / 2 per 499-row page = 1,200 pages/min.
