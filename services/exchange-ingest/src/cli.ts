@@ -10,7 +10,7 @@ import { Progress, sleep } from '@perpflow/runtime';
 import { Redis } from 'ioredis';
 import { BackfillControl, type BackfillStatus } from './backfill/queue.js';
 import { loadBackfillCliConfig } from './config.js';
-import { BACKFILL_FEEDS, type BackfillFeed, parseTimeArg } from './backfill/plan.js';
+import { BACKFILL_FEEDS, type BackfillFeed, backfillableFeeds, parseTimeArg } from './backfill/plan.js';
 import { ingestVenue, SUPPORTED_EXCHANGES } from './venues/index.js';
 import { backfillCeilings, backfillRows } from './domain/backfill-ceiling.js';
 
@@ -117,7 +117,9 @@ async function main(): Promise<number> {
         console.log(
           `started ${s.id}: ${s.total} jobs (one per symbol, walked day by day${shards > 1 ? `, over ${shards} shards` : ''}). A running exchange-ingest picks them up.`,
         );
-        console.log(ceilingLine(exchange as ExchangeId, symbols.length, feeds, fromMs, toMs));
+        const { feeds: fetched, skipped } = backfillableFeeds(exchange as ExchangeId, feeds);
+        for (const k of skipped) console.log(`${k.feed}: not backfilled on ${exchange}: ${k.reason}`);
+        console.log(ceilingLine(exchange as ExchangeId, symbols.length, fetched, fromMs, toMs));
         return f.has('--follow') ? await follow(control, s.id) : 0;
       }
       case 'list': {

@@ -279,6 +279,9 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     const text = plain ? (answer.body as string) : JSON.stringify(answer.body);
     res.writeHead(answer.status, {
       'content-type': plain ? 'text/plain; charset=utf-8' : 'application/json',
+      // The venue's clock, as real venues send it (HTTP Date, 1 s resolution); the ingest reads
+      // it as the time of answers that carry none (Hyperliquid's metaAndAssetCtxs).
+      date: new Date(clock.now()).toUTCString(),
       ...headers,
     });
     res.end(fault === 'malformed_json' ? text.slice(0, Math.max(1, Math.floor(text.length / 2))) : text);

@@ -21,10 +21,11 @@ type RestHook = {
 const exchanges = {
   binanceusdm: await createExchange('binanceusdm', { onLiquidation: () => {}, logger }),
   bybit: await createExchange('bybit', { onLiquidation: () => {}, logger }),
+  hyperliquid: await createExchange('hyperliquid', { onLiquidation: () => {}, logger }),
 };
 
 describe('createExchange: answers that are not JSON', () => {
-  for (const id of ['binanceusdm', 'bybit'] as const) {
+  for (const id of ['binanceusdm', 'bybit', 'hyperliquid'] as const) {
     const ex = exchanges[id] as unknown as RestHook;
     const url = 'http://127.0.0.1:1/fapi/v1/klines?symbol=BTCUSDT';
     const respond = (status: number, body: string) => () =>
@@ -135,6 +136,17 @@ describe('classifyExchangeError: bans as each venue signals them', () => {
       'binanceusdm GET https://fapi.binance.com/fapi/v1/klines 429  {}',
     );
     assert.equal(classifyExchangeError(limited, exchanges.binanceusdm as never).kind, 'rate_limited');
+  });
+});
+
+describe('classifyExchangeError: Hyperliquid', () => {
+  it('HTTP 429 closes the gate a minute (the budget is a minute of weight; no Retry-After, no ban documented)', () => {
+    const err = new ccxt.RateLimitExceeded(
+      'hyperliquid POST https://api.hyperliquid.xyz/info 429 Too Many Requests ',
+    );
+    const { kind, error } = classifyExchangeError(err, exchanges.hyperliquid as never);
+    assert.equal(kind, 'banned');
+    assert.equal((error as { retryAfterMs?: number }).retryAfterMs, 60_000);
   });
 });
 

@@ -38,6 +38,7 @@ export interface CcxtExchange {
   watchLiquidationsForSymbols(symbols: string[]): Promise<unknown>;
   watchLiquidations(symbol: string): Promise<unknown>;
   watchOHLCVForSymbols(symbolsAndTimeframes: [string, string][]): Promise<unknown>;
+  watchOHLCV(symbol: string, timeframe: string): Promise<unknown>;
   safeMarket(marketId: string, market?: unknown, delimiter?: string, type?: string): CcxtMarket;
   close(): Promise<void>;
   /** ccxt refuses plain ws:// until this has run (see shared notes). */
@@ -112,6 +113,8 @@ export async function createExchange(
     onKline?: KlineListener;
     /** A websocket connection closed or failed (ccxt reconnects on the next watch call). */
     onWebsocketClosed?: (url: string, error?: Error) => void;
+    /** Our clock, for the receive time of kline messages; default Date.now. */
+    now?: () => number;
     logger: Logger;
   },
 ): Promise<CcxtExchange> {
@@ -184,8 +187,9 @@ export async function createExchange(
     override handleOHLCV(client: unknown, message: unknown): unknown {
       if (options.onKline)
         try {
-          for (const kline of klineMapper?.(message) ?? []) {
-            const market = this.safeMarket(kline.marketId, undefined, undefined, 'swap');
+          for (const kline of klineMapper?.(message, (options.now ?? Date.now)()) ?? []) {
+            const marketId = venue.klineMarketId ? venue.klineMarketId(this, kline.marketId) : kline.marketId;
+            const market = this.safeMarket(marketId, undefined, undefined, 'swap');
             options.onKline(market.symbol, kline);
           }
         } catch (err) {

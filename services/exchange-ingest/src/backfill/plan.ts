@@ -1,5 +1,6 @@
-import type { ExchangeId, Timeframe } from '@perpflow/contracts';
+import { type ExchangeId, type Timeframe, timeframeMs } from '@perpflow/contracts';
 import { shardOf } from '../domain/universe.js';
+import { ingestVenue } from '../venues/index.js';
 
 export const BACKFILL_FEEDS = ['ohlcv', 'open_interest', 'funding'] as const;
 export type BackfillFeed = (typeof BACKFILL_FEEDS)[number];
@@ -81,4 +82,50 @@ export function parseTimeArg(flag: string, value: string): number {
       `${flag}: "${value}" is not a UTC date (YYYY-MM-DD, an ISO time ending in Z, or epoch milliseconds)`,
     );
   return t;
+}
+
+/** A requested feed the venue does not have, and why (its module's `unavailable`). */
+export interface SkippedFeed {
+  feed: BackfillFeed;
+  reason: string;
+}
+
+/**
+ * The requested feeds the venue can backfill, and the ones it cannot with the reason:
+ * a feed the venue has no history of (a page limit of 0) is never requested, retried or
+ * failed, only reported (Hyperliquid: no open-interest history).
+ */
+export function backfillableFeeds(
+  exchange: ExchangeId,
+  feeds: readonly BackfillFeed[],
+): { feeds: BackfillFeed[]; skipped: SkippedFeed[] } {
+  const venue = ingestVenue(exchange);
+  const out: BackfillFeed[] = [];
+  const skipped: SkippedFeed[] = [];
+  for (const feed of feeds) {
+    if (feed === 'open_interest' && venue.pageLimits.openInterestHistory === 0)
+      skipped.push({
+        feed,
+        reason: venue.unavailable?.openInterestHistory ?? `${exchange} has no open-interest history`,
+      });
+    else out.push(feed);
+  }
+  return { feeds: out, skipped };
+}
+
+/**
+ * The oldest candle open time the venue still has for `timeframe` at `nowMs`, when it
+ * keeps only its most recent candles (Hyperliquid: 5000 per coin and interval); undefined:
+ * history reaches back to the listing. A backfill asks nothing before it and says so.
+ */
+export function candleHistoryStartMs(
+  exchange: ExchangeId,
+  timeframe: Timeframe,
+  nowMs: number,
+): number | undefined {
+  const kept = ingestVenue(exchange).candleHistory;
+  if (kept === undefined) return undefined;
+  const tf = timeframeMs(timeframe);
+  // The open candle is one of the kept ones: the oldest opened kept − 1 intervals before it.
+  return (Math.floor(nowMs / tf) - (kept - 1)) * tf;
 }

@@ -11,7 +11,7 @@ import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
 import { backfillKeys, queueName } from './keys.js';
 import { type CandleAsk, type FundingCache, normalizePage, pageSpec } from './pages.js';
-import { type BackfillJobData, chunksOf } from './plan.js';
+import { type BackfillJobData, backfillableFeeds, candleHistoryStartMs, chunksOf } from './plan.js';
 
 export interface BackfillWorkerDeps {
   redis: Redis;
@@ -115,13 +115,33 @@ async function runJob(
   const fundingCache: FundingCache = { fromMs: Number.POSITIVE_INFINITY, coveredToMs: -1, rows: [] };
   const candleAsk: CandleAsk = { atMs: Number.NEGATIVE_INFINITY };
   const pub = { sink: deps.sink, metrics: deps.metrics, logger: deps.logger, now: deps.now };
+  const { feeds, skipped } = backfillableFeeds(d.exchange, d.feeds);
+  for (const s of skipped) {
+    // Reported once per job, never requested: retrying cannot make the venue have the history.
+    deps.logger.info(
+      { exchange: d.exchange, symbol: d.symbol, feed: s.feed, reason: s.reason },
+      'backfill feed unavailable on this venue; skipped',
+    );
+    await job.log(`${s.feed} skipped: ${s.reason}`);
+  }
+  const candlesFromMs = candleHistoryStartMs(d.exchange, d.timeframe, deps.now()) ?? Number.NEGATIVE_INFINITY;
+  if (feeds.includes('ohlcv') && d.fromMs < candlesFromMs) {
+    const note = `candles before ${new Date(candlesFromMs).toISOString()} are beyond the venue's candle history: not backfillable, not requested`;
+    deps.logger.warn({ exchange: d.exchange, symbol: d.symbol, fromMs: d.fromMs, candlesFromMs }, note);
+    await job.log(`ohlcv: ${note}`);
+  }
   for (const [i, chunk] of chunks.entries()) {
     if (chunk.toMs <= resumeAt) continue; // done before a crash: never refetched
     if ((await deps.redis.hget(backfillKeys(deps.queuePrefix).meta(d.backfillId), 'cancelled')) === '1')
       return;
     // Funding and open interest first, candles last (see planBackfill).
-    for (const feed of (['funding', 'open_interest', 'ohlcv'] as const).filter((f) => d.feeds.includes(f))) {
-      const from = Math.max(chunk.fromMs, resumeAt);
+    for (const feed of (['funding', 'open_interest', 'ohlcv'] as const).filter((f) => feeds.includes(f))) {
+      const from = Math.max(
+        chunk.fromMs,
+        resumeAt,
+        feed === 'ohlcv' ? candlesFromMs : Number.NEGATIVE_INFINITY,
+      );
+      if (from >= chunk.toMs) continue; // older than the venue keeps: noted above
       for await (const page of pagesOf(
         pageSpec(feed, {
           job: d,

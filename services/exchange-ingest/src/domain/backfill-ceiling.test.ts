@@ -3,10 +3,17 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { binanceusdm } from '../venues/binanceusdm.js';
 import { bybit } from '../venues/bybit.js';
+import { hyperliquid } from '../venues/hyperliquid.js';
 import { INGEST_VENUES, SUPPORTED_EXCHANGES } from '../venues/index.js';
 import { backfillCeilings, backfillRows } from './backfill-ceiling.js';
 
 describe('backfillCeilings', () => {
+  it('Hyperliquid: 5000-candle pages at weight 103, 500-row funding pages at 45, no open-interest history', () => {
+    const c = Object.fromEntries(backfillCeilings(hyperliquid).map((x) => [x.feed, x]));
+    assert.deepEqual(Object.keys(c), ['ohlcv', 'fundingHistory']);
+    assert.equal(Math.round(c.ohlcv?.rowsPerSecond ?? 0), 971);
+    assert.equal(Math.round(c.fundingHistory?.rowsPerSecond ?? 0), 222);
+  });
   it("gives Binance's per-IP ceilings: candles by weight, open interest and funding by their endpoint limits", () => {
     const c = Object.fromEntries(backfillCeilings(binanceusdm).map((x) => [x.feed, x]));
     // 2,400 weight / 2 per 499-row page = 1,200 pages/min.
@@ -46,12 +53,15 @@ describe('backfillCeilings', () => {
         .split('|')
         .slice(2, 5)
         .map((c) => c.trim());
+      // A feed the venue does not serve has no ceiling; its cell starts with "none".
       const ceilings = backfillCeilings(INGEST_VENUES[id]!);
+      const feeds = ['ohlcv', 'openInterestHistory', 'fundingHistory'] as const;
       assert.deepEqual(
-        cells.map((c) => c.split(':')[0]),
-        ceilings.map((c) =>
-          c.rowsPerPage === 0 ? 'none' : `${Math.round(c.rowsPerSecond).toLocaleString('en-US')}/s`,
-        ),
+        cells.map((c) => c.split(/[: ]/)[0]),
+        feeds.map((feed) => {
+          const c = ceilings.find((x) => x.feed === feed);
+          return c ? `${Math.round(c.rowsPerSecond).toLocaleString('en-US')}/s` : 'none';
+        }),
         `${id}: README cells vs backfillCeilings (ohlcv, open-interest history, funding history)`,
       );
     }

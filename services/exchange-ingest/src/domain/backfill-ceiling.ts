@@ -20,7 +20,11 @@ export interface FeedCeiling {
  * before starting it: more IPs (shards on other hosts) or a longer wait.
  */
 export function backfillCeilings(venue: IngestVenue): FeedCeiling[] {
-  return (Object.keys(venue.pageLimits) as (keyof PageLimits)[]).map((feed) => {
+  // A feed with a page limit of 0 has no history at the venue (Hyperliquid's open interest): no ceiling.
+  const feeds = (Object.keys(venue.pageLimits) as (keyof PageLimits)[]).filter(
+    (f) => venue.pageLimits[f] > 0,
+  );
+  return feeds.map((feed) => {
     const cost = venue.pageCosts[feed];
     const byBudget = cost.units > 0 ? venue.budget.unitsPerMinute / cost.units : Number.POSITIVE_INFINITY;
     const byEndpoint = cost.callsPerMinute ?? Number.POSITIVE_INFINITY;

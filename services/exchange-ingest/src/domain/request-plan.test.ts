@@ -53,6 +53,18 @@ describe('planLiveRequests', () => {
         /INGEST_FUNDING_HISTORY_POLL_MS/.test(err.message),
     );
   });
+  it("counts Hyperliquid's info calls at the venue's weight 20 against 1,200 per minute, and refuses what the per-symbol open-interest poll cannot fit", () => {
+    const hl = { ...base, exchange: 'hyperliquid' as const, candleSource: 'websocket' as const };
+    const plan = planLiveRequests({ ...hl, symbols: 20, fundingHistoryPollMs: 3_600_000 });
+    assert.equal(plan.budgetUnitsPerMinute, 1200);
+    // One metaAndAssetCtxs per symbol per poll (ccxt's fetchOpenInterest), one for all funding rates.
+    assert.equal(plan.lines.find((l) => l.call === 'fetchOpenInterest')?.unitsPerMinute, 400);
+    assert.equal(plan.lines.find((l) => l.call === 'fetchFundingRates')?.unitsPerMinute, 20);
+    assert.throws(
+      () => planLiveRequests({ ...hl, symbols: 60, fundingHistoryPollMs: 3_600_000 }),
+      (err: unknown) => err instanceof PlanOverBudget && /may use 960/.test(err.message),
+    );
+  });
   it('counts Bybit requests at ccxt cost 5 against 600 requests per 5 s', () => {
     const plan = planLiveRequests({ ...base, exchange: 'bybit' });
     assert.equal(plan.budgetUnitsPerMinute, 36_000);

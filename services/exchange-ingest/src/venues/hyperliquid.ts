@@ -1,10 +1,12 @@
+import type { CcxtExchange } from '../adapters/exchange.js';
 import type { RawKline } from '../domain/normalize.js';
-import type { BanSignal, PageLimits, VenueRateBudget } from './types.js';
+import type { BanSignal, IngestVenue, PageLimits, VenueRateBudget } from './types.js';
 
 /**
- * Hyperliquid perpetuals, ingest side: pure facts and mappers, not wired into
- * INGEST_VENUES yet (the contract's ExchangeId gains 'hyperliquid' on main first).
- * Sources for each fact: services/exchange-sim/src/venues/hyperliquid.md.
+ * Hyperliquid perpetuals, ingest side (ccxt 'hyperliquid', unified symbols like
+ * BTC/USDC:USDC). Sources for each fact: services/exchange-sim/src/venues/hyperliquid.md.
+ * No liquidations and no open-interest history exist: both are `unavailable`, never
+ * requested.
  */
 
 /**
@@ -107,3 +109,45 @@ export const HYPERLIQUID_FUNDING_INTERVAL_MS = 3_600_000;
 export function hyperliquidFundingHour(timeMs: number): number {
   return Math.floor(timeMs / HYPERLIQUID_FUNDING_INTERVAL_MS) * HYPERLIQUID_FUNDING_INTERVAL_MS;
 }
+
+/**
+ * The venue's time of the last REST answer: its HTTP `Date` header, floored to the
+ * second. ccxt 4.5.84 parses metaAndAssetCtxs (fetchOpenInterest(s), fetchFundingRates)
+ * with `timestamp: undefined` (the answer has no time), so the Date header is the only
+ * exchange clock there is. Its limit: 1 s resolution, and it is the time the answer was
+ * sent, not when the venue computed the context (the docs say nothing of that delay).
+ * ccxt keeps only the LAST answer's headers: read it right after the call, before
+ * another request on the same instance (the live loops await each call).
+ */
+export function hyperliquidAnswerTimeMs(ex: CcxtExchange): number | undefined {
+  const h = ex.last_response_headers ?? {};
+  const date = h.date ?? h.Date;
+  if (date === undefined) return undefined;
+  const t = Date.parse(date);
+  return Number.isFinite(t) ? Math.floor(t / 1000) * 1000 : undefined;
+}
+
+export const hyperliquid: IngestVenue = {
+  id: 'hyperliquid',
+  pageLimits: HYPERLIQUID_PAGE_LIMITS,
+  // Full pages: candleSnapshot 20 + 5000/60, fundingHistory 20 + 500/20 (the venue's weights).
+  pageCosts: {
+    ohlcv: { units: hyperliquidAnswerWeight('ohlcv', HYPERLIQUID_PAGE_LIMITS.ohlcv) },
+    openInterestHistory: { units: 0 },
+    fundingHistory: {
+      units: hyperliquidAnswerWeight('fundingHistory', HYPERLIQUID_PAGE_LIMITS.fundingHistory),
+    },
+  },
+  budget: HYPERLIQUID_BUDGET,
+  ban: HYPERLIQUID_RATE_LIMITED,
+  liquidations: { subscription: 'none', fromMessage: () => [] },
+  klines: hyperliquidKlines,
+  // ccxt 4.5.84 pro/hyperliquid.js: watchOHLCV only (one `candle` subscription per coin), hash 'candles:<tf>:<symbol>'.
+  klineSubscription: { watch: 'per-symbol', hashPrefix: 'candles:' },
+  // ccxt keys Hyperliquid's swap markets by asset index; the candle channel names the coin.
+  klineMarketId: (ex, coin) =>
+    (ex as CcxtExchange & { coinToMarketId(coin: string): string }).coinToMarketId(coin),
+  unavailable: HYPERLIQUID_UNAVAILABLE,
+  candleHistory: HYPERLIQUID_CANDLE_HISTORY,
+  answerTimeMs: hyperliquidAnswerTimeMs,
+};

@@ -1,6 +1,7 @@
 import { EXCHANGES, type ExchangeId } from '@perpflow/contracts';
 import { binanceusdm } from './binanceusdm.js';
 import { bybit } from './bybit.js';
+import { hyperliquid } from './hyperliquid.js';
 import { okx } from './okx.js';
 import type { IngestVenue } from './types.js';
 
@@ -9,7 +10,12 @@ import type { IngestVenue } from './types.js';
  * contract's exchange list without a module here is refused at start-up (the config
  * names it); adding one is a file and a line here.
  */
-export const INGEST_VENUES: Partial<Record<ExchangeId, IngestVenue>> = { binanceusdm, bybit, okx };
+export const INGEST_VENUES: Partial<Record<ExchangeId, IngestVenue>> = {
+  binanceusdm,
+  bybit,
+  okx,
+  hyperliquid,
+};
 
 /** Exchange ids with an ingest module, in the contract's order. */
 export const SUPPORTED_EXCHANGES: ExchangeId[] = EXCHANGES.filter((id) => INGEST_VENUES[id] !== undefined);

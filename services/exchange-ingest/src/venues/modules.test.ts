@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { EXCHANGES } from '@perpflow/contracts';
+import { EXCHANGES, LIQUIDATION_SEMANTICS, OPEN_INTEREST_HISTORY } from '@perpflow/contracts';
 import { pageLimits } from '../domain/paging.js';
 import { planLiveRequests } from '../domain/request-plan.js';
 import { INGEST_VENUES, ingestVenue, SUPPORTED_EXCHANGES } from './index.js';
@@ -24,7 +24,23 @@ describe('one module per venue', () => {
       assert.equal(venue?.id, id);
       assert.ok((EXCHANGES as readonly string[]).includes(id), `${id} is not in the contract's EXCHANGES`);
     }
-    assert.deepEqual(SUPPORTED_EXCHANGES, ['binanceusdm', 'bybit', 'okx']);
+    assert.deepEqual(SUPPORTED_EXCHANGES, ['binanceusdm', 'bybit', 'okx', 'hyperliquid']);
+  });
+
+  it("agrees with the contract's venue facts the bars carry: open-interest history and a liquidation source", () => {
+    for (const id of SUPPORTED_EXCHANGES) {
+      const venue = ingestVenue(id);
+      assert.equal(
+        venue.pageLimits.openInterestHistory > 0,
+        OPEN_INTEREST_HISTORY[id],
+        `${id}: pages open-interest history iff the contract says the venue has it`,
+      );
+      assert.equal(
+        venue.liquidations.subscription === 'none',
+        LIQUIDATION_SEMANTICS[id].completeness === 'none',
+        `${id}: subscribes no liquidations iff the contract says the venue has none`,
+      );
+    }
   });
 
   it('is what the paging, the request plan and the errors read', () => {
@@ -45,7 +61,7 @@ describe('one module per venue', () => {
     assert.equal(plan.lines.find((l) => l.call === 'fetchOpenInterest')?.unitsPerMinute, 50);
     assert.throws(
       () => ingestVenue('kraken'),
-      /'kraken' has no ingest venue module .*supported: binanceusdm, bybit, okx/,
+      /'kraken' has no ingest venue module .*supported: binanceusdm, bybit, okx, hyperliquid/,
     );
   });
 

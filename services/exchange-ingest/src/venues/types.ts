@@ -66,7 +66,8 @@ export interface IngestVenue {
    * watch* return values drop events in bursts, so we read the messages ourselves).
    */
   liquidations: {
-    subscription: 'all-market' | 'per-symbol';
+    /** 'none': the venue publishes no liquidations (Hyperliquid); the live loop subscribes to nothing. */
+    subscription: 'all-market' | 'per-symbol' | 'none';
     /**
      * What an all-market subscription hands ccxt: no symbol (Binance: the one
      * `!forceOrder@arr` stream; with symbols ccxt would open one stream per symbol), or the
@@ -80,8 +81,38 @@ export interface IngestVenue {
       contractSizeOf: (marketId: string) => number | undefined,
     ): { marketId: string; liquidation: RawLiquidation }[];
   };
-  /** Kline wire messages (ccxt's parsed candles lose the venue's "closed" flag). */
-  klines(message: unknown): RawKline[];
+  /**
+   * Kline wire messages (ccxt's parsed candles lose the venue's "closed" flag);
+   * `receivedAtMs`: our receive time, for venues that send no closed flag (Hyperliquid:
+   * a candle is closed when a push arrives after its end).
+   */
+  klines(message: unknown, receivedAtMs: number): RawKline[];
+  /**
+   * How ccxt subscribes klines: one `watchOHLCVForSymbols` call (default), or one
+   * `watchOHLCV` per symbol where ccxt has no multi-symbol watch (Hyperliquid); and the
+   * prefix of ccxt's subscription hashes for klines (default 'ohlcv::'), by which a closed
+   * connection is known to be the kline one.
+   */
+  klineSubscription?: { watch: 'per-symbol'; hashPrefix: string };
+  /** The ccxt market id of a kline message's `marketId` (Hyperliquid: the coin); default: the same id. */
+  klineMarketId?(ex: CcxtExchange, wireId: string): string;
+  /**
+   * Feeds the venue does not have, and why (logged and reported instead of requested):
+   * the backfill skips open-interest history, the live loop subscribes to no liquidations.
+   */
+  unavailable?: { openInterestHistory?: string; liquidations?: string };
+  /**
+   * How many most recent candles per symbol and interval the venue keeps at all
+   * (Hyperliquid: 5000); a backfill from further back notes the gap instead of fetching it.
+   * Undefined: history reaches back to the listing.
+   */
+  candleHistory?: number;
+  /**
+   * The venue's time of the last REST answer, for answers that carry none (Hyperliquid's
+   * metaAndAssetCtxs: open interest, predicted funding): the HTTP Date header, floored to
+   * the second. Used only where ccxt's `timestamp` is empty.
+   */
+  answerTimeMs?(ex: CcxtExchange): number | undefined;
   /**
    * Extra ccxt params that make an open-interest history page start at `since` and hold
    * up to `limit` points from there; undefined: ccxt's own params already do.

@@ -1,3 +1,4 @@
+import { ingestVenue } from '../../venues/index.js';
 import { sleep } from '@perpflow/runtime';
 import type { LiveContext, LiveLoop } from './context.js';
 import { reconnectDelayMs } from './loop.js';
@@ -24,7 +25,12 @@ export class CandleStream implements LiveLoop {
       });
       dropped.catch(() => undefined);
       try {
-        await Promise.race([ex.watchOHLCVForSymbols(pairs), dropped]);
+        const perSymbol = ingestVenue(exchange).klineSubscription?.watch === 'per-symbol';
+        // Per symbol: every subscription is sent at once; the stream is up once each answered.
+        const watched = perSymbol
+          ? Promise.all(pairs.map(([s, tf]) => ex.watchOHLCV(s, tf)))
+          : ex.watchOHLCVForSymbols(pairs);
+        await Promise.race([watched, dropped]);
         metrics.wsConnected.set({ exchange, feed: 'ohlcv' }, 1);
         failures = 0;
         await Promise.race([dropped, aborted]);
@@ -46,7 +52,8 @@ export class CandleStream implements LiveLoop {
   onWebsocketClosed(url: string, err?: Error): void {
     const client = this.ctx.deps.ex.clients?.[url];
     // Only the connection that carries the kline subscriptions (or one already forgotten by ccxt).
-    if (client && !Object.keys(client.subscriptions ?? {}).some((h) => h.startsWith('ohlcv::'))) return;
+    const prefix = ingestVenue(this.ctx.deps.exchange).klineSubscription?.hashPrefix ?? 'ohlcv::';
+    if (client && !Object.keys(client.subscriptions ?? {}).some((h) => h.startsWith(prefix))) return;
     this.onClosed?.(err);
   }
 }

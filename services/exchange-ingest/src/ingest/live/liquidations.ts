@@ -17,6 +17,16 @@ export class LiquidationFeed implements LiveLoop {
   constructor(private readonly ctx: LiveContext) {}
 
   async run(signal: AbortSignal): Promise<void> {
+    const { exchange, logger } = this.ctx.deps;
+    const venue = ingestVenue(exchange);
+    if (venue.liquidations.subscription === 'none') {
+      // Nothing to subscribe to; the aligner emits null liquidation fields for such a venue.
+      logger.info(
+        { exchange, reason: venue.unavailable?.liquidations },
+        'venue has no liquidation source; not subscribing',
+      );
+      return;
+    }
     await Promise.all([
       this.keepSubscribed(signal),
       repeatEvery(this.ctx, 'liquidation_flush', 500, signal, () => this.flush()),

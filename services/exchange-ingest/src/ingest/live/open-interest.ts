@@ -1,4 +1,5 @@
 import * as openInterest from '../../feeds/open-interest.js';
+import { ingestVenue } from '../../venues/index.js';
 import { publishNormalized } from '../collector.js';
 import { forEachPaced } from '../gate.js';
 import type { LiveContext, LiveLoop } from './context.js';
@@ -26,6 +27,9 @@ export class OpenInterestPoll implements LiveLoop {
           openInterest.fetchCurrent(ex, exchange, symbol),
         );
         const receivedAtMs = this.ctx.deps.now();
+        // The venue's answer time where ccxt has none (Hyperliquid: the HTTP Date header).
+        const answerTime = ingestVenue(exchange).answerTimeMs;
+        if (typeof oi.timestamp !== 'number' && answerTime) oi.timestamp = answerTime(ex);
         const t = typeof oi.timestamp === 'number' ? oi.timestamp : null;
         if (t !== null && t <= (this.lastOi.get(symbol) ?? -1)) return;
         const items = openInterest.normalize([oi], { exchange, symbol, receivedAtMs, source: 'live' });

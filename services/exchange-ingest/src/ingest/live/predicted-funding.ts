@@ -24,12 +24,18 @@ export class PredictedFundingPoll implements LiveLoop {
     await this.ctx.candleRounds.waitForRound();
     const all = await this.ctx.call('fetchFundingRates', signal, () => ex.fetchFundingRates());
     const receivedAtMs = this.ctx.deps.now();
+    // The venue's time of the answer where neither ccxt nor the rows have one (Hyperliquid: HTTP Date).
+    const answerAtMs = venue.answerTimeMs?.(ex);
     const items = [];
     for (const symbol of symbols) {
       const fr = all[symbol];
       if (!fr) continue;
       // The venue's time of the answer, where ccxt leaves `timestamp` empty (OKX).
-      const answer = venue.predictedFundingTime ? { ...fr, timestamp: venue.predictedFundingTime(fr) } : fr;
+      const own = venue.predictedFundingTime ? { ...fr, timestamp: venue.predictedFundingTime(fr) } : fr;
+      const answer =
+        typeof own.timestamp !== 'number' && answerAtMs !== undefined
+          ? { ...own, timestamp: answerAtMs }
+          : own;
       const t = typeof answer.timestamp === 'number' ? answer.timestamp : null;
       if (t !== null && t <= (this.lastPredicted.get(symbol) ?? -1)) continue;
       items.push({

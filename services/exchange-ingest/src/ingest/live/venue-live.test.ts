@@ -4,25 +4,30 @@
  * predicted funding and open interest by REST, each published with the venue's event
  * time and nothing dead-lettered. OKX's live path once published no liquidation (ccxt sent
  * no subscription for an empty symbol list) and dead-lettered every predicted funding
- * (ccxt leaves its `timestamp` empty); the backfill tests could not see either.
+ * (ccxt leaves its `timestamp` empty); the backfill tests could not see either. A venue
+ * without a liquidation source (Hyperliquid) must subscribe to nothing and publish no
+ * liquidation; its closed candles from the websocket are checked instead, against the model.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExchangeId } from '@perpflow/contracts';
-import { createMarketModel, type SimServer, startSimServer } from '@perpflow/exchange-sim';
+import { createMarketModel, hyperliquidPx, type SimServer, startSimServer } from '@perpflow/exchange-sim';
 import { createLogger } from '@perpflow/runtime';
 import type { CheckpointStore } from '../../adapters/checkpoints.js';
 import { createExchange } from '../../adapters/exchange.js';
 import type { RecordSink } from '../../adapters/kafka-sink.js';
 import { createIngestMetrics } from '../../metrics.js';
-import { SUPPORTED_EXCHANGES } from '../../venues/index.js';
+import { ingestVenue, SUPPORTED_EXCHANGES } from '../../venues/index.js';
 import { RateGate } from '../gate.js';
 import { LiveIngestor } from '../live.js';
 
 const FEEDS = ['liquidation', 'funding', 'open_interest'] as const;
+// A venue with no liquidations: its candles instead (the websocket's closed candles, within a minute).
+const FEEDS_WITHOUT_LIQUIDATIONS = ['funding', 'open_interest', 'ohlcv'] as const;
 // Every listed symbol followed, each at the model's most bursts an hour (50): one every ~2 s.
 const MARKET = { seed: 5, symbolCount: 30, liquidationBurstsPerHour: 36_000 };
-const modelId = (s: string) => s.replace('/USDT:USDT', 'USDT');
+// BTC/USDT:USDT and Hyperliquid's BTC/USDC:USDC are both the model's BTCUSDT.
+const modelId = (s: string) => `${s.split('/')[0]}USDT`;
 
 interface Published {
   feed: string;
@@ -31,6 +36,10 @@ interface Published {
   eventTimeMs: number;
   receivedAtMs: number;
   kind?: string;
+  open?: number;
+  high?: number;
+  low?: number;
+  close?: number;
 }
 
 describe('live loops of every ingest venue against the simulator', { timeout: 900_000 }, () => {
@@ -43,7 +52,9 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
   });
 
   for (const exchange of SUPPORTED_EXCHANGES)
-    it(`${exchange}: liquidations, predicted funding and open interest, each with the venue's event time, none dead-lettered`, async () => {
+    it(`${exchange}: ${ingestVenue(exchange).liquidations.subscription === 'none' ? 'no liquidation subscribed or published; candles, ' : 'liquidations, '}predicted funding and open interest, each with the venue's event time, none dead-lettered`, async () => {
+      const hasLiquidations = ingestVenue(exchange).liquidations.subscription !== 'none';
+      const required: readonly string[] = hasLiquidations ? FEEDS : FEEDS_WITHOUT_LIQUIDATIONS;
       const published: Published[] = [];
       const dead: string[] = [];
       const sink: RecordSink = {
@@ -61,13 +72,28 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
           for (const [k, v] of es) saved.set(k, v);
         },
       };
-      const logger = createLogger({ service: 'test', level: 'fatal' });
+      const logger = createLogger({
+        service: 'test',
+        level: (process.env.TEST_LOG_LEVEL ?? 'fatal') as 'fatal',
+      });
       let ingestor: LiveIngestor | null = null;
       const ex = await createExchange(exchange as ExchangeId, {
         endpoint: sim.url,
         logger,
         onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
+        onKline: (symbol, k) => ingestor?.onKline(symbol, k),
       });
+      // Every liquidation watch the loop makes, counted (a venue without liquidations: none).
+      let liquidationWatches = 0;
+      const watches = ex as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      for (const method of ['watchLiquidations', 'watchLiquidationsForSymbols']) {
+        const original = watches[method]?.bind(ex);
+        if (original)
+          watches[method] = (...args: unknown[]) => {
+            liquidationWatches++;
+            return original(...args);
+          };
+      }
       await ex.loadHttpProxyAgent?.();
       await ex.loadMarkets();
       const SYMBOLS = Object.keys(ex.markets).sort();
@@ -87,7 +113,7 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
         },
         {
           timeframe: '1m',
-          feeds: new Set(FEEDS),
+          feeds: new Set([...FEEDS, ...required]),
           candleDelayMs: 1_500,
           oiPollMs: 60_000,
           fundingPollMs: 60_000,
@@ -108,17 +134,26 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
       )
         .map((e) => e.timeMs)
         .sort((a, b) => a - b);
-      const deadlineMs = Math.max(startedMs + 30_000, (upcoming[2] ?? startedMs) + 15_000);
+      // Without liquidations: the first candle closing after the start, and its push after the close.
+      const deadlineMs = hasLiquidations
+        ? Math.max(startedMs + 30_000, (upcoming[2] ?? startedMs) + 15_000)
+        : (Math.floor(startedMs / 60_000) + 1) * 60_000 + 20_000;
+      const closedAfter = (openMs: number) =>
+        new Set(published.filter((p) => p.feed === 'ohlcv' && p.eventTimeMs === openMs).map((p) => p.symbol))
+          .size;
       const has = (feed: string, kind?: string) =>
         published.some((p) => p.feed === feed && (kind === undefined || p.kind === kind));
       try {
         while (
-          !(has('liquidation') && has('funding', 'predicted') && has('open_interest')) &&
+          !(
+            required.every((feed) => has(feed, feed === 'funding' ? 'predicted' : undefined)) &&
+            (hasLiquidations || closedAfter(Math.floor(startedMs / 60_000) * 60_000) === SYMBOLS.length)
+          ) &&
           dead.length === 0
         ) {
           assert.ok(
             Date.now() < deadlineMs,
-            `${exchange}: in ${deadlineMs - startedMs} ms (the model's third liquidation at +${(upcoming[2] ?? 0) - startedMs} ms), published ${JSON.stringify([...new Set(published.map((p) => `${p.feed} ${p.kind ?? ''}`))])}`,
+            `${exchange}: in ${deadlineMs - startedMs} ms (the model's third liquidation at +${(upcoming[2] ?? 0) - startedMs} ms), published ${JSON.stringify([...new Set(published.map((p) => `${p.feed} ${p.kind ?? ''}`))])}${hasLiquidations ? '' : `, the start's minute closed for ${closedAfter(Math.floor(startedMs / 60_000) * 60_000)} of ${SYMBOLS.length} symbols`}`,
           );
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -133,7 +168,30 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
         ]);
       }
       assert.deepEqual(dead, [], `${exchange}: nothing dead-lettered`);
-      for (const feed of FEEDS) {
+      if (!hasLiquidations) {
+        assert.equal(liquidationWatches, 0, `${exchange}: no liquidation subscription attempted`);
+        assert.equal(published.filter((p) => p.feed === 'liquidation').length, 0);
+        // Closed candles are the model's own (the same seed), at the venue's price precision.
+        const candles = published.filter((p) => p.feed === 'ohlcv');
+        for (const c of candles) {
+          const m = model.candle1m(modelId(c.symbol), c.eventTimeMs);
+          const sz = model.symbols.find((x) => x.id === modelId(c.symbol))?.qtyDecimals ?? -1;
+          assert.deepEqual(
+            [c.open, c.high, c.low, c.close],
+            [m.open, m.high, m.low, m.close].map((v) => Number(hyperliquidPx(v, sz))),
+            `${exchange} ${c.symbol} candle at ${c.eventTimeMs}`,
+          );
+          assert.ok(
+            c.eventTimeMs + 60_000 <= c.receivedAtMs,
+            `${exchange}: a candle published before its close`,
+          );
+        }
+        // And the minute open at the start, closed while the loops ran, for every symbol.
+        const openAtStart = Math.floor(startedMs / 60_000) * 60_000;
+        const closedLive = new Set(candles.filter((c) => c.eventTimeMs === openAtStart).map((c) => c.symbol));
+        assert.equal(closedLive.size, SYMBOLS.length, `${exchange}: symbols with the start's minute closed`);
+      } else assert.equal(liquidationWatches > 0, true, `${exchange}: liquidations subscribed`);
+      for (const feed of required) {
         // Settled funding (from history) is stamped at its settlement, hours back: not checked here.
         const mine = published.filter((p) => p.feed === feed && p.kind !== 'settled');
         assert.ok(mine.length > 0, `${exchange}: no ${feed} record`);
@@ -142,12 +200,21 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
           assert.ok(SYMBOLS.includes(p.symbol), `${exchange} ${feed}: a symbol not followed: ${p.symbol}`);
           // The venue's clock is the simulator's (the wall clock here). Open interest comes on the
           // venue's grid (Bybit: the newest 5-minute point); the rest is stamped when it happened.
-          const oldest = startedMs - (feed === 'open_interest' ? 300_000 : 10_000);
+          // Candles are stamped at their open, and the first REST round reaches three bars back.
+          const oldest =
+            startedMs - (feed === 'open_interest' ? 300_000 : feed === 'ohlcv' ? 240_000 : 10_000);
           assert.ok(
             Number.isSafeInteger(p.eventTimeMs) && p.eventTimeMs >= oldest && p.eventTimeMs <= Date.now(),
             `${exchange} ${feed}: event time ${p.eventTimeMs}, ${startedMs - p.eventTimeMs} ms before the start`,
           );
           assert.ok(Number.isSafeInteger(p.receivedAtMs) && p.receivedAtMs >= startedMs);
+          // Answers without a time of their own are stamped with the venue's HTTP Date (whole seconds).
+          if (ingestVenue(exchange).answerTimeMs && (feed === 'open_interest' || feed === 'funding'))
+            assert.equal(
+              p.eventTimeMs % 1000,
+              0,
+              `${exchange} ${feed}: event time ${p.eventTimeMs} from the Date header`,
+            );
         }
       }
     });
