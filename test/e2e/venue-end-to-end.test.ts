@@ -13,7 +13,7 @@ import {
   LIQUIDATION_SEMANTICS,
   OPEN_INTEREST_HISTORY,
 } from '@perpflow/contracts';
-import { createMarketModel } from '@perpflow/exchange-sim';
+import { createMarketModel, hyperliquidPx } from '@perpflow/exchange-sim';
 import { deletePrefix, readStoredDataset, testS3 } from '../src/dataset-io.js';
 import {
   freePort,
@@ -39,14 +39,24 @@ const modelId = (s: string) => `${s.split('/')[0]}USDT`;
  * The venues this file takes end to end: a cheap request that says the simulator serves
  * them, the symbols, and how many days back the day taken starts (within the venue's
  * shortest history: OKX keeps the latest 1,440 five-minute open-interest points, 5 days;
- * Hyperliquid the latest 5,000 candles, 3.5 days).
+ * Hyperliquid the latest 5,000 candles, 3.5 days), and the model's price as the venue
+ * writes it (Hyperliquid: 5 significant figures, at most 6 − szDecimals decimals).
  */
-const VENUES: { id: ExchangeId; ping: () => Promise<Response>; symbols: string[]; daysBack: number }[] = [
+const VENUES: {
+  id: ExchangeId;
+  ping: () => Promise<Response>;
+  symbols: string[];
+  daysBack: number;
+  price: (p: number, qtyDecimals: number) => number;
+  /** Every symbol's funding interval when the venue has one for all (Hyperliquid: hourly); else the model's per symbol. */
+  fundingIntervalMs?: number;
+}[] = [
   {
     id: 'okx',
     ping: () => fetch(`${sim}/www.okx.com/api/v5/public/time`),
     symbols: ['BTC/USDT:USDT', 'SOL/USDT:USDT'],
     daysBack: 3,
+    price: (p) => p,
   },
   {
     id: 'hyperliquid',
@@ -58,6 +68,8 @@ const VENUES: { id: ExchangeId; ping: () => Promise<Response>; symbols: string[]
       }),
     symbols: ['BTC/USDC:USDC', 'SOL/USDC:USDC'],
     daysBack: 2,
+    price: (p, qtyDecimals) => Number(hyperliquidPx(p, qtyDecimals)),
+    fundingIntervalMs: 3_600_000,
   },
 ];
 let sim = '';
@@ -193,10 +205,12 @@ describe('new venues end to end, simulator to S3', { timeout: 600_000 }, () => {
       assert.equal(bars.length, SYMBOLS.length * 1440, 'each bar once');
       for (const symbol of SYMBOLS) {
         const expected = truth.candles(modelId(symbol), MINUTE, from, to - MINUTE);
+        const qtyDecimals = truth.symbols.find((x) => x.id === modelId(symbol))?.qtyDecimals ?? -1;
+        const px = (p: number) => venue.price(p, qtyDecimals);
         const mine = bars.filter((b) => b.symbol === symbol).sort((a, b) => a.eventTimeMs - b.eventTimeMs);
         assert.deepEqual(
           mine.map((b) => [b.eventTimeMs, b.open, b.high, b.low, b.close, b.volume]),
-          expected.map((c) => [c.openTimeMs, c.open, c.high, c.low, c.close, c.volume]),
+          expected.map((c) => [c.openTimeMs, ...[c.open, c.high, c.low, c.close].map(px), c.volume]),
           `${venue.id} ${symbol}: candles`,
         );
         if (OPEN_INTEREST_HISTORY[venue.id]) {
@@ -214,7 +228,7 @@ describe('new venues end to end, simulator to S3', { timeout: 600_000 }, () => {
         assert.ok(withFunding.length >= 1400, `${symbol}: ${withFunding.length} of 1,440 bars with funding`);
         // The backfill reads settlements from the range's start: the interval is known from the
         // second settlement in range on, and then it is the symbol's own.
-        const interval = truth.fundingIntervalMs(modelId(symbol));
+        const interval = venue.fundingIntervalMs ?? truth.fundingIntervalMs(modelId(symbol));
         const withInterval = mine.filter((b) => b.fundingIntervalMs !== null);
         assert.ok(
           withInterval.length >= 1440 - interval / MINUTE - 1,
