@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Runs node's test runner over TypeScript test files, one node process per file, and
 // counts every verdict.
-// Usage: node scripts/node-test.mjs [--concurrency N] <dir|file>... [-- extra node --test args]
+// Usage: node scripts/node-test.mjs [--concurrency N] [--topics-per-file] <dir|file>... [-- extra node --test args]
 // Files: every *.test.ts below each dir (node_modules and dist skipped), sorted.
+// --topics-per-file: each file's process gets KAFKA_TOPIC_PREFIX=t.<dir>.<name>. (test/e2e/aligner.test.ts:
+// t.e2e.aligner.), which the services it starts inherit: its pipeline topics are its own, so
+// files that run at once never consume each other's records (test/src/harness.ts TOPICS).
 //
 // Why one process per file with --test-isolation=none: with process isolation,
 // --test-force-exit loses verdicts on their way from the file's child to the parent
@@ -28,8 +31,10 @@ const extra = sep >= 0 ? args.slice(sep + 1) : [];
 const roots = sep >= 0 ? args.slice(0, sep) : args;
 let concurrency = Math.max(1, availableParallelism() - 1);
 const paths = [];
+let topicsPerFile = false;
 for (let i = 0; i < roots.length; i++) {
-  if (roots[i] === '--concurrency') {
+  if (roots[i] === '--topics-per-file') topicsPerFile = true;
+  else if (roots[i] === '--concurrency') {
     concurrency = Number.parseInt(roots[++i] ?? '', 10);
     if (!(concurrency >= 1)) {
       console.error(`node-test: --concurrency takes a whole number >= 1, got "${roots[i]}"`);
@@ -51,6 +56,13 @@ files.sort();
 if (files.length === 0) {
   console.error(`node-test: no *.test.ts files under ${paths.join(' ')}`);
   process.exit(1);
+}
+
+/** t.<parent dir>.<file name without .test.ts>. : Kafka topic characters only. */
+function topicPrefixOf(file) {
+  const parts = file.split(/[\\/]/);
+  const name = parts.at(-1).replace(/\.test\.ts$/, '');
+  return `t.${parts.at(-2)}.${name}.`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 const reporter = new URL('./count-reporter.mjs', import.meta.url).href;
@@ -81,7 +93,11 @@ function runFile(file, index) {
   return new Promise((done) => {
     const child = spawn(process.execPath, nodeArgs, {
       stdio: streamed ? 'inherit' : ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PERPFLOW_COUNT_FILE: countFile },
+      env: {
+        ...process.env,
+        PERPFLOW_COUNT_FILE: countFile,
+        ...(topicsPerFile ? { KAFKA_TOPIC_PREFIX: topicPrefixOf(file) } : {}),
+      },
     });
     const chunks = [];
     if (!streamed) {

@@ -43,6 +43,7 @@ import {
   STACK,
   startService,
   stopService,
+  TOPICS,
   uniqueName,
   waitFor,
 } from '../src/harness.js';
@@ -405,7 +406,7 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
     assert.match(
       monitorMetrics,
       new RegExp(
-        `perpflow_monitor_consumer_lag_messages\\{group="${alignerGroup}",topic="perpflow\\.raw\\.ohlcv\\.v1"`,
+        `perpflow_monitor_consumer_lag_messages\\{group="${alignerGroup}",topic="${TOPICS.raw.ohlcv.replaceAll('.', '\\.')}"`,
       ),
     );
     assert.match(monitorMetrics, /perpflow_feed_freshness_sla_seconds\{feed="ohlcv",service="monitor"\} 90/);

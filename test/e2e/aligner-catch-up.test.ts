@@ -28,8 +28,8 @@ import {
   sampleLiquidation,
   sampleOpenInterest,
   streamKey,
-  TOPICS,
 } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import {
   freePort,

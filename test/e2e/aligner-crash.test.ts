@@ -13,8 +13,8 @@ import {
   sampleCandle,
   sampleLiquidation,
   sampleOpenInterest,
-  TOPICS,
 } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import { loadConfig, loadEngineConfig } from '../../services/aligner/src/config.js';
 import { createPartitionEngine } from '../../services/aligner/src/domain/engine.js';
 import type { EngineInput } from '../../services/aligner/src/domain/engine-types.js';

@@ -14,8 +14,8 @@ import {
   sampleCandle,
   sampleFunding,
   sampleOpenInterest,
-  TOPICS,
 } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import {
   freePort,
   metricSum,

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AlignedBar, DeadLetterSchema, sampleCandle, TOPICS } from '@perpflow/contracts';
+import { type AlignedBar, DeadLetterSchema, sampleCandle } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import { Partitioners } from 'kafkajs';
 import {
   freePort,

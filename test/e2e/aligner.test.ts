@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AlignedBar, type DeadLetter, HEADERS, parseRawThrough, TOPICS } from '@perpflow/contracts';
+import { type AlignedBar, type DeadLetter, HEADERS, parseRawThrough } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import {
   metricSum,
   type ServiceProcess,

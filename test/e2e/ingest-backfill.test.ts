@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { TOPICS } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import {
   metricSum,
   type ServiceProcess,

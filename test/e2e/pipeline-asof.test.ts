@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { type AlignedBar, TOPICS } from '@perpflow/contracts';
+import type { AlignedBar } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import {
   metricSum,
   type ServiceProcess,

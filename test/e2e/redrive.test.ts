@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TOPICS } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import { buildDeadLetter, deadLetterToMessage } from '@perpflow/kafka';
 import { Partitioners } from 'kafkajs';
 import { ROOT, STACK, uniqueName } from '../src/harness.js';

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type AlignedBar, DeadLetterSchema, sampleAlignedBar, TOPICS } from '@perpflow/contracts';
+import { type AlignedBar, DeadLetterSchema, sampleAlignedBar } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import { deletePrefix, readStoredDataset, testS3 } from '../src/dataset-io.js';
 import {
   freePort,

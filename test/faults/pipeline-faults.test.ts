@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sampleCandle, TOPICS } from '@perpflow/contracts';
+import { sampleCandle } from '@perpflow/contracts';
+import { TOPICS } from '../src/harness.js';
 import { waitFor } from '../src/harness.js';
 import {
   assertComplete,

@@ -8,10 +8,18 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DATA_DIR = process.env.PERPFLOW_DATA_DIR ?? join(ROOT, '.data');
+
+/**
+ * This test file's pipeline topics: the services' KAFKA_TOPIC_PREFIX, which they inherit
+ * from the test's environment. scripts/node-test.mjs --topics-per-file gives every file a
+ * prefix of its own, so files that run at once never read each other's records.
+ */
+export const TOPICS = pipelineTopicNames(process.env.KAFKA_TOPIC_PREFIX ?? '');
 
 /** Connection settings of the local stack (infra/local/stack.sh env), with its defaults. */
 export const STACK = {

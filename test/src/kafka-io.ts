@@ -7,7 +7,7 @@ import {
   pipelineTopics,
 } from '@perpflow/kafka';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { STACK, uniqueName } from './harness.js';
+import { STACK, TOPICS, uniqueName } from './harness.js';
 
 export function testKafka(): Kafka {
   dropKafkajsTimeoutWarning();
@@ -21,7 +21,7 @@ export function testKafka(): Kafka {
 export async function ensurePipelineTopics(): Promise<void> {
   await ensureTopics(
     createKafka({ clientId: 'perpflow-test-admin', brokers: STACK.kafkaBrokers.split(',') }),
-    pipelineTopics(),
+    pipelineTopics(undefined, TOPICS),
   );
 }
 

@@ -1,6 +1,43 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatRawThrough, MAX_RAW_POSITIONS, parseRawThrough, TOPICS } from './topics.js';
+import {
+  FEEDS,
+  feedOfTopic,
+  formatRawThrough,
+  MAX_RAW_POSITIONS,
+  parseRawThrough,
+  pipelineTopicNames,
+  TOPICS,
+} from './topics.js';
+
+describe('pipelineTopicNames', () => {
+  it('puts every pipeline topic under the prefix, and gives TOPICS for none', () => {
+    assert.equal(pipelineTopicNames(''), TOPICS);
+    const staged = pipelineTopicNames('staging.');
+    assert.deepEqual(staged, {
+      raw: {
+        ohlcv: 'staging.perpflow.raw.ohlcv.v1',
+        open_interest: 'staging.perpflow.raw.open_interest.v1',
+        funding: 'staging.perpflow.raw.funding.v1',
+        liquidation: 'staging.perpflow.raw.liquidation.v1',
+      },
+      alignedBar: 'staging.perpflow.aligned.bar.v1',
+      deadLetter: 'staging.perpflow.dlq.v1',
+    });
+    for (const feed of FEEDS) {
+      assert.equal(feedOfTopic(staged.raw[feed], staged), feed);
+      // Another pipeline's topic is not a raw topic of this one, either way round.
+      assert.equal(feedOfTopic(staged.raw[feed]), null);
+      assert.equal(feedOfTopic(TOPICS.raw[feed], staged), null);
+    }
+    assert.equal(feedOfTopic(staged.alignedBar, staged), null);
+  });
+
+  it('refuses a prefix Kafka would refuse, or one too long, naming it', () => {
+    for (const bad of ['staging/', 'a b.', 'é.', 'x'.repeat(65)])
+      assert.throws(() => pipelineTopicNames(bad), new RegExp(`topic prefix "${bad}": letters, digits`));
+  });
+});
 
 describe('perpflow-raw-through header', () => {
   it('formats sorted by topic and partition, and parses back', () => {

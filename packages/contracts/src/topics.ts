@@ -16,7 +16,39 @@ export const TOPICS = {
   },
   alignedBar: `perpflow.aligned.bar.v${SCHEMA_VERSION}`,
   deadLetter: `perpflow.dlq.v${SCHEMA_VERSION}`,
-} as const satisfies { raw: Record<Feed, string>; alignedBar: string; deadLetter: string };
+} as const satisfies PipelineTopicNames;
+
+/** The names of one pipeline's topics: TOPICS, or TOPICS under a prefix. */
+export interface PipelineTopicNames {
+  raw: Record<Feed, string>;
+  alignedBar: string;
+  deadLetter: string;
+}
+
+/** What a topic prefix may hold: Kafka's topic characters, short enough for the longest name. */
+export const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9_.-]{0,64}$/;
+
+/**
+ * The pipeline's topics under `prefix` (KAFKA_TOPIC_PREFIX): `<prefix>perpflow.raw.ohlcv.v1`
+ * and so on. One cluster then carries pipelines that never see each other's records
+ * (a staging pipeline beside production; each test file of `npm test` in its own).
+ * '' gives TOPICS itself.
+ */
+export function pipelineTopicNames(prefix = ''): PipelineTopicNames {
+  if (!TOPIC_PREFIX_PATTERN.test(prefix))
+    throw new RangeError(`topic prefix "${prefix}": letters, digits, _ . - only, at most 64 characters`);
+  if (prefix === '') return TOPICS;
+  return {
+    raw: {
+      ohlcv: prefix + TOPICS.raw.ohlcv,
+      open_interest: prefix + TOPICS.raw.open_interest,
+      funding: prefix + TOPICS.raw.funding,
+      liquidation: prefix + TOPICS.raw.liquidation,
+    },
+    alignedBar: prefix + TOPICS.alignedBar,
+    deadLetter: prefix + TOPICS.deadLetter,
+  };
+}
 
 /** The record kind carried by each raw feed's topic. */
 export const FEED_RECORD_KIND: Record<Feed, RecordKind> = {
@@ -26,8 +58,9 @@ export const FEED_RECORD_KIND: Record<Feed, RecordKind> = {
   liquidation: 'liquidation',
 };
 
-export function feedOfTopic(topic: string): Feed | null {
-  for (const feed of FEEDS) if (TOPICS.raw[feed] === topic) return feed;
+/** The raw feed a topic carries, among `topics` (the unprefixed names unless given). */
+export function feedOfTopic(topic: string, topics: PipelineTopicNames = TOPICS): Feed | null {
+  for (const feed of FEEDS) if (topics.raw[feed] === topic) return feed;
   return null;
 }
 

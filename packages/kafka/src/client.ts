@@ -1,4 +1,4 @@
-import { ConfigError } from '@perpflow/contracts';
+import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
@@ -16,6 +16,13 @@ export const kafkaConfigShape = {
     ),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password (or KAFKA_SASL_PASSWORD_FILE)'),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(TOPIC_PREFIX_PATTERN, 'letters, digits, _ . - only, at most 64 characters')
+    .default('')
+    .describe(
+      'prepended to every pipeline topic name (raw topics, aligned bars, dead letters), e.g. "staging.": one pipeline per prefix on a shared cluster; every service of a pipeline must have the same; empty in production',
+    ),
 };
 const kafkaConfigSchema = z.object(kafkaConfigShape);
 export type KafkaEnvConfig = z.infer<typeof kafkaConfigSchema>;

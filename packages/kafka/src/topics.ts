@@ -1,4 +1,4 @@
-import { DEFAULT_PARTITIONS, TOPICS } from '@perpflow/contracts';
+import { DEFAULT_PARTITIONS, type PipelineTopicNames, TOPICS } from '@perpflow/contracts';
 import type { ITopicConfig, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
@@ -8,18 +8,21 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
-/** The pipeline's topics and their defaults. */
-export function pipelineTopics(partitions = DEFAULT_PARTITIONS): TopicSpec[] {
+/** The pipeline's topics and their defaults (`names`: pipelineTopicNames(KAFKA_TOPIC_PREFIX)). */
+export function pipelineTopics(
+  partitions = DEFAULT_PARTITIONS,
+  names: PipelineTopicNames = TOPICS,
+): TopicSpec[] {
   const week = String(7 * 24 * 3_600_000);
   return [
-    ...Object.values(TOPICS.raw).map((topic) => ({
+    ...Object.values(names.raw).map((topic) => ({
       topic,
       numPartitions: partitions,
       configs: { 'retention.ms': week },
     })),
-    { topic: TOPICS.alignedBar, numPartitions: partitions, configs: { 'retention.ms': week } },
+    { topic: names.alignedBar, numPartitions: partitions, configs: { 'retention.ms': week } },
     // Dead letters wait for a human: keep them a month.
-    { topic: TOPICS.deadLetter, numPartitions: 3, configs: { 'retention.ms': String(30 * 24 * 3_600_000) } },
+    { topic: names.deadLetter, numPartitions: 3, configs: { 'retention.ms': String(30 * 24 * 3_600_000) } },
   ];
 }
 

@@ -4,7 +4,7 @@
  * Per partition in Redis: a write-ahead log of batches (before their outputs are produced) and a full
  * snapshot every ALIGNER_SNAPSHOT_INTERVAL_RECORDS / _MS; offsets committed after outputs are acked.
  */
-import { TOPICS } from '@perpflow/contracts';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import {
   CoPartitionedAssigner,
   createIdempotentProducer,
@@ -47,7 +47,8 @@ runService({
     );
 
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
-    await ensureTopics(kafka, pipelineTopics());
+    const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
+    await ensureTopics(kafka, pipelineTopics(undefined, topics));
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
@@ -76,7 +77,8 @@ runService({
         everyMs: config.ALIGNER_SNAPSHOT_INTERVAL_MS,
       },
       createEngine: (snapshot) => createPartitionEngine(engineConfig, snapshot),
-      ends: () => rawTopicEnds(admin, config.ALIGNER_GROUP_ID, config.ALIGNER_FROM_BEGINNING),
+      ends: () => rawTopicEnds(admin, config.ALIGNER_GROUP_ID, config.ALIGNER_FROM_BEGINNING, topics),
+      topics,
       mergePolicy: {
         maxWaitMs: config.ALIGNER_MERGE_MAX_WAIT_MS,
         maxQueuedBytes: config.ALIGNER_MERGE_MAX_QUEUED_BYTES,
@@ -91,7 +93,7 @@ runService({
     exitWhenConsumerGivesUp(consumer, logger);
     await consumer.connect();
     await consumer.subscribe({
-      topics: Object.values(TOPICS.raw),
+      topics: Object.values(topics.raw),
       fromBeginning: config.ALIGNER_FROM_BEGINNING,
     });
     await consumer.run({

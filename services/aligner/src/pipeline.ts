@@ -1,4 +1,12 @@
-import { type Feed, FEEDS, feedOfTopic, PerpflowError, timeframeMs, TOPICS } from '@perpflow/contracts';
+import {
+  type Feed,
+  FEEDS,
+  feedOfTopic,
+  PerpflowError,
+  type PipelineTopicNames,
+  TOPICS,
+  timeframeMs,
+} from '@perpflow/contracts';
 import { headersToStrings } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
 import type { Batch, Consumer, KafkaMessage, Message, Producer } from 'kafkajs';
@@ -68,6 +76,8 @@ export interface PipelineDeps {
   datasetVersion?: string;
   snapshotPolicy?: SnapshotPolicy;
   mergePolicy?: Partial<MergePolicy>;
+  /** pipelineTopicNames(KAFKA_TOPIC_PREFIX): the topics read and written (default TOPICS). */
+  topics?: PipelineTopicNames;
   /**
    * Failures in a row of the pure step on the same records (same first offset) after which
    * its partition is paused and reported stalled instead of retried again. Default 5.
@@ -123,6 +133,7 @@ export class AlignerPipeline {
   private readonly policy: SnapshotPolicy;
   private readonly merge: MergePolicy;
   private readonly maxBatchAttempts: number;
+  private readonly topics: PipelineTopicNames;
   private stopped = false;
 
   constructor(private readonly deps: PipelineDeps) {
@@ -130,6 +141,7 @@ export class AlignerPipeline {
     this.policy = deps.snapshotPolicy ?? DEFAULT_SNAPSHOT_POLICY;
     this.merge = { ...DEFAULT_MERGE_POLICY, ...deps.mergePolicy };
     this.maxBatchAttempts = deps.maxBatchAttempts ?? 5;
+    this.topics = deps.topics ?? TOPICS;
   }
 
   /**
@@ -171,7 +183,7 @@ export class AlignerPipeline {
 
   /** Queues a fetched batch in its lane, then processes what the merge order allows. */
   async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
-    const feed = feedOfTopic(batch.topic);
+    const feed = feedOfTopic(batch.topic, this.topics);
     if (!feed) throw new Error(`aligner subscribed to unexpected topic ${batch.topic}`);
     const receivedAtMs = this.fetchedAtMs ?? this.deps.now();
     this.highWatermarks.set(`${batch.topic}/${batch.partition}`, BigInt(batch.highWatermark));
@@ -246,9 +258,9 @@ export class AlignerPipeline {
         return;
       }
       for (const f of plan.forced) {
-        this.deps.metrics.mergeForced.inc({ topic: TOPICS.raw[f] });
+        this.deps.metrics.mergeForced.inc({ topic: this.topics.raw[f] });
         this.deps.logger.warn(
-          { partition, topic: TOPICS.raw[f], waitedMs: this.merge.maxWaitMs },
+          { partition, topic: this.topics.raw[f], waitedMs: this.merge.maxWaitMs },
           'no proof within ALIGNER_MERGE_MAX_WAIT_MS that this raw topic holds nothing older: records of the other topics went ahead of it (perpflow_aligner_merge_forced_total)',
         );
       }
@@ -271,7 +283,7 @@ export class AlignerPipeline {
       const askedAtMs = this.deps.now();
       const done = this.deps.ends().then((ends) => {
         for (const [topic, byPartition] of ends) {
-          const feed = feedOfTopic(topic);
+          const feed = feedOfTopic(topic, this.topics);
           if (!feed) continue;
           for (const [partition, end] of byPartition)
             this.merges.get(partition)?.noteEnd(feed, { ...end, askedAtMs });
@@ -320,7 +332,7 @@ export class AlignerPipeline {
   private throttle(partition: number, merge: MergeQueue): void {
     if (this.merges.get(partition) !== merge) return;
     for (const feed of FEEDS) {
-      const topic = TOPICS.raw[feed];
+      const topic = this.topics.raw[feed];
       const id = `${topic}/${partition}`;
       const bytes = merge.bytesOf(feed);
       if (!this.throttled.has(id) && bytes > this.merge.maxQueuedBytes) {
@@ -374,7 +386,9 @@ export class AlignerPipeline {
       return false;
     }
     this.deps.metrics.partitionStalled.set({ topic: err.topic, partition: String(partition) }, 1);
-    this.deps.consumer.pause(Object.values(TOPICS.raw).map((t) => ({ topic: t, partitions: [partition] })));
+    this.deps.consumer.pause(
+      Object.values(this.topics.raw).map((t) => ({ topic: t, partitions: [partition] })),
+    );
     const armed = this.deadlines.get(partition);
     if (armed) clearTimeout(armed.timer);
     this.deadlines.delete(partition);
@@ -399,7 +413,7 @@ export class AlignerPipeline {
     let cur: ConsumedBatch | null = null;
     for (const { feed, message } of plan.items) {
       if (!cur || cur.feed !== feed) {
-        cur = { topic: TOPICS.raw[feed], partition, feed, nowMs, messages: [] };
+        cur = { topic: this.topics.raw[feed], partition, feed, nowMs, messages: [] };
         runs.push(cur);
       }
       const { receivedAtMs: _r, bytes: _b, ...m } = message;
@@ -473,8 +487,8 @@ export class AlignerPipeline {
     const bars = results.flatMap((r) => r.barMessages);
     const dead = results.flatMap((r) => r.deadLetters);
     for (const [topicName, messages] of [
-      [TOPICS.alignedBar, bars],
-      [TOPICS.deadLetter, dead],
+      [this.topics.alignedBar, bars],
+      [this.topics.deadLetter, dead],
     ] as const)
       for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES))
         await this.deps.producer.send({ topic: topicName, messages: chunk });
@@ -553,7 +567,7 @@ export class AlignerPipeline {
     this.partitions.set(partition, rt);
     const merge = this.mergeFor(partition);
     for (const feed of FEEDS) {
-      const o = offsets[TOPICS.raw[feed]];
+      const o = offsets[this.topics.raw[feed]];
       merge.setFloor(feed, o === undefined ? null : BigInt(o));
     }
     this.deps.logger.info(

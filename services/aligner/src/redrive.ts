@@ -11,7 +11,14 @@
  *
  *   npm run redrive -w @perpflow/aligner -- --rule contract.positive [--symbol BTC/USDT:USDT] [--since <ms>] [--dry-run]
  */
-import { type DeadLetter, DeadLetterSchema, feedOfTopic, TOPICS } from '@perpflow/contracts';
+import {
+  type DeadLetter,
+  DeadLetterSchema,
+  feedOfTopic,
+  type PipelineTopicNames,
+  pipelineTopicNames,
+  TOPICS,
+} from '@perpflow/contracts';
 import {
   createIdempotentProducer,
   createKafka,
@@ -37,12 +44,13 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 export function redriveDecision(
   letter: DeadLetter,
   f: RedriveFilter,
+  topics: PipelineTopicNames = TOPICS,
 ): 'redrive' | 'filtered' | 'truncated' | 'no-source-topic' {
   if (f.rule && letter.ruleId !== f.rule) return 'filtered';
   if (f.symbol && letter.symbol !== f.symbol) return 'filtered';
   if (f.sinceMs !== undefined && letter.deadLetteredAtMs < f.sinceMs) return 'filtered';
   const fromTopic =
-    (letter.stage === 'aligner' && feedOfTopic(letter.source.topic) !== null) ||
+    (letter.stage === 'aligner' && feedOfTopic(letter.source.topic, topics) !== null) ||
     (letter.stage === 'windower' && TOPIC_NAME.test(letter.source.topic));
   if (!fromTopic) return 'no-source-topic';
   if (letter.payloadTruncated || letter.truncated !== undefined) return 'truncated';
@@ -84,10 +92,11 @@ async function main(): Promise<void> {
       'give --rule <ruleId> and/or --symbol <unified symbol>: re-driving every dead letter at once is never what you want',
     );
   const dryRun = process.argv.includes('--dry-run');
+  const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
   const kafka = createKafka(kafkaSettingsFromConfig(config, 'redrive'));
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(TOPICS.deadLetter);
+  const ends = await admin.fetchTopicOffsets(topics.deadLetter);
   await admin.disconnect();
   const remaining = new Map(
     ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high)]),
@@ -111,7 +120,7 @@ async function main(): Promise<void> {
   if (remaining.size > 0) {
     const consumer = kafka.consumer({ groupId: `perpflow-redrive-${Date.now()}`, maxWaitTimeInMs: 200 });
     await consumer.connect();
-    await consumer.subscribe({ topic: TOPICS.deadLetter, fromBeginning: true });
+    await consumer.subscribe({ topic: topics.deadLetter, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       consumer
         .run({
@@ -126,7 +135,7 @@ async function main(): Promise<void> {
                 continue;
               }
               const { letter } = read;
-              const d = redriveDecision(letter, filter);
+              const d = redriveDecision(letter, filter, topics);
               const source = `${letter.source.topic}/${letter.source.partition}/${letter.source.offset}`;
               if (d === 'redrive' && seenSources.has(source)) {
                 counts.repeated++;
@@ -141,7 +150,7 @@ async function main(): Promise<void> {
                 value: Buffer.from(letter.payload, letter.payloadEncoding === 'base64' ? 'base64' : 'utf8'),
                 headers: {
                   ...letter.headers,
-                  'perpflow-redriven-from': `${TOPICS.deadLetter}/${batch.partition}/${m.offset}`,
+                  'perpflow-redriven-from': `${topics.deadLetter}/${batch.partition}/${m.offset}`,
                 },
               });
               out.set(letter.source.topic, list);

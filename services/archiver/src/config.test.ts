@@ -13,6 +13,14 @@ describe('archiver config', () => {
       ['perpflow.raw.open_interest.v1', 'open_interest'],
     ]);
     assert.equal(c.ARCHIVER_MAX_OBJECT_AGE_MS, 3_600_000);
+    const staged = loadConfig({ KAFKA_TOPIC_PREFIX: 'staging.' });
+    assert.deepEqual([...staged.ARCHIVER_TOPICS.keys()].sort(), [
+      'staging.perpflow.dlq.v1',
+      'staging.perpflow.raw.funding.v1',
+      'staging.perpflow.raw.liquidation.v1',
+      'staging.perpflow.raw.ohlcv.v1',
+      'staging.perpflow.raw.open_interest.v1',
+    ]);
     assert.equal(c.METRICS_PORT, 39105);
   });
 
@@ -22,6 +30,7 @@ describe('archiver config', () => {
       ['ARCHIVER_TOPICS', 'ohlcv=a/b', /ARCHIVER_TOPICS.*not a topic name/],
       ['ARCHIVER_TOPICS', 'ohlcv=a,ohlcv=b', /ARCHIVER_TOPICS.*given twice/],
       ['ARCHIVER_MAX_OBJECT_AGE_MS', '10', /ARCHIVER_MAX_OBJECT_AGE_MS/],
+      ['KAFKA_TOPIC_PREFIX', 'staging/', /KAFKA_TOPIC_PREFIX.*letters, digits/],
       ['ARCHIVER_CRASH_AT', 'before-object-put', /ARCHIVER_CRASH_AT/],
     ] as const)
       assert.throws(() => loadConfig({ [key]: value }), message, `${key}=${value}`);

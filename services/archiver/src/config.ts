@@ -1,22 +1,30 @@
 import { ARCHIVE_FEEDS, type ArchiveFeed } from '@perpflow/archive';
-import { TOPICS } from '@perpflow/contracts';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import { normalizePrefix } from '@perpflow/dataset';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, parseConfig, serviceKeys } from '@perpflow/runtime';
 import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 
-const DEFAULT_TOPICS = [
-  ...Object.entries(TOPICS.raw).map(([feed, topic]) => `${feed}=${topic}`),
-  `dead_letter=${TOPICS.deadLetter}`,
-].join(',');
+/** The pipeline's four raw topics and its dead-letter topic under a topic prefix: topic → feed. */
+function pipelineArchiveTopics(topicPrefix: string): Map<string, ArchiveFeed> {
+  const names = pipelineTopicNames(topicPrefix);
+  return new Map<string, ArchiveFeed>([
+    ...Object.entries(names.raw).map(([feed, topic]) => [topic, feed as ArchiveFeed] as const),
+    [names.deadLetter, 'dead_letter'],
+  ]);
+}
 
-/** `feed=topic,…` → topic → feed; each feed at most once, each topic a Kafka topic name. */
+/**
+ * `feed=topic,…` → topic → feed; each feed at most once, each topic a Kafka topic name.
+ * Empty (the default): an empty map, which loadConfig fills with the pipeline's topics.
+ */
 const topicsSchema = z
   .string()
-  .default(DEFAULT_TOPICS)
+  .default('')
   .transform((v, ctx) => {
     const out = new Map<string, ArchiveFeed>();
+    if (v.trim() === '') return out;
     for (const item of v
       .split(',')
       .map((s) => s.trim())
@@ -59,7 +67,7 @@ export const ArchiverConfigSchema = z.object({
     }
   }),
   ARCHIVER_TOPICS: topicsSchema.describe(
-    'topics to archive as <feed>=<topic>, comma-separated; feed one of ohlcv, open_interest, funding, liquidation, dead_letter (default: the four raw topics and perpflow.dlq.v1)',
+    'topics to archive as <feed>=<topic>, comma-separated; feed one of ohlcv, open_interest, funding, liquidation, dead_letter (default, or empty: the four raw topics and perpflow.dlq.v1, under KAFKA_TOPIC_PREFIX)',
   ),
   ARCHIVER_GROUP_ID: z.string().min(1).default('perpflow-archiver').describe('Kafka consumer group'),
   ARCHIVER_FROM_BEGINNING: env
@@ -105,6 +113,8 @@ export type ArchiverConfig = z.infer<typeof ArchiverConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): ArchiverConfig {
   const config = parseConfig(ArchiverConfigSchema, environment, { prefixes: ['ARCHIVER_'] });
+  if (config.ARCHIVER_TOPICS.size === 0)
+    config.ARCHIVER_TOPICS = pipelineArchiveTopics(config.KAFKA_TOPIC_PREFIX);
   checkKafkaSecurity(config);
   checkS3Credentials(config);
   return config;

@@ -11,6 +11,7 @@ import {
   kafkaSettingsFromConfig,
   pipelineTopics,
 } from '@perpflow/kafka';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import { crashHook, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore, TimedObjectStore } from '@perpflow/s3';
 import { ArchiveStore } from './adapters/archive-store.js';
@@ -30,7 +31,9 @@ runService({
     // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
     await ensureTopics(
       kafka,
-      pipelineTopics().filter((t) => config.ARCHIVER_TOPICS.has(t.topic)),
+      pipelineTopics(undefined, pipelineTopicNames(config.KAFKA_TOPIC_PREFIX)).filter((t) =>
+        config.ARCHIVER_TOPICS.has(t.topic),
+      ),
     );
     const atStep = crashHook<FlushStep>(config.ARCHIVER_CRASH_AT, 'ARCHIVER_CRASH_AT');
     const store = new ArchiveStore(

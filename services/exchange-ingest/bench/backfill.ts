@@ -166,7 +166,7 @@ async function main(): Promise<number> {
       ...redisEnv,
       KAFKA_CLIENT_ID: producer,
       // Its own topics (deleted at the end): millions of records would slow every reader of the shared ones.
-      INGEST_TOPIC_PREFIX: `${producer}.`,
+      KAFKA_TOPIC_PREFIX: `${producer}.`,
       INGEST_EXCHANGES: 'binanceusdm',
       INGEST_ENDPOINTS: `binanceusdm=${sim}`,
       INGEST_LIVE: 'false',

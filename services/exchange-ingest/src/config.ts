@@ -58,13 +58,6 @@ export const IngestConfigSchema = z
       .describe('feeds to ingest live'),
     INGEST_LIVE: env.bool(true).describe('run the live loops (false: backfill worker only)'),
     INGEST_BACKFILL_WORKER: env.bool(true).describe('run the BullMQ backfill worker in this process'),
-    INGEST_TOPIC_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{0,64}$/, 'letters, digits, _ . - only')
-      .default('')
-      .describe(
-        'BENCH/TEST ONLY: prepended to the topic names (raw topics, dead letters) so a bulk run does not fill the shared ones; empty in production',
-      ),
     INGEST_BACKFILL_QUEUE: backfillQueueKey,
     INGEST_BACKFILL_CONCURRENCY: env
       .int(2, { min: 1, max: 32 })

@@ -5,7 +5,7 @@
  *                                     │ violation          └─▶ checkpoint in Redis (after the ack)
  *                                     └──────────────────────▶ perpflow.dlq.v1
  */
-import { type ExchangeId, timeframeMs } from '@perpflow/contracts';
+import { type ExchangeId, pipelineTopicNames, timeframeMs } from '@perpflow/contracts';
 import {
   createIdempotentProducer,
   createKafka,
@@ -35,21 +35,16 @@ runService({
   start: async ({ config, logger, metrics, setReady }) => {
     const now = Date.now;
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
-    const created = await ensureTopics(
-      kafka,
-      pipelineTopics().map((t) => ({ ...t, topic: `${config.INGEST_TOPIC_PREFIX}${t.topic}` })),
-    );
+    const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
+    const created = await ensureTopics(kafka, pipelineTopics(undefined, topics));
     if (created.length) logger.info({ created }, 'created topics');
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
-    const sink = new KafkaRecordSink(
-      producer,
-      now,
-      config.KAFKA_CLIENT_ID || 'exchange-ingest',
-      config.INGEST_TOPIC_PREFIX,
-    );
+    const sink = new KafkaRecordSink(producer, now, config.KAFKA_CLIENT_ID || 'exchange-ingest', topics);
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-    const checkpoints = new RedisCheckpointStore(redis);
+    // What was published is a fact about the topics: another topic prefix (another pipeline
+    // on this Redis) keeps checkpoints of its own.
+    const checkpoints = new RedisCheckpointStore(redis, `perpflow:ckpt:${config.KAFKA_TOPIC_PREFIX}`);
 
     const abort = new AbortController();
     // Every paced poll and loop sleeps on this one signal: hundreds of listeners are expected.

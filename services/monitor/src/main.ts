@@ -5,7 +5,7 @@
  * Also: freshness SLAs per feed as gauges (the alert rules compare the services'
  * freshness with them) and the lag of configured consumer groups.
  */
-import { TOPICS } from '@perpflow/contracts';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import {
   createKafka,
   ensureTopics,
@@ -78,7 +78,8 @@ runService({
     });
 
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'monitor'), logger);
-    await ensureTopics(kafka, pipelineTopics());
+    const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
+    await ensureTopics(kafka, pipelineTopics(undefined, topics));
     const admin = kafka.admin();
     await admin.connect();
     const consumer = kafka.consumer({
@@ -87,7 +88,7 @@ runService({
     });
     exitWhenConsumerGivesUp(consumer, logger);
     await consumer.connect();
-    await consumer.subscribe({ topics: [TOPICS.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
+    await consumer.subscribe({ topics: [topics.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
     const loop = new MonitorLoop({
       book,
       report,

@@ -1,7 +1,7 @@
 import { normalizePrefix } from '@perpflow/dataset';
 import { checkKafkaSecurity, kafkaConfigShape } from '@perpflow/kafka';
 import { env, logLevelKey, parseConfig, redisUrlKey, serviceKeys } from '@perpflow/runtime';
-import { TOPICS } from '@perpflow/contracts';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import { z } from 'zod';
 import { checkS3Credentials, s3ConfigShape } from './adapters/s3.js';
 
@@ -75,9 +75,11 @@ export const WindowerConfigSchema = z.object({
   ...datasetS3Shape,
   WINDOWER_TOPIC: z
     .string()
-    .min(1)
-    .default(TOPICS.alignedBar)
-    .describe('topic of aligned bars to consume (tests use their own)'),
+    .regex(/^[A-Za-z0-9._-]{0,249}$/, 'a Kafka topic name: letters, digits, _ . - only')
+    .default('')
+    .describe(
+      'topic of aligned bars to consume (default, or empty: perpflow.aligned.bar.v1 under KAFKA_TOPIC_PREFIX)',
+    ),
   WINDOWER_GROUP_ID: z
     .string()
     .min(1)
@@ -135,6 +137,8 @@ export type WindowerConfig = z.infer<typeof WindowerConfigSchema>;
 
 export function loadConfig(environment: Record<string, string | undefined> = process.env): WindowerConfig {
   const config = parseConfig(WindowerConfigSchema, environment, { prefixes: ['WINDOWER_', 'COMPACTION_'] });
+  if (config.WINDOWER_TOPIC === '')
+    config.WINDOWER_TOPIC = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX).alignedBar;
   checkKafkaSecurity(config);
   checkS3Credentials(config);
   return config;

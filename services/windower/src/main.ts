@@ -5,7 +5,7 @@
  * Beside it (COMPACTION_ENABLED): BullMQ scan job every interval ──▶ a job per closed
  * month ──▶ compacted month object + manifest on S3.
  */
-import { TOPICS } from '@perpflow/contracts';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import {
   createIdempotentProducer,
   createKafka,
@@ -32,7 +32,8 @@ runService({
   metrics: () => createWindowerMetrics(),
   start: async ({ config, logger, metrics, setReady }) => {
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
-    await ensureTopics(kafka, pipelineTopics());
+    const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
+    await ensureTopics(kafka, pipelineTopics(undefined, topics));
     const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
     const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
     const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
@@ -52,7 +53,7 @@ runService({
       deadLetters: {
         send: async (letters) => {
           await producer.send({
-            topic: TOPICS.deadLetter,
+            topic: topics.deadLetter,
             messages: letters.map((l) => deadLetterToMessage(l, 'windower')),
           });
         },

@@ -5,7 +5,8 @@
  * ranges of the same symbols, so each scenario's bars are its own, and compare
  * what S3 holds with the simulator's klines read over its REST API.
  */
-import { type AlignedBar, type Candle, TOPICS } from '@perpflow/contracts';
+import type { AlignedBar, Candle } from '@perpflow/contracts';
+import { TOPICS } from '../../src/harness.js';
 import {
   decodeParquetToBars,
   manifestKey,

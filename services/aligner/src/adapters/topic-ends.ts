@@ -1,4 +1,4 @@
-import { TOPICS } from '@perpflow/contracts';
+import type { PipelineTopicNames } from '@perpflow/contracts';
 import type { Admin } from 'kafkajs';
 
 /**
@@ -11,8 +11,9 @@ export async function rawTopicEnds(
   admin: Admin,
   groupId: string,
   fromBeginning: boolean,
+  names: PipelineTopicNames,
 ): Promise<Map<string, Map<number, { high: bigint; start: bigint }>>> {
-  const topics = Object.values(TOPICS.raw);
+  const topics = Object.values(names.raw);
   const [committed, ...offsets] = await Promise.all([
     admin.fetchOffsets({ groupId, topics }),
     ...topics.map((topic) => admin.fetchTopicOffsets(topic)),

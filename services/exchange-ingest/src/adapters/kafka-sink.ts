@@ -3,9 +3,10 @@ import {
   type DeadLetter,
   FEED_RECORD_KIND,
   type Feed,
+  type PipelineTopicNames,
   SCHEMA_VERSION,
-  TOPICS,
   streamKey,
+  TOPICS,
 } from '@perpflow/contracts';
 import { toMessage } from '@perpflow/kafka';
 import type { Producer } from 'kafkajs';
@@ -39,8 +40,8 @@ export class KafkaRecordSink implements RecordSink {
     private readonly producer: Producer,
     private readonly now: () => number = Date.now,
     private readonly producerName = 'exchange-ingest',
-    /** Prepended to every topic name (INGEST_TOPIC_PREFIX): '' in production. */
-    private readonly topicPrefix = '',
+    /** pipelineTopicNames(KAFKA_TOPIC_PREFIX): TOPICS in production. */
+    private readonly topics: PipelineTopicNames = TOPICS,
   ) {}
 
   async publish(
@@ -52,7 +53,7 @@ export class KafkaRecordSink implements RecordSink {
     const producedAtMs = this.now();
     const kind = FEED_RECORD_KIND[feed];
     await this.producer.send({
-      topic: `${this.topicPrefix}${TOPICS.raw[feed]}`,
+      topic: this.topics.raw[feed],
       messages: records.map((r) => toMessage(r, { kind, producer: this.producerName, producedAtMs, source })),
     });
   }
@@ -90,7 +91,7 @@ export class KafkaRecordSink implements RecordSink {
       deadLetteredAtMs: this.now(),
     };
     await this.producer.send({
-      topic: `${this.topicPrefix}${TOPICS.deadLetter}`,
+      topic: this.topics.deadLetter,
       messages: [
         {
           key: letter.key,
