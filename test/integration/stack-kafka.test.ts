@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { dropKafkajsTimeoutWarning } from '@perpflow/kafka';
+import { dropKafkajsTimeoutWarning, ensureTopics, pipelineTopics } from '@perpflow/kafka';
+import { pipelineTopicNames } from '@perpflow/contracts';
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -146,6 +147,22 @@ describe('stack: Kafka with kafkajs', () => {
     if (groups.length) await admin.deleteGroups(groups).catch(() => {});
     if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => {});
     await admin?.disconnect().catch(() => {});
+  });
+
+  it('ensureTopics returns a prefixed pipeline whose every partition is served at once, and creates it once', async () => {
+    // Concurrent callers, as when a test starts the aligner and windower together on fresh topics.
+    const names = pipelineTopicNames(`stacktest.${runId}.`);
+    const specs = pipelineTopics(undefined, names);
+    topics.push(...specs.map((s) => s.topic));
+    const [a, b] = await Promise.all([ensureTopics(kafka, specs), ensureTopics(kafka, specs)]);
+    // Both may have seen the topics missing; between them they created every one, nothing else.
+    assert.deepEqual([...new Set([...a, ...b])].sort(), specs.map((s) => s.topic).sort());
+    assert.ok(specs.every((s) => s.topic.startsWith(`stacktest.${runId}.perpflow.`)));
+    for (const s of specs) {
+      const offsets = await admin.fetchTopicOffsets(s.topic);
+      assert.equal(offsets.length, s.numPartitions, s.topic);
+    }
+    assert.deepEqual(await ensureTopics(kafka, specs), []);
   });
 
   it('writes each message of an idempotent producer exactly once', async () => {

@@ -86,4 +86,19 @@ describe('scripts/node-test.mjs', () => {
     assert.doesNotMatch(failures, /open\.test\.ts/);
     assert.equal(r.counts.files, 3);
   });
+
+  it('gives each file a topic prefix of its own with --topics-per-file', () => {
+    // The file's own name is in its prefix, so two files running at once never share a topic.
+    const own = (name: string) =>
+      `import assert from 'node:assert/strict';\nimport { test } from 'node:test';\ntest('prefix', () => { assert.match(process.env.KAFKA_TOPIC_PREFIX ?? '', /^t\\.case-[A-Za-z0-9]+\\.${name}\\.$/); });\n`;
+    const r = run(
+      { 'alpha.test.ts': own('alpha'), 'beta-2.test.ts': own('beta-2') },
+      '--concurrency',
+      '2',
+      '--topics-per-file',
+    );
+    assert.equal(r.counts.passed, 2, r.out.slice(-2000));
+    assert.equal(r.counts.failed, 0);
+    assert.equal(r.status, 0);
+  });
 });

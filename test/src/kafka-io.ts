@@ -129,13 +129,7 @@ export async function readTopic(
 
 /** Creates a topic of the test's own (name from uniqueName), so a suite reads only what it produced. */
 export async function createTestTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopics(kafka, [{ topic, numPartitions }]);
 }
 
 export async function deleteTestTopics(kafka: Kafka, topics: string[]): Promise<void> {
