@@ -6,6 +6,10 @@
 // --topics-per-file: each file's process gets KAFKA_TOPIC_PREFIX=t.<dir>.<name>. (test/e2e/aligner.test.ts:
 // t.e2e.aligner.), which the services it starts inherit: its pipeline topics are its own, so
 // files that run at once never consume each other's records (test/src/harness.ts TOPICS).
+// --durations F: a JSON object of file (relative to the working directory) → seconds; files
+// start slowest first, those not in F before them (order only: with several at a time, a
+// long file started last would end the run alone). Every run writes what it measured as
+// $PERPFLOW_TEST_RESULTS/durations-<package><suffix>.json, the same shape, to refresh F from.
 //
 // Why one process per file with --test-isolation=none: with process isolation,
 // --test-force-exit loses verdicts on their way from the file's child to the parent
@@ -32,9 +36,16 @@ const roots = sep >= 0 ? args.slice(0, sep) : args;
 let concurrency = Math.max(1, availableParallelism() - 1);
 const paths = [];
 let topicsPerFile = false;
+let durationsFile = null;
 for (let i = 0; i < roots.length; i++) {
   if (roots[i] === '--topics-per-file') topicsPerFile = true;
-  else if (roots[i] === '--concurrency') {
+  else if (roots[i] === '--durations') {
+    durationsFile = roots[++i];
+    if (!durationsFile) {
+      console.error('node-test: --durations takes a JSON file of file → seconds');
+      process.exit(2);
+    }
+  } else if (roots[i] === '--concurrency') {
     concurrency = Number.parseInt(roots[++i] ?? '', 10);
     if (!(concurrency >= 1)) {
       console.error(`node-test: --concurrency takes a whole number >= 1, got "${roots[i]}"`);
@@ -57,6 +68,18 @@ if (files.length === 0) {
   console.error(`node-test: no *.test.ts files under ${paths.join(' ')}`);
   process.exit(1);
 }
+if (durationsFile) {
+  let known;
+  try {
+    known = JSON.parse(readFileSync(durationsFile, 'utf8'));
+  } catch (err) {
+    console.error(`node-test: --durations ${durationsFile}: ${err.message}`);
+    process.exit(2);
+  }
+  const secondsOf = (f) => known[relative(process.cwd(), f)] ?? Number.POSITIVE_INFINITY;
+  files.sort((a, b) => secondsOf(b) - secondsOf(a) || (a < b ? -1 : 1));
+}
+const measured = {};
 
 /** t.<parent dir>.<file name without .test.ts>. : Kafka topic characters only. */
 function topicPrefixOf(file) {
@@ -104,7 +127,9 @@ function runFile(file, index) {
       child.stdout.on('data', (c) => chunks.push(c));
       child.stderr.on('data', (c) => chunks.push(c));
     }
+    const startedAt = Date.now();
     child.on('close', (code, signal) => {
+      measured[relative(process.cwd(), file)] = Math.round((Date.now() - startedAt) / 1000);
       if (!streamed) process.stdout.write(Buffer.concat(chunks));
       done({ file, code, signal, countFile });
     });
@@ -150,6 +175,11 @@ if (resultsDir) {
   writeFileSync(
     join(resultsDir, `${pkg}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`),
     `${JSON.stringify(total)}\n`,
+  );
+  const slowestFirst = Object.entries(measured).sort((a, b) => b[1] - a[1]);
+  writeFileSync(
+    join(resultsDir, `durations-${pkg}${process.env.PERPFLOW_TEST_SUFFIX ?? ''}.json`),
+    `${JSON.stringify(Object.fromEntries(slowestFirst), null, 2)}\n`,
   );
 }
 for (const f of total.failures) console.log(`node-test: failed: ${f}`);

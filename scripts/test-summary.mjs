@@ -7,8 +7,9 @@ const total = { passed: 0, failed: 0, skipped: 0, todo: 0 };
 const failures = [];
 const rows = [];
 for (const name of readdirSync(dir)
-  // *-table.json are reports written beside the counts (the fault suite's table), not counts.
-  .filter((f) => f.endsWith('.json') && !f.endsWith('-table.json'))
+  // *-table.json and durations-*.json are reports written beside the counts (the fault
+  // suite's table, node-test.mjs's seconds per file), not counts.
+  .filter((f) => f.endsWith('.json') && !f.endsWith('-table.json') && !f.startsWith('durations-'))
   .sort()) {
   const lines = readFileSync(join(dir, name), 'utf8').trim().split('\n').filter(Boolean);
   for (const line of lines) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ROOT } from '../src/harness.js';
 
@@ -24,11 +24,16 @@ interface Counts {
 function run(
   files: Record<string, string>,
   ...flags: string[]
-): { status: number | null; out: string; counts: Counts } {
+): { status: number | null; out: string; counts: Counts; durations: Record<string, number> } {
   const sub = mkdtempSync(join(dir, 'case-'));
-  for (const [name, body] of Object.entries(files)) writeFileSync(join(sub, name), body);
+  // {rel} in a file: the case folder as node-test.mjs names its files (relative to test/);
+  // {sub} in a flag: its absolute path.
+  const rel = relative(join(ROOT, 'test'), sub);
+  for (const [name, body] of Object.entries(files))
+    writeFileSync(join(sub, name), body.replaceAll('{rel}', rel));
   const results = join(sub, 'results');
-  const res = spawnSync(process.execPath, [join(ROOT, 'scripts/node-test.mjs'), ...flags, sub], {
+  const args = flags.map((f) => f.replaceAll('{sub}', sub));
+  const res = spawnSync(process.execPath, [join(ROOT, 'scripts/node-test.mjs'), ...args, sub], {
     cwd: join(ROOT, 'test'),
     encoding: 'utf8',
     env: {
@@ -39,7 +44,11 @@ function run(
     },
   });
   const counts = JSON.parse(readFileSync(join(results, 'case.json'), 'utf8')) as Counts;
-  return { status: res.status, out: res.stdout + res.stderr, counts };
+  const durations = JSON.parse(readFileSync(join(results, 'durations-case.json'), 'utf8')) as Record<
+    string,
+    number
+  >;
+  return { status: res.status, out: res.stdout + res.stderr, counts, durations };
 }
 
 const many = (n: number) =>
@@ -100,5 +109,32 @@ describe('scripts/node-test.mjs', () => {
     assert.equal(r.counts.passed, 2, r.out.slice(-2000));
     assert.equal(r.counts.failed, 0);
     assert.equal(r.status, 0);
+  });
+
+  it('starts files slowest first by --durations, unknown ones first, and writes the seconds it measured', () => {
+    const says = (word: string) =>
+      `import { test } from 'node:test';\ntest('${word}', () => { console.log('ran:${word}'); });\n`;
+    const r = run(
+      {
+        'durations.json': JSON.stringify({
+          '{rel}/a.test.ts': 5,
+          '{rel}/c.test.ts': 90,
+          '{rel}/b.test.ts': 30,
+        }),
+        'a.test.ts': says('a'),
+        'b.test.ts': says('b'),
+        'c.test.ts': says('c'),
+        'd.test.ts': says('d'),
+      },
+      '--concurrency',
+      '1',
+      '--durations',
+      '{sub}/durations.json',
+    );
+    assert.equal(r.counts.passed, 4, r.out.slice(-2000));
+    assert.deepEqual(r.out.match(/ran:[a-d]/g), ['ran:d', 'ran:c', 'ran:b', 'ran:a']);
+    const names = Object.keys(r.durations).map((f) => f.split('/').at(-1));
+    assert.deepEqual(names.sort(), ['a.test.ts', 'b.test.ts', 'c.test.ts', 'd.test.ts']);
+    assert.ok(Object.values(r.durations).every((s) => Number.isInteger(s) && s >= 0));
   });
 });
