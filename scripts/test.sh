@@ -11,7 +11,17 @@ ROOT=$PWD
 RESULTS="$ROOT/.data/test-results"
 started=$(date +%s)
 status=0
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step's heading says how long the one before it took: where the suite's time goes.
+step_started=$started
+step_name=""
+step() {
+  local now
+  now=$(date +%s)
+  [ -n "$step_name" ] && printf '(%s: %s s)\n' "$step_name" "$((now - step_started))"
+  step_started=$now
+  step_name=$*
+  printf '\n\033[1m== %s\033[0m\n' "$*"
+}
 fail() { echo "FAILED: $*"; status=1; }
 
 step "setup (installs only what is missing)"
