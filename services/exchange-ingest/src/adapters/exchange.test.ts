@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startSimServer } from '@perpflow/exchange-sim';
 import { createLogger } from '@perpflow/runtime';
 import ccxt from 'ccxt';
 import { classifyExchangeError, createExchange, loadExchangeClass } from './exchange.js';
@@ -64,6 +65,43 @@ describe('loadExchangeClass: one venue module instead of all of ccxt', () => {
     assert.equal(await loadExchangeClass('binanceusdm'), ccxt.pro.binanceusdm);
     assert.equal(await loadExchangeClass('bybit'), ccxt.pro.bybit);
     await assert.rejects(loadExchangeClass('nosuchvenue' as never), /ccxt has no pro exchange "nosuchvenue"/);
+  });
+});
+
+describe('createExchange: a subscription sent on a socket that has closed', () => {
+  it('rejects to whoever awaits it and leaves no unhandled rejection (ccxt 4.5.84 drops that promise in watch())', async () => {
+    const sim = await startSimServer({ port: 0, market: { seed: 7, symbolCount: 2 } });
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      const ex = (await createExchange('binanceusdm', { onLiquidation: () => {}, logger })) as unknown as {
+        client(url: string): {
+          connect(backoffDelay?: number): Promise<unknown>;
+          send(message: unknown): Promise<unknown>;
+          connection: { readyState: number };
+        };
+        close(): Promise<void>;
+        loadHttpProxyAgent(): Promise<void>;
+      };
+      await ex.loadHttpProxyAgent(); // ccxt's condition for a ws:// (not wss://) url
+      const client = ex.client(`${sim.wsUrl}/fstream.binance.com/ws`);
+      await client.connect(0);
+      await sim.close();
+      for (let i = 0; i < 200 && client.connection.readyState !== 3; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.equal(client.connection.readyState, 3, 'the socket closed with the server');
+      // As ccxt's watch() does after its throttle: send, and drop the promise.
+      const sent = client.send({ method: 'SUBSCRIBE', params: ['btcusdt@kline_1m'], id: 1 });
+      // ws reports the failure on the next tick; Node reports an unhandled rejection once the
+      // microtasks after it have run: two turns of the event loop cover both.
+      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+      await assert.rejects(sent, /WebSocket is not open/);
+      await ex.close();
+    } finally {
+      process.off('unhandledRejection', note);
+    }
   });
 });
 

@@ -21,6 +21,11 @@ export interface CcxtExchange {
   fetchTime(): Promise<number | undefined>;
   fetchOHLCV(symbol: string, timeframe: string, since?: number, limit?: number): Promise<unknown[][]>;
   fetchOpenInterest(symbol: string, params?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Every listed symbol's open interest in one answer, keyed by unified symbol (venues with `has.fetchOpenInterests`). */
+  fetchOpenInterests?(
+    symbols?: string[],
+    params?: Record<string, unknown>,
+  ): Promise<Record<string, Record<string, unknown>>>;
   fetchOpenInterestHistory(
     symbol: string,
     timeframe: string,
@@ -95,6 +100,13 @@ export async function loadExchangeClass(id: ExchangeId): Promise<CcxtExchangeCla
   return mod.default;
 }
 
+/** ccxt's websocket client, as far as createExchange touches it. */
+interface WsClient {
+  send(message: unknown): Promise<unknown>;
+}
+/** Clients whose send promises are already marked handled (createExchange). */
+const handledSends = new WeakSet<WsClient>();
+
 export type LiquidationListener = (symbol: string, liquidation: RawLiquidation) => void;
 export type KlineListener = (symbol: string, kline: RawKline) => void;
 
@@ -129,6 +141,7 @@ export async function createExchange(
     handleOHLCV(client: unknown, message: unknown): unknown;
     onClose(client: { url: string }, error: unknown): unknown;
     onError(client: { url: string }, error: unknown): unknown;
+    client(url: string): WsClient;
     onRestResponse(
       statusCode: number,
       statusText: string,
@@ -175,6 +188,29 @@ export async function createExchange(
           );
         }
       return body;
+    }
+    /**
+     * ccxt 4.5.84's watch() sends a subscription after its websocket throttle and drops the
+     * promise `client.send` returns (Exchange.watch: `client.throttle(cost).then(() =>
+     * client.send(message))`). When the socket closes between the two, that promise rejects
+     * ("WebSocket is not open: readyState 3 (CLOSED)") with no handler, and Node ends the
+     * process on an unhandled rejection: a venue dropping the connection at that moment would
+     * stop the ingest. Each client's send promise is marked handled here; whoever awaits it
+     * still gets the rejection, and the close resets the watch's own future, so the loop
+     * watches again.
+     */
+    override client(url: string): WsClient {
+      const c = super.client(url);
+      if (!handledSends.has(c)) {
+        const send = c.send.bind(c);
+        c.send = (message: unknown) => {
+          const sent = send(message);
+          sent.catch(() => undefined);
+          return sent;
+        };
+        handledSends.add(c);
+      }
+      return c;
     }
     override onClose(client: { url: string }, error: unknown): unknown {
       options.onWebsocketClosed?.(client.url, error instanceof Error ? error : undefined);
