@@ -53,15 +53,19 @@ describe('planLiveRequests', () => {
         /INGEST_FUNDING_HISTORY_POLL_MS/.test(err.message),
     );
   });
-  it("counts Hyperliquid's info calls at the venue's weight 20 against 1,200 per minute, and refuses what the per-symbol open-interest poll cannot fit", () => {
+  it("counts Hyperliquid's info calls at the venue's weight 20 against 1,200 per minute, one open-interest call per poll for every symbol", () => {
     const hl = { ...base, exchange: 'hyperliquid' as const, candleSource: 'websocket' as const };
     const plan = planLiveRequests({ ...hl, symbols: 20, fundingHistoryPollMs: 3_600_000 });
     assert.equal(plan.budgetUnitsPerMinute, 1200);
-    // One metaAndAssetCtxs per symbol per poll (ccxt's fetchOpenInterest), one for all funding rates.
-    assert.equal(plan.lines.find((l) => l.call === 'fetchOpenInterest')?.unitsPerMinute, 400);
+    // One metaAndAssetCtxs per poll answers every coin's open interest; one for all funding rates.
+    assert.equal(plan.lines.find((l) => l.call === 'fetchOpenInterest')?.unitsPerMinute, 20);
     assert.equal(plan.lines.find((l) => l.call === 'fetchFundingRates')?.unitsPerMinute, 20);
+    // 200 coins (about Hyperliquid's listing) fit one IP: gap fills 0.1 × 200 × 20 = 400, funding
+    // history 200 / 60 × 20 ≈ 67, the two all-coin calls 40, fetchTime 0.4: 507 of 960.
+    const all = planLiveRequests({ ...hl, symbols: 200, fundingHistoryPollMs: 3_600_000 });
+    assert.equal(Math.round(all.plannedUnitsPerMinute), 507);
     assert.throws(
-      () => planLiveRequests({ ...hl, symbols: 60, fundingHistoryPollMs: 3_600_000 }),
+      () => planLiveRequests({ ...hl, symbols: 500, fundingHistoryPollMs: 3_600_000 }),
       (err: unknown) => err instanceof PlanOverBudget && /may use 960/.test(err.message),
     );
   });

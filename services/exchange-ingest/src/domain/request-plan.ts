@@ -69,7 +69,10 @@ export function planLiveRequests(p: LivePlanInput): LivePlan {
     const bars = perMinute(p.timeframeMs);
     add('fetchOHLCV', p.symbols * bars * (p.candleSource === 'rest' ? 1 : (p.gapFillShare ?? 0.1)));
   }
-  if (p.feeds.has('open_interest')) add('fetchOpenInterest', p.symbols * perMinute(p.oiPollMs));
+  if (p.feeds.has('open_interest')) {
+    const calls = ingestVenue(p.exchange).openInterestPoll === 'all-symbols' ? 1 : p.symbols;
+    add('fetchOpenInterest', calls * perMinute(p.oiPollMs));
+  }
   if (p.feeds.has('funding')) {
     add('fetchFundingRates', perMinute(p.fundingPollMs));
     add('fetchFundingRateHistory', p.symbols * perMinute(p.fundingHistoryPollMs));

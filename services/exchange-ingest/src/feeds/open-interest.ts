@@ -25,6 +25,22 @@ export function fetchCurrent(
   return ex.fetchOpenInterest(symbol, ingestVenue(exchange).currentOpenInterestParams ?? {});
 }
 
+/** The ccxt method `fetchAllCurrent` calls. */
+export const CURRENT_ALL_METHOD = 'fetchOpenInterests';
+
+/** Every one of `symbols`' open interest now, in one request; a symbol the answer lacks is absent. */
+export async function fetchAllCurrent(
+  ex: CcxtExchange,
+  exchange: ExchangeId,
+  symbols: readonly string[],
+): Promise<Record<string, Record<string, unknown>>> {
+  if (!ex.fetchOpenInterests)
+    throw new Error(
+      `${exchange}: ccxt has no fetchOpenInterests, but the venue module polls all symbols at once`,
+    );
+  return ex.fetchOpenInterests([...symbols], ingestVenue(exchange).currentOpenInterestParams ?? {});
+}
+
 /** Up to `limit` 5-minute points at or after `sinceMs`, with the venue's paging params. */
 export function fetchHistoryPage(
   ex: CcxtExchange,

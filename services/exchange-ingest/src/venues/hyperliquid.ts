@@ -61,8 +61,9 @@ export const HYPERLIQUID_PAGING = { ohlcv: 'forward', fundingHistory: 'forward' 
  * (docs, "Rate limits and user limits"). ccxt charges candleSnapshot 4, but the venue
  * weighs it 20 plus 1 per 60 candles answered; fundingHistory 20 plus 1 per 20 rows.
  * The costs here are the venue's for the live calls (a live candle poll asks < 60 bars;
- * a live funding-history poll < 20 rows); fetchOpenInterest and fetchFundingRates are
- * one metaAndAssetCtxs each (every coin at once).
+ * a live funding-history poll < 20 rows); the live open-interest poll (fetchOpenInterests,
+ * counted as fetchOpenInterest) and fetchFundingRates are one metaAndAssetCtxs each (every
+ * coin at once).
  */
 export const HYPERLIQUID_BUDGET: VenueRateBudget = {
   unitsPerMinute: 1200,
@@ -150,4 +151,6 @@ export const hyperliquid: IngestVenue = {
   unavailable: HYPERLIQUID_UNAVAILABLE,
   candleHistory: HYPERLIQUID_CANDLE_HISTORY,
   answerTimeMs: hyperliquidAnswerTimeMs,
+  // metaAndAssetCtxs answers every coin: ccxt's fetchOpenInterest asks it per symbol and keeps one.
+  openInterestPoll: 'all-symbols',
 };

@@ -150,6 +150,14 @@ export interface IngestVenue {
    * '1h', whose newest point is up to an hour old).
    */
   currentOpenInterestParams?: Record<string, unknown>;
+  /**
+   * How the live poll asks for open interest: 'per-symbol' (default), one `fetchOpenInterest`
+   * per symbol spread over the interval; 'all-symbols', one `fetchOpenInterests` per interval
+   * for the whole universe, where one answer carries every market anyway (Hyperliquid's
+   * metaAndAssetCtxs: ccxt's per-symbol call fetches all of them and keeps one). The request
+   * plan counts one call per interval then.
+   */
+  openInterestPoll?: 'per-symbol' | 'all-symbols';
   /** Open interest as ONE side in base units from ccxt's answer; undefined: `openInterestAmount` already is. */
   oneSideOpenInterest?(oi: { openInterestAmount?: number | undefined; info?: unknown }): number | undefined;
 }

@@ -94,6 +94,16 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
             return original(...args);
           };
       }
+      // Open-interest requests, counted: one per symbol, or one for all where the venue answers all.
+      const oiCalls = { fetchOpenInterest: 0, fetchOpenInterests: 0 };
+      for (const method of ['fetchOpenInterest', 'fetchOpenInterests'] as const) {
+        const original = watches[method]?.bind(ex);
+        if (original)
+          watches[method] = (...args: unknown[]) => {
+            oiCalls[method]++;
+            return original(...args);
+          };
+      }
       await ex.loadHttpProxyAgent?.();
       await ex.loadMarkets();
       const SYMBOLS = Object.keys(ex.markets).sort();
@@ -191,6 +201,14 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
         const closedLive = new Set(candles.filter((c) => c.eventTimeMs === openAtStart).map((c) => c.symbol));
         assert.equal(closedLive.size, SYMBOLS.length, `${exchange}: symbols with the start's minute closed`);
       } else assert.equal(liquidationWatches > 0, true, `${exchange}: liquidations subscribed`);
+      if (ingestVenue(exchange).openInterestPoll === 'all-symbols') {
+        // One metaAndAssetCtxs answered every coin: every symbol has its open interest, and no
+        // per-symbol request was made (ccxt's fetchOpenInterest would ask the same answer 30 times).
+        assert.equal(oiCalls.fetchOpenInterest, 0, `${exchange}: per-symbol open-interest requests`);
+        assert.ok(oiCalls.fetchOpenInterests >= 1, `${exchange}: no fetchOpenInterests`);
+        const withOi = new Set(published.filter((p) => p.feed === 'open_interest').map((p) => p.symbol));
+        assert.equal(withOi.size, SYMBOLS.length, `${exchange}: symbols with open interest`);
+      }
       for (const feed of required) {
         // Settled funding (from history) is stamped at its settlement, hours back: not checked here.
         const mine = published.filter((p) => p.feed === feed && p.kind !== 'settled');
