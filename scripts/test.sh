@@ -60,23 +60,23 @@ step "integration tests against the real servers"
 # (other ports, data in .data/faults-stack) and runs beside the end-to-end files, which
 # mostly wait on servers. Its output is kept and printed once the end-to-end step is done.
 FAULTS_DATA="$ROOT/.data/faults-stack"
-faults_stack() {
-  PERPFLOW_DATA_DIR="$FAULTS_DATA" KAFKA_PORT=${FAULTS_KAFKA_PORT:-44092} \
+# Every setting of that stack, exported: its restarts (stack.sh start kafka) read the ports
+# from the environment, and a controller port left at its default would be the main stack's.
+faults_env() {
+  export PERPFLOW_DATA_DIR="$FAULTS_DATA" KAFKA_PORT=${FAULTS_KAFKA_PORT:-44092} \
     KAFKA_CONTROLLER_PORT=${FAULTS_KAFKA_CONTROLLER_PORT:-44093} REDIS_PORT=${FAULTS_REDIS_PORT:-44379} \
     S3_PORT=${FAULTS_S3_PORT:-44000} PROMETHEUS_PORT=${FAULTS_PROMETHEUS_PORT:-44090} \
-    ALERTMANAGER_PORT=${FAULTS_ALERTMANAGER_PORT:-44094} bash infra/local/stack.sh "$@"
+    ALERTMANAGER_PORT=${FAULTS_ALERTMANAGER_PORT:-44094}
+  set -a
+  # shellcheck disable=SC1090
+  source <(bash infra/local/stack.sh env)
+  set +a
 }
 faults_pid=""
 if grep -q '"test:faults"' test/package.json; then
   step "fault suite's own stack up (kafka redis s3 on ports 44xxx, data in .data/faults-stack)"
-  if faults_stack up kafka redis s3; then
-    (
-      set -a
-      # shellcheck disable=SC1090
-      source <(faults_stack env)
-      set +a
-      cd test && PERPFLOW_TEST_SUFFIX=-faults npm run --silent test:faults
-    ) >"$RESULTS/faults.log" 2>&1 &
+  if (faults_env && bash infra/local/stack.sh up kafka redis s3); then
+    (faults_env && cd test && PERPFLOW_TEST_SUFFIX=-faults npm run --silent test:faults) >"$RESULTS/faults.log" 2>&1 &
     faults_pid=$!
   else
     fail "the fault suite's stack did not come up: see the log named above"
@@ -92,7 +92,7 @@ if [ -n "$faults_pid" ]; then
   step "fault suite (SIGKILLs, exchange faults, poison records; table in .data/test-results/faults-table.json)"
   wait "$faults_pid" || fail "fault suite"
   cat "$RESULTS/faults.log"
-  [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || faults_stack down kafka redis s3 >/dev/null 2>&1 || true
+  [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || (faults_env && bash infra/local/stack.sh down kafka redis s3) >/dev/null 2>&1 || true
 fi
 
 step "python loader (clients/python: pytest against the stack's S3)"
