@@ -152,7 +152,7 @@ describe('stack: Kafka with kafkajs', () => {
   it('ensureTopics returns a prefixed pipeline whose every partition is served at once, and creates it once', async () => {
     // Concurrent callers, as when a test starts the aligner and windower together on fresh topics.
     const names = pipelineTopicNames(`stacktest.${runId}.`);
-    const specs = pipelineTopics(undefined, names);
+    const specs = pipelineTopics(names);
     topics.push(...specs.map((s) => s.topic));
     const [a, b] = await Promise.all([ensureTopics(kafka, specs), ensureTopics(kafka, specs)]);
     // Both may have seen the topics missing; between them they created every one, nothing else.

@@ -21,7 +21,7 @@ export function testKafka(): Kafka {
 export async function ensurePipelineTopics(): Promise<void> {
   await ensureTopics(
     createKafka({ clientId: 'perpflow-test-admin', brokers: STACK.kafkaBrokers.split(',') }),
-    pipelineTopics(undefined, TOPICS),
+    pipelineTopics(TOPICS),
   );
 }
 

@@ -26,11 +26,11 @@ describe('toMessage', () => {
 
 describe('pipelineTopics', () => {
   it('lists the four raw topics, the aligned topic and the dead-letter topic once each', () => {
-    const names = pipelineTopics(6).map((t) => t.topic);
+    const names = pipelineTopics(TOPICS, 6).map((t) => t.topic);
     assert.deepEqual(
       names.sort(),
       [...Object.values(TOPICS.raw), TOPICS.alignedBar, TOPICS.deadLetter].sort(),
     );
-    assert.equal(pipelineTopics(6).find((t) => t.topic === TOPICS.raw.ohlcv)?.numPartitions, 6);
+    assert.equal(pipelineTopics(TOPICS, 6).find((t) => t.topic === TOPICS.raw.ohlcv)?.numPartitions, 6);
   });
 });

@@ -10,8 +10,8 @@ export interface TopicSpec {
 
 /** The pipeline's topics and their defaults (`names`: pipelineTopicNames(KAFKA_TOPIC_PREFIX)). */
 export function pipelineTopics(
-  partitions = DEFAULT_PARTITIONS,
   names: PipelineTopicNames = TOPICS,
+  partitions = DEFAULT_PARTITIONS,
 ): TopicSpec[] {
   const week = String(7 * 24 * 3_600_000);
   return [

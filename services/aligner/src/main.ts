@@ -48,7 +48,7 @@ runService({
 
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(undefined, topics));
+    await ensureTopics(kafka, pipelineTopics(topics));
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });

@@ -31,7 +31,7 @@ runService({
     // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
     await ensureTopics(
       kafka,
-      pipelineTopics(undefined, pipelineTopicNames(config.KAFKA_TOPIC_PREFIX)).filter((t) =>
+      pipelineTopics(pipelineTopicNames(config.KAFKA_TOPIC_PREFIX)).filter((t) =>
         config.ARCHIVER_TOPICS.has(t.topic),
       ),
     );

@@ -36,7 +36,7 @@ runService({
     const now = Date.now;
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    const created = await ensureTopics(kafka, pipelineTopics(undefined, topics));
+    const created = await ensureTopics(kafka, pipelineTopics(topics));
     if (created.length) logger.info({ created }, 'created topics');
     const producer = createIdempotentProducer(kafka);
     await producer.connect();

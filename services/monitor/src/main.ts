@@ -79,7 +79,7 @@ runService({
 
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'monitor'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(undefined, topics));
+    await ensureTopics(kafka, pipelineTopics(topics));
     const admin = kafka.admin();
     await admin.connect();
     const consumer = kafka.consumer({

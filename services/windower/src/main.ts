@@ -33,7 +33,7 @@ runService({
   start: async ({ config, logger, metrics, setReady }) => {
     const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(undefined, topics));
+    await ensureTopics(kafka, pipelineTopics(topics));
     const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
     const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
     const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
