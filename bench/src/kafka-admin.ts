@@ -72,14 +72,26 @@ export async function parkGroupAtEnd(
   const ends = await endOffsets(kafka, topics);
   await withAdmin(kafka, async (a) => {
     // On a fresh broker the offsets topic and its coordinator appear on first use: retry.
+    // kafkajs's setOffsets can also resolve without a commit when the coordinator moves
+    // meanwhile (a starved broker fenced by its controller): read the offsets back.
     for (const [topic, parts] of ends)
       await retry(
-        () =>
-          a.setOffsets({
+        async () => {
+          await a.setOffsets({
             groupId,
             topic,
             partitions: [...parts].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-          }),
+          });
+          const [got] = await a.fetchOffsets({ groupId, topics: [topic] });
+          const wrong = [...parts].filter(
+            ([partition, offset]) =>
+              got?.partitions.find((p) => p.partition === partition)?.offset !== offset.toString(),
+          );
+          if (wrong.length > 0)
+            throw new Error(
+              `group ${groupId} did not take its offsets on ${topic} (${wrong.length} partitions)`,
+            );
+        },
         { retries: 10, baseDelayMs: 300, shouldRetry: () => true },
       );
   });

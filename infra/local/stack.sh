@@ -102,6 +102,10 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 group.initial.rebalance.delay.ms=0
+# The controller fences a broker whose heartbeats stop for this long (default 9 s). Here
+# they share one JVM on a 2-core machine: starved by a test load, the broker was fenced,
+# resigned as every group's coordinator and dropped a commit in flight. 30 s rides it out.
+broker.session.timeout.ms=30000
 log.retention.hours=168
 log.segment.bytes=134217728
 message.max.bytes=2097152

@@ -40,7 +40,7 @@ import {
   uniqueName,
   waitFor,
 } from '../src/harness.js';
-import { ensurePipelineTopics, testKafka, withProducer } from '../src/kafka-io.js';
+import { ensurePipelineTopics, setGroupOffsets, testKafka, withProducer } from '../src/kafka-io.js';
 import { seededRandom } from '../src/random.js';
 
 const MIN = 60_000;
@@ -358,11 +358,12 @@ describe('aligner: catch-up gives the bars live gives', { timeout: 900_000 }, ()
     const group = uniqueName(`catch-up-${label}`);
     const ends = await topicEnds(admin, RAW_TOPICS);
     for (const [topic, byPartition] of ends)
-      await admin.setOffsets({
-        groupId: group,
+      await setGroupOffsets(
+        admin,
+        group,
         topic,
-        partitions: [...byPartition].map(([partition, offset]) => ({ partition, offset: String(offset) })),
-      });
+        [...byPartition].map(([partition, offset]) => ({ partition, offset: String(offset) })),
+      );
     seen.set(group, { bars: [], dead: [] });
     return { group, start: ends };
   };
@@ -374,9 +375,16 @@ describe('aligner: catch-up gives the bars live gives', { timeout: 900_000 }, ()
       `group ${group} to commit the raw topics' ends`,
       async () => {
         const committed = await admin.fetchOffsets({ groupId: group, topics: RAW_TOPICS });
-        return committed.every((t) =>
-          t.partitions.every((p) => BigInt(p.offset) >= (target.get(t.topic)?.get(p.partition) ?? 0n)),
+        const behind = committed.flatMap((t) =>
+          t.partitions
+            .filter((p) => BigInt(p.offset) < (target.get(t.topic)?.get(p.partition) ?? 0n))
+            .map(
+              (p) => `${t.topic}/${p.partition} at ${p.offset} of ${target.get(t.topic)?.get(p.partition)}`,
+            ),
         );
+        // Thrown, so a timeout names the partitions still behind.
+        if (behind.length > 0) throw new Error(`behind: ${behind.slice(0, 8).join(', ')}`);
+        return true;
       },
       timeoutMs,
       250,

@@ -28,7 +28,7 @@ import {
   waitFor,
   waitForQuiet,
 } from '../src/harness.js';
-import { ensurePipelineTopics, produceRaw, readTopic, testKafka } from '../src/kafka-io.js';
+import { ensurePipelineTopics, produceRaw, readTopic, setGroupOffsets, testKafka } from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 3, 1);
@@ -129,11 +129,12 @@ describe('aligner crash table on Kafka and Redis', { timeout: 600_000 }, () => {
       await admin.connect();
       for (const topic of Object.values(TOPICS.raw)) {
         const ends = await admin.fetchTopicOffsets(topic);
-        await admin.setOffsets({
-          groupId: group,
+        await setGroupOffsets(
+          admin,
+          group,
           topic,
-          partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
-        });
+          ends.map((e) => ({ partition: e.partition, offset: e.high })),
+        );
       }
       await admin.disconnect();
       // Sends of 20: one Kafka record batch each, so the aligner gets many batches per topic

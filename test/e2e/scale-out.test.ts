@@ -34,7 +34,7 @@ import {
   uniqueName,
   waitFor,
 } from '../src/harness.js';
-import { ensurePipelineTopics, produceRaw, readTopic, testKafka } from '../src/kafka-io.js';
+import { ensurePipelineTopics, produceRaw, readTopic, setGroupOffsets, testKafka } from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 3, 2, 6, 0);
@@ -257,11 +257,12 @@ describe('scale-out: two aligners and two windowers share partitions and hand th
     try {
       for (const topic of topics) {
         const ends = await admin.fetchTopicOffsets(topic);
-        await admin.setOffsets({
-          groupId: group,
+        await setGroupOffsets(
+          admin,
+          group,
           topic,
-          partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
-        });
+          ends.map((e) => ({ partition: e.partition, offset: e.high })),
+        );
         for (const e of ends) start.set(e.partition, e.high);
       }
     } finally {

@@ -6,8 +6,8 @@ import {
   headersToStrings,
   pipelineTopics,
 } from '@perpflow/kafka';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { STACK, TOPICS, uniqueName } from './harness.js';
+import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { STACK, sleep, TOPICS, uniqueName } from './harness.js';
 
 export function testKafka(): Kafka {
   dropKafkajsTimeoutWarning();
@@ -23,6 +23,46 @@ export async function ensurePipelineTopics(): Promise<void> {
     createKafka({ clientId: 'perpflow-test-admin', brokers: STACK.kafkaBrokers.split(',') }),
     pipelineTopics(TOPICS),
   );
+}
+
+/**
+ * Commits `partitions` as the offsets of `groupId` (a group with no members) on `topic`,
+ * then reads them back until the broker answers with exactly those.
+ *
+ * kafkajs's `admin.setOffsets` commits from a short-lived consumer and can resolve without
+ * a commit: seen when a CPU-starved broker missed its controller heartbeats, was fenced and
+ * resigned as group coordinator while that consumer was in the group. The group then had
+ * no offset on that topic, the aligner under test started at the log end, and the test
+ * waited for offsets that nothing would commit (CI of 6862cdb, aligner-catch-up).
+ */
+export async function setGroupOffsets(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  partitions: { partition: number; offset: string }[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const want = new Map(partitions.map((p) => [p.partition, BigInt(p.offset)]));
+  let problem = '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.setOffsets({ groupId, topic, partitions });
+      const [got] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const wrong = (got?.partitions ?? [])
+        .filter((p) => want.has(p.partition) && BigInt(p.offset) !== want.get(p.partition))
+        .map((p) => `partition ${p.partition} at ${p.offset}, not ${want.get(p.partition)}`);
+      if (wrong.length === 0 && (got?.partitions.length ?? 0) >= want.size) return;
+      problem = wrong.length > 0 ? wrong.join(', ') : `${got?.partitions.length ?? 0} partitions answered`;
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `group ${groupId} did not take its offsets on ${topic} in ${attempt} attempts (${timeoutMs} ms): ${problem}`,
+      );
+    await sleep(Math.min(2_000, 250 * attempt));
+  }
 }
 
 /** An idempotent producer (one request in flight: sends keep their order) for the length of `work`. */
@@ -75,11 +115,12 @@ export async function readTopic(
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   if (from)
-    await admin.setOffsets({
+    await setGroupOffsets(
+      admin,
       groupId,
       topic,
-      partitions: [...from].map(([partition, offset]) => ({ partition, offset })),
-    });
+      [...from].map(([partition, offset]) => ({ partition, offset })),
+    );
   await admin.disconnect();
   const remaining = new Map(
     ends

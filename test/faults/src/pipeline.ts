@@ -34,7 +34,7 @@ import {
   uniqueName,
   waitFor,
 } from '../../src/harness.js';
-import { ensurePipelineTopics, readTopic, testKafka } from '../../src/kafka-io.js';
+import { ensurePipelineTopics, readTopic, setGroupOffsets, testKafka } from '../../src/kafka-io.js';
 
 export const EXCHANGE = 'binanceusdm';
 export const TF = 60_000;
@@ -230,11 +230,12 @@ export class Pipeline {
       for (const [groupId, topics] of groups)
         for (const topic of topics) {
           const ends = await admin.fetchTopicOffsets(topic);
-          await admin.setOffsets({
+          await setGroupOffsets(
+            admin,
             groupId,
             topic,
-            partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
-          });
+            ends.map((e) => ({ partition: e.partition, offset: e.high })),
+          );
         }
     } finally {
       await admin.disconnect();
