@@ -155,6 +155,9 @@ describe('aligner crash table on Kafka and Redis', { timeout: 600_000 }, () => {
         ALIGNER_FETCH_MAX_BYTES_PER_PARTITION: '16384',
         ALIGNER_SNAPSHOT_INTERVAL_RECORDS: '60',
         ALIGNER_CRASH_AT: crashAt,
+        // The restarted aligner gets the partitions once the killed member's session ends
+        // (30 s by default); it heartbeats within each batch, so 10 s holds under load.
+        ALIGNER_SESSION_TIMEOUT_MS: '10000',
         METRICS_PORT: String(port),
         LOG_LEVEL: 'warn',
       });

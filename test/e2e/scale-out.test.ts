@@ -199,6 +199,8 @@ describe('scale-out: two aligners and two windowers share partitions and hand th
       REDIS_URL: STACK.redisUrl,
       ALIGNER_GROUP_ID: alignerGroup,
       ALIGNER_ALLOWED_LATENESS_MS: '0',
+      // The SIGKILL handover waits for the killed member's session: 15 s, not the default 30.
+      ALIGNER_SESSION_TIMEOUT_MS: '15000',
     },
     windower: {
       S3_ENDPOINT: STACK.s3Endpoint,
@@ -206,8 +208,7 @@ describe('scale-out: two aligners and two windowers share partitions and hand th
       S3_PREFIX: prefix,
       WINDOWER_GROUP_ID: windowerGroup,
       WINDOWER_FLUSH_INTERVAL_MS: '1000',
-      // Long enough not to expel a member starved of CPU; the SIGKILL handover waits for
-      // the aligner's 30 s anyway.
+      // Long enough not to expel a member starved of CPU.
       WINDOWER_SESSION_TIMEOUT_MS: '15000',
     },
   };
