@@ -48,10 +48,16 @@ interface Sent {
  * every 5 min, funding every 8 h, a liquidation every 7 min; every 97th candle arrives
  * 3 min late (a revision), and one candle breaks its contract.
  */
-function published(): Sent[] {
+function published(misKeyed = false): Sent[] {
   const out: Sent[] = [];
   const offsets: Record<string, number> = {};
-  const send = (feed: Feed, value: object | string, eventTimeMs: number, arrivalMs: number) => {
+  const send = (
+    feed: Feed,
+    value: object | string,
+    eventTimeMs: number,
+    arrivalMs: number,
+    key = 'binanceusdm|BTC/USDT:USDT',
+  ) => {
     const topic = TOPICS.raw[feed];
     offsets[topic] = (offsets[topic] ?? -1) + 1;
     out.push({
@@ -61,7 +67,7 @@ function published(): Sent[] {
         partition: 3,
         offset: String(offsets[topic]),
         kafkaTimestampMs: arrivalMs,
-        key: enc('binanceusdm|BTC/USDT:USDT'),
+        key: enc(key),
         value: enc(typeof value === 'string' ? value : JSON.stringify(value)),
         headers: [],
       },
@@ -108,6 +114,12 @@ function published(): Sent[] {
     close: 'x',
   };
   events.push({ at: T0 + 21 * MIN, go: () => send('ohlcv', broken, 0, T0 + 21 * MIN) });
+  if (misKeyed) {
+    // On day 2, a candle of the series under a key of the same length but one byte off.
+    const t = T0 + DAY + 40 * MIN;
+    const c = sampleCandle({ eventTimeMs: t, openTimeMs: t, receivedAtMs: t + MIN, close: 61_002 });
+    events.push({ at: t + MIN, go: () => send('ohlcv', c, t, t + MIN, 'binanceusdm|BTC/USDT:USDU') });
+  }
   events.sort((a, b) => a.at - b.at);
   for (const e of events) e.go();
   return out;
@@ -227,6 +239,13 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     // The unreadable value names no series: no job of any series reads it. The candle of
     // the series with a text close breaks its contract, as it did live.
     assert.deepEqual(r.deadLetters, { 'contract.type': 1 });
+    assert.equal(r.bars, 1_440);
+  });
+
+  it('dead-letters a record whose key is one byte off the series’ key, among thousands with the right key', async () => {
+    const other = archive(published(true));
+    const r = await rebuild(async (k) => other.get(k) ?? null);
+    assert.deepEqual(r.deadLetters, { 'contract.key': 1 });
     assert.equal(r.bars, 1_440);
   });
 
