@@ -61,6 +61,8 @@ interface OpenWindow {
   endMs: number;
   /** Every revision of each bar time, in emission order. */
   byTs: Map<number, AlignedBar[]>;
+  /** Handed to the sink and out of `open`: a later bar of its span opens a new window. */
+  finished: boolean;
 }
 
 const utf8 = new TextDecoder();
@@ -163,14 +165,31 @@ export async function rebuildWindows(
   let pending: ReplayRow[][] = FEEDS.map(() => []);
   const keyTexts = new KeyTexts();
 
+  /**
+   * Each symbol's window of its last bar: a symbol's bars come in time order, so nearly
+   * every bar finds its window here without building the `open` key (a string per bar
+   * was 2.6 % of the rebuild's profile).
+   */
+  const lastWindow = new Map<string, OpenWindow>();
+
   const emit = (bar: AlignedBar) => {
     if (bar.eventTimeMs < job.fromMs || bar.eventTimeMs >= job.toMs) return;
     const startMs = windowStartOf(bar.eventTimeMs, unit);
-    const key = `${bar.symbol}\u0000${startMs}`;
-    let w = open.get(key);
-    if (!w) {
-      w = { symbol: bar.symbol, startMs, endMs: windowEndOf(startMs, unit), byTs: new Map() };
-      open.set(key, w);
+    let w = lastWindow.get(bar.symbol);
+    if (w === undefined || w.startMs !== startMs || w.finished) {
+      const key = `${bar.symbol}\u0000${startMs}`;
+      w = open.get(key);
+      if (!w) {
+        w = {
+          symbol: bar.symbol,
+          startMs,
+          endMs: windowEndOf(startMs, unit),
+          byTs: new Map(),
+          finished: false,
+        };
+        open.set(key, w);
+      }
+      lastWindow.set(bar.symbol, w);
     }
     const revs = w.byTs.get(bar.eventTimeMs);
     if (revs) revs.push(bar);
@@ -259,6 +278,7 @@ export async function rebuildWindows(
       );
     for (const [key, w] of due) {
       open.delete(key);
+      w.finished = true;
       await finish(w);
     }
   };
