@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeArchiveForReplay, decodeArchiveParquet } from './parquet.js';
+import { decodeArchiveForReplay, decodeArchiveParquet, Utf8Texts } from './parquet.js';
 import { planFlush } from './flush-plan.js';
 import { ARCHIVE_FEEDS, type KafkaRecord, toArchiveRow } from './record.js';
 
@@ -130,5 +130,62 @@ describe('a rebuild reads the rows it keeps as the full decode has them', () => 
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('a rebuild reads an object of thousands of rows', () => {
+  it('keeps the same rows as the full decode, nulls included', () => {
+    const feed = ARCHIVE_FEEDS[0]!;
+    const rows = Array.from({ length: 2_500 }, (_, i) =>
+      toArchiveRow(feed, {
+        topic: `perpflow.raw.${feed}.v1`,
+        partition: 3,
+        offset: String(i),
+        kafkaTimestampMs: 1_764_000_000_000 + i,
+        key: i % 7 === 0 ? null : utf8(`binanceusdm|S${i % 5}/USDT:USDT`),
+        value:
+          i % 11 === 0
+            ? null
+            : utf8(
+                JSON.stringify({
+                  exchange: 'binanceusdm',
+                  symbol: `S${i % 5}/USDT:USDT`,
+                  eventTimeMs: 1_764_000_000_000 + i,
+                }),
+              ),
+        headers: [],
+      } as KafkaRecord),
+    );
+    const o = planFlush(PREFIX, feed, rows).objects.sort((a, b) => b.body.byteLength - a.body.byteLength)[0];
+    const keep = (_ex: string | null, sym: string | null, et: number | null) =>
+      sym === null || (et !== null && et % 3 !== 0);
+    const all = decodeArchiveParquet(o!.body);
+    const full = all.filter((r) => keep(r.exchange, r.symbol, r.eventTimeMs));
+    const got = decodeArchiveForReplay(o!.body, keep);
+    assert.equal(got.rowCount, all.length);
+    assert.ok(got.rows.length > 1_024);
+    assert.equal(got.rows.length, full.length);
+    const bytesOf = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'));
+    got.rows.forEach((r, i) => {
+      const w = full[i]!;
+      assert.deepEqual(
+        [r.offset, r.kafkaTimestampMs, r.exchange, r.symbol, r.eventTimeMs, bytesOf(r.key), bytesOf(r.value)],
+        [w.offset, w.kafkaTimestampMs, w.exchange, w.symbol, w.eventTimeMs, bytesOf(w.key), bytesOf(w.value)],
+      );
+    });
+  });
+});
+
+describe('Utf8Texts', () => {
+  it('gives the decoded text of any bytes, reusing it only for equal bytes', () => {
+    const texts = new Utf8Texts();
+    const decoder = new TextDecoder();
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 6 }), { maxLength: 200 }), (list) => {
+        for (const b of list) assert.equal(texts.textOf(b), decoder.decode(b));
+      }),
+    );
+    assert.equal(texts.textOf(utf8('binanceusdm|BTC/USDT:USDT')), 'binanceusdm|BTC/USDT:USDT');
+    assert.equal(texts.textOf(utf8('binanceusdm|BTC/USDT:USDU')), 'binanceusdm|BTC/USDT:USDU');
   });
 });

@@ -1,6 +1,7 @@
 import { PerpflowError } from '@perpflow/contracts';
 import {
   Binary,
+  type Data,
   Field,
   Int32,
   Int64,
@@ -190,31 +191,13 @@ export function decodeArchiveForReplay(
     if (!v) throw new ArchiveLayoutMismatch(`no column ${name}`);
     return v;
   };
-  const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = REPLAY_COLUMNS.map(col);
-  const rows: ReplayRow[] = [];
+  const columns = REPLAY_COLUMNS.map(col);
+  const rows = replayRowsOfChunks(columns, keep) ?? replayRowsOf(columns, table.numRows, keep);
   // Keys and values are first views into the decoded table, then copied together into one
   // buffer of the kept rows' bytes: a copy of their own per row (an ArrayBuffer each, two
   // per record) was 4 % of the rebuild's profile and much of its garbage collection.
   let keptBytes = 0;
-  for (let i = 0; i < table.numRows; i++) {
-    const ex = (exchange!.get(i) as string | null) ?? null;
-    const sym = (symbol!.get(i) as string | null) ?? null;
-    const et = msOf(eventTime!.get(i));
-    if (!keep(ex, sym, et)) continue;
-    const k = (key!.get(i) as Uint8Array | null) ?? null;
-    const v = (value!.get(i) as Uint8Array | null) ?? null;
-    keptBytes += (k?.byteLength ?? 0) + (v?.byteLength ?? 0);
-    rows.push({
-      partition: partition!.get(i) as number,
-      offset: String(offset!.get(i)),
-      kafkaTimestampMs: Number(kafkaTime!.get(i)),
-      key: k,
-      value: v,
-      exchange: ex,
-      symbol: sym,
-      eventTimeMs: et,
-    });
-  }
+  for (const r of rows) keptBytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
   const own = new Uint8Array(keptBytes);
   let at = 0;
   const copy = (view: Uint8Array | null): Uint8Array | null => {
@@ -229,3 +212,126 @@ export function decodeArchiveForReplay(
   }
   return { rows, rowCount: table.numRows };
 }
+
+type Keep = Parameters<typeof decodeArchiveForReplay>[1];
+
+/** The kept rows through Arrow's per-value `get` (any column types); keys and values are views into the table. */
+function replayRowsOf(columns: Vector[], numRows: number, keep: Keep): ReplayRow[] {
+  const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns;
+  const rows: ReplayRow[] = [];
+  for (let i = 0; i < numRows; i++) {
+    const ex = (exchange!.get(i) as string | null) ?? null;
+    const sym = (symbol!.get(i) as string | null) ?? null;
+    const et = msOf(eventTime!.get(i));
+    if (!keep(ex, sym, et)) continue;
+    rows.push({
+      partition: partition!.get(i) as number,
+      offset: String(offset!.get(i)),
+      kafkaTimestampMs: Number(kafkaTime!.get(i)),
+      key: (key!.get(i) as Uint8Array | null) ?? null,
+      value: (value!.get(i) as Uint8Array | null) ?? null,
+      exchange: ex,
+      symbol: sym,
+      eventTimeMs: et,
+    });
+  }
+  return rows;
+}
+
+/** The column types the archive writes, as Arrow reads them back (REPLAY_COLUMNS order). */
+const REPLAY_TYPES = [
+  'Int32',
+  'Int64',
+  'Timestamp<MILLISECOND, UTC>',
+  'Binary',
+  'Binary',
+  'Utf8',
+  'Utf8',
+  'Timestamp<MILLISECOND, UTC>',
+];
+
+/**
+ * The same rows as replayRowsOf, read from the columns' buffers directly: Arrow's
+ * `get` goes through a chunk search and a type visitor per value, and decodes every
+ * exchange and symbol anew (together 4 % of the rebuild's profile). Each value is read
+ * as that `get` reads it (validity bitmap, offsets, Number of an int64 that must be
+ * safe); an exchange or symbol is decoded once per distinct bytes. Null when a column is
+ * not of the type the archive writes or the table is not one record batch (the archive
+ * writes one row group per object): the caller then takes the general path.
+ */
+function replayRowsOfChunks(columns: Vector[], keep: Keep): ReplayRow[] | null {
+  for (const [j, c] of columns.entries())
+    if (String(c.type) !== REPLAY_TYPES[j] || c.data.length !== 1) return null;
+  const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns.map(
+    (c) => c.data[0] as Data,
+  ) as Data[];
+  const n = partition!.length;
+  if (columns.some((c) => (c.data[0] as Data).length !== n)) return null;
+  const rows: ReplayRow[] = [];
+  const texts = new Utf8Texts();
+  for (let i = 0; i < n; i++) {
+    const ex = valid(exchange!, i) ? texts.textOf(bytesAt(exchange!, i)) : null;
+    const sym = valid(symbol!, i) ? texts.textOf(bytesAt(symbol!, i)) : null;
+    const et = valid(eventTime!, i) ? safeNumber((eventTime!.values as BigInt64Array)[i]!) : null;
+    if (!keep(ex, sym, et)) continue;
+    rows.push({
+      partition: valid(partition!, i) ? (partition!.values as Int32Array)[i]! : (null as unknown as number),
+      offset: valid(offset!, i) ? String((offset!.values as BigInt64Array)[i]) : 'null',
+      kafkaTimestampMs: valid(kafkaTime!, i) ? safeNumber((kafkaTime!.values as BigInt64Array)[i]!) : 0,
+      key: valid(key!, i) ? bytesAt(key!, i) : null,
+      value: valid(value!, i) ? bytesAt(value!, i) : null,
+      exchange: ex,
+      symbol: sym,
+      eventTimeMs: et,
+    });
+  }
+  return rows;
+}
+
+/** Data.getValid for a non-union column: its bit in the validity bitmap, when it has nulls. */
+function valid(d: Data, i: number): boolean {
+  if (!d.nullable || d.nullCount <= 0) return true;
+  const pos = d.offset + i;
+  return ((d.nullBitmap as Uint8Array)[pos >> 3]! & (1 << (pos % 8))) !== 0;
+}
+
+/** A variable-width value's bytes, as Arrow's get gives them: a view into the column's buffer. */
+function bytesAt(d: Data, i: number): Uint8Array {
+  const offsets = d.valueOffsets as Int32Array;
+  return (d.values as Uint8Array).subarray(offsets[i]!, offsets[i + 1]!);
+}
+
+/** Number(x), refusing an int64 beyond 2^53 as Arrow's `get` of a timestamp does. */
+function safeNumber(x: bigint): number {
+  if (x < MIN_SAFE || x > MAX_SAFE) throw new TypeError(`${x} is not safe to convert to a number.`);
+  return Number(x);
+}
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * UTF-8 text of byte strings that repeat (message keys, exchanges, symbols): each
+ * distinct value is decoded once, and its text reused when the bytes are equal. Holds at
+ * most 64 values; the rest are decoded every time.
+ */
+export class Utf8Texts {
+  private readonly bytes: Uint8Array[] = [];
+  private readonly texts: string[] = [];
+
+  textOf(b: Uint8Array): string {
+    const n = b.byteLength;
+    next: for (let j = 0; j < this.bytes.length; j++) {
+      const known = this.bytes[j] as Uint8Array;
+      if (known.byteLength !== n) continue;
+      for (let i = 0; i < n; i++) if (known[i] !== b[i]) continue next;
+      return this.texts[j] as string;
+    }
+    const text = utf8.decode(b);
+    if (this.bytes.length < 64) {
+      this.bytes.push(b.slice());
+      this.texts.push(text);
+    }
+    return text;
+  }
+}
+const utf8 = new TextDecoder('utf-8');

@@ -4,6 +4,7 @@ import {
   listArchiveObjects,
   type ReplayRow,
   readArchiveObjectForReplay,
+  Utf8Texts,
   utcDaysOf,
 } from '@perpflow/archive';
 import { type AlignedBar, FEED_RECORD_KIND, FEEDS, type Feed } from '@perpflow/contracts';
@@ -65,40 +66,11 @@ interface OpenWindow {
   finished: boolean;
 }
 
-const utf8 = new TextDecoder();
-
 /** True when `lane` is already in byOffset order (as archive objects give it), so sorting would not move a row. */
 function inOffsetOrder(lane: readonly ReplayRow[]): boolean {
   for (let i = 1; i < lane.length; i++)
     if (byOffset(lane[i - 1] as ReplayRow, lane[i] as ReplayRow) > 0) return false;
   return true;
-}
-
-/**
- * The message keys of a partition are the few `exchange|symbol` of its series, the same
- * bytes record after record: each distinct key is decoded once and its text reused when
- * the bytes are equal (a TextDecoder call per record was 3 % of the rebuild's profile).
- */
-class KeyTexts {
-  private readonly bytes: Uint8Array[] = [];
-  private readonly texts: string[] = [];
-
-  textOf(key: Uint8Array): string {
-    const n = key.byteLength;
-    next: for (let j = 0; j < this.bytes.length; j++) {
-      const b = this.bytes[j] as Uint8Array;
-      if (b.byteLength !== n) continue;
-      for (let i = 0; i < n; i++) if (b[i] !== key[i]) continue next;
-      return this.texts[j] as string;
-    }
-    const text = utf8.decode(key);
-    // Bounded: a partition with more series than this decodes the rest every time.
-    if (this.bytes.length < 64) {
-      this.bytes.push(key.slice());
-      this.texts.push(text);
-    }
-    return text;
-  }
 }
 
 /**
@@ -163,7 +135,8 @@ export async function rebuildWindows(
   const open = new Map<string, OpenWindow>();
   /** Per feed (FEEDS order), records read and not yet fed. */
   let pending: ReplayRow[][] = FEEDS.map(() => []);
-  const keyTexts = new KeyTexts();
+  /** A partition's message keys are the few `exchange|symbol` of its series: decoded once each. */
+  const keyTexts = new Utf8Texts();
 
   /**
    * Each symbol's window of its last bar: a symbol's bars come in time order, so nearly
