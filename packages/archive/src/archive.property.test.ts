@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
 import fc from 'fast-check';
+import { readParquet } from 'parquet-wasm';
 import { decodeArchiveForReplay, decodeArchiveParquet, Utf8Texts } from './parquet.js';
 import { planFlush } from './flush-plan.js';
 import { ARCHIVE_FEEDS, type KafkaRecord, toArchiveRow } from './record.js';
@@ -133,10 +135,10 @@ describe('a rebuild reads the rows it keeps as the full decode has them', () => 
   });
 });
 
-describe('a rebuild reads an object of thousands of rows', () => {
-  it('keeps the same rows as the full decode, nulls included', () => {
+describe('a rebuild reads an object of many record batches', () => {
+  it('keeps the same rows as the full decode across batch boundaries, nulls included', () => {
     const feed = ARCHIVE_FEEDS[0]!;
-    const rows = Array.from({ length: 2_500 }, (_, i) =>
+    const rows = Array.from({ length: 6_000 }, (_, i) =>
       toArchiveRow(feed, {
         topic: `perpflow.raw.${feed}.v1`,
         partition: 3,
@@ -157,6 +159,8 @@ describe('a rebuild reads an object of thousands of rows', () => {
       } as KafkaRecord),
     );
     const o = planFlush(PREFIX, feed, rows).objects.sort((a, b) => b.body.byteLength - a.body.byteLength)[0];
+    // The reader hands Arrow batches of 1,024 rows: the object must span several.
+    assert.ok(tableFromIPC(readParquet(o!.body).intoIPCStream()).batches.length > 2);
     const keep = (_ex: string | null, sym: string | null, et: number | null) =>
       sym === null || (et !== null && et % 3 !== 0);
     const all = decodeArchiveParquet(o!.body);

@@ -251,39 +251,44 @@ const REPLAY_TYPES = [
 ];
 
 /**
- * The same rows as replayRowsOf, read from the columns' buffers directly: Arrow's
+ * The same rows as replayRowsOf, read from each record batch's buffers directly: Arrow's
  * `get` goes through a chunk search and a type visitor per value, and decodes every
  * exchange and symbol anew (together 4 % of the rebuild's profile). Each value is read
  * as that `get` reads it (validity bitmap, offsets, Number of an int64 that must be
  * safe); an exchange or symbol is decoded once per distinct bytes. Null when a column is
- * not of the type the archive writes or the table is not one record batch (the archive
- * writes one row group per object): the caller then takes the general path.
+ * not of the type the archive writes or the columns' batches do not line up: the caller
+ * then takes the general path.
  */
 function replayRowsOfChunks(columns: Vector[], keep: Keep): ReplayRow[] | null {
+  const chunks = columns[0]!.data.length;
   for (const [j, c] of columns.entries())
-    if (String(c.type) !== REPLAY_TYPES[j] || c.data.length !== 1) return null;
-  const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns.map(
-    (c) => c.data[0] as Data,
-  ) as Data[];
-  const n = partition!.length;
-  if (columns.some((c) => (c.data[0] as Data).length !== n)) return null;
+    if (String(c.type) !== REPLAY_TYPES[j] || c.data.length !== chunks) return null;
+  for (let b = 0; b < chunks; b++) {
+    const n = (columns[0]!.data[b] as Data).length;
+    if (columns.some((c) => (c.data[b] as Data).length !== n)) return null;
+  }
   const rows: ReplayRow[] = [];
   const texts = new Utf8Texts();
-  for (let i = 0; i < n; i++) {
-    const ex = valid(exchange!, i) ? texts.textOf(bytesAt(exchange!, i)) : null;
-    const sym = valid(symbol!, i) ? texts.textOf(bytesAt(symbol!, i)) : null;
-    const et = valid(eventTime!, i) ? safeNumber((eventTime!.values as BigInt64Array)[i]!) : null;
-    if (!keep(ex, sym, et)) continue;
-    rows.push({
-      partition: valid(partition!, i) ? (partition!.values as Int32Array)[i]! : (null as unknown as number),
-      offset: valid(offset!, i) ? String((offset!.values as BigInt64Array)[i]) : 'null',
-      kafkaTimestampMs: valid(kafkaTime!, i) ? safeNumber((kafkaTime!.values as BigInt64Array)[i]!) : 0,
-      key: valid(key!, i) ? bytesAt(key!, i) : null,
-      value: valid(value!, i) ? bytesAt(value!, i) : null,
-      exchange: ex,
-      symbol: sym,
-      eventTimeMs: et,
-    });
+  for (let b = 0; b < chunks; b++) {
+    const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns.map(
+      (c) => c.data[b] as Data,
+    ) as Data[];
+    for (let i = 0; i < partition!.length; i++) {
+      const ex = valid(exchange!, i) ? texts.textOf(bytesAt(exchange!, i)) : null;
+      const sym = valid(symbol!, i) ? texts.textOf(bytesAt(symbol!, i)) : null;
+      const et = valid(eventTime!, i) ? safeNumber((eventTime!.values as BigInt64Array)[i]!) : null;
+      if (!keep(ex, sym, et)) continue;
+      rows.push({
+        partition: valid(partition!, i) ? (partition!.values as Int32Array)[i]! : (null as unknown as number),
+        offset: valid(offset!, i) ? String((offset!.values as BigInt64Array)[i]) : 'null',
+        kafkaTimestampMs: valid(kafkaTime!, i) ? safeNumber((kafkaTime!.values as BigInt64Array)[i]!) : 0,
+        key: valid(key!, i) ? bytesAt(key!, i) : null,
+        value: valid(value!, i) ? bytesAt(value!, i) : null,
+        exchange: ex,
+        symbol: sym,
+        eventTimeMs: et,
+      });
+    }
   }
   return rows;
 }
