@@ -50,18 +50,26 @@ const recordsArb = fc.array(
   { minLength: 1, maxLength: 12 },
 );
 
+/** The records as the archiver's rows, on partition 3 from offset 100. */
+function archiveRows(
+  feed: (typeof ARCHIVE_FEEDS)[number],
+  records: Omit<KafkaRecord, 'topic' | 'partition' | 'offset'>[],
+) {
+  return records.map((r, i) =>
+    toArchiveRow(feed, {
+      topic: `perpflow.raw.${feed}.v1`,
+      partition: 3,
+      offset: String(100 + i),
+      ...r,
+    } as KafkaRecord),
+  );
+}
+
 describe('the archive takes any bytes', () => {
   it('every record becomes a row in an object under the prefix, byte for byte, and nothing throws', () => {
     fc.assert(
       fc.property(fc.constantFrom(...ARCHIVE_FEEDS), recordsArb, (feed, records) => {
-        const rows = records.map((r, i) =>
-          toArchiveRow(feed, {
-            topic: `perpflow.raw.${feed}.v1`,
-            partition: 3,
-            offset: String(100 + i),
-            ...r,
-          } as KafkaRecord),
-        );
+        const rows = archiveRows(feed, records);
         const plan = planFlush(PREFIX, feed, rows);
         const back = plan.objects.flatMap((o) => {
           assert.ok(o.key.startsWith(`${PREFIX}/raw/feed=${feed}/exchange=`), o.key);
@@ -94,15 +102,7 @@ describe('a rebuild reads the rows it keeps as the full decode has them', () => 
         recordsArb,
         fc.func(fc.boolean()),
         (feed, records, keepFn) => {
-          const rows = records.map((r, i) =>
-            toArchiveRow(feed, {
-              topic: `perpflow.raw.${feed}.v1`,
-              partition: 3,
-              offset: String(100 + i),
-              ...r,
-            } as KafkaRecord),
-          );
-          for (const o of planFlush(PREFIX, feed, rows).objects) {
+          for (const o of planFlush(PREFIX, feed, archiveRows(feed, records)).objects) {
             const full = decodeArchiveParquet(o.body);
             const keep = (ex: string | null, sym: string | null, et: number | null) => keepFn(ex, sym, et);
             const want = full.filter((r) => keep(r.exchange, r.symbol, r.eventTimeMs));
