@@ -414,6 +414,10 @@ describe('ccxt.pro okx websockets (60× speed)', () => {
   });
 
   it('liquidation-orders (instType SWAP, /ws/v5/public): bkPx and sz equal the model, side is the order side', async () => {
+    // A second the model starts 6 liquidations of the 10 symbols within 2 min of (2 s of wall
+    // time at 60×), so that two pushes come whatever the hour the test runs.
+    const now = sim.clock.now();
+    sim.clock.advance(truth.liquidationBurstStart(undefined, now + 1000, 6, 2 * MINUTE_MS) - now);
     const msgs = await frames(
       '/ws/v5/public',
       { op: 'subscribe', args: [{ channel: 'liquidation-orders', instType: 'SWAP' }] },
@@ -443,8 +447,11 @@ describe('ccxt.pro okx websockets (60× speed)', () => {
   });
 
   it('watchLiquidations (emulated over liquidation-orders) gives the model events in contracts at bkPx', async () => {
+    // As above, BTCUSDT alone: 0.65 % of 480 s spans at this seed held fewer than 2.
+    const now = sim.clock.now();
+    sim.clock.advance(truth.liquidationBurstStart('BTCUSDT', now + 1000, 2, 2 * MINUTE_MS) - now);
     const got = [] as { timestamp?: number; price?: number; contracts?: number; side?: string }[];
-    const deadline = Date.now() + 8000;
+    const deadline = Date.now() + 20_000;
     while (got.length < 2 && Date.now() < deadline)
       got.push(...(await ex.watchLiquidations('BTC/USDT:USDT')));
     assert.ok(got.length >= 2, `only ${got.length}`);

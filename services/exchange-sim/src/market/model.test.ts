@@ -104,6 +104,32 @@ describe('market model', () => {
     for (const ev of all) assert.ok(ev.qty > 0 && ev.price > 0 && (ev.side === 'BUY' || ev.side === 'SELL'));
   });
 
+  it('liquidationBurstStart finds the first second that starts `count` events within the span, as a scan second by second does', () => {
+    const m = createMarketModel({ seed: 7, symbolCount: 10, liquidationBurstsPerHour: 60 });
+    const scan = (symbol: string | undefined, from: number, count: number, within: number): number => {
+      for (let t = Math.ceil(from / 1000) * 1000; ; t += 1000) {
+        const n = (symbol ? m.liquidations(symbol, t, t + within) : m.allLiquidations(t, t + within)).length;
+        if (n >= count) return t;
+      }
+    };
+    for (const [symbol, count, within] of [
+      ['BTCUSDT', 3, 120_000],
+      ['BTCUSDT', 2, 30_000],
+      [undefined, 5, 60_000],
+      ['ETHUSDT', 4, 600_000],
+    ] as const) {
+      for (const from of [T0 + 1234, T0 + HOUR_MS - 5_000, T0 + 7 * HOUR_MS + 42_500]) {
+        const t = m.liquidationBurstStart(symbol, from, count, within);
+        assert.equal(t, scan(symbol, from, count, within), `${symbol} ${count} in ${within} from ${from}`);
+      }
+    }
+    const none = createMarketModel({ seed: 7, symbolCount: 2, liquidationBurstsPerHour: 0 });
+    assert.throws(
+      () => none.liquidationBurstStart('BTCUSDT', T0, 1, 1000),
+      /no 1 liquidations of BTCUSDT within 1000 ms/,
+    );
+  });
+
   it('drops the same candles every time at a missing-candle rate, and the model says which', () => {
     const m = createMarketModel({ seed: 6, symbolCount: 3, missingCandleRate: 0.1 });
     const cs = m.candles('BTCUSDT', MINUTE_MS, T0, T0 + 10 * HOUR_MS - 1);

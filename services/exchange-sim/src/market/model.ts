@@ -487,6 +487,32 @@ export class MarketModel {
     return out.sort((a, b) => a.timeMs - b.timeMs || (a.symbol < b.symbol ? -1 : 1));
   }
 
+  /**
+   * The first whole second t ≥ fromMs with at least `count` liquidations of `symbol`
+   * (every symbol when undefined) in [t, t + withinMs). A test that waits for live
+   * liquidations moves its clock there first: how many fall in the next few seconds
+   * otherwise depends on the hour the test runs. Searches 7 days, then throws.
+   */
+  liquidationBurstStart(symbol: string | undefined, fromMs: number, count: number, withinMs: number): number {
+    const start = Math.ceil(fromMs / 1000) * 1000;
+    for (let h = Math.floor(start / HOUR_MS); h < Math.floor(start / HOUR_MS) + 7 * 24; h++) {
+      const lo = Math.max(start, h * HOUR_MS);
+      const hi = (h + 1) * HOUR_MS + withinMs;
+      const evs = symbol === undefined ? this.allLiquidations(lo, hi) : this.liquidations(symbol, lo, hi);
+      for (let i = 0; i + count - 1 < evs.length; i++) {
+        const first = (evs[i] as LiquidationEvent).timeMs;
+        if (first >= (h + 1) * HOUR_MS) break;
+        // The earliest whole second whose span reaches the run's last event.
+        const last = (evs[i + count - 1] as LiquidationEvent).timeMs;
+        const t = Math.max(start, Math.ceil((last - withinMs + 1) / 1000) * 1000);
+        if (t <= first) return t;
+      }
+    }
+    throw new Error(
+      `no ${count} liquidations of ${symbol ?? 'any symbol'} within ${withinMs} ms in the 7 days from ${new Date(start).toISOString()}`,
+    );
+  }
+
   private liquidationHour(s: SymbolSpec, hour: number): LiquidationEvent[] {
     const key = `${s.id}|${hour}`;
     const hit = this.liquidationBlocks.get(key);
