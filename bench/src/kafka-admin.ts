@@ -1,6 +1,7 @@
 import { createKafka } from '@perpflow/kafka';
 import { retry } from '@perpflow/runtime';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import { setGroupOffsets } from '../../test/src/kafka-io.js';
 
 export function benchKafka(brokers: string, clientId: string): Kafka {
   return createKafka({ clientId, brokers: brokers.split(',') });
@@ -70,29 +71,16 @@ export async function parkGroupAtEnd(
   topics: readonly string[],
 ): Promise<void> {
   const ends = await endOffsets(kafka, topics);
+  // setGroupOffsets retries (on a fresh broker the offsets topic and its coordinator
+  // appear on first use) and reads the offsets back: kafkajs's setOffsets can resolve
+  // without a commit when the coordinator moves meanwhile.
   await withAdmin(kafka, async (a) => {
-    // On a fresh broker the offsets topic and its coordinator appear on first use: retry.
-    // kafkajs's setOffsets can also resolve without a commit when the coordinator moves
-    // meanwhile (a starved broker fenced by its controller): read the offsets back.
     for (const [topic, parts] of ends)
-      await retry(
-        async () => {
-          await a.setOffsets({
-            groupId,
-            topic,
-            partitions: [...parts].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-          });
-          const [got] = await a.fetchOffsets({ groupId, topics: [topic] });
-          const wrong = [...parts].filter(
-            ([partition, offset]) =>
-              got?.partitions.find((p) => p.partition === partition)?.offset !== offset.toString(),
-          );
-          if (wrong.length > 0)
-            throw new Error(
-              `group ${groupId} did not take its offsets on ${topic} (${wrong.length} partitions)`,
-            );
-        },
-        { retries: 10, baseDelayMs: 300, shouldRetry: () => true },
+      await setGroupOffsets(
+        a,
+        groupId,
+        topic,
+        [...parts].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
       );
   });
 }
