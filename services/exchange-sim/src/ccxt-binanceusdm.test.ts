@@ -160,11 +160,21 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
   let sim: SimServer;
   let ex: Ex;
   const truth = createMarketModel({ seed: SEED, symbolCount: 50, missingCandleRate: 0.2 });
+  // Weight is counted per wall-clock minute, as the venue does: a minute ending among a
+  // test's requests clears the count. The simulator's wall clock is the real one shifted, so
+  // a test can start at a minute's beginning and keep that minute (a 7-request run at 800 ms
+  // timeouts lasts under 6 s).
+  let wallShiftMs = 0;
+  const toMinuteStart = () => {
+    const wall = Date.now() + wallShiftMs;
+    wallShiftMs += Math.ceil(wall / MINUTE_MS) * MINUTE_MS - wall;
+  };
   before(async () => {
     sim = await startSimServer({
       port: 0,
       market: { seed: SEED, symbolCount: 50, missingCandleRate: 0.2 },
       limits: { binanceusdm: { weightPerMinute: 12, banAfterRejected: 2, banBaseMs: 60_000 } },
+      clock: { wallNow: () => Date.now() + wallShiftMs },
     });
     ex = await client(sim, { timeout: 800 });
     ex.setMarkets((await (await client(sim)).fetchMarkets()) as never);
@@ -177,6 +187,7 @@ describe('ccxt binanceusdm: rate limits and faults', () => {
 
   it('answers 429 (DDoSProtection) over the weight limit, then bans with 418 when the client keeps going', async () => {
     sim.reset();
+    toMinuteStart();
     await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 500); // weight 5
     await ex.fetchOHLCV('BTC/USDT:USDT', '1m', undefined, 500); // 10
     const errors: string[] = [];
