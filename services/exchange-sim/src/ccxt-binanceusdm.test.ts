@@ -417,7 +417,10 @@ describe('ccxt.pro binanceusdm websockets (simulated time at 60× speed)', () =>
     const expected = truth.allLiquidations(startSim - 5 * MINUTE_MS, sim.clock.now() + MINUTE_MS);
     for (const l of got) {
       const id = ex.market(l.symbol as string).id;
-      const match = expected.find((e) => e.symbol === id && e.timeMs === l.timestamp);
+      // The venue pushes a second's latest liquidation, and two bursts can liquidate one
+      // symbol in the same millisecond: then the latest is the model's last (the first, taken
+      // before, was the other event in ~0.01 % of runs).
+      const match = expected.filter((e) => e.symbol === id && e.timeMs === l.timestamp).at(-1);
       assert.ok(match, `no model liquidation for ${l.symbol} at ${l.timestamp}`);
       assert.equal(l.price, match.averagePrice, 'ccxt reads the average price (ap)');
       assert.equal(l.contracts, match.qty);
