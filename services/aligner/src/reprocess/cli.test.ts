@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadReprocessConfig } from '../config.js';
-import { runReprocessCli, workerNodeArgs } from './cli.js';
+import { readJob, runReprocessCli, workerNodeArgs } from './cli.js';
+import type { ReprocessJobResult } from './worker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perpflow-reprocess-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,5 +82,62 @@ describe('REPROCESS_WORKER_NODE_FLAGS', () => {
         (err: Error) => /REPROCESS_WORKER_NODE_FLAGS/.test(err.message),
         bad,
       );
+  });
+});
+
+describe('perpflow reprocess: reading a job while workers move it', () => {
+  const result: ReprocessJobResult = {
+    records: 1_234,
+    objects: 3,
+    windows: 2,
+    bars: 1_000,
+    revisions: 5,
+    deadLetters: {},
+    written: [],
+  };
+
+  /**
+   * A queue whose one job completes right after the first read of it, whichever read that
+   * is: the moment two workers made the command fail, made to happen every time.
+   */
+  function completingQueue() {
+    let reads = 0;
+    const now = () => (reads++ === 0 ? 'active' : 'completed');
+    return {
+      getJobState: async () => now(),
+      getJob: async () => {
+        const state = now();
+        return (
+          state === 'active'
+            ? { returnvalue: null, progress: { records: 600 }, failedReason: '' }
+            : { returnvalue: result, progress: { records: 1_234 }, failedReason: '' }
+        ) as never;
+      },
+    };
+  }
+
+  it('a job that completes between the reads is seen active, then completed with its result', async () => {
+    const queue = completingQueue();
+    const first = await readJob(queue, 'j1');
+    assert.equal(first.state, 'active');
+    assert.deepEqual(await readJob(queue, 'j1'), { state: 'completed', result });
+  });
+
+  it('a completed job without a result, a failed one and one not started are told apart', async () => {
+    const queue = (state: string, job: object | undefined) => ({
+      getJobState: async () => state as never,
+      getJob: async () => job as never,
+    });
+    assert.deepEqual(await readJob(queue('completed', { returnvalue: null }), 'j2'), {
+      state: 'failed',
+      reason: 'job j2 completed without a result (its BullMQ returnvalue is empty)',
+    });
+    assert.deepEqual(await readJob(queue('failed', { failedReason: 'archive object corrupt' }), 'j3'), {
+      state: 'failed',
+      reason: 'archive object corrupt',
+    });
+    assert.deepEqual(await readJob(queue('waiting', { returnvalue: null }), 'j4'), { state: 'waiting' });
+    assert.deepEqual(await readJob(queue('unknown', undefined), 'j5'), { state: 'waiting' });
+    assert.deepEqual(await readJob(queue('active', { progress: 7 }), 'j6'), { state: 'active', records: 0 });
   });
 });

@@ -134,6 +134,39 @@ function startWorkerProcess(env: NodeJS.ProcessEnv, nodeFlags: string): ChildPro
   return spawn(process.execPath, workerNodeArgs(nodeFlags), { env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** A job as the progress loop sees it in one poll. */
+export type SeenJob =
+  | { state: 'completed'; result: ReprocessJobResult }
+  | { state: 'failed'; reason: string }
+  | { state: 'active'; records: number }
+  | { state: 'waiting' };
+
+/**
+ * Reads one job's state, then the job. In that order: a job read first and asked its
+ * state after could complete in between, and then hold no return value (the command
+ * failed "Cannot read properties of null (reading 'records')" with 2 workers in the
+ * bench). A job whose state says completed was completed, with its value, when read.
+ * Failed is final: attempts used up, or an UnrecoverableError (retries wait in 'delayed').
+ */
+export async function readJob(
+  queue: Pick<Queue<ReprocessJobData, ReprocessJobResult>, 'getJobState' | 'getJob'>,
+  id: string,
+): Promise<SeenJob> {
+  const state = await queue.getJobState(id);
+  if (state !== 'completed' && state !== 'failed' && state !== 'active') return { state: 'waiting' };
+  const job = await queue.getJob(id);
+  if (!job) return { state: 'waiting' };
+  if (state === 'completed') {
+    const result = job.returnvalue as ReprocessJobResult | null | undefined;
+    return result == null
+      ? { state: 'failed', reason: `job ${id} completed without a result (its BullMQ returnvalue is empty)` }
+      : { state: 'completed', result };
+  }
+  if (state === 'failed') return { state: 'failed', reason: job.failedReason };
+  const p = job.progress as { records?: number } | number;
+  return { state: 'active', records: typeof p === 'object' && p !== null ? (p.records ?? 0) : 0 };
+}
+
 export async function runReprocessCli(argv: string[]): Promise<number> {
   let req: Request;
   let config: ReprocessConfig;
@@ -244,15 +277,12 @@ export async function runReprocessCli(argv: string[]): Promise<number> {
       let records = 0;
       for (const id of ids) {
         if (results.has(id) || failed.has(id)) continue;
-        const job = await queue.getJob(id);
-        const state = job ? await job.getState() : 'unknown';
-        if (state === 'completed' && job) results.set(id, job.returnvalue);
-        // Failed is final: attempts used up, or an UnrecoverableError (retries wait in 'delayed').
-        else if (state === 'failed' && job) failed.set(id, job.failedReason);
-        else if (state === 'active' && job) {
+        const seen = await readJob(queue, id);
+        if (seen.state === 'completed') results.set(id, seen.result);
+        else if (seen.state === 'failed') failed.set(id, seen.reason);
+        else if (seen.state === 'active') {
           running++;
-          const p = job.progress as { records?: number } | number;
-          if (typeof p === 'object' && p !== null) records += p.records ?? 0;
+          records += seen.records;
         }
       }
       for (const r of results.values()) records += r.records;
