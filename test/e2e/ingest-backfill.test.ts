@@ -34,7 +34,9 @@ const TO = FROM + 2 * DAY;
 const SYMBOLS = ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT'];
 const id = (s: string) => s.replace('/USDT:USDT', 'USDT');
 
-describe('ingest backfill through Kafka, with SIGKILL midway', { timeout: 300_000 }, () => {
+describe(`ingest backfill through Kafka, with SIGKILL midway (day ${new Date(FROM).toISOString().slice(0, 10)})`, {
+  timeout: 300_000,
+}, () => {
   const procs: ServiceProcess[] = [];
   after(async () => {
     for (const p of procs) await stopService(p);

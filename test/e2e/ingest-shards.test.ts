@@ -32,7 +32,10 @@ const SIM = `http://127.0.0.1:${SIM_PORT}`;
 // Backfill queues of this run only: workers of other runs on the shared Redis point at other simulators.
 const QUEUE = uniqueName('e2e-backfill');
 const unified = (base: string) => `${base}/USDT:USDT`;
+// A day and a seed of their own per run (backfill checkpoints on the shared Redis are per day);
+// both are in the suite's title, so a failure names what reproduces it.
 const FROM = Date.UTC(2023, 0, 1) + Math.floor(Math.random() * 300) * DAY;
+const SIM_SEED = 1 + Math.floor(Math.random() * 1e6);
 
 interface Candle {
   openTimeMs: number;
@@ -45,7 +48,9 @@ interface Candle {
   closed: boolean;
 }
 
-describe('ingest sharded over two workers', { timeout: 600_000 }, () => {
+describe(`ingest sharded over two workers (day ${new Date(FROM).toISOString().slice(0, 10)}, simulator seed ${SIM_SEED})`, {
+  timeout: 600_000,
+}, () => {
   const procs: ServiceProcess[] = [];
   after(async () => {
     for (const p of procs) await stopService(p);
@@ -57,7 +62,7 @@ describe('ingest sharded over two workers', { timeout: 600_000 }, () => {
       await startService({
         name: 'sim-shards',
         workspace: 'services/exchange-sim',
-        env: { PORT: String(SIM_PORT), SYMBOLS: '8', SEED: String(1 + Math.floor(Math.random() * 1e6)) },
+        env: { PORT: String(SIM_PORT), SYMBOLS: '8', SEED: String(SIM_SEED) },
         readyPort: null,
       }),
     );

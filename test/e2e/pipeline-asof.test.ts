@@ -43,7 +43,9 @@ const FAULTS = {
   outOfOrderCandleRate: 0.01,
 };
 
-describe('whole pipeline against an independent ASOF JOIN', { timeout: 300_000 }, () => {
+describe(`whole pipeline against an independent ASOF JOIN (day ${new Date(FROM).toISOString().slice(0, 10)})`, {
+  timeout: 300_000,
+}, () => {
   const procs: ServiceProcess[] = [];
   after(async () => {
     for (const p of procs) await stopService(p);
