@@ -301,7 +301,8 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
 
   const one = await runWorkers(c, prefix, { fromMs, toMs }, 1);
   const two = await runWorkers(c, prefix, { fromMs, toMs }, 2);
-  const lean = await runWorkers(c, prefix, { fromMs, toMs }, 2, LEAN_WORKER_FLAGS);
+  const leanFlags = c.reprocessLeanFlags ?? LEAN_WORKER_FLAGS;
+  const lean = await runWorkers(c, prefix, { fromMs, toMs }, 2, leanFlags);
   for (const r of [one, two, lean])
     if (r.records !== coreRecords || r.bars !== coreBars)
       throw new Error(
@@ -344,7 +345,7 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
       lean,
       corePerCpu,
       core,
-      `${LEAN_WORKER_FLAGS}; `,
+      `${leanFlags}; `,
     ),
   ];
   return {
