@@ -117,7 +117,7 @@ describe('ccxt bybit against the simulator', () => {
     const H = 3_600_000;
     // A lone startTime answers back from the newest hour: simulated time moves to the middle
     // of an hour first, so none ends between `latest` and the answer (~3e-7 of runs did).
-    sim.clock.advance((1.5 * H - (sim.clock.now() % H)) % H);
+    sim.clock.advanceToMiddleOf(H);
     const latest = Math.floor(sim.clock.now() / H) * H;
     const S = latest - 100 * H;
     const times = async (query: string) => {
@@ -258,8 +258,7 @@ describe('ccxt.pro bybit websockets (60× speed)', () => {
     // Simulated time jumps to a second the model starts 3 BTCUSDT liquidations within 2 min
     // of (2 s of wall time at 60×): how many fall in the next seconds otherwise depends on
     // the hour the test runs (at this seed 1.4 % of 480 s spans held fewer than 3).
-    const now = sim.clock.now();
-    sim.clock.advance(truth.liquidationBurstStart('BTCUSDT', now + 1000, 3, 2 * MINUTE_MS) - now);
+    sim.clock.advanceTo(truth.liquidationBurstStart('BTCUSDT', sim.clock.now() + 1000, 3, 2 * MINUTE_MS));
     const got = [] as { timestamp?: number; price?: number; contracts?: number; side?: string }[];
     const deadline = Date.now() + 20_000;
     while (got.length < 3 && Date.now() < deadline)

@@ -202,7 +202,7 @@ describe('ccxt okx against the simulator', () => {
     const H8 = 8 * HOUR_MS;
     // The newest rows end at the latest 8 h slot: simulated time moves to the middle of a slot
     // first, so none ends between `latest` and the answer (~2e-8 of runs did).
-    sim.clock.advance((1.5 * H8 - (sim.clock.now() % H8)) % H8);
+    sim.clock.advanceToMiddleOf(H8);
     const since = sim.clock.now() - 5 * 86_400_000;
     const latest = Math.floor(sim.clock.now() / H8) * H8;
     const newest = await ex.fetchFundingRateHistory('BTC/USDT:USDT', since, 3);
@@ -419,8 +419,7 @@ describe('ccxt.pro okx websockets (60× speed)', () => {
   it('liquidation-orders (instType SWAP, /ws/v5/public): bkPx and sz equal the model, side is the order side', async () => {
     // A second the model starts 6 liquidations of the 10 symbols within 2 min of (2 s of wall
     // time at 60×), so that two pushes come whatever the hour the test runs.
-    const now = sim.clock.now();
-    sim.clock.advance(truth.liquidationBurstStart(undefined, now + 1000, 6, 2 * MINUTE_MS) - now);
+    sim.clock.advanceTo(truth.liquidationBurstStart(undefined, sim.clock.now() + 1000, 6, 2 * MINUTE_MS));
     const msgs = await frames(
       '/ws/v5/public',
       { op: 'subscribe', args: [{ channel: 'liquidation-orders', instType: 'SWAP' }] },
@@ -453,8 +452,7 @@ describe('ccxt.pro okx websockets (60× speed)', () => {
 
   it('watchLiquidations (emulated over liquidation-orders) gives the model events in contracts at bkPx', async () => {
     // As above, BTCUSDT alone: 0.65 % of 480 s spans at this seed held fewer than 2.
-    const now = sim.clock.now();
-    sim.clock.advance(truth.liquidationBurstStart('BTCUSDT', now + 1000, 2, 2 * MINUTE_MS) - now);
+    sim.clock.advanceTo(truth.liquidationBurstStart('BTCUSDT', sim.clock.now() + 1000, 2, 2 * MINUTE_MS));
     const got = [] as { timestamp?: number; price?: number; contracts?: number; side?: string }[];
     const deadline = Date.now() + 20_000;
     while (got.length < 2 && Date.now() < deadline)

@@ -43,4 +43,22 @@ export class SimClock {
   advance(ms: number): void {
     this.offsetMs += ms;
   }
+
+  /**
+   * Moves simulated time forward to `ms` (a test's chosen moment). Never back: when time
+   * has passed `ms` already (the test computed it a moment ago, on a busy machine), it
+   * stays where it is.
+   */
+  advanceTo(ms: number): void {
+    this.advance(Math.max(0, ms - this.now()));
+  }
+
+  /**
+   * Moves simulated time forward to the nearest middle of a `periodMs` period (an hour, a
+   * funding slot): a test that computes "the newest" period then has half a period before
+   * a boundary can change it.
+   */
+  advanceToMiddleOf(periodMs: number): void {
+    this.advance((1.5 * periodMs - (this.now() % periodMs)) % periodMs);
+  }
 }
