@@ -14,6 +14,7 @@ import {
   parseWindowManifest,
   seriesFolder,
   seriesIndexKey,
+  ObjectIntegrityError,
   verifyObject,
 } from '@perpflow/dataset';
 import assert from 'node:assert/strict';
@@ -521,6 +522,29 @@ export class Pipeline {
   }
 
   /**
+   * One window's manifest and its object, the object checked against the manifest (size
+   * and sha256). The windower rewrites an open window's object, then its manifest: a read
+   * between the two sees the new object under the old manifest. As `perpflow pull` does,
+   * both are read again, up to 5 times 500 ms apart; a mismatch that persists (a corrupt
+   * object) throws.
+   */
+  private async readWindow(
+    id: Parameters<typeof manifestKey>[1],
+  ): Promise<{ manifest: ReturnType<typeof parseWindowManifest>; body: Uint8Array }> {
+    for (let attempt = 1; ; attempt++) {
+      const manifest = parseWindowManifest(await getBytes(this.s3, manifestKey(this.prefix, id)));
+      const body = await getBytes(this.s3, manifest.object.key);
+      try {
+        verifyObject(body, manifest.object);
+        return { manifest, body };
+      } catch (err) {
+        if (!(err instanceof ObjectIntegrityError) || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /**
    * Every bar of our symbols in S3 within the range, read through the series index,
    * manifests and objects (size and sha256 checked against the manifest), plus the
    * per-window invariants: one Parquet object and one manifest per window folder.
@@ -559,17 +583,13 @@ export class Pipeline {
           windowProblems.push(`${symbol} ${date}: ${e.parquet} objects, ${e.manifest} manifests`);
       for (const w of index.windows) {
         if (w.startMs + DAY <= range.fromMs || w.startMs >= range.toMs) continue;
-        const manifest = parseWindowManifest(
-          await getBytes(this.s3, manifestKey(this.prefix, { ...series, unit: 'day', startMs: w.startMs })),
-        );
+        const { manifest, body } = await this.readWindow({ ...series, unit: 'day', startMs: w.startMs });
         // Every bar came from the aligner with its raw positions: the window names them,
         // across every SIGKILL of the aligner and the windower.
         if (!manifest.rawThrough?.some((p) => p.topic === TOPICS.raw.ohlcv))
           windowProblems.push(
             `${symbol} ${new Date(w.startMs).toISOString().slice(0, 10)}: the manifest names no raw candle position (rawThrough ${JSON.stringify(manifest.rawThrough ?? null)})`,
           );
-        const body = await getBytes(this.s3, manifest.object.key);
-        verifyObject(body, manifest.object);
         for (const b of decodeParquetToBars(body))
           if (b.symbol === symbol && b.eventTimeMs >= range.fromMs && b.eventTimeMs < range.toMs)
             bars.push(b);
