@@ -27,7 +27,9 @@ export const SimConfigSchema = z.object({
   MISSING_CANDLE_RATE: env
     .number(0, { min: 0, max: 0.5 })
     .describe('share of 1m candles never published (deterministic by seed)'),
-  LIQUIDATION_BURSTS_PER_HOUR: nonNegative(1).describe('mean liquidation bursts per symbol per hour'),
+  LIQUIDATION_BURSTS_PER_HOUR: nonNegative(1).describe(
+    "mean liquidation bursts per symbol per hour, scaled by the hour's volatility regime (e^(0.45·N(0,1)): mostly 0.4–2.5×); at most 700 a symbol-hour",
+  ),
   OI_RETENTION_DAYS: env.number(30, { gt: 0 }).describe('open-interest history kept, like the venue'),
   BINANCE_WEIGHT_PER_MINUTE: env
     .int(2400, { min: 1 })

@@ -67,9 +67,16 @@ export function fundingSettlementAt(
 }
 
 /**
+ * The most bursts one symbol-hour can hold: Poisson by inversion starts from e^-lambda,
+ * which is still a normal double at 700 (underflow near 745). The cap was 50 bursts once,
+ * which held every rate of 40 or more (at a regime above 1) below its configured mean.
+ */
+export const MAX_LIQUIDATION_BURSTS_PER_HOUR = 700;
+
+/**
  * One symbol's liquidations in one UTC hour, by time: Poisson bursts (mean `lambda`, the
- * bursts per hour scaled by the volatility regime) on the side the minute's candle moved,
- * priced past its low or high.
+ * bursts per hour scaled by the volatility regime, at most MAX_LIQUIDATION_BURSTS_PER_HOUR)
+ * on the side the minute's candle moved, priced past its low or high.
  */
 export function liquidationHourOf(
   s: SymbolSpec,
@@ -79,9 +86,14 @@ export function liquidationHourOf(
 ): LiquidationEvent[] {
   const rng = new BlockRandom(hashInts(s.key, hour, 0x11));
   // Poisson by inversion
+  const mean = Math.min(lambda, MAX_LIQUIDATION_BURSTS_PER_HOUR);
   let bursts = 0;
-  for (let p = Math.exp(-lambda), acc = p, u = rng.next(); u > acc && bursts < 50; bursts++) {
-    p = (p * lambda) / (bursts + 1);
+  for (
+    let p = Math.exp(-mean), acc = p, u = rng.next();
+    u > acc && bursts < MAX_LIQUIDATION_BURSTS_PER_HOUR;
+    bursts++
+  ) {
+    p = (p * mean) / (bursts + 1);
     acc += p;
   }
   const events: LiquidationEvent[] = [];

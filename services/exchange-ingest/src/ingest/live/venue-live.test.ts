@@ -24,7 +24,8 @@ import { LiveIngestor } from '../live.js';
 const FEEDS = ['liquidation', 'funding', 'open_interest'] as const;
 // A venue with no liquidations: its candles instead (the websocket's closed candles, within a minute).
 const FEEDS_WITHOUT_LIQUIDATIONS = ['funding', 'open_interest', 'ohlcv'] as const;
-// Every listed symbol followed, each at the model's most bursts an hour (50): one every ~2 s.
+// Every listed symbol followed, each at the model's most bursts an hour (MAX_LIQUIDATION_BURSTS_PER_HOUR,
+// 700): across the 30, one every ~0.2 s.
 const MARKET = { seed: 5, symbolCount: 30, liquidationBurstsPerHour: 36_000 };
 // BTC/USDT:USDT and Hyperliquid's BTC/USDC:USDC are both the model's BTCUSDT.
 const modelId = (s: string) => `${s.split('/')[0]}USDT`;
