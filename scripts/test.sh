@@ -44,10 +44,6 @@ set +a
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 export PERPFLOW_TEST_RESULTS="$RESULTS"
 
-step "type-check and lint every workspace"
-npx turbo run typecheck lint --env-mode=loose --output-logs=errors-only || fail "typecheck/lint"
-npx biome check scripts || fail "lint of scripts/"
-
 step "unit tests (every workspace) beside the integration tests against the real servers"
 # Side by side: unit tests use no server, and both mostly wait (measured alone on 2 cores:
 # unit 96 s of wall time for 86 CPU-s, integration 80 s for 38 CPU-s). The integration
@@ -88,10 +84,27 @@ if grep -q '"test:faults"' test/package.json; then
   fi
 fi
 
+# Beside the end-to-end files too, at the lowest CPU priority (nice 19: they take only what
+# the files leave idle, 31 % of 2 cores at four files at once): the type-check and lint of
+# every workspace (alone: 42 s, CPU-bound) and the Python loader's pytest suite against the
+# stack's S3 (the end-to-end files never stop that S3). Their output is printed after.
+(nice -n 19 npx turbo run typecheck lint --env-mode=loose --output-logs=errors-only &&
+  nice -n 19 npx biome check scripts) >"$RESULTS/typecheck.log" 2>&1 &
+typecheck_pid=$!
+# Counts in count-reporter.mjs's format (tests/conftest.py writes them).
+py_counts="$RESULTS/python-loader.json"
+(cd clients/python && PERPFLOW_COUNT_FILE="$py_counts" nice -n 19 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider) \
+  >"$RESULTS/python-loader.log" 2>&1 &
+py_pid=$!
+
 if grep -q '"test:e2e"' test/package.json; then
-  step "end-to-end tests (the fault suite runs beside them)"
+  step "end-to-end tests (beside them: the fault suite; type-check, lint and the Python loader's tests at nice 19)"
   (cd test && PERPFLOW_TEST_SUFFIX=-e2e npm run --silent test:e2e) || fail "end-to-end tests"
 fi
+
+step "type-check and lint every workspace (run beside the end-to-end files)"
+wait "$typecheck_pid" || fail "typecheck/lint (turbo run typecheck lint, biome check scripts)"
+cat "$RESULTS/typecheck.log"
 
 if [ -n "$faults_pid" ]; then
   step "fault suite (SIGKILLs, exchange faults, poison records; table in .data/test-results/faults-table.json)"
@@ -100,12 +113,12 @@ if [ -n "$faults_pid" ]; then
   [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || (faults_env && bash infra/local/stack.sh down kafka redis s3) >/dev/null 2>&1 || true
 fi
 
-step "python loader (clients/python: pytest against the stack's S3)"
-# Counts in count-reporter.mjs's format (tests/conftest.py writes them); exit 5 (no tests
-# collected) fails like any other non-zero exit, and a run that wrote no counts is counted failed.
-py_counts="$RESULTS/python-loader.json"
-(cd clients/python && PERPFLOW_COUNT_FILE="$py_counts" "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider)
+step "python loader (clients/python: pytest against the stack's S3, run beside the end-to-end files)"
+# Exit 5 (no tests collected) fails like any other non-zero exit, and a run that wrote no
+# counts is counted failed.
+wait "$py_pid"
 py_rc=$?
+cat "$RESULTS/python-loader.log"
 [ $py_rc -ne 0 ] && fail "python loader tests (pytest exit $py_rc$([ $py_rc -eq 5 ] && echo ': no tests collected'))"
 if [ ! -s "$py_counts" ]; then
   fail "python loader tests wrote no counts"
