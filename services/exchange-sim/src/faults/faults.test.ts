@@ -43,6 +43,24 @@ describe('HTTP fault sequence', () => {
     );
   });
 
+  it('queues a rate-limit answer too: rateLimitFault takes it, the HTTP faults after it go to httpFault', () => {
+    const f = new FaultInjector(11);
+    f.applyRates(
+      FaultSpecSchema.parse({
+        venue: 'binanceusdm',
+        retryAfterS: 3,
+        httpFaultSequence: ['rate_limited', 'http_5xx'],
+      }),
+    );
+    // Each request asks rateLimitFault first, then (when admitted) httpFault, as the server does.
+    assert.equal(f.httpFault('binanceusdm'), undefined, 'httpFault never takes a queued rate-limit answer');
+    assert.deepEqual(f.rateLimitFault('binanceusdm', 0), { kind: 'rate_limited', retryAfterS: 3 });
+    assert.equal(f.rateLimitFault('binanceusdm', 0), undefined, 'one answer queued, one given (no rate)');
+    assert.equal(f.httpFault('binanceusdm'), 'http_5xx');
+    assert.equal(f.rateLimitFault('binanceusdm', 0), undefined);
+    assert.equal(f.httpFault('binanceusdm'), undefined);
+  });
+
   it('is emptied by a reset', () => {
     const f = new FaultInjector(11);
     f.applyRates(FaultSpecSchema.parse({ httpFaultSequence: ['http_5xx'] }));

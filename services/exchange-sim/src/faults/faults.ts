@@ -27,11 +27,12 @@ export const FaultSpecSchema = z
     /** Deterministic share of 1m candles never published (model: MarketModel.isMissingCandle). */
     missingCandleRate: z.number().min(0).max(0.5).optional(),
     /**
-     * The next requests of the venue get these HTTP faults, one each, in order, before the
+     * The next requests of the venue get these faults, one each, in order, before the
      * rates apply: a test that must see each kind gets it whatever the random draws.
+     * `rate_limited` is the venue's rate-limit answer (Binance 429 + Retry-After).
      */
     httpFaultSequence: z
-      .array(z.enum(['http_5xx', 'hang', 'malformed_json', 'html_body']))
+      .array(z.enum(['rate_limited', 'http_5xx', 'hang', 'malformed_json', 'html_body']))
       .max(100)
       .optional(),
     /** Every REST answer of the venue is delayed by a uniform 0…latencyMs (a slow exchange or network); 0 ends it. */
@@ -97,6 +98,8 @@ export type FaultKind =
   | 'distribution_shift';
 
 export type HttpFault = 'http_5xx' | 'hang' | 'malformed_json' | 'html_body';
+/** What `httpFaultSequence` may queue: an HTTP fault or a rate-limit answer. */
+export type SequencedFault = HttpFault | 'rate_limited';
 
 export interface FaultRates {
   venue: VenueId | 'all';
@@ -138,7 +141,7 @@ export class FaultInjector {
     this.rng = new BlockRandom(seed ^ 0xfa17);
   }
 
-  get active(): FaultRates & { silent: Record<string, number>; httpFaultSequence: HttpFault[] } {
+  get active(): FaultRates & { silent: Record<string, number>; httpFaultSequence: SequencedFault[] } {
     return { ...this.rates, silent: Object.fromEntries(this.silent), httpFaultSequence: [...this.sequence] };
   }
 
@@ -193,7 +196,7 @@ export class FaultInjector {
   private bannedUntilWallMs = 0;
   private bannedVenues: readonly string[] = [];
   /** HTTP faults still queued by `httpFaultSequence`. */
-  private sequence: HttpFault[] = [];
+  private sequence: SequencedFault[] = [];
 
   /** Bans every client of these venues until wall time `untilMs`; a past time lifts it. */
   ban(untilMs: number, venues: readonly VenueId[]): void {
@@ -208,7 +211,12 @@ export class FaultInjector {
   ): { kind: 'banned' | 'rate_limited'; retryAfterS: number } | undefined {
     if (this.bannedVenues.includes(venue) && wallMs < this.bannedUntilWallMs)
       return { kind: 'banned', retryAfterS: Math.ceil((this.bannedUntilWallMs - wallMs) / 1000) };
-    if (!this.applies(venue) || this.rates.rateLimitedRate === 0) return undefined;
+    if (!this.applies(venue)) return undefined;
+    if (this.sequence[0] === 'rate_limited') {
+      this.sequence.shift();
+      return { kind: 'rate_limited', retryAfterS: this.rates.retryAfterS };
+    }
+    if (this.rates.rateLimitedRate === 0) return undefined;
     if (this.rng.next() >= this.rates.rateLimitedRate) return undefined;
     return { kind: 'rate_limited', retryAfterS: this.rates.retryAfterS };
   }
@@ -225,8 +233,9 @@ export class FaultInjector {
   /** At most one HTTP fault per request. */
   httpFault(venue: string): HttpFault | undefined {
     if (!this.applies(venue)) return undefined;
-    const next = this.sequence.shift();
-    if (next) {
+    // A rate-limit answer at the head is rateLimitFault's, which every request asks first.
+    const next = this.sequence[0] === 'rate_limited' ? undefined : this.sequence.shift();
+    if (next && next !== 'rate_limited') {
       this.count(next, venue);
       return next;
     }
