@@ -233,9 +233,10 @@ export class FaultInjector {
   /** At most one HTTP fault per request. */
   httpFault(venue: string): HttpFault | undefined {
     if (!this.applies(venue)) return undefined;
+    const next = this.sequence[0];
     // A rate-limit answer at the head is rateLimitFault's, which every request asks first.
-    const next = this.sequence[0] === 'rate_limited' ? undefined : this.sequence.shift();
-    if (next && next !== 'rate_limited') {
+    if (next !== undefined && next !== 'rate_limited') {
+      this.sequence.shift();
       this.count(next, venue);
       return next;
     }
