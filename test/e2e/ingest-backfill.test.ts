@@ -61,6 +61,8 @@ describe(`ingest backfill through Kafka, with SIGKILL midway (day ${new Date(FRO
       INGEST_ENDPOINTS: `binanceusdm=${SIM}`,
       INGEST_LIVE: 'false',
       INGEST_BACKFILL_CONCURRENCY: '3',
+      // The killed worker's job goes back to the queue 10-20 s after the SIGKILL (default: 30-60 s).
+      INGEST_BACKFILL_LOCK_MS: '10000',
       METRICS_PORT: String(INGEST_PORT),
     };
     const start = () =>

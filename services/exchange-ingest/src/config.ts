@@ -62,6 +62,11 @@ export const IngestConfigSchema = z
     INGEST_BACKFILL_CONCURRENCY: env
       .int(2, { min: 1, max: 32 })
       .describe('backfill jobs in flight per process'),
+    INGEST_BACKFILL_LOCK_MS: env
+      .int(30_000, { min: 5_000 })
+      .describe(
+        'BullMQ job lock and stalled-check interval: a job whose worker died (SIGKILL, lost host) is taken up again after one to two times this long; renewed every half of it while the job runs',
+      ),
     INGEST_CANDLES: z
       .enum(['websocket', 'rest'])
       .default('websocket')

@@ -127,6 +127,7 @@ runService({
           logger,
           now,
           concurrency: config.INGEST_BACKFILL_CONCURRENCY,
+          lockDurationMs: config.INGEST_BACKFILL_LOCK_MS,
           shard: { index: shardIndex, count: shardCount },
           queuePrefix: config.INGEST_BACKFILL_QUEUE,
         })

@@ -112,6 +112,9 @@ export class Pipeline {
           INGEST_ENDPOINTS: `${EXCHANGE}=${this.simUrl}`,
           INGEST_LIVE: 'false',
           INGEST_BACKFILL_CONCURRENCY: '3',
+          // A SIGKILLed worker's job is taken up again 10-20 s later (BullMQ's default lock
+          // of 30 s made it 30-60 s, the larger part of kill-ingest's 105 s).
+          INGEST_BACKFILL_LOCK_MS: '10000',
           INGEST_BACKFILL_QUEUE: this.queue,
           METRICS_PORT: String(ports.ingest),
         },

@@ -22,6 +22,11 @@ export interface BackfillWorkerDeps {
   logger: Logger;
   now: () => number;
   concurrency: number;
+  /**
+   * BullMQ lock of a running job, also the stalled-check interval (INGEST_BACKFILL_LOCK_MS):
+   * a job whose worker died goes back to the queue one to two times this long after.
+   */
+  lockDurationMs: number;
   /** Prefix of the queue names (INGEST_BACKFILL_QUEUE). */
   queuePrefix: string;
   /** This worker's shard (INGEST_SHARD): it consumes its shard's queue, and the unsharded one. */
@@ -44,6 +49,8 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
       const worker = new Worker<BackfillJobData>(name, (job) => runJobOnce(deps, ex, gate, job), {
         connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: deps.concurrency,
+        lockDuration: deps.lockDurationMs,
+        stalledInterval: deps.lockDurationMs,
       });
       worker.on('completed', (job) => void onFinished(deps, job, 'completed'));
       worker.on('failed', (job, err) => {
