@@ -65,6 +65,40 @@ export async function setGroupOffsets(
   }
 }
 
+/** End offset of every partition of `topics`, keyed `topic/partition`. */
+export async function topicEndOffsets(admin: Admin, topics: readonly string[]): Promise<Map<string, bigint>> {
+  const ends = new Map<string, bigint>();
+  for (const topic of topics)
+    for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
+  return ends;
+}
+
+/**
+ * The partitions of `topics` where `groupId` has not yet committed the end: those that got
+ * records after `since` (ends taken before the records were produced) and whose committed
+ * offset is short of their end, as `topic/partition at committed of end`. Empty when the
+ * group has processed everything produced since; partitions that got nothing are skipped,
+ * so a group that started at the log end and never saw them counts as caught up.
+ */
+export async function groupBehind(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+  since: ReadonlyMap<string, bigint>,
+): Promise<string[]> {
+  const ends = await topicEndOffsets(admin, topics);
+  const committed = new Map<string, bigint>();
+  for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
+    for (const p of t.partitions) committed.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+  const behind: string[] = [];
+  for (const [tp, end] of ends) {
+    if (end === (since.get(tp) ?? 0n)) continue;
+    const c = committed.get(tp) ?? -1n;
+    if (c < end) behind.push(`${tp} at ${c} of ${end}`);
+  }
+  return behind;
+}
+
 /** An idempotent producer (one request in flight: sends keep their order) for the length of `work`. */
 export async function withProducer<T>(kafka: Kafka, work: (producer: Producer) => Promise<T>): Promise<T> {
   const producer = kafka.producer({
