@@ -159,7 +159,7 @@ export PERPFLOW_STATUS_TARGETS
 PERPFLOW_STATUS_TARGETS=$(IFS=,; echo "${targets[*]}")
 export PERPFLOW_STATUS_EVENTS="$LOGS/demo-events.log" PERPFLOW_STATUS_ALERT_LOG="$LOGS/alerts.jsonl"
 if [ "$DURATION" -gt 0 ] && [ -n "$STALL_SYMBOL" ]; then
-  npx tsx scripts/status.ts --for-s "$DURATION" --settle-alert "FeedStale symbol=$STALL_SYMBOL" --max-s $((DURATION + 300)) --interval-ms 5000
+  npx tsx scripts/status.ts --for-s "$DURATION" --settle-alert "FeedStale stage=ingest exchange=binanceusdm symbol=$STALL_SYMBOL feed=ohlcv" --max-s $((DURATION + 300)) --interval-ms 5000
 elif [ "$DURATION" -gt 0 ]; then
   npx tsx scripts/status.ts --for-s "$DURATION" --interval-ms 5000
 else

@@ -4,6 +4,7 @@
  * per alert, in any interleaving across alerts.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type AlertNote, settled } from '../../scripts/status.js';
 
@@ -50,5 +51,32 @@ describe('status view: settle on an alert', () => {
     notes.push(note('firing', 'FeedStale', 'ingest', 3), note('resolved', 'FeedStale', 'ingest', 4));
     assert.equal(settled(notes, match), true);
     assert.equal(settled(notes, 'FeedStale symbol=ETH/USDT:USDT stage=s3'), false, 'no s3 alert of ETH');
+  });
+
+  it("the demo's match: a cycle of the stalled symbol at another stage or venue does not settle it", () => {
+    // A CI run (five end-to-end files at once) ended the demo before its stall's alert fired:
+    // the match named only the symbol, and S3-stage FeedStale of ETH on bybit (the windower
+    // slow to start under load) had fired and resolved.
+    const demo = readFileSync(new URL('../../scripts/demo.sh', import.meta.url), 'utf8');
+    const match = /--settle-alert "([^"]+)"/.exec(demo)?.[1]?.replace('$STALL_SYMBOL', 'ETH/USDT:USDT');
+    assert.equal(match, 'FeedStale stage=ingest exchange=binanceusdm symbol=ETH/USDT:USDT feed=ohlcv');
+    const s3Bybit: AlertNote = {
+      ...note('firing', 'FeedStale', 's3', 1),
+      labels: {
+        alertname: 'FeedStale',
+        stage: 's3',
+        exchange: 'bybit',
+        symbol: 'ETH/USDT:USDT',
+        feed: 'bar',
+      },
+    };
+    const notes: AlertNote[] = [s3Bybit, { ...s3Bybit, status: 'resolved', atMs: 2 }];
+    notes.push(note('firing', 'FeedStale', 's3', 3), note('resolved', 'FeedStale', 's3', 4));
+    assert.equal(settled(notes, 'FeedStale symbol=ETH/USDT:USDT'), true, 'the old match settled here');
+    assert.equal(settled(notes, match), false, 'the ingest alert of the stall never fired');
+    notes.push(note('firing', 'FeedStale', 'ingest', 5));
+    assert.equal(settled(notes, match), false, 'fired, not resolved');
+    notes.push(note('resolved', 'FeedStale', 'ingest', 6));
+    assert.equal(settled(notes, match), true);
   });
 });
