@@ -26,9 +26,16 @@ import {
   stopService,
   uniqueName,
   waitFor,
-  waitForQuiet,
 } from '../src/harness.js';
-import { ensurePipelineTopics, produceRaw, readTopic, setGroupOffsets, testKafka } from '../src/kafka-io.js';
+import {
+  ensurePipelineTopics,
+  produceRaw,
+  readTopic,
+  setGroupOffsets,
+  testKafka,
+  topicEndOffsets,
+  waitGroupCaughtUp,
+} from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 3, 1);
@@ -127,6 +134,7 @@ describe('aligner crash table on Kafka and Redis', { timeout: 600_000 }, () => {
       // The group starts at the topics' ends: the crash hits batches of this test's records.
       const admin = kafka.admin();
       await admin.connect();
+      const rawBefore = await topicEndOffsets(admin, Object.values(TOPICS.raw));
       for (const topic of Object.values(TOPICS.raw)) {
         const ends = await admin.fetchTopicOffsets(topic);
         await setGroupOffsets(
@@ -206,7 +214,8 @@ describe('aligner crash table on Kafka and Redis', { timeout: 600_000 }, () => {
           },
           120_000,
         );
-        await waitForQuiet(`http://127.0.0.1:${port}`, 'perpflow_aligner_records_in_total');
+        // Every input is in Kafka: commits at the topics' ends mean every revision is out.
+        await waitGroupCaughtUp(kafka, group, Object.values(TOPICS.raw), rawBefore);
         await stopService(aligner!);
         aligner = null;
 

@@ -18,9 +18,15 @@ import {
   waitFor,
   runTool,
   freePort,
-  waitForQuiet,
 } from '../src/harness.js';
-import { ensurePipelineTopics, produceRaw, readTopic, testKafka } from '../src/kafka-io.js';
+import {
+  ensurePipelineTopics,
+  produceRaw,
+  readTopic,
+  testKafka,
+  topicEndOffsets,
+  waitGroupCaughtUp,
+} from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 2, 1, 0, 0); // a fixed day: backfill data
@@ -183,6 +189,10 @@ describe('aligner through Kafka', { timeout: 240_000 }, () => {
     const half = candles.filter((c) => c.eventTimeMs < T0 + 60 * TF);
     const rest = candles.filter((c) => c.eventTimeMs >= T0 + 60 * TF);
     const item = (value: unknown, exchange = EX) => ({ exchange, symbol: SYMBOL, value });
+    const admin = kafka.admin();
+    await admin.connect();
+    const rawBefore = await topicEndOffsets(admin, Object.values(TOPICS.raw));
+    await admin.disconnect();
     await produceRaw(kafka, TOPICS.raw.funding, [item(funding)]);
     await produceRaw(
       kafka,
@@ -215,8 +225,9 @@ describe('aligner through Kafka', { timeout: 240_000 }, () => {
     aligner = await start();
     await waitFor('every bar', async () => (await newestBarClose()) >= T0 + N * TF, 120_000);
     // The newest bar says nothing of the other topics: a fetch round may bring open interest
-    // after the last candle, and its revisions come later.
-    await waitForQuiet(`http://127.0.0.1:${PORT}`, 'perpflow_aligner_records_in_total');
+    // after the last candle, and its revisions come later. Every record is in Kafka already,
+    // so the group's commits reaching the topics' ends mean every bar of them is out.
+    await waitGroupCaughtUp(kafka, group, Object.values(TOPICS.raw), rawBefore);
 
     // Aligned topic: the last revision of each bar equals the independent computation.
     const messages = await readTopic(kafka, TOPICS.alignedBar, (k) => k === KEY);

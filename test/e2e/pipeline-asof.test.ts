@@ -21,7 +21,13 @@ import {
   runTool,
   freePort,
 } from '../src/harness.js';
-import { ensurePipelineTopics, groupBehind, readTopic, testKafka, topicEndOffsets } from '../src/kafka-io.js';
+import {
+  ensurePipelineTopics,
+  readTopic,
+  testKafka,
+  topicEndOffsets,
+  waitGroupCaughtUp,
+} from '../src/kafka-io.js';
 
 const SIM_PORT = await freePort();
 const INGEST_PORT = await freePort();
@@ -158,19 +164,8 @@ describe(`whole pipeline against an independent ASOF JOIN (day ${new Date(FROM).
       2_000,
     );
     assert.doesNotMatch(status, /FAILED/);
-    let behind: string[] = [];
-    await waitFor(
-      'the aligner committed every raw record of the backfill',
-      async () => {
-        behind = await groupBehind(admin, alignerGroup, RAW_TOPICS, rawBefore);
-        return behind.length === 0;
-      },
-      180_000,
-      1_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; behind: ${behind.join(', ')}`);
-    });
     await admin.disconnect();
+    await waitGroupCaughtUp(kafka, alignerGroup, RAW_TOPICS, rawBefore);
     for (const s of SYMBOLS)
       assert.ok(
         (await metricSum(`http://127.0.0.1:${ALIGNER_PORT}`, 'perpflow_feed_newest_event_time_seconds', {

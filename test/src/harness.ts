@@ -252,31 +252,3 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port in ${low}–${high - 1} after 500 tries: see ss -ltn`);
 }
-
-/**
- * Waits until a counter of a service stops moving for `quietMs` (e.g. the aligner's
- * records in): a stage is caught up when it has nothing left to read, which the newest
- * output alone does not prove (another topic's records may still be on their way).
- */
-export async function waitForQuiet(
-  metricsUrl: string,
-  metric: string,
-  quietMs = 5_000,
-  timeoutMs = 120_000,
-): Promise<number> {
-  let last = -1;
-  let since = Date.now();
-  return waitFor(
-    `${metric} to stay unchanged for ${quietMs} ms`,
-    async () => {
-      const n = await metricSum(metricsUrl, metric);
-      if (n !== last) {
-        last = n;
-        since = Date.now();
-      }
-      return Date.now() - since >= quietMs ? n + 1 : null;
-    },
-    timeoutMs,
-    500,
-  ).then((n) => n - 1);
-}

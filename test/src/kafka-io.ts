@@ -7,7 +7,7 @@ import {
   pipelineTopics,
 } from '@perpflow/kafka';
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { STACK, sleep, TOPICS, uniqueName } from './harness.js';
+import { STACK, sleep, TOPICS, uniqueName, waitFor } from './harness.js';
 
 export function testKafka(): Kafka {
   dropKafkajsTimeoutWarning();
@@ -97,6 +97,39 @@ export async function groupBehind(
     if (c < end) behind.push(`${tp} at ${c} of ${end}`);
   }
   return behind;
+}
+
+/**
+ * Waits until `groupId` has committed the end of every partition of `topics` that got records
+ * after `since` (groupBehind): a consumer that commits after its outputs are durable has then
+ * written everything it will make of those records. Unlike a quiet period, this does not
+ * end early when the consumer pauses (a rebalance, a starved CPU), nor when input is late.
+ */
+export async function waitGroupCaughtUp(
+  kafka: Kafka,
+  groupId: string,
+  topics: readonly string[],
+  since: ReadonlyMap<string, bigint>,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let behind: string[] = [];
+  try {
+    await waitFor(
+      `group ${groupId} to commit the ends of ${topics.join(', ')}`,
+      async () => {
+        behind = await groupBehind(admin, groupId, topics, since);
+        return behind.length === 0;
+      },
+      timeoutMs,
+      500,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; behind: ${behind.join(', ')}`);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** An idempotent producer (one request in flight: sends keep their order) for the length of `work`. */
