@@ -57,31 +57,53 @@ wait "$unit_pid" || fail "unit tests"
 printf '\n-- unit tests (every workspace), run beside the integration tests:\n'
 cat "$RESULTS/unit.log"
 
-# The fault suite stops and starts Kafka, Redis and S3, so it gets a stack of its own
-# (other ports, data in .data/faults-stack) and runs beside the end-to-end files, which
-# mostly wait on servers. Its output is kept and printed once the end-to-end step is done.
-FAULTS_DATA="$ROOT/.data/faults-stack"
-# Every setting of that stack, exported: its restarts (stack.sh start kafka) read the ports
-# from the environment, and a controller port left at its default would be the main stack's.
+# The fault suite stops and starts Kafka, Redis and S3, so its files get stacks of their own
+# (other ports and data dirs) and run beside the end-to-end files, which mostly wait on
+# servers: pipeline-faults on kafka redis s3 (ports 44xxx, .data/faults-stack), and
+# archiver-faults, which stops S3 under the archiver, on kafka s3 (ports 45xxx,
+# .data/faults-archiver-stack), so the two files run at once instead of one after the
+# other (alone: 75 s beside 400 s). Their output is printed once the end-to-end step is done.
+# faults_env NAME: every setting of that stack, exported. Its restarts (stack.sh start kafka)
+# read the ports from the environment, and a controller port left at its default would be
+# the main stack's.
 faults_env() {
-  export PERPFLOW_DATA_DIR="$FAULTS_DATA" KAFKA_PORT=${FAULTS_KAFKA_PORT:-44092} \
-    KAFKA_CONTROLLER_PORT=${FAULTS_KAFKA_CONTROLLER_PORT:-44093} REDIS_PORT=${FAULTS_REDIS_PORT:-44379} \
-    S3_PORT=${FAULTS_S3_PORT:-44000} PROMETHEUS_PORT=${FAULTS_PROMETHEUS_PORT:-44090} \
-    ALERTMANAGER_PORT=${FAULTS_ALERTMANAGER_PORT:-44094}
+  if [ "$1" = archiver ]; then
+    export PERPFLOW_DATA_DIR="$ROOT/.data/faults-archiver-stack" KAFKA_PORT=${FAULTS_ARCHIVER_KAFKA_PORT:-45092} \
+      KAFKA_CONTROLLER_PORT=${FAULTS_ARCHIVER_KAFKA_CONTROLLER_PORT:-45093} \
+      REDIS_PORT=${FAULTS_ARCHIVER_REDIS_PORT:-45379} S3_PORT=${FAULTS_ARCHIVER_S3_PORT:-45000} \
+      PROMETHEUS_PORT=${FAULTS_ARCHIVER_PROMETHEUS_PORT:-45090} \
+      ALERTMANAGER_PORT=${FAULTS_ARCHIVER_ALERTMANAGER_PORT:-45094}
+  else
+    export PERPFLOW_DATA_DIR="$ROOT/.data/faults-stack" KAFKA_PORT=${FAULTS_KAFKA_PORT:-44092} \
+      KAFKA_CONTROLLER_PORT=${FAULTS_KAFKA_CONTROLLER_PORT:-44093} REDIS_PORT=${FAULTS_REDIS_PORT:-44379} \
+      S3_PORT=${FAULTS_S3_PORT:-44000} PROMETHEUS_PORT=${FAULTS_PROMETHEUS_PORT:-44090} \
+      ALERTMANAGER_PORT=${FAULTS_ALERTMANAGER_PORT:-44094}
+  fi
   set -a
   # shellcheck disable=SC1090
   source <(bash infra/local/stack.sh env)
   set +a
 }
-faults_pid=""
-if grep -q '"test:faults"' test/package.json; then
-  step "fault suite's own stack up (kafka redis s3 on ports 44xxx, data in .data/faults-stack)"
-  if (faults_env && bash infra/local/stack.sh up kafka redis s3); then
-    (faults_env && cd test && PERPFLOW_TEST_SUFFIX=-faults npm run --silent test:faults) >"$RESULTS/faults.log" 2>&1 &
-    faults_pid=$!
+# NAME SERVERS: its stack up, then its file in the background; its pid in faults_pids.
+faults_pids=()
+faults_names=()
+faults_servers=()
+start_faults() {
+  local name=$1 servers=$2
+  step "fault suite's $name file: its own stack up ($servers)"
+  if (faults_env "$name" && bash infra/local/stack.sh up $servers); then
+    (faults_env "$name" && cd test && PERPFLOW_TEST_SUFFIX="-faults-$name" npm run --silent "test:faults:$name") \
+      >"$RESULTS/faults-$name.log" 2>&1 &
+    faults_pids+=("$!")
+    faults_names+=("$name")
+    faults_servers+=("$servers")
   else
-    fail "the fault suite's stack did not come up: see the log named above"
+    fail "the $name fault file's stack did not come up: see the log named above"
   fi
+}
+if grep -q '"test:faults"' test/package.json; then
+  start_faults pipeline "kafka redis s3"
+  start_faults archiver "kafka s3"
 fi
 
 # Beside the end-to-end files too, at the lowest CPU priority (nice 19: they take only what
@@ -106,12 +128,13 @@ step "type-check and lint every workspace (run beside the end-to-end files)"
 wait "$typecheck_pid" || fail "typecheck/lint (turbo run typecheck lint, biome check scripts)"
 cat "$RESULTS/typecheck.log"
 
-if [ -n "$faults_pid" ]; then
-  step "fault suite (SIGKILLs, exchange faults, poison records; table in .data/test-results/faults-table.json)"
-  wait "$faults_pid" || fail "fault suite"
-  cat "$RESULTS/faults.log"
-  [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || (faults_env && bash infra/local/stack.sh down kafka redis s3) >/dev/null 2>&1 || true
-fi
+for i in "${!faults_pids[@]}"; do
+  name=${faults_names[$i]}
+  step "fault suite, $name file (SIGKILLs, exchange faults, poison records, outages; tables in .data/test-results/*faults-table.json)"
+  wait "${faults_pids[$i]}" || fail "fault suite ($name file)"
+  cat "$RESULTS/faults-$name.log"
+  [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || (faults_env "$name" && bash infra/local/stack.sh down ${faults_servers[$i]}) >/dev/null 2>&1 || true
+done
 
 step "python loader (clients/python: pytest against the stack's S3, run beside the end-to-end files)"
 # Exit 5 (no tests collected) fails like any other non-zero exit, and a run that wrote no
