@@ -199,8 +199,11 @@ describe('scale-out: two aligners and two windowers share partitions and hand th
       REDIS_URL: STACK.redisUrl,
       ALIGNER_GROUP_ID: alignerGroup,
       ALIGNER_ALLOWED_LATENESS_MS: '0',
-      // The SIGKILL handover waits for the killed member's session: 15 s, not the default 30.
-      ALIGNER_SESSION_TIMEOUT_MS: '15000',
+      // The default 30 s, as the windower's 15 s below is: long enough not to expel a member
+      // starved of CPU. With 15 s, a fresh-clone CI at five files at once expelled both
+      // aligners 17 s after their assignment (before their first step was produced), the
+      // regroup gave one of them everything, and the split could not be seen.
+      ALIGNER_SESSION_TIMEOUT_MS: '30000',
     },
     windower: {
       S3_ENDPOINT: STACK.s3Endpoint,
