@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ConfigError } from '@perpflow/contracts';
 import { parseConfig, SHARED_CONFIG_KEYS } from '@perpflow/runtime';
 import { z } from 'zod';
-import { checkS3Credentials, createS3Client, s3ConfigShape } from './client.js';
+import { checkS3Credentials, createS3Client, READ_MAX_ATTEMPTS, s3ConfigShape } from './client.js';
+import { S3ObjectStore } from './object-store.js';
 
 const schema = z.object(s3ConfigShape);
 
@@ -70,5 +74,48 @@ describe('S3 config and client', () => {
 
   it('lists its keys among the shared keys every service accepts', () => {
     for (const key of Object.keys(s3ConfigShape)) assert.ok(SHARED_CONFIG_KEYS.includes(key), key);
+  });
+  it('a read retries a connection reset before the headers and a body cut off after them', async () => {
+    const body = Buffer.from('{"rows":42}');
+    const seen: string[] = [];
+    // A loopback server: the 1st request's socket is reset, the 2nd sends the headers and 3 of
+    // the body's bytes, then resets; the 3rd gets the whole object.
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (seen.length === 1) return req.socket.destroy();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      if (seen.length === 2) {
+        res.write(body.subarray(0, 3));
+        setImmediate(() => req.socket.destroy());
+        return;
+      }
+      res.end(body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const config = parseConfig(schema, {
+        S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        S3_ACCESS_KEY_ID: 'id-1',
+        S3_SECRET_ACCESS_KEY: 'secret-1',
+      });
+      const store = new S3ObjectStore(createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }), 'bkt');
+      const got = await store.get('a/manifest.json');
+      assert.equal(Buffer.from(got ?? []).toString(), '{"rows":42}');
+      assert.deepEqual(seen, Array(3).fill('GET /bkt/a/manifest.json?x-id=GetObject'));
+      // With one attempt (the writers' setting: they retry with their own backoff) the reset is
+      // the caller's, named with the key.
+      seen.length = 0;
+      const once1 = new S3ObjectStore(createS3Client(config), 'bkt');
+      await assert.rejects(
+        once1.get('a/manifest.json'),
+        /S3 get a\/manifest\.json failed: .*(ECONNRESET|socket hang up)/,
+      );
+      assert.equal(seen.length, 1);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
   });
 });

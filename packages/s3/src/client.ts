@@ -50,6 +50,14 @@ export function checkS3Credentials(c: Pick<S3Config, 'S3_ACCESS_KEY_ID' | 'S3_SE
     );
 }
 
+/**
+ * Attempts per request for the reading commands (pull, datasets, lineage, report). A read is
+ * idempotent, so the SDK's standard strategy retries its transient failures (a connection reset or
+ * timed out, a 5xx, throttling) with backoff: a fresh CI saw `perpflow pull` fail on one
+ * `read ECONNRESET` from a busy S3 server.
+ */
+export const READ_MAX_ATTEMPTS = 4;
+
 export interface S3ClientOptions {
   /** Attempts per request inside the SDK; default 1 (callers retry with their own backoff). */
   maxAttempts?: number;

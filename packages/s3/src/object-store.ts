@@ -1,6 +1,7 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -52,17 +53,29 @@ export class S3ObjectStore implements ObjectStore, FolderLister {
     }
   }
 
+  /**
+   * The SDK retries a request up to its `maxAttempts` until the response's headers; a body cut
+   * off after them (a reset mid-transfer) is read again here within the same number of attempts.
+   */
   async get(key: string): Promise<Uint8Array | null> {
-    try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
-    } catch (err) {
-      if (
-        err instanceof NoSuchKey ||
-        (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)
-      )
-        return null;
-      throw unavailable('get', key, err);
+    const attempts = await this.client.config.maxAttempts();
+    for (let attempt = 1; ; attempt++) {
+      let res: GetObjectCommandOutput;
+      try {
+        res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      } catch (err) {
+        if (
+          err instanceof NoSuchKey ||
+          (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)
+        )
+          return null;
+        throw unavailable('get', key, err);
+      }
+      try {
+        return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+      } catch (err) {
+        if (attempt >= attempts) throw unavailable('get', key, err);
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 /** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
-import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import { printS3Hint, readCommand, resolvePrefix, USAGE_EXIT_CODE } from '../cli-common.js';
 import type { loadPullConfig } from '../config.js';
 import { describeVersions, listDatasetVersions } from './list.js';
@@ -26,7 +26,10 @@ export async function runDatasetsCli(argv: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   try {
-    const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    const store = new S3ObjectStore(
+      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      config.S3_BUCKET,
+    );
     const versions = await listDatasetVersions(store, prefix);
     if (json) console.log(JSON.stringify(versions));
     else for (const line of describeVersions(config.S3_BUCKET, versions)) console.log(line);

@@ -4,7 +4,7 @@ import { type AlignConfig, parseAlignConfig } from '@perpflow/align';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing, type ArchiveGet } from '@perpflow/archive';
 import type { Timeframe } from '@perpflow/contracts';
 import { DatasetMismatch, versionPrefix } from '@perpflow/dataset';
-import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -137,7 +137,10 @@ export async function runLineageCli(argv: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   try {
-    const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    const store = new S3ObjectStore(
+      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      config.S3_BUCKET,
+    );
     const rules: LineageRules = alignFile
       ? { align: alignFile, source: 'the --align-config file', version: null, tree: prefix }
       : await versionRules(store, prefix, version, request.timeframe);

@@ -10,7 +10,7 @@
  */
 import { checkPullRequest, DatasetMismatch } from '@perpflow/dataset';
 import { Progress } from '@perpflow/runtime';
-import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -122,7 +122,10 @@ export async function runPullCli(argv: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   try {
-    const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    const store = new S3ObjectStore(
+      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      config.S3_BUCKET,
+    );
     if (version !== undefined) opts = { ...opts, prefix: await treeOfVersion(store, opts.prefix, version) };
     const report = await pullDataset(store, opts);
     if (json) console.log(JSON.stringify(report));

@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { DatasetMismatch } from '@perpflow/dataset';
-import { createS3Client, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -86,7 +86,10 @@ export async function runReportCli(argv: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   try {
-    const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+    const store = new S3ObjectStore(
+      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      config.S3_BUCKET,
+    );
     if (version !== undefined) {
       const tree = await treeOfVersion(store, request.prefix, version);
       request = {
