@@ -409,6 +409,15 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
     const downAt = Date.now();
     try {
       await new Promise((r) => setTimeout(r, 30_000));
+      // Under load the windower may have had nothing to write in those 30 s (its input lags
+      // behind the aligner's): S3 stays down until a write has failed, so the outage is seen.
+      await waitFor(
+        'a windower S3 error while S3 is down',
+        async () =>
+          (await p.metric('windower', 'perpflow_windower_s3_errors_total')) > errorsBefore ? true : null,
+        120_000,
+        500,
+      ).catch(() => null);
     } finally {
       const start = stackServer('s3', 'start');
       assert.equal(start.status, 0, `stack.sh start s3:\n${start.output}`);
