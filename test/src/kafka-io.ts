@@ -80,7 +80,7 @@ export async function topicEndOffsets(admin: Admin, topics: readonly string[]): 
  * group has processed everything produced since; partitions that got nothing are skipped,
  * so a group that started at the log end and never saw them counts as caught up.
  */
-export async function groupBehind(
+async function groupBehind(
   admin: Admin,
   groupId: string,
   topics: readonly string[],
