@@ -605,7 +605,9 @@ export class AlignerPipeline {
 
 /**
  * A fetched message as its lane holds it. Its timestamp is capped at its receipt: a
- * producer clock ahead (or a forged timestamp) cannot hold its partition back.
+ * producer clock ahead (or a forged timestamp) cannot hold its partition back. Its value is
+ * copied: kafkajs's is a slice of the whole fetch response (up to 10 MiB), which one record of
+ * a sparse topic (funding) waiting for its turn would otherwise keep alive.
  */
 function queued(m: KafkaMessage, receivedAtMs: number): QueuedMessage {
   const key = m.key?.toString('utf8') ?? null;
@@ -613,7 +615,7 @@ function queued(m: KafkaMessage, receivedAtMs: number): QueuedMessage {
   return {
     offset: m.offset,
     key,
-    value: m.value,
+    value: m.value && Buffer.from(m.value),
     headers: headersToStrings(m.headers),
     timestampMs: Number.isFinite(ts) ? Math.min(ts, receivedAtMs) : receivedAtMs,
     receivedAtMs,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Feed, FEEDS } from '@perpflow/contracts';
 import fc from 'fast-check';
 import { firstLane, MergeQueue, type QueuedMessage } from './merge.js';
@@ -179,5 +181,41 @@ describe('MergeQueue', () => {
     assert.equal(q.plan(11_001, 10).items.length, 0);
     for (const f of FEEDS) q.noteEnd(f, { high: 0n, start: 0n, askedAtMs: 12_000 });
     assert.equal(q.plan(12_001, 10).items.length, 1);
+  });
+  it('holds no reference to a record once a durable step took it (a value pins its fetch response)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const q = new MergeQueue({ maxWaitMs: 1_000, appendMarginMs: 0 });
+    // A sparse lane (funding) beside a busy one: before, taken slots were let go only after
+    // 1,024 of them, so each taken funding record kept its whole fetch response alive.
+    // Built in a function of its own: the frame that allocated a value last may hold it.
+    const pushFunding = (n: number): WeakRef<object>[] => {
+      const refs: WeakRef<object>[] = [];
+      for (let i = 0; i < n; i++) {
+        const m = { ...msg(i, 1_000 + i, 2_000), value: Buffer.alloc(1_024, i) };
+        refs.push(new WeakRef(m.value));
+        q.push('funding', [m]);
+      }
+      return refs;
+    };
+    const refs = pushFunding(3);
+    q.push('ohlcv', [msg(0, 5_000, 2_000)]);
+    for (const f of FEEDS)
+      q.noteEnd(f, { high: f === 'funding' ? 3n : f === 'ohlcv' ? 1n : 0n, start: 0n, askedAtMs: 2_000 });
+    const plan = q.plan(2_000, 100);
+    assert.deepEqual(
+      plan.items.map((i) => `${i.feed}@${i.message.offset}`),
+      ['funding@0', 'funding@1', 'funding@2'],
+    );
+    q.drop(plan.taken);
+    plan.items.length = 0;
+    assert.equal(q.size(), 1);
+    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept to the end of the job
+    gc();
+    assert.deepEqual(
+      refs.map((r) => r.deref() === undefined),
+      [true, true, true],
+      'a taken record is still referenced by its lane',
+    );
   });
 });

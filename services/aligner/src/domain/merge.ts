@@ -44,7 +44,8 @@ export interface LaneEnd {
 
 interface Lane {
   feed: Feed;
-  queue: QueuedMessage[];
+  /** Taken records' slots are emptied at once: a value pins its whole fetch response (MiBs). */
+  queue: (QueuedMessage | undefined)[];
   /** Index of the lane's head in `queue` (records before it are taken). */
   head: number;
   /** The offset after the last record queued or processed; null until known. */
@@ -119,7 +120,9 @@ export class MergeQueue {
   setFloor(feed: Feed, floor: bigint | null): void {
     const lane = this.lane(feed);
     if (floor === null) return;
-    const keep = lane.queue.slice(lane.head).filter((m) => BigInt(m.offset) >= floor);
+    const keep = lane.queue
+      .slice(lane.head)
+      .filter((m): m is QueuedMessage => m !== undefined && BigInt(m.offset) >= floor);
     lane.queue = keep;
     lane.head = 0;
     lane.bytes = keep.reduce((n, m) => n + m.bytes, 0);
@@ -182,7 +185,10 @@ export class MergeQueue {
     for (const lane of this.lanes) {
       const n = taken[lane.feed];
       if (!n) continue;
-      for (let k = lane.head; k < lane.head + n; k++) lane.bytes -= (lane.queue[k] as QueuedMessage).bytes;
+      for (let k = lane.head; k < lane.head + n; k++) {
+        lane.bytes -= (lane.queue[k] as QueuedMessage).bytes;
+        lane.queue[k] = undefined;
+      }
       lane.head += n;
       if (lane.head > 1024 && lane.head * 2 > lane.queue.length) {
         lane.queue = lane.queue.slice(lane.head);
