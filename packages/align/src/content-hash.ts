@@ -1,6 +1,6 @@
 import {
   type AlignedBar,
-  hex8,
+  hex16,
   SCHEMA_VERSION,
   type Timeframe,
   writeDecimalDigits,
@@ -18,7 +18,7 @@ import {
  */
 export function barContentHash(bar: AlignedBar, prefix: readonly [number, number]): string {
   mixBar(bar, prefix);
-  return hex8(laneA) + hex8(laneB);
+  return hex16(laneA, laneB);
 }
 
 /**
@@ -39,7 +39,7 @@ export interface HashLanes {
 
 /** The snapshot text of two lanes: 16 lower-case hex digits. */
 export function hashText(lanes: HashLanes): string {
-  return hex8(lanes.a) + hex8(lanes.b);
+  return hex16(lanes.a, lanes.b);
 }
 
 /**

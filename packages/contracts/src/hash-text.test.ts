@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { hex8, writeDecimalDigits } from './hash-text.js';
+import { hex8, hex16, writeDecimalDigits } from './hash-text.js';
 
 const text = (out: Uint8Array, from: number) => String.fromCharCode(...out.subarray(from));
 
@@ -25,6 +25,25 @@ describe('hash text', () => {
       fc.property(fc.integer({ min: -0x80000000, max: 0x7fffffff }), (lane) => {
         assert.equal(hex8(lane), (lane >>> 0).toString(16).padStart(8, '0'));
       }),
+    );
+  });
+  it('writes two lanes as the text of hex8(a) + hex8(b)', () => {
+    const pad = (lane: number) => (lane >>> 0).toString(16).padStart(8, '0');
+    for (const [a, b] of [
+      [0, 0],
+      [-1, 1],
+      [0x7fffffff, -0x80000000],
+      [0x1234abcd, 0x0f0e0d0c],
+    ] as const)
+      assert.equal(hex16(a, b), pad(a) + pad(b));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        (a, b) => {
+          assert.equal(hex16(a, b), hex8(a) + hex8(b));
+        },
+      ),
     );
   });
 });

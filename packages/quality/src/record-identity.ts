@@ -1,7 +1,7 @@
 import {
   type Candle,
   type FundingObservation,
-  hex8,
+  hex16,
   type LiquidationEvent,
   type OpenInterestObservation,
   TIMEFRAMES,
@@ -109,7 +109,7 @@ export function contentFingerprint(record: RawRecord): string {
     mixChar(93); // ]
   }
   mixChar(93);
-  return hex8(laneA) + hex8(laneB);
+  return hex16(laneA, laneB);
 }
 
 /** The definition: both lanes over the canonical text (lane b seeded with its length). */
@@ -117,7 +117,7 @@ function fingerprintOfText(text: string): string {
   laneA = 0x811c9dc5;
   laneB = 0x01000193 ^ text.length;
   mixText(text);
-  return hex8(laneA) + hex8(laneB);
+  return hex16(laneA, laneB);
 }
 
 const TEXT = 0;
