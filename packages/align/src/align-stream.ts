@@ -12,8 +12,9 @@ import {
   timeframeMs,
 } from '@perpflow/contracts';
 import type { AlignConfig } from './config.js';
-import { barContentLanes, type HashLanes, hashLanesOf, hashPrefixOf, hashText } from './content-hash.js';
-import { byColumns, EmissionRecords, InputSeries, type Row } from './input-series.js';
+import { barContentLanes, type HashLanes, hashPrefixOf } from './content-hash.js';
+import { EmissionTable } from './emission-table.js';
+import { byColumns, InputSeries, type Row } from './input-series.js';
 
 /** One raw record of the stream, tagged with its feed. */
 export type AlignInput =
@@ -110,15 +111,6 @@ const LIQ_RECEIVED = 4;
 const KEY_TIME = 0;
 const BUY = 1;
 
-/**
- * What the stream remembers of an emitted bar: its revision and content hash, kept as the
- * hash's two lanes; `text`, the snapshot's hex form, is written when a snapshot needs it
- * (or kept from the snapshot it was restored from).
- */
-interface Emission extends HashLanes {
-  revision: number;
-  text: string | null;
-}
 const scratchLanes: HashLanes = { a: 0, b: 0 };
 
 /**
@@ -163,7 +155,7 @@ export class AlignStream {
     byColumns(PREDICTED_FUNDING_TIME, PREDICTED_RATE, PREDICTED_MARK, PREDICTED_INDEX),
   );
   private readonly liquidations = new InputSeries([], 4, () => 0);
-  private readonly emitted = new EmissionRecords<Emission>();
+  private readonly emitted = new EmissionTable();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
   private readonly hashPrefix: readonly [number, number];
   /** What the venue's liquidation price is, and how complete its stream: on every bar. */
@@ -210,8 +202,7 @@ export class AlignStream {
       ),
     );
     s.liquidations.rows.push(...copy(snapshot.liquidations));
-    for (const [t, revision, hash] of snapshot.emitted)
-      s.emitted.set(t, { revision, ...hashLanesOf(hash), text: hash });
+    for (const [t, revision, hash] of snapshot.emitted) s.emitted.restore(t, revision, hash);
     return s;
   }
 
@@ -346,12 +337,7 @@ export class AlignStream {
       settledFunding: copy(this.settled.rows),
       predictedFunding: copy(this.predicted.rows),
       liquidations: copy(this.liquidations.rows),
-      emitted: [...this.emitted.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([t, e]) => {
-          if (e.text === null) e.text = hashText(e);
-          return [t, e.revision, e.text];
-        }),
+      emitted: this.emitted.entries(),
     };
   }
 
@@ -667,10 +653,10 @@ export class AlignStream {
     const bar = this.computeBar(t);
     if (!bar) return;
     barContentLanes(bar, this.hashPrefix, scratchLanes);
-    const prev = this.emitted.get(t);
-    if (prev && prev.a === scratchLanes.a && prev.b === scratchLanes.b) return;
-    const revision = prev ? prev.revision + 1 : 0;
-    this.emitted.set(t, { revision, a: scratchLanes.a, b: scratchLanes.b, text: null });
+    const prev = this.emitted.find(t);
+    if (prev >= 0 && this.emitted.sameHash(prev, scratchLanes.a, scratchLanes.b)) return;
+    const revision = prev >= 0 ? this.emitted.revisionAt(prev) + 1 : 0;
+    this.emitted.set(t, revision, scratchLanes.a, scratchLanes.b);
     // computeBar built this object for this call alone: set the revision instead of copying it.
     bar.revision = revision;
     out.push(bar);
