@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -165,5 +166,19 @@ describe('stack: S3 (s3rver) with @aws-sdk/client-s3', () => {
     );
     assert.equal(res.Deleted?.length, keys.length);
     assert.deepEqual((await listAll(prefix, 1000)).keys, []);
+  });
+  it("keeps an idle connection 65 s (Keep-Alive hint), not Node's 5 s that raced clients under load", async () => {
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const header = await new Promise<string | undefined>((resolve, reject) => {
+        get(`${stackSetting('S3_ENDPOINT')}/${Bucket}?list-type=2&max-keys=1`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['keep-alive']));
+        }).on('error', reject);
+      });
+      assert.equal(header, 'timeout=65');
+    } finally {
+      agent.destroy();
+    }
   });
 });

@@ -87,7 +87,8 @@ function bar(t: number, revision = 0, timeframe: '1m' | '1h' = '1m'): AlignedBar
 }
 
 const config = loadCompactConfig({ ...process.env, S3_PREFIX: prefix });
-const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+// A fixture write is idempotent (same key, same bytes): the SDK retries a reset connection.
+const store = new S3ObjectStore(createS3Client(config, { maxAttempts: 4 }), config.S3_BUCKET);
 const windows = new WindowStore(store, prefix, 'python loader fixture');
 let clock = Date.UTC(2024, 3, 1);
 const latest: AlignedBar[] = [];

@@ -8,6 +8,8 @@
  */
 import S3rver from '@20minutes/s3rver';
 
+const KEEP_ALIVE_MS = 65_000;
+
 const [port = '39000', directory = '.data/s3', bucket = 'perpflow'] = process.argv.slice(2);
 const server = new S3rver({
   port: Number(port),
@@ -18,6 +20,16 @@ const server = new S3rver({
   configureBuckets: [{ name: bucket, configs: [] }],
 });
 await server.run();
+// Node's server closes an idle keep-alive connection after 5 s. A client about to reuse it
+// then (its agent drops one a second before the server's Keep-Alive hint, so a client whose
+// event loop lags more than that under load) gets ECONNRESET or "socket hang up": fresh CI
+// runs saw both, on a GET of `perpflow pull` and on a PUT of a test fixture. 65 s, with the
+// headers timeout above it, as an HTTP load balancer's idle timeout is set longer than its
+// clients'.
+if (server.httpServer) {
+  server.httpServer.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.httpServer.headersTimeout = KEEP_ALIVE_MS + 1_000;
+}
 console.log(`s3rver listening on 127.0.0.1:${port}, bucket ${bucket}, objects in ${directory}`);
 const stop = async (signal: string) => {
   console.log(`s3rver: ${signal}, closing`);

@@ -15,6 +15,8 @@ declare module '@20minutes/s3rver' {
   export default class S3rver {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
+    /** Set once run() resolved. */
+    httpServer?: import('node:http').Server;
     close(): Promise<void>;
   }
 }
