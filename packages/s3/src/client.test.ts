@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '@perpflow/contracts';
 import { parseConfig, SHARED_CONFIG_KEYS } from '@perpflow/runtime';
 import { z } from 'zod';
-import { checkS3Credentials, createS3Client, READ_MAX_ATTEMPTS, s3ConfigShape } from './client.js';
+import { checkS3Credentials, createS3Client, COMMAND_MAX_ATTEMPTS, s3ConfigShape } from './client.js';
 import { S3ObjectStore } from './object-store.js';
 
 const schema = z.object(s3ConfigShape);
@@ -100,7 +100,7 @@ describe('S3 config and client', () => {
         S3_ACCESS_KEY_ID: 'id-1',
         S3_SECRET_ACCESS_KEY: 'secret-1',
       });
-      const store = new S3ObjectStore(createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }), 'bkt');
+      const store = new S3ObjectStore(createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }), 'bkt');
       const got = await store.get('a/manifest.json');
       assert.equal(Buffer.from(got ?? []).toString(), '{"rows":42}');
       assert.deepEqual(seen, Array(3).fill('GET /bkt/a/manifest.json?x-id=GetObject'));

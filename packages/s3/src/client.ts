@@ -51,12 +51,13 @@ export function checkS3Credentials(c: Pick<S3Config, 'S3_ACCESS_KEY_ID' | 'S3_SE
 }
 
 /**
- * Attempts per request for the reading commands (pull, datasets, lineage, report). A read is
- * idempotent, so the SDK's standard strategy retries its transient failures (a connection reset or
- * timed out, a 5xx, throttling) with backoff: a fresh CI saw `perpflow pull` fail on one
- * `read ECONNRESET` from a busy S3 server.
+ * Attempts per request for the commands a user runs (pull, datasets, lineage, report,
+ * reprocess). Their requests are idempotent (reads, and writes of content-addressed objects),
+ * so the SDK's standard strategy retries their transient failures (a connection reset or timed
+ * out, a 5xx, throttling) with backoff: a fresh CI saw `perpflow pull` fail on one
+ * `read ECONNRESET` from a busy S3 server. The services keep 1 and retry with their own backoff.
  */
-export const READ_MAX_ATTEMPTS = 4;
+export const COMMAND_MAX_ATTEMPTS = 4;
 
 export interface S3ClientOptions {
   /** Attempts per request inside the SDK; default 1 (callers retry with their own backoff). */

@@ -13,7 +13,7 @@ import { EXCHANGES } from '@perpflow/contracts';
 import { normalizePrefix, versionDescriptorKey, versionPrefix } from '@perpflow/dataset';
 import { parseQualityConfig } from '@perpflow/quality';
 import { parseTimeText, Progress } from '@perpflow/runtime';
-import { createS3Client, S3ObjectStore } from '@perpflow/s3';
+import { COMMAND_MAX_ATTEMPTS, createS3Client, S3ObjectStore } from '@perpflow/s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadEngineConfig, loadReprocessConfig, type ReprocessConfig, readJsonFile } from '../config.js';
@@ -188,7 +188,10 @@ export async function runReprocessCli(argv: string[]): Promise<number> {
   }
   const say = (line: string) => (req.json ? process.stderr : process.stdout).write(`${line}\n`);
   const version = datasetVersionOf(engine);
-  const store = new S3ObjectStore(createS3Client(config), config.S3_BUCKET);
+  const store = new S3ObjectStore(
+    createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }),
+    config.S3_BUCKET,
+  );
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
   const workers: ChildProcess[] = [];
   let stopping = false;

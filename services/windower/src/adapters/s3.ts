@@ -4,7 +4,7 @@ export {
   createS3Client,
   type FolderLister,
   type ObjectStore,
-  READ_MAX_ATTEMPTS,
+  COMMAND_MAX_ATTEMPTS,
   type S3Config,
   S3ObjectStore,
   s3ConfigShape,

@@ -1,5 +1,5 @@
 /** `perpflow datasets`: list the dataset versions under S3_PREFIX (see list.ts). */
-import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, COMMAND_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import { printS3Hint, readCommand, resolvePrefix, USAGE_EXIT_CODE } from '../cli-common.js';
 import type { loadPullConfig } from '../config.js';
 import { describeVersions, listDatasetVersions } from './list.js';
@@ -27,7 +27,7 @@ export async function runDatasetsCli(argv: string[]): Promise<number> {
   }
   try {
     const store = new S3ObjectStore(
-      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }),
       config.S3_BUCKET,
     );
     const versions = await listDatasetVersions(store, prefix);

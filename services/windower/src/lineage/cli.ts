@@ -4,7 +4,7 @@ import { type AlignConfig, parseAlignConfig } from '@perpflow/align';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing, type ArchiveGet } from '@perpflow/archive';
 import type { Timeframe } from '@perpflow/contracts';
 import { DatasetMismatch, versionPrefix } from '@perpflow/dataset';
-import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, COMMAND_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -138,7 +138,7 @@ export async function runLineageCli(argv: string[]): Promise<number> {
   }
   try {
     const store = new S3ObjectStore(
-      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }),
       config.S3_BUCKET,
     );
     const rules: LineageRules = alignFile

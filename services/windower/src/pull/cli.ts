@@ -10,7 +10,7 @@
  */
 import { checkPullRequest, DatasetMismatch } from '@perpflow/dataset';
 import { Progress } from '@perpflow/runtime';
-import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, COMMAND_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -123,7 +123,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
   }
   try {
     const store = new S3ObjectStore(
-      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }),
       config.S3_BUCKET,
     );
     if (version !== undefined) opts = { ...opts, prefix: await treeOfVersion(store, opts.prefix, version) };

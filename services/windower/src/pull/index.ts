@@ -6,7 +6,7 @@
  *   const report = await pullDataset(store, { exchanges: ['binanceusdm'], symbols: ['BTC/USDT:USDT'],
  *     timeframe: '1m', fromMs, toMs, asOfMs, outDir: './data', prefix: 'datasets' });
  */
-import { createS3Client, READ_MAX_ATTEMPTS, type ObjectStore, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, COMMAND_MAX_ATTEMPTS, type ObjectStore, S3ObjectStore } from '../adapters/s3.js';
 import { PullConfigSchema } from '../config.js';
 
 export type { ObjectStore } from '../adapters/s3.js';
@@ -15,5 +15,5 @@ export * from './pull.js';
 /** An S3 store from S3_* settings (defaults as in docs/CONFIGURATION.md). */
 export function openDatasetStore(settings: Record<string, string | undefined> = {}): ObjectStore {
   const config = PullConfigSchema.parse(settings);
-  return new S3ObjectStore(createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }), config.S3_BUCKET);
+  return new S3ObjectStore(createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }), config.S3_BUCKET);
 }

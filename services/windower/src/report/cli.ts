@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import { DatasetMismatch } from '@perpflow/dataset';
-import { createS3Client, READ_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
+import { createS3Client, COMMAND_MAX_ATTEMPTS, S3ObjectStore } from '../adapters/s3.js';
 import {
   checkExchanges,
   checkSymbols,
@@ -87,7 +87,7 @@ export async function runReportCli(argv: string[]): Promise<number> {
   }
   try {
     const store = new S3ObjectStore(
-      createS3Client(config, { maxAttempts: READ_MAX_ATTEMPTS }),
+      createS3Client(config, { maxAttempts: COMMAND_MAX_ATTEMPTS }),
       config.S3_BUCKET,
     );
     if (version !== undefined) {
