@@ -173,7 +173,7 @@ describe('stack: S3 (s3rver) with @aws-sdk/client-s3', () => {
       const header = await new Promise<string | undefined>((resolve, reject) => {
         get(`${stackSetting('S3_ENDPOINT')}/${Bucket}?list-type=2&max-keys=1`, { agent }, (res) => {
           res.resume();
-          res.on('end', () => resolve(res.headers['keep-alive']));
+          res.on('end', () => resolve(res.headers['keep-alive'] as string | undefined));
         }).on('error', reject);
       });
       assert.equal(header, 'timeout=65');
