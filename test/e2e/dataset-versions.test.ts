@@ -93,7 +93,7 @@ describe('dataset versions through the pipeline', { timeout: 600_000 }, () => {
     const v2 = await alignerVersion();
     assert.notEqual(v2, v1);
     const sinceMs = Date.now();
-    p.backfill(second);
+    const secondJob = p.backfill(second);
     // Every bar of the second hour is dead-lettered. The restarted aligner also emits the
     // first hour's bars again, now stamped v2 (the aligned topic is at-least-once,
     // docs/ARCHITECTURE.md ④): those are refused too, and the tree keeps its v1 rows.
@@ -107,7 +107,13 @@ describe('dataset versions through the pipeline', { timeout: 600_000 }, () => {
       async () => (timesIn(await letters(), second).size >= 60 ? true : null),
       300_000,
       2_000,
-    );
+    ).catch(async (err: Error) => {
+      // Say where the second hour stopped (a fresh CI once timed out here under load 30).
+      const seen = timesIn(await letters(), second).size;
+      throw new Error(
+        `${err.message} (${seen} of 60 bar times dead-lettered; backfill ${p.backfillStatus(secondJob)} jobs; aligner records in ${await p.metric('aligner', 'perpflow_aligner_records_in_total')}, bars emitted ${await p.metric('aligner', 'perpflow_aligner_bars_emitted_total')}; windower bars in ${await p.metric('windower', 'perpflow_windower_bars_in_total')})`,
+      );
+    });
     const refused = await letters();
     assert.equal(timesIn(refused, second).size, 60, 'every bar time of the second hour');
     assert.equal(
