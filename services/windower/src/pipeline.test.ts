@@ -283,6 +283,47 @@ describe('windower pipeline', () => {
     assert.equal(await count('perpflow_dlq_records_total'), 1, 'counted once acknowledged');
   });
 
+  it('keeps a dead letter that arrived while a send was in flight, sends it next and commits past it only then', async () => {
+    const store = new MemoryStore();
+    const { pipeline, deadLetters } = setup(store);
+    const internal = pipeline as unknown as {
+      deps: { deadLetters: { send: (letters: DeadLetter[]) => Promise<void> } };
+    };
+    const send = internal.deps.deadLetters.send;
+    let release: () => void = () => undefined;
+    let held = true;
+    internal.deps.deadLetters.send = async (letters) => {
+      // The messages are built when send is called (as kafkajs does); the broker acknowledges
+      // the first send only after the next batch was handled.
+      const given = [...letters];
+      if (held) await new Promise<void>((r) => (release = r));
+      held = false;
+      await send(given);
+    };
+    pipeline.handleBatch(batch(0, 0, ['not json', sampleBar(0)]));
+    const flushing = pipeline.flush();
+    await new Promise((r) => setImmediate(r));
+    pipeline.handleBatch(batch(0, 2, ['nor this', sampleBar(1)]));
+    release();
+    await flushing;
+    assert.deepEqual(
+      deadLetters.map((l) => l.source.offset),
+      ['0'],
+      'the first send holds only the letter it was given',
+    );
+    assert.ok(
+      !store.calls.some((c) => /^commit 0:(3|4)$/.test(c)),
+      `committed past offset 2: ${store.calls}`,
+    );
+    await pipeline.flush();
+    assert.deepEqual(
+      deadLetters.map((l) => l.source.offset),
+      ['0', '2'],
+      'the letter handled during the send is sent by the next flush',
+    );
+    assert.equal(store.calls.filter((c) => c.startsWith('commit')).at(-1), 'commit 0:4');
+  });
+
   it('exports freshness of the newest durable bar (bounded series), durable delay, S3 latency and errors', async () => {
     const store = new MemoryStore();
     const { pipeline, metrics } = setup(store);

@@ -307,10 +307,14 @@ export class WindowerPipeline {
 
   private async sendDeadLetters(): Promise<void> {
     if (this.pendingDeadLetters.length === 0) return;
-    const letters = this.pendingDeadLetters;
+    // A copy: batches handled while the send is in flight push onto pendingDeadLetters, and
+    // those letters are not in this send. Sharing the array dropped them from the pending list
+    // unsent, and the commit then passed their offsets (a fresh CI lost 60 dead letters so).
+    const letters = [...this.pendingDeadLetters];
     try {
       await this.deps.deadLetters.send(letters);
-      this.pendingDeadLetters = this.pendingDeadLetters.filter((l) => !letters.includes(l));
+      const sent = new Set(letters);
+      this.pendingDeadLetters = this.pendingDeadLetters.filter((l) => !sent.has(l));
       for (const l of letters)
         this.deps.metrics.deadLetters.inc({ stage: 'windower', feed: 'aligned_bar', rule: l.ruleId });
     } catch (err) {
