@@ -91,7 +91,16 @@ def bucket(s3_env) -> str:
     return s3_env.get("S3_BUCKET", "perpflow")
 
 
-def _node(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+# `npm test` runs these tests at nice 19 beside the end-to-end files (and the type-check's
+# niced tsc processes): a node process here gets the CPU the rest leaves. The fixture writer
+# (tsx compiling the windower's modules, then a few S3 writes) once took more than 120 s so in
+# a fresh CI. This bound is for a hung process, not for speed.
+NODE_TIMEOUT_S = 600
+
+
+def _node(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: int = NODE_TIMEOUT_S
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["node", "--conditions=@perpflow/source", "--import", "tsx", *args],
         cwd=cwd,
