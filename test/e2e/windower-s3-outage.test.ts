@@ -194,11 +194,17 @@ describe('windower with S3 down for 30 s', { timeout: 420_000 }, () => {
 
     // S3 back (same port, same files): the windower retries, writes, resumes and catches up.
     await startS3();
+    // Every bar durable, and the first day's window written as closed: the watermark passes its
+    // end only with the second day's bars, and under memory pressure the windower has evicted
+    // the first day by then, so that write comes after the rows are all there.
     const stored = await waitFor(
-      'every bar durable after the outage',
+      'every bar durable after the outage, the first day closed',
       async () => {
         const d = await readStoredDataset(client, prefix, BUCKET);
-        return d.latest.length >= BEFORE + DURING ? d : null;
+        return d.latest.length >= BEFORE + DURING &&
+          d.manifests.some((m) => m.window.startMs === T0 && m.closed)
+          ? d
+          : null;
       },
       180_000,
       2_000,

@@ -119,6 +119,35 @@ describe('WindowBook', () => {
     assert.equal(book.stats().windows, 0, 'a closed, durable window leaves the book');
   });
 
+  it('writes as closed a window evicted while open, once the watermark passes its end', () => {
+    const book = new WindowBook({ flushIntervalMs: 0 });
+    const [a] = makeBars({ count: 1, startMs: T0 + 60_000 }) as [AlignedBar];
+    const key = book.add(a, at(0), 0).windowKey;
+    // Written while open, then evicted at once (memory pressure: idle bound 0).
+    assert.deepEqual(
+      flushDue(book, a.eventTimeMs + 60_000, 1).map((w) => [w.due.reason, w.snap.closed]),
+      [['flush', false]],
+    );
+    assert.equal(book.evictIdle(1, 0), 1);
+    assert.equal(book.stats().windows, 0);
+    // A bar of the next day moves the watermark past the first day's end.
+    const [b] = makeBars({ count: 1, startMs: T0 + DAY + 60_000 }) as [AlignedBar];
+    book.add(b, at(1), 2);
+    const due = book.dueWindows(b.eventTimeMs + 60_000, 3);
+    const first = due.find((d) => d.windowKey === key);
+    assert.ok(first, `the evicted first day is not due: ${due.map((d) => d.windowKey)}`);
+    assert.equal(first.reason, 'close');
+    const snap = book.snapshot(key);
+    assert.equal(snap.closed, true);
+    assert.equal(snap.storedMerged, false, 'its write merges the stored object first');
+    book.markDurable(key, snap.version, true);
+    assert.deepEqual(
+      book.dueWindows(b.eventTimeMs + 60_000, 4).map((d) => d.windowKey),
+      due.filter((d) => d.windowKey !== key).map((d) => d.windowKey),
+      'written closed once, then gone from the book',
+    );
+  });
+
   it('reopens a closed window for a late bar and says so', () => {
     const book = new WindowBook();
     const [a, b] = makeBars({ count: 2 }) as [AlignedBar, AlignedBar];

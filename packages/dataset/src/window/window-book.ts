@@ -115,6 +115,12 @@ export class WindowBook {
   private readonly flushIntervalMs: number;
   private readonly keepRevisions: boolean;
   private watermarkMs: number | null = null;
+  /**
+   * Windows evicted while durable but still open (idle, or at once under memory pressure).
+   * Without this, no window in the book stands for them when the watermark passes their
+   * end, and their manifest would say `closed: false` for good (compaction waits for it).
+   */
+  private readonly evictedOpen = new Map<string, WindowId>();
 
   constructor(options: WindowBookOptions = {}) {
     this.policy = options.policy ?? DEFAULT_WINDOW_POLICY;
@@ -149,24 +155,8 @@ export class WindowBook {
     let w = this.windows.get(windowKey);
     const isNewWindow = w === undefined;
     if (!w) {
-      w = {
-        window: id,
-        endMs: windowEndMs(id),
-        latest: new Map(),
-        superseded: new Map(),
-        offsets: new Map(),
-        raw: new Map(),
-        rawKnown: true,
-        pending: new Map(),
-        version: 0,
-        lastSnapshotVersion: 0,
-        durableVersion: 0,
-        dirtySinceMs: null,
-        firstAddAfterSnapshotMs: null,
-        closedWritten: false,
-        storedMerged: false,
-        lastAddMs: nowMs,
-      };
+      this.evictedOpen.delete(windowKey);
+      w = this.emptyWindow(id, nowMs);
       this.windows.set(windowKey, w);
     }
     const late = this.watermarkMs !== null && this.isClosedBy(w, this.watermarkMs);
@@ -233,6 +223,14 @@ export class WindowBook {
     if (watermarkMs !== null && (this.watermarkMs === null || watermarkMs > this.watermarkMs))
       this.watermarkMs = watermarkMs;
     const out: DueWindow[] = [];
+    // An evicted open window comes back (empty, merging the stored object on its write) to
+    // be written as closed once the watermark has passed its end.
+    if (this.watermarkMs !== null)
+      for (const [windowKey, id] of this.evictedOpen)
+        if (this.watermarkMs >= windowEndMs(id) + this.latenessMs) {
+          this.evictedOpen.delete(windowKey);
+          this.windows.set(windowKey, this.emptyWindow(id, nowMs));
+        }
     for (const [windowKey, w] of this.windows) {
       const dirty = w.version > w.durableVersion;
       if (this.watermarkMs !== null && this.isClosedBy(w, this.watermarkMs)) {
@@ -349,6 +347,7 @@ export class WindowBook {
     for (const [k, w] of this.windows)
       if (w.version <= w.durableVersion && w.pending.size === 0 && nowMs - w.lastAddMs >= idleMs) {
         this.windows.delete(k);
+        if (!w.closedWritten) this.evictedOpen.set(k, w.window);
         n++;
       }
     return n;
@@ -362,6 +361,28 @@ export class WindowBook {
   seriesOf(windowKey: string): SeriesId | null {
     const w = this.windows.get(windowKey);
     return w ? { exchange: w.window.exchange, symbol: w.window.symbol, timeframe: w.window.timeframe } : null;
+  }
+
+  /** A window with no rows yet; its first write merges the stored object (storedMerged false). */
+  private emptyWindow(id: WindowId, nowMs: number): BookWindow {
+    return {
+      window: id,
+      endMs: windowEndMs(id),
+      latest: new Map(),
+      superseded: new Map(),
+      offsets: new Map(),
+      raw: new Map(),
+      rawKnown: true,
+      pending: new Map(),
+      version: 0,
+      lastSnapshotVersion: 0,
+      durableVersion: 0,
+      dirtySinceMs: null,
+      firstAddAfterSnapshotMs: null,
+      closedWritten: false,
+      storedMerged: false,
+      lastAddMs: nowMs,
+    };
   }
 
   private isClosedBy(w: BookWindow, watermarkMs: number): boolean {
