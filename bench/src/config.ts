@@ -93,6 +93,14 @@ export const BenchConfigSchema = z.object({
     .describe(
       "live: the simulator's websocket push interval (PUSH_INTERVAL_MS); 250 ms is Binance USD-M's documented kline update speed, the simulator's own default (1 s) adds up to 1 s to every bar",
     ),
+  BENCH_SERVICE_NODE_FLAGS: z
+    .string()
+    .trim()
+    .regex(/^(--[a-z][a-z-]*(=\d+)?( +|$))*$/, 'Node/V8 flags separated by spaces, each --name or --name=N')
+    .default('')
+    .describe(
+      'Node/V8 flags added to every service the bench starts (after SERVICE_NODE_FLAGS), to measure what a flag costs and saves',
+    ),
   BENCH_PROFILE: env
     .bool(false)
     .describe('run the services under node --cpu-prof; profiles in <results>/profiles'),
@@ -129,6 +137,8 @@ export interface BenchConfig {
   /** Flags of the lean worker run; undefined: LEAN_WORKER_FLAGS. */
   reprocessLeanFlags: string | undefined;
   altClient: boolean;
+  /** BENCH_SERVICE_NODE_FLAGS, split. */
+  serviceNodeFlags: readonly string[];
   profile: boolean;
   kafkaBrokers: string;
   redisUrl: string;
@@ -162,6 +172,7 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     reprocessWorkerHeapMb: c.BENCH_REPROCESS_WORKER_HEAP_MB,
     reprocessLeanFlags: c.BENCH_REPROCESS_LEAN_FLAGS,
     altClient: c.BENCH_ALT_CLIENT,
+    serviceNodeFlags: c.BENCH_SERVICE_NODE_FLAGS === '' ? [] : c.BENCH_SERVICE_NODE_FLAGS.split(/ +/),
     profile: c.BENCH_PROFILE,
     kafkaBrokers: c.KAFKA_BROKERS,
     redisUrl: c.REDIS_URL,
@@ -171,12 +182,13 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
 }
 
 /**
- * Node flags that make a service write a CPU profile when it exits (BENCH_PROFILE=1).
- * Flags, not NODE_OPTIONS: Node 20 refuses --cpu-prof there.
+ * A service's extra Node flags: BENCH_SERVICE_NODE_FLAGS, and with BENCH_PROFILE=1 those
+ * that make it write a CPU profile when it exits (flags, not NODE_OPTIONS: Node 20
+ * refused --cpu-prof there).
  */
-export function profileArgs(c: BenchConfig, name: string): string[] {
-  if (!c.profile) return [];
+export function serviceNodeArgs(c: BenchConfig, name: string): string[] {
+  if (!c.profile) return [...c.serviceNodeFlags];
   const dir = resolve(c.resultsDir, 'profiles', name);
   mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  return [...c.serviceNodeFlags, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }

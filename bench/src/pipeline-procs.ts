@@ -15,7 +15,7 @@ import {
   uniqueName,
   waitFor,
 } from '../../test/src/harness.js';
-import { type BenchConfig, profileArgs } from './config.js';
+import { type BenchConfig, serviceNodeArgs } from './config.js';
 import { benchKafka, parkGroupAtEnd } from './kafka-admin.js';
 
 export interface Pipeline {
@@ -69,7 +69,7 @@ export async function startPipeline(
     const ingest = await startService({
       name: `bench-${name}-ingest`,
       workspace: 'services/exchange-ingest',
-      nodeArgs: profileArgs(c, `${name}-ingest`),
+      nodeArgs: serviceNodeArgs(c, `${name}-ingest`),
       env: {
         ...common,
         INGEST_EXCHANGES: 'binanceusdm',
@@ -84,7 +84,7 @@ export async function startPipeline(
     const aligner = await startService({
       name: `bench-${name}-aligner`,
       workspace: 'services/aligner',
-      nodeArgs: profileArgs(c, `${name}-aligner`),
+      nodeArgs: serviceNodeArgs(c, `${name}-aligner`),
       env: {
         ...common,
         ALIGNER_GROUP_ID: alignerGroup,
@@ -96,7 +96,7 @@ export async function startPipeline(
     const windower = await startService({
       name: `bench-${name}-windower`,
       workspace: 'services/windower',
-      nodeArgs: profileArgs(c, `${name}-windower`),
+      nodeArgs: serviceNodeArgs(c, `${name}-windower`),
       env: {
         ...common,
         S3_ENDPOINT: c.s3Endpoint,

@@ -13,7 +13,7 @@ import { createPartitionEngine } from '../../../services/aligner/src/domain/engi
 import type { EngineInput } from '../../../services/aligner/src/domain/engine-types.js';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
 import { alternativeConsume } from '../alt-client.js';
-import { type BenchConfig, profileArgs } from '../config.js';
+import { type BenchConfig, serviceNodeArgs } from '../config.js';
 import {
   benchKafka,
   committedSince,
@@ -124,7 +124,7 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
   const aligner = await startService({
     name: 'bench-aligner',
     workspace: 'services/aligner',
-    nodeArgs: profileArgs(c, 'aligner'),
+    nodeArgs: serviceNodeArgs(c, 'aligner'),
     env: {
       KAFKA_BROKERS: c.kafkaBrokers,
       REDIS_URL: c.redisUrl,
