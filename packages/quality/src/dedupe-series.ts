@@ -1,3 +1,4 @@
+import { hex16 } from '@perpflow/contracts';
 import type { QualityConfig } from './config.js';
 import type { RecordIdentity } from './record-identity.js';
 import { ruleHit } from './record-rules.js';
@@ -14,18 +15,69 @@ export interface DedupeSeriesSnapshot {
   seen: [string, number, string, number?][];
 }
 
-/** What is remembered of an identity: [orderTimeMs, fingerprint, earliest receivedAtMs of that content or null]. */
-type Entry = [number, string, number | null];
+/**
+ * A fingerprint as contentFingerprint writes it (16 lowercase hex digits, `hex16`) is
+ * kept as two 32-bit halves; any other text is kept as it is (snapshots and tests may
+ * hold other fingerprints). parseFingerprint leaves the halves here.
+ */
+let parsedHi = 0;
+let parsedLo = 0;
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/** True when `fp` is 16 lowercase hex digits; its halves are then in parsedHi, parsedLo. */
+function parseFingerprint(fp: string): boolean {
+  if (fp.length !== 16) return false;
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < 8; i++) {
+    const d = hexDigit(fp.charCodeAt(i));
+    if (d < 0) return false;
+    hi = hi * 16 + d;
+  }
+  for (let i = 8; i < 16; i++) {
+    const d = hexDigit(fp.charCodeAt(i));
+    if (d < 0) return false;
+    lo = lo * 16 + d;
+  }
+  parsedHi = hi;
+  parsedLo = lo;
+  return true;
+}
+
+const INITIAL_SLOTS = 16;
 
 /**
  * Remembers the identities of one series (bounded by `dedupe.windowMs` behind the
  * newest record and by `dedupe.maxEntries`) to tell duplicates, revisions and
  * out-of-order arrivals apart.
+ *
+ * Entries live in columns, one slot each, in memory order (the order a Map of them would
+ * iterate: a remembered identity moves to the end): a Map from identity to slot, the order
+ * time, earliest receivedAtMs (NaN: restored without it) and the fingerprint's halves in
+ * typed arrays. A slot whose entry left or moved is empty until the columns are compacted.
+ * At 500 symbols the aligner remembers hundreds of thousands of records; an entry as a
+ * Map of `[time, fingerprint, received]` arrays took about 130 bytes of heap.
  */
 export class DedupeSeries {
   private maxOrderTimeMs: number | null;
   private prunedAtMs: number | null;
-  private readonly seen: Map<string, Entry>;
+  private readonly slotOf = new Map<string, number>();
+  /** Per slot: its identity, undefined once the slot is empty. */
+  private ids: (string | undefined)[] = [];
+  /** Per slot: a fingerprint that is not 16 lowercase hex digits, else undefined. */
+  private fpTexts: (string | undefined)[] = [];
+  private times = new Float64Array(INITIAL_SLOTS);
+  private received = new Float64Array(INITIAL_SLOTS);
+  private fpHi = new Uint32Array(INITIAL_SLOTS);
+  private fpLo = new Uint32Array(INITIAL_SLOTS);
+  /** Slots [head, tail) hold the entries (and empty slots) in memory order. */
+  private head = 0;
+  private tail = 0;
   /**
    * True while the entries' times never decrease in memory order (records arriving in
    * order, the usual case): the age sweep then stops at the first entry it keeps instead
@@ -38,9 +90,11 @@ export class DedupeSeries {
   constructor(snapshot?: DedupeSeriesSnapshot) {
     this.maxOrderTimeMs = snapshot?.maxOrderTimeMs ?? null;
     this.prunedAtMs = snapshot?.prunedAtMs ?? null;
-    this.seen = new Map();
     for (const [id, t, fp, received] of snapshot?.seen ?? []) {
-      this.seen.set(id, [t, fp, received ?? null]);
+      const slot = this.slotOf.get(id);
+      // A Map keeps an identity set twice where it was first set.
+      if (slot !== undefined) this.write(slot, t, fp, received ?? Number.NaN);
+      else this.append(id, t, fp, received ?? Number.NaN);
       this.noteAppended(t);
     }
   }
@@ -50,7 +104,7 @@ export class DedupeSeries {
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.slotOf.size;
   }
 
   /**
@@ -68,20 +122,20 @@ export class DedupeSeries {
     config: QualityConfig,
   ): { hits: RuleHit[]; isNew: boolean } {
     const hits: RuleHit[] = [];
-    const known = this.seen.get(id.identity);
-    if (known) {
-      const sameContent = known[1] === fingerprint;
-      const hit = !sameContent
+    const slot = this.slotOf.get(id.identity);
+    if (slot !== undefined) {
+      const knownReceived = this.received[slot]!;
+      const hit = !this.sameFingerprint(slot, fingerprint)
         ? ruleHit(
             config,
             'stream.revision',
-            `${textOf(label)}: content differs from the record already seen (content hash ${known[1]} → ${fingerprint})`,
+            `${textOf(label)}: content differs from the record already seen (content hash ${this.fingerprintAt(slot)} → ${fingerprint})`,
           )
-        : known[2] === null || receivedAtMs < known[2]
+        : Number.isNaN(knownReceived) || receivedAtMs < knownReceived
           ? ruleHit(
               config,
               'stream.earlier_receipt',
-              `${textOf(label)}: same content as a record already seen, received earlier (receivedAtMs ${receivedAtMs} ${known[2] === null ? 'vs a copy restored without its receive time' : `< ${known[2]}`}): kept, it lowers knownAtMs`,
+              `${textOf(label)}: same content as a record already seen, received earlier (receivedAtMs ${receivedAtMs} ${Number.isNaN(knownReceived) ? 'vs a copy restored without its receive time' : `< ${knownReceived}`}): kept, it lowers knownAtMs`,
             )
           : ruleHit(
               config,
@@ -109,17 +163,89 @@ export class DedupeSeries {
 
   /** Records an accepted record; of copies of one content, the earliest receivedAtMs is kept. */
   remember(id: RecordIdentity, fingerprint: string, receivedAtMs: number, config: QualityConfig): void {
-    const known = this.seen.get(id.identity);
-    const earliest =
-      known && known[1] === fingerprint && known[2] !== null
-        ? Math.min(known[2], receivedAtMs)
-        : receivedAtMs;
-    this.seen.delete(id.identity);
-    this.seen.set(id.identity, [id.orderTimeMs, fingerprint, earliest]);
+    const slot = this.slotOf.get(id.identity);
+    let earliest = receivedAtMs;
+    if (slot !== undefined) {
+      const knownReceived = this.received[slot]!;
+      if (!Number.isNaN(knownReceived) && this.sameFingerprint(slot, fingerprint))
+        earliest = Math.min(knownReceived, receivedAtMs);
+      this.empty(slot);
+    }
+    this.append(id.identity, id.orderTimeMs, fingerprint, earliest);
     this.noteAppended(id.orderTimeMs);
     if (this.maxOrderTimeMs === null || id.orderTimeMs > this.maxOrderTimeMs)
       this.maxOrderTimeMs = id.orderTimeMs;
     this.prune(config);
+  }
+
+  private sameFingerprint(slot: number, fp: string): boolean {
+    const text = this.fpTexts[slot];
+    if (text !== undefined) return text === fp;
+    return parseFingerprint(fp) && parsedHi === this.fpHi[slot] && parsedLo === this.fpLo[slot];
+  }
+
+  private fingerprintAt(slot: number): string {
+    return this.fpTexts[slot] ?? hex16(this.fpHi[slot]!, this.fpLo[slot]!);
+  }
+
+  private write(slot: number, t: number, fp: string, received: number): void {
+    this.times[slot] = t;
+    this.received[slot] = received;
+    if (parseFingerprint(fp)) {
+      this.fpHi[slot] = parsedHi;
+      this.fpLo[slot] = parsedLo;
+      this.fpTexts[slot] = undefined;
+    } else this.fpTexts[slot] = fp;
+  }
+
+  private append(id: string, t: number, fp: string, received: number): void {
+    if (this.tail === this.times.length) this.compact();
+    const slot = this.tail++;
+    this.ids[slot] = id;
+    this.slotOf.set(id, slot);
+    this.write(slot, t, fp, received);
+  }
+
+  private empty(slot: number): void {
+    this.slotOf.delete(this.ids[slot]!);
+    this.ids[slot] = undefined;
+    this.fpTexts[slot] = undefined;
+  }
+
+  /**
+   * Moves the entries to the columns' start, in memory order, into columns of twice
+   * their count: at least as many appends as entries pass before the next compaction.
+   */
+  private compact(): void {
+    const n = this.slotOf.size;
+    const capacity = Math.max(INITIAL_SLOTS, 2 * n);
+    const times = new Float64Array(capacity);
+    const received = new Float64Array(capacity);
+    const fpHi = new Uint32Array(capacity);
+    const fpLo = new Uint32Array(capacity);
+    const ids: (string | undefined)[] = [];
+    const fpTexts: (string | undefined)[] = [];
+    let to = 0;
+    for (let from = this.head; from < this.tail; from++) {
+      const id = this.ids[from];
+      if (id === undefined) continue;
+      times[to] = this.times[from]!;
+      received[to] = this.received[from]!;
+      fpHi[to] = this.fpHi[from]!;
+      fpLo[to] = this.fpLo[from]!;
+      ids[to] = id;
+      fpTexts[to] = this.fpTexts[from];
+      this.slotOf.set(id, to);
+      to++;
+    }
+    this.times = times;
+    this.received = received;
+    this.fpHi = fpHi;
+    this.fpLo = fpLo;
+    this.ids = ids;
+    this.fpTexts = fpTexts;
+    this.head = 0;
+    this.tail = to;
   }
 
   private prune(config: QualityConfig): void {
@@ -129,28 +255,33 @@ export class DedupeSeries {
     if (this.prunedAtMs === null || newest - this.prunedAtMs >= windowMs / 8) {
       const cutoff = newest - windowMs;
       if (this.ordered) {
-        for (const [k, e] of this.seen) {
-          if (e[0] >= cutoff) break;
-          this.seen.delete(k);
+        while (this.head < this.tail) {
+          if (this.ids[this.head] !== undefined) {
+            if (this.times[this.head]! >= cutoff) break;
+            this.empty(this.head);
+          }
+          this.head++;
         }
       } else {
         // Out of order somewhere: sweep all, and see whether what is left is in order again.
         this.lastTimeMs = Number.NEGATIVE_INFINITY;
         this.ordered = true;
-        for (const [k, e] of this.seen) {
-          if (e[0] < cutoff) this.seen.delete(k);
-          else this.noteAppended(e[0]);
+        for (let slot = this.head; slot < this.tail; slot++) {
+          if (this.ids[slot] === undefined) continue;
+          const t = this.times[slot]!;
+          if (t < cutoff) this.empty(slot);
+          else this.noteAppended(t);
         }
       }
       this.prunedAtMs = newest;
     }
-    if (this.seen.size > maxEntries) {
+    if (this.slotOf.size > maxEntries) {
       const keep = Math.max(1, Math.floor(maxEntries * 0.9));
-      const oldest = [...this.seen.entries()]
-        .map(([k, [t]], i) => ({ k, t, i }))
-        .sort((a, b) => a.t - b.t || a.i - b.i)
-        .slice(0, this.seen.size - keep);
-      for (const { k } of oldest) this.seen.delete(k);
+      const live: number[] = [];
+      for (let slot = this.head; slot < this.tail; slot++) if (this.ids[slot] !== undefined) live.push(slot);
+      // Oldest first; of equal times, the earlier in memory order.
+      live.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+      for (const slot of live.slice(0, this.slotOf.size - keep)) this.empty(slot);
     }
   }
 
@@ -160,13 +291,16 @@ export class DedupeSeries {
   }
 
   snapshot(): DedupeSeriesSnapshot {
-    return {
-      maxOrderTimeMs: this.maxOrderTimeMs,
-      prunedAtMs: this.prunedAtMs,
-      seen: [...this.seen.entries()].map(([id, [t, fp, received]]) =>
-        received === null ? [id, t, fp] : [id, t, fp, received],
-      ),
-    };
+    const seen: DedupeSeriesSnapshot['seen'] = [];
+    for (let slot = this.head; slot < this.tail; slot++) {
+      const id = this.ids[slot];
+      if (id === undefined) continue;
+      const t = this.times[slot]!;
+      const fp = this.fingerprintAt(slot);
+      const received = this.received[slot]!;
+      seen.push(Number.isNaN(received) ? [id, t, fp] : [id, t, fp, received]);
+    }
+    return { maxOrderTimeMs: this.maxOrderTimeMs, prunedAtMs: this.prunedAtMs, seen };
   }
 }
 
