@@ -21,6 +21,7 @@ import {
 } from '@perpflow/archive';
 import { type Feed, TOPICS } from '@perpflow/contracts';
 import { prepareWindowWrite } from '@perpflow/dataset';
+import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../services/aligner/src/config.js';
 import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.js';
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
@@ -133,7 +134,13 @@ async function runWorkers(
     workers.push(
       spawn(
         process.execPath,
-        [...nodeFlags.split(' ').filter(Boolean), ...heapArgs(c), ...node(['reprocess-worker'])],
+        // As `perpflow reprocess --workers n` starts them: the services' flags, then these.
+        [
+          ...SERVICE_NODE_FLAGS,
+          ...nodeFlags.split(' ').filter(Boolean),
+          ...heapArgs(c),
+          ...node(['reprocess-worker']),
+        ],
         {
           cwd: ROOT,
           env,

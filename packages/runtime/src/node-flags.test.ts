@@ -21,6 +21,12 @@ describe('SERVICE_NODE_FLAGS', () => {
       };
       assert.ok(pkg.scripts.start?.startsWith(`node ${flags} `), pkg.scripts.start);
     });
+  it('comes first in the `perpflow` command (its own flags override it)', () => {
+    assert.match(
+      readFileSync(join(ROOT, 'services/windower/bin/perpflow.mjs'), 'utf8'),
+      new RegExp(`\\[\\s*'${flags}',\\s*\\.\\.\\.process\\.execArgv,`),
+    );
+  });
   it("is in scripts/demo.sh's service launcher and the image's command", () => {
     assert.match(
       readFileSync(join(ROOT, 'scripts/demo.sh'), 'utf8'),
@@ -31,8 +37,13 @@ describe('SERVICE_NODE_FLAGS', () => {
       .find((l) => l.startsWith('CMD '));
     assert.equal(cmd, `CMD ["node", ${SERVICE_NODE_FLAGS.map((f) => `"${f}"`).join(', ')}, "dist/main.js"]`);
   });
-  it('is spread by the test harness and the ingest bench', () => {
-    for (const file of ['test/src/harness.ts', 'services/exchange-ingest/bench/local-run.ts'])
+  it('is spread by the test harness, the benches and the reprocess workers `perpflow reprocess` starts', () => {
+    for (const file of [
+      'test/src/harness.ts',
+      'services/exchange-ingest/bench/local-run.ts',
+      'bench/src/sections/reprocess.ts',
+      'services/aligner/src/reprocess/cli.ts',
+    ])
       assert.match(readFileSync(join(ROOT, file), 'utf8'), /\.\.\.SERVICE_NODE_FLAGS,/, file);
   });
 });

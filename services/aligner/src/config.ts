@@ -138,7 +138,7 @@ const reprocessShape = {
     .default('')
     .describe(
       'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts, e.g. ' +
-        '`--max-semi-space-size=4 --heap-growing-percent=15` (peak RSS about halved for about 0.7 of the records per CPU-second: docs/BENCHMARKS.md); empty: V8 defaults',
+        "`--max-semi-space-size=4 --heap-growing-percent=15` (peak RSS about halved for about 0.8 of the records per CPU-second: docs/BENCHMARKS.md); they follow the services' `--max-semi-space-size=16`, and V8 takes the last value of a flag",
     ),
   REPROCESS_CRASH_AT: z
     .string()

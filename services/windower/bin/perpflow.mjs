@@ -8,9 +8,18 @@ const entry = fileURLToPath(new URL('../src/perpflow.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
 const r = spawnSync(
   process.execPath,
-  // This process's own node flags go to the command too (`node --max-semi-space-size=4
+  // The services' V8 flags (SERVICE_NODE_FLAGS, packages/runtime/src/node-flags.ts), then
+  // this process's own node flags, which override them (`node --max-semi-space-size=4
   // bin/perpflow.mjs reprocess-worker`: V8 flags NODE_OPTIONS refuses).
-  [...process.execArgv, '--conditions=@perpflow/source', '--import', tsx, entry, ...process.argv.slice(2)],
+  [
+    '--max-semi-space-size=16',
+    ...process.execArgv,
+    '--conditions=@perpflow/source',
+    '--import',
+    tsx,
+    entry,
+    ...process.argv.slice(2),
+  ],
   // npm runs scripts in the workspace folder; relative paths (--out) mean the caller's folder.
   { stdio: 'inherit', cwd: process.env.INIT_CWD ?? process.cwd() },
 );

@@ -58,15 +58,19 @@ describe('perpflow reprocess: bad input stops before anything is read, naming it
 });
 
 describe('REPROCESS_WORKER_NODE_FLAGS', () => {
-  it('puts the flags before the worker entry, none when empty', () => {
+  it("puts the services' flags, then these, before the worker entry", () => {
     const lean = workerNodeArgs(' --max-semi-space-size=4  --heap-growing-percent=15 ');
-    assert.deepEqual(lean.slice(0, 3), [
+    assert.deepEqual(lean.slice(0, 4), [
+      '--max-semi-space-size=16',
       '--max-semi-space-size=4',
       '--heap-growing-percent=15',
       '--conditions=@perpflow/source',
     ]);
     assert.match(lean.at(-1) ?? '', /worker-main\.ts$/);
-    assert.equal(workerNodeArgs('')[0], '--conditions=@perpflow/source');
+    assert.deepEqual(workerNodeArgs('').slice(0, 2), [
+      '--max-semi-space-size=16',
+      '--conditions=@perpflow/source',
+    ]);
   });
 
   it('a value that is not flags stops start-up naming the key', () => {

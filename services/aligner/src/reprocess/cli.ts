@@ -12,7 +12,7 @@ import { listArchiveObjects } from '@perpflow/archive';
 import { EXCHANGES } from '@perpflow/contracts';
 import { normalizePrefix, versionDescriptorKey, versionPrefix } from '@perpflow/dataset';
 import { parseQualityConfig } from '@perpflow/quality';
-import { parseTimeText, Progress } from '@perpflow/runtime';
+import { Progress, parseTimeText, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import { COMMAND_MAX_ATTEMPTS, createS3Client, S3ObjectStore } from '@perpflow/s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -124,10 +124,21 @@ async function archivedPartitions(store: S3ObjectStore, prefix: string, req: Req
 /** Where this file's worker entry is, to start worker processes with the same code. */
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 
-/** A worker process's node arguments: REPROCESS_WORKER_NODE_FLAGS, then the worker's entry. */
+/**
+ * A worker process's node arguments: SERVICE_NODE_FLAGS (as every service), then
+ * REPROCESS_WORKER_NODE_FLAGS (V8 takes the last value of a flag given twice), then the
+ * worker's entry.
+ */
 export function workerNodeArgs(nodeFlags: string): string[] {
   const flags = nodeFlags.trim() === '' ? [] : nodeFlags.trim().split(/ +/);
-  return [...flags, '--conditions=@perpflow/source', '--import', import.meta.resolve('tsx'), WORKER_MAIN];
+  return [
+    ...SERVICE_NODE_FLAGS,
+    ...flags,
+    '--conditions=@perpflow/source',
+    '--import',
+    import.meta.resolve('tsx'),
+    WORKER_MAIN,
+  ];
 }
 
 function startWorkerProcess(env: NodeJS.ProcessEnv, nodeFlags: string): ChildProcess {
