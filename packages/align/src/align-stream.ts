@@ -107,8 +107,6 @@ const LIQ_SIDE = 1;
 const LIQ_PRICE = 2;
 const LIQ_AMOUNT = 3;
 const LIQ_RECEIVED = 4;
-/** The key time of any row. */
-const KEY_TIME = 0;
 const BUY = 1;
 
 const scratchLanes: HashLanes = { a: 0, b: 0 };
@@ -137,24 +135,24 @@ export class AlignStream {
   private historyNextMs: number | null = null;
   private historyMarkMs: number | null = null;
   private readonly candles = new InputSeries(
-    [],
+    8,
     1,
     byColumns(CANDLE_CLOSED, CANDLE_VOLUME, CANDLE_OPEN, CANDLE_HIGH, CANDLE_LOW, CANDLE_CLOSE),
   );
-  private readonly openInterest = new InputSeries([], 1, byColumns(OI_VALUE));
+  private readonly openInterest = new InputSeries(3, 1, byColumns(OI_VALUE));
   // Of two versions of one settlement, the earlier-stamped wins: a later stamp must not
   // change bars that close before it (no look-ahead).
   private readonly settled = new InputSeries(
-    [],
+    4,
     1,
     (a, b) => b[SETTLED_STAMP]! - a[SETTLED_STAMP]! || a[SETTLED_RATE]! - b[SETTLED_RATE]!,
   );
   private readonly predicted = new InputSeries(
-    [],
+    6,
     1,
     byColumns(PREDICTED_FUNDING_TIME, PREDICTED_RATE, PREDICTED_MARK, PREDICTED_INDEX),
   );
-  private readonly liquidations = new InputSeries([], 4, () => 0);
+  private readonly liquidations = new InputSeries(5, 4, () => 0);
   private readonly emitted = new EmissionTable();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
   private readonly hashPrefix: readonly [number, number];
@@ -191,17 +189,13 @@ export class AlignStream {
       v === 1 ? (snapshot.nextBarMs === null ? null : snapshot.gridStartMs) : snapshot.consideredFromMs;
     s.historyNextMs = v === 1 ? null : snapshot.historyNextMs;
     s.historyMarkMs = v === 1 ? null : snapshot.historyMarkMs;
-    const copy = (rows: Row[]) => rows.map((r) => [...r]);
-    s.candles.rows.push(...copy(snapshot.candles));
-    s.openInterest.rows.push(...copy(snapshot.openInterest));
-    s.settled.rows.push(...copy(snapshot.settledFunding));
+    for (const r of snapshot.candles) s.candles.append(r);
+    for (const r of snapshot.openInterest) s.openInterest.append(r);
+    for (const r of snapshot.settledFunding) s.settled.append(r);
     // Rows of snapshots before mark and index prices: [e, fundingTime, rate, received].
-    s.predicted.rows.push(
-      ...snapshot.predictedFunding.map((r) =>
-        r.length === 4 ? [r[0]!, r[1]!, r[2]!, NO_PRICE, NO_PRICE, r[3]!] : [...r],
-      ),
-    );
-    s.liquidations.rows.push(...copy(snapshot.liquidations));
+    for (const r of snapshot.predictedFunding)
+      s.predicted.append(r.length === 4 ? [r[0]!, r[1]!, r[2]!, NO_PRICE, NO_PRICE, r[3]!] : r);
+    for (const r of snapshot.liquidations) s.liquidations.append(r);
     for (const [t, revision, hash] of snapshot.emitted) s.emitted.restore(t, revision, hash);
     return s;
   }
@@ -311,16 +305,15 @@ export class AlignStream {
 
   /** Emits every bar up to and including the newest candle (e.g. when a stream is retired). */
   flush(): AlignedBar[] {
-    const last = this.candles.rows[this.candles.rows.length - 1];
-    if (!last) return [];
+    const last = this.candles.keyAt(this.candles.size - 1);
+    if (last === undefined) return [];
     const bars: AlignedBar[] = [];
     this.emitHistoryDue(bars, true);
-    bars.push(...this.advanceTo(last[KEY_TIME]! + this.tf + this.config.allowedLatenessMs));
+    bars.push(...this.advanceTo(last + this.tf + this.config.allowedLatenessMs));
     return bars;
   }
 
   snapshot(): AlignStreamSnapshot {
-    const copy = (rows: Row[]) => rows.map((r) => [...r]);
     return {
       v: 2,
       exchange: this.exchange,
@@ -332,11 +325,11 @@ export class AlignStream {
       consideredFromMs: this.consideredFromMs,
       historyNextMs: this.historyNextMs,
       historyMarkMs: this.historyMarkMs,
-      candles: copy(this.candles.rows),
-      openInterest: copy(this.openInterest.rows),
-      settledFunding: copy(this.settled.rows),
-      predictedFunding: copy(this.predicted.rows),
-      liquidations: copy(this.liquidations.rows),
+      candles: this.candles.rows(),
+      openInterest: this.openInterest.rows(),
+      settledFunding: this.settled.rows(),
+      predictedFunding: this.predicted.rows(),
+      liquidations: this.liquidations.rows(),
       emitted: this.emitted.entries(),
     };
   }
@@ -344,24 +337,26 @@ export class AlignStream {
   /** The bar for open time t from the inputs held now (null when none is due there). Exposed for tests. */
   computeBar(t: number): AlignedBar | null {
     const close = t + this.tf;
-    let candle = this.candles.at(t);
+    const candles = this.candles;
+    let candle = candles.at(t);
     let filled = false;
-    if (!candle) {
+    if (candle < 0) {
       if (this.config.fillPolicy === 'skip') return null;
-      candle = this.candles.lastAtOrBefore(t - 1);
-      if (!candle) return null;
+      candle = candles.lastAtOrBefore(t - 1);
+      if (candle < 0) return null;
       filled = true;
     }
-    let knownAtMs = candle[CANDLE_RECEIVED]!;
-    const closePrice = candle[CANDLE_CLOSE]!;
+    let knownAtMs = candles.get(candle, CANDLE_RECEIVED);
+    const closePrice = candles.get(candle, CANDLE_CLOSE);
 
     let openInterest: number | null = null;
     let openInterestTimeMs: number | null = null;
-    const oi = this.openInterest.lastAtOrBefore(close);
-    if (oi && close - oi[KEY_TIME]! <= this.config.maxOpenInterestStalenessMs) {
-      openInterest = oi[OI_VALUE]!;
-      openInterestTimeMs = oi[KEY_TIME]!;
-      knownAtMs = Math.max(knownAtMs, oi[OI_RECEIVED]!);
+    const ois = this.openInterest;
+    const oi = ois.lastAtOrBefore(close);
+    if (oi >= 0 && close - ois.key(oi) <= this.config.maxOpenInterestStalenessMs) {
+      openInterest = ois.get(oi, OI_VALUE);
+      openInterestTimeMs = ois.key(oi);
+      knownAtMs = Math.max(knownAtMs, ois.get(oi, OI_RECEIVED));
     }
 
     // The latest settlement usable at the close, and the one before it: their distance is
@@ -370,18 +365,18 @@ export class AlignStream {
     let fundingRate: number | null = null;
     let fundingTimeMs: number | null = null;
     let fundingIntervalMs: number | null = null;
-    for (let i = this.settled.firstAtOrAfter(close + 1) - 1; i >= 0; i--) {
-      const f = this.settled.rows[i]!;
-      if (f[SETTLED_STAMP]! > close) continue; // stamped after the bar closed
+    const settled = this.settled;
+    for (let i = settled.firstAtOrAfter(close + 1) - 1; i >= 0; i--) {
+      if (settled.get(i, SETTLED_STAMP) > close) continue; // stamped after the bar closed
       if (fundingTimeMs !== null) {
         // A gap longer than the longest interval served is missing data, not an interval.
-        const gap = fundingTimeMs - f[KEY_TIME]!;
+        const gap = fundingTimeMs - settled.key(i);
         if (gap <= this.config.fundingIntervalMs) fundingIntervalMs = gap;
         break;
       }
-      fundingRate = f[SETTLED_RATE]!;
-      fundingTimeMs = f[KEY_TIME]!;
-      knownAtMs = Math.max(knownAtMs, f[SETTLED_RECEIVED]!);
+      fundingRate = settled.get(i, SETTLED_RATE);
+      fundingTimeMs = settled.key(i);
+      knownAtMs = Math.max(knownAtMs, settled.get(i, SETTLED_RECEIVED));
     }
     const fundingStale =
       fundingTimeMs === null ||
@@ -394,27 +389,29 @@ export class AlignStream {
 
     let predictedFundingRate: number | null = null;
     let predictedFundingTimeMs: number | null = null;
-    const p = this.predicted.lastAtOrBefore(close);
-    if (p && p[PREDICTED_FUNDING_TIME]! > close) {
-      predictedFundingRate = p[PREDICTED_RATE]!;
-      predictedFundingTimeMs = p[PREDICTED_FUNDING_TIME]!;
-      knownAtMs = Math.max(knownAtMs, p[PREDICTED_RECEIVED]!);
+    const predicted = this.predicted;
+    const p = predicted.lastAtOrBefore(close);
+    if (p >= 0 && predicted.get(p, PREDICTED_FUNDING_TIME) > close) {
+      predictedFundingRate = predicted.get(p, PREDICTED_RATE);
+      predictedFundingTimeMs = predicted.get(p, PREDICTED_FUNDING_TIME);
+      knownAtMs = Math.max(knownAtMs, predicted.get(p, PREDICTED_RECEIVED));
     }
     // Mark and index: from the same latest observation, as of the close like open interest.
     let markPrice: number | null = null;
     let markPriceTimeMs: number | null = null;
     let indexPrice: number | null = null;
     let indexPriceTimeMs: number | null = null;
-    if (p && close - p[KEY_TIME]! <= this.config.maxMarkIndexStalenessMs) {
-      if (p[PREDICTED_MARK]! > 0) {
-        markPrice = p[PREDICTED_MARK]!;
-        markPriceTimeMs = p[KEY_TIME]!;
+    if (p >= 0 && close - predicted.key(p) <= this.config.maxMarkIndexStalenessMs) {
+      if (predicted.get(p, PREDICTED_MARK) > 0) {
+        markPrice = predicted.get(p, PREDICTED_MARK);
+        markPriceTimeMs = predicted.key(p);
       }
-      if (p[PREDICTED_INDEX]! > 0) {
-        indexPrice = p[PREDICTED_INDEX]!;
-        indexPriceTimeMs = p[KEY_TIME]!;
+      if (predicted.get(p, PREDICTED_INDEX) > 0) {
+        indexPrice = predicted.get(p, PREDICTED_INDEX);
+        indexPriceTimeMs = predicted.key(p);
       }
-      if (markPrice !== null || indexPrice !== null) knownAtMs = Math.max(knownAtMs, p[PREDICTED_RECEIVED]!);
+      if (markPrice !== null || indexPrice !== null)
+        knownAtMs = Math.max(knownAtMs, predicted.get(p, PREDICTED_RECEIVED));
     }
     const basis = markPrice === null || indexPrice === null ? null : (markPrice - indexPrice) / indexPrice;
 
@@ -426,14 +423,13 @@ export class AlignStream {
       let long = 0;
       let short = 0;
       let count = 0;
-      const rows = this.liquidations.rows;
-      for (let i = this.liquidations.firstAtOrAfter(t); i < rows.length && rows[i]![KEY_TIME]! < close; i++) {
-        const l = rows[i]!;
-        const notional = l[LIQ_PRICE]! * l[LIQ_AMOUNT]!;
-        if (l[LIQ_SIDE] === SELL) long += notional;
+      const liqs = this.liquidations;
+      for (let i = liqs.firstAtOrAfter(t); i < liqs.size && liqs.key(i) < close; i++) {
+        const notional = liqs.get(i, LIQ_PRICE) * liqs.get(i, LIQ_AMOUNT);
+        if (liqs.get(i, LIQ_SIDE) === SELL) long += notional;
         else short += notional;
         count++;
-        knownAtMs = Math.max(knownAtMs, l[LIQ_RECEIVED]!);
+        knownAtMs = Math.max(knownAtMs, liqs.get(i, LIQ_RECEIVED));
       }
       liqLongNotional = long;
       liqShortNotional = short;
@@ -446,11 +442,11 @@ export class AlignStream {
       symbol: this.symbol,
       timeframe: this.timeframe,
       eventTimeMs: t,
-      open: filled ? closePrice : candle[CANDLE_OPEN]!,
-      high: filled ? closePrice : candle[CANDLE_HIGH]!,
-      low: filled ? closePrice : candle[CANDLE_LOW]!,
+      open: filled ? closePrice : candles.get(candle, CANDLE_OPEN),
+      high: filled ? closePrice : candles.get(candle, CANDLE_HIGH),
+      low: filled ? closePrice : candles.get(candle, CANDLE_LOW),
       close: closePrice,
-      volume: filled ? 0 : candle[CANDLE_VOLUME]!,
+      volume: filled ? 0 : candles.get(candle, CANDLE_VOLUME),
       openInterest,
       openInterestTimeMs,
       openInterestMissing:
@@ -532,8 +528,8 @@ export class AlignStream {
       case 'ohlcv': {
         const t = input.record.openTimeMs;
         if (this.config.fillPolicy === 'skip') return [t, t];
-        const next = this.candles.rows[this.candles.firstAtOrAfter(t + 1)];
-        return [t, next ? next[KEY_TIME]! - tf : Number.POSITIVE_INFINITY];
+        const next = this.candles.keyAt(this.candles.firstAtOrAfter(t + 1));
+        return [t, next !== undefined ? next - tf : Number.POSITIVE_INFINITY];
       }
       case 'open_interest': {
         const e = input.record.eventTimeMs;
@@ -548,9 +544,9 @@ export class AlignStream {
           // which decides the bar's interval.
           let first = Number.POSITIVE_INFINITY;
           let second = Number.POSITIVE_INFINITY;
-          const rows = this.settled.rows;
-          for (let i = this.settled.firstAtOrAfter(f.fundingTimeMs + 1); i < rows.length; i++) {
-            const usable = Math.max(rows[i]![KEY_TIME]!, rows[i]![SETTLED_STAMP]!);
+          const settled = this.settled;
+          for (let i = settled.firstAtOrAfter(f.fundingTimeMs + 1); i < settled.size; i++) {
+            const usable = Math.max(settled.key(i), settled.get(i, SETTLED_STAMP));
             if (usable < first) [first, second] = [usable, first];
             else if (usable < second) second = usable;
           }
@@ -574,8 +570,8 @@ export class AlignStream {
 
   /** The last bar before the one the next row of `series` after t starts to change (+∞ when none). */
   private beforeNext(series: InputSeries, t: number): number {
-    const next = series.rows[series.firstAtOrAfter(t + 1)];
-    return next ? this.firstClosingAtOrAfter(next[KEY_TIME]!) - this.tf : Number.POSITIVE_INFINITY;
+    const next = series.keyAt(series.firstAtOrAfter(t + 1));
+    return next !== undefined ? this.firstClosingAtOrAfter(next) - this.tf : Number.POSITIVE_INFINITY;
   }
 
   /** Re-computes already-due bars in [from, to] and emits those that are new or changed. */
@@ -609,12 +605,12 @@ export class AlignStream {
     const floor = mark === null ? Number.NEGATIVE_INFINITY : this.historyCutoff(mark);
     let t = this.historyNextMs;
     while (t < end) {
-      if (!this.candles.at(t)) {
+      if (this.candles.at(t) < 0) {
         if (t > lastFillDue) break;
         if (t < floor) {
           // A history gap older than the history's horizon is not filled: jump to the next candle.
-          const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
-          t = Math.min(next ? next[KEY_TIME]! : end, floor);
+          const next = this.candles.keyAt(this.candles.firstAtOrAfter(t));
+          t = Math.min(next ?? end, floor);
           continue;
         }
       }
@@ -645,7 +641,7 @@ export class AlignStream {
   /** Whether an open-interest, funding or liquidation row lies before `ms`. */
   private hasAsOfInputsBefore(ms: number): boolean {
     return [this.openInterest, this.settled, this.predicted, this.liquidations].some(
-      (series) => (series.rows[0]?.[KEY_TIME] ?? ms) < ms,
+      (series) => (series.keyAt(0) ?? ms) < ms,
     );
   }
 
@@ -678,17 +674,23 @@ export class AlignStream {
     }
     const lastDue = this.watermark - this.config.allowedLatenessMs - this.tf;
     const fillFrom = this.lowestRevisableBar();
-    while (t <= lastDue || this.candles.at(t)?.[CANDLE_CLOSED] === 1) {
-      if (t < fillFrom && !this.candles.at(t)) {
+    while (t <= lastDue || this.candleClosedAt(t)) {
+      if (t < fillFrom && this.candles.at(t) < 0) {
         // A gap older than the revision horizon is not filled: jump to the next candle.
-        const next = this.candles.rows[this.candles.firstAtOrAfter(t)];
-        t = Math.min(next ? next[KEY_TIME]! : fillFrom, fillFrom);
+        const next = this.candles.keyAt(this.candles.firstAtOrAfter(t));
+        t = Math.min(next ?? fillFrom, fillFrom);
         continue;
       }
       this.reconcile(t, out);
       t += this.tf;
     }
     if (this.nextBarMs === null || t > this.nextBarMs) this.nextBarMs = t;
+  }
+
+  /** Whether the candle of open time t is stored and closed. */
+  private candleClosedAt(t: number): boolean {
+    const i = this.candles.at(t);
+    return i >= 0 && this.candles.get(i, CANDLE_CLOSED) === 1;
   }
 
   /** Bars below this are final: their inputs and emission records are pruned. */

@@ -87,7 +87,7 @@ describe('InputSeries', () => {
           { maxLength: 20 },
         ),
         (inserts, probes) => {
-          const series = new InputSeries([], 1, byColumns(1));
+          const series = new InputSeries(3, 1, byColumns(1));
           const model: number[][] = [];
           for (const [t, v] of inserts) {
             series.upsert([t, v, 0]);
@@ -96,7 +96,7 @@ describe('InputSeries', () => {
             else if (model[i]![0] !== t) model.splice(i, 0, [t, v, 0]);
             else if (v > model[i]![1]!) model[i] = [t, v, 0];
           }
-          assert.deepEqual(series.rows, model);
+          assert.deepEqual(series.rows(), model);
           for (const t of probes) {
             const i = model.findIndex((r) => r[0]! >= t);
             assert.equal(series.firstAtOrAfter(t), i === -1 ? model.length : i);
@@ -105,5 +105,105 @@ describe('InputSeries', () => {
       ),
       { numRuns: 1_000 },
     );
+  });
+
+  it('holds what an array of rows holds through upserts, receipts, prunes and appends at the ends and inside', () => {
+    // The model is the array-of-rows series as it was: upsert keeps, per identity, the
+    // content `beats` ranks highest and the earliest receipt of that content.
+    const op = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          op: fc.constant('upsert' as const),
+          t: fc.integer({ min: 0, max: 60 }),
+          v: fc.integer({ min: 0, max: 2 }),
+          recv: fc.integer({ min: 0, max: 3 }),
+        }),
+      },
+      fc.record({
+        op: fc.constant('prune' as const),
+        from: fc.oneof(fc.constant(Number.NEGATIVE_INFINITY), fc.integer({ min: 0, max: 60 })),
+        cutoff: fc.integer({ min: 0, max: 70 }),
+        keep: fc.integer({ min: 0, max: 2 }),
+      }),
+      // Live data: always newer than what is held, often after a prune from the front.
+      {
+        weight: 3,
+        arbitrary: fc.record({ op: fc.constant('forward' as const), n: fc.integer({ min: 1, max: 12 }) }),
+      },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 150 }), (ops) => {
+        const series = new InputSeries(3, 1, byColumns(1));
+        let model: number[][] = [];
+        const lowerBound = (t: number) => {
+          const i = model.findIndex((r) => r[0]! >= t);
+          return i === -1 ? model.length : i;
+        };
+        const upsert = (row: number[]) => {
+          const changed = series.upsert([...row]);
+          const i = lowerBound(row[0]!);
+          const cur = model[i];
+          let want: boolean;
+          if (cur === undefined || cur[0] !== row[0]) {
+            model.splice(i, 0, row);
+            want = true;
+          } else if (cur[1] === row[1]) {
+            want = row[2]! < cur[2]!;
+            if (want) cur[2] = row[2]!;
+          } else {
+            want = row[1]! > cur[1]!;
+            if (want) model[i] = row;
+          }
+          assert.equal(changed, want, `upsert [${row.join(', ')}]`);
+        };
+        for (const o of ops) {
+          if (o.op === 'upsert') upsert([o.t, o.v, o.recv]);
+          else if (o.op === 'forward') {
+            const last = model.at(-1)?.[0] ?? 0;
+            for (let k = 1; k <= o.n; k++) upsert([last + k, k % 3, 0]);
+          } else {
+            series.pruneBetween(o.from, o.cutoff, o.keep);
+            const a = Number.isFinite(o.from) ? lowerBound(o.from) : 0;
+            const b = lowerBound(o.cutoff) - o.keep;
+            if (b > a) model = [...model.slice(0, a), ...model.slice(b)];
+          }
+          assert.deepEqual(series.rows(), model);
+          assert.equal(series.size, model.length);
+          for (let t = -1; t <= model.length + 62; t += 7) {
+            const i = series.at(t);
+            assert.equal(
+              i,
+              model.findIndex((r) => r[0] === t),
+            );
+            assert.equal(series.lastAtOrBefore(t), lowerBound(t + 1) - 1);
+            if (i >= 0) assert.deepEqual([series.key(i), series.get(i, 1), series.get(i, 2)], model[i]);
+          }
+          assert.equal(series.keyAt(model.length), undefined);
+        }
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('takes rows of its own width only, and appends only in order', () => {
+    const series = new InputSeries(3, 1, byColumns(1));
+    assert.throws(() => series.upsert([1, 2]), /a row of 2 numbers, this series holds 3/);
+    series.append([5, 1, 0]);
+    assert.throws(() => series.append([5, 2, 0]), /does not sort after the last row/);
+    assert.deepEqual(series.rows(), [[5, 1, 0]]);
+  });
+
+  it('keeps a day of candles through appends and prunes from the front in bounded columns', () => {
+    const series = new InputSeries(8, 1, byColumns(1));
+    for (let t = 0; t < 20_000; t++) {
+      series.upsert([t, 1, 2, 3, 4, 5, 6, t]);
+      series.pruneBefore(t - 1_439, 0);
+    }
+    assert.equal(series.size, 1_440);
+    assert.equal(series.key(0), 18_560);
+    // 1.25× the rows and a few: not a column that grows with every row ever appended.
+    const slots = (series as unknown as { data: Float64Array }).data.length / 8;
+    assert.ok(slots <= 1_440 * 1.25 + 16, `${slots} slots`);
   });
 });
