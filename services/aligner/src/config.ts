@@ -50,9 +50,9 @@ export const AlignerConfigSchema = z.object({
       'how long after its Kafka timestamp a raw record is surely in the log (producer latency): the proof that an empty raw topic holds nothing older is asked no sooner. 0: asked once the record reached the aligner (a record of another topic stamped earlier but still in flight then is passed over). A margin closes that, at the cost of every live record waiting it out and, measured, half the backfill throughput (docs/ARCHITECTURE.md ③)',
     ),
   ALIGNER_MERGE_MAX_QUEUED_BYTES: env
-    .int(4 * 1024 * 1024, { min: 65_536 })
+    .int(1024 * 1024, { min: 65_536 })
     .describe(
-      'bytes of fetched records a raw topic-partition may hold while waiting for its turn in the merged order; above it its fetches pause (memory: up to 48 topic-partitions × this)',
+      'bytes of fetched records a raw topic-partition may hold while waiting for its turn in the merged order; above it its fetches pause (memory: up to 48 topic-partitions × this, and each queued record costs about 600 bytes of objects besides its bytes; 4 MiB gave the aligner +86 MiB peak RSS in a catch-up and no more records/s: docs/BENCHMARKS.md)',
     ),
   ALIGNER_MAX_STREAMS_PER_PARTITION: env
     .int(5_000, { min: 1 })

@@ -38,7 +38,7 @@ export interface MergePolicy {
    * perpflow_aligner_merge_forced_total counts it. Default 30,000.
    */
   maxWaitMs: number;
-  /** Bytes queued per raw topic-partition above which its fetches pause. Default 4 MiB. */
+  /** Bytes queued per raw topic-partition above which its fetches pause. Default 1 MiB. */
   maxQueuedBytes: number;
   /** Records per step (one log entry, one produce, one commit). Default 5,000. */
   maxStepRecords: number;
@@ -52,7 +52,7 @@ export interface MergePolicy {
 
 export const DEFAULT_MERGE_POLICY: MergePolicy = {
   maxWaitMs: 30_000,
-  maxQueuedBytes: 4 * 1024 * 1024,
+  maxQueuedBytes: 1024 * 1024,
   maxStepRecords: 5_000,
   appendMarginMs: 0,
 };
