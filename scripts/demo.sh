@@ -56,7 +56,7 @@ start() { # name workspace metrics-port env...
   local name=$1 ws=$2 port=$3; shift 3
   [ -f "$ROOT/$ws/src/main.ts" ] || { echo "skipping $name: $ws/src/main.ts is missing"; return; }
   echo "starting $name on :$port (log: $LOGS/$name.log)"
-  ( cd "$ROOT/$ws" && exec env "$@" node --max-semi-space-size=16 --conditions=@perpflow/source --import tsx src/main.ts ) >>"$LOGS/$name.log" 2>&1 &
+  ( cd "$ROOT/$ws" && exec env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$@" node --max-semi-space-size=16 --conditions=@perpflow/source --import tsx src/main.ts ) >>"$LOGS/$name.log" 2>&1 &
   pids+=($!); echo $! >"$RUN/$name.pid"
   targets+=("$name=http://127.0.0.1:$port/metrics")
 }

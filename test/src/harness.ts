@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipelineTopicNames } from '@perpflow/contracts';
-import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DATA_DIR = process.env.PERPFLOW_DATA_DIR ?? join(ROOT, '.data');
@@ -83,7 +83,7 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
     ],
     {
       cwd: join(ROOT, o.workspace),
-      env: { ...process.env, ...STACK_S3_CREDENTIALS, ...o.env },
+      env: { ...SERVICE_ENV, ...process.env, ...STACK_S3_CREDENTIALS, ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

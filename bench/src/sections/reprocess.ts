@@ -21,7 +21,7 @@ import {
 } from '@perpflow/archive';
 import { type Feed, TOPICS } from '@perpflow/contracts';
 import { prepareWindowWrite } from '@perpflow/dataset';
-import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../services/aligner/src/config.js';
 import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.js';
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
@@ -118,6 +118,7 @@ async function runWorkers(
   nodeFlags = '',
 ) {
   const env = {
+    ...SERVICE_ENV,
     ...process.env,
     ...STACK_S3_CREDENTIALS,
     S3_ENDPOINT: c.s3Endpoint,

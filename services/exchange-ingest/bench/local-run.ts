@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -66,7 +66,7 @@ export function startNode(
     [...SERVICE_NODE_FLAGS, '--conditions=@perpflow/source', '--import', 'tsx', entry],
     {
       cwd: join(ROOT, workspace),
-      env: { ...process.env, ...env },
+      env: { ...SERVICE_ENV, ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

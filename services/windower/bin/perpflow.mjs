@@ -21,6 +21,11 @@ const r = spawnSync(
     ...process.argv.slice(2),
   ],
   // npm runs scripts in the workspace folder; relative paths (--out) mean the caller's folder.
-  { stdio: 'inherit', cwd: process.env.INIT_CWD ?? process.cwd() },
+  // The services' malloc settings (SERVICE_ENV) unless the environment says otherwise.
+  {
+    stdio: 'inherit',
+    cwd: process.env.INIT_CWD ?? process.cwd(),
+    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
+  },
 );
 process.exit(r.status ?? 1);

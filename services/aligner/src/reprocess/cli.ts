@@ -12,7 +12,7 @@ import { listArchiveObjects } from '@perpflow/archive';
 import { EXCHANGES } from '@perpflow/contracts';
 import { normalizePrefix, versionDescriptorKey, versionPrefix } from '@perpflow/dataset';
 import { parseQualityConfig } from '@perpflow/quality';
-import { Progress, parseTimeText, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { Progress, parseTimeText, SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import { COMMAND_MAX_ATTEMPTS, createS3Client, S3ObjectStore } from '@perpflow/s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -142,7 +142,10 @@ export function workerNodeArgs(nodeFlags: string): string[] {
 }
 
 function startWorkerProcess(env: NodeJS.ProcessEnv, nodeFlags: string): ChildProcess {
-  return spawn(process.execPath, workerNodeArgs(nodeFlags), { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, workerNodeArgs(nodeFlags), {
+    env: { ...SERVICE_ENV, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** A job as the progress loop sees it in one poll. */
