@@ -121,6 +121,48 @@ describe('stack: S3 (s3rver) with @aws-sdk/client-s3', () => {
     assert.deepEqual(await remoteDigest(`${prefix}stream.bin`), { sha: sha256(body), bytes: body.length });
   });
 
+  it('serves a whole object, old or new, while the same key is overwritten (S3 PUT is atomic)', async () => {
+    // s3rver wrote an object in place: a GET during an overwrite got the old length with the
+    // new, half-written file (a bench read a manifest cut at byte 1,535).
+    const Key = `${prefix}overwritten.bin`;
+    const bodies = [randomBytes(2 * MiB + 11), randomBytes(MiB + 5)];
+    const whole = new Map(bodies.map((b) => [sha256(b), b.length]));
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: bodies[0] }));
+    // The writer overwrites until the readers are done: every read overlaps writes.
+    let reading = true;
+    let puts = 0;
+    const writer = (async () => {
+      while (reading) await s3.send(new PutObjectCommand({ Bucket, Key, Body: bodies[++puts % 2] }));
+    })();
+    const seen: string[] = [];
+    const reader = async () => {
+      for (let i = 0; i < 15; i++) {
+        try {
+          // A body shorter than its Content-Length never ends: bounded, it fails the test instead.
+          let timer: NodeJS.Timeout | undefined;
+          const stalled = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('body stalled 15 s')), 15_000);
+          });
+          const got = await Promise.race([remoteDigest(Key), stalled]).finally(() => clearTimeout(timer));
+          seen.push(whole.get(got.sha) === got.bytes ? 'whole' : `${got.bytes} bytes, not a body put`);
+        } catch (err) {
+          seen.push(`GET failed: ${(err as Error).message}`);
+        }
+      }
+    };
+    await Promise.all([reader(), reader(), reader()]).finally(() => {
+      reading = false;
+    });
+    await writer;
+    assert.equal(seen.length, 45);
+    assert.ok(puts >= 5, `only ${puts} overwrites during the reads`);
+    assert.deepEqual(
+      seen.filter((s) => s !== 'whole'),
+      [],
+      `${seen.length} reads`,
+    );
+  });
+
   it('lists over several pages with continuation tokens', async () => {
     const keys = Array.from({ length: 25 }, (_, i) => `${prefix}page/${String(i).padStart(3, '0')}.json`);
     for (let i = 0; i < keys.length; i += 5) {

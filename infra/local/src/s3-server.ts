@@ -6,9 +6,113 @@
  *     which OpenSSL 3 refuses otherwise (every truncated page would be a 500).
  *   allowMismatchedSignatures: 4.0.4 rejects the SDK's CreateBucket signature without it.
  */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from '@20minutes/s3rver';
 
 const KEEP_ALIVE_MS = 65_000;
+
+/**
+ * S3 replaces an object atomically: a GET during a PUT of the same key returns the old
+ * object or the new one, whole. s3rver 4.0.4's filesystem store writes the object file in
+ * place, and a GET takes the length from one stat and the bytes from a later open: a reader
+ * during an overwrite got a body cut short, or one shorter than its Content-Length that
+ * never ended (the windower rewrites manifests and objects under readers; a bench read a
+ * manifest cut at byte 1,535). So, patched here: a PUT writes its bytes to a temporary
+ * file and renames it over the object, and its metadata likewise; per key, the rename and
+ * metadata of a PUT, a GET's stat and open, and a DELETE run one at a time. An open file
+ * keeps its bytes when a rename replaces its name, so a GET that has opened streams the
+ * object as it was. Temporary names never end in `._S3rver_object`: listings skip them.
+ */
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: Record<string, string>;
+}
+interface FilesystemStoreLike {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+const require = createRequire(import.meta.url);
+const store = require('@20minutes/s3rver/lib/stores/filesystem.js').prototype as FilesystemStoreLike;
+/** The metadata s3rver keeps besides x-amz-meta-*, as its own putMetadata picks it. */
+const METADATA_KEYS = new Set<string>(require('@20minutes/s3rver/lib/models/object.js').ALLOWED_METADATA);
+
+const keyQueues = new Map<string, Promise<unknown>>();
+/** Runs `fn` after every earlier holder of `id` has finished. */
+function oneAtATime<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  const before = keyQueues.get(id) ?? Promise.resolve();
+  const mine = before.then(fn, fn);
+  const tail = mine.catch(() => undefined);
+  keyQueues.set(id, tail);
+  void tail.then(() => {
+    if (keyQueues.get(id) === tail) keyQueues.delete(id);
+  });
+  return mine;
+}
+
+let temporaries = 0;
+const temporaryOf = (path: string) => `${path}.${process.pid}-${++temporaries}.tmp`;
+
+async function writeReplacing(path: string, data: string): Promise<void> {
+  const tmp = temporaryOf(path);
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+const { getObject, deleteObject } = store;
+store.putMetadata = async function (bucket, key, metadata, md5) {
+  const json: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata))
+    if (METADATA_KEYS.has(k) || k.startsWith('x-amz-meta-')) json[k] = v;
+  if (md5) await writeReplacing(this.getResourcePath(bucket, key, 'object.md5'), md5);
+  await writeReplacing(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
+};
+store.putObject = async function (object) {
+  const path = this.getResourcePath(object.bucket, object.key, 'object');
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = temporaryOf(path);
+  const md5 = createHash('md5');
+  let size = 0;
+  try {
+    await pipeline(
+      Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content,
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          md5.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      }),
+      createWriteStream(tmp),
+    );
+    const digest = md5.digest('hex');
+    await oneAtATime(path, async () => {
+      await rename(tmp, path);
+      await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+    });
+    return { size, md5: digest };
+  } finally {
+    await rm(tmp, { force: true });
+  }
+};
+store.getObject = function (bucket, key, options) {
+  return oneAtATime(this.getResourcePath(bucket, key, 'object'), () =>
+    getObject.call(this, bucket, key, options),
+  );
+};
+store.deleteObject = function (bucket, key) {
+  return oneAtATime(this.getResourcePath(bucket, key, 'object'), () => deleteObject.call(this, bucket, key));
+};
 
 const [port = '39000', directory = '.data/s3', bucket = 'perpflow'] = process.argv.slice(2);
 const server = new S3rver({
