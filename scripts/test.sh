@@ -43,6 +43,11 @@ set +a
 
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 export PERPFLOW_TEST_RESULTS="$RESULTS"
+# The machine's run queue, blocked tasks, I/O wait and steal every second, with the time: a
+# CI once saw every Kafka broker on the machine answer nothing for ~20 s at once, and the
+# brokers' logs could not say why. Stopped at the end of the run.
+vmstat -t -w 1 >"$RESULTS/vmstat.log" 2>&1 &
+vmstat_pid=$!
 
 step "unit tests (every workspace) beside the integration tests against the real servers"
 # Side by side: unit tests use no server, and both mostly wait (measured alone on 2 cores:
@@ -162,6 +167,7 @@ fi
 [ -n "$already_up" ] && [ "${PERPFLOW_KEEP_STACK:-0}" != 1 ] &&
   echo "left running, as they were before this run: $already_up (stop them with: npm run stack -- down)"
 
+kill "$vmstat_pid" 2>/dev/null
 step "summary"
 node scripts/test-summary.mjs "$RESULTS" || status=1
 echo "wall time: $(( $(date +%s) - started )) s"
