@@ -58,6 +58,51 @@ export async function alternativeProduce<R>(
   }
 }
 
+/** CPU and wall time of a timed run of sends. */
+export interface SendCost {
+  seconds: number;
+  cpuSeconds: number;
+  error?: string;
+}
+
+/**
+ * Sends `warm` (untimed), then `timed`, each chunk one request awaited before the next
+ * (acks=all, idempotent), with @platformatic/kafka: the aligner's publish path on the other client.
+ */
+export async function alternativeSend(
+  brokers: string,
+  topic: string,
+  warm: readonly Message[][],
+  timed: readonly Message[][],
+): Promise<SendCost> {
+  const producer = new Producer({
+    clientId: 'perpflow-bench-alt-send',
+    bootstrapBrokers: brokers.split(','),
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  });
+  const convert = (chunk: readonly Message[]) =>
+    chunk.map((m) => ({
+      topic,
+      key: String(m.key),
+      value: String(m.value),
+      headers: new Map(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
+    }));
+  try {
+    for (const chunk of warm) await producer.send({ messages: convert(chunk) });
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const chunk of timed) await producer.send({ messages: convert(chunk) });
+    const cpu = process.cpuUsage(c0);
+    return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  } catch (err) {
+    return { seconds: 0, cpuSeconds: 0, error: `@platformatic/kafka: ${(err as Error).message}` };
+  } finally {
+    await producer.close().catch(() => undefined);
+  }
+}
+
 /** Reads `count` messages of `topics` from the earliest offset with @platformatic/kafka; no processing. */
 export async function alternativeConsume(
   brokers: string,

@@ -5,14 +5,28 @@
  * snapshot → commit) on raw records written beforehand, beside Kafka's
  * kafka-consumer-perf-test, kafkajs consuming alone and @platformatic/kafka consuming alone.
  */
-import { decodeRecord, FEED_RECORD_KIND, TOPICS } from '@perpflow/contracts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type AlignedBar,
+  decodeRecord,
+  FEED_RECORD_KIND,
+  formatRawThrough,
+  HEADERS,
+  TOPICS,
+} from '@perpflow/contracts';
 import { createIdempotentProducer, ensureTopics, pipelineTopics, toMessage } from '@perpflow/kafka';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import type { Message } from 'kafkajs';
 import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../services/aligner/src/config.js';
 import { createPartitionEngine } from '../../../services/aligner/src/domain/engine.js';
 import type { EngineInput } from '../../../services/aligner/src/domain/engine-types.js';
+import { barMessage, MAX_SEND_BYTES } from '../../../services/aligner/src/pipeline.js';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
-import { alternativeConsume } from '../alt-client.js';
+import { alternativeConsume, type SendCost } from '../alt-client.js';
 import { type BenchConfig, serviceNodeArgs } from '../config.js';
 import {
   benchKafka,
@@ -36,11 +50,18 @@ import { cpuSecondsOf, kafkaTool, PeakMemory, sleep } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const RAW_TOPICS = Object.values(TOPICS.raw);
+/** bench/: where src/produce-alone.ts is run from. */
+const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BATCH = 1_000;
 
-export function inProcessAlign(records: readonly RawRecord[], values: readonly Buffer[]) {
+/** Bar messages the produce-only figure sends: the first this many bars of the in-process run. */
+const PRODUCE_BARS = 100_000;
+
+/** The pure core over `records`; keeps the first `keepBars` bars (for the produce-only figure). */
+export function inProcessAlign(records: readonly RawRecord[], values: readonly Buffer[], keepBars = 0) {
   const engineConfig = loadEngineConfig(loadAlignerConfig({}));
   const engine = createPartitionEngine(engineConfig, null);
+  const kept: AlignedBar[] = [];
   let bars = 0;
   let rejected = 0;
   const c0 = process.cpuUsage();
@@ -54,6 +75,7 @@ export function inProcessAlign(records: readonly RawRecord[], values: readonly B
       inputs.push({ feed, record: d.value as EngineInput<number>['record'], ref: j });
     }
     const out = engine.apply(inputs, Date.now());
+    for (const b of out.bars) if (kept.length < keepBars) kept.push(b);
     bars += out.bars.length;
     rejected += out.rejected.length;
   }
@@ -63,7 +85,68 @@ export function inProcessAlign(records: readonly RawRecord[], values: readonly B
   const s0 = performance.now();
   const snapshotBytes = JSON.stringify(engine.snapshot()).length;
   const snapshotMs = performance.now() - s0;
-  return { seconds, cpuSeconds, bars, rejected, snapshotBytes, snapshotMs };
+  return { seconds, cpuSeconds, bars, rejected, snapshotBytes, snapshotMs, kept };
+}
+
+/**
+ * The aligner's publish path alone: bar messages as `runBatch` makes them (six headers, the
+ * raw-through positions of four topics) sent by src/produce-alone.ts in a process of its own
+ * with the services' node flags, in the pipeline's chunks, one request at a time (acks=all).
+ */
+async function produceBarsAlone(
+  c: BenchConfig,
+  bars: readonly AlignedBar[],
+): Promise<{ kafkajs: SendCost; alt: SendCost | null; messages: number; valueBytes: number }> {
+  const rawThrough = formatRawThrough(
+    RAW_TOPICS.map((topic, i) => ({ topic, partition: 3, offset: String(1_234_567 + i * 98_765) })),
+  );
+  let valueBytes = 0;
+  const lines = bars.map((b) => {
+    const m = barMessage(b, Date.now(), 'aligner/bench', 'dv-0123456789abcdef');
+    (m.headers as Record<string, string>)[HEADERS.rawThrough] = rawThrough;
+    valueBytes += Buffer.byteLength(m.value as string);
+    return JSON.stringify(m);
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'perpflow-bench-produce-'));
+  const file = join(dir, 'bars.jsonl');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  lines.length = 0;
+  const topic = uniqueName('bench.aligner-produce');
+  await withAdmin(benchKafka(c.kafkaBrokers, 'perpflow-bench-aligner-produce'), (admin) =>
+    admin.createTopics({ topics: [{ topic, numPartitions: 12 }] }),
+  );
+  const run = async (client: 'kafkajs' | 'platformatic'): Promise<SendCost> => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...SERVICE_NODE_FLAGS,
+        '--conditions=@perpflow/source',
+        '--import',
+        'tsx',
+        'src/produce-alone.ts',
+        c.kafkaBrokers,
+        topic,
+        file,
+        client,
+      ],
+      { cwd: BENCH_DIR, env: { ...SERVICE_ENV, ...process.env }, encoding: 'utf8', timeout: 600_000 },
+    );
+    const line = r.stdout?.trim().split('\n').at(-1);
+    if (r.status !== 0 || !line)
+      return {
+        seconds: 0,
+        cpuSeconds: 0,
+        error: `produce-alone ${client} exited ${r.status}: ${r.stderr?.slice(-300)}`,
+      };
+    return JSON.parse(line) as SendCost;
+  };
+  try {
+    const kafkajs = await run('kafkajs');
+    const alt = c.altClient ? await run('platformatic') : null;
+    return { kafkajs, alt, messages: bars.length, valueBytes };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Parses kafka-consumer-perf-test's CSV line: fetch.nMsg.sec (excludes the group join) and nMsg.sec. */
@@ -89,7 +172,7 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
   const values = records.map((r) => Buffer.from(JSON.stringify(r.record)));
 
   // 1. In-process, the pure core.
-  const inproc = inProcessAlign(records, values);
+  const { kept, ...inproc } = inProcessAlign(records, values, PRODUCE_BARS);
 
   // 2. Through Kafka, the real service.
   const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-aligner');
@@ -189,6 +272,8 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
     javaError = (err as Error).message;
   }
   const kafkajsOnly = await kafkajsConsume(c, RAW_TOPICS, n);
+  const produced = await produceBarsAlone(c, kept);
+  kept.length = 0;
   const alt = c.altClient ? await alternativeConsume(c.kafkaBrokers, RAW_TOPICS, n) : null;
 
   const javaRef = {
@@ -239,6 +324,45 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       reference: javaRef,
       ...(alt.error ? { note: alt.error } : {}),
     });
+  // CPU per record: the service's and the core's; the produce-alone cost per bar, times the
+  // service's bars per record, is the part of the service's that the Kafka client's produce takes.
+  const serviceCpuPerRecord = serviceCpuSeconds && complete ? serviceCpuSeconds / Number(committed) : null;
+  const coreCpuPerRecord = inproc.cpuSeconds / n;
+  const producePerBar = produced.kafkajs.cpuSeconds / produced.messages;
+  const barsPerRecord = complete && committed > 0n ? barsEmitted / Number(committed) : null;
+  const produceNote = `${produced.messages} bar messages of the in-process run (${Math.round(produced.valueBytes / produced.messages)} B JSON value, six headers), the aligner's chunks of ≤ ${MAX_SEND_BYTES / 1024} KiB, one request at a time, acks=all, idempotent; CPU of src/produce-alone.ts, a process of its own`;
+  figures.push(
+    {
+      name: 'aligner CPU per record ÷ the core’s',
+      value: serviceCpuPerRecord !== null ? serviceCpuPerRecord / coreCpuPerRecord : null,
+      unit: 'ratio',
+      target: { op: '<=', value: 1.5 },
+      note: 'through Kafka per aligner CPU-second against in-process per CPU-second, same records',
+    },
+    {
+      name: 'aligner bars produced alone (kafkajs, as the aligner sends them)',
+      value: produced.messages / produced.kafkajs.cpuSeconds,
+      unit: 'bars/CPU-s',
+      note: produceNote,
+    },
+    {
+      name: 'the produce alone, share of the aligner’s CPU per record',
+      value:
+        serviceCpuPerRecord !== null && barsPerRecord !== null
+          ? (producePerBar * barsPerRecord) / serviceCpuPerRecord
+          : null,
+      unit: 'ratio',
+      note: `kafkajs CPU per bar alone × ${barsPerRecord?.toFixed(3) ?? '?'} bars per record ÷ the aligner's CPU per record`,
+    },
+  );
+  if (produced.alt)
+    figures.push({
+      name: 'aligner bars produced alone (@platformatic/kafka, proposed client)',
+      value: produced.alt.error ? null : produced.messages / produced.alt.cpuSeconds,
+      unit: 'bars/CPU-s',
+      reference: { name: 'kafkajs, same messages', value: produced.messages / produced.kafkajs.cpuSeconds },
+      note: produced.alt.error ?? 'the same messages and chunks, one request at a time, acks=all, idempotent',
+    });
   figures.push({
     name: 'aligner peak RSS (VmHWM)',
     value: peaks.aligner ?? null,
@@ -265,6 +389,7 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       javaConsumer,
       javaError,
       alternative: alt,
+      produceAlone: produced,
       group,
     },
   };
