@@ -112,7 +112,10 @@ describe('runService', () => {
     };
     const status = async (url: string) => (await fetch(url)).status;
 
+    // Both lines, in either order: the logger's line goes through pino's buffered stream and
+    // console.log's straight to the pipe (a fresh CI under load saw 'starting on 0' first).
     await printed('starting on 0');
+    await printed('"msg":"metrics server listening"');
     const listening = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))

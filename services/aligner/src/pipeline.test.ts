@@ -711,6 +711,59 @@ describe('AlignerPipeline: write-ahead log of batches', () => {
   });
 });
 
+describe('AlignerPipeline: the broker’s answer on the raw topics’ ends', () => {
+  it('proves the lanes of a partition whose batch was received before the question and handled after its answer', async () => {
+    // The fresh-clone CIs of 2026-12-06: partitions whose first batch of a round came in one
+    // fetch response with another partition's were handled after that partition's question
+    // was answered. The answer was noted only in the lanes that existed then; the late
+    // partition found the question new enough, asked nothing, and waited out the merge's wait
+    // bound (with the CI's 600 s bound its round was never committed; with the default 30 s,
+    // a forced merge).
+    let t = T0 + 86_400_000;
+    let asked = 0;
+    let bars = 0;
+    const candles = rawTopics().get(TOPICS.raw.ohlcv)!;
+    const pipeline = new AlignerPipeline({
+      ends: async () => {
+        asked++;
+        return new Map(
+          Object.values(TOPICS.raw).map((topic) => [
+            topic,
+            new Map([0, 1].map((p) => [p, { high: topic === TOPICS.raw.ohlcv ? 10n : 0n, start: 0n }])),
+          ]),
+        );
+      },
+      mergePolicy: { maxWaitMs: 3_600_000 },
+      consumer: { commitOffsets: async () => {}, pause: () => {}, resume: () => {} } as unknown as Consumer,
+      producer: {
+        send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+          if (topic === TOPICS.alignedBar) bars += messages.length;
+          return [];
+        },
+      } as unknown as Producer,
+      state: new MemoryStateStore(),
+      createEngine: (snap) => createPartitionEngine(engineConfig, snap),
+      metrics: createAlignerMetrics(),
+      logger: createLogger({ service: 'test', level: 'fatal' }),
+      now: () => t,
+    });
+    const produced = new Map<number, number>();
+    const count = async (p: number, batch: Batch) => {
+      const before = bars;
+      await pipeline.handleBatch(batch, heartbeat);
+      produced.set(p, bars - before);
+    };
+    pipeline.noteFetch(); // one fetch response holds both partitions' batches
+    await count(0, batchOf(TOPICS.raw.ohlcv, candles, 0, 10));
+    t += 5; // partition 1's batch is handled after partition 0's question was answered
+    await count(1, { ...batchOf(TOPICS.raw.ohlcv, candles, 0, 10), partition: 1 } as Batch);
+    pipeline.close();
+    assert.equal(produced.get(0), 10, 'partition 0 aligned its 10 candles');
+    assert.equal(produced.get(1), 10, 'partition 1 aligned its 10 candles at once, not at the wait bound');
+    assert.equal(asked, 1, 'one question served both partitions');
+  });
+});
+
 describe('write-ahead log entries', () => {
   it('reads an entry of an earlier version (one batch of one topic, no timestamps) as one run', () => {
     const old = JSON.stringify({

@@ -124,6 +124,13 @@ export class AlignerPipeline {
   private readonly highWatermarks = new Map<string, bigint>();
   private readonly deadlines = new Map<number, { timer: NodeJS.Timeout; atMs: number }>();
   private endsQuery: { askedAtMs: number; done: Promise<void> } | null = null;
+  /**
+   * The broker's last answer, kept for lanes made after it: a partition whose first batch was
+   * received before a question but handled after its answer must still take that answer
+   * (it proves its empty lanes as well as anyone's). Without it such a partition found the
+   * answer's question new enough, asked nothing, and waited out ALIGNER_MERGE_MAX_WAIT_MS.
+   */
+  private lastEnds: { askedAtMs: number; ends: Awaited<ReturnType<RawTopicEnds>> } | null = null;
   private fetchedAtMs: number | null = null;
 
   /** Partition → the first offset of the step that failed (`<topic>/<offset>`), and how often in a row. */
@@ -254,6 +261,16 @@ export class AlignerPipeline {
           await this.askEnds(plan.waiting.endsAfterMs);
           continue;
         }
+        if (this.deps.logger.isLevelEnabled('debug'))
+          this.deps.logger.debug(
+            {
+              partition,
+              waiting: plan.waiting,
+              nowMs: this.deps.now(),
+              lanes: Object.fromEntries(FEEDS.map((f) => [f, merge.describe(f)])),
+            },
+            'asked the broker; an empty lane is not proved complete: waiting for its records or the wait bound',
+          );
         this.armDeadline(partition, plan.waiting.deadlineMs);
         return;
       }
@@ -282,12 +299,8 @@ export class AlignerPipeline {
       }
       const askedAtMs = this.deps.now();
       const done = this.deps.ends().then((ends) => {
-        for (const [topic, byPartition] of ends) {
-          const feed = feedOfTopic(topic, this.topics);
-          if (!feed) continue;
-          for (const [partition, end] of byPartition)
-            this.merges.get(partition)?.noteEnd(feed, { ...end, askedAtMs });
-        }
+        if (!this.lastEnds || askedAtMs >= this.lastEnds.askedAtMs) this.lastEnds = { askedAtMs, ends };
+        for (const [partition, merge] of this.merges) this.noteEnds(partition, merge);
       });
       const query = { askedAtMs, done };
       this.endsQuery = query;
@@ -298,6 +311,17 @@ export class AlignerPipeline {
         this.deps.logger.warn({ err: (err as Error).message }, "asking the raw topics' ends failed; retried");
       }
       return;
+    }
+  }
+
+  /** The broker's last answer, for one partition's lanes. */
+  private noteEnds(partition: number, merge: MergeQueue): void {
+    const last = this.lastEnds;
+    if (!last) return;
+    for (const [topic, byPartition] of last.ends) {
+      const feed = feedOfTopic(topic, this.topics);
+      const end = feed ? byPartition.get(partition) : undefined;
+      if (feed && end) merge.noteEnd(feed, { ...end, askedAtMs: last.askedAtMs });
     }
   }
 
@@ -351,6 +375,7 @@ export class AlignerPipeline {
     if (!m) {
       m = new MergeQueue({ maxWaitMs: this.merge.maxWaitMs, appendMarginMs: this.merge.appendMarginMs });
       this.merges.set(partition, m);
+      this.noteEnds(partition, m);
     }
     return m;
   }

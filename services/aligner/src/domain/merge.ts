@@ -197,6 +197,22 @@ export class MergeQueue {
     }
   }
 
+  /** What a lane holds and what the broker last said of it (for the log of a long wait). */
+  describe(feed: Feed): {
+    queued: number;
+    next: string | null;
+    end: { high: string; start: string; askedAtMs: number } | null;
+  } {
+    const l = this.lane(feed);
+    return {
+      queued: l.queue.length - l.head,
+      next: l.next === null ? null : l.next.toString(),
+      end: l.end
+        ? { high: l.end.high.toString(), start: l.end.start.toString(), askedAtMs: l.end.askedAtMs }
+        : null,
+    };
+  }
+
   /** An empty lane is complete as of `afterMs`: the broker, asked then or later, shows nothing more. */
   private complete(lane: Lane, afterMs: number): boolean {
     const end = lane.end;
