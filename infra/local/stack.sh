@@ -110,6 +110,16 @@ group.initial.rebalance.delay.ms=0
 # coordinator" and leader elections for every group and partition. The only broker being
 # fenced never helps a one-node stack, so the bound is far: 120 s.
 broker.session.timeout.ms=120000
+# Threads for a 2-core machine (Kafka's defaults are for a server: 8 request handlers,
+# 3 network threads, 10 background threads). A CI here runs four brokers beside ~20 Node
+# processes, and the scheduler shares the CPU per thread: vmstat saw a run queue of 38
+# threads at the median and 215 at the 90th percentile (2 CPUs), most of them the brokers'
+# request handlers and purgatory reapers, and once every broker answered nothing for ~20 s
+# ("controller event queue overloaded"). Fewer threads: requests wait in the broker's queue
+# instead of in the machine's run queue.
+num.io.threads=2
+num.network.threads=2
+background.threads=2
 log.retention.hours=168
 log.segment.bytes=134217728
 message.max.bytes=2097152
