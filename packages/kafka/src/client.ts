@@ -1,3 +1,5 @@
+// First: replaces two of kafkajs's produce hot spots before its modules load (see the file).
+import './kafkajs-fast-paths.js';
 import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';

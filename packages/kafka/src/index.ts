@@ -1,4 +1,5 @@
 export * from './client.js';
+export { crc32c, kafkajsFastPaths } from './kafkajs-fast-paths.js';
 export * from './messages.js';
 export * from './topics.js';
 export * from './co-partitioned-assigner.js';

@@ -1,0 +1,127 @@
+/**
+ * Two hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
+ * module cache. Both give the same bytes; only their cost changes.
+ *
+ * - **Encoder buffers.** kafkajs builds every record, and every header of it, in an `Encoder`
+ *   whose constructor takes `Buffer.alloc(512)` (and whose growth takes another
+ *   `Buffer.alloc`): a new zero-filled ArrayBuffer each, seven or more per bar message. Here
+ *   they come from Node's shared pool (`Buffer.allocUnsafe`). An encoder only ever exposes
+ *   the bytes it wrote (`buf.slice(0, offset)`, copies up to `offset`), so what the pool slot
+ *   held before is never read.
+ * - **CRC-32C.** kafkajs checksums each record batch one byte at a time; `crc32c` below
+ *   takes eight bytes a step from eight tables (slicing-by-8), same polynomial and result.
+ *
+ * Measured on the aligner's bar messages (bench/src/produce-alone.ts, docs/BENCHMARKS.md).
+ * The replacement must happen before kafkajs's own modules load, which is why this module
+ * is the first import of client.ts, and client.ts the first of this package. If kafkajs was
+ * loaded before (another import order), the modules already loaded keep the originals: the
+ * bytes are the same, only the cost differs; `kafkajsFastPaths()` says which it was.
+ */
+import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) tables for slicing-by-8. */
+const T = new Int32Array(8 * 256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  T[n] = c;
+}
+for (let n = 0; n < 256; n++) {
+  let c = T[n] as number;
+  for (let s = 1; s < 8; s++) {
+    c = (T[c & 0xff] as number) ^ (c >>> 8);
+    T[s * 256 + n] = c;
+  }
+}
+
+/** CRC-32C of `buf` as an unsigned 32-bit integer (what Kafka's record batch header holds). */
+export function crc32c(buf: Uint8Array): number {
+  let crc = -1;
+  let i = 0;
+  const n = buf.length;
+  for (; i + 8 <= n; i += 8) {
+    const a =
+      crc ^
+      ((buf[i] as number) |
+        ((buf[i + 1] as number) << 8) |
+        ((buf[i + 2] as number) << 16) |
+        ((buf[i + 3] as number) << 24));
+    crc =
+      (T[1792 + (a & 0xff)] as number) ^
+      (T[1536 + ((a >>> 8) & 0xff)] as number) ^
+      (T[1280 + ((a >>> 16) & 0xff)] as number) ^
+      (T[1024 + (a >>> 24)] as number) ^
+      (T[768 + (buf[i + 4] as number)] as number) ^
+      (T[512 + (buf[i + 5] as number)] as number) ^
+      (T[256 + (buf[i + 6] as number)] as number) ^
+      (T[buf[i + 7] as number] as number);
+  }
+  for (; i < n; i++) crc = (T[(crc ^ (buf[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+interface EncoderClass {
+  new (initialSize?: number): { buf: Buffer; offset: number };
+  nextPowerOfTwo(value: number): number;
+  prototype: { buf: Buffer; offset: number; ensureAvailable(length: number): void };
+}
+
+/** The kafkajs release whose internals this replaces; any other is left as it is. */
+export const KAFKAJS_PATCHED_VERSION = '2.2.4';
+const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
+
+const KAFKAJS_SRC = `${sep}kafkajs${sep}src${sep}`;
+/** kafkajs modules loaded before the replacement (they keep the original paths). */
+const loadedBefore = Object.keys(require.cache).filter((k) => k.includes(KAFKAJS_SRC)).length;
+
+const slicedCrc32c = (buffer: Buffer): number => crc32c(buffer);
+let PooledEncoder: unknown = null;
+
+if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
+  const encoderPath = require.resolve('kafkajs/src/protocol/encoder.js');
+  const crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
+  const Original = require(encoderPath) as EncoderClass;
+  // Growth: for every encoder, wherever it was made (a method, so it applies to all of them).
+  Original.prototype.ensureAvailable = function ensureAvailable(
+    this: { buf: Buffer; offset: number },
+    length: number,
+  ): void {
+    if (this.offset + length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Original.nextPowerOfTwo(this.offset + length));
+      this.buf.copy(grown, 0, 0, this.offset);
+      this.buf = grown;
+    }
+  };
+  // Construction: a constructor with the class's prototype and statics, its buffer from the pool.
+  function Pooled(this: { buf: Buffer; offset: number }, initialSize = 511): void {
+    this.buf = Buffer.allocUnsafe(Original.nextPowerOfTwo(initialSize));
+    this.offset = 0;
+  }
+  Pooled.prototype = Original.prototype;
+  Object.setPrototypeOf(Pooled, Original);
+  PooledEncoder = Pooled;
+  const encoderModule = require.cache[encoderPath];
+  if (encoderModule) encoderModule.exports = Pooled;
+  require(crcPath);
+  const crcModule = require.cache[crcPath];
+  if (crcModule) crcModule.exports = slicedCrc32c;
+}
+
+/** Whether kafkajs's modules take the pooled encoder and the sliced CRC-32C (all of them, or some). */
+export function kafkajsFastPaths(): {
+  kafkajsVersion: string;
+  encoder: boolean;
+  crc32c: boolean;
+  kafkajsModulesLoadedBefore: number;
+} {
+  const applies = kafkajsVersion === KAFKAJS_PATCHED_VERSION;
+  return {
+    kafkajsVersion,
+    encoder: applies && require('kafkajs/src/protocol/encoder.js') === PooledEncoder,
+    crc32c: applies && require('kafkajs/src/protocol/recordBatch/crc32C/index.js') === slicedCrc32c,
+    kafkajsModulesLoadedBefore: loadedBefore,
+  };
+}
