@@ -18,8 +18,8 @@
 #   DEMO_LIQUIDATION_BURSTS_PER_HOUR=300  the simulator's liquidation bursts per symbol
 #                          per hour (its default, 1, shows none in a few minutes; at 60,
 #                          BTC and ETH together had none in 2.25 % of 2-minute spans)
-#   PROMETHEUS_RULE_FOR=10s  every alert rule's `for:` in the demo's Prometheus
-#                          (the rules in infra/prometheus say 1m and more)
+#   PROMETHEUS_RULE_FOR=10s  every alert rule's `for:` and `keep_firing_for:` in the
+#                          demo's Prometheus (the rules in infra/prometheus say 1m and more)
 # Ports: infra/local/stack.env (KAFKA_PORT, …, *_METRICS_PORT); SIM_PORT (default
 # SIM_METRICS_PORT, 39200) serves both venues, the fault API and the simulator's /metrics.
 set -uo pipefail

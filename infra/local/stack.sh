@@ -156,9 +156,9 @@ write_prometheus_config() {
   local dir="$DATA/prometheus" t json=""
   mkdir -p "$dir/data" "$dir/targets"
   local rules="$PERPFLOW_ROOT/infra/prometheus/rules"
-  if [ -n "$PROMETHEUS_RULE_FOR" ]; then # a copy of the rules whose `for:` is shortened (the demo)
+  if [ -n "$PROMETHEUS_RULE_FOR" ]; then # a copy of the rules whose `for:` and `keep_firing_for:` are shortened (the demo)
     rm -rf "$dir/rules"; mkdir -p "$dir/rules"
-    for f in "$rules"/*.yml; do sed -e "s#^\( *for:\) .*#\1 $PROMETHEUS_RULE_FOR#" "$f" >"$dir/rules/${f##*/}"; done
+    for f in "$rules"/*.yml; do sed -e "s#^\( *for:\) .*#\1 $PROMETHEUS_RULE_FOR#" -e "s#^\( *keep_firing_for:\) .*#\1 $PROMETHEUS_RULE_FOR#" "$f" >"$dir/rules/${f##*/}"; done
     rules="$dir/rules"
   fi
   sed -e "s#^\(  scrape_interval:\|  scrape_timeout:\|  evaluation_interval:\) .*#\1 $PROMETHEUS_SCRAPE_INTERVAL#" \
