@@ -15,7 +15,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
-type Sample = { name: string; labels: Record<string, string>; value: number };
+export type Sample = { name: string; labels: Record<string, string>; value: number };
 
 const DEFAULT_TARGETS =
   'exchange-sim=http://127.0.0.1:39200/metrics,ingest=http://127.0.0.1:39101/metrics,aligner=http://127.0.0.1:39102/metrics,windower=http://127.0.0.1:39103/metrics,monitor=http://127.0.0.1:39104/metrics';
@@ -130,6 +130,23 @@ async function scrape(url: string): Promise<Sample[] | null> {
   }
 }
 
+/**
+ * The samples a redraw counts: each target's answer, or, when its scrape failed (a slow
+ * /metrics on a loaded machine), the last answer it gave. Counters then never drop to 0 for
+ * one redraw, and the summary lines the demo ends with come from the last redraw. The
+ * services line still says the target is down. `last` is updated in place.
+ */
+export function samplesOf(
+  scraped: readonly { name: string; samples: Sample[] | null }[],
+  last: Map<string, Sample[]>,
+): Sample[] {
+  return scraped.flatMap((s) => {
+    if (s.samples === null) return last.get(s.name) ?? [];
+    last.set(s.name, s.samples);
+    return s.samples;
+  });
+}
+
 const sum = (xs: Sample[], pred: (s: Sample) => boolean) => xs.filter(pred).reduce((a, s) => a + s.value, 0);
 function quantile(values: number[], q: number): number | null {
   if (values.length === 0) return null;
@@ -177,10 +194,11 @@ async function main(): Promise<void> {
   const receiver = receiveAlerts(process.env.ALERT_WEBHOOK_URL, process.env.PERPFLOW_STATUS_ALERT_LOG, notes);
   let previous = new Map<string, { total: number; at: number }>();
   let ingestByFeed = new Map<string, number>();
+  const lastAnswers = new Map<string, Sample[]>();
   for (;;) {
     const at = Date.now();
     const scraped = await Promise.all(targets.map(async (t) => ({ ...t, samples: await scrape(t.url) })));
-    const all = scraped.flatMap((s) => s.samples ?? []);
+    const all = samplesOf(scraped, lastAnswers);
     const rows = new Map<string, Row>();
     const row = (stage: string, feed: string) => {
       const key = `${stage}|${feed}`;

@@ -1,12 +1,13 @@
 /**
  * scripts/status.ts `settled`: when the demo's status view may stop past --for-s. Its
  * notifications come from Alertmanager's webhook, a firing one repeated and a resolved one
- * per alert, in any interleaving across alerts.
+ * per alert, in any interleaving across alerts. And `samplesOf`: what a redraw counts when
+ * a target's scrape failed.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { type AlertNote, settled } from '../../scripts/status.js';
+import { type AlertNote, type Sample, samplesOf, settled } from '../../scripts/status.js';
 
 const note = (
   status: AlertNote['status'],
@@ -78,5 +79,47 @@ describe('status view: settle on an alert', () => {
     assert.equal(settled(notes, match), false, 'fired, not resolved');
     notes.push(note('resolved', 'FeedStale', 'ingest', 6));
     assert.equal(settled(notes, match), true);
+  });
+});
+
+describe('status view: a target whose scrape failed', () => {
+  it("counts the target's last answer, so a redraw (and the demo's summary line) never drops its counters to 0", () => {
+    // A fresh CI's demo ended with "summary: ingest ohlcv=0 …": the summary was read from the
+    // last redraw, whose scrape of ingest had timed out (1.5 s) on the loaded machine.
+    const published = (feed: string, value: number): Sample => ({
+      name: 'perpflow_ingest_records_published_total',
+      labels: { feed },
+      value,
+    });
+    const aligned: Sample = { name: 'perpflow_aligner_bars_emitted_total', labels: {}, value: 7 };
+    const last = new Map<string, Sample[]>();
+    const first = samplesOf(
+      [
+        { name: 'ingest', samples: [published('ohlcv', 10), published('funding', 2)] },
+        { name: 'aligner', samples: null },
+      ],
+      last,
+    );
+    assert.deepEqual(
+      first,
+      [published('ohlcv', 10), published('funding', 2)],
+      'aligner never answered: nothing of it',
+    );
+    const second = samplesOf(
+      [
+        { name: 'ingest', samples: null },
+        { name: 'aligner', samples: [aligned] },
+      ],
+      last,
+    );
+    assert.deepEqual(second, [published('ohlcv', 10), published('funding', 2), aligned]);
+    const third = samplesOf(
+      [
+        { name: 'ingest', samples: [published('ohlcv', 12)] },
+        { name: 'aligner', samples: null },
+      ],
+      last,
+    );
+    assert.deepEqual(third, [published('ohlcv', 12), aligned], 'a new answer replaces the old one whole');
   });
 });
