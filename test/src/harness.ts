@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipelineTopicNames } from '@perpflow/contracts';
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DATA_DIR = process.env.PERPFLOW_DATA_DIR ?? join(ROOT, '.data');
@@ -131,10 +131,17 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
   return svc;
 }
 
+/**
+ * Signals the service and waits for its exit: its code, or the signal that ended it. After
+ * SIGTERM the service's own bound decides (a stop still running after
+ * DEFAULT_SHUTDOWN_TIMEOUT_MS exits with 1, naming it); the harness SIGKILLs only a process
+ * still there 10 s past that. It once killed at 15 s, half the service's bound: an aligner
+ * whose LeaveGroup the loaded broker answered 10.5 s after SIGTERM was SIGKILLed mid-stop.
+ */
 export async function stopService(
   s: ServiceProcess,
   signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
-  timeoutMs = 15_000,
+  timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS + 10_000,
 ): Promise<number | string> {
   if (s.child.exitCode !== null || s.child.signalCode !== null) return s.exited;
   s.child.kill(signal);

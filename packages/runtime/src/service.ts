@@ -62,6 +62,9 @@ export interface ProcessSpec {
   shutdownTimeoutMs?: number;
 }
 
+/** How long a service's stop may take after SIGTERM or SIGINT before it exits with 1. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+
 export const STACK_HINT = 'Is the local stack up? Try: npm run stack -- status';
 export const STACK_BUCKET_HINT = 'Are the local stack and its bucket up? Try: npm run stack -- status';
 
@@ -117,7 +120,7 @@ export function runProcess(spec: ProcessSpec): void {
   let running: RunningService | null = null;
   let signalled: string | null = null;
   const stop = (signal: string) => {
-    const limit = spec.shutdownTimeoutMs ?? 30_000;
+    const limit = spec.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     setTimeout(() => {
       console.error(`${spec.name}: shutdown did not finish within ${limit} ms; exiting`);
       process.exit(1);
