@@ -50,6 +50,14 @@ alive() {
   p=$(pid_of "$1") || return 1
   [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$(signature_of "$1")"
 }
+# Which check of `alive` failed: for a start-up failure's message.
+why_not_alive() {
+  local p cmd
+  p=$(pid_of "$1") || { echo "no pid in $RUN/$1.pid"; return; }
+  kill -0 "$p" 2>/dev/null || { echo "pid $p is gone"; return; }
+  cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)
+  echo "pid $p runs '${cmd:-<empty cmdline>}', without $(signature_of "$1")"
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 answers() {
@@ -67,6 +75,8 @@ answers() {
 spawn() { # server command...
   local s=$1
   shift
+  # A line per start, so a log's tail shows whether this instance wrote anything yet.
+  echo "--- stack.sh: starting $s at $(date -u +%FT%T.%3NZ)" >>"$(log_of "$s")"
   # 9>&-: the server must not inherit the lock of this script (it would hold it forever).
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$s.pid" "$@" >>"$(log_of "$s")" 2>&1 </dev/null 9>&- &
   # Until the wrapper has written its pid, `alive` cannot see the server: wait for the file.
@@ -247,7 +257,7 @@ wait_ready() { # server started_ms
   until answers "$s"; do
     # A pid file still empty is a launcher not yet scheduled, not a dead server.
     [ -s "$RUN/$s.pid" ] || { [ "$(date +%s)" -lt "$deadline" ] && { sleep 0.25; continue; }; }
-    alive "$s" || { fail_with_log "$s" "exited during start-up"; return 1; }
+    alive "$s" || { fail_with_log "$s" "exited during start-up ($(why_not_alive "$s"))"; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { fail_with_log "$s" "did not answer on 127.0.0.1:$(port_of "$s") within $timeout s"; return 1; }
     sleep 0.25
   done
