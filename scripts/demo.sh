@@ -96,13 +96,19 @@ Logs: $LOGS/   Alert notifications: $LOGS/alerts.jsonl
 Columns and guarantees: packages/dataset/README.md; more queries: README.md, "The dataset on S3".
 EOF
 }
+# Signals a pid only while it is still one of this script's running jobs: the pid of one
+# that ended (the stall cycle ends minutes before the demo) may belong to another process by
+# then (pid_max is 32768 here, and a test run starts thousands of processes).
+signal_job() { # signal pid
+  jobs -pr | grep -qx -- "$2" && kill "-$1" "$2" 2>/dev/null
+}
 stop_all() {
   trap - INT TERM EXIT
   echo; echo "stopping services: ${pids[*]:-none}"
-  [ -n "${stall_pid:-}" ] && kill -TERM "$stall_pid" 2>/dev/null
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  [ -n "${stall_pid:-}" ] && signal_job TERM "$stall_pid"
+  for p in "${pids[@]}"; do signal_job TERM "$p"; done
+  for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do jobs -pr | grep -qx -- "$p" && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
+  for p in "${pids[@]}"; do signal_job KILL "$p"; done
   write_report
   keep="${DEMO_KEEP_STACK:-}"
   if [ -z "$keep" ] && [ -t 0 ]; then read -r -t 30 -p "Keep the stack running (Kafka, Redis, S3, Prometheus, Alertmanager)? [y/N] " a && [[ $a == [yY]* ]] && keep=1; echo; fi
