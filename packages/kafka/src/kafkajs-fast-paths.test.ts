@@ -31,12 +31,49 @@ RecordBatch({ firstTimestamp: 1796543392839, maxTimestamp: 1796543392839 + 299 *
   .then((e) => console.log(e.buffer.toString('hex')));
 `;
 
-function encodeIn(preamble: string): string {
+/**
+ * Every varint kafkajs's encoder writes, and its size functions, for values at each byte
+ * length's edges, both signs, beyond 32 bits, non-integers, NaN, -0, strings and bigints
+ * (and a Long), then 20,000 pseudo-random integers of every magnitude: one line per value,
+ * its bytes as hex or what it threw.
+ */
+const VARINTS = `
+const { createRequire } = require('node:module');
+const req = createRequire(process.cwd() + '/package.json');
+const Encoder = req('kafkajs/src/protocol/encoder.js');
+const Long = req('kafkajs/src/utils/long.js');
+const values = [0, -0, 1, -1, 63, -64, 64, -65, 127, 128, 8191, -8192, 8192, 16383, 16384, 2 ** 20, 2 ** 27 - 1, 2 ** 27,
+  2 ** 30 - 1, 2 ** 30, -(2 ** 30), -(2 ** 30) - 1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 35, -(2 ** 40),
+  2 ** 53 - 1, -(2 ** 53 - 1), 1.5, -0.5, NaN, '300', '-7', 12345678901234n, -5n, Long.fromNumber(1796543392839)];
+let seed = 11;
+for (let i = 0; i < 20000; i++) {
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  const magnitude = 2 ** (seed % 54);
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  values.push(Math.floor((seed / 2 ** 32) * magnitude) * (seed & 1 ? -1 : 1));
+}
+const show = (f) => { try { return f(); } catch (e) { return 'throws ' + e.name; } };
+for (const v of values) {
+  const cells = [
+    show(() => new Encoder().writeUVarInt(v).buffer.toString('hex')),
+    show(() => new Encoder().writeVarInt(v).buffer.toString('hex')),
+    show(() => new Encoder().writeVarLong(v).buffer.toString('hex')),
+    show(() => Encoder.sizeOfVarLong(v)),
+    show(() => Encoder.sizeOfVarInt(v)),
+    show(() => new Encoder().writeVarIntBytes(Buffer.alloc(typeof v === 'number' && v >= 0 && v < 5000 ? v : 3)).buffer.length),
+  ];
+  console.log(String(typeof v === 'object' ? 'Long ' + v.value : v) + ' ' + cells.join(' '));
+}
+`;
+
+function encodeIn(preamble: string, script = ENCODE): string {
   const r = spawnSync(
     process.execPath,
-    ['--conditions=@perpflow/source', '--import', 'tsx', '--input-type=commonjs', '-e', preamble + ENCODE],
-    { cwd: PACKAGE_DIR, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    ['--conditions=@perpflow/source', '--import', 'tsx', '--input-type=commonjs', '-e', preamble + script],
+    // A wrong varint loop can spin forever (a sign-extending shift): fail, not hang.
+    { cwd: PACKAGE_DIR, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
   );
+  assert.equal(r.error, undefined, `the child process: ${r.error?.message}`);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -87,5 +124,20 @@ describe('kafkajs fast paths', () => {
       "require('kafkajs'); const s = require('@perpflow/kafka').kafkajsFastPaths(); if (s.kafkajsModulesLoadedBefore === 0) throw new Error('kafkajs was not loaded first');",
     );
     assert.equal(late, original);
+  });
+
+  it('writes and sizes every varint as kafkajs does, in the 32-bit range and beyond it', () => {
+    const original = encodeIn('', VARINTS).split('\n');
+    assert.equal(original.length, 39 + 20_000);
+    assert.ok(
+      original.some((l) => l.startsWith('1.5 ') && l.includes('throws RangeError')),
+      'a non-integer varlong throws in kafkajs (BigInt of 1.5)',
+    );
+    const patched = encodeIn(
+      "require('@perpflow/kafka'); if (!require('@perpflow/kafka').kafkajsFastPaths().encoder) throw new Error('not patched');",
+      VARINTS,
+    ).split('\n');
+    assert.equal(patched.length, original.length);
+    for (let i = 0; i < original.length; i++) assert.equal(patched[i], original[i], `line ${i}`);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Two hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
- * module cache. Both give the same bytes; only their cost changes.
+ * Three hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
+ * module cache. All give the same bytes; only their cost changes.
  *
  * - **Encoder buffers.** kafkajs builds every record, and every header of it, in an `Encoder`
  *   whose constructor takes `Buffer.alloc(512)` (and whose growth takes another
@@ -10,6 +10,12 @@
  *   held before is never read.
  * - **CRC-32C.** kafkajs checksums each record batch one byte at a time; `crc32c` below
  *   takes eight bytes a step from eight tables (slicing-by-8), same polynomial and result.
+ * - **Varints.** `writeUVarInt` (every record's length, offset delta, key, value and header
+ *   lengths) pushed its bytes to an array, made a Buffer of it and copied that in; here they
+ *   are written in place. `writeVarLong` and `sizeOfVarLong` (every record's timestamp
+ *   delta) went through BigInt arithmetic in kafkajs's Long; for an integer in the 32-bit
+ *   range a 64-bit zigzag varint has the same bytes as the 32-bit one, so those take the
+ *   varint path, and any other value (a Long, a bigint, a larger number) the original.
  *
  * Measured on the aligner's bar messages (bench/src/produce-alone.ts, docs/BENCHMARKS.md).
  * The replacement must happen before kafkajs's own modules load, which is why this module
@@ -63,11 +69,24 @@ export function crc32c(buf: Uint8Array): number {
   return (crc ^ -1) >>> 0;
 }
 
-interface EncoderClass {
-  new (initialSize?: number): { buf: Buffer; offset: number };
-  nextPowerOfTwo(value: number): number;
-  prototype: { buf: Buffer; offset: number; ensureAvailable(length: number): void };
+interface EncoderInstance {
+  buf: Buffer;
+  offset: number;
+  ensureAvailable(length: number): void;
+  writeUVarInt(value: number): EncoderInstance;
+  writeVarLong(value: unknown): EncoderInstance;
 }
+interface EncoderClass {
+  new (initialSize?: number): EncoderInstance;
+  nextPowerOfTwo(value: number): number;
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: unknown): number;
+  prototype: EncoderInstance;
+}
+
+/** An integer a 32-bit zigzag varint holds: its 64-bit encoding has the same bytes. */
+const isInt32 = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647;
 
 /** The kafkajs release whose internals this replaces; any other is left as it is. */
 export const KAFKAJS_PATCHED_VERSION = '2.2.4';
@@ -85,18 +104,40 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
   const Original = require(encoderPath) as EncoderClass;
   // Growth: for every encoder, wherever it was made (a method, so it applies to all of them).
-  Original.prototype.ensureAvailable = function ensureAvailable(
-    this: { buf: Buffer; offset: number },
-    length: number,
-  ): void {
+  Original.prototype.ensureAvailable = function ensureAvailable(this: EncoderInstance, length: number): void {
     if (this.offset + length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Original.nextPowerOfTwo(this.offset + length));
       this.buf.copy(grown, 0, 0, this.offset);
       this.buf = grown;
     }
   };
+  // Varints written in place (at most 5 bytes for 32 bits), with kafkajs's own loop.
+  Original.prototype.writeUVarInt = function writeUVarInt(
+    this: EncoderInstance,
+    value: number,
+  ): EncoderInstance {
+    this.ensureAvailable(5);
+    const buf = this.buf;
+    let at = this.offset;
+    let v = value;
+    while ((v & 0xffffff80) !== 0) {
+      buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[at++] = v & 0x7f;
+    this.offset = at;
+    return this;
+  };
+  const writeVarLong = Original.prototype.writeVarLong;
+  Original.prototype.writeVarLong = function writeVarLongInt32(this: EncoderInstance, value: unknown) {
+    return isInt32(value) ? this.writeUVarInt((value << 1) ^ (value >> 31)) : writeVarLong.call(this, value);
+  };
+  const sizeOfVarLong = Original.sizeOfVarLong;
+  Original.sizeOfVarLong = function sizeOfVarLongInt32(this: EncoderClass, value: unknown): number {
+    return isInt32(value) ? Original.sizeOfVarInt(value) : sizeOfVarLong.call(this, value);
+  };
   // Construction: a constructor with the class's prototype and statics, its buffer from the pool.
-  function Pooled(this: { buf: Buffer; offset: number }, initialSize = 511): void {
+  function Pooled(this: EncoderInstance, initialSize = 511): void {
     this.buf = Buffer.allocUnsafe(Original.nextPowerOfTwo(initialSize));
     this.offset = 0;
   }
