@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { crc32c, kafkajsFastPaths } from './kafkajs-fast-paths.js';
+import { crc32c, kafkajsFastPaths, murmur2 } from './kafkajs-fast-paths.js';
 
 const require = createRequire(import.meta.url);
 const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -66,6 +66,31 @@ for (const v of values) {
 }
 `;
 
+/**
+ * Partition keys: every length 0-80 of pseudo-random bytes (Buffers), strings with
+ * multi-byte characters, numbers and the pipeline's own keys; kafkajs's murmur2 of each, one
+ * line per key. KEYS alone builds the keys in this process.
+ */
+const KEYS = `
+const keys = [];
+let seed = 5;
+for (let len = 0; len <= 80; len++)
+  for (let j = 0; j < 25; j++) {
+    const b = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) { seed = (seed * 1103515245 + 12345) >>> 0; b[i] = seed >>> 24; }
+    keys.push(b);
+  }
+for (const ex of ['binanceusdm', 'bybit', 'okx', 'hyperliquid'])
+  for (const sym of ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT', 'DOGE/USDT:USDT', '1000PEPE/USDT:USDT', 'S13/USDT:USDT'])
+    keys.push(ex + '|' + sym);
+keys.push('', 'ü', 'äöü€𝄞'.repeat(7), 0, 12345, -1, 3.5);
+`;
+const MURMUR2 = `${KEYS}
+const { createRequire } = require('node:module');
+const murmur2 = createRequire(process.cwd() + '/package.json')('kafkajs/src/producer/partitioners/default/murmur2.js');
+for (const k of keys) console.log(murmur2(k));
+`;
+
 function encodeIn(preamble: string, script = ENCODE): string {
   const r = spawnSync(
     process.execPath,
@@ -103,6 +128,7 @@ describe('kafkajs fast paths', () => {
       kafkajsVersion: '2.2.4',
       encoder: true,
       crc32c: true,
+      murmur2: true,
       kafkajsModulesLoadedBefore: 0,
     });
     const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { buf: Buffer };
@@ -124,6 +150,19 @@ describe('kafkajs fast paths', () => {
       "require('kafkajs'); const s = require('@perpflow/kafka').kafkajsFastPaths(); if (s.kafkajsModulesLoadedBefore === 0) throw new Error('kafkajs was not loaded first');",
     );
     assert.equal(late, original);
+  });
+
+  it('hashes every partition key as kafkajs’s murmur2 does, so each message keeps its partition', () => {
+    const theirs = encodeIn('', MURMUR2).split('\n').map(Number);
+    const keys = new Function(`${KEYS}; return keys;`)() as unknown[];
+    assert.equal(theirs.length, keys.length);
+    assert.equal(keys.length, 81 * 25 + 24 + 7);
+    assert.ok(
+      theirs.some((h) => h < 0),
+      'kafkajs returns signed 32-bit hashes (the partitioner makes them positive)',
+    );
+    for (let i = 0; i < keys.length; i++)
+      assert.equal(murmur2(keys[i]), theirs[i], `key ${i}: ${String(keys[i])}`);
   });
 
   it('writes and sizes every varint as kafkajs does, in the 32-bit range and beyond it', () => {
