@@ -1,12 +1,12 @@
 /**
- * Aligner: records/s of the pure core in-process (contract decode of the Kafka
- * bytes + quality rules + alignment, the aligner's own engine) and of the real
+ * Aligner: records/s of the pure core in a process of its own (src/core-alone.ts: contract
+ * decode of the Kafka bytes + quality rules + alignment, the aligner's own engine) and of the real
  * services/aligner process through Kafka (consume → validate/align → produce →
  * snapshot → commit) on raw records written beforehand, beside Kafka's
  * kafka-consumer-perf-test, kafkajs consuming alone and @platformatic/kafka consuming alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,15 +88,8 @@ export function inProcessAlign(records: readonly RawRecord[], values: readonly B
   return { seconds, cpuSeconds, bars, rejected, snapshotBytes, snapshotMs, kept };
 }
 
-/**
- * The aligner's publish path alone: bar messages as `runBatch` makes them (six headers, the
- * raw-through positions of four topics) sent by src/produce-alone.ts in a process of its own
- * with the services' node flags, in the pipeline's chunks, one request at a time (acks=all).
- */
-async function produceBarsAlone(
-  c: BenchConfig,
-  bars: readonly AlignedBar[],
-): Promise<{ kafkajs: SendCost; alt: SendCost | null; messages: number; valueBytes: number }> {
+/** Bar messages as `runBatch` makes them (six headers, the raw-through positions of four topics), as JSON lines. */
+export function barMessageLines(bars: readonly AlignedBar[]): { lines: string[]; valueBytes: number } {
   const rawThrough = formatRawThrough(
     RAW_TOPICS.map((topic, i) => ({ topic, partition: 3, offset: String(1_234_567 + i * 98_765) })),
   );
@@ -107,46 +100,80 @@ async function produceBarsAlone(
     valueBytes += Buffer.byteLength(m.value as string);
     return JSON.stringify(m);
   });
-  const dir = mkdtempSync(join(tmpdir(), 'perpflow-bench-produce-'));
-  const file = join(dir, 'bars.jsonl');
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  lines.length = 0;
+  return { lines, valueBytes };
+}
+
+/** What src/core-alone.ts prints: the core's timed loop over the section's records. */
+interface CoreRun {
+  seconds: number;
+  cpuSeconds: number;
+  bars: number;
+  rejected: number;
+  snapshotBytes: number;
+  snapshotMs: number;
+  records: number;
+  messages: number;
+  valueBytes: number;
+}
+
+/** The services' node flags and environment, for a bench script run as a process of its own. */
+function runScript(
+  script: string,
+  args: string[],
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, '--conditions=@perpflow/source', '--import', 'tsx', script, ...args],
+    { cwd: BENCH_DIR, env: { ...SERVICE_ENV, ...process.env }, encoding: 'utf8', timeout: 900_000 },
+  );
+  return {
+    status: r.status,
+    stdout: r.stdout ?? '',
+    stderr: `${r.stderr ?? ''}${r.error ? r.error.message : ''}`,
+  };
+}
+
+/** The pure core in a process of its own (src/core-alone.ts); writes the first PRODUCE_BARS bar messages to `file`. */
+function coreAlone(c: BenchConfig, fromMs: number, toMs: number, file: string): CoreRun {
+  const r = runScript('src/core-alone.ts', [
+    String(c.alignerSymbols),
+    String(fromMs),
+    String(toMs),
+    file,
+    String(PRODUCE_BARS),
+  ]);
+  const line = r.stdout.trim().split('\n').at(-1);
+  if (r.status !== 0 || !line) throw new Error(`core-alone exited ${r.status}: ${r.stderr.slice(-500)}`);
+  return JSON.parse(line) as CoreRun;
+}
+
+/**
+ * The aligner's publish path alone: the bar messages in `file` sent by src/produce-alone.ts
+ * in a process of its own with the services' node flags, in the pipeline's chunks, one
+ * request at a time (acks=all).
+ */
+async function produceBarsAlone(
+  c: BenchConfig,
+  file: string,
+): Promise<{ kafkajs: SendCost; alt: SendCost | null }> {
   const topic = uniqueName('bench.aligner-produce');
   await withAdmin(benchKafka(c.kafkaBrokers, 'perpflow-bench-aligner-produce'), (admin) =>
     admin.createTopics({ topics: [{ topic, numPartitions: 12 }] }),
   );
   const run = async (client: 'kafkajs' | 'platformatic'): Promise<SendCost> => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        ...SERVICE_NODE_FLAGS,
-        '--conditions=@perpflow/source',
-        '--import',
-        'tsx',
-        'src/produce-alone.ts',
-        c.kafkaBrokers,
-        topic,
-        file,
-        client,
-      ],
-      { cwd: BENCH_DIR, env: { ...SERVICE_ENV, ...process.env }, encoding: 'utf8', timeout: 600_000 },
-    );
-    const line = r.stdout?.trim().split('\n').at(-1);
+    const r = runScript('src/produce-alone.ts', [c.kafkaBrokers, topic, file, client]);
+    const line = r.stdout.trim().split('\n').at(-1);
     if (r.status !== 0 || !line)
       return {
         seconds: 0,
         cpuSeconds: 0,
-        error: `produce-alone ${client} exited ${r.status}: ${r.stderr?.slice(-300)}`,
+        error: `produce-alone ${client} exited ${r.status}: ${r.stderr.slice(-300)}`,
       };
     return JSON.parse(line) as SendCost;
   };
-  try {
-    const kafkajs = await run('kafkajs');
-    const alt = c.altClient ? await run('platformatic') : null;
-    return { kafkajs, alt, messages: bars.length, valueBytes };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const kafkajs = await run('kafkajs');
+  const alt = c.altClient ? await run('platformatic') : null;
+  return { kafkajs, alt };
 }
 
 /** Parses kafka-consumer-perf-test's CSV line: fetch.nMsg.sec (excludes the group join) and nMsg.sec. */
@@ -169,10 +196,12 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
   const u = universe(c.alignerSymbols, fromMs - DAY_MS);
   const records = rawRecords(u, fromMs, toMs);
   const n = records.length;
-  const values = records.map((r) => Buffer.from(JSON.stringify(r.record)));
 
-  // 1. In-process, the pure core.
-  const { kept, ...inproc } = inProcessAlign(records, values, PRODUCE_BARS);
+  // 1. The pure core, in a process of its own; it writes the bar messages produced alone below.
+  const dir = mkdtempSync(join(tmpdir(), 'perpflow-bench-core-'));
+  const barsFile = join(dir, 'bars.jsonl');
+  const inproc = coreAlone(c, fromMs, toMs, barsFile);
+  if (inproc.records !== n) throw new Error(`core-alone built ${inproc.records} records, the section ${n}`);
 
   // 2. Through Kafka, the real service.
   const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-aligner');
@@ -272,8 +301,12 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
     javaError = (err as Error).message;
   }
   const kafkajsOnly = await kafkajsConsume(c, RAW_TOPICS, n);
-  const produced = await produceBarsAlone(c, kept);
-  kept.length = 0;
+  const produced = {
+    ...(await produceBarsAlone(c, barsFile)),
+    messages: inproc.messages,
+    valueBytes: inproc.valueBytes,
+  };
+  rmSync(dir, { recursive: true, force: true });
   const alt = c.altClient ? await alternativeConsume(c.kafkaBrokers, RAW_TOPICS, n) : null;
 
   const javaRef = {
@@ -291,7 +324,7 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       name: 'in-process, per CPU-second',
       value: n / inproc.cpuSeconds,
       unit: 'records/CPU-s',
-      note: 'process.cpuUsage of the bench process around the same loop (GC threads included)',
+      note: 'process.cpuUsage of src/core-alone.ts (a process of its own, the services’ node flags) around the same loop (GC threads included)',
     },
     {
       name: 'through Kafka: services/aligner process',
