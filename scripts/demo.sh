@@ -99,15 +99,16 @@ EOF
 # Signals a pid only while it is still one of this script's running jobs: the pid of one
 # that ended (the stall cycle ends minutes before the demo) may belong to another process by
 # then (pid_max is 32768 here, and a test run starts thousands of processes).
+is_job() { jobs -pr | grep -qx -- "$1"; }
 signal_job() { # signal pid
-  jobs -pr | grep -qx -- "$2" && kill "-$1" "$2" 2>/dev/null
+  is_job "$2" && kill "-$1" "$2" 2>/dev/null
 }
 stop_all() {
   trap - INT TERM EXIT
   echo; echo "stopping services: ${pids[*]:-none}"
   [ -n "${stall_pid:-}" ] && signal_job TERM "$stall_pid"
   for p in "${pids[@]}"; do signal_job TERM "$p"; done
-  for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do jobs -pr | grep -qx -- "$p" && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
+  for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do is_job "$p" && alive=1; done; [ $alive = 0 ] && break; sleep 0.2; done
   for p in "${pids[@]}"; do signal_job KILL "$p"; done
   write_report
   keep="${DEMO_KEEP_STACK:-}"

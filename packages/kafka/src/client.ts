@@ -1,4 +1,4 @@
-// First: replaces two of kafkajs's produce hot spots before its modules load (see the file).
+// First: replaces four of kafkajs's produce hot spots before its modules load (see the file).
 import './kafkajs-fast-paths.js';
 import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
