@@ -49,6 +49,11 @@ export function createArchiverMetrics(registry: Registry = createRegistry('archi
       help: 'Flushes that followed a ledger entry left by an earlier writer (a crash or rebalance before its commit)',
       registers: [registry],
     }),
+    membershipLost: new Counter({
+      name: 'perpflow_archiver_membership_lost_total',
+      help: 'Times a commit or heartbeat said this member had left its group (session timeout missed, rebalance): flushing stopped until kafkajs rejoined',
+      registers: [registry],
+    }),
     bufferedRecords: new Gauge({
       name: 'perpflow_archiver_buffered_records',
       help: 'Records consumed and not yet durable',

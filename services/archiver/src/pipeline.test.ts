@@ -105,6 +105,108 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual(commits, ['2']);
   });
 
+  it('stops flushing and rejects the batch when a commit says this member left the group, until the next join', {
+    timeout: 15_000,
+  }, async () => {
+    const store = new MemoryStore();
+    const expelled = Object.assign(new Error('The coordinator is not aware of this member'), {
+      type: 'UNKNOWN_MEMBER_ID',
+    });
+    const commits: string[] = [];
+    let refuse = true;
+    const metrics = createArchiverMetrics();
+    const p = new ArchiverPipeline({
+      consumer: {
+        commitOffsets: async (o) => {
+          if (refuse) throw expelled;
+          commits.push(...o.map((c) => c.offset));
+        },
+      },
+      store: new ArchiveStore(store),
+      metrics,
+      logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
+      now: () => 0,
+      options: {
+        prefix: 'ds',
+        feeds: new Map([[TOPIC, 'ohlcv']]),
+        limits: { maxObjectBytes: 1 << 20, maxObjectRecords: 2, maxObjectAgeMs: 1_000 },
+        retryMaxDelayMs: 10,
+      },
+    });
+    // Six records due as three objects: the first commit is refused, and the two others
+    // must not be written by a member whose partitions may be another's now.
+    await assert.rejects(p.handleBatch(batch([0, 1, 2, 3, 4, 5])), (err) => err === expelled);
+    assert.deepEqual(parquetOffsets(store), [0, 1]);
+    assert.equal(p.membershipLost, true);
+    assert.equal((await metrics.membershipLost.get()).values[0]?.value, 1);
+    // The age tick writes nothing either, and a batch delivered meanwhile is refused unread.
+    await p.flush(true);
+    assert.deepEqual(parquetOffsets(store), [0, 1]);
+    await assert.rejects(p.handleBatch(batch([6, 7])), (err) => err === expelled);
+    // kafkajs rejoins and re-delivers from the last commit (0): the ledger pins [0, 1] again.
+    p.onGroupJoin();
+    refuse = false;
+    assert.equal(p.membershipLost, false);
+    await p.handleBatch(batch([0, 1, 2, 3, 4, 5]));
+    assert.deepEqual(commits, ['2', '4', '6']);
+    assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3, 4, 5]);
+  });
+
+  it('a heartbeat refused during a flush ends the batch with the broker’s error; a refusal of an earlier generation is ignored', {
+    timeout: 20_000,
+  }, async () => {
+    const expelled = Object.assign(new Error('The generation id provided is not current'), {
+      type: 'ILLEGAL_GENERATION',
+    });
+    /** A store whose puts wait until the group has heard from us (the first heartbeat, ~3 s). */
+    const gated = (store: MemoryStore) => {
+      let open: () => void = () => undefined;
+      const opened = new Promise<void>((r) => {
+        open = r;
+      });
+      const s = Object.assign(Object.create(store) as MemoryStore, {
+        put: async (key: string, body: Uint8Array) => {
+          await opened;
+          await store.put(key, body);
+        },
+      });
+      return { s, open };
+    };
+    const store = new MemoryStore();
+    const one = gated(store);
+    const { p, commits } = pipeline(one.s, { ms: 0 }, 2);
+    const handled = p.handleBatch(batch([0, 1, 2, 3]), async () => {
+      one.open();
+      throw expelled;
+    });
+    await assert.rejects(handled, (err) => err === expelled);
+    // The object in flight when the heartbeat failed completes; the next one is not written.
+    assert.deepEqual(commits, ['2']);
+    assert.deepEqual(parquetOffsets(store), [0, 1]);
+
+    // A heartbeat of the old generation answering after the rejoin must not end the new one.
+    const other = new MemoryStore();
+    const two = gated(other);
+    const { p: q, commits: qCommits } = pipeline(two.s, { ms: 0 }, 2);
+    let late: (err: unknown) => void = () => undefined;
+    const lateBeat = new Promise<void>((_, reject) => {
+      late = reject;
+    });
+    let beats = 0;
+    await q.handleBatch(batch([0, 1]), () => {
+      beats++;
+      two.open();
+      return lateBeat;
+    });
+    assert.equal(beats, 1);
+    q.onGroupJoin();
+    late(expelled);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(q.membershipLost, false);
+    await q.handleBatch(batch([2, 3]));
+    assert.deepEqual(qCommits, ['2', '4']);
+  });
+
   it('rebuilds an unreadable day index from the manifests of its folder', async () => {
     const store = new MemoryStore();
     const clock = { ms: 0 };

@@ -11,6 +11,7 @@ import {
   toArchiveRow,
 } from '@perpflow/archive';
 import { isRetriable } from '@perpflow/contracts';
+import { lostGroupMembership } from '@perpflow/kafka';
 import { type Logger, retry } from '@perpflow/runtime';
 import type { IHeaders } from 'kafkajs';
 import type { ArchiveStore } from './adapters/archive-store.js';
@@ -89,11 +90,21 @@ export function headersOf(headers: IHeaders | undefined): ArchiveHeader[] {
  * offset, the ledger entry there fixes the same range, and the same rows give the same
  * keys and bytes: each offset ends up in exactly one object. S3 failing: the write
  * backs off and retries, and the batch handler waits for it (consumption stops).
+ *
+ * Expelled from the group (a commit or heartbeat answered "not aware of this member",
+ * e.g. a session timeout missed under load): flushing stops at once and the batch
+ * handler rejects with the broker's error, so kafkajs rejoins; the next owner re-reads
+ * from the last commit. Swallowing it kept one member writing and failing every commit
+ * for 116 s in a fresh CI, until kafkajs noticed by itself.
  */
 export class ArchiverPipeline {
   private readonly partitions = new Map<string, PartitionState>();
   private flushing: Promise<void> | null = null;
   private stopped = false;
+  /** The broker's error once this member's generation ended; cleared by the next join. */
+  private lost: Error | null = null;
+  /** Counts joins, so a late answer of an earlier generation does not mark the current one lost. */
+  private generation = 0;
 
   constructor(private readonly deps: ArchiverDeps) {}
 
@@ -103,6 +114,7 @@ export class ArchiverPipeline {
    * partitions (kafkajs heartbeats only between batches otherwise).
    */
   async handleBatch(batch: ConsumedBatch, heartbeat?: () => Promise<void>): Promise<void> {
+    if (this.lost) throw this.lost;
     const feed = this.deps.options.feeds.get(batch.topic);
     if (!feed) throw new Error(`batch of topic ${batch.topic}, which is not archived`);
     const state = this.stateOf(batch.topic, batch.partition, feed);
@@ -127,12 +139,21 @@ export class ArchiverPipeline {
     this.updateGauges();
     const d = state.buffer.decide(nowMs);
     if (!d.due || (d.reason !== 'bytes' && d.reason !== 'records')) return;
-    const beat = heartbeat ? setInterval(() => void heartbeat().catch(() => undefined), 3_000) : null;
+    const generation = this.generation;
+    const beat = heartbeat
+      ? setInterval(() => void heartbeat().catch((err) => this.noteLost(err, generation)), 3_000)
+      : null;
     try {
       await this.flush();
     } finally {
       if (beat) clearInterval(beat);
     }
+    if (this.lost) throw this.lost;
+  }
+
+  /** True from a refused commit or heartbeat until the next join. */
+  get membershipLost(): boolean {
+    return this.lost !== null;
   }
 
   /** Writes every due buffer (`final`: everything buffered). Serialised: one flush at a time. */
@@ -155,6 +176,8 @@ export class ArchiverPipeline {
    * what is buffered will come again; drop it rather than hold two copies.
    */
   onGroupJoin(): void {
+    this.generation++;
+    this.lost = null;
     this.partitions.clear();
     this.updateGauges();
   }
@@ -181,12 +204,13 @@ export class ArchiverPipeline {
   }
 
   private async flushOnce(final: boolean): Promise<void> {
+    const generation = this.generation;
     for (const [id, state] of this.partitions) {
       // Several objects may be due at once (a slow S3 let the buffer grow).
       for (;;) {
-        if (this.partitions.get(id) !== state || this.stopped) break;
+        if (this.partitions.get(id) !== state || this.stopped || this.lost) break;
         try {
-          if (!(await this.flushPartition(state, final))) break;
+          if (!(await this.flushPartition(state, final, generation))) break;
         } catch (err) {
           // Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick.
           this.deps.metrics.flushFailures.inc({ feed: state.feed });
@@ -202,7 +226,7 @@ export class ArchiverPipeline {
   }
 
   /** One flush of a partition if one is due; false when none was. */
-  private async flushPartition(state: PartitionState, final: boolean): Promise<boolean> {
+  private async flushPartition(state: PartitionState, final: boolean, generation: number): Promise<boolean> {
     const first = state.buffer.firstOffset;
     if (first === null) return false;
     let d = state.buffer.decide(this.deps.now(), final);
@@ -231,7 +255,7 @@ export class ArchiverPipeline {
     if (replay) this.checkReplay(state, plan, ledger);
     await this.withRetry('flush', () => this.deps.store.writeFlush(plan));
     this.onDurable(state, plan, replay);
-    await this.commit(state, plan.ledger.lastOffset);
+    await this.commit(state, plan.ledger.lastOffset, generation);
     return true;
   }
 
@@ -268,7 +292,7 @@ export class ArchiverPipeline {
     this.deps.logger.debug({ ...plan.ledger, objects: plan.objects.length }, 'flush durable');
   }
 
-  private async commit(state: PartitionState, lastOffset: string): Promise<void> {
+  private async commit(state: PartitionState, lastOffset: string, generation: number): Promise<void> {
     const c = {
       topic: state.topic,
       partition: state.partition,
@@ -280,7 +304,18 @@ export class ArchiverPipeline {
     } catch (err) {
       // Its next owner re-reads from the last commit; the ledger makes it rewrite the same objects.
       this.deps.logger.warn({ commit: c, err: (err as Error).message }, 'offset commit failed');
+      this.noteLost(err, generation);
     }
+  }
+
+  private noteLost(err: unknown, generation: number): void {
+    if (!lostGroupMembership(err) || generation !== this.generation || this.lost) return;
+    this.lost = err as Error;
+    this.deps.metrics.membershipLost.inc();
+    this.deps.logger.warn(
+      { err: (err as Error).message },
+      'this member left the group: flushing stops until kafkajs rejoins, and the records are re-read from the last commit',
+    );
   }
 
   private withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
