@@ -39,7 +39,7 @@ port_of() {
 # is never taken for one of ours (down must stop only what the stack started).
 signature_of() {
   case $1 in
-    kafka) echo kafka.Kafka ;; redis) echo redis-server ;; s3) echo s3-server.ts ;;
+    kafka) echo kafka.Kafka ;; redis) echo redis-server ;; s3) echo 's3-server\.[tj]s' ;;
     prometheus) echo prometheus ;; alertmanager) echo alertmanager ;;
   esac
 }
@@ -58,11 +58,22 @@ why_not_alive() {
   cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)
   echo "pid $p runs '${cmd:-<empty cmdline>}', without $(signature_of "$1")"
 }
+# local_tool NAME: node's arguments that run infra/local/src/NAME.ts from the repository root:
+# its build (infra/local/dist/NAME.js) when PERPFLOW_RUN_BUILT=1 (npm test builds first), the
+# source through tsx otherwise. The probe runs once per readiness poll: tsx costs ~1 CPU-s a start.
+local_tool() {
+  if [ "${PERPFLOW_RUN_BUILT:-}" = 1 ] && [ -f "$PERPFLOW_ROOT/infra/local/dist/$1.js" ]; then
+    echo "infra/local/dist/$1.js"
+  else
+    echo "--import tsx infra/local/src/$1.ts"
+  fi
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 answers() {
   case $1 in
-    kafka) (cd "$PERPFLOW_ROOT" && node --import tsx infra/local/src/kafka-probe.ts "127.0.0.1:$KAFKA_PORT" 2000) >/dev/null 2>&1 ;;
+    # shellcheck disable=SC2046 # local_tool's words are node's arguments
+    kafka) (cd "$PERPFLOW_ROOT" && node $(local_tool kafka-probe) "127.0.0.1:$KAFKA_PORT" 2000) >/dev/null 2>&1 ;;
     redis) [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ;;
     s3) curl -fsS -o /dev/null -m 2 -I "http://127.0.0.1:$S3_PORT/$S3_BUCKET" 2>/dev/null ;;
     prometheus) curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null ;;
@@ -157,7 +168,8 @@ start_redis() {
 
 start_s3() {
   mkdir -p "$DATA/s3"
-  (cd "$PERPFLOW_ROOT" && spawn s3 node --openssl-legacy-provider --import tsx infra/local/src/s3-server.ts \
+  # shellcheck disable=SC2046 # local_tool's words are node's arguments
+  (cd "$PERPFLOW_ROOT" && spawn s3 node --openssl-legacy-provider $(local_tool s3-server) \
     "$S3_PORT" "$DATA/s3" "$S3_BUCKET")
 }
 

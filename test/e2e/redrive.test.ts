@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { TOPICS } from '../src/harness.js';
 import { buildDeadLetter, deadLetterToMessage } from '@perpflow/kafka';
 import { Partitioners } from 'kafkajs';
-import { ROOT, STACK, uniqueName } from '../src/harness.js';
+import { entryArgs, ROOT, STACK, uniqueName } from '../src/harness.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -70,7 +70,7 @@ describe('redrive', { timeout: 180_000 }, () => {
 
     const run = spawnSync(
       process.execPath,
-      ['--conditions=@perpflow/source', '--import', 'tsx', 'src/redrive.ts', '--rule', rule],
+      [...entryArgs('services/aligner', 'src/redrive.ts'), '--rule', rule],
       {
         cwd: join(ROOT, 'services/aligner'),
         env: { ...process.env, KAFKA_BROKERS: STACK.kafkaBrokers },

@@ -39,7 +39,7 @@ import type { CompactSummary } from '../../services/windower/src/compaction/cli.
 import type { MonthJobResult } from '../../services/windower/src/compaction/queue.js';
 import { loadCompactConfig } from '../../services/windower/src/config.js';
 import { deletePrefix, getBytes, listKeys, testS3 } from '../src/dataset-io.js';
-import { ROOT, STACK, STACK_S3_CREDENTIALS, uniqueName } from '../src/harness.js';
+import { entryArgs, ROOT, STACK, STACK_S3_CREDENTIALS, uniqueName } from '../src/harness.js';
 
 const TF = 60_000;
 const DAY = 86_400_000;
@@ -145,7 +145,7 @@ class TestDataset {
     // spawnSync blocks the test's own timers: the child gets its own bound.
     const r = spawnSync(
       process.execPath,
-      ['--conditions=@perpflow/source', '--import', 'tsx', 'src/perpflow.ts', 'compact', '--once', '--json'],
+      [...entryArgs('services/windower', 'src/perpflow.ts'), 'compact', '--once', '--json'],
       {
         cwd: join(ROOT, 'services/windower'),
         env: {

@@ -121,8 +121,12 @@ async function archivedPartitions(store: S3ObjectStore, prefix: string, req: Req
   return [...new Set(listing.objects.map((o) => o.partition))].sort((a, b) => a - b);
 }
 
-/** Where this file's worker entry is, to start worker processes with the same code. */
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+/**
+ * This file's worker entry, to start worker processes with the same code: beside this
+ * file, the TypeScript source run through tsx, or the build (`dist/…/cli.js`) run as is.
+ */
+const BUILT = import.meta.url.endsWith('.js');
+const WORKER_MAIN = fileURLToPath(new URL(BUILT ? './worker-main.js' : './worker-main.ts', import.meta.url));
 
 /**
  * A worker process's node arguments: SERVICE_NODE_FLAGS (as every service), then
@@ -134,9 +138,7 @@ export function workerNodeArgs(nodeFlags: string): string[] {
   return [
     ...SERVICE_NODE_FLAGS,
     ...flags,
-    '--conditions=@perpflow/source',
-    '--import',
-    import.meta.resolve('tsx'),
+    ...(BUILT ? [] : ['--conditions=@perpflow/source', '--import', import.meta.resolve('tsx')]),
     WORKER_MAIN,
   ];
 }
