@@ -18,10 +18,20 @@ export function testKafka(): Kafka {
   });
 }
 
+/**
+ * This file's pipeline topics (63 partitions), created and served. Bound: 180 s, not
+ * ensureTopics' 60 s. When the end-to-end step starts, five files and the two fault files
+ * create ~440 partitions at once beside two starting brokers; a fresh CI (cc9028f, run
+ * queue 140–180 on 2 cores) saw the broker take 35 s to create the logs of one file's
+ * topics (18.6 s for one partition's), and two files gave up 3–5 s before their topics
+ * were served, at 66 s.
+ */
 export async function ensurePipelineTopics(): Promise<void> {
   await ensureTopics(
     createKafka({ clientId: 'perpflow-test-admin', brokers: STACK.kafkaBrokers.split(',') }),
     pipelineTopics(TOPICS),
+    1,
+    180_000,
   );
 }
 
