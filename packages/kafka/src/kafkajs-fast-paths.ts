@@ -136,7 +136,6 @@ const KAFKAJS_SRC = `${sep}kafkajs${sep}src${sep}`;
 const loadedBefore = Object.keys(require.cache).filter((k) => k.includes(KAFKAJS_SRC)).length;
 
 const slicedCrc32c = (buffer: Buffer): number => crc32c(buffer);
-const murmur2Int32 = (key: unknown): number => murmur2(key);
 let PooledEncoder: unknown = null;
 
 if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
@@ -192,7 +191,7 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const murmurPath = require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js');
   require(murmurPath);
   const murmurModule = require.cache[murmurPath];
-  if (murmurModule) murmurModule.exports = murmur2Int32;
+  if (murmurModule) murmurModule.exports = murmur2;
 }
 
 /** Whether kafkajs's modules take the pooled encoder, the sliced CRC-32C and the 32-bit murmur2 (all of them, or some). */
@@ -208,7 +207,7 @@ export function kafkajsFastPaths(): {
     kafkajsVersion,
     encoder: applies && require('kafkajs/src/protocol/encoder.js') === PooledEncoder,
     crc32c: applies && require('kafkajs/src/protocol/recordBatch/crc32C/index.js') === slicedCrc32c,
-    murmur2: applies && require('kafkajs/src/producer/partitioners/default/murmur2.js') === murmur2Int32,
+    murmur2: applies && require('kafkajs/src/producer/partitioners/default/murmur2.js') === murmur2,
     kafkajsModulesLoadedBefore: loadedBefore,
   };
 }
