@@ -145,6 +145,24 @@ export interface ReprocessWorkerOptions {
   lockDurationMs: number;
 }
 
+const mib = (bytes: number) => Math.round(bytes / 1_048_576);
+function memoryMiB(): {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+} {
+  const m = process.memoryUsage();
+  return {
+    rss: mib(m.rss),
+    heapUsed: mib(m.heapUsed),
+    heapTotal: mib(m.heapTotal),
+    external: mib(m.external),
+    arrayBuffers: mib(m.arrayBuffers),
+  };
+}
+
 /** A BullMQ worker serving the reprocess queue of one dataset. */
 export function startReprocessWorker(deps: ReprocessWorkerDeps, options: ReprocessWorkerOptions): Worker {
   const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
@@ -165,6 +183,9 @@ export function startReprocessWorker(deps: ReprocessWorkerDeps, options: Reproce
           bars: result.bars,
           windows: result.windows,
           ms: Date.now() - t0,
+          // Where a worker's memory is (MiB): the heap, ArrayBuffers (archive bytes, Parquet
+          // output) and WebAssembly memory (parquet-wasm), which never shrinks.
+          memoryMiB: memoryMiB(),
         },
         'reprocess job done',
       );
