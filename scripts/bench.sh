@@ -46,4 +46,14 @@ set -a
 source <(bash infra/local/stack.sh env)
 set +a
 export BENCH_STACK_KIND=$kind
+# The services, reprocess workers and CLIs the bench starts run from their build, as the
+# image runs them (test/src/harness.ts entryArgs; the bench's own in-process sections still
+# run through tsx). BENCH_FROM_SOURCE=1 runs them through tsx instead, to compare.
+if [ "${BENCH_FROM_SOURCE:-0}" = 1 ]; then
+  echo "bench: BENCH_FROM_SOURCE=1: services, workers and CLIs run their TypeScript through tsx"
+elif npx turbo run build --env-mode=loose --output-logs=errors-only -- --noCheck; then
+  export PERPFLOW_RUN_BUILT=1
+else
+  echo "npm run build failed (see above): the bench measures the TypeScript sources through tsx instead"
+fi
 (cd bench && node --conditions=@perpflow/source --import tsx src/main.ts)

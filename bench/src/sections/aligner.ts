@@ -199,6 +199,9 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
 
   // 1. The pure core, in a process of its own; it writes the bar messages produced alone below.
   const dir = mkdtempSync(join(tmpdir(), 'perpflow-bench-core-'));
+  // Removed once the produce reference has read it, or at the bench's exit if the section fails first.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const barsFile = join(dir, 'bars.jsonl');
   const inproc = coreAlone(c, fromMs, toMs, barsFile);
   if (inproc.records !== n) throw new Error(`core-alone built ${inproc.records} records, the section ${n}`);
@@ -306,7 +309,8 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
     messages: inproc.messages,
     valueBytes: inproc.valueBytes,
   };
-  rmSync(dir, { recursive: true, force: true });
+  removeDir();
+  process.off('exit', removeDir);
   const alt = c.altClient ? await alternativeConsume(c.kafkaBrokers, RAW_TOPICS, n) : null;
 
   const javaRef = {

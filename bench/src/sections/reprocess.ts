@@ -9,6 +9,7 @@
  *   CPU-second beside the core's, and each worker's peak RSS.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
@@ -26,7 +27,7 @@ import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../serv
 import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.js';
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
 import { datasetVersionOf } from '../../../services/aligner/src/version.js';
-import { ROOT, STACK_S3_CREDENTIALS, uniqueName } from '../../../test/src/harness.js';
+import { DATA_DIR, entryArgs, ROOT, STACK_S3_CREDENTIALS, uniqueName } from '../../../test/src/harness.js';
 import type { BenchConfig } from '../config.js';
 import { rawRecords, recentDays, universe } from '../market-data.js';
 import { benchS3 } from '../pipeline-procs.js';
@@ -115,6 +116,7 @@ async function runWorkers(
   prefix: string,
   range: { fromMs: number; toMs: number },
   n: number,
+  label: string,
   nodeFlags = '',
 ) {
   const env = {
@@ -126,12 +128,17 @@ async function runWorkers(
     S3_PREFIX: prefix,
     REDIS_URL: c.redisUrl,
     REPROCESS_QUEUE: uniqueName('bench-reprocess'),
-    LOG_LEVEL: 'warn',
+    // Each job's 'reprocess job done' line, with the worker's memory, goes to the worker's log.
+    LOG_LEVEL: 'info',
   };
-  const entry = join(ROOT, 'services/windower/src/perpflow.ts');
-  const node = (args: string[]) => ['--conditions=@perpflow/source', '--import', 'tsx', entry, ...args];
+  // `perpflow` as the image runs it: its build (npm run bench builds first), or its source.
+  const cwd = join(ROOT, 'services/windower');
+  const node = (args: string[]) => [...entryArgs('services/windower', 'src/perpflow.ts'), ...args];
+  const logs = join(DATA_DIR, 'logs');
+  mkdirSync(logs, { recursive: true });
   const workers: ChildProcess[] = [];
-  for (let i = 0; i < n; i++)
+  for (let i = 0; i < n; i++) {
+    const log = openSync(join(logs, `bench-${label}-worker-${i + 1}.log`), 'w');
     workers.push(
       spawn(
         process.execPath,
@@ -142,13 +149,11 @@ async function runWorkers(
           ...heapArgs(c),
           ...node(['reprocess-worker']),
         ],
-        {
-          cwd: ROOT,
-          env,
-          stdio: 'ignore',
-        },
+        { cwd, env, stdio: ['ignore', log, log] },
       ),
     );
+    closeSync(log);
+  }
   const peaks = workers.map(() => 0);
   const sampler = setInterval(() => {
     for (const [i, w] of workers.entries()) {
@@ -173,7 +178,7 @@ async function runWorkers(
           '0',
           '--json',
         ]),
-        { cwd: ROOT, env },
+        { cwd, env: { ...env, LOG_LEVEL: 'warn' } },
       );
       let stdout = '';
       let stderr = '';
@@ -307,10 +312,10 @@ export async function benchReprocess(c: BenchConfig): Promise<SectionResult> {
   const coreCpuSeconds = selfCpuSeconds() - cpu0;
   const corePerCpu = coreRecords / coreCpuSeconds;
 
-  const one = await runWorkers(c, prefix, { fromMs, toMs }, 1);
-  const two = await runWorkers(c, prefix, { fromMs, toMs }, 2);
+  const one = await runWorkers(c, prefix, { fromMs, toMs }, 1, 'reprocess-1');
+  const two = await runWorkers(c, prefix, { fromMs, toMs }, 2, 'reprocess-2');
   const leanFlags = c.reprocessLeanFlags ?? LEAN_WORKER_FLAGS;
-  const lean = await runWorkers(c, prefix, { fromMs, toMs }, 2, leanFlags);
+  const lean = await runWorkers(c, prefix, { fromMs, toMs }, 2, 'reprocess-lean', leanFlags);
   for (const r of [one, two, lean])
     if (r.records !== coreRecords || r.bars !== coreBars)
       throw new Error(
