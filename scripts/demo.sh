@@ -20,6 +20,8 @@
 #                          BTC and ETH together had none in 2.25 % of 2-minute spans)
 #   PROMETHEUS_RULE_FOR=10s  every alert rule's `for:` and `keep_firing_for:` in the
 #                          demo's Prometheus (the rules in infra/prometheus say 1m and more)
+#   PERPFLOW_RUN_BUILT=1   run the services and the backfill CLI from their build (after
+#                          npm run build), as the image does; default: their TypeScript via tsx
 # Ports: infra/local/stack.env (KAFKA_PORT, …, *_METRICS_PORT); SIM_PORT (default
 # SIM_METRICS_PORT, 39200) serves both venues, the fault API and the simulator's /metrics.
 set -uo pipefail
@@ -52,11 +54,20 @@ bash infra/local/stack.sh reload prometheus >/dev/null || echo "prometheus did n
 set -a; source <(bash infra/local/stack.sh env); set +a
 
 pids=(); targets=()
+# A workspace entry's node arguments (relative to the workspace): its TypeScript through tsx,
+# so a fresh clone needs no build; its build when PERPFLOW_RUN_BUILT=1 (npm test sets it
+# after building every workspace) and the build exists, as test/src/harness.ts entryArgs.
+entry() { # workspace src/<file>.ts
+  local built=${2/#src\//dist/}; built=${built%.ts}.js
+  if [ "${PERPFLOW_RUN_BUILT:-0}" = 1 ] && [ -f "$ROOT/$1/$built" ]; then echo "$built"
+  else echo "--conditions=@perpflow/source --import tsx $2"; fi
+}
 start() { # name workspace metrics-port env...
   local name=$1 ws=$2 port=$3; shift 3
   [ -f "$ROOT/$ws/src/main.ts" ] || { echo "skipping $name: $ws/src/main.ts is missing"; return; }
   echo "starting $name on :$port (log: $LOGS/$name.log)"
-  ( cd "$ROOT/$ws" && exec env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$@" node --max-semi-space-size=16 --conditions=@perpflow/source --import tsx src/main.ts ) >>"$LOGS/$name.log" 2>&1 &
+  # shellcheck disable=SC2046 # entry's words are separate arguments
+  ( cd "$ROOT/$ws" && exec env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$@" node --max-semi-space-size=16 $(entry "$ws" src/main.ts) ) >>"$LOGS/$name.log" 2>&1 &
   pids+=($!); echo $! >"$RUN/$name.pid"
   targets+=("$name=http://127.0.0.1:$port/metrics")
 }
@@ -135,7 +146,8 @@ start archiver services/archiver "$ARCHIVER_METRICS_PORT" METRICS_PORT="$ARCHIVE
 # A small backfill of the last 6 hours for three symbols, so bars flow at once.
 if [ -f services/exchange-ingest/src/cli.ts ]; then
   now_ms=$(( $(date +%s) * 1000 )); from_ms=$(( (now_ms / 3600000 - 6) * 3600000 ))
-  (cd services/exchange-ingest && node --conditions=@perpflow/source --import tsx src/cli.ts start --id "$RUN_ID" \
+  # shellcheck disable=SC2046
+  (cd services/exchange-ingest && node $(entry services/exchange-ingest src/cli.ts) start --id "$RUN_ID" \
      --exchange binanceusdm --symbols BTC/USDT:USDT,ETH/USDT:USDT,SOL/USDT:USDT --from "$from_ms" --to "$now_ms") >>"$LOGS/backfill.log" 2>&1 \
      || echo "backfill not started: see $LOGS/backfill.log"
 fi
