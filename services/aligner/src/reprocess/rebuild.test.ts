@@ -234,6 +234,38 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     assert.equal(r.bars, 3 * 1_440);
   });
 
+  it('reads the next day ahead: S3 round trips overlap, each object is read once, the windows are the same', async () => {
+    const want = live(sent);
+    // Every get answers after 5 ms; count the ones waiting at once and the reads of each key.
+    let open = 0;
+    let maxOpen = 0;
+    const reads = new Map<string, number>();
+    const slowGet = async (k: string) => {
+      reads.set(k, (reads.get(k) ?? 0) + 1);
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      await new Promise((r) => setTimeout(r, 5));
+      open--;
+      return store.get(k) ?? null;
+    };
+    const windows: number[] = [];
+    const r = await rebuildWindows(slowGet, 'ds', { ...job, fromMs: T0, toMs: T0 + 3 * DAY }, async (w) => {
+      windows.push(w.window.startMs);
+      for (const bar of w.latest) assert.deepEqual(bar, want.get(bar.eventTimeMs), `bar ${bar.eventTimeMs}`);
+    });
+    assert.deepEqual(windows, [T0, T0 + DAY, T0 + 2 * DAY]);
+    assert.equal(r.bars, 3 * 1_440);
+    const objects = [...reads.keys()].filter((k) => k.endsWith('.parquet'));
+    assert.equal(objects.length, r.objects, 'every object the rebuild used was read');
+    assert.deepEqual(
+      objects.filter((k) => reads.get(k) !== 1),
+      [],
+      'an object read twice',
+    );
+    // A day's objects (four feeds) and the next day's are requested together.
+    assert.ok(maxOpen >= 5, `at most ${maxOpen} reads at once`);
+  });
+
   it('counts what live dead-letters, by rule', async () => {
     const r = await rebuild(get, { ...job, fromMs: T0, toMs: T0 + DAY });
     // The unreadable value names no series: no job of any series reads it. The candle of

@@ -257,11 +257,33 @@ export async function rebuildWindows(
   };
 
   const days = utcDaysOf(readFrom, readTo);
+  // Reads ahead: a day's objects and the next day's are requested together while the
+  // current one is decoded and processed, so the worker does not wait on S3 object by
+  // object. At most two days of the partition's object bytes are held (the records of
+  // two days are held anyway). The bytes are checked against the index as before.
+  const requested = new Map<string, Promise<Uint8Array | null>>();
+  const request = (date: string | undefined) => {
+    for (const { entry } of date === undefined ? [] : (byDay.get(date) ?? []))
+      if (!requested.has(entry.key)) {
+        const p = get(entry.key);
+        // Rejections reach the reader below; a job that fails before reading it leaves no unhandled one.
+        p.catch(() => undefined);
+        requested.set(entry.key, p);
+      }
+  };
+  const readAhead: ArchiveGet = (key) => {
+    const p = requested.get(key);
+    if (p === undefined) return get(key);
+    requested.delete(key);
+    return p;
+  };
   for (const [i, date] of days.entries()) {
+    request(date);
+    request(days[i + 1]);
     for (const { feed, entry } of byDay.get(date) ?? []) {
       const lane = pending[FEEDS.indexOf(feed)] as ReplayRow[];
       const rows = await readArchiveObjectForReplay(
-        get,
+        readAhead,
         entry,
         (exchange, symbol, eventTimeMs) =>
           exchange === job.exchange &&

@@ -21,6 +21,12 @@ import { type RebuildStats, type RebuiltWindow, rebuildWindows } from './rebuild
 
 /** Default queue name (REPROCESS_QUEUE). */
 export const DEFAULT_REPROCESS_QUEUE = 'perpflow-reprocess';
+/**
+ * Windows whose puts may be in flight at once in one job (each an object, then its
+ * manifest): enough to keep a worker off S3's round trips, few enough to hold little.
+ */
+const WINDOWS_IN_FLIGHT = 4;
+
 /** The writer named in reprocessed manifests and Parquet metadata. */
 export const REPROCESS_WRITER = `perpflow-reprocess 0.1.0 (${DATASET_WRITER_VERSION})`;
 
@@ -50,7 +56,8 @@ export type ReprocessStep = 'after-object-put' | 'after-manifest-put' | 'after-i
 
 /**
  * One job: rebuild the windows from the archive; as each window is done, put its object(s)
- * and manifest (in that order); at the end update each series index under a per-series
+ * and manifest (in that order; up to WINDOWS_IN_FLIGHT windows at once, windowPutter);
+ * once every put has succeeded, update each series index under a per-series
  * Redis lock (jobs of one series in other months may run at once on other workers). Killed at
  * any step, BullMQ's stalled check hands the job to a worker again; it rewrites the same
  * keys with the same bytes, so the tree holds each bar once.
@@ -71,14 +78,12 @@ export async function runReprocessJob(
   const written: { key: string; sha256: string }[] = [];
   /** Manifests put, by series index key: each index is updated once, after its windows. */
   const manifests = new Map<string, { manifest: WindowManifest; key: string }[]>();
+  const putter = windowPutter(deps.store, step, WINDOWS_IN_FLIGHT);
   const sink = async (w: RebuiltWindow) => {
     const prepared = prepareWindowWrite({ ...w, prefix: tree, writerVersion: REPROCESS_WRITER });
-    for (const put of prepared.puts) {
-      if (put.key === prepared.manifestKey) step('after-object-put');
-      await deps.store.put(put.key, put.body, put.contentType);
+    await putter.add(prepared);
+    for (const put of prepared.puts)
       if (put.key !== prepared.manifestKey) written.push({ key: put.key, sha256: put.sha256 });
-    }
-    step('after-manifest-put');
     const indexKey = seriesIndexKey(tree, prepared.manifest.window);
     const list = manifests.get(indexKey) ?? [];
     list.push({ manifest: prepared.manifest, key: prepared.manifestKey });
@@ -92,7 +97,12 @@ export async function runReprocessJob(
     if (err instanceof ArchiveObjectCorrupt || err instanceof ArchiveObjectMissing)
       throw new UnrecoverableError(err.message);
     throw err;
+  } finally {
+    // Puts still going when the rebuild ends either way are waited for.
+    await putter.settled();
   }
+  // Every window's object and manifest put, or the job fails with the first put's error.
+  putter.throwIfFailed();
   for (const [indexKey, list] of manifests)
     await withSeriesLock(deps.redis, indexKey, async (key) => {
       const raw = await deps.store.get(key);
@@ -102,6 +112,58 @@ export async function runReprocessJob(
     });
   step('after-index');
   return { ...stats, written };
+}
+
+type PreparedWindowWrite = ReturnType<typeof prepareWindowWrite>;
+
+/**
+ * A job's window writes, off the rebuild's path: `add` starts a window's puts (its
+ * object(s), then its manifest, in that order) and returns once fewer than `limit`
+ * windows are in flight, so the rebuild goes on to the next windows while S3 answers.
+ * `add` throws the first failed put's error; `settled` waits for every put started;
+ * `throwIfFailed` then says whether all succeeded. The job updates its series indexes
+ * only after that, so an index never names a manifest not yet written.
+ */
+export function windowPutter(
+  store: Pick<ObjectStore, 'put'>,
+  step: (s: ReprocessStep) => void,
+  limit: number,
+): {
+  add(prepared: PreparedWindowWrite): Promise<void>;
+  settled(): Promise<void>;
+  throwIfFailed(): void;
+} {
+  const inFlight = new Set<Promise<void>>();
+  let failed: { err: unknown } | null = null;
+  const throwIfFailed = () => {
+    if (failed) throw failed.err;
+  };
+  return {
+    async add(prepared) {
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+      throwIfFailed();
+      const puts = (async () => {
+        for (const put of prepared.puts) {
+          if (put.key === prepared.manifestKey) step('after-object-put');
+          await store.put(put.key, put.body, put.contentType);
+        }
+        step('after-manifest-put');
+      })();
+      // Tracked promises never reject: the first error is kept for add and throwIfFailed.
+      const tracked: Promise<void> = puts.then(
+        () => void inFlight.delete(tracked),
+        (err: unknown) => {
+          inFlight.delete(tracked);
+          failed ??= { err };
+        },
+      );
+      inFlight.add(tracked);
+    },
+    async settled() {
+      await Promise.all(inFlight);
+    },
+    throwIfFailed,
+  };
 }
 
 /**
