@@ -1,5 +1,7 @@
 // First: replaces four of kafkajs's produce hot spots before its modules load (see the file).
 import './kafkajs-fast-paths.js';
+// A failed ApiVersions request closes the broker's connection, so kafkajs's retry reconnects (see the file).
+import './kafkajs-connect-fix.js';
 import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';

@@ -1,4 +1,5 @@
 export * from './client.js';
+export { kafkajsConnectFix } from './kafkajs-connect-fix.js';
 export { crc32c, kafkajsFastPaths } from './kafkajs-fast-paths.js';
 export * from './messages.js';
 export * from './topics.js';
