@@ -28,7 +28,7 @@ import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
 import { datasetVersionOf } from '../../../services/aligner/src/version.js';
 import { DATA_DIR, entryArgs, ROOT, STACK_S3_CREDENTIALS, uniqueName } from '../../../test/src/harness.js';
-import type { BenchConfig } from '../config.js';
+import { type BenchConfig, serviceNodeArgs } from '../config.js';
 import { rawRecords, recentDays, universe } from '../market-data.js';
 import { benchS3 } from '../pipeline-procs.js';
 import type { FigureInput } from '../report.js';
@@ -145,6 +145,8 @@ async function runWorkers(
         // As `perpflow reprocess --workers n` starts them: the services' flags, then these.
         [
           ...SERVICE_NODE_FLAGS,
+          // BENCH_SERVICE_NODE_FLAGS, and with BENCH_PROFILE=1 a CPU profile written at its exit.
+          ...serviceNodeArgs(c, `${label}-worker-${i + 1}`),
           ...nodeFlags.split(' ').filter(Boolean),
           ...heapArgs(c),
           ...node(['reprocess-worker']),
