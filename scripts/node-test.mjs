@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs node's test runner over TypeScript test files, one node process per file, and
 // counts every verdict.
-// Usage: node scripts/node-test.mjs [--concurrency N] [--topics-per-file] <dir|file>... [-- extra node --test args]
+// Usage: node scripts/node-test.mjs [--concurrency N] [--topics-per-file] [--durations F] [--stagger-ms N] <dir|file>... [-- extra node --test args]
 // Files: every *.test.ts below each dir (node_modules and dist skipped), sorted.
 // --topics-per-file: each file's process gets KAFKA_TOPIC_PREFIX=t.<dir>.<name>. (test/e2e/aligner.test.ts:
 // t.e2e.aligner.), which the services it starts inherit: its pipeline topics are its own, so
@@ -10,6 +10,11 @@
 // start slowest first, those not in F before them (order only: with several at a time, a
 // long file started last would end the run alone). Every run writes what it measured as
 // $PERPFLOW_TEST_RESULTS/durations-<package><suffix>.json, the same shape, to refresh F from.
+// --stagger-ms N: the first files start N ms apart (the k-th slot's first file after k × N ms),
+// later ones as soon as a slot is free. The end-to-end files each create their topics and
+// start several services at their beginning: started together, with the fault files' and
+// the demo's own servers starting too, they held the run queue at 100-226 on 2 cores for
+// about three minutes, and start-up bounds (a broker's 90 s, an ApiVersions request) ran out.
 //
 // Why one process per file with --test-isolation=none: with process isolation,
 // --test-force-exit loses verdicts on their way from the file's child to the parent
@@ -37,8 +42,16 @@ let concurrency = Math.max(1, availableParallelism() - 1);
 const paths = [];
 let topicsPerFile = false;
 let durationsFile = null;
+let staggerMs = 0;
 for (let i = 0; i < roots.length; i++) {
   if (roots[i] === '--topics-per-file') topicsPerFile = true;
+  else if (roots[i] === '--stagger-ms') {
+    staggerMs = Number.parseInt(roots[++i] ?? '', 10);
+    if (!(staggerMs >= 0)) {
+      console.error(`node-test: --stagger-ms takes a whole number of milliseconds >= 0, got "${roots[i]}"`);
+      process.exit(2);
+    }
+  }
   else if (roots[i] === '--durations') {
     durationsFile = roots[++i];
     if (!durationsFile) {
@@ -162,10 +175,11 @@ function account({ file, code, signal, countFile }) {
 }
 
 const queue = files.map((f, i) => [f, i]);
-async function worker() {
+async function worker(slot) {
+  if (slot > 0 && staggerMs > 0) await new Promise((r) => setTimeout(r, slot * staggerMs));
   for (let next = queue.shift(); next; next = queue.shift()) account(await runFile(next[0], next[1]));
 }
-await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, (_, slot) => worker(slot)));
 rmSync(countsDir, { recursive: true, force: true });
 
 const resultsDir = process.env.PERPFLOW_TEST_RESULTS;

@@ -137,4 +137,26 @@ describe('scripts/node-test.mjs', () => {
     assert.deepEqual(names.sort(), ['a.test.ts', 'b.test.ts', 'c.test.ts', 'd.test.ts']);
     assert.ok(Object.values(r.durations).every((s) => Number.isInteger(s) && s >= 0));
   });
+
+  it('starts the first files --stagger-ms apart', () => {
+    // Each file prints when it began (epoch ms); a and b then stay 4 s, so their slots are
+    // busy when the next file is due: three slots 1.5 s apart take a, b and c in turn.
+    const stamps = (word: string, holdMs: number) =>
+      `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); });\n`;
+    const r = run(
+      { 'a.test.ts': stamps('a', 4_000), 'b.test.ts': stamps('b', 4_000), 'c.test.ts': stamps('c', 0) },
+      '--concurrency',
+      '3',
+      '--stagger-ms',
+      '1500',
+    );
+    assert.equal(r.counts.passed, 3, r.out.slice(-2000));
+    const began = Object.fromEntries(
+      [...r.out.matchAll(/began:([a-c]):(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
+    );
+    assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
+    const a = began.a as number;
+    assert.ok((began.b as number) - a >= 1_400, `b began ${(began.b as number) - a} ms after a`);
+    assert.ok((began.c as number) - a >= 2_900, `c began ${(began.c as number) - a} ms after a`);
+  });
 });
