@@ -51,8 +51,7 @@ for (let i = 0; i < roots.length; i++) {
       console.error(`node-test: --stagger-ms takes a whole number of milliseconds >= 0, got "${roots[i]}"`);
       process.exit(2);
     }
-  }
-  else if (roots[i] === '--durations') {
+  } else if (roots[i] === '--durations') {
     durationsFile = roots[++i];
     if (!durationsFile) {
       console.error('node-test: --durations takes a JSON file of file → seconds');
