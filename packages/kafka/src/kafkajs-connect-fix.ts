@@ -14,6 +14,8 @@
  * connection's request; it fails without this).
  */
 import { createRequire } from 'node:module';
+// The fast paths replace kafkajs modules before any loads; this module loads kafkajs's Broker.
+import { KAFKAJS_PATCHED_VERSION, kafkajsVersion } from './kafkajs-fast-paths.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,11 +26,9 @@ interface BrokerClass {
   prototype: BrokerLike & { apiVersions: (this: BrokerLike, ...args: unknown[]) => Promise<unknown> };
 }
 
-const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
-const applies = kafkajsVersion === '2.2.4';
 let installed = false;
 
-if (applies) {
+if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const Broker = require('kafkajs/src/broker/index.js') as BrokerClass;
   const apiVersions = Broker.prototype.apiVersions;
   Broker.prototype.apiVersions = async function (this: BrokerLike, ...args: unknown[]) {

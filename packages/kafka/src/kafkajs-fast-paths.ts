@@ -129,7 +129,7 @@ const isInt32 = (v: unknown): v is number =>
 
 /** The kafkajs release whose internals this replaces; any other is left as it is. */
 export const KAFKAJS_PATCHED_VERSION = '2.2.4';
-const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
+export const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
 
 const KAFKAJS_SRC = `${sep}kafkajs${sep}src${sep}`;
 /** kafkajs modules loaded before the replacement (they keep the original paths). */
