@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs node's test runner over TypeScript test files, one node process per file, and
 // counts every verdict.
-// Usage: node scripts/node-test.mjs [--concurrency N] [--topics-per-file] [--durations F] [--stagger-ms N] <dir|file>... [-- extra node --test args]
+// Usage: node scripts/node-test.mjs [--concurrency N] [--topics-per-file] [--durations F] [--stagger-ms N] [--first F]... <dir|file>... [-- extra node --test args]
 // Files: every *.test.ts below each dir (node_modules and dist skipped), sorted.
 // --topics-per-file: each file's process gets KAFKA_TOPIC_PREFIX=t.<dir>.<name>. (test/e2e/aligner.test.ts:
 // t.e2e.aligner.), which the services it starts inherit: its pipeline topics are its own, so
@@ -10,6 +10,11 @@
 // start slowest first, those not in F before them (order only: with several at a time, a
 // long file started last would end the run alone). Every run writes what it measured as
 // $PERPFLOW_TEST_RESULTS/durations-<package><suffix>.json, the same shape, to refresh F from.
+// --first F (repeatable; F is one of the files, relative to the working directory): F runs
+// before every file not named so, which start only when all of them have ended (the named
+// ones run at once, up to N). For files that stop a server the others use: the integration
+// files stack-kafka and stack-redis restart the stack's broker and Redis, and the other
+// integration files then run several at a time.
 // --stagger-ms N: the first files start N ms apart (the k-th slot's first file after k × N ms),
 // later ones as soon as a slot is free. The end-to-end files each create their topics and
 // start several services at their beginning: started together, with the fault files' and
@@ -43,6 +48,7 @@ const paths = [];
 let topicsPerFile = false;
 let durationsFile = null;
 let staggerMs = 0;
+const first = [];
 for (let i = 0; i < roots.length; i++) {
   if (roots[i] === '--topics-per-file') topicsPerFile = true;
   else if (roots[i] === '--stagger-ms') {
@@ -51,6 +57,13 @@ for (let i = 0; i < roots.length; i++) {
       console.error(`node-test: --stagger-ms takes a whole number of milliseconds >= 0, got "${roots[i]}"`);
       process.exit(2);
     }
+  } else if (roots[i] === '--first') {
+    const f = roots[++i];
+    if (!f) {
+      console.error('node-test: --first takes a test file');
+      process.exit(2);
+    }
+    first.push(resolve(f));
   } else if (roots[i] === '--durations') {
     durationsFile = roots[++i];
     if (!durationsFile) {
@@ -91,6 +104,11 @@ if (durationsFile) {
   const secondsOf = (f) => known[relative(process.cwd(), f)] ?? Number.POSITIVE_INFINITY;
   files.sort((a, b) => secondsOf(b) - secondsOf(a) || (a < b ? -1 : 1));
 }
+for (const f of first)
+  if (!files.includes(f)) {
+    console.error(`node-test: --first ${relative(process.cwd(), f)} is not among the test files`);
+    process.exit(2);
+  }
 const measured = {};
 
 /** t.<parent dir>.<file name without .test.ts>. : Kafka topic characters only. */
@@ -173,12 +191,16 @@ function account({ file, code, signal, countFile }) {
   }
 }
 
-const queue = files.map((f, i) => [f, i]);
-async function worker(slot) {
-  if (slot > 0 && staggerMs > 0) await new Promise((r) => setTimeout(r, slot * staggerMs));
-  for (let next = queue.shift(); next; next = queue.shift()) account(await runFile(next[0], next[1]));
+async function runAll(batch) {
+  const queue = batch.map((f) => [f, files.indexOf(f)]);
+  async function worker(slot) {
+    if (slot > 0 && staggerMs > 0) await new Promise((r) => setTimeout(r, slot * staggerMs));
+    for (let next = queue.shift(); next; next = queue.shift()) account(await runFile(next[0], next[1]));
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, (_, slot) => worker(slot)));
 }
-await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, (_, slot) => worker(slot)));
+if (first.length > 0) await runAll(files.filter((f) => first.includes(f)));
+await runAll(files.filter((f) => !first.includes(f)));
 rmSync(countsDir, { recursive: true, force: true });
 
 const resultsDir = process.env.PERPFLOW_TEST_RESULTS;

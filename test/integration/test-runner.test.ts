@@ -159,4 +159,52 @@ describe('scripts/node-test.mjs', () => {
     assert.ok((began.b as number) - a >= 1_400, `b began ${(began.b as number) - a} ms after a`);
     assert.ok((began.c as number) - a >= 2_900, `c began ${(began.c as number) - a} ms after a`);
   });
+
+  it('runs the --first files before every other, the others several at a time after them', () => {
+    // Each file prints when it began and ended (epoch ms); a is first and holds 2 s, b and c
+    // 1 s: with three slots they would all begin at once without --first.
+    const stamps = (word: string, holdMs: number) =>
+      `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); console.log('ended:${word}:' + Date.now()); });\n`;
+    const r = run(
+      { 'a.test.ts': stamps('a', 2_000), 'b.test.ts': stamps('b', 1_000), 'c.test.ts': stamps('c', 1_000) },
+      '--concurrency',
+      '3',
+      '--first',
+      '{sub}/a.test.ts',
+    );
+    assert.equal(r.counts.passed, 3, r.out.slice(-2000));
+    const at = (what: string) =>
+      Object.fromEntries(
+        [...r.out.matchAll(new RegExp(`${what}:([a-c]):(\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]),
+      );
+    const began = at('began');
+    const ended = at('ended');
+    assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
+    assert.ok(
+      (began.b as number) >= (ended.a as number),
+      `b began ${(began.b as number) - (ended.a as number)} ms after a ended`,
+    );
+    assert.ok(
+      (began.c as number) >= (ended.a as number),
+      `c began ${(began.c as number) - (ended.a as number)} ms after a ended`,
+    );
+    // b and c together, not one after the other.
+    assert.ok(
+      (began.c as number) < (ended.b as number) && (began.b as number) < (ended.c as number),
+      r.out.slice(-2000),
+    );
+
+    const wrong = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'scripts/node-test.mjs'),
+        '--first',
+        'no-such.test.ts',
+        join(ROOT, 'test/integration/test-runner.test.ts'),
+      ],
+      { cwd: join(ROOT, 'test'), encoding: 'utf8' },
+    );
+    assert.equal(wrong.status, 2, wrong.stderr);
+    assert.match(wrong.stderr, /--first no-such\.test\.ts is not among the test files/);
+  });
 });
