@@ -101,6 +101,16 @@ NODE_TIMEOUT_S = 600
 def _node(
     args: list[str], cwd: Path, env: dict[str, str], timeout: int = NODE_TIMEOUT_S
 ) -> subprocess.CompletedProcess:
+    """Runs a TypeScript entry of a workspace through tsx, or its build when PERPFLOW_RUN_BUILT=1
+    (as test/src/harness.ts entryArgs does: npm test sets it once every workspace is built)."""
+    entry, *rest = args
+    if os.environ.get("PERPFLOW_RUN_BUILT") == "1" and entry.startswith("src/"):
+        built = cwd / ("dist/" + entry[len("src/") :].removesuffix(".ts") + ".js")
+        if not built.exists():
+            raise AssertionError(f"PERPFLOW_RUN_BUILT=1 but {built} does not exist: run npm run build")
+        return subprocess.run(
+            ["node", str(built), *rest], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
     return subprocess.run(
         ["node", "--conditions=@perpflow/source", "--import", "tsx", *args],
         cwd=cwd,
