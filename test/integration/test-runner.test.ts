@@ -51,6 +51,15 @@ function run(
   return { status: res.status, out: res.stdout + res.stderr, counts, durations };
 }
 
+/** A test file that prints when its test began and ended (epoch ms) and holds holdMs between. */
+const stamped = (word: string, holdMs: number) =>
+  `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); console.log('ended:${word}:' + Date.now()); });\n`;
+/** File letter → the epoch ms a stamped file printed for `what` (began or ended). */
+const stamps = (out: string, what: 'began' | 'ended'): Record<string, number> =>
+  Object.fromEntries(
+    [...out.matchAll(new RegExp(`${what}:([a-z]):(\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]),
+  );
+
 const many = (n: number) =>
   `import { test } from 'node:test';\n${Array.from({ length: n }, (_, i) => `test('t${i}', () => {});`).join('\n')}\n`;
 
@@ -139,21 +148,17 @@ describe('scripts/node-test.mjs', () => {
   });
 
   it('starts the first files --stagger-ms apart', () => {
-    // Each file prints when it began (epoch ms); a and b then stay 4 s, so their slots are
-    // busy when the next file is due: three slots 1.5 s apart take a, b and c in turn.
-    const stamps = (word: string, holdMs: number) =>
-      `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); });\n`;
+    // a and b stay 4 s, so their slots are busy when the next file is due: three slots
+    // 1.5 s apart take a, b and c in turn.
     const r = run(
-      { 'a.test.ts': stamps('a', 4_000), 'b.test.ts': stamps('b', 4_000), 'c.test.ts': stamps('c', 0) },
+      { 'a.test.ts': stamped('a', 4_000), 'b.test.ts': stamped('b', 4_000), 'c.test.ts': stamped('c', 0) },
       '--concurrency',
       '3',
       '--stagger-ms',
       '1500',
     );
     assert.equal(r.counts.passed, 3, r.out.slice(-2000));
-    const began = Object.fromEntries(
-      [...r.out.matchAll(/began:([a-c]):(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
-    );
+    const began = stamps(r.out, 'began');
     assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
     const a = began.a as number;
     assert.ok((began.b as number) - a >= 1_400, `b began ${(began.b as number) - a} ms after a`);
@@ -161,24 +166,22 @@ describe('scripts/node-test.mjs', () => {
   });
 
   it('runs the --first files before every other, the others several at a time after them', () => {
-    // Each file prints when it began and ended (epoch ms); a is first and holds 2 s, b and c
-    // 1 s: with three slots they would all begin at once without --first.
-    const stamps = (word: string, holdMs: number) =>
-      `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); console.log('ended:${word}:' + Date.now()); });\n`;
+    // a is first and holds 2 s, b and c 1 s: with three slots they would all begin at once
+    // without --first.
     const r = run(
-      { 'a.test.ts': stamps('a', 2_000), 'b.test.ts': stamps('b', 1_000), 'c.test.ts': stamps('c', 1_000) },
+      {
+        'a.test.ts': stamped('a', 2_000),
+        'b.test.ts': stamped('b', 1_000),
+        'c.test.ts': stamped('c', 1_000),
+      },
       '--concurrency',
       '3',
       '--first',
       '{sub}/a.test.ts',
     );
     assert.equal(r.counts.passed, 3, r.out.slice(-2000));
-    const at = (what: string) =>
-      Object.fromEntries(
-        [...r.out.matchAll(new RegExp(`${what}:([a-c]):(\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]),
-      );
-    const began = at('began');
-    const ended = at('ended');
+    const began = stamps(r.out, 'began');
+    const ended = stamps(r.out, 'ended');
     assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
     assert.ok(
       (began.b as number) >= (ended.a as number),
