@@ -60,6 +60,21 @@ const stamps = (out: string, what: 'began' | 'ended'): Record<string, number> =>
     [...out.matchAll(new RegExp(`${what}:([a-z]):(\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]),
   );
 
+/** Runs one stamped file per letter (letter → ms it holds); every one must pass and stamp. */
+function runStamped(holds: Record<string, number>, ...flags: string[]) {
+  const r = run(
+    Object.fromEntries(Object.entries(holds).map(([w, ms]) => [`${w}.test.ts`, stamped(w, ms)])),
+    ...flags,
+  );
+  const letters = Object.keys(holds).sort();
+  assert.equal(r.counts.passed, letters.length, r.out.slice(-2000));
+  const began = stamps(r.out, 'began');
+  const ended = stamps(r.out, 'ended');
+  assert.deepEqual(Object.keys(began).sort(), letters, r.out.slice(-2000));
+  assert.deepEqual(Object.keys(ended).sort(), letters, r.out.slice(-2000));
+  return { out: r.out, began, ended };
+}
+
 const many = (n: number) =>
   `import { test } from 'node:test';\n${Array.from({ length: n }, (_, i) => `test('t${i}', () => {});`).join('\n')}\n`;
 
@@ -150,16 +165,7 @@ describe('scripts/node-test.mjs', () => {
   it('starts the first files --stagger-ms apart', () => {
     // a and b stay 4 s, so their slots are busy when the next file is due: three slots
     // 1.5 s apart take a, b and c in turn.
-    const r = run(
-      { 'a.test.ts': stamped('a', 4_000), 'b.test.ts': stamped('b', 4_000), 'c.test.ts': stamped('c', 0) },
-      '--concurrency',
-      '3',
-      '--stagger-ms',
-      '1500',
-    );
-    assert.equal(r.counts.passed, 3, r.out.slice(-2000));
-    const began = stamps(r.out, 'began');
-    assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
+    const { began } = runStamped({ a: 4_000, b: 4_000, c: 0 }, '--concurrency', '3', '--stagger-ms', '1500');
     const a = began.a as number;
     assert.ok((began.b as number) - a >= 1_400, `b began ${(began.b as number) - a} ms after a`);
     assert.ok((began.c as number) - a >= 2_900, `c began ${(began.c as number) - a} ms after a`);
@@ -168,21 +174,13 @@ describe('scripts/node-test.mjs', () => {
   it('runs the --first files before every other, the others several at a time after them', () => {
     // a is first and holds 2 s, b and c 1 s: with three slots they would all begin at once
     // without --first.
-    const r = run(
-      {
-        'a.test.ts': stamped('a', 2_000),
-        'b.test.ts': stamped('b', 1_000),
-        'c.test.ts': stamped('c', 1_000),
-      },
+    const { out, began, ended } = runStamped(
+      { a: 2_000, b: 1_000, c: 1_000 },
       '--concurrency',
       '3',
       '--first',
       '{sub}/a.test.ts',
     );
-    assert.equal(r.counts.passed, 3, r.out.slice(-2000));
-    const began = stamps(r.out, 'began');
-    const ended = stamps(r.out, 'ended');
-    assert.deepEqual(Object.keys(began).sort(), ['a', 'b', 'c'], r.out.slice(-2000));
     assert.ok(
       (began.b as number) >= (ended.a as number),
       `b began ${(began.b as number) - (ended.a as number)} ms after a ended`,
@@ -194,7 +192,7 @@ describe('scripts/node-test.mjs', () => {
     // b and c together, not one after the other.
     assert.ok(
       (began.c as number) < (ended.b as number) && (began.b as number) < (ended.c as number),
-      r.out.slice(-2000),
+      out.slice(-2000),
     );
 
     const wrong = spawnSync(
