@@ -51,9 +51,15 @@ function run(
   return { status: res.status, out: res.stdout + res.stderr, counts, durations };
 }
 
-/** A test file that prints when its test began and ended (epoch ms) and holds holdMs between. */
+/**
+ * A test file that prints when its process began and when its test ended (epoch ms), the
+ * test holding holdMs. "began" is the process's start (performance.timeOrigin), not the
+ * test's: the start-up through tsx that comes between varies by a second and more when the
+ * machine is busy, and a fresh CI once saw c's test begin 2,841 ms after a's with the slots
+ * 3,000 ms apart.
+ */
 const stamped = (word: string, holdMs: number) =>
-  `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Date.now()); await new Promise((r) => setTimeout(r, ${holdMs})); console.log('ended:${word}:' + Date.now()); });\n`;
+  `import { test } from 'node:test';\ntest('${word}', async () => { console.log('began:${word}:' + Math.round(performance.timeOrigin)); await new Promise((r) => setTimeout(r, ${holdMs})); console.log('ended:${word}:' + Date.now()); });\n`;
 /** File letter → the epoch ms a stamped file printed for `what` (began or ended). */
 const stamps = (out: string, what: 'began' | 'ended'): Record<string, number> =>
   Object.fromEntries(
