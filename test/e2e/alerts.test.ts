@@ -48,7 +48,7 @@ import {
   waitFor,
 } from '../src/harness.js';
 import { type DriftOracleOptions, staysBreached, staysQuiet } from '../src/drift-oracle.js';
-import { ensurePipelineTopics } from '../src/kafka-io.js';
+import { ensurePipelineTopics, startGroupsAtLogEnd, testKafka } from '../src/kafka-io.js';
 
 const MIN = 60_000;
 const SIM_PORT = await freePort();
@@ -218,7 +218,13 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
     );
     await waitFor('simulator', async () => (await fetch(`${SIM}/fapi.binance.com/fapi/v1/ping`)).ok, 30_000);
 
+    // Both groups start at the ends of their topics now, so they see all of this run's
+    // records and nothing before, whenever their first fetch happens.
     const alignerGroup = uniqueName('alerts-aligner');
+    const monitorGroup = uniqueName('alerts-monitor');
+    const kafka = testKafka();
+    await startGroupsAtLogEnd(kafka, [alignerGroup], Object.values(TOPICS.raw));
+    await startGroupsAtLogEnd(kafka, [monitorGroup], [TOPICS.alignedBar]);
     procs.push(
       await startService({
         name: 'aligner-alerts',
@@ -243,7 +249,7 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
           S3_ENDPOINT: STACK.s3Endpoint,
           S3_BUCKET: STACK.s3Bucket,
           S3_PREFIX,
-          MONITOR_GROUP_ID: uniqueName('alerts-monitor'),
+          MONITOR_GROUP_ID: monitorGroup,
           MONITOR_FROM_BEGINNING: 'false',
           MONITOR_EXCHANGES: 'binanceusdm',
           MONITOR_SYMBOLS: SYMBOLS.join(','),
@@ -265,7 +271,6 @@ describe('FeedStale and DriftBreach through Prometheus and Alertmanager', { time
         readyTimeoutMs: 90_000,
       }),
     );
-    await new Promise((r) => setTimeout(r, 3_000)); // both groups settle at the log end
 
     // 12 h of history through a backfill-only ingest.
     const backfill = await startService({

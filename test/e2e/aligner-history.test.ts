@@ -27,7 +27,14 @@ import {
   waitFor,
 } from '../src/harness.js';
 import type { Consumer } from 'kafkajs';
-import { ensurePipelineTopics, produceRaw, testKafka } from '../src/kafka-io.js';
+import {
+  ensurePipelineTopics,
+  produceRaw,
+  startGroupsAtLogEnd,
+  testKafka,
+  topicEndOffsets,
+  waitGroupCaughtUp,
+} from '../src/kafka-io.js';
 
 const TF = 60_000;
 const T0 = Date.UTC(2024, 4, 1);
@@ -96,6 +103,13 @@ describe('aligner: a backfill behind live data', { timeout: 240_000 }, () => {
 
   it('emits every history bar, final values equal to an independent as-of computation, revisions linear, none late', async () => {
     await ensurePipelineTopics();
+    // The aligner's group and this test's tap start at the ends of their topics now: they see
+    // all of this test's records and nothing before, whenever their first fetch happens.
+    const kafka = testKafka();
+    const tapGroup = uniqueName('history-tap');
+    const rawStart = await startGroupsAtLogEnd(kafka, [GROUP], Object.values(TOPICS.raw));
+    const outTopics = [TOPICS.alignedBar, TOPICS.deadLetter];
+    const tapStart = await startGroupsAtLogEnd(kafka, [tapGroup], outTopics);
     aligner = await startService({
       name: 'aligner-history',
       workspace: 'services/aligner',
@@ -110,16 +124,18 @@ describe('aligner: a backfill behind live data', { timeout: 240_000 }, () => {
       readyPort: PORT,
       readyTimeoutMs: 90_000,
     });
-    const kafka = testKafka();
     // Collects this test's aligned bars and dead letters as they are produced (reading the
     // shared topics from the beginning on every poll is slow once they are large).
     const seen: { bars: AlignedBar[]; dead: DeadLetter[] } = { bars: [], dead: [] };
-    const tap = kafka.consumer({ groupId: uniqueName('history-tap'), maxWaitTimeInMs: 200 });
+    // How far the tap has read each partition (the next offset), this test's records or not.
+    const tapAt = new Map(tapStart);
+    const tap = kafka.consumer({ groupId: tapGroup, maxWaitTimeInMs: 200 });
     tapConsumer = tap;
     await tap.connect();
-    await tap.subscribe({ topics: [TOPICS.alignedBar, TOPICS.deadLetter], fromBeginning: false });
+    await tap.subscribe({ topics: outTopics, fromBeginning: false });
     await tap.run({
-      eachMessage: async ({ topic, message }) => {
+      eachMessage: async ({ topic, partition, message }) => {
+        tapAt.set(`${topic}/${partition}`, BigInt(message.offset) + 1n);
         if (message.key?.toString() !== KEY || !message.value) return;
         // Only this test's aligner (another aligner in another group may see the shared raw topics).
         if (message.headers?.['perpflow-producer']?.toString() !== `aligner/${GROUP}`) return;
@@ -128,7 +144,6 @@ describe('aligner: a backfill behind live data', { timeout: 240_000 }, () => {
         else seen.dead.push(v as DeadLetter);
       },
     });
-    await new Promise((r) => setTimeout(r, 4_000)); // let both groups settle at the log end
     const item = (value: unknown) => ({ exchange: EX, symbol: SYMBOL, value });
     const newest = () =>
       metricSum(`http://127.0.0.1:${PORT}`, 'perpflow_feed_newest_event_time_seconds', {
@@ -174,23 +189,27 @@ describe('aligner: a backfill behind live data', { timeout: 240_000 }, () => {
       Array.from({ length: LIVE }, (_, k) => item(candle(HISTORY + k, 'backfill'))),
     );
 
-    // Done when every history bar is out and nothing new came for 5 s (revisions settle).
-    let last = -1;
-    let quietSince = 0;
+    // Done when every history bar is out, the aligner has committed the ends of the raw
+    // topics (it commits once its outputs are durable: every bar and dead letter it makes of
+    // this test's records is in the topics), and the tap has read the output topics to their
+    // ends after that.
     await waitFor(
-      'every history bar, then quiet',
-      async () => {
-        const distinct = new Set(
-          seen.bars.filter((b) => b.eventTimeMs < T0 + HISTORY * TF).map((b) => b.eventTimeMs),
-        );
-        if (seen.bars.length !== last) {
-          last = seen.bars.length;
-          quietSince = Date.now();
-        }
-        return distinct.size >= HISTORY && Date.now() - quietSince >= 5_000;
-      },
+      'every history bar',
+      async () =>
+        new Set(seen.bars.filter((b) => b.eventTimeMs < T0 + HISTORY * TF).map((b) => b.eventTimeMs)).size >=
+        HISTORY,
       180_000,
-      1_000,
+      500,
+    );
+    await waitGroupCaughtUp(kafka, GROUP, Object.values(TOPICS.raw), rawStart);
+    const admin = kafka.admin();
+    await admin.connect();
+    const outEnds = await topicEndOffsets(admin, outTopics).finally(() => admin.disconnect());
+    await waitFor(
+      'the tap at the ends of the aligned and dead-letter topics',
+      async () => [...outEnds].every(([tp, end]) => (tapAt.get(tp) ?? 0n) >= end),
+      60_000,
+      200,
     );
     const bars = seen.bars;
 

@@ -24,6 +24,7 @@ import {
 import {
   ensurePipelineTopics,
   readTopic,
+  startGroupsAtLogEnd,
   testKafka,
   topicEndOffsets,
   waitGroupCaughtUp,
@@ -76,8 +77,10 @@ describe(`whole pipeline against an independent ASOF JOIN (day ${new Date(FROM).
       }),
     );
     await waitFor('simulator', async () => (await fetch(`${SIM}/fapi.binance.com/fapi/v1/ping`)).ok, 30_000);
-    // The aligner joins at the log end with its own group: it sees only this test's records.
+    // The aligner's own group starts at the ends of the raw topics now: it sees all of this
+    // test's records and nothing before, whenever its first fetch happens.
     const alignerGroup = uniqueName('asof');
+    await startGroupsAtLogEnd(testKafka(), [alignerGroup], RAW_TOPICS);
     procs.push(
       await startService({
         name: 'aligner-asof',
@@ -94,7 +97,6 @@ describe(`whole pipeline against an independent ASOF JOIN (day ${new Date(FROM).
         readyTimeoutMs: 90_000,
       }),
     );
-    await new Promise((r) => setTimeout(r, 3_000)); // let the group settle at the log end
     procs.push(
       await startService({
         name: 'ingest-asof',

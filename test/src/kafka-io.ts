@@ -84,6 +84,65 @@ export async function topicEndOffsets(admin: Admin, topics: readonly string[]): 
 }
 
 /**
+ * Commits the log end of every partition of `topics` as the offsets of each of `groupIds`,
+ * before any member of those groups runs. A consumer that joins one of them later starts
+ * exactly there, however long its join and first fetch take, so it sees every record
+ * produced after this returns and none produced before. Replaces "let the group settle at
+ * the log end" sleeps: a new group without offsets starts at the end it finds at its first
+ * fetch (kafkajs resolves offsets then), which a busy machine can delay past the sleep.
+ *
+ * A short-lived member of each group commits the ends and leaves (~0.3 s); kafkajs's
+ * `admin.setOffsets` takes one topic a call and ~5 s each (its paused consumer waits a
+ * fetch interval). The offsets are read back, and setGroupOffsets (which retries) redoes
+ * a topic the broker did not take. Returns the ends, keyed `topic/partition`.
+ */
+export async function startGroupsAtLogEnd(
+  kafka: Kafka,
+  groupIds: readonly string[],
+  topics: readonly string[],
+): Promise<Map<string, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await topicEndOffsets(admin, topics);
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const [tp, end] of ends) {
+      const cut = tp.lastIndexOf('/');
+      const topic = tp.slice(0, cut);
+      byTopic.set(topic, [
+        ...(byTopic.get(topic) ?? []),
+        { partition: Number(tp.slice(cut + 1)), offset: String(end) },
+      ]);
+    }
+    await Promise.all(
+      groupIds.map(async (groupId) => {
+        const member = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+        try {
+          await member.connect();
+          await member.subscribe({ topics: [...topics], fromBeginning: false });
+          const joined = new Promise((resolve) => member.on(member.events.GROUP_JOIN, resolve));
+          await member.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+          await joined;
+          member.pause(topics.map((topic) => ({ topic })));
+          await member.commitOffsets([...byTopic].flatMap(([topic, ps]) => ps.map((p) => ({ topic, ...p }))));
+        } finally {
+          await member.disconnect();
+        }
+        const got = new Map<string, bigint>();
+        for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
+          for (const p of t.partitions) got.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+        for (const [topic, partitions] of byTopic)
+          if (partitions.some((p) => got.get(`${topic}/${p.partition}`) !== BigInt(p.offset)))
+            await setGroupOffsets(admin, groupId, topic, partitions);
+      }),
+    );
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * The partitions of `topics` where `groupId` has not yet committed the end: those that got
  * records after `since` (ends taken before the records were produced) and whose committed
  * offset is short of their end, as `topic/partition at committed of end`. Empty when the
