@@ -2,6 +2,8 @@
 import './kafkajs-fast-paths.js';
 // A failed ApiVersions request closes the broker's connection, so kafkajs's retry reconnects (see the file).
 import './kafkajs-connect-fix.js';
+// Request queues arm their check timer only while a request is pending, not every 1 ms for good (see the file).
+import './kafkajs-idle-fix.js';
 import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
