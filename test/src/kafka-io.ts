@@ -122,11 +122,19 @@ export async function startGroupsAtLogEnd(
           await member.subscribe({ topics: [...topics], fromBeginning: false });
           const joined = new Promise((resolve) => member.on(member.events.GROUP_JOIN, resolve));
           await member.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
-          await joined;
+          // kafkajs retries a failed join inside run(): the wait is bounded.
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('not joined in 60 s')), 60_000);
+          });
+          await Promise.race([joined, late]).finally(() => clearTimeout(timer));
           member.pause(topics.map((topic) => ({ topic })));
           await member.commitOffsets([...byTopic].flatMap(([topic, ps]) => ps.map((p) => ({ topic, ...p }))));
+        } catch {
+          // A join or commit that failed (a rebalance, a coordinator moving) is redone below:
+          // the offsets read back decide, and setGroupOffsets retries with its own bound.
         } finally {
-          await member.disconnect();
+          await member.disconnect().catch(() => undefined);
         }
         const got = new Map<string, bigint>();
         for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
