@@ -7,8 +7,9 @@
  * 1 ms, and that check schedules the next. Each connection thus wakes its process ~1,000
  * times a second for as long as it lives, busy or idle (kafkajs issues #1556, #1604, #1704;
  * the fixes proposed in pull requests #1667 and #1768 were never released). Measured here:
- * an idle aligner made 1,536 epoll wake-ups a second and spent 2.77 CPU-s a minute (4.6 % of
- * a core) with its JavaScript 98 % idle.
+ * an idle aligner's event loop polled 1,536 times a second (`epoll_pwait`) and spent 2.77
+ * CPU-s a minute (4.6 % of a core) with its JavaScript 98 % idle; with this fix, 242 polls a
+ * second and 0.71 CPU-s a minute.
  *
  * Here a check is scheduled only while a request is pending: at the end of the broker's
  * throttle when one is in force, else after kafkajs's own 10 ms interval. Nothing else
