@@ -6,7 +6,6 @@ import * as candles from '../../feeds/candles.js';
 import { publishNormalized } from '../collector.js';
 import { forEachPool } from '../gate.js';
 import { CandleStream } from './candle-stream.js';
-import { CLOCK_ESTIMATE_MARGIN_MS } from './clock.js';
 import type { LiveContext, LiveLoop } from './context.js';
 import { repeatEvery } from './loop.js';
 
@@ -101,9 +100,9 @@ export class CandleFeed implements LiveLoop {
       // A candle is final only if it had closed when the request went out: the answer's last
       // row is the candle still open, and an answer given in the last milliseconds of a bar
       // but parsed after its close would otherwise be published as closed, with partial
-      // values (the live bench saw a bar on the aligned topic 5 ms before its close). The
-      // margin covers the error of our estimate of the exchange's clock.
-      const askedAtMs = clock.now() - CLOCK_ESTIMATE_MARGIN_MS;
+      // values (the live bench saw a bar on the aligned topic 5 ms before its close). Less
+      // the error of our estimate of the exchange's clock (ExchangeClock.passedMs).
+      const askedAtMs = clock.passedMs();
       const rows = await this.ctx.call(candles.PAGE_METHOD, signal, () =>
         candles.fetchPage(ex, symbol, tfName, since, limit),
       );

@@ -3,12 +3,27 @@ import { repeatEvery } from './loop.js';
 
 /** How often the offset to the exchange's clock is measured again (one fetchTime round trip). */
 const CLOCK_SYNC_EVERY_MS = 300_000;
-/** How far our estimate of the exchange's clock (a fetchTime round trip, every 5 min) may be off. */
+/**
+ * How far our estimate of the exchange's clock may be off at best: the least margin taken
+ * before a candle counts as closed, and the error assumed before the first read.
+ */
 export const CLOCK_ESTIMATE_MARGIN_MS = 250;
+/** A read less precise than the estimate in force replaces it only once that one is this old. */
+export const CLOCK_ESTIMATE_STALE_MS = 3 * CLOCK_SYNC_EVERY_MS;
 
-/** The exchange's clock as we best know it: ours plus the offset last measured. */
+/**
+ * The exchange's clock as we best know it: ours plus the offset of the most precise recent
+ * read. A server time read between `sentAtMs` and `receivedAtMs` (our clock) was taken
+ * somewhere in that interval, so the offset from its midpoint is off by at most half the
+ * round trip. That half is kept as the estimate's error: the first read of a run waits
+ * behind the first REST round in ccxt's throttle (round trips of 0.3–1.2 s measured against
+ * the simulator on an idle machine, i.e. offsets 150–600 ms ahead of a clock equal to ours),
+ * and a candle may count as closed only once its close has passed by more than that error.
+ */
 export class ExchangeClock {
   private offsetMs = 0;
+  private errorMs = CLOCK_ESTIMATE_MARGIN_MS;
+  private measuredAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly localNow: () => number) {}
 
@@ -16,10 +31,23 @@ export class ExchangeClock {
     return this.localNow() + this.offsetMs;
   }
 
-  /** A server time read between `sentAtMs` and `receivedAtMs` (our clock) is taken as of their midpoint. */
+  /** The latest exchange time that has certainly passed: now() less the estimate's error, at least the margin. */
+  passedMs(): number {
+    return this.now() - Math.max(CLOCK_ESTIMATE_MARGIN_MS, this.errorMs);
+  }
+
+  /**
+   * A server time read between `sentAtMs` and `receivedAtMs` (our clock) is taken as of their
+   * midpoint. It replaces the estimate in force when it is at least as precise, or when that
+   * one is older than CLOCK_ESTIMATE_STALE_MS (clocks drift).
+   */
   observe(serverMs: unknown, sentAtMs: number, receivedAtMs: number): void {
-    if (typeof serverMs === 'number' && Number.isFinite(serverMs))
-      this.offsetMs = Math.round(serverMs - (sentAtMs + receivedAtMs) / 2);
+    if (typeof serverMs !== 'number' || !Number.isFinite(serverMs)) return;
+    const errorMs = Math.max(0, receivedAtMs - sentAtMs) / 2;
+    if (errorMs > this.errorMs && receivedAtMs - this.measuredAtMs < CLOCK_ESTIMATE_STALE_MS) return;
+    this.offsetMs = Math.round(serverMs - (sentAtMs + receivedAtMs) / 2);
+    this.errorMs = errorMs;
+    this.measuredAtMs = receivedAtMs;
   }
 }
 
