@@ -83,6 +83,18 @@ export async function topicEndOffsets(admin: Admin, topics: readonly string[]): 
   return ends;
 }
 
+/** The offsets `groupId` has committed on `topics`, keyed `topic/partition` (-1: none). */
+async function committedOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<Map<string, bigint>> {
+  const committed = new Map<string, bigint>();
+  for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
+    for (const p of t.partitions) committed.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+  return committed;
+}
+
 /**
  * Commits the log end of every partition of `topics` as the offsets of each of `groupIds`,
  * before any member of those groups runs. A consumer that joins one of them later starts
@@ -104,15 +116,15 @@ export async function startGroupsAtLogEnd(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = await topicEndOffsets(admin, topics);
+    const ends = new Map<string, bigint>();
     const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const [tp, end] of ends) {
-      const cut = tp.lastIndexOf('/');
-      const topic = tp.slice(0, cut);
-      byTopic.set(topic, [
-        ...(byTopic.get(topic) ?? []),
-        { partition: Number(tp.slice(cut + 1)), offset: String(end) },
-      ]);
+    for (const topic of topics) {
+      const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => ({
+        partition: p.partition,
+        offset: p.high,
+      }));
+      byTopic.set(topic, partitions);
+      for (const p of partitions) ends.set(`${topic}/${p.partition}`, BigInt(p.offset));
     }
     await Promise.all(
       groupIds.map(async (groupId) => {
@@ -136,9 +148,7 @@ export async function startGroupsAtLogEnd(
         } finally {
           await member.disconnect().catch(() => undefined);
         }
-        const got = new Map<string, bigint>();
-        for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
-          for (const p of t.partitions) got.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+        const got = await committedOffsets(admin, groupId, topics);
         for (const [topic, partitions] of byTopic)
           if (partitions.some((p) => got.get(`${topic}/${p.partition}`) !== BigInt(p.offset)))
             await setGroupOffsets(admin, groupId, topic, partitions);
@@ -164,9 +174,7 @@ async function groupBehind(
   since: ReadonlyMap<string, bigint>,
 ): Promise<string[]> {
   const ends = await topicEndOffsets(admin, topics);
-  const committed = new Map<string, bigint>();
-  for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
-    for (const p of t.partitions) committed.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+  const committed = await committedOffsets(admin, groupId, topics);
   const behind: string[] = [];
   for (const [tp, end] of ends) {
     if (end === (since.get(tp) ?? 0n)) continue;
