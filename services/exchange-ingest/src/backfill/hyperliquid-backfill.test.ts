@@ -20,6 +20,7 @@ import { pagesOf } from '../domain/paging.js';
 import { RateGate } from '../ingest/gate.js';
 import { createIngestMetrics } from '../metrics.js';
 import { HYPERLIQUID_UNAVAILABLE } from '../venues/hyperliquid.js';
+import { BackfillClock } from './clock.js';
 import { type CandleAsk, type FundingCache, normalizePage, pageSpec } from './pages.js';
 import { type BackfillFeed, type BackfillJobData, backfillableFeeds, candleHistoryStartMs } from './plan.js';
 
@@ -56,11 +57,15 @@ describe('Hyperliquid backfill against the simulator', { timeout: 120_000 }, () 
     await sim.close();
   });
 
-  /** The records the worker would publish for `feed` over [fromMs, toMs), and the pages it fetched. */
+  /**
+   * The records the worker would publish for `feed` over [fromMs, toMs), and the pages it
+   * fetched; the worker's clock runs `aheadMs` ahead of the venue's.
+   */
   async function backfill(
     feed: BackfillFeed,
     fromMs: number,
     toMs: number,
+    aheadMs = 0,
   ): Promise<{ items: Row[]; pages: number }> {
     const job: BackfillJobData = {
       backfillId: 't',
@@ -72,7 +77,7 @@ describe('Hyperliquid backfill against the simulator', { timeout: 120_000 }, () 
       toMs,
       chunkMs: toMs - fromMs,
     };
-    const now = () => sim.clock.now();
+    const now = () => sim.clock.now() + aheadMs;
     const candleAsk: CandleAsk = { atMs: Number.NEGATIVE_INFINITY };
     const fundingCache: FundingCache = { fromMs: Number.POSITIVE_INFINITY, coveredToMs: -1, rows: [] };
     const spec = pageSpec(feed, {
@@ -84,6 +89,7 @@ describe('Hyperliquid backfill against the simulator', { timeout: 120_000 }, () 
       now,
       fundingCache,
       candleAsk,
+      clock: new BackfillClock(now),
     });
     const items: Row[] = [];
     let pages = 0;
@@ -140,6 +146,36 @@ describe('Hyperliquid backfill against the simulator', { timeout: 120_000 }, () 
         [c.open, c.high, c.low, c.close],
         [m.open, m.high, m.low, m.close].map((v): number => Number(hyperliquidPx(v, spec.qtyDecimals))),
         `candle at ${c.eventTimeMs}`,
+      );
+    }
+  });
+
+  it("a worker clock 90 s ahead of the venue's: the open candle is judged by the venue's clock, never published", async () => {
+    // Judged by the worker's own clock less 1 s (the backfill before it read the venue's
+    // clock), the open candle had closed 29-89 s ago and was published with partial values.
+    const countsBefore = await endpointCounts();
+    const openAt = Math.floor(sim.clock.now() / MINUTE) * MINUTE;
+    const fromMs = openAt - 30 * MINUTE;
+    const { items } = await backfill('ohlcv', fromMs, openAt + MINUTE, 90_000);
+    const venueNow = sim.clock.now();
+    const countsAfter = await endpointCounts();
+    assert.equal(
+      (countsAfter.exchangeStatus ?? 0) - (countsBefore.exchangeStatus ?? 0),
+      1,
+      "the venue's clock read once",
+    );
+    // The 30 candles closed before the open one, and the open one only if it closed meanwhile.
+    assert.equal(items.length, venueNow >= openAt + MINUTE ? 31 : 30, `${items.length} candles`);
+    const spec = model.symbols.find((s) => s.id === 'ETHUSDT');
+    assert.ok(spec);
+    for (const [i, c] of items.entries()) {
+      assert.equal(c.eventTimeMs, fromMs + i * MINUTE);
+      assert.ok(c.eventTimeMs + MINUTE <= venueNow, `candle at ${c.eventTimeMs} closed at the venue`);
+      const m = model.candle1m('ETHUSDT', c.eventTimeMs);
+      assert.deepEqual(
+        [c.open, c.high, c.low, c.close],
+        [m.open, m.high, m.low, m.close].map((v): number => Number(hyperliquidPx(v, spec.qtyDecimals))),
+        `candle at ${c.eventTimeMs}: the final values`,
       );
     }
   });

@@ -8,6 +8,7 @@ import * as openInterest from '../feeds/open-interest.js';
 import * as settledFunding from '../feeds/settled-funding.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
+import { type BackfillClock, PRESENT_HORIZON_MS, UNREAD_CLOCK_ERROR_MS } from './clock.js';
 import type { BackfillFeed, BackfillJobData } from './plan.js';
 
 export type Item = FeedItem<{
@@ -35,12 +36,13 @@ export interface FundingCache {
   rows: Record<string, unknown>[];
 }
 
-/** When the last candle page was requested (our clock, less CLOCK_MARGIN_MS). */
+/**
+ * The latest exchange time certainly passed when the last candle page was requested: the
+ * exchange's clock estimate less its error (BackfillClock).
+ */
 export interface CandleAsk {
   atMs: number;
 }
-/** How far our clock may run ahead of the exchange's when judging a candle closed. */
-const CLOCK_MARGIN_MS = 1_000;
 
 /** What a job's page fetchers share: its data, its exchange and gate, and the two caches. */
 export interface PageContext {
@@ -52,6 +54,8 @@ export interface PageContext {
   now: () => number;
   fundingCache: FundingCache;
   candleAsk: CandleAsk;
+  /** The exchange's clock, shared by the process's jobs of this exchange. */
+  clock: BackfillClock;
 }
 
 /** The pager's spec of one feed: how to fetch a page from `since`, how rows are timed, page size, step. */
@@ -82,11 +86,23 @@ export function pageSpec(feed: BackfillFeed, ctx: PageContext): PageSpec<unknown
     );
   if (feed === 'ohlcv')
     return {
-      fetch: (since, limit) =>
-        call(candles.PAGE_METHOD, () => {
-          candleAsk.atMs = ctx.now() - CLOCK_MARGIN_MS; // this attempt's request time
+      fetch: async (since, limit) => {
+        // A page that may hold a candle still open at the exchange is judged by the
+        // exchange's clock: a clock of ours running ahead would take it for closed.
+        if (since + limit * timeframeMs(d.timeframe) > ctx.now() - PRESENT_HORIZON_MS)
+          await ctx.clock
+            .readIfStale(() => call('fetchTime', () => ex.fetchTime()))
+            .catch((err) =>
+              ctx.logger.warn(
+                { exchange: d.exchange, err: (err as Error).message, unreadErrorMs: UNREAD_CLOCK_ERROR_MS },
+                "backfill could not read the exchange's clock; candles count as closed by ours",
+              ),
+            );
+        return call(candles.PAGE_METHOD, () => {
+          candleAsk.atMs = ctx.clock.clock.passedMs(); // this attempt's request time
           return candles.fetchPage(ex, d.symbol, d.timeframe, since, limit);
-        }),
+        });
+      },
       timeOf,
       limit: candles.pageLimit(d.exchange),
       stepMs: timeframeMs(d.timeframe),

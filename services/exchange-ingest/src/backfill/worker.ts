@@ -9,6 +9,7 @@ import { pagesOf } from '../domain/paging.js';
 import { publishNormalized } from '../ingest/collector.js';
 import type { RateGate } from '../ingest/gate.js';
 import type { IngestMetrics } from '../metrics.js';
+import { BackfillClock } from './clock.js';
 import { backfillKeys, queueName } from './keys.js';
 import { type CandleAsk, type FundingCache, normalizePage, pageSpec } from './pages.js';
 import { type BackfillJobData, backfillableFeeds, candleHistoryStartMs, chunksOf } from './plan.js';
@@ -44,9 +45,10 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
     deps.shard.count > 1
       ? [queueName(exchange, deps.shard, deps.queuePrefix), queueName(exchange, undefined, deps.queuePrefix)]
       : [queueName(exchange, undefined, deps.queuePrefix)];
-  for (const [exchange, { ex, gate }] of deps.exchanges)
+  for (const [exchange, { ex, gate }] of deps.exchanges) {
+    const clock = new BackfillClock(deps.now);
     for (const name of names(exchange)) {
-      const worker = new Worker<BackfillJobData>(name, (job) => runJobOnce(deps, ex, gate, job), {
+      const worker = new Worker<BackfillJobData>(name, (job) => runJobOnce(deps, ex, gate, clock, job), {
         connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: deps.concurrency,
         lockDuration: deps.lockDurationMs,
@@ -64,6 +66,7 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
       worker.on('error', (err) => deps.logger.error({ err: err.message, exchange }, 'backfill worker error'));
       workers.push(worker);
     }
+  }
   return workers;
 }
 
@@ -84,10 +87,11 @@ async function runJobOnce(
   deps: BackfillWorkerDeps,
   ex: CcxtExchange,
   gate: RateGate,
+  clock: BackfillClock,
   job: Job<BackfillJobData>,
 ): Promise<unknown> {
   try {
-    return await runJob(deps, ex, gate, job);
+    return await runJob(deps, ex, gate, clock, job);
   } catch (err) {
     throw jobError(err);
   }
@@ -113,6 +117,7 @@ async function runJob(
   deps: BackfillWorkerDeps,
   ex: CcxtExchange,
   gate: RateGate,
+  clock: BackfillClock,
   job: Job<BackfillJobData>,
 ): Promise<void> {
   const d = job.data;
@@ -159,6 +164,7 @@ async function runJob(
           now: deps.now,
           fundingCache,
           candleAsk,
+          clock,
         }),
         from,
         chunk.toMs,

@@ -2,7 +2,7 @@ import type { LiveContext, LiveLoop } from './context.js';
 import { repeatEvery } from './loop.js';
 
 /** How often the offset to the exchange's clock is measured again (one fetchTime round trip). */
-const CLOCK_SYNC_EVERY_MS = 300_000;
+export const CLOCK_SYNC_EVERY_MS = 300_000;
 /**
  * How far our estimate of the exchange's clock may be off at best: the least margin taken
  * before a candle counts as closed, and the error assumed before the first read.
@@ -22,10 +22,21 @@ export const CLOCK_ESTIMATE_STALE_MS = 3 * CLOCK_SYNC_EVERY_MS;
  */
 export class ExchangeClock {
   private offsetMs = 0;
-  private errorMs = CLOCK_ESTIMATE_MARGIN_MS;
+  private errorMs: number;
   private measuredAtMs = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly localNow: () => number) {}
+  /** `unreadErrorMs`: the error assumed until the first read (our clock taken for the exchange's). */
+  constructor(
+    private readonly localNow: () => number,
+    unreadErrorMs = CLOCK_ESTIMATE_MARGIN_MS,
+  ) {
+    this.errorMs = unreadErrorMs;
+  }
+
+  /** Whether the estimate in force was read more than `ageMs` ago, or never. */
+  olderThan(ageMs: number): boolean {
+    return this.localNow() - this.measuredAtMs > ageMs;
+  }
 
   now(): number {
     return this.localNow() + this.offsetMs;

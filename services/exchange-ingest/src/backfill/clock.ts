@@ -1,0 +1,50 @@
+import { CLOCK_SYNC_EVERY_MS, ExchangeClock } from '../ingest/live/clock.js';
+
+/**
+ * The error a backfill assumes of our clock until the exchange's has been read: a candle
+ * counts as closed once our clock is this far past its close (the margin backfills used
+ * before they read the exchange's clock).
+ */
+export const UNREAD_CLOCK_ERROR_MS = 1_000;
+/** After a failed read, the next one is tried no sooner than this. */
+export const CLOCK_READ_RETRY_MS = 60_000;
+/**
+ * A candle page reaching later than our clock less this may hold a candle still open at the
+ * exchange: the exchange's clock is read (if stale) before it is requested. Clocks further
+ * apart than this are not corrected. Older pages are judged by our clock, as before.
+ */
+export const PRESENT_HORIZON_MS = 3_600_000;
+
+/**
+ * One exchange's clock as the backfill jobs of one process share it. It is read (one
+ * fetchTime) only when a job's candle page reaches the present, at most once per
+ * CLOCK_SYNC_EVERY_MS, one read at a time however many jobs ask. A failed read is logged by
+ * the caller and leaves the estimate as it was: our clock with UNREAD_CLOCK_ERROR_MS.
+ */
+export class BackfillClock {
+  readonly clock: ExchangeClock;
+  private reading: Promise<void> | undefined;
+  private nextTryMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly localNow: () => number) {
+    this.clock = new ExchangeClock(localNow, UNREAD_CLOCK_ERROR_MS);
+  }
+
+  /** Reads the exchange's clock with `read` when the estimate is stale; rejects with the read's error. */
+  async readIfStale(read: () => Promise<unknown>): Promise<void> {
+    if (this.reading) return this.reading;
+    if (!this.clock.olderThan(CLOCK_SYNC_EVERY_MS) || this.localNow() < this.nextTryMs) return;
+    this.reading = (async () => {
+      const sentAtMs = this.localNow();
+      try {
+        this.clock.observe(await read(), sentAtMs, this.localNow());
+      } catch (err) {
+        this.nextTryMs = this.localNow() + CLOCK_READ_RETRY_MS;
+        throw err;
+      }
+    })().finally(() => {
+      this.reading = undefined;
+    });
+    return this.reading;
+  }
+}
