@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '@perpflow/contracts';
 import { parseConfig, SHARED_CONFIG_KEYS } from '@perpflow/runtime';
+import { logLevel } from 'kafkajs';
 import { z } from 'zod';
-import { checkKafkaSecurity, kafkaConfigShape, kafkaSettingsFromConfig } from './client.js';
+import { checkKafkaSecurity, kafkaConfigShape, kafkajsLogLevel, kafkaSettingsFromConfig } from './client.js';
 
 const schema = z.object(kafkaConfigShape);
 const parse = (env: Record<string, string>) => parseConfig(schema, env);
@@ -49,5 +50,46 @@ describe('Kafka client config', () => {
 
   it('lists its keys among the shared keys every service accepts', () => {
     for (const key of Object.keys(kafkaConfigShape)) assert.ok(SHARED_CONFIG_KEYS.includes(key), key);
+  });
+});
+
+describe('kafkajs log levels', () => {
+  const response = (error: unknown) =>
+    kafkajsLogLevel(logLevel.ERROR, 'Connection', 'Response Heartbeat(key: 12, version: 3)', error);
+
+  it('logs a broker error kafkajs handles itself (a rebalance, a leader moving) at debug', () => {
+    // The three error responses of a CI run's service logs (211 + 18 + 1 lines at error).
+    assert.equal(response('The group is rebalancing, so a rejoin is needed'), 'debug');
+    assert.equal(response('This server is not the leader for that topic-partition'), 'debug');
+    assert.equal(response('This server does not host this topic-partition'), 'debug');
+  });
+
+  it('keeps every other error an error, and other levels as they are', () => {
+    assert.equal(response('Not authorized to access topics: [Topic authorization failed]'), 'error');
+    assert.equal(response(undefined), 'error');
+    assert.equal(
+      kafkajsLogLevel(
+        logLevel.ERROR,
+        'Consumer',
+        'Crash: The group is rebalancing, so a rejoin is needed',
+        undefined,
+      ),
+      'error',
+    );
+    assert.equal(
+      kafkajsLogLevel(
+        logLevel.ERROR,
+        'Connection',
+        'Connection error: connect ECONNREFUSED',
+        'The request timed out',
+      ),
+      'error',
+      'only error responses',
+    );
+    assert.equal(
+      kafkajsLogLevel(logLevel.WARN, 'Connection', 'Response Fetch', 'The request timed out'),
+      'warn',
+    );
+    assert.equal(kafkajsLogLevel(logLevel.INFO, 'Consumer', 'Starting', undefined), 'info');
   });
 });

@@ -6,6 +6,7 @@ import './kafkajs-connect-fix.js';
 import './kafkajs-idle-fix.js';
 import { ConfigError, TOPIC_PREFIX_PATTERN } from '@perpflow/contracts';
 import { env, type Logger } from '@perpflow/runtime';
+import { createRequire } from 'node:module';
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 
@@ -80,6 +81,46 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * The broker errors kafkajs handles itself, by their messages (kafkajs 2.2.4's own table:
+ * every error it marks retriable, and REBALANCE_IN_PROGRESS, on which a member rejoins).
+ * kafkajs's connection logs every error response at error level before the code that
+ * sent the request retries it: a CI run of the suite logged 211 "Response Heartbeat"
+ * errors during ordinary rebalances and 18 "not the leader" answers right after topics
+ * were created, and nothing was wrong. Should the retries run out, the error reaches the
+ * caller and is logged where it surfaces.
+ */
+const HANDLED_RESPONSE_ERRORS: ReadonlySet<string> = (() => {
+  try {
+    const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { type: string; message: string; retriable: boolean }[];
+    };
+    return new Set(
+      errorCodes.filter((e) => e.retriable || e.type === 'REBALANCE_IN_PROGRESS').map((e) => e.message),
+    );
+  } catch {
+    return new Set(); // another kafkajs layout: every response error stays an error
+  }
+})();
+
+/** The level a kafkajs log entry gets: a response error kafkajs handles itself is debug. */
+export function kafkajsLogLevel(
+  level: number,
+  namespace: string,
+  message: string,
+  error: unknown,
+): 'error' | 'warn' | 'info' | 'debug' {
+  if (
+    level === logLevel.ERROR &&
+    namespace === 'Connection' &&
+    message.startsWith('Response ') &&
+    typeof error === 'string' &&
+    HANDLED_RESPONSE_ERRORS.has(error)
+  )
+    return 'debug';
+  return LEVEL_NAMES[level] ?? 'info';
+}
+
 let kafkajsTimeoutWarningDropped = false;
 
 /**
@@ -117,7 +158,7 @@ export function createKafka(settings: KafkaConfig, logger?: Logger): Kafka {
     logCreator: () => (entry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
-      logger[LEVEL_NAMES[entry.level] ?? 'info'](
+      logger[kafkajsLogLevel(entry.level, entry.namespace, message, rest.error)](
         { kafka: { namespace: entry.namespace, ...rest } },
         `kafkajs: ${message}`,
       );
