@@ -27,14 +27,35 @@ describe('BackfillClock', () => {
     assert.equal(reads, 1);
     assert.equal(c.clock.now(), local - 90_000);
     assert.equal(c.clock.passedMs(), local - 90_000 - 250, 'error 20 ms, the least margin 250 ms');
-    local += CLOCK_SYNC_EVERY_MS;
+    local += CLOCK_SYNC_EVERY_MS - 1;
     await c.readIfStale(read);
-    assert.equal(reads, 1, 'not stale yet');
+    assert.equal(reads, 1, 'not due yet');
     local += 1;
     const again = c.readIfStale(read);
     answer(local - 90_000);
     await again;
-    assert.equal(reads, 2, 'stale: read again');
+    assert.equal(reads, 2, 'due: read again');
+  });
+
+  it('a read less precise than the estimate is not repeated page after page', async () => {
+    let local = 2_000_000;
+    const c = new BackfillClock(() => local);
+    let reads = 0;
+    let roundTripMs = 20;
+    const read = async () => {
+      reads++;
+      local += roundTripMs;
+      return local - roundTripMs / 2 - 90_000;
+    };
+    await c.readIfStale(read);
+    const precise = c.clock.now();
+    local += CLOCK_SYNC_EVERY_MS;
+    roundTripMs = 4_000; // a slow answer: ExchangeClock keeps the precise estimate
+    await c.readIfStale(read);
+    assert.equal(reads, 2);
+    assert.equal(c.clock.now() - precise, CLOCK_SYNC_EVERY_MS + 4_000, 'the precise estimate kept');
+    for (let page = 0; page < 10; page++) await c.readIfStale(read);
+    assert.equal(reads, 2, 'no read per page until the next is due');
   });
 
   it('a failed read rejects, keeps the unread estimate, and is not tried again for CLOCK_READ_RETRY_MS', async () => {

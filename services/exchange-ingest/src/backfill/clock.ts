@@ -18,28 +18,32 @@ export const PRESENT_HORIZON_MS = 3_600_000;
 /**
  * One exchange's clock as the backfill jobs of one process share it. It is read (one
  * fetchTime) only when a job's candle page reaches the present, at most once per
- * CLOCK_SYNC_EVERY_MS, one read at a time however many jobs ask. A failed read is logged by
- * the caller and leaves the estimate as it was: our clock with UNREAD_CLOCK_ERROR_MS.
+ * CLOCK_SYNC_EVERY_MS (whether or not the read replaced the estimate: ExchangeClock keeps
+ * a more precise one), one read at a time however many jobs ask. A failed read is logged by
+ * the caller and leaves the estimate as it was (until a first read: our clock with
+ * UNREAD_CLOCK_ERROR_MS); the next is tried after CLOCK_READ_RETRY_MS.
  */
 export class BackfillClock {
   readonly clock: ExchangeClock;
   private reading: Promise<void> | undefined;
-  private nextTryMs = Number.NEGATIVE_INFINITY;
+  private nextReadMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly localNow: () => number) {
     this.clock = new ExchangeClock(localNow, UNREAD_CLOCK_ERROR_MS);
   }
 
-  /** Reads the exchange's clock with `read` when the estimate is stale; rejects with the read's error. */
+  /** Reads the exchange's clock with `read` when a read is due; rejects with the read's error. */
   async readIfStale(read: () => Promise<unknown>): Promise<void> {
     if (this.reading) return this.reading;
-    if (!this.clock.olderThan(CLOCK_SYNC_EVERY_MS) || this.localNow() < this.nextTryMs) return;
+    if (this.localNow() < this.nextReadMs) return;
     this.reading = (async () => {
       const sentAtMs = this.localNow();
       try {
-        this.clock.observe(await read(), sentAtMs, this.localNow());
+        const serverMs = await read();
+        this.clock.observe(serverMs, sentAtMs, this.localNow());
+        this.nextReadMs = this.localNow() + CLOCK_SYNC_EVERY_MS;
       } catch (err) {
-        this.nextTryMs = this.localNow() + CLOCK_READ_RETRY_MS;
+        this.nextReadMs = this.localNow() + CLOCK_READ_RETRY_MS;
         throw err;
       }
     })().finally(() => {

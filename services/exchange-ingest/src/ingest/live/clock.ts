@@ -33,11 +33,6 @@ export class ExchangeClock {
     this.errorMs = unreadErrorMs;
   }
 
-  /** Whether the estimate in force was read more than `ageMs` ago, or never. */
-  olderThan(ageMs: number): boolean {
-    return this.localNow() - this.measuredAtMs > ageMs;
-  }
-
   now(): number {
     return this.localNow() + this.offsetMs;
   }
