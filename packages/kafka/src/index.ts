@@ -7,3 +7,4 @@ export * from './topics.js';
 export * from './co-partitioned-assigner.js';
 export * from './dead-letters.js';
 export * from './consumer-crash.js';
+export * from './port.js';

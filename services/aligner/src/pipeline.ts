@@ -7,9 +7,15 @@ import {
   TOPICS,
   timeframeMs,
 } from '@perpflow/contracts';
-import { headersToStrings } from '@perpflow/kafka';
+import {
+  type ConsumerControl,
+  type FetchedBatch,
+  headersToStrings,
+  type IncomingMessage,
+  type OutgoingMessage,
+  type RecordProducer,
+} from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
-import type { Batch, Consumer, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { PartitionStateStore } from './adapters/partition-state.js';
 import { type BatchResult, type ConsumedBatch, runBatch, stampRawThrough } from './domain/batch.js';
 import type { PartitionEngine } from './domain/engine-types.js';
@@ -61,8 +67,8 @@ export const DEFAULT_MERGE_POLICY: MergePolicy = {
 export const WAKE_TICK_MS = 250;
 
 export interface PipelineDeps {
-  consumer: Consumer;
-  producer: Producer;
+  consumer: ConsumerControl;
+  producer: RecordProducer;
   state: PartitionStateStore;
   createEngine: (snapshot: unknown | null) => PartitionEngine;
   /** The raw topics' high watermarks and start offsets, per partition. */
@@ -189,7 +195,7 @@ export class AlignerPipeline {
   }
 
   /** Queues a fetched batch in its lane, then processes what the merge order allows. */
-  async handleBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
+  async handleBatch(batch: FetchedBatch, heartbeat: () => Promise<void>): Promise<void> {
     const feed = feedOfTopic(batch.topic, this.topics);
     if (!feed) throw new Error(`aligner subscribed to unexpected topic ${batch.topic}`);
     const receivedAtMs = this.fetchedAtMs ?? this.deps.now();
@@ -634,7 +640,7 @@ export class AlignerPipeline {
  * copied: kafkajs's is a slice of the whole fetch response (up to 10 MiB), which one record of
  * a sparse topic (funding) waiting for its turn would otherwise keep alive.
  */
-function queued(m: KafkaMessage, receivedAtMs: number): QueuedMessage {
+function queued(m: IncomingMessage, receivedAtMs: number): QueuedMessage {
   const key = m.key?.toString('utf8') ?? null;
   const ts = Number(m.timestamp);
   return {
@@ -667,9 +673,9 @@ export class BatchProcessingError extends PerpflowError {
 /** Upper bound of one produce request's payload (the broker's default message.max.bytes is 1 MiB). */
 export const MAX_SEND_BYTES = 512 * 1024;
 
-export function chunksByBytes(messages: readonly Message[], maxBytes: number): Message[][] {
-  const out: Message[][] = [];
-  let cur: Message[] = [];
+export function chunksByBytes(messages: readonly OutgoingMessage[], maxBytes: number): OutgoingMessage[][] {
+  const out: OutgoingMessage[][] = [];
+  let cur: OutgoingMessage[] = [];
   let size = 0;
   for (const m of messages) {
     const n =

@@ -25,9 +25,9 @@ import {
   checkKafkaSecurity,
   kafkaConfigShape,
   kafkaSettingsFromConfig,
+  type OutgoingMessage,
 } from '@perpflow/kafka';
 import { parseConfig } from '@perpflow/runtime';
-import type { Message } from 'kafkajs';
 import { z } from 'zod';
 import { chunksByBytes, MAX_SEND_BYTES } from './pipeline.js';
 
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   // The dead-letter topic is at-least-once: a batch replayed after a crash quarantines its
   // records again. One original record (topic, partition, offset) is re-driven once.
   const seenSources = new Set<string>();
-  const out = new Map<string, Message[]>();
+  const out = new Map<string, OutgoingMessage[]>();
   if (remaining.size > 0) {
     const consumer = kafka.consumer({ groupId: `perpflow-redrive-${Date.now()}`, maxWaitTimeInMs: 200 });
     await consumer.connect();

@@ -13,7 +13,7 @@ import {
 import { isRetriable } from '@perpflow/contracts';
 import { lostGroupMembership } from '@perpflow/kafka';
 import { type Logger, retry } from '@perpflow/runtime';
-import type { IHeaders } from 'kafkajs';
+import type { RecordHeaders } from '@perpflow/kafka';
 import type { ArchiveStore } from './adapters/archive-store.js';
 import type { FlushStep } from './crash-hook.js';
 import type { ArchiverMetrics } from './metrics.js';
@@ -32,7 +32,7 @@ export interface ConsumedBatch {
     timestamp: string;
     key: Buffer | null;
     value: Buffer | null;
-    headers?: IHeaders;
+    headers?: RecordHeaders;
   }[];
 }
 
@@ -66,7 +66,7 @@ interface PartitionState {
 }
 
 /** kafkajs headers → (name, bytes) pairs in wire order; a repeated name arrives as an array. */
-export function headersOf(headers: IHeaders | undefined): ArchiveHeader[] {
+export function headersOf(headers: RecordHeaders | undefined): ArchiveHeader[] {
   const out: ArchiveHeader[] = [];
   for (const [name, v] of Object.entries(headers ?? {})) {
     for (const one of Array.isArray(v) ? v : [v]) {

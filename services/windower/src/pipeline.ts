@@ -12,7 +12,7 @@ import {
 import { mergeOffsetSpans, objectKey, type OffsetRange, VERSION_ID, WindowBook } from '@perpflow/dataset';
 import { buildDeadLetter, headersToStrings } from '@perpflow/kafka';
 import { type Logger, retry } from '@perpflow/runtime';
-import type { Batch } from 'kafkajs';
+import type { FetchedBatch } from '@perpflow/kafka';
 import type { WindowStore, WindowWriteResult } from './adapters/window-store.js';
 import type { WindowerMetrics } from './metrics.js';
 
@@ -117,7 +117,7 @@ export class WindowerPipeline {
   }
 
   /** Adds a batch to the book synchronously (no await between add and offset bookkeeping). */
-  handleBatch(batch: Batch): void {
+  handleBatch(batch: FetchedBatch): void {
     const { topic, partition } = batch;
     const nowMs = this.deps.now();
     const first = batch.messages[0];

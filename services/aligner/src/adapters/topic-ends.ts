@@ -1,5 +1,5 @@
 import type { PipelineTopicNames } from '@perpflow/contracts';
-import type { Admin } from 'kafkajs';
+import type { OffsetsAdmin } from '@perpflow/kafka';
 
 /**
  * The high watermark of every raw topic-partition, and where the group's consumption of it
@@ -8,7 +8,7 @@ import type { Admin } from 'kafkajs';
  * topic; asked only when an empty raw topic holds up its partition's merged order.
  */
 export async function rawTopicEnds(
-  admin: Admin,
+  admin: OffsetsAdmin,
   groupId: string,
   fromBeginning: boolean,
   names: PipelineTopicNames,

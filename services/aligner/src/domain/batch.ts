@@ -10,8 +10,12 @@ import {
   schemaHeader,
   streamKey,
 } from '@perpflow/contracts';
-import { buildDeadLetter, type DeadLetterSource, deadLetterToMessage } from '@perpflow/kafka';
-import type { Message } from 'kafkajs';
+import {
+  buildDeadLetter,
+  type DeadLetterSource,
+  deadLetterToMessage,
+  type OutgoingMessage,
+} from '@perpflow/kafka';
 import type { EngineInput, EngineOutput, PartitionEngine } from './engine-types.js';
 
 /** One consumed raw message: what the engine and its dead letter need, nothing else. */
@@ -46,9 +50,9 @@ export interface ConsumedBatch {
 export interface BatchResult {
   /** Aligned bars, in emission order, and their Kafka messages. */
   bars: AlignedBar[];
-  barMessages: Message[];
+  barMessages: OutgoingMessage[];
   /** Contract violations first (in offset order), then the engine's rejections. */
-  deadLetters: Message[];
+  deadLetters: OutgoingMessage[];
   /** Rule ids of the contract violations (the engine's own are in `output`). */
   contractRules: string[];
   output: EngineOutput<DeadLetterSource>;
@@ -67,7 +71,7 @@ export function runBatch(
 ): BatchResult {
   const { topic, partition, feed, nowMs } = batch;
   const kind = FEED_RECORD_KIND[feed];
-  const deadLetters: Message[] = [];
+  const deadLetters: OutgoingMessage[] = [];
   const contractRules: string[] = [];
   const output: EngineOutput<DeadLetterSource> = { bars: [], rejected: [], hits: [], watermarks: new Map() };
   // Records with the same rule time go to the engine together (apply is record by record).
@@ -177,7 +181,7 @@ export function barMessage(
   producedAtMs: number,
   producerName = 'aligner',
   datasetVersion?: string,
-): Message {
+): OutgoingMessage {
   return barMessageWith(bar, barHeaderValues(producedAtMs, producerName, datasetVersion));
 }
 
@@ -204,7 +208,7 @@ function barHeaderValues(
 
 const SCHEMA_VERSION_HEADER = String(SCHEMA_VERSION);
 
-function barMessageWith(bar: AlignedBar, h: BarHeaderValues): Message {
+function barMessageWith(bar: AlignedBar, h: BarHeaderValues): OutgoingMessage {
   const headers: Record<string, string> = {
     [HEADERS.schema]: h.schema,
     [HEADERS.producer]: h.producer,

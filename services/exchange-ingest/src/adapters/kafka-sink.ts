@@ -9,7 +9,7 @@ import {
   TOPICS,
 } from '@perpflow/contracts';
 import { toMessage } from '@perpflow/kafka';
-import type { Producer } from 'kafkajs';
+import type { RecordProducer } from '@perpflow/kafka';
 
 /** Where normalized records go. Resolves only once Kafka has acknowledged them (acks=all). */
 export interface RecordSink {
@@ -37,7 +37,7 @@ export class KafkaRecordSink implements RecordSink {
    * id of this process (default the service name), so a record says which worker wrote it.
    */
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: RecordProducer,
     private readonly now: () => number = Date.now,
     private readonly producerName = 'exchange-ingest',
     /** pipelineTopicNames(KAFKA_TOPIC_PREFIX): TOPICS in production. */

@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { OffsetsAdmin } from '@perpflow/kafka';
 
 export interface GroupLag {
   group: string;
@@ -8,7 +8,7 @@ export interface GroupLag {
 }
 
 /** Reads the lag of consumer groups from their committed offsets (Kafka admin API). */
-export async function readConsumerLag(admin: Admin, groups: readonly string[]): Promise<GroupLag[]> {
+export async function readConsumerLag(admin: OffsetsAdmin, groups: readonly string[]): Promise<GroupLag[]> {
   const out: GroupLag[] = [];
   const ends = new Map<string, Map<number, { high: number; low: number }>>();
   for (const group of groups) {
