@@ -23,7 +23,11 @@ import {
 import { type Feed, TOPICS } from '@perpflow/contracts';
 import { prepareWindowWrite } from '@perpflow/dataset';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
-import { loadConfig as loadAlignerConfig, loadEngineConfig } from '../../../services/aligner/src/config.js';
+import {
+  DEFAULT_REPROCESS_WORKER_NODE_FLAGS,
+  loadConfig as loadAlignerConfig,
+  loadEngineConfig,
+} from '../../../services/aligner/src/config.js';
 import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.js';
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
 import { datasetVersionOf } from '../../../services/aligner/src/version.js';
@@ -117,7 +121,8 @@ async function runWorkers(
   range: { fromMs: number; toMs: number },
   n: number,
   label: string,
-  nodeFlags = '',
+  /** REPROCESS_WORKER_NODE_FLAGS of these workers: `perpflow reprocess`'s default unless given. */
+  nodeFlags = DEFAULT_REPROCESS_WORKER_NODE_FLAGS,
 ) {
   const env = {
     ...SERVICE_ENV,

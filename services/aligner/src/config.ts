@@ -112,6 +112,13 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
  * default, so a rebuild without flags is the live version), its S3 and Redis, and the
  * queue's own settings.
  */
+/**
+ * The reprocess workers' V8 flags by default: a 4 MiB young generation. Two runs of the
+ * bench's reprocess section (2 workers): 397 against 449 MiB peak at 42.3k against 40.9k
+ * records/s, 396 against 462 MiB at 32.5k against 34.4k (docs/BENCHMARKS.md).
+ */
+export const DEFAULT_REPROCESS_WORKER_NODE_FLAGS = '--max-semi-space-size=4';
+
 const reprocessShape = {
   REPROCESS_QUEUE: z
     .string()
@@ -135,10 +142,10 @@ const reprocessShape = {
       /^((--(max|min|initial|heap)-[a-z-]+=\d+|--optimize-for-size|--single-threaded-gc)( +|$))*$/,
       'empty, or V8 memory and GC flags separated by spaces: --max-*=N, --min-*=N, --initial-*=N, --heap-*=N, --optimize-for-size, --single-threaded-gc',
     )
-    .default('')
+    .default(DEFAULT_REPROCESS_WORKER_NODE_FLAGS)
     .describe(
-      'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts, e.g. ' +
-        "`--max-semi-space-size=4 --heap-growing-percent=15` (peak RSS about halved for about 0.8 of the records per CPU-second: docs/BENCHMARKS.md); they follow the services' `--max-semi-space-size=16`, and V8 takes the last value of a flag",
+      'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts. The default caps the young generation at 4 MiB (about 55 MiB less per worker for the same rate, docs/BENCHMARKS.md); ' +
+        "`--max-semi-space-size=4 --heap-growing-percent=15` brings a worker under 300 MiB for about 0.8 of the records per CPU-second; empty: the services' flags alone. They follow the services' `--max-semi-space-size=16`, and V8 takes the last value of a flag",
     ),
   REPROCESS_CRASH_AT: z
     .string()
