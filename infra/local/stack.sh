@@ -45,10 +45,17 @@ signature_of() {
 }
 
 pid_of() { [ -s "$RUN/$1.pid" ] && tr -d '[:space:]' <"$RUN/$1.pid"; }
+# A live pid whose command line is empty counts too: the launcher in the middle of its exec
+# into the server. The kernel shows /proc/<pid>/cmdline empty for a moment while it loads the
+# new program (read without pause, 27 of 50 launches here showed it at least once); a
+# fresh-clone CI run, its machine 0 % idle, polled S3's restart right then and called it
+# exited (the message showed the server's full command line, read a moment later).
 alive() {
-  local p
+  local p cmd
   p=$(pid_of "$1") || return 1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$(signature_of "$1")"
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+  cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
+  [ -z "$cmd" ] || grep -q -- "$(signature_of "$1")" <<<"$cmd"
 }
 # Which check of `alive` failed: for a start-up failure's message.
 why_not_alive() {
@@ -262,18 +269,6 @@ launch() {
   "start_$s" || { fail_with_log "$s" "failed to start"; return 1; }
 }
 
-# Whether the server's pid is alive with an empty command line, before the deadline: the
-# launcher in the middle of its exec into the server. `alive` reads /proc/<pid>/cmdline, and
-# the kernel shows it empty for a moment while it loads the new program (read without pause,
-# 27 of 50 launches here showed it at least once); a fresh-clone CI run, its machine 0 % idle,
-# polled S3's restart right then and called it exited (the message showed the server's full
-# command line, read a moment later).
-execing() { # server deadline_s
-  local p
-  p=$(pid_of "$1") || return 1
-  [ "$(date +%s)" -lt "$2" ] && kill -0 "$p" 2>/dev/null && [ -z "$(tr -d '\0' <"/proc/$p/cmdline" 2>/dev/null)" ]
-}
-
 wait_ready() { # server started_ms
   local s=$1 t0=$2 timeout=30 deadline
   [ "$s" = kafka ] && timeout=90
@@ -281,10 +276,7 @@ wait_ready() { # server started_ms
   until answers "$s"; do
     # A pid file still empty is a launcher not yet scheduled, not a dead server.
     [ -s "$RUN/$s.pid" ] || { [ "$(date +%s)" -lt "$deadline" ] && { sleep 0.25; continue; }; }
-    if ! alive "$s" && ! execing "$s" "$deadline"; then
-      fail_with_log "$s" "exited during start-up ($(why_not_alive "$s"))"
-      return 1
-    fi
+    alive "$s" || { fail_with_log "$s" "exited during start-up ($(why_not_alive "$s"))"; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { fail_with_log "$s" "did not answer on 127.0.0.1:$(port_of "$s") within $timeout s"; return 1; }
     sleep 0.25
   done

@@ -37,10 +37,8 @@ export class BackfillClock {
     if (this.reading) return this.reading;
     if (this.localNow() < this.nextReadMs) return;
     this.reading = (async () => {
-      const sentAtMs = this.localNow();
       try {
-        const serverMs = await read();
-        this.clock.observe(serverMs, sentAtMs, this.localNow());
+        await this.clock.measure(read);
         this.nextReadMs = this.localNow() + CLOCK_SYNC_EVERY_MS;
       } catch (err) {
         this.nextReadMs = this.localNow() + CLOCK_READ_RETRY_MS;

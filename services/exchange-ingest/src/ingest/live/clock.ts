@@ -55,6 +55,13 @@ export class ExchangeClock {
     this.errorMs = errorMs;
     this.measuredAtMs = receivedAtMs;
   }
+
+  /** Reads the server's time with `read`, timed on our clock, and observes it; rejects with the read's error. */
+  async measure(read: () => Promise<unknown>): Promise<void> {
+    const sentAtMs = this.localNow();
+    const serverMs = await read();
+    this.observe(serverMs, sentAtMs, this.localNow());
+  }
 }
 
 /** Re-measures the context's exchange clock every 5 min. */
@@ -65,11 +72,8 @@ export class ClockSync implements LiveLoop {
     return repeatEvery(this.ctx, 'clock', CLOCK_SYNC_EVERY_MS, signal, () => this.sync());
   }
 
-  private async sync(): Promise<void> {
-    const { now, ex } = this.ctx.deps;
-    const t0 = now();
-    const server = await this.ctx.call('fetchTime', undefined, () => ex.fetchTime());
-    const t1 = now();
-    this.ctx.clock.observe(server, t0, t1);
+  private sync(): Promise<void> {
+    const { ex } = this.ctx.deps;
+    return this.ctx.clock.measure(() => this.ctx.call('fetchTime', undefined, () => ex.fetchTime()));
   }
 }
