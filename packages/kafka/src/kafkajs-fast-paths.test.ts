@@ -32,6 +32,65 @@ RecordBatch({ firstTimestamp: 1796543392839, maxTimestamp: 1796543392839 + 299 *
 `;
 
 /**
+ * Produce requests of every shape kafkajs's producer can send, framed as its connection
+ * frames them, one line each (the bytes as hex, or what it threw), with `Date.now` fixed:
+ * keys and values null, undefined, strings with multi-byte characters, Buffers, empty and at
+ * the varints' length edges, numbers and typed arrays; headers absent, empty, repeated
+ * through arrays, with Buffer, empty, multi-byte, numeric and null values; message
+ * timestamps absent, set (sorted as kafkajs sorts them), zero, strings, beyond 32 bits of
+ * delta; requests with no messages, several topics and partitions, a transactional id, a
+ * producer id, epoch and sequence, gzip, a null message, and a client id absent or multi-byte.
+ */
+const VARIANTS = `
+const { createRequire } = require('node:module');
+const req = createRequire(process.cwd() + '/package.json');
+const { protocol } = req('kafkajs/src/protocol/requests/produce/index.js');
+const frame = req('kafkajs/src/protocol/request.js');
+const Long = req('kafkajs/src/utils/long.js');
+Date.now = () => 1796543392839;
+const show = async (version, fields, clientId = 'perpflow') => {
+  try {
+    const { request } = protocol({ version })(fields);
+    const framed = await frame({ correlationId: 77, clientId, request });
+    return framed.buffer.toString('hex');
+  } catch (e) { return 'throws ' + e.name + ': ' + e.message; }
+};
+const base = { acks: -1, timeout: 30000, compression: 0 };
+const one = (messages, extra = {}) => ({ ...base, ...extra, topicData: [{ topic: 'perpflow.aligned.v1', partitions: [{ partition: 3, firstSequence: 5, messages }] }] });
+const keys = [null, undefined, '', 'k', 'binanceusdm|BTC/USDT:USDT', 'äöü€𝄞', Buffer.alloc(0), Buffer.from([0, 255, 7]), 'x'.repeat(63), 'x'.repeat(64), Buffer.alloc(8192, 3), 42];
+const values = [null, '', '{"a":1}', 'ü'.repeat(70), Buffer.alloc(127, 1), Buffer.alloc(128, 2), 'y'.repeat(16384), 3.5, new Uint8Array([1, 2])];
+const headerSets = [undefined, {}, { a: 'b' }, { 'perpflow-schema': 'aligned_bar/v1', 'é': Buffer.from('ü'), empty: '' },
+  { many: ['1', Buffer.from('2'), ''], none: [], one: 'x'.repeat(200) }, { bad: null }, { bad: 7 }, { arr: ['ok', null] }, null];
+const stamps = [[undefined, undefined], [1796543392000, 1796543393000], [1796543399000, 1796543391000], [0, 5], [999, 1000],
+  ['1796543392000', '1796543392001'], [1796543392839, 1796543392839 + 2 ** 31], [1796543392839 + 2 ** 31 - 1, 1796543392839], [null, 7]];
+const lines = [];
+(async () => {
+  for (const key of keys) for (const value of values) lines.push(await show(7, one([{ key, value, headers: { h: 'v' } }])));
+  for (const headers of headerSets) lines.push(await show(7, one([{ key: 'k', value: 'v', headers }])));
+  for (const [a, b] of stamps) {
+    lines.push(await show(7, one([{ value: 'a', timestamp: a }, { value: 'b', timestamp: b }])));
+    lines.push(await show(7, one([{ value: 'a', timestamp: a }, { value: 'b', timestamp: b }, { value: 'c' }])));
+  }
+  const many = (n) => Array.from({ length: n }, (_, i) => ({ key: 'k' + (i % 7), value: 'v'.repeat(i * 9), headers: { i: String(i), 'perpflow-raw-through': 'perpflow.raw.ohlcv.v1:3:' + i } }));
+  lines.push(await show(7, one([])));
+  lines.push(await show(7, one(many(300))));
+  lines.push(await show(3, one(many(40))));
+  lines.push(await show(7, { ...base, topicData: [] }));
+  lines.push(await show(7, { ...base, topicData: [
+    { topic: 'a', partitions: [{ partition: 0, messages: many(3) }, { partition: 11, firstSequence: 2 ** 31 - 1, messages: many(20) }] },
+    { topic: 'b.ü', partitions: [{ partition: 1, firstSequence: 9, messages: many(1) }] }] }));
+  lines.push(await show(7, one(many(10), { transactionalId: 'tx-ü', producerId: Long.fromNumber(4242), producerEpoch: 3 })));
+  lines.push(await show(7, one(many(10), { producerId: 99, producerEpoch: 0 })));
+  lines.push(await show(7, one(many(10), { transactionalId: '' })));
+  lines.push(await show(7, one(many(10), { compression: 1 })));
+  lines.push(await show(7, one([{ value: 'a' }, null])));
+  lines.push(await show(7, one(many(2)), null));
+  lines.push(await show(7, one(many(2)), 'client-ü'));
+  for (const l of lines) console.log(l);
+})();
+`;
+
+/**
  * Every varint kafkajs's encoder writes, and its size functions, for values at each byte
  * length's edges, both signs, beyond 32 bits, non-integers, NaN, -0, strings and bigints
  * (and a Long), then 20,000 pseudo-random integers of every magnitude: one line per value,
@@ -129,6 +188,8 @@ describe('kafkajs fast paths', () => {
       encoder: true,
       crc32c: true,
       murmur2: true,
+      produceRequest: true,
+      requestFrame: true,
       kafkajsModulesLoadedBefore: 0,
     });
     const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { buf: Buffer };
@@ -150,6 +211,23 @@ describe('kafkajs fast paths', () => {
       "require('kafkajs'); const s = require('@perpflow/kafka').kafkajsFastPaths(); if (s.kafkajsModulesLoadedBefore === 0) throw new Error('kafkajs was not loaded first');",
     );
     assert.equal(late, original);
+  });
+
+  it('gives kafkajs’s produce request bytes, or its error, for messages and requests of every shape', () => {
+    const original = encodeIn('', VARIANTS).split('\n');
+    assert.equal(original.length, 12 * 9 + 9 + 9 * 2 + 12);
+    // Shapes left to kafkajs, and kafkajs's answers to them, are among the lines.
+    assert.ok(
+      original.some((l) => l.startsWith('throws TypeError')),
+      'a null header value throws in kafkajs',
+    );
+    assert.ok(original.filter((l) => !l.startsWith('throws')).length > 100, 'most shapes encode');
+    const patched = encodeIn(
+      "require('@perpflow/kafka'); const s = require('@perpflow/kafka').kafkajsFastPaths(); if (!s.produceRequest || !s.requestFrame) throw new Error('not patched');",
+      VARIANTS,
+    ).split('\n');
+    assert.equal(patched.length, original.length);
+    for (let i = 0; i < original.length; i++) assert.equal(patched[i], original[i], `line ${i}`);
   });
 
   it('hashes every partition key as kafkajs’s murmur2 does, so each message keeps its partition', () => {

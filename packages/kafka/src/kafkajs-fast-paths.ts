@@ -1,5 +1,5 @@
 /**
- * Four hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
+ * Six hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
  * module cache. All give the same bytes and partitions; only their cost changes.
  *
  * - **Encoder buffers.** kafkajs builds every record, and every header of it, in an `Encoder`
@@ -20,6 +20,16 @@
  *   on kafkajs's Long (BigInt): three 64-bit multiplications per 4 bytes of key. Its result
  *   is the low 32 bits, and the low 32 bits of a product or an xor depend only on the low 32
  *   bits of the operands, so `murmur2` below computes it in 32 bits with `Math.imul`.
+ *
+ * - **The produce request in one pass.** kafkajs builds an encoder per header, per record,
+ *   three per record batch and one per partition and topic, each copied into the next and
+ *   grown by powers of two: about 10 kB of buffers per bar message, freed only when the
+ *   garbage collector runs. An uncompressed produce request (v3, which v4-v7 extend) is now
+ *   sized first and written into one buffer of that size; compressed requests, and messages
+ *   of shapes it does not write (a numeric key, a null header value, a timestamp delta
+ *   beyond 32 bits), take kafkajs's own encoder, which gives the same bytes or error.
+ * - **Request framing.** Every request's size, header and body in one buffer of its size,
+ *   not copied into a growing encoder and that into another.
  *
  * Measured on the aligner's bar messages (bench/src/produce-alone.ts, docs/BENCHMARKS.md).
  * The replacement must happen before kafkajs's own modules load, which is why this module
@@ -114,6 +124,11 @@ interface EncoderInstance {
   ensureAvailable(length: number): void;
   writeUVarInt(value: number): EncoderInstance;
   writeVarLong(value: unknown): EncoderInstance;
+  writeInt8(value: number): EncoderInstance;
+  writeInt16(value: number): EncoderInstance;
+  writeInt32(value: number): EncoderInstance;
+  writeInt64(value: unknown): EncoderInstance;
+  writeUInt32(value: number): EncoderInstance;
 }
 interface EncoderClass {
   new (initialSize?: number): EncoderInstance;
@@ -127,6 +142,325 @@ interface EncoderClass {
 const isInt32 = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647;
 
+/** Bytes of a zigzag varint of a 32-bit integer (kafkajs's `sizeOfVarInt`). */
+function varIntSize(value: number): number {
+  let v = (value << 1) ^ (value >> 31);
+  let n = 1;
+  while ((v & 0xffffff80) !== 0) {
+    n++;
+    v >>>= 7;
+  }
+  return n;
+}
+
+/** Writes a zigzag varint of a 32-bit integer at `at`; returns the offset after it. */
+function putVarInt(buf: Buffer, at: number, value: number): number {
+  let v = (value << 1) ^ (value >> 31);
+  while ((v & 0xffffff80) !== 0) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** Byte length of a key, value or header value: -1 for null, NaN for what is left to kafkajs. */
+function bytesLength(v: unknown): number {
+  if (v === null || v === undefined) return -1;
+  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
+  return Buffer.isBuffer(v) ? v.length : Number.NaN;
+}
+
+/** Writes bytes of length `length` (bytesLength's) after their varint length; returns the offset after them. */
+function putBytes(buf: Buffer, at: number, v: unknown, length: number): number {
+  at = putVarInt(buf, at, length);
+  if (length <= 0) return at;
+  if (typeof v === 'string') buf.write(v, at, length, 'utf8');
+  else (v as Buffer).copy(buf, at);
+  return at + length;
+}
+
+/** A message as kafkajs's produce request takes it. */
+interface ProduceMessage {
+  key?: unknown;
+  value?: unknown;
+  headers?: unknown;
+  timestamp?: unknown;
+}
+interface ProduceRequestFields {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: {
+    topic: string;
+    partitions: { partition: number; firstSequence?: number; messages: ProduceMessage[] }[];
+  }[];
+}
+interface ProduceRequest {
+  apiKey: number;
+  apiVersion: number;
+  apiName: string;
+  expectResponse: () => boolean;
+  encode: () => Promise<EncoderInstance>;
+}
+
+/**
+ * Lengths the sizing pass worked out (record body, key, value, header count, each header's
+ * key and value), read back in the same order by the writing pass.
+ */
+let lengths = new Int32Array(1 << 16);
+let lengthsUsed = 0;
+
+function noteLength(n: number): void {
+  if (lengthsUsed === lengths.length) {
+    const grown = new Int32Array(lengths.length * 2);
+    grown.set(lengths);
+    lengths = grown;
+  }
+  lengths[lengthsUsed++] = n;
+}
+
+/**
+ * The bytes of one record (record batch v0: length, attributes, timestamp and offset
+ * deltas, key, value, headers) with its lengths noted; NaN for a record this does not
+ * write: a key or value neither null, a string nor a Buffer, headers that are not an
+ * object or hold a value neither a string nor a Buffer (an array value is one header per
+ * element), a delta beyond 32 bits.
+ */
+function sizeRecord(m: ProduceMessage, offsetDelta: number, timestampDelta: number): number {
+  const headers = m.headers === undefined ? {} : m.headers;
+  if (!isInt32(timestampDelta) || typeof headers !== 'object' || headers === null) return Number.NaN;
+  const keyLength = bytesLength(m.key);
+  const valueLength = bytesLength(m.value);
+  if (Number.isNaN(keyLength) || Number.isNaN(valueLength)) return Number.NaN;
+  const bodyAt = lengthsUsed;
+  noteLength(0);
+  noteLength(keyLength);
+  noteLength(valueLength);
+  noteLength(0);
+  let count = 0;
+  let size = 0;
+  const all = headers as Record<string, unknown>;
+  for (const k of Object.keys(all)) {
+    const v = all[k];
+    const many = Array.isArray(v);
+    const n = many ? v.length : 1;
+    for (let j = 0; j < n; j++) {
+      const one: unknown = many ? v[j] : v;
+      const vl =
+        typeof one === 'string' ? Buffer.byteLength(one, 'utf8') : Buffer.isBuffer(one) ? one.length : -1;
+      if (vl < 0) return Number.NaN;
+      const kl = Buffer.byteLength(k, 'utf8');
+      noteLength(kl);
+      noteLength(vl);
+      count++;
+      size += varIntSize(kl) + kl + varIntSize(vl) + vl;
+    }
+  }
+  const body =
+    1 +
+    varIntSize(timestampDelta) +
+    varIntSize(offsetDelta) +
+    (keyLength < 0 ? 1 : varIntSize(keyLength) + keyLength) +
+    (valueLength < 0 ? 1 : varIntSize(valueLength) + valueLength) +
+    varIntSize(count) +
+    size;
+  lengths[bodyAt] = body;
+  lengths[bodyAt + 3] = count;
+  return varIntSize(body) + body;
+}
+
+/** Writes a record sizeRecord measured, reading its lengths from `lengthsUsed` on. */
+function putRecord(
+  buf: Buffer,
+  at: number,
+  m: ProduceMessage,
+  offsetDelta: number,
+  timestampDelta: number,
+): number {
+  const body = lengths[lengthsUsed++] as number;
+  const keyLength = lengths[lengthsUsed++] as number;
+  const valueLength = lengths[lengthsUsed++] as number;
+  const count = lengths[lengthsUsed++] as number;
+  at = putVarInt(buf, at, body);
+  buf[at++] = 0; // attributes: none
+  at = putVarInt(buf, at, timestampDelta);
+  at = putVarInt(buf, at, offsetDelta);
+  at = putBytes(buf, at, m.key, keyLength);
+  at = putBytes(buf, at, m.value, valueLength);
+  at = putVarInt(buf, at, count);
+  if (count === 0) return at;
+  const all = m.headers as Record<string, unknown>;
+  for (const k of Object.keys(all)) {
+    const v = all[k];
+    const many = Array.isArray(v);
+    const n = many ? v.length : 1;
+    for (let j = 0; j < n; j++) {
+      at = putBytes(buf, at, k, lengths[lengthsUsed++] as number);
+      at = putBytes(buf, at, many ? v[j] : v, lengths[lengthsUsed++] as number);
+    }
+  }
+  return at;
+}
+
+const MAGIC_BYTE = 2;
+const TRANSACTIONAL_MASK = 16;
+/**
+ * Bytes of a partition's entry before its records: partition, record set size, then the
+ * batch's first offset, length, leader epoch, magic, CRC, attributes, last offset delta,
+ * first and max timestamps, producer id, epoch, first sequence and record count.
+ */
+const PARTITION_OVERHEAD = 4 + 4 + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
+
+/** Per partition of the request being written: its first timestamp, max timestamp and `Date.now()`. */
+const partitionTimes: number[] = [];
+
+/**
+ * An uncompressed produce request (v3, the body every later version kafkajs speaks sends)
+ * written in one pass into one buffer of its size, with kafkajs's bytes. kafkajs builds an
+ * encoder per header, per record, three per record batch and one per partition and topic,
+ * each a power of two copied into the next: for the aligner's bars, about 10 kB of buffers
+ * per message, which the garbage collector frees only when it runs. `undefined` for a
+ * compressed request or a message outside sizeRecord's shapes: the caller then runs
+ * kafkajs's own. `fromValue` is kafkajs's Long.fromValue (the default producer id).
+ */
+function writeProduceRequest(
+  Encoder: EncoderClass,
+  fromValue: (v: number) => unknown,
+  fields: ProduceRequestFields,
+): EncoderInstance | undefined {
+  const { acks, timeout, transactionalId = null, compression = 0, topicData } = fields;
+  const { producerId = fromValue(-1), producerEpoch = 0 } = fields;
+  if (compression !== 0 || !Array.isArray(topicData)) return undefined;
+  lengthsUsed = 0;
+  let p = 0;
+  let size = 2 + (transactionalId == null ? 0 : Buffer.byteLength(transactionalId, 'utf8')) + 2 + 4 + 4;
+  for (const { topic, partitions } of topicData) {
+    if (typeof topic !== 'string' || !Array.isArray(partitions)) return undefined;
+    size += 2 + Buffer.byteLength(topic, 'utf8') + 4;
+    for (const { partition, messages } of partitions) {
+      if (!isInt32(partition) || !Array.isArray(messages)) return undefined;
+      // kafkajs's own choice of timestamps: the messages' (sorted as its default sort does),
+      // or now.
+      const dateNow = Date.now();
+      let firstTimestamp = dateNow;
+      let maxTimestamp = dateNow;
+      const stamped = messages.map((m) => m.timestamp).filter((t) => t != null);
+      if (stamped.length > 0) {
+        if (!stamped.every((t) => typeof t === 'number')) return undefined;
+        stamped.sort();
+        firstTimestamp = stamped[0] as number;
+        maxTimestamp = stamped[stamped.length - 1] as number;
+      }
+      partitionTimes[3 * p] = firstTimestamp;
+      partitionTimes[3 * p + 1] = maxTimestamp;
+      partitionTimes[3 * p + 2] = dateNow;
+      p++;
+      size += PARTITION_OVERHEAD;
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i] as ProduceMessage;
+        if (typeof m !== 'object' || m === null) return undefined;
+        const r = sizeRecord(m, i, ((m.timestamp as number) || dateNow) - firstTimestamp);
+        if (Number.isNaN(r)) return undefined;
+        size += r;
+      }
+    }
+  }
+  const e = new Encoder(0);
+  e.buf = Buffer.allocUnsafe(size);
+  e.offset = 0;
+  if (transactionalId == null) e.writeInt16(-1);
+  else {
+    const n = Buffer.byteLength(transactionalId, 'utf8');
+    e.writeInt16(n);
+    e.offset += e.buf.write(transactionalId, e.offset, n, 'utf8');
+  }
+  e.writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length);
+  lengthsUsed = 0;
+  p = 0;
+  for (const { topic, partitions } of topicData) {
+    const n = Buffer.byteLength(topic, 'utf8');
+    e.writeInt16(n);
+    e.offset += e.buf.write(topic, e.offset, n, 'utf8');
+    e.writeInt32(partitions.length);
+    for (const { partition, firstSequence = 0, messages } of partitions) {
+      const firstTimestamp = partitionTimes[3 * p] as number;
+      const maxTimestamp = partitionTimes[3 * p + 1] as number;
+      const dateNow = partitionTimes[3 * p + 2] as number;
+      p++;
+      e.writeInt32(partition);
+      const setSizeAt = e.offset;
+      e.writeInt32(0).writeInt64(fromValue(0));
+      const batchLengthAt = e.offset;
+      e.writeInt32(0).writeInt32(0).writeInt8(MAGIC_BYTE); // length, partition leader epoch, magic
+      const crcAt = e.offset;
+      e.writeUInt32(0);
+      const bodyAt = e.offset;
+      e.writeInt16(transactionalId ? TRANSACTIONAL_MASK : 0)
+        .writeInt32(messages.length - 1)
+        .writeInt64(firstTimestamp)
+        .writeInt64(maxTimestamp)
+        .writeInt64(producerId)
+        .writeInt16(producerEpoch)
+        .writeInt32(firstSequence)
+        .writeInt32(messages.length);
+      const buf = e.buf;
+      let at = e.offset;
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i] as ProduceMessage;
+        at = putRecord(buf, at, m, i, ((m.timestamp as number) || dateNow) - firstTimestamp);
+      }
+      e.offset = at;
+      buf.writeInt32BE(at - setSizeAt - 4, setSizeAt);
+      buf.writeInt32BE(at - batchLengthAt - 4, batchLengthAt);
+      buf.writeUInt32BE(crc32c(buf.subarray(bodyAt, at)), crcAt);
+    }
+  }
+  if (e.offset !== size) throw new Error(`produce request: wrote ${e.offset} bytes of ${size} sized`);
+  return e;
+}
+
+/**
+ * A request framed (size, api key and version, correlation id, client id, then the body)
+ * in one buffer of its size, with kafkajs's bytes: kafkajs copies the body into a growing
+ * encoder, and that into another behind the size.
+ */
+async function frameRequest(
+  Encoder: EncoderClass,
+  {
+    correlationId,
+    clientId,
+    request: { apiKey, apiVersion, encode },
+  }: {
+    correlationId: number;
+    clientId: string | null;
+    request: { apiKey: number; apiVersion: number; encode: () => Promise<EncoderInstance> };
+  },
+): Promise<EncoderInstance> {
+  const payload = await encode();
+  if (payload == null || !Buffer.isBuffer(payload.buf))
+    throw new Error('value should be an instance of Encoder');
+  const idLength = clientId == null ? 0 : Buffer.byteLength(clientId, 'utf8');
+  const size = 4 + 2 + 2 + 4 + 2 + idLength + payload.offset;
+  const e = new Encoder(0);
+  e.buf = Buffer.allocUnsafe(size);
+  e.offset = 0;
+  e.writeInt32(size - 4)
+    .writeInt16(apiKey)
+    .writeInt16(apiVersion)
+    .writeInt32(correlationId);
+  if (clientId == null) e.writeInt16(-1);
+  else {
+    e.writeInt16(idLength);
+    e.offset += e.buf.write(clientId, e.offset, idLength, 'utf8');
+  }
+  e.offset += payload.buf.copy(e.buf, e.offset, 0, payload.offset);
+  return e;
+}
+
 /** The kafkajs release whose internals this replaces; any other is left as it is. */
 export const KAFKAJS_PATCHED_VERSION = '2.2.4';
 export const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
@@ -137,6 +471,8 @@ const loadedBefore = Object.keys(require.cache).filter((k) => k.includes(KAFKAJS
 
 const slicedCrc32c = (buffer: Buffer): number => crc32c(buffer);
 let PooledEncoder: unknown = null;
+let onePassProduce: unknown = null;
+let onePassFrame: unknown = null;
 
 if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const encoderPath = require.resolve('kafkajs/src/protocol/encoder.js');
@@ -192,14 +528,45 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   require(murmurPath);
   const murmurModule = require.cache[murmurPath];
   if (murmurModule) murmurModule.exports = murmur2;
+  // The produce request (v3, which v4-v7 extend) and the request framing: the exports are
+  // replaced before the modules that take them load (the produce API's versions require
+  // their request module when a request is made; the connection takes the framing when it
+  // loads).
+  const producePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
+  const framePath = require.resolve('kafkajs/src/protocol/request.js');
+  const originalProduce = require(producePath) as (fields: ProduceRequestFields) => ProduceRequest;
+  const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: number): unknown };
+  const Encoder = Pooled as unknown as EncoderClass;
+  const produce = (fields: ProduceRequestFields): ProduceRequest => {
+    const request = originalProduce(fields);
+    return {
+      ...request,
+      encode: async () => writeProduceRequest(Encoder, (v) => Long.fromValue(v), fields) ?? request.encode(),
+    };
+  };
+  const frame = (r: Parameters<typeof frameRequest>[1]) => frameRequest(Encoder, r);
+  onePassProduce = produce;
+  onePassFrame = frame;
+  const produceModule = require.cache[producePath];
+  if (produceModule) produceModule.exports = produce;
+  require(framePath);
+  const frameModule = require.cache[framePath];
+  if (frameModule) frameModule.exports = frame;
 }
 
-/** Whether kafkajs's modules take the pooled encoder, the sliced CRC-32C and the 32-bit murmur2 (all of them, or some). */
+/**
+ * Whether kafkajs's modules export the pooled encoder, the sliced CRC-32C, the 32-bit
+ * murmur2 and the one-pass record and record batch (all of them, or some). With kafkajs
+ * modules loaded before (`kafkajsModulesLoadedBefore` > 0), those already loaded keep what
+ * they took.
+ */
 export function kafkajsFastPaths(): {
   kafkajsVersion: string;
   encoder: boolean;
   crc32c: boolean;
   murmur2: boolean;
+  produceRequest: boolean;
+  requestFrame: boolean;
   kafkajsModulesLoadedBefore: number;
 } {
   const applies = kafkajsVersion === KAFKAJS_PATCHED_VERSION;
@@ -208,6 +575,9 @@ export function kafkajsFastPaths(): {
     encoder: applies && require('kafkajs/src/protocol/encoder.js') === PooledEncoder,
     crc32c: applies && require('kafkajs/src/protocol/recordBatch/crc32C/index.js') === slicedCrc32c,
     murmur2: applies && require('kafkajs/src/producer/partitioners/default/murmur2.js') === murmur2,
+    produceRequest:
+      applies && require('kafkajs/src/protocol/requests/produce/v3/request.js') === onePassProduce,
+    requestFrame: applies && require('kafkajs/src/protocol/request.js') === onePassFrame,
     kafkajsModulesLoadedBefore: loadedBefore,
   };
 }
