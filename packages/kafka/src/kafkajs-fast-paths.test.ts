@@ -91,6 +91,80 @@ const lines = [];
 `;
 
 /**
+ * Fetched records of every shape decoded by kafkajs's record batch decoder, one line each
+ * (util.inspect of what it gave, or what it threw): keys, values and headers as the
+ * produce request writes them (repeated header names, names an object inherits such as
+ * `constructor` and `__proto__`, null values), timestamp deltas at the varints' edges and
+ * beyond 32 bits, a first timestamp of -1, log-append time, first offsets beyond 2^53;
+ * then one record's bytes cut at every length, and header counts that lie.
+ */
+const DECODE = `
+const { createRequire } = require('node:module');
+const { inspect } = require('node:util');
+const req = createRequire(process.cwd() + '/package.json');
+const Decoder = req('kafkajs/src/protocol/decoder.js');
+const Encoder = req('kafkajs/src/protocol/encoder.js');
+const RecordBatchDecoder = req('kafkajs/src/protocol/recordBatch/v0/decoder.js');
+const RecordDecoder = req('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
+const Long = req('kafkajs/src/utils/long.js');
+const show = async (f) => { try { return inspect(await f(), { depth: 6, breakLength: Infinity }).replace(/\\n */g, ' '); } catch (e) { return 'throws ' + e.name + ': ' + e.message; } };
+// One record's bytes, written by hand (length, attributes, deltas, key, value, headers).
+const varint = (e, v) => e.writeVarInt(v);
+const record = ({ tsDelta = 0, offsetDelta = 0, key = null, value = null, headers = [] }) => {
+  const body = new Encoder().writeInt8(0).writeVarLong(tsDelta);
+  varint(body, offsetDelta);
+  body.writeVarIntBytes(key).writeVarIntBytes(value);
+  varint(body, headers.length);
+  for (const [k, v] of headers) body.writeVarIntString(k).writeVarIntBytes(v);
+  return new Encoder().writeVarInt(body.size()).writeEncoder(body).buffer;
+};
+const batch = (records, { firstOffset = 0, firstTimestamp = 1796543392839, maxTimestamp = 1796543392999, logAppend = false } = {}) => {
+  const body = new Encoder().writeInt16(logAppend ? 8 : 0).writeInt32(records.length - 1).writeInt64(firstTimestamp).writeInt64(maxTimestamp)
+    .writeInt64(-1).writeInt16(0).writeInt32(0).writeInt32(records.length);
+  for (const r of records) body.writeBuffer(r);
+  const b = new Encoder().writeInt32(0).writeInt8(2).writeUInt32(0).writeEncoder(body);
+  return new Encoder().writeInt64(firstOffset).writeInt32(b.size()).writeEncoder(b).buffer;
+};
+const headerSets = [[], [['a', 'b']], [['a', '1'], ['a', '2']], [['a', '1'], ['b', 'x'], ['a', '2'], ['a', '3']],
+  [['constructor', 'c']], [['toString', 't'], ['toString', 'u']], [['__proto__', 'p']], [['1', 'n'], ['z', 'y'], ['0', 'm']],
+  [['a', null], ['a', null]], [['é€', 'ü'], ['', '']], [['perpflow-schema', 'aligned_bar/v1'], ['perpflow-producer', 'aligner'], ['perpflow-raw-through', 'perpflow.raw.ohlcv.v1:3:1234567']]];
+const deltas = [0, 1, -1, 63, -64, 64, 8191, 8192, 2 ** 20, 2 ** 27 - 1, -(2 ** 27), 2 ** 27, -(2 ** 27) - 1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 2 ** 34, 2 ** 40, -(2 ** 45)];
+const lines = [];
+(async () => {
+  for (const headers of headerSets)
+    lines.push(await show(() => RecordBatchDecoder(new Decoder(batch([record({ key: Buffer.from('k'), value: Buffer.from('{}'), headers })])))));
+  for (const d of deltas) {
+    lines.push(await show(() => RecordBatchDecoder(new Decoder(batch([record({ tsDelta: d, offsetDelta: 1 })])))));
+    lines.push(await show(() => RecordBatchDecoder(new Decoder(batch([record({ offsetDelta: d > 0 && d < 2 ** 31 ? d : 3 })], { firstOffset: Long.fromString('9007199254740000') })))));
+  }
+  const plain = [record({ key: null, value: Buffer.from('v') }), record({ key: Buffer.alloc(0), value: null, offsetDelta: 1, tsDelta: 5 })];
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { firstTimestamp: -1 })))));
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { logAppend: true })))));
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { logAppend: true, maxTimestamp: 0 })))));
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { firstOffset: Long.fromString('9007199254740991') })))));
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { firstTimestamp: Long.fromString('9007199254740991') })))));
+  lines.push(await show(() => RecordBatchDecoder(new Decoder(batch(plain, { firstOffset: Long.fromString('-9223372036854775808') })))));
+  const context = { firstOffset: '100', firstTimestamp: '1796543392839', magicByte: 2, timestampType: 0, maxTimestamp: '1796543392999' };
+  const one = record({ tsDelta: 300, offsetDelta: 2, key: Buffer.from('key'), value: Buffer.from('value'), headers: [['h', 'v'], ['h', 'w']] });
+  const body = one.subarray(1); // past the record’s length varint, as the batch decoder hands it over: 23 bytes
+  for (let n = 0; n <= body.length; n++) lines.push(await show(() => RecordDecoder(new Decoder(body.subarray(0, n)), context)));
+  lines.push(await show(() => RecordDecoder(new Decoder(body))));
+  lines.push(await show(() => RecordDecoder(new Decoder(body), { ...context, firstOffset: 'x' })));
+  lines.push(await show(() => RecordDecoder(new Decoder(body), { ...context, firstTimestamp: undefined })));
+  lines.push(await show(() => RecordDecoder(new Decoder(body), { ...context, isControlBatch: true, magicByte: undefined })));
+  for (const count of [-1, -2, 0, 2, 3, 40]) {
+    const e = new Encoder().writeInt8(0).writeVarLong(0);
+    varint(e, 0);
+    e.writeVarIntBytes(null).writeVarIntBytes(Buffer.from('v'));
+    varint(e, count);
+    e.writeVarIntString('a').writeVarIntBytes(Buffer.from('1')).writeVarIntString('b').writeVarIntBytes(null);
+    lines.push(await show(() => RecordDecoder(new Decoder(e.buffer), context)));
+  }
+  for (const l of lines) console.log(l);
+})();
+`;
+
+/**
  * Every varint kafkajs's encoder writes, and its size functions, for values at each byte
  * length's edges, both signs, beyond 32 bits, non-integers, NaN, -0, strings and bigints
  * (and a Long), then 20,000 pseudo-random integers of every magnitude: one line per value,
@@ -190,6 +264,7 @@ describe('kafkajs fast paths', () => {
       murmur2: true,
       produceRequest: true,
       requestFrame: true,
+      recordDecoder: true,
       kafkajsModulesLoadedBefore: 0,
     });
     const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { buf: Buffer };
@@ -225,6 +300,25 @@ describe('kafkajs fast paths', () => {
     const patched = encodeIn(
       "require('@perpflow/kafka'); const s = require('@perpflow/kafka').kafkajsFastPaths(); if (!s.produceRequest || !s.requestFrame) throw new Error('not patched');",
       VARIANTS,
+    ).split('\n');
+    assert.equal(patched.length, original.length);
+    for (let i = 0; i < original.length; i++) assert.equal(patched[i], original[i], `line ${i}`);
+  });
+
+  it('decodes fetched records of every shape to kafkajs’s objects, or its error', () => {
+    const original = encodeIn('', DECODE).split('\n');
+    assert.equal(original.length, 11 + 20 * 2 + 6 + 24 + 4 + 6);
+    assert.ok(
+      original.some((l) => l.includes('constructor: [ [Function: Object], <Buffer 63> ]')),
+      'an inherited name',
+    );
+    assert.ok(
+      original.some((l) => l.startsWith('throws')),
+      'some shapes throw in kafkajs',
+    );
+    const patched = encodeIn(
+      "require('@perpflow/kafka'); if (!require('@perpflow/kafka').kafkajsFastPaths().recordDecoder) throw new Error('not patched');",
+      DECODE,
     ).split('\n');
     assert.equal(patched.length, original.length);
     for (let i = 0; i < original.length; i++) assert.equal(patched[i], original[i], `line ${i}`);

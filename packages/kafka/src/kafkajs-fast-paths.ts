@@ -1,6 +1,7 @@
 /**
- * Six hot spots of kafkajs 2.2.4's produce path (its last release, pinned), replaced in its
- * module cache. All give the same bytes and partitions; only their cost changes.
+ * Seven hot spots of kafkajs 2.2.4's produce and fetch paths (its last release, pinned),
+ * replaced in its module cache. All give the same bytes, partitions and fetched objects;
+ * only their cost changes.
  *
  * - **Encoder buffers.** kafkajs builds every record, and every header of it, in an `Encoder`
  *   whose constructor takes `Buffer.alloc(512)` (and whose growth takes another
@@ -30,6 +31,13 @@
  *   beyond 32 bits), take kafkajs's own encoder, which gives the same bytes or error.
  * - **Request framing.** Every request's size, header and body in one buffer of its size,
  *   not copied into a growing encoder and that into another.
+ *
+ * - **The fetched record decoder.** kafkajs decodes each record's timestamp delta through
+ *   BigInt arithmetic (a Long per byte), sums the timestamp and the offset as Longs and
+ *   prints them, and copies the headers object once per header. Here a record is read with
+ *   plain numbers where they are exact (deltas of up to four varint bytes, sums below 2^53)
+ *   into the same object; any other record, and a header named `__proto__`, take kafkajs's
+ *   own decoder.
  *
  * Measured on the aligner's bar messages (bench/src/produce-alone.ts, docs/BENCHMARKS.md).
  * The replacement must happen before kafkajs's own modules load, which is why this module
@@ -461,6 +469,125 @@ async function frameRequest(
   return e;
 }
 
+/** What the record decoder reads a record with (kafkajs's `Decoder`). */
+interface RecordDecoderInstance {
+  buffer: Buffer;
+  offset: number;
+  readInt8(): number;
+  readVarInt(): number;
+  readVarIntBytes(): Buffer | null;
+  readVarIntString(): string | null;
+}
+
+/** What kafkajs's record batch decoder gives each record's decoder. */
+interface RecordBatchContext {
+  firstOffset?: unknown;
+  firstTimestamp?: unknown;
+  magicByte?: unknown;
+  isControlBatch?: boolean;
+  timestampType?: number;
+  maxTimestamp?: unknown;
+}
+
+/** A record as kafkajs's fetch gives it. */
+interface DecodedRecord {
+  magicByte: unknown;
+  attributes: number;
+  timestamp: unknown;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, unknown>;
+  isControlRecord: boolean;
+  batchContext: RecordBatchContext;
+}
+
+const LOG_APPEND_TIME = 1;
+let lastText: unknown = null;
+let lastInteger = Number.NaN;
+
+/** The safe integer kafkajs's decimal text of a 64-bit field holds (as its Long prints it), or NaN. */
+function safeIntegerOf(text: unknown): number {
+  if (text === lastText) return lastInteger;
+  if (typeof text !== 'string') return Number.NaN;
+  const n = Number(text);
+  lastText = text;
+  lastInteger = Number.isSafeInteger(n) && String(n) === text ? n : Number.NaN;
+  return lastInteger;
+}
+
+/**
+ * One fetched record decoded as kafkajs's record decoder (record batch v0) decodes it, to
+ * the same object, without its 64-bit arithmetic on BigInt (a Long per byte of the
+ * timestamp delta, a Long sum and its text for the timestamp and the offset) or a copy of
+ * the headers object per header. `undefined` with the decoder where it was for what it
+ * leaves to kafkajs: a timestamp delta of more than four bytes, a sum beyond 2^53, a
+ * header named `__proto__`, a header count larger than the bytes left could hold. Bytes
+ * that end before the record does are read as kafkajs reads them (past the end, a varint
+ * is 0 and bytes are cut short).
+ */
+function readRecord(decoder: RecordDecoderInstance, context: RecordBatchContext): DecodedRecord | undefined {
+  const {
+    firstOffset,
+    firstTimestamp,
+    magicByte,
+    isControlBatch = false,
+    timestampType,
+    maxTimestamp,
+  } = context;
+  const buf = decoder.buffer;
+  const start = decoder.offset;
+  if (start >= buf.length) return undefined;
+  const attributes = decoder.readInt8();
+  let at = decoder.offset;
+  let v = 0;
+  let shift = 0;
+  let b: number;
+  do {
+    if (shift === 28 || at >= buf.length) return undefined;
+    b = buf[at++] as number;
+    v |= (b & 0x7f) << shift;
+    shift += 7;
+  } while (b >= 0x80);
+  decoder.offset = at;
+  const timestampDelta = (v >>> 1) ^ -(v & 1);
+  let timestamp: unknown;
+  if (timestampType === LOG_APPEND_TIME && maxTimestamp) timestamp = maxTimestamp;
+  else {
+    const t = safeIntegerOf(firstTimestamp) + timestampDelta;
+    if (!Number.isSafeInteger(t)) return undefined;
+    timestamp = String(t);
+  }
+  const offsetDelta = decoder.readVarInt();
+  const o = safeIntegerOf(firstOffset) + offsetDelta;
+  if (!Number.isSafeInteger(o)) return undefined;
+  const key = decoder.readVarIntBytes();
+  const value = decoder.readVarIntBytes();
+  const count = decoder.readVarInt();
+  // kafkajs: -1 is no headers; another negative length throws, a length beyond the bytes
+  // reads past them.
+  if (count < -1 || count * 2 > buf.length - decoder.offset) return undefined;
+  const headers: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) {
+    const k = decoder.readVarIntString() as string;
+    const hv = decoder.readVarIntBytes();
+    if (k === '__proto__') return undefined;
+    const had = headers[k];
+    headers[k] = had === undefined ? hv : Array.isArray(had) ? had.concat([hv]) : [had, hv];
+  }
+  return {
+    magicByte,
+    attributes,
+    timestamp,
+    offset: String(o),
+    key,
+    value,
+    headers,
+    isControlRecord: isControlBatch,
+    batchContext: context,
+  };
+}
+
 /** The kafkajs release whose internals this replaces; any other is left as it is. */
 export const KAFKAJS_PATCHED_VERSION = '2.2.4';
 export const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
@@ -473,6 +600,7 @@ const slicedCrc32c = (buffer: Buffer): number => crc32c(buffer);
 let PooledEncoder: unknown = null;
 let onePassProduce: unknown = null;
 let onePassFrame: unknown = null;
+let onePassDecodeRecord: unknown = null;
 
 if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const encoderPath = require.resolve('kafkajs/src/protocol/encoder.js');
@@ -547,6 +675,22 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   const frame = (r: Parameters<typeof frameRequest>[1]) => frameRequest(Encoder, r);
   onePassProduce = produce;
   onePassFrame = frame;
+  // The record decoder: replaced before the record batch decoder, which takes it when it loads.
+  const recordDecoderPath = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
+  const originalDecodeRecord = require(recordDecoderPath) as (
+    decoder: RecordDecoderInstance,
+    context?: RecordBatchContext,
+  ) => DecodedRecord;
+  const decodeRecord = (decoder: RecordDecoderInstance, context?: RecordBatchContext): DecodedRecord => {
+    const start = decoder.offset;
+    const record = readRecord(decoder, context ?? {});
+    if (record !== undefined) return record;
+    decoder.offset = start;
+    return originalDecodeRecord(decoder, context);
+  };
+  onePassDecodeRecord = decodeRecord;
+  const recordDecoderModule = require.cache[recordDecoderPath];
+  if (recordDecoderModule) recordDecoderModule.exports = decodeRecord;
   const produceModule = require.cache[producePath];
   if (produceModule) produceModule.exports = produce;
   require(framePath);
@@ -567,6 +711,7 @@ export function kafkajsFastPaths(): {
   murmur2: boolean;
   produceRequest: boolean;
   requestFrame: boolean;
+  recordDecoder: boolean;
   kafkajsModulesLoadedBefore: number;
 } {
   const applies = kafkajsVersion === KAFKAJS_PATCHED_VERSION;
@@ -578,6 +723,8 @@ export function kafkajsFastPaths(): {
     produceRequest:
       applies && require('kafkajs/src/protocol/requests/produce/v3/request.js') === onePassProduce,
     requestFrame: applies && require('kafkajs/src/protocol/request.js') === onePassFrame,
+    recordDecoder:
+      applies && require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') === onePassDecodeRecord,
     kafkajsModulesLoadedBefore: loadedBefore,
   };
 }
