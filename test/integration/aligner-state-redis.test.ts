@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  encodeLoggedBatchFormat1,
   type LoggedBatch,
   RedisPartitionStateStore,
   StalePartitionStateError,
@@ -91,6 +92,46 @@ describe('aligner partition state in Redis', () => {
       (await store.load(2)).log.map((e) => e.seq),
       [3],
     );
+  });
+
+  it('replays a log an earlier version began (JSON entries) and this one continued (binary entries)', async () => {
+    const store = new RedisPartitionStateStore(redis, ns);
+    const p = 9;
+    const notUtf8 = Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0xc3]);
+    const json = Buffer.from('{"close":101.5,"note":"é"}');
+    // What the earlier version's append wrote: the JSON text, and the sequence.
+    const old = [entry(1, 0, [json, notUtf8]), entry(2, 2, [null])];
+    await redis.rpush(`perpflow:aligner:${ns}:p${p}:log`, ...old.map(encodeLoggedBatchFormat1));
+    await redis.set(`perpflow:aligner:${ns}:p${p}:seq`, '2');
+    const next = entry(3, 3, [notUtf8, json]);
+    await store.append(p, next);
+    const raw = await redis.lrangeBuffer(`perpflow:aligner:${ns}:p${p}:log`, 0, -1);
+    assert.deepEqual(
+      raw.map((b) => b[0]),
+      [0x7b, 0x7b, 0xb2],
+      'two JSON entries, then a binary one',
+    );
+    const loaded = await store.load(p);
+    assert.deepEqual(loaded.log, [...old, next]);
+    assert.ok(loaded.log[0]!.batches[0]!.messages[1]!.value!.equals(notUtf8));
+    assert.ok(loaded.log[2]!.batches[0]!.messages[0]!.value!.equals(notUtf8));
+  });
+
+  it('refuses to load a log entry that does not decode, naming the partition, the entry and the key', async () => {
+    const store = new RedisPartitionStateStore(redis, ns);
+    const p = 10;
+    await store.append(p, entry(1, 0, [Buffer.from('{}')]));
+    const good = (await redis.lrangeBuffer(`perpflow:aligner:${ns}:p${p}:log`, 0, -1))[0]!;
+    await redis.rpush(`perpflow:aligner:${ns}:p${p}:log`, good.subarray(0, good.length - 3));
+    await assert.rejects(store.load(p), (err: Error) => {
+      assert.match(
+        err.message,
+        new RegExp(
+          `^partition ${p}: write-ahead log entry 1 of perpflow:aligner:${ns}:p${p}:log does not decode \\(record timestamp at byte \\d+ needs 8 bytes; the entry has \\d+\\)`,
+        ),
+      );
+      return true;
+    });
   });
 
   it('refuses an append or a snapshot from a writer whose sequence is behind, and changes nothing', async () => {

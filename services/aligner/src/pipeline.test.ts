@@ -17,6 +17,7 @@ import type { Batch, Consumer, Message, Producer } from 'kafkajs';
 import {
   decodeLoggedBatch,
   encodeLoggedBatch,
+  encodeLoggedBatchFormat1,
   type LoggedBatch,
   type PartitionSnapshot,
   type PartitionStateStore,
@@ -36,7 +37,7 @@ const heartbeat = async () => {};
 class MemoryStateStore implements PartitionStateStore {
   readonly seq = new Map<number, number>();
   readonly snapshots = new Map<number, string>();
-  readonly logs = new Map<number, string[]>();
+  readonly logs = new Map<number, Buffer[]>();
   appends = 0;
   snapshotWrites = 0;
 
@@ -765,6 +766,78 @@ describe('AlignerPipeline: the broker’s answer on the raw topics’ ends', () 
 });
 
 describe('write-ahead log entries', () => {
+  const entry: LoggedBatch = {
+    seq: 12,
+    offsets: { [TOPICS.raw.ohlcv]: '1002', [TOPICS.raw.funding]: '77', [TOPICS.raw.liquidation]: '0' },
+    batches: [
+      {
+        topic: TOPICS.raw.ohlcv,
+        partition: 3,
+        feed: 'ohlcv',
+        nowMs: 1_700_000_000_123,
+        messages: [
+          {
+            offset: '1000',
+            key: 'binanceusdm|BTC/USDT:USDT',
+            value: Buffer.from('{"close":101.5,"note":"é€𝄞"}'),
+            headers: { 'perpflow-producer': 'exchange-ingest', 'é-name': 'ü', empty: '' },
+            timestampMs: 1_699_999_999_000,
+          },
+          { offset: '1001', key: null, value: null, headers: {} },
+          {
+            offset: '1001',
+            key: '',
+            value: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+            headers: {},
+            timestampMs: 0,
+          },
+        ],
+      },
+      {
+        topic: TOPICS.raw.funding,
+        partition: 3,
+        feed: 'funding',
+        nowMs: 1_700_000_000_124,
+        messages: [
+          { offset: '76', key: 'okx|ETH/USDT:USDT', value: Buffer.alloc(0), headers: {}, timestampMs: -5 },
+        ],
+      },
+      { topic: TOPICS.raw.liquidation, partition: 3, feed: 'liquidation', nowMs: 1, messages: [] },
+    ],
+  };
+
+  it('gives back every field of an entry, byte for byte, from its binary form', () => {
+    const bytes = encodeLoggedBatch(entry);
+    assert.equal(bytes[0], 0xb2, 'the format-2 marker');
+    assert.deepEqual(decodeLoggedBatch(bytes), entry);
+    assert.ok(
+      !('timestampMs' in decodeLoggedBatch(bytes).batches[0]!.messages[1]!),
+      'an absent timestamp stays absent (the rules then use the batch time)',
+    );
+    // The encoder's buffer is reused: an entry encoded later does not change an earlier one.
+    const copy = Buffer.from(bytes);
+    encodeLoggedBatch({ ...entry, seq: 13, batches: [] });
+    assert.ok(bytes.equals(copy));
+  });
+
+  it('reads the JSON entries of format 1, as text or as the UTF-8 bytes Redis returns, to the same entry', () => {
+    const text = encodeLoggedBatchFormat1(entry);
+    assert.equal(text[0], '{');
+    assert.deepEqual(decodeLoggedBatch(text), entry);
+    assert.deepEqual(decodeLoggedBatch(Buffer.from(text, 'utf8')), entry);
+  });
+
+  it('refuses a cut or padded binary entry with what it was reading, never a partial entry', () => {
+    const bytes = encodeLoggedBatch(entry);
+    for (let n = 1; n < bytes.length; n++)
+      assert.throws(
+        () => decodeLoggedBatch(bytes.subarray(0, n)),
+        /at byte \d+ needs \d+ bytes; the entry has \d+$/,
+        `cut at ${n} of ${bytes.length}`,
+      );
+    assert.throws(() => decodeLoggedBatch(Buffer.concat([bytes, Buffer.from([0])])), /^Error: 1 bytes after/);
+  });
+
   it('reads an entry of an earlier version (one batch of one topic, no timestamps) as one run', () => {
     const old = JSON.stringify({
       seq: 7,

@@ -72,7 +72,7 @@ redis.call('SET', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[2])
 return cur`;
 
-type ScriptCall = (k1: string, k2: string, k3OrArg: string, ...args: string[]) => Promise<unknown>;
+type ScriptCall = (k1: string, k2: string, k3OrArg: string, ...args: (string | Buffer)[]) => Promise<unknown>;
 
 export class RedisPartitionStateStore implements PartitionStateStore {
   private readonly appendScript: ScriptCall;
@@ -97,12 +97,21 @@ export class RedisPartitionStateStore implements PartitionStateStore {
 
   async load(partition: number): Promise<StoredPartition> {
     const k = this.keys(partition);
-    const res = await this.redis.multi().get(k.seq).get(k.snapshot).lrange(k.log, 0, -1).exec();
+    const res = await this.redis.multi().get(k.seq).get(k.snapshot).lrangeBuffer(k.log, 0, -1).exec();
     if (!res) throw new Error(`partition ${partition}: Redis aborted the state read`);
     for (const [err] of res) if (err) throw err;
     const seq = Number((res[0]![1] as string | null) ?? '0');
     const snap = res[1]![1] as string | null;
-    const log = (res[2]![1] as string[]).map(decodeLoggedBatch);
+    const log = (res[2]![1] as Buffer[]).map((entry, i) => {
+      try {
+        return decodeLoggedBatch(entry);
+      } catch (err) {
+        throw new Error(
+          `partition ${partition}: write-ahead log entry ${i} of ${k.log} does not decode (${(err as Error).message}); the partition cannot replay it`,
+          { cause: err },
+        );
+      }
+    });
     return { seq, snapshot: snap === null ? null : (JSON.parse(snap) as PartitionSnapshot), log };
   }
 
@@ -132,8 +141,211 @@ function stale(err: unknown, partition: number, expected: number): unknown {
     : err;
 }
 
-/** JSON of one log entry. Values travel as latin1 text: exact for any bytes, and plain for ASCII JSON. */
-export function encodeLoggedBatch(e: LoggedBatch): string {
+/**
+ * One log entry's bytes (format 2): a marker byte, then the entry in little-endian fields:
+ * seq (float64); offsets (u16 count, topic and offset texts); runs (u16 count), each its
+ * topic, partition (int32), feed, nowMs (float64) and records (u32 count), each record its
+ * offset, key (null: length -1), value bytes as received (null: length -1), headers (u16
+ * count, name and value texts) and timestamp (float64, NaN when absent). Texts are a u32
+ * byte length and UTF-8. The value's bytes are copied as they are: the JSON entries of
+ * format 1 escaped every value into a JSON string, which Redis's socket then encoded again.
+ */
+export function encodeLoggedBatch(e: LoggedBatch): Buffer {
+  w.at = 0;
+  w.u8(ENTRY_FORMAT_2);
+  w.f64(e.seq);
+  const topics = Object.keys(e.offsets);
+  w.u16(topics.length);
+  for (const t of topics) {
+    w.text(t);
+    w.text(e.offsets[t] as string);
+  }
+  w.u16(e.batches.length);
+  for (const b of e.batches) {
+    w.text(b.topic);
+    w.i32(b.partition);
+    w.text(b.feed);
+    w.f64(b.nowMs);
+    w.u32(b.messages.length);
+    for (const m of b.messages) {
+      w.text(m.offset);
+      if (m.key === null) w.i32(-1);
+      else w.text(m.key);
+      if (m.value === null) w.i32(-1);
+      else w.bytes(m.value);
+      const names = Object.keys(m.headers);
+      w.u16(names.length);
+      for (const n of names) {
+        w.text(n);
+        w.text(m.headers[n] as string);
+      }
+      w.f64(m.timestampMs ?? Number.NaN);
+    }
+  }
+  return Buffer.from(w.buf.subarray(0, w.at));
+}
+
+/** The first byte of a format-2 entry; a format-1 entry is JSON and starts with `{`. */
+const ENTRY_FORMAT_2 = 0xb2;
+
+/** The encoder's buffer, reused from entry to entry (encoding is synchronous). */
+class EntryWriter {
+  buf = Buffer.allocUnsafe(1 << 16);
+  at = 0;
+  room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.at++] = v;
+  }
+  u16(v: number): void {
+    if (v > 0xffff) throw new Error(`write-ahead log entry: ${v} items where at most 65,535 fit`);
+    this.room(2);
+    this.at = this.buf.writeUInt16LE(v, this.at);
+  }
+  i32(v: number): void {
+    this.room(4);
+    this.at = this.buf.writeInt32LE(v, this.at);
+  }
+  u32(v: number): void {
+    this.room(4);
+    this.at = this.buf.writeUInt32LE(v, this.at);
+  }
+  f64(v: number): void {
+    this.room(8);
+    this.at = this.buf.writeDoubleLE(v, this.at);
+  }
+  /**
+   * UTF-8 after its byte length; room for the longest (3 bytes per UTF-16 unit). ASCII (offsets,
+   * keys, header names and values) is copied unit by unit: a Buffer.write per short text cost
+   * more than JSON.stringify of the whole entry.
+   */
+  text(s: string): void {
+    const len = s.length;
+    this.room(4 + 3 * len);
+    const buf = this.buf;
+    const start = this.at + 4;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[start + i] = c;
+    }
+    const n = i === len ? len : buf.write(s, start, 'utf8');
+    buf.writeUInt32LE(n, this.at);
+    this.at = start + n;
+  }
+  bytes(b: Buffer): void {
+    this.room(4 + b.length);
+    this.buf.writeUInt32LE(b.length, this.at);
+    this.buf.set(b, this.at + 4);
+    this.at += 4 + b.length;
+  }
+}
+const w = new EntryWriter();
+
+/** Reads a format-2 entry; every length is checked against the bytes left. */
+class EntryReader {
+  at = 0;
+  constructor(private readonly buf: Buffer) {}
+  need(n: number, what: string): void {
+    if (n < 0 || this.at + n > this.buf.length)
+      throw new Error(`${what} at byte ${this.at} needs ${n} bytes; the entry has ${this.buf.length}`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.at++] as number;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.buf.readUInt16LE(this.at);
+    this.at += 2;
+    return v;
+  }
+  i32(what: string): number {
+    this.need(4, what);
+    const v = this.buf.readInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+  /** A text, or null where its length is -1 and `nullable`. */
+  text(what: string, nullable = false): string | null {
+    const n = this.i32(what);
+    if (n === -1 && nullable) return null;
+    this.need(n, what);
+    const s = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+  bytes(what: string): Buffer | null {
+    const n = this.i32(what);
+    if (n === -1) return null;
+    this.need(n, what);
+    const b = Buffer.from(this.buf.subarray(this.at, this.at + n));
+    this.at += n;
+    return b;
+  }
+}
+
+function decodeFormat2(buf: Buffer): LoggedBatch {
+  const r = new EntryReader(buf);
+  r.u8('marker');
+  const seq = r.f64('seq');
+  const offsets: Record<string, string> = {};
+  for (let n = r.u16('offset count'), i = 0; i < n; i++) {
+    const topic = r.text('offset topic') as string;
+    offsets[topic] = r.text('offset') as string;
+  }
+  const batches: ConsumedBatch[] = [];
+  for (let n = r.u16('run count'), i = 0; i < n; i++) {
+    const topic = r.text('run topic') as string;
+    const partition = r.i32('run partition');
+    const feed = r.text('run feed') as Feed;
+    const nowMs = r.f64('run nowMs');
+    const messages: ConsumedMessage[] = [];
+    for (let m = r.i32('record count'), j = 0; j < m; j++) {
+      const offset = r.text('record offset') as string;
+      const key = r.text('record key', true);
+      const value = r.bytes('record value');
+      const headers: Record<string, string> = {};
+      for (let h = r.u16('header count'), k = 0; k < h; k++) {
+        const name = r.text('header name') as string;
+        headers[name] = r.text('header value') as string;
+      }
+      const timestampMs = r.f64('record timestamp');
+      messages.push(
+        Number.isNaN(timestampMs)
+          ? { offset, key, value, headers }
+          : { offset, key, value, headers, timestampMs },
+      );
+    }
+    batches.push({ topic, partition, feed, nowMs, messages });
+  }
+  if (r.at !== buf.length) throw new Error(`${buf.length - r.at} bytes after the entry's end`);
+  return { seq, offsets, batches };
+}
+
+/**
+ * A log entry of any format: format 2 (encodeLoggedBatch's bytes), or the JSON of format 1
+ * (as text or its UTF-8 bytes), including its earliest entries of one run and no timestamps.
+ */
+export function decodeLoggedBatch(entry: Buffer | string): LoggedBatch {
+  if (typeof entry !== 'string' && entry[0] === ENTRY_FORMAT_2) return decodeFormat2(entry);
+  return decodeFormat1(typeof entry === 'string' ? entry : entry.toString('utf8'));
+}
+
+/** Format 1 (the JSON entries of earlier versions): values as latin1 text. Written by tests and old logs only. */
+export function encodeLoggedBatchFormat1(e: LoggedBatch): string {
   return JSON.stringify({
     seq: e.seq,
     offsets: e.offsets,
@@ -162,8 +374,8 @@ interface EncodedBatch {
   messages: EncodedMessage[];
 }
 
-/** Also reads the entries of earlier versions: one batch of one topic, no timestamps. */
-export function decodeLoggedBatch(text: string): LoggedBatch {
+/** Format 1, also its earliest entries: one batch of one topic, no timestamps. */
+function decodeFormat1(text: string): LoggedBatch {
   const j = JSON.parse(text) as {
     seq: number;
     offsets: Record<string, string>;
