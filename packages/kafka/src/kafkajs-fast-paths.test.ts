@@ -165,6 +165,33 @@ const lines = [];
 `;
 
 /**
+ * Sends grouped by partition as kafkajs's producer groups them, one line per send (the
+ * groups as JSON, or what it threw): no partitions, no messages, messages with keys hashed
+ * over 1, 3 and 12 partitions, explicit partitions, keyless messages (round robin, with a
+ * fixed seed), partitions without a leader, and a partitioner that returns odd values.
+ */
+const GROUP = `
+const { createRequire } = require('node:module');
+const req = createRequire(process.cwd() + '/package.json');
+globalThis.crypto.getRandomValues = (b) => b.fill(7); // the round robin's start, fixed
+const group = req('kafkajs/src/producer/groupMessagesPerPartition.js');
+const createPartitioner = req('kafkajs/src/producer/partitioners/default/index.js');
+const meta = (n, leaderless = []) => Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: leaderless.includes(i) ? -1 : 1 }));
+const keyed = (n) => Array.from({ length: n }, (_, i) => ({ key: 'binanceusdm|S' + (i % 17) + '/USDT:USDT', value: String(i) }));
+const show = (f) => { try { return JSON.stringify(f()); } catch (e) { return 'throws ' + e.name + ': ' + e.message; } };
+const lines = [];
+const p = () => createPartitioner();
+lines.push(show(() => group({ topic: 't', partitionMetadata: [], messages: keyed(3), partitioner: p() })));
+lines.push(show(() => group({ topic: 't', partitionMetadata: meta(12), messages: [], partitioner: p() })));
+for (const n of [1, 3, 12]) lines.push(show(() => group({ topic: 't', partitionMetadata: meta(n), messages: keyed(500), partitioner: p() })));
+lines.push(show(() => group({ topic: 't', partitionMetadata: meta(12), messages: keyed(40).map((m, i) => ({ ...m, partition: i % 5 === 0 ? 11 - (i % 3) : undefined })), partitioner: p() })));
+lines.push(show(() => group({ topic: 't', partitionMetadata: meta(6, [2, 4]), messages: Array.from({ length: 30 }, (_, i) => ({ value: String(i) })), partitioner: p() })));
+const odd = [3, '2', -1, 'x', 3, undefined, 0, '2'];
+lines.push(show(() => group({ topic: 't', partitionMetadata: meta(4), messages: keyed(8), partitioner: ({ message }) => odd[Number(message.value)] })));
+for (const l of lines) console.log(l);
+`;
+
+/**
  * Every varint kafkajs's encoder writes, and its size functions, for values at each byte
  * length's edges, both signs, beyond 32 bits, non-integers, NaN, -0, strings and bigints
  * (and a Long), then 20,000 pseudo-random integers of every magnitude: one line per value,
@@ -264,6 +291,7 @@ describe('kafkajs fast paths', () => {
       murmur2: true,
       produceRequest: true,
       requestFrame: true,
+      groupByPartition: true,
       recordDecoder: true,
       kafkajsModulesLoadedBefore: 0,
     });
@@ -322,6 +350,17 @@ describe('kafkajs fast paths', () => {
     ).split('\n');
     assert.equal(patched.length, original.length);
     for (let i = 0; i < original.length; i++) assert.equal(patched[i], original[i], `line ${i}`);
+  });
+
+  it('groups every send by partition as kafkajs does, in send order', () => {
+    const original = encodeIn('', GROUP).split('\n');
+    assert.equal(original.length, 8);
+    assert.ok(original[2]!.length > 500 * 10, 'the groups are printed in full');
+    const patched = encodeIn(
+      "require('@perpflow/kafka'); if (!require('@perpflow/kafka').kafkajsFastPaths().groupByPartition) throw new Error('not patched');",
+      GROUP,
+    ).split('\n');
+    assert.deepEqual(patched, original);
   });
 
   it('hashes every partition key as kafkajs’s murmur2 does, so each message keeps its partition', () => {

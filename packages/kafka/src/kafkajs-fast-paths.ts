@@ -1,5 +1,5 @@
 /**
- * Seven hot spots of kafkajs 2.2.4's produce and fetch paths (its last release, pinned),
+ * Eight hot spots of kafkajs 2.2.4's produce and fetch paths (its last release, pinned),
  * replaced in its module cache. All give the same bytes, partitions and fetched objects;
  * only their cost changes.
  *
@@ -32,6 +32,9 @@
  * - **Request framing.** Every request's size, header and body in one buffer of its size,
  *   not copied into a growing encoder and that into another.
  *
+ * - **Grouping by partition.** kafkajs grouped a send's messages by partition copying the
+ *   partition's array for every message added (n²/2 copies for n messages to one partition,
+ *   which a step's bars are); here each message is appended.
  * - **The fetched record decoder.** kafkajs decodes each record's timestamp delta through
  *   BigInt arithmetic (a Long per byte), sums the timestamp and the offset as Longs and
  *   prints them, and copies the headers object once per header. Here a record is read with
@@ -588,6 +591,38 @@ function readRecord(decoder: RecordDecoderInstance, context: RecordBatchContext)
   };
 }
 
+/** What kafkajs's producer groups by partition before it builds a request. */
+interface GroupFields {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: (args: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
+}
+
+/**
+ * The messages of one send by the partition the partitioner picks, as kafkajs's
+ * `groupMessagesPerPartition` gives them (an object of partition → messages in send order),
+ * in one pass: kafkajs copied a partition's array for every message added to it, so a send
+ * of n messages to one partition (a step's bars: one key, one partition) copied n²/2 entries.
+ */
+function groupMessagesPerPartition({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: GroupFields): Record<string, unknown[]> {
+  if (partitionMetadata.length === 0) return {};
+  const result: Record<string, unknown[]> = {};
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const current = result[partition];
+    if (current === undefined) result[partition] = [message];
+    else current.push(message);
+  }
+  return result;
+}
+
 /** The kafkajs release whose internals this replaces; any other is left as it is. */
 export const KAFKAJS_PATCHED_VERSION = '2.2.4';
 export const kafkajsVersion = (require('kafkajs/package.json') as { version: string }).version;
@@ -691,6 +726,10 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   onePassDecodeRecord = decodeRecord;
   const recordDecoderModule = require.cache[recordDecoderPath];
   if (recordDecoderModule) recordDecoderModule.exports = decodeRecord;
+  const groupPath = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
+  require(groupPath);
+  const groupModule = require.cache[groupPath];
+  if (groupModule) groupModule.exports = groupMessagesPerPartition;
   const produceModule = require.cache[producePath];
   if (produceModule) produceModule.exports = produce;
   require(framePath);
@@ -711,6 +750,7 @@ export function kafkajsFastPaths(): {
   murmur2: boolean;
   produceRequest: boolean;
   requestFrame: boolean;
+  groupByPartition: boolean;
   recordDecoder: boolean;
   kafkajsModulesLoadedBefore: number;
 } {
@@ -723,6 +763,8 @@ export function kafkajsFastPaths(): {
     produceRequest:
       applies && require('kafkajs/src/protocol/requests/produce/v3/request.js') === onePassProduce,
     requestFrame: applies && require('kafkajs/src/protocol/request.js') === onePassFrame,
+    groupByPartition:
+      applies && require('kafkajs/src/producer/groupMessagesPerPartition.js') === groupMessagesPerPartition,
     recordDecoder:
       applies && require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') === onePassDecodeRecord,
     kafkajsModulesLoadedBefore: loadedBefore,
