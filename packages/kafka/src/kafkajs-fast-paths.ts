@@ -520,6 +520,38 @@ function safeIntegerOf(text: unknown): number {
 }
 
 /**
+ * The header names of the last record read, by position, with their bytes: a topic's
+ * records carry the same names in the same order, so the name's text is made once, not
+ * once per record (a Buffer slice and a UTF-8 decode each).
+ */
+const headerNames: { bytes: Buffer; text: string }[] = [];
+
+/**
+ * A header name as kafkajs's `readVarIntString` reads it (null for length -1; past the end
+ * of the bytes, what is there), or `undefined` for a length below -1 (kafkajs would move
+ * backwards), which is left to kafkajs.
+ */
+function readHeaderName(decoder: RecordDecoderInstance, position: number): string | null | undefined {
+  const n = decoder.readVarInt();
+  if (n === -1) return null;
+  if (n < -1) return undefined;
+  const buf = decoder.buffer;
+  const at = decoder.offset;
+  decoder.offset = at + n;
+  const known = headerNames[position];
+  if (known !== undefined && known.bytes.length === n && at + n <= buf.length) {
+    const bytes = known.bytes;
+    let i = 0;
+    while (i < n && buf[at + i] === bytes[i]) i++;
+    if (i === n) return known.text;
+  }
+  const text = buf.toString('utf8', at, at + n);
+  if (position < 64 && at + n <= buf.length)
+    headerNames[position] = { bytes: Buffer.from(buf.subarray(at, at + n)), text };
+  return text;
+}
+
+/**
  * One fetched record decoded as kafkajs's record decoder (record batch v0) decodes it, to
  * the same object, without its 64-bit arithmetic on BigInt (a Long per byte of the
  * timestamp delta, a Long sum and its text for the timestamp and the offset) or a copy of
@@ -572,9 +604,10 @@ function readRecord(decoder: RecordDecoderInstance, context: RecordBatchContext)
   if (count < -1 || count * 2 > buf.length - decoder.offset) return undefined;
   const headers: Record<string, unknown> = {};
   for (let i = 0; i < count; i++) {
-    const k = decoder.readVarIntString() as string;
+    const name = readHeaderName(decoder, i);
+    if (name === undefined || name === '__proto__') return undefined;
+    const k = name as string; // a null name is the key "null", as in kafkajs
     const hv = decoder.readVarIntBytes();
-    if (k === '__proto__') return undefined;
     const had = headers[k];
     headers[k] = had === undefined ? hv : Array.isArray(had) ? had.concat([hv]) : [had, hv];
   }

@@ -21,12 +21,36 @@ export function toMessage(record: { exchange: string; symbol: string }, meta: Me
   return { key: streamKey(record.exchange, record.symbol), value: JSON.stringify(record), headers };
 }
 
-/** Header values as strings (kafkajs gives Buffers). */
+/** Header values as strings (kafkajs gives Buffers; a repeated header's values joined by commas). */
 export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
+  if (headers === undefined) return out;
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
     if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+    out[k] = Buffer.isBuffer(v) ? textOf(k, v) : Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
   return out;
+}
+
+/**
+ * Each header name's last value, as bytes and text: most values repeat from record to record
+ * (schema, producer, source; the produce time within a batch), so their text is made once.
+ * Bounded: values up to 64 bytes, the first 64 names.
+ */
+const lastValues = new Map<string, { bytes: Buffer; text: string }>();
+
+function textOf(name: string, v: Buffer): string {
+  const n = v.length;
+  if (n > 64) return v.toString('utf8');
+  const last = lastValues.get(name);
+  if (last !== undefined && last.bytes.length === n) {
+    const bytes = last.bytes;
+    let i = 0;
+    while (i < n && v[i] === bytes[i]) i++;
+    if (i === n) return last.text;
+  }
+  const text = v.toString('utf8');
+  if (last !== undefined || lastValues.size < 64) lastValues.set(name, { bytes: Buffer.from(v), text });
+  return text;
 }
