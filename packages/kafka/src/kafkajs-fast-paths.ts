@@ -663,6 +663,13 @@ const KAFKAJS_SRC = `${sep}kafkajs${sep}src${sep}`;
 /** kafkajs modules loaded before the replacement (they keep the original paths). */
 const loadedBefore = Object.keys(require.cache).filter((k) => k.includes(KAFKAJS_SRC)).length;
 
+/** Loads kafkajs's module at `path` (if it is not loaded yet) and replaces its exports with `value`. */
+function replaceExports(path: string, value: unknown): void {
+  require(path);
+  const loaded = require.cache[path];
+  if (loaded) loaded.exports = value;
+}
+
 const slicedCrc32c = (buffer: Buffer): number => crc32c(buffer);
 let PooledEncoder: unknown = null;
 let onePassProduce: unknown = null;
@@ -714,15 +721,9 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
   Pooled.prototype = Original.prototype;
   Object.setPrototypeOf(Pooled, Original);
   PooledEncoder = Pooled;
-  const encoderModule = require.cache[encoderPath];
-  if (encoderModule) encoderModule.exports = Pooled;
-  require(crcPath);
-  const crcModule = require.cache[crcPath];
-  if (crcModule) crcModule.exports = slicedCrc32c;
-  const murmurPath = require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js');
-  require(murmurPath);
-  const murmurModule = require.cache[murmurPath];
-  if (murmurModule) murmurModule.exports = murmur2;
+  replaceExports(encoderPath, Pooled);
+  replaceExports(crcPath, slicedCrc32c);
+  replaceExports(require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js'), murmur2);
   // The produce request (v3, which v4-v7 extend) and the request framing: the exports are
   // replaced before the modules that take them load (the produce API's versions require
   // their request module when a request is made; the connection takes the framing when it
@@ -756,17 +757,13 @@ if (kafkajsVersion === KAFKAJS_PATCHED_VERSION) {
     return originalDecodeRecord(decoder, context);
   };
   onePassDecodeRecord = decodeRecord;
-  const recordDecoderModule = require.cache[recordDecoderPath];
-  if (recordDecoderModule) recordDecoderModule.exports = decodeRecord;
-  const groupPath = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-  require(groupPath);
-  const groupModule = require.cache[groupPath];
-  if (groupModule) groupModule.exports = groupMessagesPerPartition;
-  const produceModule = require.cache[producePath];
-  if (produceModule) produceModule.exports = produce;
-  require(framePath);
-  const frameModule = require.cache[framePath];
-  if (frameModule) frameModule.exports = frame;
+  replaceExports(recordDecoderPath, decodeRecord);
+  replaceExports(
+    require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js'),
+    groupMessagesPerPartition,
+  );
+  replaceExports(producePath, produce);
+  replaceExports(framePath, frame);
 }
 
 /**
