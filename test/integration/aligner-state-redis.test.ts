@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  CorruptPartitionStateError,
   encodeLoggedBatchFormat1,
   type LoggedBatch,
   RedisPartitionStateStore,
@@ -124,11 +125,26 @@ describe('aligner partition state in Redis', () => {
     const good = (await redis.lrangeBuffer(`perpflow:aligner:${ns}:p${p}:log`, 0, -1))[0]!;
     await redis.rpush(`perpflow:aligner:${ns}:p${p}:log`, good.subarray(0, good.length - 3));
     await assert.rejects(store.load(p), (err: Error) => {
+      assert.ok(err instanceof CorruptPartitionStateError, 'the pipeline stalls the partition on it');
       assert.match(
         err.message,
         new RegExp(
           `^partition ${p}: write-ahead log entry 1 of perpflow:aligner:${ns}:p${p}:log does not decode \\(record timestamp at byte \\d+ needs 8 bytes; the entry has \\d+\\)`,
         ),
+      );
+      return true;
+    });
+  });
+
+  it('refuses to load a snapshot that is not JSON, naming the partition and the key', async () => {
+    const store = new RedisPartitionStateStore(redis, ns);
+    const p = 11;
+    await redis.set(`perpflow:aligner:${ns}:p${p}`, '{"offsets":{"a":"1"},"state":');
+    await assert.rejects(store.load(p), (err: Error) => {
+      assert.ok(err instanceof CorruptPartitionStateError);
+      assert.match(
+        err.message,
+        new RegExp(`^partition ${p}: snapshot perpflow:aligner:${ns}:p${p} does not decode \\(`),
       );
       return true;
     });

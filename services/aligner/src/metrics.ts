@@ -97,7 +97,7 @@ export function createAlignerMetrics(registry: Registry = createRegistry('aligne
     }),
     partitionStalled: new Gauge({
       name: 'perpflow_aligner_partition_stalled',
-      help: '1 while a partition is paused because the pure step threw on the same batch ALIGNER_MAX_BATCH_ATTEMPTS times in a row',
+      help: '1 while a partition is paused because the pure step threw on the same batch, or its stored state did not decode (topic `state`), ALIGNER_MAX_BATCH_ATTEMPTS times in a row',
       labelNames: ['topic', 'partition'],
       registers: [registry],
     }),

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { sampleCandle, TOPICS } from '@perpflow/contracts';
 import { createLogger } from '@perpflow/runtime';
 import type { Batch, Consumer, Producer } from 'kafkajs';
-import type { PartitionStateStore } from './adapters/partition-state.js';
+import { CorruptPartitionStateError, type PartitionStateStore } from './adapters/partition-state.js';
 import type { EngineOutput, PartitionEngine } from './domain/engine-types.js';
 import { createAlignerMetrics } from './metrics.js';
 import { AlignerPipeline } from './pipeline.js';
@@ -27,7 +27,7 @@ const batch = (firstOffset: number): Batch =>
 /** An engine with a bug: it throws on every record while `broken` is set. */
 function setup() {
   const calls: string[] = [];
-  const state = { broken: true, redisDown: false };
+  const state = { broken: true, redisDown: false, corrupt: false };
   const engine: PartitionEngine = {
     apply<Ref>(): EngineOutput<Ref> {
       if (state.broken) throw new RangeError('engine bug');
@@ -36,7 +36,15 @@ function setup() {
     snapshot: () => ({}),
   };
   const store: PartitionStateStore = {
-    load: async () => ({ snapshot: null, log: [], seq: 0 }),
+    load: async () => {
+      if (state.corrupt)
+        throw new CorruptPartitionStateError(
+          4,
+          'write-ahead log entry 2 of perpflow:aligner:g:p4:log',
+          new Error('cut'),
+        );
+      return { snapshot: null, log: [], seq: 0 };
+    },
     append: async () => {
       if (state.redisDown) throw new Error('Connection is closed.');
       calls.push('append');
@@ -99,6 +107,27 @@ describe('aligner: a batch that fails every time', () => {
     await pipeline.handleBatch(batch(8), hb);
     assert.equal(await stalled(), 0);
     assert.deepEqual(calls, ['append', 'commit 8', 'pause 4', 'append', 'commit 9']);
+  });
+
+  it('pauses a partition whose stored state does not decode after its attempts, naming the key', async () => {
+    const { pipeline, calls, state, stalled, failures } = setup();
+    state.broken = false;
+    state.corrupt = true;
+    const hb = async () => {};
+    await assert.rejects(
+      pipeline.handleBatch(batch(7), hb),
+      /^CorruptPartitionStateError: partition 4: write-ahead log entry 2 of perpflow:aligner:g:p4:log does not decode \(cut\)/,
+    );
+    await assert.rejects(pipeline.handleBatch(batch(7), hb), CorruptPartitionStateError);
+    assert.equal(await stalled(), 0);
+    await pipeline.handleBatch(batch(7), hb); // the third failure pauses instead of throwing
+    assert.deepEqual(calls, ['pause 4'], 'nothing appended or committed');
+    assert.equal(await stalled(), 1);
+    assert.equal(await failures(), 3);
+    state.corrupt = false; // the state repaired: the next step goes through and clears the stall
+    await pipeline.handleBatch(batch(7), hb);
+    assert.equal(await stalled(), 0);
+    assert.deepEqual(calls, ['pause 4', 'append', 'commit 8']);
   });
 
   it('retries a Redis or Kafka failure for as long as it lasts (an outage), never pausing for it', async () => {

@@ -16,7 +16,7 @@ import {
   type RecordProducer,
 } from '@perpflow/kafka';
 import type { Logger } from '@perpflow/runtime';
-import type { PartitionStateStore } from './adapters/partition-state.js';
+import { CorruptPartitionStateError, type PartitionStateStore } from './adapters/partition-state.js';
 import { type BatchResult, type ConsumedBatch, runBatch, stampRawThrough } from './domain/batch.js';
 import type { PartitionEngine } from './domain/engine-types.js';
 import { type MergePlan, MergeQueue, type QueuedMessage } from './domain/merge.js';
@@ -398,15 +398,17 @@ export class AlignerPipeline {
   /**
    * Counts a failed step. Redis or Kafka failing is retried for as long as it lasts (an
    * outage). The pure step failing on the same records `maxBatchAttempts` times in a row
-   * is a record or state the code cannot handle: the partition's four raw topics are
-   * paused (the other partitions go on), perpflow_aligner_partition_stalled says so and
-   * the alert AlignerPartitionStalled fires; never a silent retry loop. Nothing past the
-   * step is committed, so a restart after the fix resumes there. True when paused.
+   * is a record or state the code cannot handle, and so is the partition's stored state
+   * not decoding (CorruptPartitionStateError, topic `state`, offset the key): the
+   * partition's four raw topics are paused (the other partitions go on),
+   * perpflow_aligner_partition_stalled says so and the alert AlignerPartitionStalled
+   * fires; never a silent retry loop. Nothing past the step is committed, so a restart
+   * after the fix resumes there. True when paused.
    */
   private noteFailure(partition: number, err: unknown): boolean {
-    const topic = err instanceof BatchProcessingError ? err.topic : 'state';
-    this.deps.metrics.batchFailures.inc({ topic });
-    if (!(err instanceof BatchProcessingError)) return false;
+    const stalls = err instanceof BatchProcessingError || err instanceof CorruptPartitionStateError;
+    this.deps.metrics.batchFailures.inc({ topic: stalls ? err.topic : 'state' });
+    if (!stalls) return false;
     const at = `${err.topic}/${err.offset}`;
     const prev = this.failures.get(partition);
     const attempts = prev?.at === at ? prev.attempts + 1 : 1;
@@ -425,7 +427,9 @@ export class AlignerPipeline {
     this.deadlines.delete(partition);
     this.deps.logger.error(
       context,
-      'the same batch failed every attempt: partition paused (perpflow_aligner_partition_stalled); fix the cause and restart the aligner',
+      err instanceof CorruptPartitionStateError
+        ? "the partition's stored state does not decode: partition paused (perpflow_aligner_partition_stalled); see docs/RUNBOOK.md AlignerPartitionStalled"
+        : 'the same batch failed every attempt: partition paused (perpflow_aligner_partition_stalled); fix the cause and restart the aligner',
     );
     return true;
   }

@@ -45,6 +45,26 @@ export class StalePartitionStateError extends PerpflowError {
 }
 
 /**
+ * The partition's state in Redis does not decode (a snapshot that is not JSON, a log entry
+ * cut or altered): not an outage that passes, so the pipeline stalls the partition after
+ * its attempts instead of retrying it for ever. `topic` and `offset` say where, for the
+ * stall's log line and metric: topic `state`, offset the key (and the entry's index).
+ */
+export class CorruptPartitionStateError extends PerpflowError {
+  readonly code = 'ALIGNER_CORRUPT_STATE';
+  readonly retriable = false;
+  readonly topic = 'state';
+  readonly offset: string;
+  constructor(partition: number, where: string, cause: unknown) {
+    super(
+      `partition ${partition}: ${where} does not decode (${(cause as Error)?.message ?? String(cause)}); the partition cannot restore its state`,
+      { cause, context: { partition, where } },
+    );
+    this.offset = where;
+  }
+}
+
+/**
  * Per-partition state in Redis: a full snapshot every so often and, between snapshots,
  * a write-ahead log of the batches processed since. Every write is conditional on the
  * partition's sequence number (compare-and-set in one Lua script, atomic like MULTI),
@@ -106,13 +126,16 @@ export class RedisPartitionStateStore implements PartitionStateStore {
       try {
         return decodeLoggedBatch(entry);
       } catch (err) {
-        throw new Error(
-          `partition ${partition}: write-ahead log entry ${i} of ${k.log} does not decode (${(err as Error).message}); the partition cannot replay it`,
-          { cause: err },
-        );
+        throw new CorruptPartitionStateError(partition, `write-ahead log entry ${i} of ${k.log}`, err);
       }
     });
-    return { seq, snapshot: snap === null ? null : (JSON.parse(snap) as PartitionSnapshot), log };
+    let snapshot: PartitionSnapshot | null = null;
+    try {
+      snapshot = snap === null ? null : (JSON.parse(snap) as PartitionSnapshot);
+    } catch (err) {
+      throw new CorruptPartitionStateError(partition, `snapshot ${k.snapshot}`, err);
+    }
+    return { seq, snapshot, log };
   }
 
   async append(partition: number, entry: LoggedBatch): Promise<void> {
