@@ -518,6 +518,13 @@ function safeIntegerOf(text: unknown): number {
   return lastInteger;
 }
 
+/** Whether `buf[at, at + n)` holds exactly `bytes` (a JS loop: cheaper than a native call for short texts). */
+export function sameBytes(buf: Uint8Array, at: number, n: number, bytes: Uint8Array): boolean {
+  if (bytes.length !== n) return false;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 /**
  * The header names of the last record read, by position, with their bytes: a topic's
  * records carry the same names in the same order, so the name's text is made once, not
@@ -538,12 +545,7 @@ function readHeaderName(decoder: RecordDecoderInstance, position: number): strin
   const at = decoder.offset;
   decoder.offset = at + n;
   const known = headerNames[position];
-  if (known !== undefined && known.bytes.length === n && at + n <= buf.length) {
-    const bytes = known.bytes;
-    let i = 0;
-    while (i < n && buf[at + i] === bytes[i]) i++;
-    if (i === n) return known.text;
-  }
+  if (known !== undefined && at + n <= buf.length && sameBytes(buf, at, n, known.bytes)) return known.text;
   const text = buf.toString('utf8', at, at + n);
   if (position < 64 && at + n <= buf.length)
     headerNames[position] = { bytes: Buffer.from(buf.subarray(at, at + n)), text };

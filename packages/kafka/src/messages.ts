@@ -1,5 +1,6 @@
 import { HEADERS, type RecordKind, schemaHeader, streamKey } from '@perpflow/contracts';
 import type { IHeaders, Message } from 'kafkajs';
+import { sameBytes } from './kafkajs-fast-paths.js';
 
 export interface MessageMeta {
   kind: RecordKind;
@@ -44,12 +45,7 @@ function textOf(name: string, v: Buffer): string {
   const n = v.length;
   if (n > 64) return v.toString('utf8');
   const last = lastValues.get(name);
-  if (last !== undefined && last.bytes.length === n) {
-    const bytes = last.bytes;
-    let i = 0;
-    while (i < n && v[i] === bytes[i]) i++;
-    if (i === n) return last.text;
-  }
+  if (last !== undefined && sameBytes(v, 0, n, last.bytes)) return last.text;
   const text = v.toString('utf8');
   if (last !== undefined || lastValues.size < 64) lastValues.set(name, { bytes: Buffer.from(v), text });
   return text;

@@ -279,44 +279,37 @@ class EntryReader {
     if (n < 0 || this.at + n > this.buf.length)
       throw new Error(`${what} at byte ${this.at} needs ${n} bytes; the entry has ${this.buf.length}`);
   }
+  /** Checks that `n` bytes are left for `what` and moves past them; returns where they start. */
+  take(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.at;
+    this.at += n;
+    return at;
+  }
   u8(what: string): number {
-    this.need(1, what);
-    return this.buf[this.at++] as number;
+    return this.buf[this.take(1, what)] as number;
   }
   u16(what: string): number {
-    this.need(2, what);
-    const v = this.buf.readUInt16LE(this.at);
-    this.at += 2;
-    return v;
+    return this.buf.readUInt16LE(this.take(2, what));
   }
   i32(what: string): number {
-    this.need(4, what);
-    const v = this.buf.readInt32LE(this.at);
-    this.at += 4;
-    return v;
+    return this.buf.readInt32LE(this.take(4, what));
   }
   f64(what: string): number {
-    this.need(8, what);
-    const v = this.buf.readDoubleLE(this.at);
-    this.at += 8;
-    return v;
+    return this.buf.readDoubleLE(this.take(8, what));
   }
   /** A text, or null where its length is -1 and `nullable`. */
   text(what: string, nullable = false): string | null {
     const n = this.i32(what);
     if (n === -1 && nullable) return null;
-    this.need(n, what);
-    const s = this.buf.toString('utf8', this.at, this.at + n);
-    this.at += n;
-    return s;
+    const at = this.take(n, what);
+    return this.buf.toString('utf8', at, at + n);
   }
   bytes(what: string): Buffer | null {
     const n = this.i32(what);
     if (n === -1) return null;
-    this.need(n, what);
-    const b = Buffer.from(this.buf.subarray(this.at, this.at + n));
-    this.at += n;
-    return b;
+    const at = this.take(n, what);
+    return Buffer.from(this.buf.subarray(at, at + n));
   }
 }
 
