@@ -74,6 +74,7 @@ runService({
         onLiquidation: (symbol, l) => ingestor?.onLiquidation(symbol, l),
         onKline: (symbol, k) => ingestor?.onKline(symbol, k),
         onWebsocketClosed: (url, err) => ingestor?.onWebsocketClosed(url, err),
+        onWebsocketOpened: (url) => ingestor?.onWebsocketOpened(url),
       });
       if (endpoints.get(id)?.startsWith('http://')) await ex.loadHttpProxyAgent?.();
       const gate = new RateGate(now);

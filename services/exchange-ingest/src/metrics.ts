@@ -78,7 +78,7 @@ export function createIngestMetrics(registry: Registry = createRegistry('exchang
     }),
     wsConnected: new Gauge({
       name: 'perpflow_ingest_stream_connected',
-      help: '1 while the exchange websocket stream is connected and delivering',
+      help: '1 while the exchange websocket stream is connected (candles: from the first kline; liquidations: from the connection opening, events or none), 0 from the start until then and after a drop',
       labelNames: ['exchange', 'feed'],
       registers: [registry],
     }),

@@ -125,6 +125,8 @@ export async function createExchange(
     onKline?: KlineListener;
     /** A websocket connection closed or failed (ccxt reconnects on the next watch call). */
     onWebsocketClosed?: (url: string, error?: Error) => void;
+    /** A websocket connection opened (ccxt has recorded its subscriptions on the client by then). */
+    onWebsocketOpened?: (url: string) => void;
     /** Our clock, for the receive time of kline messages; default Date.now. */
     now?: () => number;
     logger: Logger;
@@ -141,6 +143,7 @@ export async function createExchange(
     handleOHLCV(client: unknown, message: unknown): unknown;
     onClose(client: { url: string }, error: unknown): unknown;
     onError(client: { url: string }, error: unknown): unknown;
+    onConnected(client: { url: string }, message?: unknown): unknown;
     client(url: string): WsClient;
     onRestResponse(
       statusCode: number,
@@ -215,6 +218,10 @@ export async function createExchange(
     override onClose(client: { url: string }, error: unknown): unknown {
       options.onWebsocketClosed?.(client.url, error instanceof Error ? error : undefined);
       return super.onClose(client, error);
+    }
+    override onConnected(client: { url: string }, message?: unknown): unknown {
+      options.onWebsocketOpened?.(client.url);
+      return super.onConnected(client, message);
     }
     override onError(client: { url: string }, error: unknown): unknown {
       options.onWebsocketClosed?.(client.url, error instanceof Error ? error : undefined);

@@ -48,6 +48,11 @@ export class LiveIngestor {
     this.candles.stream.onWebsocketClosed(url, err);
   }
 
+  /** Called by the exchange adapter when a websocket connection opens. */
+  onWebsocketOpened(url: string): void {
+    this.liquidations.onWebsocketOpened(url);
+  }
+
   /** Runs the configured feeds' loops until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const { deps, options } = this.ctx;

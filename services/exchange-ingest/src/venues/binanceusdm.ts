@@ -76,7 +76,11 @@ export const binanceusdm: IngestVenue = {
   },
   // 418 "IP banned until …", usually with Retry-After.
   ban: { pattern: /418|banned/i, pauseMs: 120_000 },
-  liquidations: { subscription: 'all-market', fromMessage: binanceLiquidations },
+  liquidations: {
+    subscription: 'all-market',
+    subscriptionHash: /forceOrder/,
+    fromMessage: binanceLiquidations,
+  },
   // Sent on every answer, its 429s and 418s included.
   usedWeight: (headers) => {
     const w = Number(headers['x-mbx-used-weight-1m'] ?? headers['X-MBX-USED-WEIGHT-1M']);

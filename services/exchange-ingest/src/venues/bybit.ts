@@ -121,7 +121,11 @@ export const bybit: IngestVenue = {
   // /v5/market/open-interest takes intervalTime 5min…1d (ccxt's default 1h): the 5-minute grid,
   // the finest, as the backfill pages it.
   currentOpenInterestParams: { interval: '5m' },
-  liquidations: { subscription: 'per-symbol', fromMessage: bybitLiquidations },
+  liquidations: {
+    subscription: 'per-symbol',
+    subscriptionHash: /^liquidations::/,
+    fromMessage: bybitLiquidations,
+  },
   klines: bybitKlines,
   openInterestHistoryParams: bybitOpenInterestHistoryParams,
   oneSideOpenInterest: bybitOneSideOpenInterest,

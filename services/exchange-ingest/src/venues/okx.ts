@@ -238,7 +238,12 @@ export const okx: IngestVenue = {
   budget: OKX_RATE_BUDGET,
   ban: OKX_BAN,
   ccxtOptions: OKX_CCXT_OPTIONS,
-  liquidations: { subscription: 'all-market', allMarketSymbols: 'followed', fromMessage: okxLiquidations },
+  liquidations: {
+    subscription: 'all-market',
+    allMarketSymbols: 'followed',
+    subscriptionHash: /^liquidations(::|$)/,
+    fromMessage: okxLiquidations,
+  },
   klines: okxKlines,
   predictedFundingTime: okxFundingAnswerTime,
   fundingHistoryParams: (sinceMs, limit) =>

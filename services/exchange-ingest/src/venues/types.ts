@@ -75,6 +75,14 @@ export interface IngestVenue {
      * when it is given no symbol to wait for). Default 'none'.
      */
     allMarketSymbols?: 'none' | 'followed';
+    /**
+     * ccxt's subscription hashes for liquidations on this venue (Binance `!forceOrder@arr`,
+     * Bybit and OKX `liquidations::<symbol>`), by which an opened websocket connection is
+     * known to carry them: the stream counts as connected from then, not from its first
+     * event, which a quiet market may not send for many minutes. Required unless
+     * `subscription` is 'none'.
+     */
+    subscriptionHash?: RegExp;
     /** `contractSizeOf`: the instrument's contract value by market id, for venues that count in contracts. */
     fromMessage(
       message: unknown,

@@ -27,6 +27,8 @@ export class LiquidationFeed implements LiveLoop {
       );
       return;
     }
+    // Visible (and visibly down) from the start: a stream that never connects must alert.
+    this.ctx.deps.metrics.wsConnected.set({ exchange, feed: 'liquidation' }, 0);
     await Promise.all([
       this.keepSubscribed(signal),
       repeatEvery(this.ctx, 'liquidation_flush', 500, signal, () => this.flush()),
@@ -37,6 +39,20 @@ export class LiquidationFeed implements LiveLoop {
   onLiquidation(symbol: string, liquidation: RawLiquidation): void {
     if (!this.ctx.symbolSet.has(symbol)) return;
     this.buffer.push({ symbol, liquidation, receivedAtMs: this.ctx.deps.now() });
+  }
+
+  /**
+   * Called by the exchange adapter when a websocket connection opens: the stream is
+   * connected once the connection carrying the liquidation subscription is open, not at its
+   * first event (a quiet market may send none for many minutes, and the gauge at 0 that long
+   * raises FeedStale, "liquidations are being lost").
+   */
+  onWebsocketOpened(url: string): void {
+    const { ex, exchange, metrics } = this.ctx.deps;
+    const pattern = ingestVenue(exchange).liquidations.subscriptionHash;
+    const hashes = Object.keys(ex.clients?.[url]?.subscriptions ?? {});
+    if (pattern && hashes.some((h) => pattern.test(h)))
+      metrics.wsConnected.set({ exchange, feed: 'liquidation' }, 1);
   }
 
   private async keepSubscribed(signal: AbortSignal): Promise<void> {
