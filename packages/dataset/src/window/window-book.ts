@@ -1,7 +1,8 @@
-import type { AlignedBar, RawPosition } from '@perpflow/contracts';
+import { type AlignedBar, type RawPosition, timeframeMs } from '@perpflow/contracts';
 import { type SeriesId, type WindowId, windowEndMs, windowIdString } from '../layout/keys.js';
 import { DEFAULT_WINDOW_POLICY, type WindowPolicy, windowStartOf } from '../layout/windows.js';
 import type { OffsetRange } from '../manifest/schemas.js';
+import { BarRows, LatestSlots, TextCodes } from './bar-rows.js';
 
 /** Where a record was read: Kafka topic, partition and offset (decimal string, as kafkajs gives it). */
 export interface SourceOffset {
@@ -75,8 +76,12 @@ interface PendingMark {
 interface BookWindow {
   window: WindowId;
   endMs: number;
-  latest: Map<number, AlignedBar>;
-  superseded: Map<string, AlignedBar>;
+  /** The packed rows of the window (`latest` and `superseded` hold their slots). */
+  rows: BarRows;
+  /** Slot of the last revision per bar time. */
+  latest: LatestSlots;
+  /** Slots of the superseded revisions, by `eventTimeMs|revision`. */
+  superseded: Map<string, number>;
   offsets: Map<string, { topic: string; partition: number; first: bigint; last: bigint }>;
   /** Highest raw position per topic-partition over the window's bars (perpflow-raw-through). */
   raw: Map<string, { topic: string; partition: number; offset: bigint }>;
@@ -121,6 +126,8 @@ export class WindowBook {
    * end, and their manifest would say `closed: false` for good (compaction waits for it).
    */
   private readonly evictedOpen = new Map<string, WindowId>();
+  /** The texts of every window's rows, packed as codes. */
+  private readonly texts = new TextCodes();
 
   constructor(options: WindowBookOptions = {}) {
     this.policy = options.policy ?? DEFAULT_WINDOW_POLICY;
@@ -250,8 +257,11 @@ export class WindowBook {
     return {
       windowKey,
       window: w.window,
-      latest: [...w.latest.values()].sort(byTime),
-      superseded: [...w.superseded.values()].sort(byTime),
+      latest: w.latest
+        .slots()
+        .map((slot) => w.rows.get(slot))
+        .sort(byTime),
+      superseded: [...w.superseded.values()].map((slot) => w.rows.get(slot)).sort(byTime),
       kafkaOffsets: [...w.offsets.values()]
         .map((r) => ({
           topic: r.topic,
@@ -365,10 +375,12 @@ export class WindowBook {
 
   /** A window with no rows yet; its first write merges the stored object (storedMerged false). */
   private emptyWindow(id: WindowId, nowMs: number): BookWindow {
+    const tfMs = timeframeMs(id.timeframe);
     return {
       window: id,
       endMs: windowEndMs(id),
-      latest: new Map(),
+      rows: new BarRows(this.texts),
+      latest: new LatestSlots(id.startMs, tfMs, (windowEndMs(id) - id.startMs) / tfMs),
       superseded: new Map(),
       offsets: new Map(),
       raw: new Map(),
@@ -391,19 +403,21 @@ export class WindowBook {
 
   private merge(w: BookWindow, bar: AlignedBar): AddOutcome {
     const cur = w.latest.get(bar.eventTimeMs);
-    if (!cur) {
-      w.latest.set(bar.eventTimeMs, bar);
+    if (cur === undefined) {
+      w.latest.set(bar.eventTimeMs, w.rows.put(bar));
       return 'new';
     }
-    if (bar.revision === cur.revision) return 'duplicate';
-    if (bar.revision > cur.revision) {
-      if (this.keepRevisions) w.superseded.set(`${cur.eventTimeMs}|${cur.revision}`, cur);
-      w.latest.set(bar.eventTimeMs, bar);
+    const curRevision = w.rows.revision(cur);
+    if (bar.revision === curRevision) return 'duplicate';
+    if (bar.revision > curRevision) {
+      if (this.keepRevisions) w.superseded.set(`${bar.eventTimeMs}|${curRevision}`, cur);
+      else w.rows.release(cur);
+      w.latest.set(bar.eventTimeMs, w.rows.put(bar));
       return 'replaced';
     }
     const id = `${bar.eventTimeMs}|${bar.revision}`;
     if (this.keepRevisions && !w.superseded.has(id)) {
-      w.superseded.set(id, bar);
+      w.superseded.set(id, w.rows.put(bar));
       return 'stale';
     }
     return this.keepRevisions ? 'duplicate' : 'stale';
