@@ -9,7 +9,9 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { AlignedBar } from '@perpflow/contracts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { type AlignedBar, decodeRecord, streamKey } from '@perpflow/contracts';
 import {
   ALIGNED_BAR_COLUMNS,
   type ColumnSpec,
@@ -17,14 +19,17 @@ import {
   encodeBarsToParquetStream,
   objectKey,
   parquetWriterMemoryBytes,
+  WindowBook,
 } from '@perpflow/dataset';
 import { DuckDBInstance } from '@duckdb/node-api';
 import parquet from 'parquetjs-lite';
-import { uniqueName } from '../../../test/src/harness.js';
-import type { BenchConfig } from '../config.js';
+import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
+import { type BenchConfig, serviceNodeArgs } from '../config.js';
+import { benchKafka, committedSince, createTopic, endOffsets, sendAll, withAdmin } from '../kafka-admin.js';
 import { alignedBars, DAY_MS, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
-import { selfCpuSeconds } from '../system.js';
+import { ensureTopics, pipelineTopics } from '@perpflow/kafka';
+import { PeakMemory, selfCpuSeconds, sleep } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const S3_CONCURRENCY = 4;
@@ -114,6 +119,9 @@ export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
     const s3Seconds = (performance.now() - t0) / 1000;
     s3.destroy();
 
+    const held = windowBookMemory(all);
+    const service = await windowerHoldingOpenWindows(c, all);
+
     const duck = await duckdbWrite(all, join(dir, 'duckdb.parquet'));
     const baselineRows = all.slice(0, Math.min(rows, c.baselineRows));
     const lite = await parquetjsLiteWrite(baselineRows, join(dir, 'parquetjs-lite.parquet'));
@@ -202,6 +210,25 @@ export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
         reference: { name: 'DuckDB', value: duck.bytes / rows },
       },
       {
+        name: 'window book, rows held in open windows',
+        value: held.bookBytes / rows,
+        unit: 'B/row',
+        reference: {
+          name: 'the same bars as decoded objects (what the book held before)',
+          value: held.objectBytes / rows,
+        },
+        note: `heap + ArrayBuffers after a full collection, ${rows} rows in ${windows.length} open windows: ${(held.bookBytes / 1_048_576).toFixed(1)} MiB (objects ${(held.objectBytes / 1_048_576).toFixed(1)}); a UTC day of 500 symbols is 720,000 rows`,
+      },
+      {
+        name: 'windower service holding the rows in open windows, peak RSS',
+        value: service.peakRssMiB,
+        unit: 'MiB',
+        target: { op: '<=', value: 300 },
+        note: service.complete
+          ? `${rows} bars of ${c.windowerSymbols} symbols × ${c.windowerDays} day(s) through Kafka, every offset committed in ${service.seconds.toFixed(1)} s; ${service.rowsHeld} rows in ${service.windowsOpen} open windows at the end (the last day's: the watermark is its end, short of end + the 2 min lateness)`
+          : `timed out: ${service.committed} of ${rows} bars committed`,
+      },
+      {
         name: 'file size, per symbol-day files',
         value: bytesPerWindow / rows,
         unit: 'B/row',
@@ -226,11 +253,147 @@ export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
         s3: { seconds: s3Seconds, concurrency: S3_CONCURRENCY, prefix },
         duckdb: duck,
         parquetjsLite: lite,
+        windowBook: held,
+        windowerService: service,
       },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const MEMORY_METRICS = {
+  heapTotal: 'perpflow_nodejs_heap_size_total_bytes',
+  heapUsed: 'perpflow_nodejs_heap_size_used_bytes',
+  external: 'perpflow_nodejs_external_memory_bytes',
+};
+
+/**
+ * The windower service (from its build, as the image runs it) consuming `bars` from a
+ * topic of its own into a prefix of its own, with its defaults (10 s flush interval,
+ * 2 min lateness): the windows of the last day stay open, as a live windower's windows of
+ * the current UTC day do until it ends. Peak RSS (VmHWM) from ready to every offset
+ * committed.
+ */
+async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly AlignedBar[]) {
+  const kafka = benchKafka(c.kafkaBrokers, 'perpflow-bench-windower-service');
+  await ensureTopics(kafka, pipelineTopics());
+  const topic = uniqueName('bench.windower-open');
+  await createTopic(kafka, topic, 12);
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  await sendAll(
+    producer,
+    topic,
+    bars.map((b) => ({ key: streamKey(b.exchange, b.symbol), value: JSON.stringify(b) })),
+    2_000,
+    2,
+  );
+  await producer.disconnect();
+  const from = new Map([[topic, new Map([...Array(12).keys()].map((p) => [p, 0n]))]]);
+  const produced = (await endOffsets(kafka, [topic])).get(topic);
+  const total = [...(produced?.values() ?? [])].reduce((n, v) => n + v, 0n);
+  if (total !== BigInt(bars.length)) throw new Error(`produced ${total} of ${bars.length} bars`);
+  const port = await freePort();
+  const group = uniqueName('bench-windower-open');
+  const windower = await startService({
+    name: 'bench-windower-open',
+    workspace: 'services/windower',
+    nodeArgs: serviceNodeArgs(c, 'windower-open'),
+    env: {
+      KAFKA_BROKERS: c.kafkaBrokers,
+      REDIS_URL: c.redisUrl,
+      S3_ENDPOINT: c.s3Endpoint,
+      S3_BUCKET: c.s3Bucket,
+      S3_PREFIX: `bench/${uniqueName('windower-open')}`,
+      WINDOWER_TOPIC: topic,
+      WINDOWER_GROUP_ID: group,
+      METRICS_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    readyPort: port,
+  });
+  const mem = new PeakMemory({ windower: windower.child.pid });
+  const t0 = performance.now();
+  let committed = 0n;
+  // The largest of each part of its memory seen (the service's own metrics, every 250 ms).
+  const maxMiB: Record<string, number> = {};
+  const deadline = Date.now() + 180_000 + bars.length / 2;
+  try {
+    await withAdmin(kafka, async (admin) => {
+      while (Date.now() < deadline) {
+        committed = await committedSince(admin, group, from);
+        for (const [name, metric] of Object.entries(MEMORY_METRICS)) {
+          const v = (await metricSum(windower.metricsUrl as string, metric)) / 1_048_576;
+          if (v > (maxMiB[name] ?? 0)) maxMiB[name] = v;
+        }
+        if (committed >= total) return;
+        await sleep(250);
+      }
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const url = windower.metricsUrl as string;
+    const windowsOpen = await metricSum(url, 'perpflow_windower_windows_open');
+    const rowsHeld = await metricSum(url, 'perpflow_windower_buffered_rows');
+    const peakRssMiB = mem.stop().windower ?? null;
+    return {
+      complete: committed >= total,
+      committed: Number(committed),
+      seconds,
+      windowsOpen,
+      rowsHeld,
+      peakRssMiB,
+      maxMiB,
+      topic,
+    };
+  } finally {
+    mem.stop();
+    await stopService(windower);
+    await withAdmin(kafka, (a) => a.deleteTopics({ topics: [topic] })).catch(() => undefined);
+  }
+}
+
+/**
+ * Bytes a WindowBook holds for `bars` in open windows (no watermark: none closes), each
+ * bar decoded from its JSON as the windower decodes a message, beside the same decoded
+ * objects held in an array: heap used plus ArrayBuffers, after full collections.
+ */
+function windowBookMemory(bars: readonly AlignedBar[]): { bookBytes: number; objectBytes: number } {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const decoded = (b: AlignedBar): AlignedBar => {
+    const d = decodeRecord('aligned_bar', Buffer.from(JSON.stringify(b)));
+    if (!d.ok) throw new Error(`bench bar broke the contract: ${d.error.message}`);
+    return d.value as AlignedBar;
+  };
+  // `size` reads what `build` made after the collections, so that it is still alive then.
+  const held = <T>(build: () => T, size: (kept: T) => number): number => {
+    gc();
+    gc();
+    const m0 = process.memoryUsage();
+    const kept = build();
+    gc();
+    gc();
+    const m1 = process.memoryUsage();
+    const n = size(kept);
+    if (n !== bars.length) throw new Error(`held ${n} of ${bars.length} bars`);
+    return m1.heapUsed - m0.heapUsed + (m1.arrayBuffers - m0.arrayBuffers);
+  };
+  const bookBytes = held(
+    () => {
+      const book = new WindowBook({ flushIntervalMs: 10_000, allowedLatenessMs: 120_000 });
+      bars.forEach((b, i) => {
+        book.add(decoded(b), { topic: 'bench', partition: 0, offset: String(i) }, 0, null);
+      });
+      return book;
+    },
+    (book) => book.stats().rows,
+  );
+  const objectBytes = held(
+    () => bars.map(decoded),
+    (objects) => objects.length,
+  );
+  return { bookBytes, objectBytes };
 }
 
 const DUCK_TYPES: Record<ColumnSpec['kind'], string> = {
