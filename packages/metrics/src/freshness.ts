@@ -49,13 +49,15 @@ export class FreshnessTracker {
   observe(labels: FreshnessLabels, eventTimeMs: number): void {
     const key = `${labels.exchange}|${labels.symbol}|${labels.feed}`;
     const cur = this.newest.get(key);
-    if (!cur || eventTimeMs > cur.eventTimeMs) this.newest.set(key, { labels, eventTimeMs });
+    // Moved in place: a new entry per newer event (every bar of a catch-up) was garbage.
+    if (!cur) this.newest.set(key, { labels: { ...labels }, eventTimeMs });
+    else if (eventTimeMs > cur.eventTimeMs) cur.eventTimeMs = eventTimeMs;
   }
 
   /** Registers a stream before its first record, so a feed that never starts is visibly stale. */
   expect(labels: FreshnessLabels, sinceMs: number): void {
     const key = `${labels.exchange}|${labels.symbol}|${labels.feed}`;
-    if (!this.newest.has(key)) this.newest.set(key, { labels, eventTimeMs: sinceMs });
+    if (!this.newest.has(key)) this.newest.set(key, { labels: { ...labels }, eventTimeMs: sinceMs });
   }
 
   newestOf(labels: FreshnessLabels): number | null {

@@ -25,7 +25,7 @@ import {
   type StoredPartition,
 } from './adapters/partition-state.js';
 import { createPartitionEngine } from './domain/engine.js';
-import { createAlignerMetrics } from './metrics.js';
+import { type AlignerMetrics, createAlignerMetrics } from './metrics.js';
 import { AlignerPipeline, type MergePolicy, type SnapshotPolicy } from './pipeline.js';
 
 const T0 = Date.UTC(2024, 2, 1);
@@ -179,6 +179,7 @@ function testPipeline(o: {
   merge?: Partial<MergePolicy>;
   /** Records the consumer's pause and resume calls, as `pause <topic>/<p>` / `resume <topic>/<p>`. */
   onFlow?: (action: string) => void;
+  metrics?: AlignerMetrics;
 }): AlignerPipeline {
   return new AlignerPipeline({
     ends: async () =>
@@ -206,7 +207,7 @@ function testPipeline(o: {
     } as unknown as Producer,
     state: o.state,
     createEngine: (snap) => createPartitionEngine(engineConfig, snap),
-    metrics: createAlignerMetrics(),
+    metrics: o.metrics ?? createAlignerMetrics(),
     logger: createLogger({ service: 'test', level: 'fatal' }),
     now: o.now,
     ...(o.policy ? { snapshotPolicy: o.policy } : {}),
@@ -223,6 +224,7 @@ async function runProcess(
     crashBatch?: number;
     policy?: SnapshotPolicy;
     clock: { ms: number };
+    metrics?: AlignerMetrics;
   },
 ): Promise<'done' | 'crashed'> {
   let batchNo = 0;
@@ -262,6 +264,7 @@ async function runProcess(
     now: () => (opts.clock.ms += 1_000),
     lengths: new Map([...cluster.topics].map(([t, all]) => [t, all.length])),
     ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   // kafkajs resumes every topic at its committed offset.
   const next = new Map(opts.topicOrder.map((t) => [t, cluster.committed.get(t) ?? 0]));
@@ -323,16 +326,31 @@ const REVERSED = [...TOPIC_ORDER].reverse();
 
 describe('AlignerPipeline: write-ahead log of batches', () => {
   // The reference: one uncrashed run. Bars (last revision per time) do not depend on the interleaving.
-  async function reference() {
+  async function reference(metrics?: AlignerMetrics) {
     const cluster = new Cluster(rawTopics());
     const res = await runProcess(cluster, new MemoryStateStore(), {
       order: 'round-robin',
       topicOrder: TOPIC_ORDER,
       clock: { ms: T0 + 86_400_000 },
+      ...(metrics ? { metrics } : {}),
     });
     assert.equal(res, 'done');
     return cluster;
   }
+
+  it('counts every bar it produced by timeframe and kind, first emissions and revisions apart', async () => {
+    const metrics = createAlignerMetrics();
+    const bars = barsOf(await reference(metrics));
+    const counted = Object.fromEntries(
+      (await metrics.barsEmitted.get()).values.map((v) => [
+        `${v.labels.timeframe} ${v.labels.kind}`,
+        v.value,
+      ]),
+    );
+    const revisions = bars.filter((b) => b.revision > 0).length;
+    assert.ok(revisions > 0, 'the scenario revises bars');
+    assert.deepEqual(counted, { '1m first': bars.length - revisions, '1m revision': revisions });
+  });
 
   it('an uncrashed run aligns every candle into one bar and dead-letters the poison record', async () => {
     const cluster = await reference();
