@@ -29,7 +29,7 @@ import { benchKafka, committedSince, createTopic, endOffsets, sendAll, withAdmin
 import { alignedBars, DAY_MS, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
 import { ensureTopics, pipelineTopics } from '@perpflow/kafka';
-import { PeakMemory, selfCpuSeconds, sleep } from '../system.js';
+import { cpuSecondsOf, PeakMemory, selfCpuSeconds, sleep } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const S3_CONCURRENCY = 4;
@@ -225,7 +225,7 @@ export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
         unit: 'MiB',
         target: { op: '<=', value: 300 },
         note: service.complete
-          ? `${rows} bars of ${c.windowerSymbols} symbols × ${c.windowerDays} day(s) through Kafka, every offset committed in ${service.seconds.toFixed(1)} s; ${service.rowsHeld} rows in ${service.windowsOpen} open windows at the end (the last day's: the watermark is its end, short of end + the 2 min lateness)`
+          ? `${rows} bars of ${c.windowerSymbols} symbols × ${c.windowerDays} day(s) through Kafka, every offset committed in ${service.seconds.toFixed(1)} s (${service.cpuSeconds?.toFixed(1) ?? '?'} CPU-s); ${service.rowsHeld} rows in ${service.windowsOpen} open windows at the end (the last day's: the watermark is its end, short of end + the 2 min lateness)`
           : `timed out: ${service.committed} of ${rows} bars committed`,
       },
       {
@@ -314,6 +314,7 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
     readyPort: port,
   });
   const mem = new PeakMemory({ windower: windower.child.pid });
+  const cpuAtReady = cpuSecondsOf(windower.child.pid as number);
   const t0 = performance.now();
   let committed = 0n;
   // The largest of each part of its memory seen (the service's own metrics, every 250 ms).
@@ -332,6 +333,8 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
       }
     });
     const seconds = (performance.now() - t0) / 1000;
+    const cpuAtEnd = cpuSecondsOf(windower.child.pid as number);
+    const cpuSeconds = cpuAtReady !== null && cpuAtEnd !== null ? cpuAtEnd - cpuAtReady : null;
     const url = windower.metricsUrl as string;
     const windowsOpen = await metricSum(url, 'perpflow_windower_windows_open');
     const rowsHeld = await metricSum(url, 'perpflow_windower_buffered_rows');
@@ -340,6 +343,7 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
       complete: committed >= total,
       committed: Number(committed),
       seconds,
+      cpuSeconds,
       windowsOpen,
       rowsHeld,
       peakRssMiB,
