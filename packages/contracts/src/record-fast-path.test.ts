@@ -2,15 +2,29 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ContractViolation } from './errors.js';
-import { EXCHANGES } from './exchanges.js';
+import {
+  EXCHANGES,
+  LIQUIDATION_COMPLETENESS,
+  LIQUIDATION_PRICE_KINDS,
+  OPEN_INTEREST_MISSING_REASONS,
+} from './exchanges.js';
 import { decodeRecord, parseRecord, toContractIssues } from './parse.js';
 import { fastPathKinds, parseRecordFast } from './record-fast-path.js';
-import { sampleCandle, sampleFunding, sampleLiquidation, sampleOpenInterest } from './samples.js';
+import {
+  sampleAlignedBar,
+  sampleCandle,
+  sampleFunding,
+  sampleLiquidation,
+  sampleOpenInterest,
+} from './samples.js';
 import { RECORD_SCHEMAS, type RecordKind } from './schemas.js';
 import { MAX_EPOCH_MS, MIN_EPOCH_MS, TIMEFRAMES } from './time.js';
 
 type RawKind = 'candle' | 'open_interest' | 'funding' | 'liquidation';
 const RAW_KINDS: RawKind[] = ['candle', 'open_interest', 'funding', 'liquidation'];
+/** The kinds with a fast path: the four raw ones and the aligned bar. */
+type FastKind = RawKind | 'aligned_bar';
+const FAST_KINDS: FastKind[] = [...RAW_KINDS, 'aligned_bar'];
 
 /** What parseRecord answered before the fast path: zod alone. */
 function zodOnly(kind: RecordKind, input: unknown) {
@@ -51,7 +65,64 @@ const base = {
 /** OHLC from a few values, so that the candle's refinement holds and fails often. */
 const price = fc.constantFrom(1, 2, 3, 4, 2.5);
 
-const validOf: Record<RawKind, fc.Arbitrary<Record<string, unknown>>> = {
+const finite = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0));
+const count = fc.oneof(fc.nat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER));
+
+const validOf: Record<FastKind, fc.Arbitrary<Record<string, unknown>>> = {
+  aligned_bar: fc
+    .record({
+      schemaVersion: fc.constant(1),
+      exchange: fc.constantFrom(...EXCHANGES),
+      symbol,
+      timeframe: fc.constantFrom(...TIMEFRAMES),
+      eventTimeMs: epochMs,
+      open: price,
+      high: price,
+      low: price,
+      close: price,
+      volume: nonNegative,
+      openInterest: fc.option(nonNegative, { nil: null }),
+      openInterestTimeMs: fc.option(epochMs, { nil: null }),
+      openInterestMissing: fc.constantFrom(...OPEN_INTEREST_MISSING_REASONS),
+      fundingRate: fc.option(finite, { nil: null }),
+      fundingTimeMs: fc.option(epochMs, { nil: null }),
+      predictedFundingRate: fc.option(finite, { nil: null }),
+      predictedFundingTimeMs: fc.option(epochMs, { nil: null }),
+      fundingIntervalMs: fc.option(fc.oneof(fc.integer({ min: 1 }), fc.constant(28_800_000)), { nil: null }),
+      fundingRate8h: fc.option(finite, { nil: null }),
+      markPrice: fc.option(positive, { nil: null }),
+      markPriceTimeMs: fc.option(epochMs, { nil: null }),
+      indexPrice: fc.option(positive, { nil: null }),
+      indexPriceTimeMs: fc.option(epochMs, { nil: null }),
+      basis: fc.option(finite, { nil: null }),
+      liqLongNotional: nonNegative,
+      liqShortNotional: nonNegative,
+      liqCount: count,
+      liqPriceKind: fc.constantFrom(...LIQUIDATION_PRICE_KINDS),
+      liqCompleteness: fc.constantFrom(...LIQUIDATION_COMPLETENESS),
+      knownAtMs: epochMs,
+      revision: count,
+      candleFilled: fc.boolean(),
+      openInterestStale: fc.boolean(),
+      fundingStale: fc.boolean(),
+      // Mostly bars that keep the refinements, some that break one.
+      consistent: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, fc.constant(false)),
+    })
+    .map(({ consistent, ...b }) => {
+      if (!consistent) return { ...sampleAlignedBar(), ...b };
+      const none = b.liqCompleteness === 'none';
+      return {
+        ...sampleAlignedBar(),
+        ...b,
+        high: Math.max(b.high, b.low),
+        low: Math.min(b.high, b.low),
+        openInterestMissing: b.openInterest === null ? b.openInterestMissing : null,
+        liqLongNotional: none ? null : b.liqLongNotional,
+        liqShortNotional: none ? null : b.liqShortNotional,
+        liqCount: none ? null : b.liqCount,
+        liqPriceKind: none ? null : b.liqPriceKind,
+      };
+    }),
   candle: fc
     .record({
       ...base,
@@ -144,7 +215,7 @@ const broken = fc.oneof(
 );
 
 /** A valid record with some fields replaced, deleted or added, or not an object at all. */
-function inputOf(kind: RawKind): fc.Arbitrary<unknown> {
+function inputOf(kind: FastKind): fc.Arbitrary<unknown> {
   return fc.oneof(
     { weight: 3, arbitrary: validOf[kind] },
     {
@@ -179,8 +250,8 @@ function inputOf(kind: RawKind): fc.Arbitrary<unknown> {
 }
 
 describe('parseRecordFast', () => {
-  it('is on for the four raw record kinds', () => {
-    assert.deepEqual(fastPathKinds().sort(), [...RAW_KINDS].sort());
+  it('is on for the four raw record kinds and the aligned bar', () => {
+    assert.deepEqual(fastPathKinds().sort(), [...FAST_KINDS].sort());
   });
 
   it('takes every exchange of the list, and nothing else as an exchange', () => {
@@ -196,7 +267,7 @@ describe('parseRecordFast', () => {
     });
   });
 
-  for (const kind of RAW_KINDS) {
+  for (const kind of FAST_KINDS) {
     it(`${kind}: accepts exactly what zod accepts, with the same value and key order`, () => {
       let accepted = 0;
       let rejected = 0;

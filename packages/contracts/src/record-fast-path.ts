@@ -1,5 +1,14 @@
-import { EXCHANGES, SYMBOL_MAX_LENGTH, UNIFIED_SYMBOL_PATTERN } from './exchanges.js';
 import {
+  EXCHANGES,
+  LIQUIDATION_COMPLETENESS,
+  LIQUIDATION_PRICE_KINDS,
+  OPEN_INTEREST_MISSING_REASONS,
+  SYMBOL_MAX_LENGTH,
+  UNIFIED_SYMBOL_PATTERN,
+} from './exchanges.js';
+import {
+  type AlignedBar,
+  AlignedBarSchema,
   type Candle,
   CandleSchema,
   type FundingObservation,
@@ -12,7 +21,13 @@ import {
   type RecordOf,
   SCHEMA_VERSION,
 } from './schemas.js';
-import { sampleCandle, sampleFunding, sampleLiquidation, sampleOpenInterest } from './samples.js';
+import {
+  sampleAlignedBar,
+  sampleCandle,
+  sampleFunding,
+  sampleLiquidation,
+  sampleOpenInterest,
+} from './samples.js';
 import { epochMsProblem, TIMEFRAMES } from './time.js';
 
 /**
@@ -206,6 +221,101 @@ function liquidation(r: Record<string, unknown>): LiquidationEvent | null {
   return { schemaVersion, exchange, symbol, eventTimeMs, receivedAtMs, side, price, amount, source };
 }
 
+const OI_MISSING: ReadonlySet<unknown> = new Set(OPEN_INTEREST_MISSING_REASONS);
+const LIQ_PRICE_KINDS: ReadonlySet<unknown> = new Set(LIQUIDATION_PRICE_KINDS);
+const LIQ_COMPLETENESS: ReadonlySet<unknown> = new Set(LIQUIDATION_COMPLETENESS);
+const orNull = (v: unknown, check: (v: unknown) => boolean): boolean => v === null || check(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * An aligned bar (the windower and the monitor decode one per message): every field, then
+ * the schema's refinements (high ≥ low; the four liquidation fields null exactly when
+ * `liqCompleteness` is `none`; `openInterestMissing` null exactly when `openInterest` is
+ * not). zod's parse of a bar was 3.1 of the 5.3 µs its decode took.
+ */
+function alignedBar(r: Record<string, unknown>): AlignedBar | null {
+  const b = {
+    schemaVersion: r.schemaVersion,
+    exchange: r.exchange,
+    symbol: r.symbol,
+    timeframe: r.timeframe,
+    eventTimeMs: r.eventTimeMs,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+    openInterest: r.openInterest,
+    openInterestTimeMs: r.openInterestTimeMs,
+    openInterestMissing: r.openInterestMissing,
+    fundingRate: r.fundingRate,
+    fundingTimeMs: r.fundingTimeMs,
+    predictedFundingRate: r.predictedFundingRate,
+    predictedFundingTimeMs: r.predictedFundingTimeMs,
+    fundingIntervalMs: r.fundingIntervalMs,
+    fundingRate8h: r.fundingRate8h,
+    markPrice: r.markPrice,
+    markPriceTimeMs: r.markPriceTimeMs,
+    indexPrice: r.indexPrice,
+    indexPriceTimeMs: r.indexPriceTimeMs,
+    basis: r.basis,
+    liqLongNotional: r.liqLongNotional,
+    liqShortNotional: r.liqShortNotional,
+    liqCount: r.liqCount,
+    liqPriceKind: r.liqPriceKind,
+    liqCompleteness: r.liqCompleteness,
+    knownAtMs: r.knownAtMs,
+    revision: r.revision,
+    candleFilled: r.candleFilled,
+    openInterestStale: r.openInterestStale,
+    fundingStale: r.fundingStale,
+  };
+  if (
+    b.schemaVersion !== SCHEMA_VERSION ||
+    !isExchange(b.exchange) ||
+    !isSymbol(b.symbol) ||
+    !isTimeframe(b.timeframe) ||
+    !isEpochMs(b.eventTimeMs) ||
+    !isPositive(b.open) ||
+    !isPositive(b.high) ||
+    !isPositive(b.low) ||
+    !isPositive(b.close) ||
+    !isNonNegative(b.volume) ||
+    !orNull(b.openInterest, isNonNegative) ||
+    !orNull(b.openInterestTimeMs, isEpochMs) ||
+    !(b.openInterestMissing === null || OI_MISSING.has(b.openInterestMissing)) ||
+    !orNull(b.fundingRate, isNumber) ||
+    !orNull(b.fundingTimeMs, isEpochMs) ||
+    !orNull(b.predictedFundingRate, isNumber) ||
+    !orNull(b.predictedFundingTimeMs, isEpochMs) ||
+    !orNull(b.fundingIntervalMs, (v) => Number.isSafeInteger(v) && (v as number) > 0) ||
+    !orNull(b.fundingRate8h, isNumber) ||
+    !orNull(b.markPrice, isPositive) ||
+    !orNull(b.markPriceTimeMs, isEpochMs) ||
+    !orNull(b.indexPrice, isPositive) ||
+    !orNull(b.indexPriceTimeMs, isEpochMs) ||
+    !orNull(b.basis, isNumber) ||
+    !orNull(b.liqLongNotional, isNonNegative) ||
+    !orNull(b.liqShortNotional, isNonNegative) ||
+    !orNull(b.liqCount, isCount) ||
+    !(b.liqPriceKind === null || LIQ_PRICE_KINDS.has(b.liqPriceKind)) ||
+    !LIQ_COMPLETENESS.has(b.liqCompleteness) ||
+    !isEpochMs(b.knownAtMs) ||
+    !isCount(b.revision) ||
+    typeof b.candleFilled !== 'boolean' ||
+    typeof b.openInterestStale !== 'boolean' ||
+    typeof b.fundingStale !== 'boolean'
+  )
+    return null;
+  // The refinements.
+  if ((b.high as number) < (b.low as number)) return null;
+  const none = b.liqCompleteness === 'none';
+  for (const v of [b.liqLongNotional, b.liqShortNotional, b.liqCount, b.liqPriceKind])
+    if ((v === null) !== none) return null;
+  if ((b.openInterest === null) === (b.openInterestMissing === null)) return null;
+  return b as AlignedBar;
+}
+
 /**
  * A fast path is on only if it accepts its kind's sample and returns exactly the schema's
  * keys in the schema's order: a field added to a schema (and to its sample) without its
@@ -223,6 +333,7 @@ const FAST_PATHS: Partial<Record<RecordKind, FastPath>> = {
   open_interest: enabled(OpenInterestSchema, openInterest, sampleOpenInterest()),
   funding: enabled(FundingSchema, funding, sampleFunding()),
   liquidation: enabled(LiquidationSchema, liquidation, sampleLiquidation()),
+  aligned_bar: enabled(AlignedBarSchema, alignedBar, sampleAlignedBar()),
 };
 
 /** Which kinds have a fast path switched on (tests). */
