@@ -68,7 +68,7 @@ class MemoryStore implements ObjectStore {
   }
 }
 
-function setup(store: MemoryStore, liveVersion: string | null = null) {
+function setup(store: MemoryStore, liveVersion: string | null = null, maxBufferedRows = 1_000) {
   const calls = store.calls;
   const consumer: OffsetCommitter & { paused: boolean } = {
     paused: false,
@@ -105,7 +105,7 @@ function setup(store: MemoryStore, liveVersion: string | null = null) {
       topic: TOPIC,
       flushIntervalMs: 0,
       allowedLatenessMs: 0,
-      maxBufferedRows: 1_000,
+      maxBufferedRows,
       windowIdleMs: 60_000,
       retryMaxDelayMs: 50,
       freshnessMaxSeries: 1,
@@ -144,6 +144,44 @@ const WINDOW = {
 const key = objectKey('ds', WINDOW);
 
 describe('windower pipeline', () => {
+  it('holding more rows than WINDOWER_MAX_BUFFERED_ROWS, lets every durable window go after a flush and reads it back before its next write', async () => {
+    const store = new MemoryStore();
+    const windowsHeld = async (m: ReturnType<typeof setup>['metrics']) =>
+      (await m.windowsOpen.get()).values[0]?.value;
+    // Under the bound the window stays; over it (5 rows, bound 3) it leaves memory.
+    const roomy = setup(new MemoryStore(), null, 1_000);
+    roomy.pipeline.handleBatch(
+      batch(
+        0,
+        0,
+        [0, 1, 2, 3, 4].map((i) => sampleBar(i)),
+      ),
+    );
+    await roomy.pipeline.flush();
+    assert.equal(await windowsHeld(roomy.metrics), 1);
+    const { pipeline, metrics } = setup(store, null, 3);
+    pipeline.handleBatch(
+      batch(
+        0,
+        0,
+        [0, 1, 2, 3, 4].map((i) => sampleBar(i)),
+      ),
+    );
+    await pipeline.flush();
+    assert.equal(await windowsHeld(metrics), 0);
+    assert.equal(decodeParquetToBars(store.objects.get(key)!).length, 5);
+    // The next bar of the window: the stored rows come back under it, none lost.
+    pipeline.handleBatch(batch(0, 5, [sampleBar(5), sampleBar(2, { revision: 1, close: 9 })]));
+    await pipeline.flush();
+    const bars = decodeParquetToBars(store.objects.get(key)!);
+    assert.deepEqual(
+      bars.map((b) => [b.eventTimeMs, b.revision, b.close]),
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        i === 2 ? [sampleBar(2).eventTimeMs, 1, 9] : [sampleBar(i).eventTimeMs, 0, sampleBar(i).close],
+      ),
+    );
+  });
+
   it('commits offsets only after the object, its manifest and the series index are written', async () => {
     const store = new MemoryStore();
     const { pipeline } = setup(store);
