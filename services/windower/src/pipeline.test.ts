@@ -68,7 +68,12 @@ class MemoryStore implements ObjectStore {
   }
 }
 
-function setup(store: MemoryStore, liveVersion: string | null = null, maxBufferedRows = 1_000) {
+function setup(
+  store: MemoryStore,
+  liveVersion: string | null = null,
+  maxBufferedRows = 1_000,
+  prefix = 'ds',
+) {
   const calls = store.calls;
   const consumer: OffsetCommitter & { paused: boolean } = {
     paused: false,
@@ -94,7 +99,7 @@ function setup(store: MemoryStore, liveVersion: string | null = null, maxBuffere
         deadLetters.push(...letters);
       },
     },
-    prefix: 'ds',
+    prefix,
     liveVersion,
     versionPin: new S3VersionPin(store, 'ds', () => NOW),
     windows: new WindowStore(new TimedObjectStore(store, metrics), 'ds', 'test'),
@@ -271,6 +276,24 @@ describe('windower pipeline', () => {
     pipeline.onAssignment({ [TOPIC]: [2] });
     await pipeline.flush();
     assert.deepEqual(store.calls, ['put object', 'put manifest', 'put index', 'commit 2:5']);
+  });
+
+  it('dead-letters every bar whose object key cannot be built (windower.key), never taking a failed key as built', async () => {
+    const store = new MemoryStore();
+    // A prefix no key can lie under: every bar of the same window fails, not just the first.
+    const { pipeline, deadLetters } = setup(store, null, 1_000, 'DS/../x');
+    pipeline.handleBatch(batch(1, 0, [sampleBar(0), sampleBar(1), sampleBar(2)]));
+    await pipeline.flush();
+    assert.deepEqual(
+      deadLetters.map((l) => [l.ruleId, l.source.offset]),
+      [
+        ['windower.key', '0'],
+        ['windower.key', '1'],
+        ['windower.key', '2'],
+      ],
+    );
+    assert.match(deadLetters[0]!.message, /invalid S3 prefix 'DS\/\.\.\/x'/);
+    assert.equal(store.calls.filter((c) => c.startsWith('put')).length, 0);
   });
 
   it('dead-letters a record that fails the contract, with its reason, and commits past it only after the dead letter', async () => {
