@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '@perpflow/runtime';
-import type { CheckpointStore } from '../../adapters/checkpoints.js';
 import type { CcxtExchange } from '../../adapters/exchange.js';
 import type { RecordSink } from '../../adapters/kafka-sink.js';
 import { createIngestMetrics } from '../../metrics.js';
 import { RateGate } from '../gate.js';
 import { CandleFeed } from './candles.js';
 import { LiveContext } from './context.js';
+import { memoryCheckpoints } from './test-support.js';
 
 const MIN = 60_000;
 const SYMBOL = 'BTC/USDT:USDT';
@@ -34,15 +34,7 @@ describe('live REST candles', () => {
       },
       deadLetter: async () => {},
     };
-    const saved = new Map<string, number>();
-    const checkpoints: CheckpointStore = {
-      get: async (k) => saved.get(k) ?? null,
-      set: async (k, v) => void saved.set(k, v),
-      getMany: async (ks) => ks.map((k) => saved.get(k) ?? null),
-      setMany: async (es) => {
-        for (const [k, v] of es) saved.set(k, v);
-      },
-    };
+    const checkpoints = memoryCheckpoints();
     const candles = new CandleFeed(
       new LiveContext(
         {

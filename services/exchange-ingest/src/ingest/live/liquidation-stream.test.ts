@@ -12,13 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import type { ExchangeId } from '@perpflow/contracts';
 import { type SimServer, startSimServer } from '@perpflow/exchange-sim';
 import { createLogger } from '@perpflow/runtime';
-import type { CheckpointStore } from '../../adapters/checkpoints.js';
 import { createExchange } from '../../adapters/exchange.js';
 import type { RecordSink } from '../../adapters/kafka-sink.js';
 import { createIngestMetrics } from '../../metrics.js';
 import { ingestVenue, SUPPORTED_EXCHANGES } from '../../venues/index.js';
 import { RateGate } from '../gate.js';
 import { LiveIngestor } from '../live.js';
+import { memoryCheckpoints, stopLiveLoops, venueTestOptions } from './test-support.js';
 
 const WITH_LIQUIDATIONS = SUPPORTED_EXCHANGES.filter(
   (id) => ingestVenue(id).liquidations.subscription !== 'none',
@@ -56,12 +56,6 @@ describe('the liquidation stream is connected while its websocket is, events or 
         publish: async (feed, records) => void published.push(...records.map(() => feed)),
         deadLetter: async () => undefined,
       };
-      const checkpoints: CheckpointStore = {
-        get: async () => null,
-        set: async () => undefined,
-        getMany: async (ks) => ks.map(() => null),
-        setMany: async () => undefined,
-      };
       let ingestor: LiveIngestor | null = null;
       const ex = await createExchange(exchange as ExchangeId, {
         endpoint: sim.url,
@@ -89,23 +83,13 @@ describe('the liquidation stream is connected while its websocket is, events or 
           exchange,
           symbols: Object.keys(ex.markets).sort(),
           sink,
-          checkpoints,
+          checkpoints: memoryCheckpoints(),
           metrics,
           logger,
           now,
           gate: new RateGate(now),
         },
-        {
-          timeframe: '1m',
-          feeds: new Set(['liquidation']),
-          candleDelayMs: 1_500,
-          oiPollMs: 60_000,
-          fundingPollMs: 60_000,
-          fundingHistoryPollMs: 600_000,
-          candleSource: 'websocket',
-          gapCheckMs: 10_000,
-          concurrency: 2,
-        },
+        venueTestOptions(['liquidation']),
       );
       const stop = new AbortController();
       const running = ingestor.run(stop.signal);
@@ -123,12 +107,7 @@ describe('the liquidation stream is connected while its websocket is, events or 
         assert.equal(await websocketErrors(), 1, `${exchange}: the drop counted once`);
         assert.deepEqual(published, [], `${exchange}: no liquidation in a market without any`);
       } finally {
-        stop.abort();
-        await ex.close();
-        await Promise.race([
-          running.catch(() => undefined),
-          new Promise((r) => setTimeout(r, 10_000).unref()),
-        ]);
+        await stopLiveLoops(stop, ex, running);
         await fetch(`${sim.url}/__sim/reset`, { method: 'POST' });
       }
     });

@@ -13,13 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import type { ExchangeId } from '@perpflow/contracts';
 import { createMarketModel, hyperliquidPx, type SimServer, startSimServer } from '@perpflow/exchange-sim';
 import { createLogger } from '@perpflow/runtime';
-import type { CheckpointStore } from '../../adapters/checkpoints.js';
 import { createExchange } from '../../adapters/exchange.js';
 import type { RecordSink } from '../../adapters/kafka-sink.js';
 import { createIngestMetrics } from '../../metrics.js';
 import { ingestVenue, SUPPORTED_EXCHANGES } from '../../venues/index.js';
 import { RateGate } from '../gate.js';
 import { LiveIngestor } from '../live.js';
+import { memoryCheckpoints, stopLiveLoops, venueTestOptions } from './test-support.js';
 
 const FEEDS = ['liquidation', 'funding', 'open_interest'] as const;
 // A venue with no liquidations: its candles instead (the websocket's closed candles, within a minute).
@@ -64,15 +64,7 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
         },
         deadLetter: async (e) => void dead.push(`${e.feed} ${e.symbol}: ${e.violation.message}`),
       };
-      const saved = new Map<string, number>();
-      const checkpoints: CheckpointStore = {
-        get: async (k) => saved.get(k) ?? null,
-        set: async (k, v) => void saved.set(k, v),
-        getMany: async (ks) => ks.map((k) => saved.get(k) ?? null),
-        setMany: async (es) => {
-          for (const [k, v] of es) saved.set(k, v);
-        },
-      };
+      const checkpoints = memoryCheckpoints();
       const logger = createLogger({
         service: 'test',
         level: (process.env.TEST_LOG_LEVEL ?? 'fatal') as 'fatal',
@@ -130,17 +122,7 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
           now,
           gate: new RateGate(now),
         },
-        {
-          timeframe: '1m',
-          feeds: new Set([...FEEDS, ...required]),
-          candleDelayMs: 1_500,
-          oiPollMs: 60_000,
-          fundingPollMs: 60_000,
-          fundingHistoryPollMs: 600_000,
-          candleSource: 'websocket',
-          gapCheckMs: 10_000,
-          concurrency: 2,
-        },
+        venueTestOptions([...FEEDS, ...required]),
       );
       const stop = new AbortController();
       const running = ingestor.run(stop.signal);
@@ -195,14 +177,7 @@ describe('live loops of every ingest venue against the simulator', { timeout: 90
           await new Promise((r) => setTimeout(r, 200));
         }
       } finally {
-        stop.abort();
-        // Closing the exchange ends the websocket watches; a watch ccxt never registered (OKX
-        // given no symbol) ends with nothing, so the loops get 10 s, not forever.
-        await ex.close();
-        await Promise.race([
-          running.catch(() => undefined),
-          new Promise((r) => setTimeout(r, 10_000).unref()),
-        ]);
+        await stopLiveLoops(stop, ex, running);
       }
       assert.deepEqual(dead, [], `${exchange}: nothing dead-lettered`);
       if (!hasLiquidations) {
