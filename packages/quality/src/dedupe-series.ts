@@ -52,6 +52,17 @@ function parseFingerprint(fp: string): boolean {
 const INITIAL_SLOTS = 16;
 
 /**
+ * How an entry restored from a snapshot of fingerprint version 1 (SymbolQuality `v: 1`) is
+ * kept: its fingerprint text after this prefix, compared with the version-1 fingerprint of
+ * a record of its identity (the `legacy` argument of check and remember) until it leaves.
+ */
+export const LEGACY_FINGERPRINT_PREFIX = 'v1:';
+
+function isLegacy(text: string | undefined): boolean {
+  return text?.startsWith(LEGACY_FINGERPRINT_PREFIX) === true;
+}
+
+/**
  * Remembers the identities of one series (bounded by `dedupe.windowMs` behind the
  * newest record and by `dedupe.maxEntries`) to tell duplicates, revisions and
  * out-of-order arrivals apart.
@@ -86,11 +97,18 @@ export class DedupeSeries {
    */
   private ordered = true;
   private lastTimeMs = Number.NEGATIVE_INFINITY;
+  /** Entries whose fingerprint is of version 1 (LEGACY_FINGERPRINT_PREFIX). */
+  private legacyCount = 0;
 
-  constructor(snapshot?: DedupeSeriesSnapshot) {
+  /**
+   * `legacyFingerprints`: the snapshot's fingerprints are of version 1 (a SymbolQuality
+   * snapshot `v: 1`); they are kept with LEGACY_FINGERPRINT_PREFIX.
+   */
+  constructor(snapshot?: DedupeSeriesSnapshot, options: { legacyFingerprints?: boolean } = {}) {
     this.maxOrderTimeMs = snapshot?.maxOrderTimeMs ?? null;
     this.prunedAtMs = snapshot?.prunedAtMs ?? null;
-    for (const [id, t, fp, received] of snapshot?.seen ?? []) {
+    for (const [id, t, stored, received] of snapshot?.seen ?? []) {
+      const fp = options.legacyFingerprints ? `${LEGACY_FINGERPRINT_PREFIX}${stored}` : stored;
       const slot = this.slotOf.get(id);
       // A Map keeps an identity set twice where it was first set.
       if (slot !== undefined) this.write(slot, t, fp, received ?? Number.NaN);
@@ -107,6 +125,11 @@ export class DedupeSeries {
     return this.slotOf.size;
   }
 
+  /** Entries still holding a version-1 fingerprint: check and remember need `legacy` while any do. */
+  get legacyEntries(): number {
+    return this.legacyCount;
+  }
+
   /**
    * The stream hits of a record; `isNew` is false for duplicates and revisions. A copy of
    * the remembered content received earlier than every copy remembered is not a
@@ -120,12 +143,14 @@ export class DedupeSeries {
     /** Names the record in hit messages; a function is called only when a rule hits. */
     label: string | (() => string),
     config: QualityConfig,
+    /** The record's version-1 fingerprint, for entries restored with one (see legacyEntries). */
+    legacy?: () => string,
   ): { hits: RuleHit[]; isNew: boolean } {
     const hits: RuleHit[] = [];
     const slot = this.slotOf.get(id.identity);
     if (slot !== undefined) {
       const knownReceived = this.received[slot]!;
-      const hit = !this.sameFingerprint(slot, fingerprint)
+      const hit = !this.sameFingerprint(slot, fingerprint, legacy)
         ? ruleHit(
             config,
             'stream.revision',
@@ -162,12 +187,18 @@ export class DedupeSeries {
   }
 
   /** Records an accepted record; of copies of one content, the earliest receivedAtMs is kept. */
-  remember(id: RecordIdentity, fingerprint: string, receivedAtMs: number, config: QualityConfig): void {
+  remember(
+    id: RecordIdentity,
+    fingerprint: string,
+    receivedAtMs: number,
+    config: QualityConfig,
+    legacy?: () => string,
+  ): void {
     const slot = this.slotOf.get(id.identity);
     let earliest = receivedAtMs;
     if (slot !== undefined) {
       const knownReceived = this.received[slot]!;
-      if (!Number.isNaN(knownReceived) && this.sameFingerprint(slot, fingerprint))
+      if (!Number.isNaN(knownReceived) && this.sameFingerprint(slot, fingerprint, legacy))
         earliest = Math.min(knownReceived, receivedAtMs);
       this.empty(slot);
     }
@@ -178,8 +209,9 @@ export class DedupeSeries {
     this.prune(config);
   }
 
-  private sameFingerprint(slot: number, fp: string): boolean {
+  private sameFingerprint(slot: number, fp: string, legacy: (() => string) | undefined): boolean {
     const text = this.fpTexts[slot];
+    if (isLegacy(text)) return legacy !== undefined && text === `${LEGACY_FINGERPRINT_PREFIX}${legacy()}`;
     if (text !== undefined) return text === fp;
     return parseFingerprint(fp) && parsedHi === this.fpHi[slot] && parsedLo === this.fpLo[slot];
   }
@@ -191,6 +223,8 @@ export class DedupeSeries {
   private write(slot: number, t: number, fp: string, received: number): void {
     this.times[slot] = t;
     this.received[slot] = received;
+    if (isLegacy(this.fpTexts[slot])) this.legacyCount--;
+    if (isLegacy(fp)) this.legacyCount++;
     if (parseFingerprint(fp)) {
       this.fpHi[slot] = parsedHi;
       this.fpLo[slot] = parsedLo;
@@ -209,6 +243,7 @@ export class DedupeSeries {
   private empty(slot: number): void {
     this.slotOf.delete(this.ids[slot]!);
     this.ids[slot] = undefined;
+    if (isLegacy(this.fpTexts[slot])) this.legacyCount--;
     this.fpTexts[slot] = undefined;
   }
 

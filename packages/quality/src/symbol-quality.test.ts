@@ -11,7 +11,10 @@ import {
 } from '@perpflow/contracts';
 import fc from 'fast-check';
 import { DEFAULT_QUALITY_CONFIG as CONFIG, parseQualityConfig, type QualityConfig } from './config.js';
-import { type Assessment, SymbolQuality } from './symbol-quality.js';
+import { LEGACY_FINGERPRINT_PREFIX } from './dedupe-series.js';
+import { contentFingerprint, legacyContentFingerprint } from './record-identity.js';
+import type { RawRecord } from './record-rules.js';
+import { type Assessment, SymbolQuality, type SymbolQualitySnapshot } from './symbol-quality.js';
 
 const MIN = 60_000;
 const NOW = SAMPLE_T0_MS + 365 * 86_400_000;
@@ -38,6 +41,29 @@ function fresh(config: QualityConfig = CONFIG): SymbolQuality {
 
 function ids(a: Assessment): string[] {
   return a.hits.map((h) => h.ruleId);
+}
+
+/** `snapshot` as an earlier version wrote it: `v: 1`, each fingerprint of version 1 (of one of `records`). */
+function asVersion1(snapshot: SymbolQualitySnapshot, records: readonly RawRecord[]): SymbolQualitySnapshot {
+  const v1 = new Map(records.map((r) => [contentFingerprint(r), legacyContentFingerprint(r)]));
+  const copy = JSON.parse(JSON.stringify(snapshot)) as SymbolQualitySnapshot;
+  for (const s of Object.values(copy.series))
+    for (const e of s.seen) {
+      const fp = v1.get(e[2]);
+      assert.ok(fp !== undefined, `no record of fingerprint ${e[2]}`);
+      e[2] = fp;
+    }
+  return { ...copy, v: 1 };
+}
+
+/** `snapshot` with the version-1 entries it still holds written as version 2 (for comparison). */
+function withVersion2(snapshot: SymbolQualitySnapshot, records: readonly RawRecord[]): SymbolQualitySnapshot {
+  const v2 = new Map(
+    records.map((r) => [`${LEGACY_FINGERPRINT_PREFIX}${legacyContentFingerprint(r)}`, contentFingerprint(r)]),
+  );
+  const copy = JSON.parse(JSON.stringify(snapshot)) as SymbolQualitySnapshot;
+  for (const s of Object.values(copy.series)) for (const e of s.seen) e[2] = v2.get(e[2]) ?? e[2];
+  return copy;
 }
 
 /** A gently oscillating price path, never flat, never jumping. */
@@ -106,6 +132,73 @@ describe('stream.duplicate and stream.revision', () => {
     assert.deepEqual(ids(next), ['stream.earlier_receipt']);
     assert.match(next.hits[0]!.message, /restored without its receive time/);
     assert.deepEqual(ids(restored.assess('ohlcv', c, NOW)), ['stream.duplicate']);
+  });
+
+  it('restores a snapshot of fingerprint version 1: its entries are compared by version 1 until they leave', () => {
+    const q = fresh();
+    const c = candleAt(0, 61_000);
+    const d = candleAt(1, 61_010);
+    q.assess('ohlcv', c, NOW);
+    q.assess('ohlcv', d, NOW);
+    const restored = SymbolQuality.restore(asVersion1(q.snapshot(), [c, d]), CONFIG);
+    // The same content received later: a duplicate; earlier: kept; changed: a revision.
+    assert.deepEqual(ids(restored.assess('ohlcv', { ...c, receivedAtMs: c.receivedAtMs + 1 }, NOW)), [
+      'stream.duplicate',
+    ]);
+    assert.deepEqual(ids(restored.assess('ohlcv', { ...d, receivedAtMs: d.receivedAtMs - 1 }, NOW)), [
+      'stream.earlier_receipt',
+    ]);
+    const changed = restored.assess('ohlcv', { ...c, close: 61_001, high: 61_001 }, NOW);
+    assert.deepEqual(ids(changed), ['stream.revision']);
+    assert.match(
+      changed.hits[0]!.message,
+      new RegExp(`content hash ${LEGACY_FINGERPRINT_PREFIX}[0-9a-f]{16} → `),
+    );
+    // Both entries were remembered again: version 2 now, and a snapshot says so.
+    const again = restored.snapshot();
+    assert.equal(again.v, 2);
+    assert.deepEqual(
+      again.series['candle:1m']!.seen.map((e) => e[2]),
+      [
+        contentFingerprint({ ...d, receivedAtMs: d.receivedAtMs - 1 }),
+        contentFingerprint({ ...c, close: 61_001, high: 61_001 } as RawRecord),
+      ],
+    );
+  });
+
+  it('gives the verdicts and state of a run without restore after a version-1 snapshot at any point', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            i: fc.integer({ min: 0, max: 12 }),
+            p: fc.integer({ min: 0, max: 2 }),
+            late: fc.integer({ min: -2, max: 2 }),
+          }),
+          { maxLength: 60 },
+        ),
+        fc.nat(),
+        (inputs, cut) => {
+          const records = inputs.map((r) =>
+            candleAt(r.i, wiggle(r.i) + r.p, { receivedAtMs: SAMPLE_T0_MS + r.i * MIN + MIN + 250 + r.late }),
+          );
+          const straight = fresh();
+          const expected = records.map((r) => straight.assess('ohlcv', r, NOW));
+          const at = records.length === 0 ? 0 : cut % records.length;
+          let q = fresh();
+          const got = records.map((r, k) => {
+            if (k === at) q = SymbolQuality.restore(asVersion1(q.snapshot(), records), CONFIG);
+            return q.assess('ohlcv', r, NOW);
+          });
+          assert.deepEqual(
+            got.map((a) => ids(a)),
+            expected.map((a) => ids(a)),
+          );
+          assert.deepEqual(withVersion2(q.snapshot(), records), straight.snapshot());
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('treats a live and a backfill copy of the same candle as duplicates', () => {

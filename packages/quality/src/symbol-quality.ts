@@ -10,7 +10,7 @@ import {
 import { CandleSeries, type CandleSeriesSnapshot } from './candle-series.js';
 import type { QualityConfig } from './config.js';
 import { DedupeSeries, type DedupeSeriesSnapshot } from './dedupe-series.js';
-import { contentFingerprint, identityOf } from './record-identity.js';
+import { contentFingerprint, identityOf, legacyContentFingerprint } from './record-identity.js';
 import {
   type KnownClose,
   type RawRecord,
@@ -35,9 +35,12 @@ interface OpenInterestRun {
   run: number;
 }
 
-/** JSON form of a SymbolQuality; `v` versions the layout. */
+/**
+ * JSON form of a SymbolQuality; `v` versions the layout: 2 holds fingerprints of
+ * contentFingerprint's version 2, 1 (still restored) of version 1.
+ */
 export interface SymbolQualitySnapshot {
-  v: 1;
+  v: 1 | 2;
   exchange: string;
   symbol: string;
   series: Record<string, DedupeSeriesSnapshot>;
@@ -64,9 +67,12 @@ export class SymbolQuality {
   ) {}
 
   static restore(snapshot: SymbolQualitySnapshot, config: QualityConfig): SymbolQuality {
-    if (snapshot.v !== 1) throw new Error(`unknown SymbolQuality snapshot version ${String(snapshot.v)}`);
+    if (snapshot.v !== 1 && snapshot.v !== 2)
+      throw new Error(`unknown SymbolQuality snapshot version ${String(snapshot.v)}`);
     const q = new SymbolQuality(snapshot.exchange, snapshot.symbol, config);
-    for (const [name, s] of Object.entries(snapshot.series)) q.series.set(name, new DedupeSeries(s));
+    const legacyFingerprints = snapshot.v === 1;
+    for (const [name, s] of Object.entries(snapshot.series))
+      q.series.set(name, new DedupeSeries(s, { legacyFingerprints }));
     for (const tf of TIMEFRAMES) {
       const s = snapshot.candles[tf];
       if (s) q.candles.set(tf, new CandleSeries(tf, s));
@@ -100,12 +106,22 @@ export class SymbolQuality {
     const id = identityOf(kind, record);
     const fingerprint = contentFingerprint(record);
     const dedupe = this.seriesOf(id.series);
+    // Entries restored from a version-1 snapshot are compared by the record's version-1 fingerprint.
+    let legacyFingerprint: string | undefined;
+    const legacy =
+      dedupe.legacyEntries > 0
+        ? () => {
+            legacyFingerprint ??= legacyContentFingerprint(record);
+            return legacyFingerprint;
+          }
+        : undefined;
     const seen = dedupe.check(
       id,
       fingerprint,
       record.receivedAtMs,
       () => `${kind} ${id.series} ${id.identity}`,
       this.config,
+      legacy,
     );
     hits.push(...seen.hits);
     if (verdictOf(hits) !== 'accept') return { verdict: verdictOf(hits), hits, record };
@@ -122,7 +138,7 @@ export class SymbolQuality {
     const verdict = verdictOf(hits);
     if (verdict !== 'accept') return { verdict, hits, record };
 
-    dedupe.remember(id, fingerprint, record.receivedAtMs, this.config);
+    dedupe.remember(id, fingerprint, record.receivedAtMs, this.config, legacy);
     if (candles) candles.remember(record as Candle, this.config);
     if (kind === 'open_interest' && seen.isNew) this.rememberOpenInterest(record as OpenInterestObservation);
     return { verdict, hits, record };
@@ -142,7 +158,7 @@ export class SymbolQuality {
     const candles: Partial<Record<Timeframe, CandleSeriesSnapshot>> = {};
     for (const [tf, s] of this.candles) candles[tf] = s.snapshot();
     return {
-      v: 1,
+      v: 2,
       exchange: this.exchange,
       symbol: this.symbol,
       series: Object.fromEntries([...this.series].map(([name, s]) => [name, s.snapshot()])),
