@@ -12,7 +12,13 @@ import {
   timeframeMs,
 } from '@perpflow/contracts';
 import type { AlignConfig } from './config.js';
-import { barContentLanes, type HashLanes, hashPrefixOf } from './content-hash.js';
+import {
+  barContentLanes,
+  type HashLanes,
+  hashPrefixOf,
+  legacyBarContentLanes,
+  legacyHashPrefixOf,
+} from './content-hash.js';
 import { EmissionTable } from './emission-table.js';
 import { byColumns, InputSeries, type Row } from './input-series.js';
 
@@ -42,9 +48,13 @@ export interface AlignStreamKey {
   symbol: string;
 }
 
-/** JSON form of an AlignStream; `v` versions the layout. Rows are documented in input-series.ts and below. */
+/**
+ * JSON form of an AlignStream; `v` versions the layout. Rows are documented in
+ * input-series.ts and below. 3: the emitted bars' hashes are of version 2 (barContentLanes);
+ * 2 and 1 (still restored) hold version 1's.
+ */
 export interface AlignStreamSnapshot {
-  v: 2;
+  v: 2 | 3;
   exchange: AlignedBar['exchange'];
   symbol: string;
   timeframe: Timeframe;
@@ -67,7 +77,7 @@ export interface AlignStreamSnapshot {
   predictedFunding: Row[];
   /** [eventTimeMs, side 0=sell 1=buy, price, amount, receivedAtMs] */
   liquidations: Row[];
-  /** [barOpenMs, revision, contentHash] of bars emitted inside the revision horizon */
+  /** [barOpenMs, revision, contentHash] of bars emitted inside the revision horizon (`v1:` before a hash of version 1) */
   emitted: [number, number, string][];
 }
 
@@ -110,6 +120,7 @@ const LIQ_RECEIVED = 4;
 const BUY = 1;
 
 const scratchLanes: HashLanes = { a: 0, b: 0 };
+const legacyLanes: HashLanes = { a: 0, b: 0 };
 
 /**
  * Aligns the four feeds of one (exchange, symbol, timeframe) onto the bar grid.
@@ -156,6 +167,8 @@ export class AlignStream {
   private readonly emitted = new EmissionTable();
   /** contentHash's two lanes after this stream's constant prefix (schemaVersion, exchange, symbol, timeframe). */
   private readonly hashPrefix: readonly [number, number];
+  /** The same for hash version 1, once an emission restored with one is compared. */
+  private legacyHashPrefix: readonly [number, number] | null = null;
   /** What the venue's liquidation price is, and how complete its stream: on every bar. */
   private readonly liquidationSemantics: (typeof LIQUIDATION_SEMANTICS)[AlignedBar['exchange']];
 
@@ -177,7 +190,7 @@ export class AlignStream {
 
   static restore(snapshot: AlignStreamSnapshot, config: AlignConfig): AlignStream {
     const v = (snapshot as { v: number }).v;
-    if (v !== 1 && v !== 2) throw new Error(`unknown AlignStream snapshot version ${String(v)}`);
+    if (v !== 1 && v !== 2 && v !== 3) throw new Error(`unknown AlignStream snapshot version ${String(v)}`);
     if (snapshot.timeframe !== config.timeframe)
       throw new Error(`snapshot is for ${snapshot.timeframe} bars, config says ${config.timeframe}`);
     const s = new AlignStream(snapshot, config);
@@ -196,7 +209,7 @@ export class AlignStream {
     for (const r of snapshot.predictedFunding)
       s.predicted.append(r.length === 4 ? [r[0]!, r[1]!, r[2]!, NO_PRICE, NO_PRICE, r[3]!] : r);
     for (const r of snapshot.liquidations) s.liquidations.append(r);
-    for (const [t, revision, hash] of snapshot.emitted) s.emitted.restore(t, revision, hash);
+    for (const [t, revision, hash] of snapshot.emitted) s.emitted.restore(t, revision, hash, v !== 3);
     return s;
   }
 
@@ -315,7 +328,7 @@ export class AlignStream {
 
   snapshot(): AlignStreamSnapshot {
     return {
-      v: 2,
+      v: 3,
       exchange: this.exchange,
       symbol: this.symbol,
       timeframe: this.timeframe,
@@ -650,7 +663,14 @@ export class AlignStream {
     if (!bar) return;
     barContentLanes(bar, this.hashPrefix, scratchLanes);
     const prev = this.emitted.find(t);
-    if (prev >= 0 && this.emitted.sameHash(prev, scratchLanes.a, scratchLanes.b)) return;
+    if (prev >= 0) {
+      if (this.emitted.isLegacy(prev)) {
+        // Emitted before a restore from a snapshot of hash version 1: compared by that version.
+        this.legacyHashPrefix ??= legacyHashPrefixOf(this.exchange, this.symbol, this.timeframe);
+        legacyBarContentLanes(bar, this.legacyHashPrefix, legacyLanes);
+        if (this.emitted.sameHash(prev, legacyLanes.a, legacyLanes.b)) return;
+      } else if (this.emitted.sameHash(prev, scratchLanes.a, scratchLanes.b)) return;
+    }
     const revision = prev >= 0 ? this.emitted.revisionAt(prev) + 1 : 0;
     this.emitted.set(t, revision, scratchLanes.a, scratchLanes.b);
     // computeBar built this object for this call alone: set the revision instead of copying it.

@@ -10,8 +10,16 @@ import {
   TIMEFRAMES,
 } from '@perpflow/contracts';
 import fc from 'fast-check';
-import { barContentHash, barContentLanes, hashLanesOf, hashPrefixOf, hashText } from './content-hash.js';
-import { contentHashReference } from './test-support/content-hash-reference.js';
+import {
+  barContentHash,
+  barContentLanes,
+  hashLanesOf,
+  hashPrefixOf,
+  hashText,
+  legacyBarContentLanes,
+  legacyHashPrefixOf,
+} from './content-hash.js';
+import { contentHashReference, contentHashV2Reference } from './test-support/content-hash-reference.js';
 
 const number = fc.oneof(
   fc.double(),
@@ -85,12 +93,43 @@ const barArb: fc.Arbitrary<AlignedBar> = fc
   .map((v) => sampleAlignedBar(v as Partial<AlignedBar>));
 
 describe('barContentHash', () => {
-  it('equals the FNV lanes of JSON.stringify(Object.values(bar without revision)) for any values', () => {
+  it('is its definition (version 2: the words of every value but the revision, in key order) for any values', () => {
     fc.assert(
       fc.property(barArb, (bar) => {
         assert.deepEqual(Object.keys(bar), Object.keys(sampleAlignedBar()));
         const prefix = hashPrefixOf(bar.exchange, bar.symbol, bar.timeframe);
-        assert.equal(barContentHash(bar, prefix), contentHashReference(bar));
+        assert.equal(barContentHash(bar, prefix), contentHashV2Reference(bar));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('is equal for two bars exactly when their values are the same JSON (-0 as 0, NaN as null)', () => {
+    const value = fc.constantFrom(0, -0, 1, 1 + 2 ** -52, Number.NaN, Number.POSITIVE_INFINITY, null);
+    const base = sampleAlignedBar({ liqCompleteness: 'all' });
+    const prefix = hashPrefixOf(base.exchange, base.symbol, base.timeframe);
+    const fields = ['open', 'fundingRate', 'basis', 'liqCount'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 4, maxLength: 4 }),
+        fc.array(value, { minLength: 4, maxLength: 4 }),
+        (xs, ys) => {
+          const x = { ...base, ...Object.fromEntries(fields.map((f, i) => [f, xs[i]])) } as AlignedBar;
+          const y = { ...base, ...Object.fromEntries(fields.map((f, i) => [f, ys[i]])) } as AlignedBar;
+          const same = JSON.stringify(x) === JSON.stringify(y);
+          assert.equal(barContentHash(x, prefix) === barContentHash(y, prefix), same);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('keeps version 1, the FNV lanes of JSON.stringify(Object.values(bar without revision)), for any values', () => {
+    fc.assert(
+      fc.property(barArb, (bar) => {
+        const lanes = { a: 0, b: 0 };
+        legacyBarContentLanes(bar, legacyHashPrefixOf(bar.exchange, bar.symbol, bar.timeframe), lanes);
+        assert.equal(hashText(lanes), contentHashReference(bar));
       }),
       { numRuns: 5_000 },
     );

@@ -3,22 +3,23 @@ import {
   hex16,
   SCHEMA_VERSION,
   type Timeframe,
+  WordHash,
   writeDecimalDigits,
 } from '@perpflow/contracts';
 
 /**
- * The 64-bit content hash of a bar without its revision (two 32-bit FNV-1a lanes) over
- * the text `JSON.stringify(Object.values(bar without revision))`. The hashes live in
- * snapshots, so that text must never change; the property tests hold this function to
- * that definition. It is built here without the text: the lanes after the stream's
- * constant prefix are computed once per stream, and each value is mixed in as its JSON
- * form (a JSON number is the number's String(), non-finite numbers and null are `null`).
- * `prefix` must be `hashPrefixOf` the bar's own exchange, symbol and timeframe. Building the
- * rest object, the values array and the text was 10 % of the aligner's core profile.
+ * The 64-bit content hash of a bar without its revision, version 2 (AlignStream snapshots
+ * `v: 3`): the bar's values in the contract's key order as WordHash words (a number as its
+ * double's halves, no text made). The hashes live in snapshots, so these words must never
+ * change; the property tests hold this function to that definition (every value of the
+ * bar, so a field added to the contract and not here fails them). The words of the stream's
+ * constant prefix (schemaVersion, exchange, symbol, timeframe) are taken in once per stream:
+ * `prefix` must be `hashPrefixOf` the bar's own exchange, symbol and timeframe. Version 1
+ * (legacyBarContentLanes) printed every double; it was a tenth of the aligner's core.
  */
 export function barContentHash(bar: AlignedBar, prefix: readonly [number, number]): string {
-  mixBar(bar, prefix);
-  return hex16(laneA, laneB);
+  wordsOfBar(bar, prefix);
+  return words.hex();
 }
 
 /**
@@ -27,6 +28,70 @@ export function barContentHash(bar: AlignedBar, prefix: readonly [number, number
  * text only into snapshots (`hashText`).
  */
 export function barContentLanes(bar: AlignedBar, prefix: readonly [number, number], out: HashLanes): void {
+  wordsOfBar(bar, prefix);
+  out.a = words.laneA;
+  out.b = words.laneB;
+}
+
+const words = new WordHash();
+
+function wordsOfBar(bar: AlignedBar, prefix: readonly [number, number]): void {
+  const h = words;
+  h.start(prefix[0], prefix[1]);
+  h.number(bar.eventTimeMs);
+  h.number(bar.open);
+  h.number(bar.high);
+  h.number(bar.low);
+  h.number(bar.close);
+  h.number(bar.volume);
+  h.number(bar.openInterest);
+  h.number(bar.openInterestTimeMs);
+  h.string(bar.openInterestMissing);
+  h.number(bar.fundingRate);
+  h.number(bar.fundingTimeMs);
+  h.number(bar.predictedFundingRate);
+  h.number(bar.predictedFundingTimeMs);
+  h.number(bar.fundingIntervalMs);
+  h.number(bar.fundingRate8h);
+  h.number(bar.markPrice);
+  h.number(bar.markPriceTimeMs);
+  h.number(bar.indexPrice);
+  h.number(bar.indexPriceTimeMs);
+  h.number(bar.basis);
+  h.number(bar.liqLongNotional);
+  h.number(bar.liqShortNotional);
+  h.number(bar.liqCount);
+  h.string(bar.liqPriceKind);
+  h.string(bar.liqCompleteness);
+  h.number(bar.knownAtMs);
+  h.boolean(bar.candleFilled);
+  h.boolean(bar.openInterestStale);
+  h.boolean(bar.fundingStale);
+  h.finish();
+}
+
+/** The lanes of version 2 after the words of `schemaVersion, exchange, symbol, timeframe`. */
+export function hashPrefixOf(exchange: string, symbol: string, timeframe: Timeframe): [number, number] {
+  const h = new WordHash();
+  h.start(0x3c6ef372, 0xa54ff53a);
+  h.number(SCHEMA_VERSION);
+  h.string(exchange);
+  h.string(symbol);
+  h.string(timeframe);
+  return [h.laneA, h.laneB];
+}
+
+/**
+ * Version 1 of the hash (AlignStream snapshots `v: 1` and `v: 2` hold it), kept to compare
+ * a bar with an emission restored from such a snapshot: two 32-bit FNV-1a lanes over the
+ * text `JSON.stringify(Object.values(bar without revision))`, built without the text (each
+ * value mixed in as its JSON form). `prefix` must be `legacyHashPrefixOf` the bar's stream.
+ */
+export function legacyBarContentLanes(
+  bar: AlignedBar,
+  prefix: readonly [number, number],
+  out: HashLanes,
+): void {
   mixBar(bar, prefix);
   out.a = laneA | 0;
   out.b = laneB | 0;
@@ -85,8 +150,8 @@ function mixBar(bar: AlignedBar, prefix: readonly [number, number]): void {
   mixText(bar.fundingStale ? 'true]' : 'false]');
 }
 
-/** The lanes after `[schemaVersion,"exchange","symbol","timeframe",`: what every bar of a stream starts with. */
-export function hashPrefixOf(exchange: string, symbol: string, timeframe: Timeframe): [number, number] {
+/** Version 1's lanes after `[schemaVersion,"exchange","symbol","timeframe",`: what every bar of a stream starts with. */
+export function legacyHashPrefixOf(exchange: string, symbol: string, timeframe: Timeframe): [number, number] {
   laneA = 0x811c9dc5;
   laneB = 0x9747b28c;
   mixText(`[${JSON.stringify([SCHEMA_VERSION, exchange, symbol, timeframe]).slice(1, -1)},`);

@@ -12,7 +12,13 @@ import { hex16 } from '@perpflow/contracts';
  *
  * A hash text restored from a snapshot that is not 16 lower-case hex digits has no lanes: it
  * is kept as it was and never equals a computed hash (as NaN lanes did before).
+ *
+ * A hash of version 1 (restored from a snapshot that held version 1, or written with
+ * LEGACY_HASH_PREFIX) keeps its lanes and is marked: the stream compares such a row with
+ * the bar's version-1 lanes, until the bar is emitted again or leaves.
  */
+export const LEGACY_HASH_PREFIX = 'v1:';
+
 export class EmissionTable {
   private times = new Float64Array(16);
   private revisions = new Int32Array(16);
@@ -23,6 +29,8 @@ export class EmissionTable {
   private end = 0;
   /** Restored hash texts without lanes, by bar time. */
   private odd: Map<number, string> | null = null;
+  /** Bar times whose lanes are of hash version 1. */
+  private legacy: Set<number> | null = null;
 
   get size(): number {
     return this.end - this.start;
@@ -44,14 +52,25 @@ export class EmissionTable {
     return this.odd === null || !this.odd.has(this.times[row]!);
   }
 
-  /** Sets bar t's revision and hash (lanes as int32), replacing what t had. */
+  /** Whether the row's lanes are of hash version 1. */
+  isLegacy(row: number): boolean {
+    return this.legacy?.has(this.times[row]!) === true;
+  }
+
+  /** Sets bar t's revision and hash (lanes as int32, version 2), replacing what t had. */
   set(t: number, revision: number, a: number, b: number): void {
     this.put(t, revision, a, b);
     this.odd?.delete(t);
+    this.legacy?.delete(t);
   }
 
-  /** Sets bar t from a snapshot's [revision, hash text]. */
-  restore(t: number, revision: number, text: string): void {
+  /**
+   * Sets bar t from a snapshot's [revision, hash text]; `legacy`: the snapshot's hashes are
+   * of version 1 (a text with LEGACY_HASH_PREFIX is in any snapshot).
+   */
+  restore(t: number, revision: number, stored: string, legacy = false): void {
+    const marked = stored.startsWith(LEGACY_HASH_PREFIX);
+    const text = marked ? stored.slice(LEGACY_HASH_PREFIX.length) : stored;
     if (/^[0-9a-f]{16}$/.test(text)) {
       this.set(
         t,
@@ -59,11 +78,16 @@ export class EmissionTable {
         Number.parseInt(text.slice(0, 8), 16) | 0,
         Number.parseInt(text.slice(8), 16) | 0,
       );
+      if (legacy || marked) {
+        this.legacy ??= new Set();
+        this.legacy.add(t);
+      }
       return;
     }
+    this.legacy?.delete(t);
     this.put(t, revision, 0, 0);
     this.odd ??= new Map();
-    this.odd.set(t, text);
+    this.odd.set(t, stored);
   }
 
   /** Deletes the bars in [from, cutoff). */
@@ -73,6 +97,7 @@ export class EmissionTable {
     const hi = this.lowerBound(cutoff);
     if (hi <= lo) return;
     if (this.odd) for (let i = lo; i < hi; i++) this.odd.delete(this.times[i]!);
+    if (this.legacy) for (let i = lo; i < hi; i++) this.legacy.delete(this.times[i]!);
     if (lo === this.start) this.start = hi;
     else {
       for (const col of this.columns()) col.copyWithin(lo, hi, this.end);
@@ -86,7 +111,12 @@ export class EmissionTable {
     const out: [number, number, string][] = [];
     for (let i = this.start; i < this.end; i++) {
       const t = this.times[i]!;
-      out.push([t, this.revisions[i]!, this.odd?.get(t) ?? hex16(this.lanesA[i]!, this.lanesB[i]!)]);
+      const hash = hex16(this.lanesA[i]!, this.lanesB[i]!);
+      out.push([
+        t,
+        this.revisions[i]!,
+        this.odd?.get(t) ?? (this.legacy?.has(t) ? `${LEGACY_HASH_PREFIX}${hash}` : hash),
+      ]);
     }
     return out;
   }

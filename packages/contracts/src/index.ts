@@ -7,3 +7,4 @@ export * from './topics.js';
 export * from './json-schema.js';
 export * from './samples.js';
 export * from './hash-text.js';
+export * from './word-hash.js';

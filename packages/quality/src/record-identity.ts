@@ -6,6 +6,9 @@ import {
   type OpenInterestObservation,
   TIMEFRAMES,
   type Timeframe,
+  WORD_TAG,
+  WordHash,
+  finalMix,
   writeDecimalDigits,
 } from '@perpflow/contracts';
 import type { RawRecord, RawRecordKind } from './record-rules.js';
@@ -77,98 +80,38 @@ export function identityOf(kind: RawRecordKind, record: RawRecord): RecordIdenti
 export function contentFingerprint(record: RawRecord): string {
   const content = record as unknown as Record<string, unknown>;
   const { sorted } = layoutOf(Object.keys(content));
-  laneA = SEED_A;
-  laneB = SEED_B;
+  const h = words;
+  h.start(SEED_A, SEED_B);
   for (let i = 0; i < sorted.length; i++) {
     const entry = sorted[i]!;
-    mixWord2(entry.hashA, entry.hashB);
+    h.word2(entry.hashA, entry.hashB);
     const v = content[entry.key];
-    if (typeof v === 'number') {
-      if (v === 0) {
-        mixWord(TAG_NUMBER);
-        mixWord(0);
-        mixWord(0);
-      } else if (v - v === 0) {
-        doubleView[0] = v;
-        mixWord(TAG_NUMBER);
-        mixWord(wordView[0]!);
-        mixWord(wordView[1]!);
-      } else mixWord(TAG_NULL);
-    } else if (typeof v === 'string') mixString(TAG_STRING, v);
-    else if (typeof v === 'boolean') mixWord(v ? TAG_TRUE : TAG_FALSE);
-    else if (v === null || typeof v !== 'object') mixWord(TAG_NULL);
+    if (typeof v === 'number') h.number(v);
+    else if (typeof v === 'string') h.string(v);
+    else if (typeof v === 'boolean') h.boolean(v);
+    else if (v === null || typeof v !== 'object') h.word(WORD_TAG.null);
     else {
       // Nested JSON (no record kind has any): by its JSON text.
       const text = JSON.stringify(v);
-      if (text === undefined || text === 'null') mixWord(TAG_NULL);
-      else mixString(TAG_JSON, text);
+      if (text === undefined || text === 'null') h.word(WORD_TAG.null);
+      else h.string(text, WORD_TAG.json);
     }
   }
-  mixWord(sorted.length);
-  // murmur3 x86_128's ending: each step a bijection of the two lanes.
-  let a = (laneA + laneB) | 0;
-  let b = (laneB + a) | 0;
-  a = finalMix(a);
-  b = finalMix(b);
-  a = (a + b) | 0;
-  b = (b + a) | 0;
-  return hex16(a, b);
+  h.word(sorted.length);
+  h.finish();
+  return h.hex();
 }
 
-const SEED_A = 0x9e3779b9 | 0;
-const SEED_B = 0x7f4a7c15 | 0;
-const TAG_NUMBER = 1;
-const TAG_STRING = 2;
-const TAG_TRUE = 3;
-const TAG_FALSE = 4;
-const TAG_NULL = 5;
-const TAG_JSON = 6;
-const doubleView = new Float64Array(1);
-const wordView = new Uint32Array(doubleView.buffer);
+const SEED_A = 0x9e3779b9;
+const SEED_B = 0x7f4a7c15;
+const words = new WordHash();
 
-/** One 32-bit word into both lanes (murmur3's block step, other constants for lane b). */
-function mixWord(w: number): void {
-  mixWord2(w, w);
-}
-
-function mixWord2(wa: number, wb: number): void {
-  let k = Math.imul(wa, 0xcc9e2d51);
-  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-  let a = laneA ^ k;
-  a = (a << 13) | (a >>> 19);
-  laneA = (Math.imul(a, 5) + 0xe6546b64) | 0;
-  let j = Math.imul(wb, 0x85ebca77);
-  j = Math.imul((j << 13) | (j >>> 19), 0xc2b2ae3d);
-  let b = laneB ^ j;
-  b = (b << 17) | (b >>> 15);
-  laneB = (Math.imul(b, 5) + 0x561ccd1b) | 0;
-}
-
-/** A tag, the length, then the UTF-16 units two to a word. */
-function mixString(tag: number, v: string): void {
-  mixWord(tag);
-  mixWord(v.length);
-  const n = v.length;
-  let i = 0;
-  for (; i + 1 < n; i += 2) mixWord(v.charCodeAt(i) | (v.charCodeAt(i + 1) << 16));
-  if (i < n) mixWord(v.charCodeAt(i));
-}
-
-/** murmur3's finaliser: every input bit reaches every output bit. */
-function finalMix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Two 32-bit hashes of a key's name, for mixWord2 (worked out once per key layout). */
+/** Two 32-bit hashes of a key's name, for WordHash.word2 (worked out once per key layout). */
 function keyHashes(key: string): { hashA: number; hashB: number } {
-  laneA = SEED_A ^ 0x5bd1e995;
-  laneB = SEED_B ^ 0x5bd1e995;
-  mixString(TAG_STRING, key);
-  return { hashA: finalMix(laneA) | 0, hashB: finalMix(laneB ^ 0x27d4eb2f) | 0 };
+  const h = new WordHash();
+  h.start(SEED_A ^ 0x5bd1e995, SEED_B ^ 0x5bd1e995);
+  h.string(key);
+  return { hashA: finalMix(h.laneA) | 0, hashB: finalMix(h.laneB ^ 0x27d4eb2f) | 0 };
 }
 
 /**
