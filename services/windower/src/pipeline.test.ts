@@ -4,7 +4,7 @@ import { SinkUnavailable } from '@perpflow/contracts';
 import { createRegistry } from '@perpflow/metrics';
 import { createLogger } from '@perpflow/runtime';
 import type { Batch } from 'kafkajs';
-import { type AlignedBar, type DeadLetter, sampleAlignedBar } from '@perpflow/contracts';
+import { type AlignedBar, type DeadLetter, HEADERS, sampleAlignedBar } from '@perpflow/contracts';
 import { decodeParquetToBars, objectKey, parseSeriesIndex, parseWindowManifest } from '@perpflow/dataset';
 import type { ObjectStore } from './adapters/s3.js';
 import { TimedObjectStore } from '@perpflow/s3';
@@ -185,6 +185,29 @@ describe('windower pipeline', () => {
         i === 2 ? [sampleBar(2).eventTimeMs, 1, 9] : [sampleBar(i).eventTimeMs, 0, sampleBar(i).close],
       ),
     );
+  });
+
+  it("names in the manifest the highest raw positions of its bars' headers, read once per distinct text", async () => {
+    const store = new MemoryStore();
+    const { pipeline } = setup(store);
+    const header = (text: string) => ({ [HEADERS.rawThrough]: text });
+    const A = 'perpflow.raw.ohlcv.v1:0:10,perpflow.raw.open_interest.v1:0:5';
+    pipeline.handleBatch(batch(0, 0, [sampleBar(0), sampleBar(1)], header(A)));
+    pipeline.handleBatch(
+      batch(0, 2, [sampleBar(2)], header('perpflow.raw.ohlcv.v1:0:12,perpflow.raw.open_interest.v1:0:3')),
+    );
+    pipeline.handleBatch(batch(0, 3, [sampleBar(3)], header(A)));
+    await pipeline.flush();
+    const manifestOf = () =>
+      parseWindowManifest(store.objects.get(key.replace(/\.parquet$/, '.manifest.json'))!);
+    assert.deepEqual(manifestOf().rawThrough, [
+      { topic: 'perpflow.raw.ohlcv.v1', partition: 0, offset: '12' },
+      { topic: 'perpflow.raw.open_interest.v1', partition: 0, offset: '5' },
+    ]);
+    // An unreadable text after a readable one: that bar has no positions, so the window has none.
+    pipeline.handleBatch(batch(0, 4, [sampleBar(4)], header(`${A},garbage`)));
+    await pipeline.flush();
+    assert.equal(manifestOf().rawThrough, undefined);
   });
 
   it('commits offsets only after the object, its manifest and the series index are written', async () => {

@@ -4,6 +4,7 @@ import type { AlignedBar } from '@perpflow/contracts';
 import fc from 'fast-check';
 import { makeBars, T0 } from '../test-support/bars.js';
 import { WindowBook } from './window-book.js';
+import { windowIdString } from '../layout/keys.js';
 
 const DAY = 86_400_000;
 const TOPIC = 'perpflow.aligned.bar.v1';
@@ -78,6 +79,26 @@ describe('WindowBook', () => {
     fresh.add(bars[0]!, at(0), 0, pos(10));
     fresh.mergeStored(key, [], [], undefined);
     assert.deepEqual(fresh.snapshot(key).rawThrough, [{ topic: OHLCV, partition: 3, offset: '10' }]);
+  });
+
+  it('takes a window worked out by the caller as its own, and one positions array shared by many bars', () => {
+    const bars = makeBars({ count: 5 });
+    const shared = [{ topic: 'perpflow.raw.ohlcv.v1', partition: 1, offset: '40' }];
+    const later = [{ topic: 'perpflow.raw.ohlcv.v1', partition: 1, offset: '41' }];
+    const plain = new WindowBook();
+    const given = new WindowBook();
+    bars.forEach((b, i) => {
+      const positions = i === 3 ? later : shared;
+      const a = plain.add(b, at(i), 0, positions);
+      const id = given.windowOf(b);
+      const r = given.add(b, at(i), 0, positions, { id, key: windowIdString(id) });
+      assert.deepEqual(r, a);
+    });
+    const key = plain.windowKeys()[0]!;
+    assert.deepEqual(given.snapshot(key), plain.snapshot(key));
+    assert.deepEqual(plain.snapshot(key).rawThrough, [
+      { topic: 'perpflow.raw.ohlcv.v1', partition: 1, offset: '41' },
+    ]);
   });
 
   it('drops older revisions when revision history is off', () => {

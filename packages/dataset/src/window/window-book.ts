@@ -87,6 +87,8 @@ interface BookWindow {
   raw: Map<string, { topic: string; partition: number; offset: bigint }>;
   /** False once a bar (or the stored window) came without raw positions. */
   rawKnown: boolean;
+  /** The positions last noted: noting the same array again changes nothing (bars of one round share it). */
+  lastRaw: readonly RawPosition[] | null | undefined;
   /** Offsets on each topic-partition not yet in a durable object, grouped by snapshot runs. */
   pending: Map<string, PendingMark[]>;
   version: number;
@@ -148,17 +150,22 @@ export class WindowBook {
     };
   }
 
-  /** `rawThrough`: the bar's perpflow-raw-through positions; null when it had none (or unreadable ones). */
+  /**
+   * `rawThrough`: the bar's perpflow-raw-through positions; null when it had none (or
+   * unreadable ones); never changed afterwards (the book may keep the array). `window`:
+   * `windowOf(bar)` and its `windowIdString`, when the caller has them already.
+   */
   add(
     bar: AlignedBar,
     source: SourceOffset,
     nowMs: number,
     rawThrough: readonly RawPosition[] | null = null,
+    window?: { id: WindowId; key: string },
   ): AddResult {
     const offset = BigInt(source.offset);
     this.noteConsumed(source);
-    const id = this.windowOf(bar);
-    const windowKey = windowIdString(id);
+    const id = window?.id ?? this.windowOf(bar);
+    const windowKey = window?.key ?? windowIdString(id);
     let w = this.windows.get(windowKey);
     const isNewWindow = w === undefined;
     if (!w) {
@@ -385,6 +392,7 @@ export class WindowBook {
       offsets: new Map(),
       raw: new Map(),
       rawKnown: true,
+      lastRaw: undefined,
       pending: new Map(),
       version: 0,
       lastSnapshotVersion: 0,
@@ -426,6 +434,8 @@ export class WindowBook {
 
 /** Raises the window's raw positions to a bar's (or the stored window's); none makes them unknown. */
 function noteRaw(w: BookWindow, positions: readonly RawPosition[] | null): void {
+  if (positions === w.lastRaw) return;
+  w.lastRaw = positions;
   if (positions === null) {
     w.rawKnown = false;
     return;
