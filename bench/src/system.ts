@@ -106,3 +106,27 @@ export function cpuSecondsOf(pid: number): number | null {
     return null;
   }
 }
+
+/** The parts of a service's memory its own metrics give (perpflow_nodejs_*, prom-client's defaults). */
+const MEMORY_METRICS = {
+  heapTotal: 'perpflow_nodejs_heap_size_total_bytes',
+  heapUsed: 'perpflow_nodejs_heap_size_used_bytes',
+  external: 'perpflow_nodejs_external_memory_bytes',
+} as const;
+
+/** The largest of each part of a service's memory seen by `sample` (MiB), from its /metrics. */
+export class MemoryMaxima {
+  readonly maxMiB: Record<string, number> = {};
+
+  constructor(
+    private readonly metricsUrl: string,
+    private readonly sum: (url: string, metric: string) => Promise<number>,
+  ) {}
+
+  async sample(): Promise<void> {
+    for (const [name, metric] of Object.entries(MEMORY_METRICS)) {
+      const v = (await this.sum(this.metricsUrl, metric)) / 1_048_576;
+      if (v > (this.maxMiB[name] ?? 0)) this.maxMiB[name] = v;
+    }
+  }
+}

@@ -7,7 +7,7 @@
 import { FEED_RECORD_KIND, type Feed } from '@perpflow/contracts';
 import { createIdempotentProducer, toMessage } from '@perpflow/kafka';
 import type { Message } from 'kafkajs';
-import { freePort, startService, stopService, uniqueName } from '../../../test/src/harness.js';
+import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
 import type { BenchConfig } from '../config.js';
 import {
   benchKafka,
@@ -20,7 +20,7 @@ import {
 } from '../kafka-admin.js';
 import { rawRecords, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
-import { cpuSecondsOf, PeakMemory, sleep } from '../system.js';
+import { cpuSecondsOf, MemoryMaxima, PeakMemory, sleep } from '../system.js';
 import { PARTITIONS, type SectionResult } from './publish.js';
 
 export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
@@ -85,6 +85,8 @@ export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
   });
   const cpuAtReady = cpuSecondsOf(archiver.child.pid!);
   const mem = new PeakMemory({ archiver: archiver.child.pid });
+  // The largest heap and external memory seen (the service's own metrics, every 100 ms).
+  const memory = new MemoryMaxima(archiver.metricsUrl as string, metricSum);
   const zero = new Map([...Object.values(topics), dlq].map((t) => [t, new Map<number, bigint>()]));
   const total = totalOf(await endOffsets(kafka, [...Object.values(topics), dlq]));
   const t0 = performance.now();
@@ -93,6 +95,7 @@ export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
   await withAdmin(kafka, async (admin) => {
     while (Date.now() < deadline) {
       committed = await committedSince(admin, group, zero);
+      await memory.sample();
       if (committed >= total) return;
       await sleep(100);
     }
@@ -128,6 +131,15 @@ export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
   ];
   return {
     figures,
-    details: { records: n, publishSeconds, seconds, topics, dlq, prefix, peakRssMiB: peaks.archiver },
+    details: {
+      records: n,
+      publishSeconds,
+      seconds,
+      topics,
+      dlq,
+      prefix,
+      peakRssMiB: peaks.archiver,
+      maxMiB: memory.maxMiB,
+    },
   };
 }

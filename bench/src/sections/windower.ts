@@ -29,7 +29,7 @@ import { benchKafka, committedSince, createTopic, endOffsets, sendAll, withAdmin
 import { alignedBars, DAY_MS, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
 import { ensureTopics, pipelineTopics } from '@perpflow/kafka';
-import { cpuSecondsOf, PeakMemory, selfCpuSeconds, sleep } from '../system.js';
+import { cpuSecondsOf, MemoryMaxima, PeakMemory, selfCpuSeconds, sleep } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const S3_CONCURRENCY = 4;
@@ -262,12 +262,6 @@ export async function benchWindower(c: BenchConfig): Promise<SectionResult> {
   }
 }
 
-const MEMORY_METRICS = {
-  heapTotal: 'perpflow_nodejs_heap_size_total_bytes',
-  heapUsed: 'perpflow_nodejs_heap_size_used_bytes',
-  external: 'perpflow_nodejs_external_memory_bytes',
-};
-
 /**
  * The windower service (from its build, as the image runs it) consuming `bars` from a
  * topic of its own into a prefix of its own, with its defaults (10 s flush interval,
@@ -318,16 +312,13 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
   const t0 = performance.now();
   let committed = 0n;
   // The largest of each part of its memory seen (the service's own metrics, every 250 ms).
-  const maxMiB: Record<string, number> = {};
+  const memory = new MemoryMaxima(windower.metricsUrl as string, metricSum);
   const deadline = Date.now() + 180_000 + bars.length / 2;
   try {
     await withAdmin(kafka, async (admin) => {
       while (Date.now() < deadline) {
         committed = await committedSince(admin, group, from);
-        for (const [name, metric] of Object.entries(MEMORY_METRICS)) {
-          const v = (await metricSum(windower.metricsUrl as string, metric)) / 1_048_576;
-          if (v > (maxMiB[name] ?? 0)) maxMiB[name] = v;
-        }
+        await memory.sample();
         if (committed >= total) return;
         await sleep(250);
       }
@@ -347,7 +338,7 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
       windowsOpen,
       rowsHeld,
       peakRssMiB,
-      maxMiB,
+      maxMiB: memory.maxMiB,
       topic,
     };
   } finally {

@@ -62,6 +62,7 @@ runService({
           maxObjectAgeMs: config.ARCHIVER_MAX_OBJECT_AGE_MS,
         },
         retryMaxDelayMs: config.ARCHIVER_S3_RETRY_MAX_DELAY_MS,
+        maxBufferedBytes: config.ARCHIVER_MAX_BUFFERED_BYTES,
       },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {

@@ -23,10 +23,10 @@ class MemoryStore implements ObjectStore {
   }
 }
 
-function batch(offsets: number[]): ConsumedBatch {
+function batch(offsets: number[], partition = 0): ConsumedBatch {
   return {
     topic: TOPIC,
-    partition: 0,
+    partition,
     messages: offsets.map((o) => ({
       offset: String(o),
       timestamp: String(1_709_251_200_000 + o),
@@ -37,10 +37,18 @@ function batch(offsets: number[]): ConsumedBatch {
   };
 }
 
-function pipeline(store: MemoryStore, clock: { ms: number }, maxObjectRecords = 100) {
+function pipeline(
+  store: MemoryStore,
+  clock: { ms: number },
+  maxObjectRecords = 100,
+  maxBufferedBytes?: number,
+) {
   const commits: string[] = [];
   const p = new ArchiverPipeline({
-    consumer: { commitOffsets: async (o) => void commits.push(...o.map((c) => c.offset)) },
+    consumer: {
+      commitOffsets: async (o) =>
+        void commits.push(...o.map((c) => (c.partition === 0 ? c.offset : `${c.partition}:${c.offset}`))),
+    },
     store: new ArchiveStore(store),
     metrics: createArchiverMetrics(),
     logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
@@ -50,6 +58,7 @@ function pipeline(store: MemoryStore, clock: { ms: number }, maxObjectRecords = 
       feeds: new Map([[TOPIC, 'ohlcv']]),
       limits: { maxObjectBytes: 1 << 20, maxObjectRecords, maxObjectAgeMs: 1_000 },
       retryMaxDelayMs: 10,
+      maxBufferedBytes,
     },
   });
   return { p, commits };
@@ -78,6 +87,71 @@ describe('ArchiverPipeline', () => {
       parseDayIndex(index![1]).objects.map((o) => [o.firstOffset, o.lastOffset, o.rowCount]),
       [['0', '2', 3]],
     );
+  });
+
+  it("keeps a copy of each record's bytes, not a view of the fetched response (kafkajs may reuse or hold it)", async () => {
+    const store = new MemoryStore();
+    const clock = { ms: 0 };
+    const { p } = pipeline(store, clock);
+    // The batch's bytes as views of one larger response, as kafkajs decodes them.
+    const original = batch([0, 1]);
+    const response = Buffer.alloc(64 * 1024, 0x20);
+    let at = 1_000;
+    const view = (b: Buffer): Buffer => {
+      b.copy(response, at);
+      at += b.byteLength + 7;
+      return response.subarray(at - b.byteLength - 7, at - 7);
+    };
+    const fetched: ConsumedBatch = {
+      ...original,
+      messages: original.messages.map((m) => ({
+        ...m,
+        key: view(m.key!),
+        value: view(m.value!),
+        headers: { 'perpflow-schema': view(m.headers!['perpflow-schema'] as Buffer) },
+      })),
+    };
+    await p.handleBatch(fetched);
+    response.fill(0x58); // the response's memory reused before the write
+    clock.ms = 1_000;
+    await p.flush();
+    const rows = [...store.objects]
+      .filter(([k]) => k.endsWith('.parquet'))
+      .flatMap(([, v]) => decodeArchiveParquet(v));
+    assert.deepEqual(
+      rows.map((r) => [
+        r.key && Buffer.from(r.key).toString(),
+        r.value && Buffer.from(r.value).toString(),
+        r.headers.map((h) => Buffer.from(h.value!).toString()),
+      ]),
+      original.messages.map((m) => [m.key!.toString(), m.value!.toString(), ['candle/v1']]),
+    );
+  });
+
+  it('past the bound on bytes held in all buffers, writes the fullest buffers until half is left', async () => {
+    const store = new MemoryStore();
+    const clock = { ms: 0 };
+    const recordBytes = (b: ConsumedBatch) =>
+      b.messages.reduce(
+        (n, m) => n + 64 + m.key!.byteLength + m.value!.byteLength + 'perpflow-schema'.length + 9,
+        0,
+      );
+    const perRecord = recordBytes(batch([0]));
+    // Room for 10 records in all; the age limit (1 s) never passes here.
+    const { p, commits } = pipeline(store, clock, 100, 10 * perRecord);
+    await p.handleBatch(batch([0, 1, 2, 3], 1));
+    await p.handleBatch(batch([0, 1, 2, 3, 4, 5], 0));
+    assert.equal(p.bufferedBytes(), 10 * perRecord, 'at the bound: nothing written yet');
+    assert.equal(parquetOffsets(store).length, 0);
+    await p.handleBatch(batch([4], 1));
+    // 11 records: partition 0 (6) is the fullest and is written whole; 5 are left (≤ half).
+    assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(commits, ['6']);
+    assert.equal(p.bufferedBytes(), 5 * perRecord);
+    // Every record still ends in exactly one object.
+    await p.flush(true);
+    assert.deepEqual(parquetOffsets(store), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5]);
+    assert.deepEqual(commits, ['6', '1:5']);
   });
 
   it('sends group heartbeats while a batch waits for a slow size-triggered flush', {
