@@ -8,7 +8,7 @@ import { FEED_RECORD_KIND, type Feed } from '@perpflow/contracts';
 import { createIdempotentProducer, toMessage } from '@perpflow/kafka';
 import type { Message } from 'kafkajs';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
-import type { BenchConfig } from '../config.js';
+import { type BenchConfig, serviceNodeArgs } from '../config.js';
 import {
   benchKafka,
   committedSince,
@@ -66,6 +66,7 @@ export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
   const archiver = await startService({
     name: 'bench-archiver',
     workspace: 'services/archiver',
+    nodeArgs: serviceNodeArgs(c, 'archiver'),
     env: {
       KAFKA_BROKERS: c.kafkaBrokers,
       S3_ENDPOINT: c.s3Endpoint,
