@@ -154,6 +154,65 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual(commits, ['6', '1:5']);
   });
 
+  it('flushes two feeds at once and the topic-partitions of one feed one after another', async () => {
+    // A store whose puts take a few ms, noting the flushes in flight (ledger put to last index put) per feed.
+    const OI = 'perpflow.raw.open_interest.v1';
+    const feedOfTopic = new Map([
+      [TOPIC, 'ohlcv'],
+      [OI, 'open_interest'],
+    ]);
+    const inFlight = new Map<string, number>();
+    let most = 0;
+    let mostOfOneFeed = 0;
+    class SlowStore extends MemoryStore {
+      override async put(key: string, body: Uint8Array): Promise<void> {
+        await new Promise((r) => setTimeout(r, 3));
+        const ledger = /_ledger\/([^/]+)\//.exec(key);
+        if (ledger) {
+          const feed = feedOfTopic.get(ledger[1]!)!;
+          inFlight.set(feed, (inFlight.get(feed) ?? 0) + 1);
+          mostOfOneFeed = Math.max(mostOfOneFeed, inFlight.get(feed)!);
+          most = Math.max(
+            most,
+            [...inFlight.values()].reduce((a, b) => a + b, 0),
+          );
+        }
+        if (key.endsWith('_index.json')) {
+          const feed = /feed=([^/]+)\//.exec(key)![1]!;
+          inFlight.set(feed, inFlight.get(feed)! - 1);
+        }
+        return super.put(key, body);
+      }
+    }
+    const store = new SlowStore();
+    const clock = { ms: 0 };
+    const p = new ArchiverPipeline({
+      consumer: { commitOffsets: async () => undefined },
+      store: new ArchiveStore(store),
+      metrics: createArchiverMetrics(),
+      logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
+      now: () => clock.ms,
+      options: {
+        prefix: 'ds',
+        feeds: new Map([
+          [TOPIC, 'ohlcv'],
+          [OI, 'open_interest'],
+        ]),
+        limits: { maxObjectBytes: 1 << 20, maxObjectRecords: 100, maxObjectAgeMs: 1_000 },
+        retryMaxDelayMs: 10,
+      },
+    });
+    for (const partition of [0, 1, 2]) {
+      await p.handleBatch(batch([0, 1], partition));
+      await p.handleBatch({ ...batch([0, 1], partition), topic: OI });
+    }
+    clock.ms = 1_000;
+    await p.flush();
+    assert.equal(parquetOffsets(store).length, 12, 'every record written');
+    assert.equal(mostOfOneFeed, 1, "a feed's flushes one at a time");
+    assert.equal(most, 2, 'the two feeds at once');
+  });
+
   it('sends group heartbeats while a batch waits for a slow size-triggered flush', {
     timeout: 15_000,
   }, async () => {
