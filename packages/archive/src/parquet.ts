@@ -99,14 +99,25 @@ function variableData(type: DataType, values: readonly (string | Uint8Array | nu
     data.set(p, to);
     to += p.byteLength;
   }
-  const { nullBitmap, nullCount } = validityOf(n, (i) => values[i] === null || values[i] === undefined);
+  return nullableData(type, values, { valueOffsets, data });
+}
+
+/** A column's Data: its buffers, and a validity bitmap when a value is null (or undefined). */
+function nullableData(
+  type: DataType,
+  values: readonly unknown[],
+  buffers: { valueOffsets?: Int32Array; data: ArrayBufferView },
+): Data {
+  const { nullBitmap, nullCount } = validityOf(
+    values.length,
+    (i) => values[i] === null || values[i] === undefined,
+  );
   return makeData({
     type,
-    length: n,
+    length: values.length,
     nullCount,
     nullBitmap: nullCount > 0 ? nullBitmap : undefined,
-    valueOffsets,
-    data,
+    ...buffers,
   } as never);
 }
 
@@ -118,14 +129,7 @@ function int64Data(type: DataType, values: readonly (number | bigint | null)[]):
     const v = values[i];
     if (v !== null && v !== undefined) data[i] = typeof v === 'bigint' ? v : BigInt(v);
   }
-  const { nullBitmap, nullCount } = validityOf(n, (i) => values[i] === null || values[i] === undefined);
-  return makeData({
-    type,
-    length: n,
-    nullCount,
-    nullBitmap: nullCount > 0 ? nullBitmap : undefined,
-    data,
-  } as never);
+  return nullableData(type, values, { data });
 }
 
 /**
@@ -135,7 +139,6 @@ function int64Data(type: DataType, values: readonly (number | bigint | null)[]):
  */
 function archiveBatch(rows: readonly ArchiveRow[]): RecordBatch {
   const n = rows.length;
-  const col = <T>(fn: (r: ArchiveRow) => T): T[] => rows.map(fn);
   const headerOffsets = new Int32Array(n + 1);
   const names: string[] = [];
   const values: (Uint8Array | null)[] = [];
@@ -153,28 +156,18 @@ function archiveBatch(rows: readonly ArchiveRow[]): RecordBatch {
     nullCount: 0,
     children: [variableData(new Utf8(), names), variableData(new Binary(), values)],
   });
+  // A column of texts or bytes, of integers: the field's type, each row's value.
+  const bytes = (name: string, fn: (r: ArchiveRow) => string | Uint8Array | null) =>
+    variableData(typeOf(name), rows.map(fn));
+  const ints = (name: string, fn: (r: ArchiveRow) => number | bigint | null) =>
+    int64Data(typeOf(name), rows.map(fn));
   const children = [
-    variableData(
-      typeOf('topic'),
-      col((r) => r.topic),
-    ),
+    bytes('topic', (r) => r.topic),
     makeData({ type: new Int32(), length: n, nullCount: 0, data: Int32Array.from(rows, (r) => r.partition) }),
-    int64Data(
-      typeOf('offset'),
-      col((r) => BigInt(r.offset)),
-    ),
-    int64Data(
-      typeOf('kafka_time'),
-      col((r) => r.kafkaTimestampMs),
-    ),
-    variableData(
-      typeOf('key'),
-      col((r) => r.key),
-    ),
-    variableData(
-      typeOf('value'),
-      col((r) => r.value),
-    ),
+    ints('offset', (r) => BigInt(r.offset)),
+    ints('kafka_time', (r) => r.kafkaTimestampMs),
+    bytes('key', (r) => r.key),
+    bytes('value', (r) => r.value),
     makeData({
       type: typeOf('headers') as List,
       length: n,
@@ -182,30 +175,12 @@ function archiveBatch(rows: readonly ArchiveRow[]): RecordBatch {
       valueOffsets: headerOffsets,
       child: items,
     }),
-    variableData(
-      typeOf('exchange'),
-      col((r) => r.exchange),
-    ),
-    variableData(
-      typeOf('symbol'),
-      col((r) => r.symbol),
-    ),
-    int64Data(
-      typeOf('event_time'),
-      col((r) => r.eventTimeMs),
-    ),
-    int64Data(
-      typeOf('received_at'),
-      col((r) => r.receivedAtMs),
-    ),
-    variableData(
-      typeOf('contract_error'),
-      col((r) => r.contractError),
-    ),
-    variableData(
-      typeOf('rule_id'),
-      col((r) => r.ruleId),
-    ),
+    bytes('exchange', (r) => r.exchange),
+    bytes('symbol', (r) => r.symbol),
+    ints('event_time', (r) => r.eventTimeMs),
+    ints('received_at', (r) => r.receivedAtMs),
+    bytes('contract_error', (r) => r.contractError),
+    bytes('rule_id', (r) => r.ruleId),
   ];
   const struct = makeData({
     type: new Struct(ARCHIVE_ARROW_SCHEMA.fields),

@@ -5,6 +5,15 @@ import fc from 'fast-check';
 import { canonicalContent, contentFingerprint, legacyContentFingerprint } from './record-identity.js';
 import type { RawRecord } from './record-rules.js';
 
+/** A record of each kind, optional fields null, extreme numbers. */
+const SAMPLES = [
+  sampleCandle({ quoteVolume: null, trades: 12 }),
+  sampleOpenInterest({ openInterestValue: null }),
+  sampleFunding({ kind: 'settled' }),
+  sampleFunding({ kind: 'predicted', markPrice: null }),
+  sampleLiquidation({ side: 'buy', price: 1e-7, amount: 1e21 }),
+] as Record<string, unknown>[];
+
 /** The definition the fingerprints in existing snapshots were made with. */
 function canonicalJsonReference(record: Record<string, unknown>): string {
   const { receivedAtMs: _r, source: _s, ...content } = record;
@@ -114,13 +123,7 @@ describe('contentFingerprint', () => {
       }),
       { numRuns: 3_000 },
     );
-    for (const r of [
-      sampleCandle({ quoteVolume: null, trades: 12 }),
-      sampleOpenInterest({ openInterestValue: null }),
-      sampleFunding({ kind: 'settled' }),
-      sampleFunding({ kind: 'predicted', markPrice: null }),
-      sampleLiquidation({ side: 'buy', price: 1e-7, amount: 1e21 }),
-    ] as Record<string, unknown>[])
+    for (const r of SAMPLES)
       assert.equal(contentFingerprint(r as unknown as RawRecord), fingerprintV2Reference(r));
   });
 
@@ -207,13 +210,7 @@ describe('legacyContentFingerprint', () => {
       }),
       { numRuns: 3_000 },
     );
-    for (const r of [
-      sampleCandle({ quoteVolume: null, trades: 12 }),
-      sampleOpenInterest({ openInterestValue: null }),
-      sampleFunding({ kind: 'settled' }),
-      sampleFunding({ kind: 'predicted', markPrice: null }),
-      sampleLiquidation({ side: 'buy', price: 1e-7, amount: 1e21 }),
-    ] as Record<string, unknown>[])
+    for (const r of SAMPLES)
       assert.equal(legacyContentFingerprint(r as unknown as RawRecord), fingerprintReference(r));
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeArchiveParquet, parseDayIndex, parseLedgerEntry } from '@perpflow/archive';
+import { type ArchiveFeed, decodeArchiveParquet, parseDayIndex, parseLedgerEntry } from '@perpflow/archive';
 import { sampleCandle } from '@perpflow/contracts';
 import { createLogger } from '@perpflow/runtime';
 import { ArchiveStore } from './adapters/archive-store.js';
@@ -42,6 +42,7 @@ function pipeline(
   clock: { ms: number },
   maxObjectRecords = 100,
   maxBufferedBytes?: number,
+  feeds: ReadonlyMap<string, ArchiveFeed> = new Map([[TOPIC, 'ohlcv']]),
 ) {
   const commits: string[] = [];
   const p = new ArchiverPipeline({
@@ -55,7 +56,7 @@ function pipeline(
     now: () => clock.ms,
     options: {
       prefix: 'ds',
-      feeds: new Map([[TOPIC, 'ohlcv']]),
+      feeds,
       limits: { maxObjectBytes: 1 << 20, maxObjectRecords, maxObjectAgeMs: 1_000 },
       retryMaxDelayMs: 10,
       maxBufferedBytes,
@@ -157,7 +158,7 @@ describe('ArchiverPipeline', () => {
   it('flushes two feeds at once and the topic-partitions of one feed one after another', async () => {
     // A store whose puts take a few ms, noting the flushes in flight (ledger put to last index put) per feed.
     const OI = 'perpflow.raw.open_interest.v1';
-    const feedOfTopic = new Map([
+    const feedOfTopic = new Map<string, ArchiveFeed>([
       [TOPIC, 'ohlcv'],
       [OI, 'open_interest'],
     ]);
@@ -186,22 +187,7 @@ describe('ArchiverPipeline', () => {
     }
     const store = new SlowStore();
     const clock = { ms: 0 };
-    const p = new ArchiverPipeline({
-      consumer: { commitOffsets: async () => undefined },
-      store: new ArchiveStore(store),
-      metrics: createArchiverMetrics(),
-      logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
-      now: () => clock.ms,
-      options: {
-        prefix: 'ds',
-        feeds: new Map([
-          [TOPIC, 'ohlcv'],
-          [OI, 'open_interest'],
-        ]),
-        limits: { maxObjectBytes: 1 << 20, maxObjectRecords: 100, maxObjectAgeMs: 1_000 },
-        retryMaxDelayMs: 10,
-      },
-    });
+    const { p } = pipeline(store, clock, 100, undefined, feedOfTopic);
     for (const partition of [0, 1, 2]) {
       await p.handleBatch(batch([0, 1], partition));
       await p.handleBatch({ ...batch([0, 1], partition), topic: OI });

@@ -221,11 +221,7 @@ export class ArchiverPipeline {
       try {
         while (state.buffer.size.records > 0 && (await this.flushPartition(state, true, generation)));
       } catch (err) {
-        this.deps.metrics.flushFailures.inc({ feed: state.feed });
-        this.deps.logger.error(
-          { topic: state.topic, partition: state.partition, err: (err as Error).message },
-          'archive flush failed; its records stay buffered and uncommitted, retried next tick',
-        );
+        this.noteFlushFailure(state, err);
         break;
       }
     }
@@ -318,16 +314,20 @@ export class ArchiverPipeline {
         try {
           if (!(await this.flushPartition(state, final, generation))) break;
         } catch (err) {
-          // Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick.
-          this.deps.metrics.flushFailures.inc({ feed: state.feed });
-          this.deps.logger.error(
-            { topic: state.topic, partition: state.partition, err: (err as Error).message },
-            'archive flush failed; its records stay buffered and uncommitted, retried next tick',
-          );
+          this.noteFlushFailure(state, err);
           break;
         }
       }
     }
+  }
+
+  /** Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick. */
+  private noteFlushFailure(state: PartitionState, err: unknown): void {
+    this.deps.metrics.flushFailures.inc({ feed: state.feed });
+    this.deps.logger.error(
+      { topic: state.topic, partition: state.partition, err: (err as Error).message },
+      'archive flush failed; its records stay buffered and uncommitted, retried next tick',
+    );
   }
 
   /** One flush of a partition if one is due; false when none was. */
