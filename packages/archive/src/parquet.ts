@@ -84,10 +84,21 @@ function variableData(type: DataType, values: readonly (string | Uint8Array | nu
   const parts: Uint8Array[] = [];
   const valueOffsets = new Int32Array(n + 1);
   let at = 0;
+  // A column's texts repeat (topic, exchange, symbol, rule, header names): each is encoded once.
+  const encoded = new Map<string, Uint8Array>();
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (v !== null && v !== undefined) {
-      const bytes = typeof v === 'string' ? utf8Encoder.encode(v) : v;
+      let bytes: Uint8Array;
+      if (typeof v !== 'string') bytes = v;
+      else {
+        const known = encoded.get(v);
+        if (known !== undefined) bytes = known;
+        else {
+          bytes = utf8Encoder.encode(v);
+          if (encoded.size < 4_096) encoded.set(v, bytes);
+        }
+      }
       parts.push(bytes);
       at += bytes.byteLength;
     }
