@@ -102,6 +102,29 @@ export async function committedSince(
   return n;
 }
 
+/**
+ * Polls what `groupId` committed since `from` every `everyMs`, calling `tick` at each poll,
+ * until `total` messages are committed or `deadlineMs` (epoch ms) passes. Returns the last count.
+ */
+export async function pollCommitted(
+  kafka: Kafka,
+  groupId: string,
+  from: Map<string, Map<number, bigint>>,
+  total: bigint,
+  options: { deadlineMs: number; everyMs: number; tick: () => Promise<void> },
+): Promise<bigint> {
+  return withAdmin(kafka, async (admin) => {
+    let committed = 0n;
+    while (Date.now() < options.deadlineMs) {
+      committed = await committedSince(admin, groupId, from);
+      await options.tick();
+      if (committed >= total) break;
+      await new Promise((r) => setTimeout(r, options.everyMs));
+    }
+    return committed;
+  });
+}
+
 /** Sends `messages` in requests of at most `perRequest`, `concurrency` requests at a time. */
 export async function sendAll(
   producer: Producer,

@@ -9,18 +9,10 @@ import { createIdempotentProducer, toMessage } from '@perpflow/kafka';
 import type { Message } from 'kafkajs';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
 import { type BenchConfig, serviceNodeArgs } from '../config.js';
-import {
-  benchKafka,
-  committedSince,
-  createTopic,
-  endOffsets,
-  sendAll,
-  totalOf,
-  withAdmin,
-} from '../kafka-admin.js';
+import { benchKafka, createTopic, endOffsets, pollCommitted, sendAll, totalOf } from '../kafka-admin.js';
 import { rawRecords, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
-import { cpuSecondsOf, MemoryMaxima, PeakMemory, sleep } from '../system.js';
+import { cpuSecondsOf, MemoryMaxima, PeakMemory } from '../system.js';
 import { PARTITIONS, type SectionResult } from './publish.js';
 
 export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
@@ -91,15 +83,10 @@ export async function benchArchiver(c: BenchConfig): Promise<SectionResult> {
   const zero = new Map([...Object.values(topics), dlq].map((t) => [t, new Map<number, bigint>()]));
   const total = totalOf(await endOffsets(kafka, [...Object.values(topics), dlq]));
   const t0 = performance.now();
-  let committed = 0n;
-  const deadline = Date.now() + 300_000;
-  await withAdmin(kafka, async (admin) => {
-    while (Date.now() < deadline) {
-      committed = await committedSince(admin, group, zero);
-      await memory.sample();
-      if (committed >= total) return;
-      await sleep(100);
-    }
+  const committed = await pollCommitted(kafka, group, zero, total, {
+    deadlineMs: Date.now() + 300_000,
+    everyMs: 100,
+    tick: () => memory.sample(),
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpuAtEnd = cpuSecondsOf(archiver.child.pid!);

@@ -25,11 +25,11 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import parquet from 'parquetjs-lite';
 import { freePort, metricSum, startService, stopService, uniqueName } from '../../../test/src/harness.js';
 import { type BenchConfig, serviceNodeArgs } from '../config.js';
-import { benchKafka, committedSince, createTopic, endOffsets, sendAll, withAdmin } from '../kafka-admin.js';
+import { benchKafka, createTopic, endOffsets, pollCommitted, sendAll, withAdmin } from '../kafka-admin.js';
 import { alignedBars, DAY_MS, recentDays, universe } from '../market-data.js';
 import type { FigureInput } from '../report.js';
 import { ensureTopics, pipelineTopics } from '@perpflow/kafka';
-import { cpuSecondsOf, MemoryMaxima, PeakMemory, selfCpuSeconds, sleep } from '../system.js';
+import { cpuSecondsOf, MemoryMaxima, PeakMemory, selfCpuSeconds } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 const S3_CONCURRENCY = 4;
@@ -310,18 +310,13 @@ async function windowerHoldingOpenWindows(c: BenchConfig, bars: readonly Aligned
   const mem = new PeakMemory({ windower: windower.child.pid });
   const cpuAtReady = cpuSecondsOf(windower.child.pid as number);
   const t0 = performance.now();
-  let committed = 0n;
   // The largest of each part of its memory seen (the service's own metrics, every 250 ms).
   const memory = new MemoryMaxima(windower.metricsUrl as string, metricSum);
-  const deadline = Date.now() + 180_000 + bars.length / 2;
   try {
-    await withAdmin(kafka, async (admin) => {
-      while (Date.now() < deadline) {
-        committed = await committedSince(admin, group, from);
-        await memory.sample();
-        if (committed >= total) return;
-        await sleep(250);
-      }
+    const committed = await pollCommitted(kafka, group, from, total, {
+      deadlineMs: Date.now() + 180_000 + bars.length / 2,
+      everyMs: 250,
+      tick: () => memory.sample(),
     });
     const seconds = (performance.now() - t0) / 1000;
     const cpuAtEnd = cpuSecondsOf(windower.child.pid as number);

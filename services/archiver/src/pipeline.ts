@@ -72,21 +72,16 @@ interface PartitionState {
 
 /**
  * kafkajs headers → (name, bytes) pairs in wire order; a repeated name arrives as an array.
- * Byte values are copied into `bytes` when given.
+ * Byte values are copied into the batch's `bytes`.
  */
-export function headersOf(headers: RecordHeaders | undefined, bytes?: BatchBytes): ArchiveHeader[] {
+export function headersOf(headers: RecordHeaders | undefined, bytes: BatchBytes): ArchiveHeader[] {
   const out: ArchiveHeader[] = [];
   for (const [name, v] of Object.entries(headers ?? {})) {
     for (const one of Array.isArray(v) ? v : [v]) {
       if (one === undefined) continue;
       out.push({
         name,
-        value:
-          one === null
-            ? null
-            : typeof one === 'string'
-              ? Buffer.from(one, 'utf8')
-              : (bytes?.copy(one) ?? one),
+        value: one === null ? null : typeof one === 'string' ? Buffer.from(one, 'utf8') : bytes.copy(one),
       });
     }
   }
