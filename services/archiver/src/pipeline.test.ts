@@ -6,7 +6,7 @@ import { createLogger } from '@perpflow/runtime';
 import { ArchiveStore } from './adapters/archive-store.js';
 import type { ObjectStore } from './adapters/s3.js';
 import { createArchiverMetrics } from './metrics.js';
-import { type ConsumedBatch, ArchiverPipeline } from './pipeline.js';
+import { type ConsumedBatch, ArchiverPipeline, headersOf, RepeatedBytes } from './pipeline.js';
 
 const TOPIC = 'perpflow.raw.ohlcv.v1';
 
@@ -126,6 +126,62 @@ describe('ArchiverPipeline', () => {
         r.headers.map((h) => Buffer.from(h.value!).toString()),
       ]),
       original.messages.map((m) => [m.key!.toString(), m.value!.toString(), ['candle/v1']]),
+    );
+  });
+
+  it('archives each record with its own key and headers while equal ones are shared', async () => {
+    const store = new MemoryStore();
+    const clock = { ms: 0 };
+    const { p } = pipeline(store, clock, 1_000);
+    // Keys and header sets drawn from few choices, as a producer's batches give them, with
+    // a repeated name, a null value, values past the shared length and a header-less record.
+    let seed = 7;
+    const pick = <T>(xs: readonly T[]): T => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return xs[seed % xs.length]!;
+    };
+    const long = Buffer.alloc(200, 0x61);
+    const headerSets: ConsumedBatch['messages'][number]['headers'][] = [
+      {
+        'perpflow-schema': Buffer.from('candle/v1'),
+        'perpflow-produced-at-ms': Buffer.from('1709251200000'),
+      },
+      {
+        'perpflow-schema': Buffer.from('candle/v1'),
+        'perpflow-produced-at-ms': Buffer.from('1709251200001'),
+      },
+      { 'perpflow-schema': [Buffer.from('a'), Buffer.from('b')], 'perpflow-source': Buffer.from('live') },
+      { 'perpflow-schema': Buffer.from('candle/v1'), x: null as unknown as Buffer },
+      { big: long },
+      {},
+    ];
+    const keys = [Buffer.from('binanceusdm|BTC/USDT:USDT'), Buffer.from('okx|ETH/USDT:USDT'), null, long];
+    const messages = Array.from({ length: 300 }, (_, o) => ({
+      offset: String(o),
+      timestamp: String(1_709_251_200_000 + o),
+      key: pick(keys),
+      value: Buffer.from(JSON.stringify(sampleCandle({ volume: o }))),
+      headers: pick(headerSets),
+    }));
+    for (let at = 0; at < messages.length; at += 50)
+      await p.handleBatch({ topic: TOPIC, partition: 0, messages: messages.slice(at, at + 50) });
+    clock.ms = 1_000;
+    await p.flush();
+    const rows = [...store.objects]
+      .filter(([k]) => k.endsWith('.parquet'))
+      .flatMap(([, v]) => decodeArchiveParquet(v))
+      .sort((a, b) => Number(a.offset) - Number(b.offset));
+    const text = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('latin1'));
+    assert.equal(rows.length, 300);
+    assert.deepEqual(
+      rows.map((r) => [r.offset, text(r.key), r.headers.map((h) => [h.name, text(h.value)])]),
+      messages.map((m) => [
+        m.offset,
+        text(m.key),
+        Object.entries(m.headers ?? {}).flatMap(([name, v]) =>
+          (Array.isArray(v) ? v : [v]).map((one) => [name, text(one as Buffer | null)]),
+        ),
+      ]),
     );
   });
 
@@ -373,5 +429,54 @@ describe('ArchiverPipeline', () => {
       ledgers.map((l) => [l.firstOffset, l.lastOffset]),
       [['0', '4']],
     );
+  });
+});
+
+describe('RepeatedBytes and headersOf', () => {
+  it('gives one copy of equal bytes, never a view of the source, and starts over past its bound', () => {
+    const r = new RepeatedBytes(2, 8);
+    const source = Buffer.from('abcabc');
+    const a = r.of(source.subarray(0, 3));
+    assert.equal(r.of(Buffer.from('abc')), a, 'equal bytes: the same copy');
+    source.fill(0x7a);
+    assert.equal(a.toString(), 'abc', 'a copy, not a view');
+    const long = Buffer.from('0123456789');
+    assert.notEqual(r.of(long), r.of(long), 'past maxLength: a copy each time');
+    assert.equal(r.of(long).toString(), '0123456789');
+    r.of(Buffer.from('x'));
+    r.of(Buffer.from('y')); // the third entry: the table starts over
+    assert.notEqual(r.of(Buffer.from('abc')), a);
+    assert.equal(r.text('binanceusdm'), r.text(`binance${'usdm'}`));
+    assert.equal(r.text(null), null);
+  });
+
+  it('shares equal header pairs, and the previous array only when every pair is the same', () => {
+    const r = new RepeatedBytes();
+    const h = (produced: string) => ({ s: Buffer.from('candle/v1'), t: Buffer.from(produced) });
+    const first = headersOf(h('1'), r);
+    assert.equal(headersOf(h('1'), r, first), first);
+    const second = headersOf(h('2'), r, first);
+    assert.notEqual(second, first);
+    assert.equal(second[0], first[0], 'the equal pair is one object');
+    assert.deepEqual(
+      second.map((x) => [x.name, x.value?.toString()]),
+      [
+        ['s', 'candle/v1'],
+        ['t', '2'],
+      ],
+    );
+    const fewer = headersOf({ s: Buffer.from('candle/v1') }, r, first);
+    assert.notEqual(fewer, first, 'a prefix of the previous pairs is not the previous array');
+    assert.equal(fewer.length, 1);
+    const repeated = headersOf({ s: [Buffer.from('a'), Buffer.from('b')], n: null as unknown as Buffer }, r);
+    assert.deepEqual(
+      repeated.map((x) => [x.name, x.value === null ? null : x.value.toString()]),
+      [
+        ['s', 'a'],
+        ['s', 'b'],
+        ['n', null],
+      ],
+    );
+    assert.notEqual(headersOf({ s: Buffer.from('a') }, r)[0]!.value, null);
   });
 });
