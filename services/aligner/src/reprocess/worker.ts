@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ArchiveObjectCorrupt, ArchiveObjectMissing } from '@perpflow/archive';
 import {
   DATASET_WRITER_VERSION,
+  parquetWriterMemoryBytes,
   parseSeriesIndex,
   prepareWindowWrite,
   type SeriesIndex,
@@ -214,6 +215,8 @@ function memoryMiB(): {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** parquet-wasm's linear memory (never shrinks): outside the heap and outside `external`. */
+  wasm: number;
 } {
   const m = process.memoryUsage();
   return {
@@ -222,6 +225,7 @@ function memoryMiB(): {
     heapTotal: mib(m.heapTotal),
     external: mib(m.external),
     arrayBuffers: mib(m.arrayBuffers),
+    wasm: mib(parquetWriterMemoryBytes()),
   };
 }
 
