@@ -1,4 +1,4 @@
-import { createKafka } from '@perpflow/kafka';
+import { createKafka, ensureTopics } from '@perpflow/kafka';
 import { retry } from '@perpflow/runtime';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { setGroupOffsets } from '../../test/src/kafka-io.js';
@@ -17,13 +17,13 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
   }
 }
 
+/**
+ * Creates a topic and returns once every partition is served: kafkajs's waitForLeaders
+ * does not retry the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers for a moment (an
+ * archiver section failed on it, 2026-12-07), ensureTopics does.
+ */
 export async function createTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
-  await withAdmin(kafka, (a) =>
-    a.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-      waitForLeaders: true,
-    }),
-  );
+  await ensureTopics(kafka, [{ topic, numPartitions: partitions }]);
 }
 
 /** Next offset to be written, per partition. */
