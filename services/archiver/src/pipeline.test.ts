@@ -134,7 +134,8 @@ describe('ArchiverPipeline', () => {
     const clock = { ms: 0 };
     const { p } = pipeline(store, clock, 1_000);
     // Keys and header sets drawn from few choices, as a producer's batches give them, with
-    // a repeated name, a null value, values past the shared length and a header-less record.
+    // a repeated name, a null value, values past the shared length, equal bytes under another
+    // name and a header-less record.
     let seed = 7;
     const pick = <T>(xs: readonly T[]): T => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
@@ -153,6 +154,7 @@ describe('ArchiverPipeline', () => {
       { 'perpflow-schema': [Buffer.from('a'), Buffer.from('b')], 'perpflow-source': Buffer.from('live') },
       { 'perpflow-schema': Buffer.from('candle/v1'), x: null as unknown as Buffer },
       { big: long },
+      { other: Buffer.from('candle/v1') },
       {},
     ];
     const keys = [Buffer.from('binanceusdm|BTC/USDT:USDT'), Buffer.from('okx|ETH/USDT:USDT'), null, long];

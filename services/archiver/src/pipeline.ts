@@ -70,6 +70,14 @@ interface PartitionState {
   pinnedLedger: LedgerEntry | null;
 }
 
+/** Whether two byte strings are equal (short ones: a loop costs less than a native call). */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.byteLength;
+  if (b.byteLength !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * A copy in memory of its own: `Buffer.from` cuts short copies from Node's shared 8 KiB
  * pool, and one kept copy keeps its whole pool.
@@ -99,9 +107,14 @@ export class RepeatedBytes {
     private readonly maxLength = 96,
   ) {}
 
+  /** The last `of` answer and the bytes it was asked for: consecutive records often share a key. */
+  private lastIn: Uint8Array | null = null;
+  private lastOut: Buffer | null = null;
+
   /** A copy of `b`, shared with every earlier equal one (a longer one gets its own). */
   of(b: Buffer): Buffer {
     if (b.byteLength > this.maxLength) return ownCopy(b);
+    if (this.lastOut !== null && equalBytes(this.lastIn as Uint8Array, b)) return this.lastOut;
     const id = b.toString('latin1');
     let known = this.bytes.get(id);
     if (known === undefined) {
@@ -109,6 +122,8 @@ export class RepeatedBytes {
       known = ownCopy(b);
       this.bytes.set(id, known);
     }
+    this.lastIn = known;
+    this.lastOut = known;
     return known;
   }
 
@@ -149,13 +164,25 @@ export function headersOf(
 ): ArchiveHeader[] {
   const out: ArchiveHeader[] = [];
   let same = true;
-  for (const [name, v] of Object.entries(headers ?? {})) {
-    for (const one of Array.isArray(v) ? v : [v]) {
-      if (one === undefined) continue;
-      const h = repeated.header(name, one);
-      if (previous[out.length] !== h) same = false;
-      out.push(h);
-    }
+  const add = (name: string, one: Buffer | string | null | undefined) => {
+    if (one === undefined) return;
+    // The pair at this place in the previous record, when equal, without building its id.
+    const p = previous[out.length];
+    const h =
+      p !== undefined &&
+      p.name === name &&
+      Buffer.isBuffer(one) &&
+      p.value !== null &&
+      equalBytes(p.value, one)
+        ? p
+        : repeated.header(name, one);
+    if (h !== p) same = false;
+    out.push(h);
+  };
+  for (const name in headers) {
+    const v = headers[name];
+    if (Array.isArray(v)) for (const one of v) add(name, one);
+    else add(name, v);
   }
   return same && out.length === previous.length ? (previous as ArchiveHeader[]) : out;
 }
