@@ -2,12 +2,15 @@
  * What the archiver's buffers cost in memory per record they hold: 200,000 valid candle records
  * (40 symbols, 500 a batch, the four headers ingest sets, the produce time one per batch)
  * handed to an ArchiverPipeline that never flushes, the heap and ArrayBuffers measured after
- * a full collection before and after. Prints one JSON line.
+ * a full collection before and after; then the Parquet writer's memory after an object of
+ * 4 and of 16 MiB (ARCHIVER_MAX_OBJECT_BYTES). Prints one JSON line.
  *
  * npm run bench:archiver-held (node --expose-gc: the collection makes the figures the live
  * memory, not what garbage happens to be left).
  */
+import { encodeArchiveParquet, recordBytes, toArchiveRow } from '@perpflow/archive';
 import { sampleCandle } from '@perpflow/contracts';
+import { parquetWriterMemoryBytes } from '@perpflow/dataset';
 import { createLogger } from '@perpflow/runtime';
 import { createArchiverMetrics } from '../../services/archiver/src/metrics.js';
 import { ArchiverPipeline } from '../../services/archiver/src/pipeline.js';
@@ -71,6 +74,36 @@ if (unparsed > 0)
 const heap = after.heapUsed - before.heapUsed;
 const buffers = after.arrayBuffers - before.arrayBuffers;
 const counted = pipeline.bufferedBytes();
+
+/**
+ * The Parquet writer's (parquet-wasm's) memory after encoding one object of `mib` MiB of
+ * such records (recordBytes, what ARCHIVER_MAX_OBJECT_BYTES counts): it grows to what the
+ * largest object needed and never shrinks, so the sizes go up.
+ */
+const wasmAfterObjectOf = (mib: number): number => {
+  const rows = [];
+  for (let o = 0, bytes = 0; bytes < mib * 1_048_576; o++) {
+    const t = T0 + o * 60_000;
+    const row = toArchiveRow('ohlcv', {
+      topic: TOPIC,
+      partition: 0,
+      offset: String(o),
+      kafkaTimestampMs: t,
+      key: Buffer.from('binanceusdm|BTC/USDT:USDT'),
+      value: Buffer.from(
+        JSON.stringify(sampleCandle({ volume: o, eventTimeMs: t, openTimeMs: t, receivedAtMs: t + 60_250 })),
+      ),
+      headers: [{ name: 'perpflow-schema', value: Buffer.from('candle/v1') }],
+    });
+    bytes += recordBytes(row);
+    rows.push(row);
+  }
+  encodeArchiveParquet(rows);
+  return parquetWriterMemoryBytes() / 1_048_576;
+};
+const wasmMiB = { before: parquetWriterMemoryBytes() / 1_048_576, object4MiB: 0, object16MiB: 0 };
+wasmMiB.object4MiB = wasmAfterObjectOf(4);
+wasmMiB.object16MiB = wasmAfterObjectOf(16);
 console.log(
   JSON.stringify({
     records: offset,
@@ -79,5 +112,6 @@ console.log(
     arrayBuffersMiB: buffers / 1_048_576,
     bytesPerRecord: (heap + buffers) / offset,
     perCountedByte: (heap + buffers) / counted,
+    wasmMiB,
   }),
 );

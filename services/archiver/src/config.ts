@@ -79,9 +79,9 @@ export const ArchiverConfigSchema = z.object({
     .int(30_000, { min: 6_000 })
     .describe('Kafka session timeout: how long a crashed member holds its partitions'),
   ARCHIVER_MAX_OBJECT_BYTES: env
-    .int(16 * 1024 * 1024, { min: 1024 })
+    .int(4 * 1024 * 1024, { min: 1024 })
     .describe(
-      'a topic-partition buffer is written once its records hold this many bytes (key + value + headers)',
+      "a topic-partition buffer is written once its records hold this many bytes (key + value + headers); the Parquet writer's memory grows to what the largest object needs and never shrinks (~17 MiB for 4 MiB of candle records, ~53 MiB for 16 MiB: cd bench && npm run bench:archiver-held)",
     ),
   ARCHIVER_MAX_OBJECT_RECORDS: env
     .int(200_000, { min: 1 })
