@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ArchiveFeed, decodeArchiveParquet, parseDayIndex, parseLedgerEntry } from '@perpflow/archive';
+import {
+  type ArchiveFeed,
+  type ArchiveHeader,
+  decodeArchiveParquet,
+  parseDayIndex,
+  parseLedgerEntry,
+} from '@perpflow/archive';
 import { sampleCandle } from '@perpflow/contracts';
 import { createLogger } from '@perpflow/runtime';
 import { ArchiveStore } from './adapters/archive-store.js';
@@ -480,5 +486,18 @@ describe('RepeatedBytes and headersOf', () => {
       ],
     );
     assert.notEqual(headersOf({ s: Buffer.from('a') }, r)[0]!.value, null);
+  });
+
+  it('keeps pairs apart whose name and value would run together', () => {
+    const r = new RepeatedBytes();
+    const pairs = (h: ArchiveHeader[]) =>
+      h.map((x) => [x.name, x.value === null ? null : Buffer.from(x.value).toString('latin1')]);
+    // With the name and the value only joined by a separator, these spell the same text.
+    assert.deepEqual(pairs(headersOf({ 'a\u0000\u0001x': null as unknown as Buffer }, r)), [
+      ['a\u0000\u0001x', null],
+    ]);
+    assert.deepEqual(pairs(headersOf({ a: Buffer.from('x\u0000', 'latin1') }, r)), [['a', 'x\u0000']]);
+    assert.deepEqual(pairs(headersOf({ 'a=': Buffer.from('b') }, r)), [['a=', 'b']]);
+    assert.deepEqual(pairs(headersOf({ a: Buffer.from('=b') }, r)), [['a', '=b']]);
   });
 });

@@ -131,7 +131,8 @@ export class RepeatedBytes {
   header(name: string, value: Buffer | string | null): ArchiveHeader {
     const bytes = value === null ? null : typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
     if (bytes !== null && bytes.byteLength > this.maxLength) return { name, value: ownCopy(bytes) };
-    const id = bytes === null ? `${name}\u0000` : `${name}\u0000\u0001${bytes.toString('latin1')}`;
+    // The name's length first: no name and value can spell another pair's id.
+    const id = `${name.length}:${name}${bytes === null ? '!' : `=${bytes.toString('latin1')}`}`;
     let known = this.headers.get(id);
     if (known === undefined) {
       if (this.headers.size >= this.maxEntries) this.headers.clear();
@@ -179,7 +180,8 @@ export function headersOf(
     if (h !== p) same = false;
     out.push(h);
   };
-  for (const name in headers) {
+  if (headers === undefined) return previous.length === 0 ? (previous as ArchiveHeader[]) : out;
+  for (const name of Object.keys(headers)) {
     const v = headers[name];
     if (Array.isArray(v)) for (const one of v) add(name, one);
     else add(name, v);
