@@ -7,7 +7,7 @@ import {
   parseDayIndex,
   parseLedgerEntry,
 } from '@perpflow/archive';
-import { sampleCandle } from '@perpflow/contracts';
+import { SinkUnavailable, sampleCandle } from '@perpflow/contracts';
 import { createLogger } from '@perpflow/runtime';
 import { ArchiveStore } from './adapters/archive-store.js';
 import type { ObjectStore } from './adapters/s3.js';
@@ -219,8 +219,9 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual(commits, ['6', '1:5']);
   });
 
-  it('flushes two feeds at once and the topic-partitions of one feed one after another', async () => {
-    // A store whose puts take a few ms, noting the flushes in flight (ledger put to last index put) per feed.
+  it("flushes feeds and a feed's topic-partitions at once, each day index updated by one flush at a time", async () => {
+    // A store whose requests take a few ms, noting the flushes in flight (ledger put to last
+    // index put) per feed, and the read-modify-writes of each day index (get to put).
     const OI = 'perpflow.raw.open_interest.v1';
     const feedOfTopic = new Map<string, ArchiveFeed>([
       [TOPIC, 'ohlcv'],
@@ -229,7 +230,17 @@ describe('ArchiverPipeline', () => {
     const inFlight = new Map<string, number>();
     let most = 0;
     let mostOfOneFeed = 0;
+    const updating = new Map<string, number>();
+    let mostOnOneIndex = 0;
     class SlowStore extends MemoryStore {
+      override async get(key: string): Promise<Uint8Array | null> {
+        if (key.endsWith('_index.json')) {
+          updating.set(key, (updating.get(key) ?? 0) + 1);
+          mostOnOneIndex = Math.max(mostOnOneIndex, updating.get(key)!);
+        }
+        await new Promise((r) => setTimeout(r, 3));
+        return super.get(key);
+      }
       override async put(key: string, body: Uint8Array): Promise<void> {
         await new Promise((r) => setTimeout(r, 3));
         const ledger = /_ledger\/([^/]+)\//.exec(key);
@@ -245,13 +256,14 @@ describe('ArchiverPipeline', () => {
         if (key.endsWith('_index.json')) {
           const feed = /feed=([^/]+)\//.exec(key)![1]!;
           inFlight.set(feed, inFlight.get(feed)! - 1);
+          updating.set(key, updating.get(key)! - 1);
         }
         return super.put(key, body);
       }
     }
     const store = new SlowStore();
     const clock = { ms: 0 };
-    const { p } = pipeline(store, clock, 100, undefined, feedOfTopic);
+    const { p, commits } = pipeline(store, clock, 100, undefined, feedOfTopic);
     for (const partition of [0, 1, 2]) {
       await p.handleBatch(batch([0, 1], partition));
       await p.handleBatch({ ...batch([0, 1], partition), topic: OI });
@@ -259,8 +271,50 @@ describe('ArchiverPipeline', () => {
     clock.ms = 1_000;
     await p.flush();
     assert.equal(parquetOffsets(store).length, 12, 'every record written');
-    assert.equal(mostOfOneFeed, 1, "a feed's flushes one at a time");
-    assert.equal(most, 2, 'the two feeds at once');
+    assert.equal(mostOfOneFeed, 3, "a feed's three topic-partitions at once");
+    assert.equal(most, 6, 'both feeds at once');
+    assert.equal(mostOnOneIndex, 1, 'one update of a day index at a time');
+    // Every partition's object is in its feed's one day index: no update was lost.
+    const indexes = [...store.objects].filter(([k]) => k.endsWith('_index.json'));
+    assert.equal(indexes.length, 2);
+    for (const [key, raw] of indexes)
+      assert.deepEqual(
+        parseDayIndex(raw)
+          .objects.map((o) => o.partition)
+          .sort(),
+        [0, 1, 2],
+        key,
+      );
+    assert.deepEqual([...commits].sort(), ['1:2', '1:2', '2', '2', '2:2', '2:2']);
+  });
+
+  it('a failed day-index update is retried and does not hold up the next updates of that index', async () => {
+    // The first put of the index fails (S3 unavailable); the flush is retried whole.
+    let failed = 0;
+    class FlakyStore extends MemoryStore {
+      override async put(key: string, body: Uint8Array): Promise<void> {
+        if (key.endsWith('_index.json') && failed === 0) {
+          failed++;
+          throw new SinkUnavailable('index put refused once');
+        }
+        return super.put(key, body);
+      }
+    }
+    const store = new FlakyStore();
+    const clock = { ms: 0 };
+    const { p, commits } = pipeline(store, clock);
+    for (const partition of [0, 1, 2, 3, 4]) await p.handleBatch(batch([0, 1, 2], partition));
+    clock.ms = 1_000;
+    await p.flush();
+    assert.equal(failed, 1);
+    const index = [...store.objects].find(([k]) => k.endsWith('_index.json'))!;
+    assert.deepEqual(
+      parseDayIndex(index[1])
+        .objects.map((o) => o.partition)
+        .sort(),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual([...commits].sort(), ['1:3', '2:3', '3', '3:3', '4:3']);
   });
 
   it('sends group heartbeats while a batch waits for a slow size-triggered flush', {

@@ -18,6 +18,12 @@ import type { ArchiveStore } from './adapters/archive-store.js';
 import type { FlushStep } from './crash-hook.js';
 import type { ArchiverMetrics } from './metrics.js';
 
+/**
+ * Topic-partitions of one feed flushed at once: each flush is a few S3 round trips
+ * (ledger, object, manifest, day index, then the commit) that keep the archiver idle.
+ */
+const FLUSHES_PER_FEED = 4;
+
 /** What the pipeline needs from the Kafka consumer. */
 export interface OffsetCommitter {
   commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void>;
@@ -384,9 +390,9 @@ export class ArchiverPipeline {
   }
 
   /**
-   * Feeds flush at once; a feed's topic-partitions one after another, since they share
-   * the feed's day indexes (read and written whole). Serial flushes left the archiver
-   * idle half the time, waiting on S3.
+   * Feeds flush at once, and within a feed up to FLUSHES_PER_FEED topic-partitions at once;
+   * their day-index updates (read and written whole) take turns in the store. Serial
+   * flushes left the archiver idle half the time, waiting on S3.
    */
   private async flushOnce(final: boolean): Promise<void> {
     const generation = this.generation;
@@ -405,18 +411,23 @@ export class ArchiverPipeline {
     final: boolean,
     generation: number,
   ): Promise<void> {
-    for (const [id, state] of lane) {
-      // Several objects may be due at once (a slow S3 let the buffer grow).
-      for (;;) {
-        if (this.partitions.get(id) !== state || this.stopped || this.lost) break;
-        try {
-          if (!(await this.flushPartition(state, final, generation))) break;
-        } catch (err) {
-          this.noteFlushFailure(state, err);
-          break;
+    let next = 0;
+    const worker = async () => {
+      while (next < lane.length) {
+        const [id, state] = lane[next++] as [string, PartitionState];
+        // Several objects may be due at once (a slow S3 let the buffer grow).
+        for (;;) {
+          if (this.partitions.get(id) !== state || this.stopped || this.lost) break;
+          try {
+            if (!(await this.flushPartition(state, final, generation))) break;
+          } catch (err) {
+            this.noteFlushFailure(state, err);
+            break;
+          }
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(FLUSHES_PER_FEED, lane.length) }, worker));
   }
 
   /** Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick. */

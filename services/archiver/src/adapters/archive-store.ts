@@ -17,6 +17,9 @@ import type { ObjectStore } from './s3.js';
  * in the pipeline, only after all of it.
  */
 export class ArchiveStore {
+  /** Per day-index key, the end of the last read-modify-write queued on it. */
+  private readonly indexTurns = new Map<string, Promise<void>>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly atStep: (step: FlushStep) => void = () => undefined,
@@ -36,21 +39,40 @@ export class ArchiveStore {
       await this.store.put(o.manifestKey, serializeDocument(o.manifest), 'application/json');
       this.atStep('after-manifest-put');
     }
-    for (const o of plan.objects) {
-      const raw = await this.store.get(o.indexKey);
-      let index: DayIndex | null = null;
-      try {
-        if (raw !== null) index = parseDayIndex(raw);
-      } catch {
-        index = await this.rebuildIndex(o.indexKey); // unreadable: rebuild from the day's manifests
-      }
-      await this.store.put(
-        o.indexKey,
-        serializeDocument(upsertDayIndex(index, o.manifest, o.manifestKey)),
-        'application/json',
-      );
-      this.atStep('after-index-put');
-    }
+    for (const o of plan.objects)
+      await this.inTurn(o.indexKey, async () => {
+        const raw = await this.store.get(o.indexKey);
+        let index: DayIndex | null = null;
+        try {
+          if (raw !== null) index = parseDayIndex(raw);
+        } catch {
+          index = await this.rebuildIndex(o.indexKey); // unreadable: rebuild from the day's manifests
+        }
+        await this.store.put(
+          o.indexKey,
+          serializeDocument(upsertDayIndex(index, o.manifest, o.manifestKey)),
+          'application/json',
+        );
+        this.atStep('after-index-put');
+      });
+  }
+
+  /**
+   * Runs `update` after every update of `indexKey` queued before it: flushes of one feed's
+   * topic-partitions run at once, and two read-modify-writes of one day index at once
+   * would each write back what it read, losing the other's entry.
+   */
+  private inTurn(indexKey: string, update: () => Promise<void>): Promise<void> {
+    const run = (this.indexTurns.get(indexKey) ?? Promise.resolve()).then(update);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.indexTurns.set(indexKey, settled);
+    void settled.then(() => {
+      if (this.indexTurns.get(indexKey) === settled) this.indexTurns.delete(indexKey);
+    });
+    return run;
   }
 
   /** The day index as the manifests in its folder describe it (one listing of one day folder). */
