@@ -251,6 +251,20 @@ describe('PartitionBuffer: rotation by size, count and age', () => {
     assert.equal(idle.decide(99_999).due, false);
   });
 
+  it("counts a record's contract error with its bytes, and gives them back when durable", () => {
+    const b = new PartitionBuffer(limits);
+    const valid = toArchiveRow('ohlcv', candle(0));
+    const invalid = toArchiveRow('ohlcv', record(1, enc('{"exchange":"binanceusdm"}')));
+    assert.equal(valid.contractError, null);
+    assert.ok(invalid.contractError !== null && invalid.contractError.length > 20);
+    b.add(valid, 0);
+    b.add(invalid, 0);
+    const bytes = (r: typeof valid) => 64 + (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0) + 15 + 9;
+    assert.equal(b.size.bytes, bytes(valid) + bytes(invalid) + invalid.contractError!.length);
+    b.markDurable('1');
+    assert.equal(b.size.bytes, 0);
+  });
+
   it('ignores re-delivered offsets, also after they became durable', () => {
     const b = new PartitionBuffer(limits);
     assert.equal(b.add(row(4), 0), true);

