@@ -215,7 +215,7 @@ function memoryMiB(): {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
-  /** parquet-wasm's linear memory (never shrinks): outside the heap and outside `external`. */
+  /** parquet-wasm's linear memory (never shrinks): part of `external`, not of `arrayBuffers`. */
   wasm: number;
 } {
   const m = process.memoryUsage();
