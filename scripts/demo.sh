@@ -62,12 +62,18 @@ entry() { # workspace src/<file>.ts
   if [ "${PERPFLOW_RUN_BUILT:-0}" = 1 ] && [ -f "$ROOT/$1/$built" ]; then echo "$built"
   else echo "--conditions=@perpflow/source --import tsx $2"; fi
 }
+# A service's own V8 flags after the services' (SERVICE_OWN_NODE_FLAGS, packages/runtime/src/node-flags.ts).
+own_flags() { # name
+  case $1 in
+    archiver) echo --max-semi-space-size=4 ;;
+  esac
+}
 start() { # name workspace metrics-port env...
   local name=$1 ws=$2 port=$3; shift 3
   [ -f "$ROOT/$ws/src/main.ts" ] || { echo "skipping $name: $ws/src/main.ts is missing"; return; }
   echo "starting $name on :$port (log: $LOGS/$name.log)"
-  # shellcheck disable=SC2046 # entry's words are separate arguments
-  ( cd "$ROOT/$ws" && exec env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$@" node --max-semi-space-size=16 $(entry "$ws" src/main.ts) ) >>"$LOGS/$name.log" 2>&1 &
+  # shellcheck disable=SC2046 # own_flags' and entry's words are separate arguments
+  ( cd "$ROOT/$ws" && exec env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$@" node --max-semi-space-size=16 $(own_flags "$name") $(entry "$ws" src/main.ts) ) >>"$LOGS/$name.log" 2>&1 &
   pids+=($!); echo $! >"$RUN/$name.pid"
   targets+=("$name=http://127.0.0.1:$port/metrics")
 }

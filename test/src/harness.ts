@@ -6,10 +6,10 @@
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipelineTopicNames } from '@perpflow/contracts';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS, SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, SERVICE_ENV, serviceNodeFlags } from '@perpflow/runtime';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DATA_DIR = process.env.PERPFLOW_DATA_DIR ?? join(ROOT, '.data');
@@ -95,7 +95,7 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
   const child = spawn(
     process.execPath,
     [
-      ...SERVICE_NODE_FLAGS,
+      ...serviceNodeFlags(basename(o.workspace)),
       ...(o.nodeArgs ?? []),
       ...entryArgs(o.workspace, o.entry ?? 'src/main.ts'),
       ...(o.args ?? []),

@@ -12,6 +12,24 @@
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /**
+ * A service's own V8 flags, after SERVICE_NODE_FLAGS (V8 takes the last value of a flag).
+ *
+ * archiver, `--max-semi-space-size=4`: what it allocates is mostly the records it holds
+ * until their object is written, which outlive any young generation; in a catch-up of 1M
+ * raw records (three runs each, alternated) its peak RSS was 359–402 MiB with a 4 MiB young
+ * generation against 401–410 with 16, at 59.0–69.2k against 55.1–64.3k records/s
+ * (docs/BENCHMARKS.md, "What a buffered record costs the archiver").
+ */
+export const SERVICE_OWN_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  archiver: ['--max-semi-space-size=4'],
+};
+
+/** Every V8 flag a service (its directory name under services/) starts with. */
+export function serviceNodeFlags(service: string): string[] {
+  return [...SERVICE_NODE_FLAGS, ...(SERVICE_OWN_NODE_FLAGS[service] ?? [])];
+}
+
+/**
  * glibc malloc settings every perpflow service process starts with (environment, read
  * when the process starts; the launchers above set them, a value already in the
  * environment wins where a launcher can say so).
