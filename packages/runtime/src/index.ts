@@ -6,3 +6,4 @@ export * from './time-flag.js';
 export * from './crash-hook.js';
 export * from './service.js';
 export * from './node-flags.js';
+export * from './pool.js';

@@ -12,7 +12,7 @@ import {
 } from '@perpflow/archive';
 import { isRetriable } from '@perpflow/contracts';
 import { lostGroupMembership } from '@perpflow/kafka';
-import { type Logger, retry } from '@perpflow/runtime';
+import { forEachPool, type Logger, retry } from '@perpflow/runtime';
 import type { RecordHeaders } from '@perpflow/kafka';
 import type { ArchiveStore } from './adapters/archive-store.js';
 import type { FlushStep } from './crash-hook.js';
@@ -411,23 +411,18 @@ export class ArchiverPipeline {
     final: boolean,
     generation: number,
   ): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < lane.length) {
-        const [id, state] = lane[next++] as [string, PartitionState];
-        // Several objects may be due at once (a slow S3 let the buffer grow).
-        for (;;) {
-          if (this.partitions.get(id) !== state || this.stopped || this.lost) break;
-          try {
-            if (!(await this.flushPartition(state, final, generation))) break;
-          } catch (err) {
-            this.noteFlushFailure(state, err);
-            break;
-          }
+    await forEachPool(lane, FLUSHES_PER_FEED, async ([id, state]) => {
+      // Several objects may be due at once (a slow S3 let the buffer grow).
+      for (;;) {
+        if (this.partitions.get(id) !== state || this.stopped || this.lost) break;
+        try {
+          if (!(await this.flushPartition(state, final, generation))) break;
+        } catch (err) {
+          this.noteFlushFailure(state, err);
+          break;
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(FLUSHES_PER_FEED, lane.length) }, worker));
+    });
   }
 
   /** Never silent: counted, alerted (ArchiverFlushFailing) and logged every tick. */

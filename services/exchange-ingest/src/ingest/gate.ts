@@ -1,5 +1,5 @@
 import { RateLimited } from '@perpflow/contracts';
-import { sleep } from '@perpflow/runtime';
+import { forEachPool, sleep } from '@perpflow/runtime';
 import { spreadStarts } from '../domain/request-plan.js';
 
 /**
@@ -45,22 +45,6 @@ export class RateGate {
   get pausedUntilMs(): number {
     return this.closedUntilMs;
   }
-}
-
-/** Runs fn over items with at most `limit` in flight; collects no results, never rejects. */
-export async function forEachPool<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /**

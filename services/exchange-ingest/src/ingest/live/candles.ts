@@ -1,10 +1,9 @@
 import { type Candle, timeframeMs } from '@perpflow/contracts';
-import { sleep } from '@perpflow/runtime';
+import { forEachPool, sleep } from '@perpflow/runtime';
 import { checkpointKey } from '../../adapters/checkpoints.js';
 import { type FeedItem, isClosed, type RawKline } from '../../domain/normalize.js';
 import * as candles from '../../feeds/candles.js';
 import { publishNormalized } from '../collector.js';
-import { forEachPool } from '../gate.js';
 import { CandleStream } from './candle-stream.js';
 import type { LiveContext, LiveLoop } from './context.js';
 import { repeatEvery } from './loop.js';
