@@ -74,7 +74,8 @@ export function kafkaTool(tool: string, args: string[], timeoutMs = 300_000): Pr
       err += d;
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the pipes may still hold the tool's last lines at 'exit'.
+    child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
       else reject(new Error(`kafka-tool ${tool} exited ${code}: ${err.slice(-2000)}${out.slice(-1000)}`));

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { entryArgs, ROOT } from '../src/harness.js';
+import { entryArgs, ROOT, startService } from '../src/harness.js';
 
 /** entryArgs under a given PERPFLOW_RUN_BUILT, restored after. */
 function withRunBuilt<T>(value: string | undefined, fn: () => T): T {
@@ -60,5 +60,24 @@ describe('entryArgs: services and CLIs from their build or their sources', () =>
     const built = run(withRunBuilt('1', () => entryArgs('services/windower', 'src/perpflow.ts')));
     assert.equal(built.status, 0, built.stderr);
     assert.equal(built.stdout, source.stdout);
+  });
+});
+
+describe('startService: the log of a process that exits', () => {
+  it('holds all its output once `exited` resolves, also what reaches the pipes after its exit', async () => {
+    for (let round = 0; round < 3; round++) {
+      const p = await startService({
+        name: `print-and-exit-${process.pid}-${Date.now()}-${round}`,
+        workspace: 'test',
+        entry: 'src/print-and-exit.ts',
+        args: ['2000000'],
+        env: {},
+        readyPort: null,
+      });
+      assert.equal(await p.exited, 3);
+      const log = p.log();
+      assert.equal(log.length, 2_000_000 + 'last line\n'.length, `round ${round}`);
+      assert.ok(log.endsWith('last line\n'));
+    }
   });
 });

@@ -108,10 +108,22 @@ export async function startService(o: StartOptions): Promise<ServiceProcess> {
   );
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
+  // 'exit' can come before the pipes have handed over the process's last output: the log
+  // is whole once both pipes are closed ('close') and the file has what they gave
+  // ('finish'). Resolving at 'exit' let a test read an empty log of a service that had
+  // printed why it stopped (e2e/secrets.test.ts, fresh CI of 1060dc0). A grandchild holding
+  // the pipes open would delay 'close': 5 s after 'exit' the log is closed as it is.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => {
-      out.end();
-      resolve(code ?? signal ?? 'unknown');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => {
+        timer = setTimeout(r, 5_000);
+      });
+      void Promise.race([closed, late]).then(() => {
+        clearTimeout(timer);
+        out.end(() => resolve(code ?? signal ?? 'unknown'));
+      });
     }),
   );
   const metricsUrl = o.readyPort ? `http://127.0.0.1:${o.readyPort}` : null;

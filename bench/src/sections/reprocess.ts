@@ -195,7 +195,8 @@ async function runWorkers(
       child.stderr.on('data', (d) => {
         stderr += d;
       });
-      child.on('exit', (status) => resolve({ status, stdout, stderr }));
+      // 'close', not 'exit': the pipes may still hold the last output at 'exit'.
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     const seconds = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`perpflow reprocess exited ${r.status}: ${r.stderr.slice(-2000)}`);
