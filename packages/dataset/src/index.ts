@@ -12,6 +12,7 @@ export * from './manifest/window-write.js';
 export * from './manifest/series-index.js';
 export * from './manifest/json-schema.js';
 export * from './window/window-book.js';
+export * from './window/bar-rows.js';
 export * from './pull/plan.js';
 export * from './pull/select.js';
 export * from './compaction/plan.js';

@@ -125,10 +125,15 @@ function published(misKeyed = false): Sent[] {
   return out;
 }
 
-/** What the live aligner makes of the records: batches of each topic in arrival order. */
+/** What the live aligner makes of the records: batches of each topic in arrival order; the last revision per bar time. */
 function live(sent: Sent[]): Map<number, AlignedBar> {
+  return new Map([...liveRevisions(sent)].map(([t, revs]) => [t, revs[revs.length - 1]!]));
+}
+
+/** Every bar the live aligner emits, per bar time in emission order (each revision). */
+function liveRevisions(sent: Sent[]): Map<number, AlignedBar[]> {
   const engine = new QualityAlignEngine(engineConfig, null);
-  const last = new Map<number, AlignedBar>();
+  const all = new Map<number, AlignedBar[]>();
   let i = 0;
   while (i < sent.length) {
     const feed = sent[i]!.feed;
@@ -151,9 +156,9 @@ function live(sent: Sent[]): Map<number, AlignedBar> {
       'aligner',
       version,
     );
-    for (const b of r.bars) last.set(b.eventTimeMs, b);
+    for (const b of r.bars) all.set(b.eventTimeMs, [...(all.get(b.eventTimeMs) ?? []), b]);
   }
-  return last;
+  return all;
 }
 
 /** The archiver's objects of the records, flushed per topic in chunks, into a key → bytes map. */
@@ -213,6 +218,13 @@ describe('reprocess: rebuilding a day from the raw archive', () => {
     assert.equal(r.bars, 1_440);
     for (const bar of w.latest) assert.deepEqual(bar, want.get(bar.eventTimeMs), `bar ${bar.eventTimeMs}`);
     assert.ok(r.revisions > 0, 'the late candles revise their bars');
+    // The superseded revisions: live's, by bar time, each time's in emission order.
+    const revised = [...liveRevisions(sent)]
+      .filter(([t]) => t >= job.fromMs && t < job.toMs)
+      .sort((a, b) => a[0] - b[0])
+      .flatMap(([, revs]) => revs.slice(0, -1));
+    assert.equal(w.superseded.length, r.revisions);
+    assert.deepEqual(w.superseded, revised);
     assert.ok(
       w.latest.some((b) => b.openInterest !== null && b.fundingRate !== null && (b.liqCount ?? 0) > 0),
     );
