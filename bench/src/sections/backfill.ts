@@ -8,7 +8,7 @@
 import { runTool, sleep, uniqueName } from '../../../test/src/harness.js';
 import type { BenchConfig } from '../config.js';
 import { DAY_MS, recentDays, TF_MS, universe } from '../market-data.js';
-import { benchS3, startPipeline, readManifests } from '../pipeline-procs.js';
+import { benchS3, manifestCache, readManifests, startPipeline } from '../pipeline-procs.js';
 import type { FigureInput } from '../report.js';
 import { PeakMemory } from '../system.js';
 import type { SectionResult } from './publish.js';
@@ -57,9 +57,10 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
     let durable = 0;
     let doneAtMs: number | null = null;
     let manifests = 0;
+    const read = manifestCache();
     while (Date.now() < deadline) {
       await sleep(1_000);
-      const ms = (await readManifests(s3, c.s3Bucket, p.prefix)).filter(
+      const ms = (await readManifests(s3, c.s3Bucket, p.prefix, undefined, read)).filter(
         (m) => m.windowStartMs !== null && m.windowStartMs < toMs,
       );
       durable = ms.reduce((s, m) => s + m.rowCount, 0);
@@ -94,6 +95,8 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
         expectedBars: expected,
         durableBars: durable,
         manifests,
+        // The bench's own GETs of manifests while it waited (each new or changed one, once).
+        manifestGets: read.gets,
         wallSeconds,
         peakRssMiB: peaks,
         fromMs,

@@ -17,7 +17,7 @@ import { sleep, uniqueName } from '../../../test/src/harness.js';
 import type { BenchConfig } from '../config.js';
 import { benchKafka, parkGroupAtEnd } from '../kafka-admin.js';
 import { DAY_MS, TF_MS, universe } from '../market-data.js';
-import { benchS3, readManifests, startPipeline } from '../pipeline-procs.js';
+import { benchS3, manifestCache, readManifests, startPipeline } from '../pipeline-procs.js';
 import { type FigureInput, percentile } from '../report.js';
 import { PeakMemory } from '../system.js';
 import type { SectionResult } from './publish.js';
@@ -83,6 +83,7 @@ export async function benchLive(c: BenchConfig): Promise<SectionResult> {
     const durableAll = () =>
       sample.length > 0 &&
       sample.every((sym) => (versions.get(sym) ?? []).some((v) => v.maxTsMs + TF_MS >= lastClose));
+    const read = manifestCache();
     while (Date.now() < deadline) {
       await sleep(1_000);
       for (const s of seen) {
@@ -91,8 +92,12 @@ export async function benchLive(c: BenchConfig): Promise<SectionResult> {
         sample.push(s.symbol);
         sampleKeys.push(`symbol=${encodeSymbol(s.symbol)}/`);
       }
-      for (const m of await readManifests(s3, c.s3Bucket, p.prefix, (k) =>
-        sampleKeys.some((s) => k.includes(s)),
+      for (const m of await readManifests(
+        s3,
+        c.s3Bucket,
+        p.prefix,
+        (k) => sampleKeys.some((s) => k.includes(s)),
+        read,
       )) {
         const sym = sample[sampleKeys.findIndex((s) => m.key.includes(s))]!;
         const list = versions.get(sym) ?? [];

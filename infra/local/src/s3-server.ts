@@ -130,13 +130,20 @@ await server.run();
 // runs saw both, on a GET of `perpflow pull` and on a PUT of a test fixture. 65 s, with the
 // headers timeout above it, as an HTTP load balancer's idle timeout is set longer than its
 // clients'.
+/** Requests served, by method: printed when the server stops (what a run asked of S3). */
+const requests = new Map<string, number>();
 if (server.httpServer) {
   server.httpServer.keepAliveTimeout = KEEP_ALIVE_MS;
   server.httpServer.headersTimeout = KEEP_ALIVE_MS + 1_000;
+  server.httpServer.on('request', (req: { method?: string }) => {
+    const m = req.method ?? '?';
+    requests.set(m, (requests.get(m) ?? 0) + 1);
+  });
 }
 console.log(`s3rver listening on 127.0.0.1:${port}, bucket ${bucket}, objects in ${directory}`);
 const stop = async (signal: string) => {
-  console.log(`s3rver: ${signal}, closing`);
+  const served = [...requests].map(([m, n]) => `${m} ${n}`).join(', ');
+  console.log(`s3rver: ${signal}, closing; requests served: ${served || 'none'}`);
   await server.close();
   process.exit(0);
 };
