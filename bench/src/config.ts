@@ -77,13 +77,13 @@ export const BenchConfigSchema = z.object({
   BENCH_REPROCESS_WORKER_HEAP_MB: env
     .int(0, { min: 0 })
     .describe("reprocess: V8's old-space cap of each worker process, --max-old-space-size (0: V8's default)"),
-  BENCH_REPROCESS_LEAN_FLAGS: z
+  BENCH_REPROCESS_OTHER_FLAGS: z
     .string()
     .trim()
     .regex(/^(--[a-z][a-z-]*(=\d+)?( +|$))*$/, 'Node/V8 flags separated by spaces, each --name or --name=N')
     .optional()
     .describe(
-      'reprocess: REPROCESS_WORKER_NODE_FLAGS of the "lean" 2-worker run (default --max-semi-space-size=4 --heap-growing-percent=15)',
+      "reprocess: REPROCESS_WORKER_NODE_FLAGS of the comparison 2-worker run (default --max-semi-space-size=4: the young generation's cap alone)",
     ),
   BENCH_LIVE_SIM_PUSH_MS: z.coerce
     .number()
@@ -134,8 +134,8 @@ export interface BenchConfig {
   reprocessSymbols: number;
   reprocessDays: number;
   reprocessWorkerHeapMb: number;
-  /** Flags of the lean worker run; undefined: LEAN_WORKER_FLAGS. */
-  reprocessLeanFlags: string | undefined;
+  /** Flags of the comparison worker run; undefined: OTHER_WORKER_FLAGS. */
+  reprocessOtherFlags: string | undefined;
   altClient: boolean;
   /** BENCH_SERVICE_NODE_FLAGS, split. */
   serviceNodeFlags: readonly string[];
@@ -170,7 +170,7 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     reprocessSymbols: c.BENCH_REPROCESS_SYMBOLS ?? s.reprocessSymbols,
     reprocessDays: c.BENCH_REPROCESS_DAYS ?? s.reprocessDays,
     reprocessWorkerHeapMb: c.BENCH_REPROCESS_WORKER_HEAP_MB,
-    reprocessLeanFlags: c.BENCH_REPROCESS_LEAN_FLAGS,
+    reprocessOtherFlags: c.BENCH_REPROCESS_OTHER_FLAGS,
     altClient: c.BENCH_ALT_CLIENT,
     serviceNodeFlags: c.BENCH_SERVICE_NODE_FLAGS === '' ? [] : c.BENCH_SERVICE_NODE_FLAGS.split(/ +/),
     profile: c.BENCH_PROFILE,
