@@ -124,14 +124,14 @@ const server = new S3rver({
   configureBuckets: [{ name: bucket, configs: [] }],
 });
 await server.run();
+/** Requests served, by method: printed when the server stops (what a run asked of S3). */
+const requests = new Map<string, number>();
 // Node's server closes an idle keep-alive connection after 5 s. A client about to reuse it
 // then (its agent drops one a second before the server's Keep-Alive hint, so a client whose
 // event loop lags more than that under load) gets ECONNRESET or "socket hang up": fresh CI
 // runs saw both, on a GET of `perpflow pull` and on a PUT of a test fixture. 65 s, with the
 // headers timeout above it, as an HTTP load balancer's idle timeout is set longer than its
 // clients'.
-/** Requests served, by method: printed when the server stops (what a run asked of S3). */
-const requests = new Map<string, number>();
 if (server.httpServer) {
   server.httpServer.keepAliveTimeout = KEEP_ALIVE_MS;
   server.httpServer.headersTimeout = KEEP_ALIVE_MS + 1_000;

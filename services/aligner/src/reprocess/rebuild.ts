@@ -64,9 +64,9 @@ interface OpenWindow {
   endMs: number;
   /**
    * Every bar emitted into the window (each revision of a bar time), in emission order:
-   * its packed row's slot in the job's BarRows. A bar as an object (34 properties, a boxed
-   * number for most) held until its window finished was most of a worker's live heap
-   * (57,000 bars, ~30 MiB of 112 in a heap snapshot of a bench worker).
+   * its packed row's slot in the job's BarRows. Bars as objects (34 properties, a boxed
+   * number for most) held until their window finished were the largest part of a worker's
+   * live objects (57,000 bars, ~30 MiB of a 112 MiB live heap in a snapshot of a bench worker).
    */
   slots: number[];
   /** Handed to the sink and out of `open`: a later bar of its span opens a new window. */
