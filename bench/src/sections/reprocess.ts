@@ -16,6 +16,7 @@ import {
   type DayIndex,
   type KafkaRecord,
   planFlush,
+  recordBytes,
   serializeDocument,
   toArchiveRow,
   upsertDayIndex,
@@ -31,6 +32,10 @@ import {
 import { planReprocessJobs } from '../../../services/aligner/src/reprocess/plan.js';
 import { rebuildWindows } from '../../../services/aligner/src/reprocess/rebuild.js';
 import { datasetVersionOf } from '../../../services/aligner/src/version.js';
+import {
+  DEFAULT_MAX_OBJECT_BYTES,
+  DEFAULT_MAX_OBJECT_RECORDS,
+} from '../../../services/archiver/src/config.js';
 import { DATA_DIR, entryArgs, ROOT, STACK_S3_CREDENTIALS, uniqueName } from '../../../test/src/harness.js';
 import { type BenchConfig, serviceNodeArgs } from '../config.js';
 import { rawRecords, recentDays, universe } from '../market-data.js';
@@ -51,7 +56,13 @@ function partitionOf(key: string): number {
   return h % PARTITIONS;
 }
 
-/** The archive's objects, manifests and day indexes of the records, as a key → bytes map. */
+/**
+ * The archive's objects, manifests and day indexes of the records, as a key → bytes map.
+ * Each topic-partition's records are cut into objects where the archiver cuts them with
+ * its defaults (ARCHIVER_MAX_OBJECT_BYTES of record bytes, ARCHIVER_MAX_OBJECT_RECORDS):
+ * one object per partition-day instead held 18 MiB of records at 500 symbols, and a
+ * worker's WebAssembly memory grows to the largest object it decodes (133 MiB there).
+ */
 export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): Map<string, Uint8Array> {
   const byTp = new Map<string, { feed: Feed; rows: KafkaRecord[] }>();
   for (const r of recs) {
@@ -76,7 +87,22 @@ export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): 
   }
   const out = new Map<string, Uint8Array>();
   const indexes = new Map<string, DayIndex | null>();
+  const flushes: { feed: Feed; rows: KafkaRecord[] }[] = [];
   for (const { feed, rows } of byTp.values()) {
+    let cut: KafkaRecord[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      cut.push(r);
+      bytes += recordBytes(r);
+      if (bytes >= DEFAULT_MAX_OBJECT_BYTES || cut.length >= DEFAULT_MAX_OBJECT_RECORDS) {
+        flushes.push({ feed, rows: cut });
+        cut = [];
+        bytes = 0;
+      }
+    }
+    if (cut.length > 0) flushes.push({ feed, rows: cut });
+  }
+  for (const { feed, rows } of flushes) {
     const plan = planFlush(
       prefix,
       feed,

@@ -6,6 +6,13 @@ import { env, parseConfig, serviceKeys } from '@perpflow/runtime';
 import { checkS3Credentials, s3ConfigShape } from '@perpflow/s3';
 import { z } from 'zod';
 
+/**
+ * ARCHIVER_MAX_OBJECT_BYTES and ARCHIVER_MAX_OBJECT_RECORDS by default: where the archiver
+ * cuts a topic-partition's records into objects (the bench builds its archives the same way).
+ */
+export const DEFAULT_MAX_OBJECT_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_OBJECT_RECORDS = 200_000;
+
 /** The pipeline's four raw topics and its dead-letter topic under a topic prefix: topic → feed. */
 function pipelineArchiveTopics(topicPrefix: string): Map<string, ArchiveFeed> {
   const names = pipelineTopicNames(topicPrefix);
@@ -79,12 +86,12 @@ export const ArchiverConfigSchema = z.object({
     .int(30_000, { min: 6_000 })
     .describe('Kafka session timeout: how long a crashed member holds its partitions'),
   ARCHIVER_MAX_OBJECT_BYTES: env
-    .int(4 * 1024 * 1024, { min: 1024 })
+    .int(DEFAULT_MAX_OBJECT_BYTES, { min: 1024 })
     .describe(
       "a topic-partition buffer is written once its records hold this many bytes (key + value + headers, and a contract error's text); the Parquet writer's memory grows to what the largest object needs and never shrinks (~17 MiB for 4 MiB of candle records, ~53 MiB for 16 MiB: cd bench && npm run bench:archiver-held)",
     ),
   ARCHIVER_MAX_OBJECT_RECORDS: env
-    .int(200_000, { min: 1 })
+    .int(DEFAULT_MAX_OBJECT_RECORDS, { min: 1 })
     .describe('a topic-partition buffer is written once it holds this many records; no object holds more'),
   ARCHIVER_MAX_BUFFERED_BYTES: env
     .int(32 * 1024 * 1024, { min: 1024 })
