@@ -13,10 +13,11 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
+  type ArchiveRow,
   type DayIndex,
   type KafkaRecord,
+  PartitionBuffer,
   planFlush,
-  recordBytes,
   serializeDocument,
   toArchiveRow,
   upsertDayIndex,
@@ -87,27 +88,30 @@ export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): 
   }
   const out = new Map<string, Uint8Array>();
   const indexes = new Map<string, DayIndex | null>();
-  const flushes: { feed: Feed; rows: KafkaRecord[] }[] = [];
+  // The archiver's own rotation (PartitionBuffer) with its default limits; no age limit,
+  // as in a catch-up.
+  const limits = {
+    maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
+    maxObjectRecords: DEFAULT_MAX_OBJECT_RECORDS,
+    maxObjectAgeMs: Number.POSITIVE_INFINITY,
+  };
+  const flushes: { feed: Feed; rows: ArchiveRow[] }[] = [];
   for (const { feed, rows } of byTp.values()) {
-    let cut: KafkaRecord[] = [];
-    let bytes = 0;
-    for (const r of rows) {
-      cut.push(r);
-      bytes += recordBytes(r);
-      if (bytes >= DEFAULT_MAX_OBJECT_BYTES || cut.length >= DEFAULT_MAX_OBJECT_RECORDS) {
-        flushes.push({ feed, rows: cut });
-        cut = [];
-        bytes = 0;
+    const buffer = new PartitionBuffer(limits);
+    const take = (final: boolean) => {
+      for (let d = buffer.decide(0, final); d.due; d = buffer.decide(0, final)) {
+        flushes.push({ feed, rows: d.rows });
+        buffer.markDurable(d.rows[d.rows.length - 1]!.offset);
       }
+    };
+    for (const r of rows) {
+      buffer.add(toArchiveRow(feed, r), 0);
+      take(false);
     }
-    if (cut.length > 0) flushes.push({ feed, rows: cut });
+    take(true);
   }
   for (const { feed, rows } of flushes) {
-    const plan = planFlush(
-      prefix,
-      feed,
-      rows.map((r) => toArchiveRow(feed, r)),
-    );
+    const plan = planFlush(prefix, feed, rows);
     for (const o of plan.objects) {
       out.set(o.key, o.body);
       out.set(o.manifestKey, serializeDocument(o.manifest));

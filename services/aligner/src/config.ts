@@ -117,8 +117,9 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
  * generation let grow to 1.5× what survived its last full collection (V8 sizes that
  * factor itself, up to 4×). Bench reprocess section, 2 workers, since a job's open windows
  * are packed: 236–272 MiB peak at 0.74–0.99 of the rate of workers with the young
- * generation's cap alone (334–401 MiB); 324–374 against 423–452 MiB at 500 symbols; at 100 % growth 284 MiB, at 15 % 236–255 MiB for
- * 0.74–0.82 of that rate (docs/BENCHMARKS.md, "A reprocess worker's old generation").
+ * generation's cap alone (334–401 MiB); 324–374 against 423–452 MiB at 500 symbols; at
+ * 100 % growth 284 MiB, at 15 % 236–255 MiB for 0.74–0.82 of that rate
+ * (docs/BENCHMARKS.md, "A reprocess worker's old generation").
  */
 export const DEFAULT_REPROCESS_WORKER_NODE_FLAGS = '--max-semi-space-size=4 --heap-growing-percent=50';
 
