@@ -47,7 +47,8 @@ function run(body: string, signal = true): Promise<{ code: number | null; stdout
     child.stderr.on('data', (d) => {
       stderr += d;
     });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': 'exit' can come before the last of the child's output is read.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -106,9 +107,24 @@ describe('runService', () => {
     child.stdout.on('data', (d) => {
       stdout += d;
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let closed = false;
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => {
+        closed = true;
+        resolve(code);
+      }),
+    );
+    // Fails, rather than waiting for ever, when the service exits or is silent for 30 s.
     const printed = async (text: string) => {
-      while (!stdout.includes(text)) await new Promise((r) => setTimeout(r, 20));
+      const deadline = Date.now() + 30_000;
+      while (!stdout.includes(text)) {
+        if (closed || Date.now() > deadline) {
+          assert.fail(
+            `the service ${closed ? 'exited' : 'ran 30 s'} without printing ${text}; it printed:\n${stdout}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
     };
     const status = async (url: string) => (await fetch(url)).status;
 
@@ -133,8 +149,9 @@ describe('runService', () => {
     assert.equal(await status(`${url}/readyz`), 200, 'ready once the service said so');
 
     child.kill('SIGTERM');
+    // Both lines again, in either order (the same two streams; a fresh CI saw 'stopping' first).
     await printed('stopping');
-    assert.match(stdout, /"signal":"SIGTERM","msg":"shutting down"/);
+    await printed('"signal":"SIGTERM","msg":"shutting down"');
     assert.equal(await status(`${url}/readyz`), 503, 'not ready from the stop signal on');
     assert.equal(await status(`${url}/metrics`), 200, 'still scraped while the service stops');
 
