@@ -22,7 +22,8 @@ import {
   toArchiveRow,
   upsertDayIndex,
 } from '@perpflow/archive';
-import { type Feed, TOPICS } from '@perpflow/contracts';
+import { FEED_RECORD_KIND, type Feed, TOPICS } from '@perpflow/contracts';
+import { toMessage } from '@perpflow/kafka';
 import { prepareWindowWrite } from '@perpflow/dataset';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '@perpflow/runtime';
 import {
@@ -76,14 +77,21 @@ export function archiveOf(prefix: string, recs: ReturnType<typeof rawRecords>): 
       g = { feed: r.feed, rows: [] };
       byTp.set(tp, g);
     }
+    // As exchange-ingest publishes it (toMessage: key, JSON value, its four headers).
+    const m = toMessage(r.record, {
+      kind: FEED_RECORD_KIND[r.feed],
+      producer: 'exchange-ingest',
+      producedAtMs: r.record.receivedAtMs + 1,
+      source: 'backfill',
+    });
     g.rows.push({
       topic,
       partition,
       offset: String(g.rows.length),
       kafkaTimestampMs: r.record.receivedAtMs + 3,
-      key: enc.encode(key),
-      value: enc.encode(JSON.stringify(r.record)),
-      headers: [],
+      key: enc.encode(m.key as string),
+      value: enc.encode(m.value as string),
+      headers: Object.entries(m.headers ?? {}).map(([name, v]) => ({ name, value: enc.encode(String(v)) })),
     });
   }
   const out = new Map<string, Uint8Array>();
