@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import fc from 'fast-check';
-import { readParquet } from 'parquet-wasm';
-import { decodeArchiveForReplay, decodeArchiveParquet, encodeArchiveParquet, Utf8Texts } from './parquet.js';
+import { readParquet, wasmMemory } from 'parquet-wasm';
+import {
+  decodeArchiveForReplay,
+  decodeArchiveParquet,
+  encodeArchiveParquet,
+  Utf8Texts,
+  viewsReadable,
+} from './parquet.js';
 import { encodeArchiveParquetReference } from './test-support/encode-reference.js';
 import { planFlush } from './flush-plan.js';
 import { ARCHIVE_FEEDS, type KafkaRecord, toArchiveRow } from './record.js';
@@ -202,6 +208,52 @@ describe('a rebuild reads an object of many record batches', () => {
         [w.offset, w.kafkaTimestampMs, w.exchange, w.symbol, w.eventTimeMs, bytesOf(w.key), bytesOf(w.value)],
       );
     });
+  });
+});
+
+describe('a rebuild reads an object in parquet-wasm’s memory', () => {
+  const feed = ARCHIVE_FEEDS[0]!;
+  const rows = Array.from({ length: 6_000 }, (_, i) =>
+    toArchiveRow(feed, {
+      topic: `perpflow.raw.${feed}.v1`,
+      partition: 1,
+      offset: String(i),
+      kafkaTimestampMs: 1_764_000_000_000 + i,
+      key: utf8(`binanceusdm|S${i % 5}/USDT:USDT`),
+      value: utf8(
+        JSON.stringify({
+          exchange: 'binanceusdm',
+          symbol: `S${i % 5}/USDT:USDT`,
+          eventTimeMs: 1_764_000_000_000 + i,
+          pad: 'x'.repeat(400),
+        }),
+      ),
+      headers: [],
+    } as KafkaRecord),
+  );
+  const body = encodeArchiveParquet(rows);
+
+  it('frees each decoded object there: 300 decodes leave its memory as 20 did', () => {
+    const keep = () => true;
+    for (let i = 0; i < 20; i++) decodeArchiveForReplay(body, keep);
+    const after20 = wasmMemory().buffer.byteLength;
+    for (let i = 0; i < 280; i++) decodeArchiveForReplay(body, keep);
+    // Each decode holds ~3 MB there until freed: 280 unfreed would grow it by ~800 MB.
+    assert.equal(wasmMemory().buffer.byteLength, after20);
+    const got = decodeArchiveForReplay(body, keep);
+    assert.equal(got.rows.length, 6_000);
+    assert.equal(
+      new TextDecoder().decode(got.rows[5_999]!.value!),
+      new TextDecoder().decode(rows[5_999]!.value!),
+    );
+  });
+
+  it('reads by views only arrays that start at their buffers’ start', () => {
+    const table = tableFromIPC(readParquet(body).intoIPCStream());
+    assert.ok(table.batches.length > 2);
+    assert.equal(viewsReadable(table), true);
+    assert.equal(viewsReadable(table.slice(1)), false);
+    assert.equal(viewsReadable(table.slice(0, 10)), true);
   });
 });
 

@@ -25,8 +25,10 @@ import {
   Table as WasmTable,
   type WriterProperties,
   WriterPropertiesBuilder,
+  wasmMemory,
   writeParquet,
 } from 'parquet-wasm';
+import { parseTable } from 'arrow-js-ffi';
 import type { ArchiveHeader, ArchiveRow } from './record.js';
 
 /** Parquet `created_by` and the `perpflow` metadata's writer of archive objects. */
@@ -279,7 +281,7 @@ export function decodeArchiveParquet(bytes: Uint8Array): ArchiveRow[] {
   return out;
 }
 
-/** The columns a rebuild reads: the record's place, arrival, bytes and pruning columns (no headers). */
+/** The columns a rebuild reads: the record's place, arrival, bytes and pruning columns (not headers). */
 const REPLAY_COLUMNS = [
   'partition',
   'offset',
@@ -304,16 +306,44 @@ export interface ReplayRow {
 }
 
 /**
- * Reads an archive object's rows for a rebuild: only the columns it needs (the Parquet
- * reader skips the others, headers first of all), and only rows `keep` accepts by their
- * pruning columns, checked before anything else of the row is built. Returns the rows
- * kept and the object's row count (to check against its index).
+ * Reads an archive object's rows for a rebuild: the columns it needs (REPLAY_COLUMNS), and
+ * only rows `keep` accepts by their pruning columns, checked before anything else of the row
+ * is built. Returns the rows kept and the object's row count (to check against its index).
+ * `keep` must not call into parquet-wasm (the columns are views into its memory).
  */
 export function decodeArchiveForReplay(
   bytes: Uint8Array,
   keep: (exchange: string | null, symbol: string | null, eventTimeMs: number | null) => boolean,
 ): { rows: ReplayRow[]; rowCount: number } {
-  const table = tableFromIPC(readParquet(bytes, { columns: REPLAY_COLUMNS }).intoIPCStream());
+  // The decoded columns are read where parquet-wasm decoded them, in its memory, through the
+  // Arrow C data interface (arrow-js-ffi's views), and only the kept rows' bytes copied out:
+  // before, each object went through an Arrow IPC copy of all its columns (3.2 MB for a
+  // 200 kB object of candles). The views are valid until the next call into parquet-wasm
+  // (its memory may grow and move) and the FFI table's free: nothing between them calls it.
+  // readParquet decodes every column: its sync reader ignores a `columns` option (parquet-wasm
+  // 0.8.0, src/reader.rs applies batch size, row groups, limit and offset only).
+  const ffi = readParquet(bytes).intoFFI();
+  try {
+    const addrs = ffi.arrayAddrs();
+    const table: Table = parseTable(wasmMemory().buffer, addrs, ffi.schemaAddr(), false);
+    if (!viewsReadable(table)) return replayOf(tableFromIPC(readParquet(bytes).intoIPCStream()), keep);
+    return replayOf(table, keep);
+  } finally {
+    ffi.free();
+  }
+}
+
+/**
+ * False when a batch or column starts at a non-zero offset into its buffers: arrow-js-ffi
+ * 0.4.3 views such an array from its buffers' start (not one parquet-wasm's reader gives
+ * today; the caller then reads the object through an IPC copy).
+ */
+export function viewsReadable(table: Table): boolean {
+  return table.batches.every((b) => b.data.offset === 0 && b.data.children.every((c) => c.offset === 0));
+}
+
+/** The kept rows of a decoded table, their keys and values copied out of it. */
+function replayOf(table: Table, keep: Keep): { rows: ReplayRow[]; rowCount: number } {
   const meta = table.schema.metadata.get(METADATA_KEY);
   if (!meta || (JSON.parse(meta) as { schema?: string }).schema !== ARCHIVE_SCHEMA)
     throw new ArchiveLayoutMismatch(`not a ${ARCHIVE_SCHEMA} file (metadata ${meta ?? 'missing'})`);

@@ -138,8 +138,8 @@ export async function readArchiveObject(get: ArchiveGet, entry: ArchiveObjectEnt
 }
 
 /**
- * The rows of one object a rebuild keeps: readArchiveObject's checks, with the column
- * projection and row filter of decodeArchiveForReplay.
+ * The rows of one object a rebuild keeps: readArchiveObject's checks, with the columns and
+ * row filter of decodeArchiveForReplay.
  */
 export async function readArchiveObjectForReplay(
   get: ArchiveGet,
