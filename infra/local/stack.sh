@@ -266,7 +266,39 @@ launch() {
     say "    stop it where it was started (e.g. another checkout's npm run stack -- down), or override the port (see stack.env)"
     return 1
   fi
+  wait_port_released "$s" || return 1
   "start_$s" || { fail_with_log "$s" "failed to start"; return 1; }
+}
+
+# The stack's ports lie in the kernel's ephemeral range (ip_local_port_range, 32768-60999
+# here), so an outgoing connection may have one as its local end, and for 60 s after it
+# closes (TIME_WAIT) a server cannot bind the port (Kafka exited with "Address already in
+# use" for 127.0.0.1:47092 when a bench followed another). A bind as the servers bind
+# (SO_REUSEADDR, which a restarted server's own TIME_WAIT connections do not block) tells;
+# while it fails, waits, saying so, for up to 90 s.
+port_bindable() { # port
+  node -e 'const s = require("node:net").createServer();
+    s.once("error", () => process.exit(1));
+    s.listen(Number(process.argv[1]), "127.0.0.1", () => s.close(() => process.exit(0)));' "$1"
+}
+
+wait_port_released() { # server
+  local s=$1 port deadline said=''
+  port=$(port_of "$s")
+  deadline=$(($(date +%s) + 90))
+  until port_bindable "$port"; do
+    local held
+    held=$(ss -tanH "( sport = :$port )" 2>/dev/null)
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      say "$s: cannot start: port $port cannot be bound after 90 s; its sockets:"
+      printf '%s\n' "${held:-none}" | head -3 | sed 's/^/    /'
+      say "    find their process with: ss -tanp '( sport = :$port )'; or override the port (see stack.env)"
+      return 1
+    fi
+    [ -n "$said" ] || say "$s: port $port cannot be bound yet: it is the local end of a connection ($(printf '%s' "$held" | awk 'NR == 1 {print $1}')); waiting for the kernel to release it (up to 90 s)"
+    said=1
+    sleep 0.5
+  done
 }
 
 wait_ready() { # server started_ms
