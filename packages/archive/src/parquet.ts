@@ -298,8 +298,9 @@ export interface ReplayRow {
   partition: number;
   offset: string;
   kafkaTimestampMs: number;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
+  /** Views into one buffer of the object's kept keys and values (Buffers, as Kafka clients give them). */
+  key: Buffer | null;
+  value: Buffer | null;
   exchange: string | null;
   symbol: string | null;
   eventTimeMs: number | null;
@@ -354,48 +355,50 @@ function replayOf(table: Table, keep: Keep): { rows: ReplayRow[]; rowCount: numb
   };
   const columns = REPLAY_COLUMNS.map(col);
   const rows = replayRowsOfChunks(columns, keep) ?? replayRowsOf(columns, table.numRows, keep);
-  // Keys and values are first views into the decoded table, then copied together into one
-  // buffer of the kept rows' bytes: a copy of their own per row (an ArrayBuffer each, two
-  // per record) was 4 % of the rebuild's profile and much of its garbage collection.
-  let keptBytes = 0;
-  for (const r of rows) keptBytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
-  const own = new Uint8Array(keptBytes);
-  let at = 0;
-  const copy = (view: Uint8Array | null): Uint8Array | null => {
-    if (view === null) return null;
-    own.set(view, at);
-    at += view.byteLength;
-    return own.subarray(at - view.byteLength, at);
-  };
-  for (const r of rows) {
-    r.key = copy(r.key);
-    r.value = copy(r.value);
-  }
   return { rows, rowCount: table.numRows };
 }
 
 type Keep = Parameters<typeof decodeArchiveForReplay>[1];
 
-/** The kept rows through Arrow's per-value `get` (any column types); keys and values are views into the table. */
+/**
+ * The kept rows through Arrow's per-value `get` (any column types); their keys and values
+ * copied together into one buffer.
+ */
 function replayRowsOf(columns: Vector[], numRows: number, keep: Keep): ReplayRow[] {
   const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns;
   const rows: ReplayRow[] = [];
+  const views: (Uint8Array | null)[] = [];
   for (let i = 0; i < numRows; i++) {
     const ex = (exchange!.get(i) as string | null) ?? null;
     const sym = (symbol!.get(i) as string | null) ?? null;
     const et = msOf(eventTime!.get(i));
     if (!keep(ex, sym, et)) continue;
+    views.push((key!.get(i) as Uint8Array | null) ?? null, (value!.get(i) as Uint8Array | null) ?? null);
     rows.push({
       partition: partition!.get(i) as number,
       offset: String(offset!.get(i)),
       kafkaTimestampMs: Number(kafkaTime!.get(i)),
-      key: (key!.get(i) as Uint8Array | null) ?? null,
-      value: (value!.get(i) as Uint8Array | null) ?? null,
+      key: null,
+      value: null,
       exchange: ex,
       symbol: sym,
       eventTimeMs: et,
     });
   }
+  let bytes = 0;
+  for (const v of views) bytes += v?.byteLength ?? 0;
+  const own = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  const copy = (v: Uint8Array | null): Buffer | null => {
+    if (v === null) return null;
+    own.set(v, at);
+    at += v.byteLength;
+    return own.subarray(at - v.byteLength, at);
+  };
+  rows.forEach((r, k) => {
+    r.key = copy(views[2 * k]!);
+    r.value = copy(views[2 * k + 1]!);
+  });
   return rows;
 }
 
@@ -416,9 +419,11 @@ const REPLAY_TYPES = [
  * `get` goes through a chunk search and a type visitor per value, and decodes every
  * exchange and symbol anew (together 4 % of the rebuild's profile). Each value is read
  * as that `get` reads it (validity bitmap, offsets, Number of an int64 that must be
- * safe); an exchange or symbol is decoded once per distinct bytes. Null when a column is
- * not of the type the archive writes or the columns' batches do not line up: the caller
- * then takes the general path.
+ * safe); an exchange or symbol is decoded once per distinct bytes, compared in place. The
+ * kept rows' keys and values are copied straight from the columns into one buffer, each a
+ * view of it: no view of the columns per value (seven typed arrays a row were 10 % of the
+ * bytes a rebuild allocated). Null when a column is not of the type the archive writes or
+ * the columns' batches do not line up: the caller then takes the general path.
  */
 function replayRowsOfChunks(columns: Vector[], keep: Keep): ReplayRow[] | null {
   const chunks = columns[0]!.data.length;
@@ -429,29 +434,68 @@ function replayRowsOfChunks(columns: Vector[], keep: Keep): ReplayRow[] | null {
     if (columns.some((c) => (c.data[b] as Data).length !== n)) return null;
   }
   const rows: ReplayRow[] = [];
+  /** Per kept row: its batch and index in it. */
+  const at: number[] = [];
+  let bytes = 0;
   const texts = new Utf8Texts();
+  const batches = Array.from({ length: chunks }, (_, b) => columns.map((c) => c.data[b] as Data));
   for (let b = 0; b < chunks; b++) {
-    const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = columns.map(
-      (c) => c.data[b] as Data,
-    ) as Data[];
+    const [partition, offset, kafkaTime, key, value, exchange, symbol, eventTime] = batches[b]!;
     for (let i = 0; i < partition!.length; i++) {
-      const ex = valid(exchange!, i) ? texts.textOf(bytesAt(exchange!, i)) : null;
-      const sym = valid(symbol!, i) ? texts.textOf(bytesAt(symbol!, i)) : null;
+      const ex = valid(exchange!, i) ? textAt(texts, exchange!, i) : null;
+      const sym = valid(symbol!, i) ? textAt(texts, symbol!, i) : null;
       const et = valid(eventTime!, i) ? safeNumber((eventTime!.values as BigInt64Array)[i]!) : null;
       if (!keep(ex, sym, et)) continue;
       rows.push({
         partition: valid(partition!, i) ? (partition!.values as Int32Array)[i]! : (null as unknown as number),
         offset: valid(offset!, i) ? String((offset!.values as BigInt64Array)[i]) : 'null',
         kafkaTimestampMs: valid(kafkaTime!, i) ? safeNumber((kafkaTime!.values as BigInt64Array)[i]!) : 0,
-        key: valid(key!, i) ? bytesAt(key!, i) : null,
-        value: valid(value!, i) ? bytesAt(value!, i) : null,
+        key: null,
+        value: null,
         exchange: ex,
         symbol: sym,
         eventTimeMs: et,
       });
+      at.push(b, i);
+      bytes += byteLengthAt(key!, i) + byteLengthAt(value!, i);
     }
   }
+  const own = Buffer.allocUnsafeSlow(bytes);
+  let to = 0;
+  const copy = (d: Data, from: Buffer, i: number): Buffer | null => {
+    if (!valid(d, i)) return null;
+    const offsets = d.valueOffsets as Int32Array;
+    const start = to;
+    to += from.copy(own, to, offsets[i]!, offsets[i + 1]!);
+    return own.subarray(start, to);
+  };
+  const asBuffer = (d: Data) => {
+    const v = d.values as Uint8Array;
+    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  };
+  const keys = batches.map((c) => asBuffer(c[3]!));
+  const values = batches.map((c) => asBuffer(c[4]!));
+  for (let k = 0; k < rows.length; k++) {
+    const b = at[2 * k]!;
+    const i = at[2 * k + 1]!;
+    const r = rows[k]!;
+    r.key = copy(batches[b]![3]!, keys[b]!, i);
+    r.value = copy(batches[b]![4]!, values[b]!, i);
+  }
   return rows;
+}
+
+/** A variable-width value's byte length, 0 when null. */
+function byteLengthAt(d: Data, i: number): number {
+  if (!valid(d, i)) return 0;
+  const offsets = d.valueOffsets as Int32Array;
+  return offsets[i + 1]! - offsets[i]!;
+}
+
+/** The text of a Utf8 column's value, through `texts`, without a view of it. */
+function textAt(texts: Utf8Texts, d: Data, i: number): string {
+  const offsets = d.valueOffsets as Int32Array;
+  return texts.textIn(d.values as Uint8Array, offsets[i]!, offsets[i + 1]!);
 }
 
 /** Data.getValid for a non-union column: its bit in the validity bitmap, when it has nulls. */
@@ -459,12 +503,6 @@ function valid(d: Data, i: number): boolean {
   if (!d.nullable || d.nullCount <= 0) return true;
   const pos = d.offset + i;
   return ((d.nullBitmap as Uint8Array)[pos >> 3]! & (1 << (pos % 8))) !== 0;
-}
-
-/** A variable-width value's bytes, as Arrow's get gives them: a view into the column's buffer. */
-function bytesAt(d: Data, i: number): Uint8Array {
-  const offsets = d.valueOffsets as Int32Array;
-  return (d.values as Uint8Array).subarray(offsets[i]!, offsets[i + 1]!);
 }
 
 /** Number(x), refusing an int64 beyond 2^53 as Arrow's `get` of a timestamp does. */
@@ -485,16 +523,21 @@ export class Utf8Texts {
   private readonly texts: string[] = [];
 
   textOf(b: Uint8Array): string {
-    const n = b.byteLength;
+    return this.textIn(b, 0, b.byteLength);
+  }
+
+  /** The text of bytes [start, end) of `b`. */
+  textIn(b: Uint8Array, start: number, end: number): string {
+    const n = end - start;
     next: for (let j = 0; j < this.bytes.length; j++) {
       const known = this.bytes[j] as Uint8Array;
       if (known.byteLength !== n) continue;
-      for (let i = 0; i < n; i++) if (known[i] !== b[i]) continue next;
+      for (let i = 0; i < n; i++) if (known[i] !== b[start + i]) continue next;
       return this.texts[j] as string;
     }
-    const text = utf8.decode(b);
+    const text = utf8.decode(b.subarray(start, end));
     if (this.bytes.length < 64) {
-      this.bytes.push(b.slice());
+      this.bytes.push(b.slice(start, end));
       this.texts.push(text);
     }
     return text;

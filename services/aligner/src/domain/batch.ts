@@ -78,11 +78,7 @@ export function runBatch(
   let inputs: EngineInput<DeadLetterSource>[] = [];
   let inputsNowMs = nowMs;
   const applyInputs = () => {
-    const out = engine.apply(inputs, inputsNowMs);
-    output.bars.push(...out.bars);
-    output.rejected.push(...out.rejected);
-    output.hits.push(...out.hits);
-    for (const [k, wm] of out.watermarks) output.watermarks.set(k, wm);
+    engine.apply(inputs, inputsNowMs, output);
     inputs = [];
   };
   for (const m of batch.messages) {

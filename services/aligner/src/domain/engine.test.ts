@@ -105,6 +105,23 @@ describe('QualityAlignEngine', () => {
     assert.deepEqual([...a, ...b], straight);
     assert.ok(straight.length >= 9);
   });
+
+  it('appends into a given output, record by record, what one call over all records gives', () => {
+    const off = { ...candle(3), eventTimeMs: T0 + 181_000, openTimeMs: T0 + 181_000 };
+    const dup = { ...candle(1), receivedAtMs: candle(1).receivedAtMs + 5_000 };
+    const all = [
+      ...Array.from({ length: 6 }, (_, i) => inp('ohlcv', candle(i), i)),
+      inp('ohlcv', off, 6),
+      inp('ohlcv', dup, 7),
+      inp('ohlcv', candle(6), 8),
+    ];
+    const once = new QualityAlignEngine(config, null).apply(all, NOW);
+    const e = new QualityAlignEngine(config, null);
+    const into = { bars: [], rejected: [], hits: [], watermarks: new Map() };
+    for (const x of all) assert.equal(e.apply([x], NOW, into), into);
+    assert.deepEqual(into, once);
+    assert.ok(once.bars.length >= 6 && once.rejected.length === 1 && once.hits.length >= 2);
+  });
 });
 
 describe('chunksByBytes', () => {

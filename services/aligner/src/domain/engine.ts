@@ -70,8 +70,8 @@ export class QualityAlignEngine implements PartitionEngine {
     bySymbol.set(symbol, s);
   }
 
-  apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number): EngineOutput<Ref> {
-    const out: EngineOutput<Ref> = { bars: [], rejected: [], hits: [], watermarks: new Map() };
+  apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number, into?: EngineOutput<Ref>): EngineOutput<Ref> {
+    const out: EngineOutput<Ref> = into ?? { bars: [], rejected: [], hits: [], watermarks: new Map() };
     for (const input of inputs) {
       const { exchange, symbol } = input.record;
       let s = this.byExchange.get(exchange)?.get(symbol);

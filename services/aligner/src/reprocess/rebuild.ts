@@ -19,6 +19,7 @@ import {
 } from '@perpflow/dataset';
 import { checkRaw } from '../domain/batch.js';
 import { QualityAlignEngine } from '../domain/engine.js';
+import type { EngineInput, EngineOutput, RawRecord } from '../domain/engine-types.js';
 import { firstLane } from '../domain/merge.js';
 import { type ReprocessJobData, readMarginsMs } from './plan.js';
 
@@ -176,6 +177,15 @@ export async function rebuildWindows(
     w.slots.push(barRows.put(bar));
   };
 
+  // One input and one output, reused for every record (the engine appends into `out`).
+  const input: EngineInput<null> = {
+    feed: FEEDS[0] as Feed,
+    record: null as unknown as RawRecord,
+    ref: null,
+  };
+  const one = [input];
+  const out: EngineOutput<null> = { bars: [], rejected: [], hits: [], watermarks: new Map() };
+
   /** The merged order of the live aligner (domain/merge.ts): each topic by offset, across them by timestamp. */
   const feedUpTo = (upToArrivalMs: number) => {
     for (const lane of pending) if (!inOffsetOrder(lane)) lane.sort(byOffset);
@@ -192,18 +202,21 @@ export async function rebuildWindows(
       heads[i] = next;
       headTs[i] = lane[next]?.kafkaTimestampMs;
       const feed = FEEDS[i] as Feed;
-      const value =
-        row.value === null ? null : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
       const checked = checkRaw(
         FEED_RECORD_KIND[feed],
         row.key === null ? null : keyTexts.textOf(row.key),
-        value,
+        row.value,
       );
       if (!('record' in checked)) {
         count(checked.ruleId);
         continue;
       }
-      const out = engine.apply([{ feed, record: checked.record, ref: null }], row.kafkaTimestampMs);
+      input.feed = feed;
+      input.record = checked.record;
+      out.bars.length = 0;
+      out.rejected.length = 0;
+      out.hits.length = 0;
+      engine.apply(one, row.kafkaTimestampMs, out);
       for (const r of out.rejected) count(r.ruleId);
       for (const bar of out.bars) emit(bar);
     }
