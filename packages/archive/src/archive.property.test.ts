@@ -169,29 +169,42 @@ describe('a rebuild reads the rows it keeps as the full decode has them', () => 
   });
 });
 
+/**
+ * 6,000 rows of one partition (the reader hands Arrow batches of 1,024: several batches), of
+ * 5 symbols; every nullKeyEvery-th key and nullValueEvery-th value null, values padded by `pad`.
+ */
+function manyRows(
+  feed: (typeof ARCHIVE_FEEDS)[number],
+  partition: number,
+  o: { nullKeyEvery?: number; nullValueEvery?: number; pad?: number },
+) {
+  return Array.from({ length: 6_000 }, (_, i) =>
+    toArchiveRow(feed, {
+      topic: `perpflow.raw.${feed}.v1`,
+      partition,
+      offset: String(i),
+      kafkaTimestampMs: 1_764_000_000_000 + i,
+      key: o.nullKeyEvery && i % o.nullKeyEvery === 0 ? null : utf8(`binanceusdm|S${i % 5}/USDT:USDT`),
+      value:
+        o.nullValueEvery && i % o.nullValueEvery === 0
+          ? null
+          : utf8(
+              JSON.stringify({
+                exchange: 'binanceusdm',
+                symbol: `S${i % 5}/USDT:USDT`,
+                eventTimeMs: 1_764_000_000_000 + i,
+                ...(o.pad ? { pad: 'x'.repeat(o.pad) } : {}),
+              }),
+            ),
+      headers: [],
+    } as KafkaRecord),
+  );
+}
+
 describe('a rebuild reads an object of many record batches', () => {
   it('keeps the same rows as the full decode across batch boundaries, nulls included', () => {
     const feed = ARCHIVE_FEEDS[0]!;
-    const rows = Array.from({ length: 6_000 }, (_, i) =>
-      toArchiveRow(feed, {
-        topic: `perpflow.raw.${feed}.v1`,
-        partition: 3,
-        offset: String(i),
-        kafkaTimestampMs: 1_764_000_000_000 + i,
-        key: i % 7 === 0 ? null : utf8(`binanceusdm|S${i % 5}/USDT:USDT`),
-        value:
-          i % 11 === 0
-            ? null
-            : utf8(
-                JSON.stringify({
-                  exchange: 'binanceusdm',
-                  symbol: `S${i % 5}/USDT:USDT`,
-                  eventTimeMs: 1_764_000_000_000 + i,
-                }),
-              ),
-        headers: [],
-      } as KafkaRecord),
-    );
+    const rows = manyRows(feed, 3, { nullKeyEvery: 7, nullValueEvery: 11 });
     const o = planFlush(PREFIX, feed, rows).objects.sort((a, b) => b.body.byteLength - a.body.byteLength)[0];
     // The reader hands Arrow batches of 1,024 rows: the object must span several.
     assert.ok(tableFromIPC(readParquet(o!.body).intoIPCStream()).batches.length > 2);
@@ -216,24 +229,7 @@ describe('a rebuild reads an object of many record batches', () => {
 
 describe('a rebuild reads an object in parquet-wasm’s memory', () => {
   const feed = ARCHIVE_FEEDS[0]!;
-  const rows = Array.from({ length: 6_000 }, (_, i) =>
-    toArchiveRow(feed, {
-      topic: `perpflow.raw.${feed}.v1`,
-      partition: 1,
-      offset: String(i),
-      kafkaTimestampMs: 1_764_000_000_000 + i,
-      key: utf8(`binanceusdm|S${i % 5}/USDT:USDT`),
-      value: utf8(
-        JSON.stringify({
-          exchange: 'binanceusdm',
-          symbol: `S${i % 5}/USDT:USDT`,
-          eventTimeMs: 1_764_000_000_000 + i,
-          pad: 'x'.repeat(400),
-        }),
-      ),
-      headers: [],
-    } as KafkaRecord),
-  );
+  const rows = manyRows(feed, 1, { pad: 400 });
   const body = encodeArchiveParquet(rows);
 
   it('frees each decoded object there: 300 decodes leave its memory as 20 did', () => {
