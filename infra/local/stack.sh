@@ -283,12 +283,25 @@ port_bindable() { # port
 }
 
 wait_port_released() { # server
-  local s=$1 port deadline said=''
-  port=$(port_of "$s")
+  local s=$1 port ports deadline
+  ports=$(port_of "$s")
+  [ "$s" = kafka ] && ports="$ports $KAFKA_CONTROLLER_PORT"
   deadline=$(($(date +%s) + 90))
+  for port in $ports; do
+    wait_port_bindable "$s" "$port" "$deadline" || return 1
+  done
+}
+
+wait_port_bindable() { # server port deadline
+  local s=$1 port=$2 deadline=$3 said=''
+  local held
   until port_bindable "$port"; do
-    local held
     held=$(ss -tanH "( sport = :$port )" 2>/dev/null)
+    if printf '%s\n' "$held" | grep -q '^LISTEN'; then
+      say "$s: cannot start: port $port is taken by a listening process this stack did not start"
+      say "    find it with: ss -ltnp '( sport = :$port )'; or override the port (see stack.env)"
+      return 1
+    fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
       say "$s: cannot start: port $port cannot be bound after 90 s; its sockets:"
       printf '%s\n' "${held:-none}" | head -3 | sed 's/^/    /'

@@ -4,8 +4,9 @@
  * and read their logs. Every service writes its log to <data>/logs/test-<name>.log.
  */
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipelineTopicNames } from '@perpflow/contracts';
@@ -271,8 +272,57 @@ function ephemeralLow(): number {
 const handedOut = new Set<number>();
 
 /**
- * A port nothing listens on, for a server a test starts, never the same one twice in a
- * process. Picked below the kernel's ephemeral range: a port from that range (what
+ * Ports handed out by any process on this machine (claimPort): a file per port, created exclusively and
+ * holding its process's pid, removed when that process exits. `handedOut` kept one process
+ * from handing a port out twice, but test files run as parallel processes: the demo test's
+ * Kafka controller port, picked free, was bound by another file's server in the seconds
+ * before Kafka bound it (fresh CI of aa11661: "Socket server failed to bind to
+ * 127.0.0.1:23311: Address already in use").
+ */
+const PORT_CLAIMS = join(tmpdir(), 'perpflow-port-claims');
+const claimed: string[] = [];
+let releaseOnExit = false;
+
+export function claimPort(port: number, retry = true): boolean {
+  mkdirSync(PORT_CLAIMS, { recursive: true });
+  const file = join(PORT_CLAIMS, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // A claim of a process that is gone (killed before its exit handler) is stale.
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (!retry || (Number.isInteger(pid) && pid > 0 && alive(pid))) return false;
+    try {
+      unlinkSync(file);
+    } catch {}
+    return claimPort(port, false);
+  }
+  claimed.push(file);
+  if (!releaseOnExit) {
+    releaseOnExit = true;
+    process.once('exit', () => {
+      for (const f of claimed)
+        try {
+          unlinkSync(f);
+        } catch {}
+    });
+  }
+  return true;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A port nothing listens on, for a server a test starts, never handed out twice while the
+ * process that took it runs, by any process using this harness (PORT_CLAIMS). Picked below the kernel's ephemeral range: a port from that range (what
  * listen(0) hands out) can be taken by any outgoing connection between the pick and the
  * server's bind, and a probe that connects to it before the server listens can connect to
  * itself; the demo test starts its whole stack on twelve such ports.
@@ -283,7 +333,7 @@ export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 500; tries++) {
     const port = low + Math.floor(Math.random() * (high - low));
     if (handedOut.has(port)) continue;
-    if (await bindable(port)) {
+    if ((await bindable(port)) && claimPort(port)) {
       handedOut.add(port);
       return port;
     }
