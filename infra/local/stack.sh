@@ -34,6 +34,13 @@ port_of() {
     prometheus) echo "$PROMETHEUS_PORT" ;; alertmanager) echo "$ALERTMANAGER_PORT" ;;
   esac
 }
+# Every port a server binds: port_of's, and Kafka's controller listener.
+ports_of() {
+  case $1 in
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    *) port_of "$1" ;;
+  esac
+}
 
 # A word of the command line that identifies our process, so that a recycled pid
 # is never taken for one of ours (down must stop only what the stack started).
@@ -284,8 +291,7 @@ port_bindable() { # port
 
 wait_port_released() { # server
   local s=$1 port ports deadline
-  ports=$(port_of "$s")
-  [ "$s" = kafka ] && ports="$ports $KAFKA_CONTROLLER_PORT"
+  ports=$(ports_of "$s")
   deadline=$(($(date +%s) + 90))
   for port in $ports; do
     wait_port_bindable "$s" "$port" "$deadline" || return 1

@@ -283,7 +283,11 @@ const PORT_CLAIMS = join(tmpdir(), 'perpflow-port-claims');
 const claimed: string[] = [];
 let releaseOnExit = false;
 
-export function claimPort(port: number, retry = true): boolean {
+export function claimPort(port: number): boolean {
+  return claim(port, true);
+}
+
+function claim(port: number, takeOverStale: boolean): boolean {
   mkdirSync(PORT_CLAIMS, { recursive: true });
   const file = join(PORT_CLAIMS, String(port));
   try {
@@ -292,11 +296,11 @@ export function claimPort(port: number, retry = true): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     // A claim of a process that is gone (killed before its exit handler) is stale.
     const pid = Number(readFileSync(file, 'utf8'));
-    if (!retry || (Number.isInteger(pid) && pid > 0 && alive(pid))) return false;
+    if (!takeOverStale || (Number.isInteger(pid) && pid > 0 && alive(pid))) return false;
     try {
       unlinkSync(file);
     } catch {}
-    return claimPort(port, false);
+    return claim(port, false);
   }
   claimed.push(file);
   if (!releaseOnExit) {

@@ -116,10 +116,10 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
  * The reprocess workers' V8 flags by default: a 4 MiB young generation, and the old
  * generation let grow to 1.5× what survived its last full collection (V8 sizes that
  * factor itself, up to 4×). Bench reprocess section, 2 workers, since a job's open windows
- * are packed: 236–272 MiB peak at 0.74–0.99 of the rate of workers with the young
- * generation's cap alone (334–401 MiB); 324–374 against 423–452 MiB at 500 symbols; at
+ * are packed: 213–272 MiB peak at 0.74–0.99 of the rate of workers with the young
+ * generation's cap alone (298–401 MiB); 289–374 against 423–452 MiB at 500 symbols; at
  * 100 % growth 284 MiB, at 15 % 236–255 MiB for 0.74–0.82 of that rate
- * (docs/BENCHMARKS.md, "A reprocess worker's old generation").
+ * (docs/BENCHMARKS.md, "A reprocess worker's old generation" and the sections after it).
  */
 export const DEFAULT_REPROCESS_WORKER_NODE_FLAGS = '--max-semi-space-size=4 --heap-growing-percent=50';
 
@@ -148,8 +148,8 @@ const reprocessShape = {
     )
     .default(DEFAULT_REPROCESS_WORKER_NODE_FLAGS)
     .describe(
-      'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts. The default caps the young generation at 4 MiB and lets the old generation grow to 1.5× its live size, which keeps a worker of the bench under 300 MiB at 100 symbols (236–272; 324–374 at 500) for 0.74–0.99 of the rate without it (docs/BENCHMARKS.md); ' +
-        "`--max-semi-space-size=4` alone: faster, 334–401 MiB; empty: the services' flags alone. They follow the services' `--max-semi-space-size=16`, and V8 takes the last value of a flag",
+      'Node/V8 flags of the worker processes `perpflow reprocess --workers N` starts. The default caps the young generation at 4 MiB and lets the old generation grow to 1.5× its live size, which keeps a worker of the bench under 300 MiB at 100 symbols (213–272; 289–374 at 500) for 0.74–0.99 of the rate without it (docs/BENCHMARKS.md); ' +
+        "`--max-semi-space-size=4` alone: faster, 298–401 MiB; empty: the services' flags alone. They follow the services' `--max-semi-space-size=16`, and V8 takes the last value of a flag",
     ),
   REPROCESS_CRASH_AT: z
     .string()
