@@ -27,6 +27,9 @@ if [ "$kind" = own ]; then
   export KAFKA_PORT=${BENCH_KAFKA_PORT:-47092} KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-47093}
   export REDIS_PORT=${BENCH_REDIS_PORT:-47379} S3_PORT=${BENCH_S3_PORT:-47000}
   export KAFKA_PARTITIONS=12 KAFKA_HEAP=${BENCH_KAFKA_HEAP:-1g}
+  # Milliseconds the S3 server waits before answering each object request (S3 itself takes
+  # tens of milliseconds for small objects; the local server on loopback a few).
+  export S3_SERVER_LATENCY_MS=${BENCH_S3_LATENCY_MS:-0}
   servers=(kafka redis s3)
   bash infra/local/stack.sh up "${servers[@]}" || { echo "the bench stack did not come up: see the log named above"; exit 1; }
   stop_own() {

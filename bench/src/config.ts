@@ -101,6 +101,11 @@ export const BenchConfigSchema = z.object({
     .describe(
       'Node/V8 flags added to every service the bench starts (after SERVICE_NODE_FLAGS), to measure what a flag costs and saves',
     ),
+  BENCH_S3_LATENCY_MS: env
+    .int(0, { min: 0, max: 10_000 })
+    .describe(
+      "own stack: milliseconds the S3 server waits before answering each object request (S3's own latency for small objects is tens of milliseconds)",
+    ),
   BENCH_PROFILE: env
     .bool(false)
     .describe('run the services under node --cpu-prof; profiles in <results>/profiles'),
@@ -140,6 +145,8 @@ export interface BenchConfig {
   /** BENCH_SERVICE_NODE_FLAGS, split. */
   serviceNodeFlags: readonly string[];
   profile: boolean;
+  /** BENCH_S3_LATENCY_MS (scripts/bench.sh hands it to the own stack's S3 server). */
+  s3LatencyMs: number;
   kafkaBrokers: string;
   redisUrl: string;
   s3Endpoint: string;
@@ -174,6 +181,7 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     altClient: c.BENCH_ALT_CLIENT,
     serviceNodeFlags: c.BENCH_SERVICE_NODE_FLAGS === '' ? [] : c.BENCH_SERVICE_NODE_FLAGS.split(/ +/),
     profile: c.BENCH_PROFILE,
+    s3LatencyMs: c.BENCH_S3_LATENCY_MS,
     kafkaBrokers: c.KAFKA_BROKERS,
     redisUrl: c.REDIS_URL,
     s3Endpoint: c.S3_ENDPOINT,

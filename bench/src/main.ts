@@ -42,8 +42,12 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const sections: SectionRecord[] = [];
   console.log(
-    `bench: scale ${config.scale}, sections ${config.sections.join(',')}, stack ${config.stackKind} (${config.kafkaBrokers})`,
+    `bench: scale ${config.scale}, sections ${config.sections.join(',')}, stack ${config.stackKind} (${config.kafkaBrokers})${
+      config.s3LatencyMs > 0 ? `, S3 answering ${config.s3LatencyMs} ms late` : ''
+    }`,
   );
+  if (config.s3LatencyMs > 0 && config.stackKind !== 'own')
+    throw new Error('BENCH_S3_LATENCY_MS needs BENCH_STACK=own: the shared stack runs without it');
   for (const name of config.sections) {
     const loadStart = loadNow();
     const t0 = performance.now();

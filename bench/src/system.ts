@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../../test/src/harness.js';
+import { DATA_DIR, ROOT } from '../../test/src/harness.js';
 
 export interface LoadSample {
   load1: number;
@@ -105,6 +105,49 @@ export function cpuSecondsOf(pid: number): number | null {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Pids of the stack's servers the pipeline sections share with the services (Kafka's JVM,
+ * Redis, the local S3 server), from the pid files `infra/local/stack.sh` writes under
+ * `<data>/run`; a server without a readable pid file is left out.
+ */
+export function stackServerPids(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const server of ['kafka', 'redis', 's3']) {
+    try {
+      const pid = Number(readFileSync(join(DATA_DIR, 'run', `${server}.pid`), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && cpuSecondsOf(pid) !== null) out[server] = pid;
+    } catch {
+      // not started by this stack
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds each named process used between `new CpuSpent(pids)` and `stop()`, and the
+ * bench process's own (`bench`): where a run's CPU went, which moves far less between runs
+ * than its wall time on a shared machine. A process gone by `stop()` is left out.
+ */
+export class CpuSpent {
+  private readonly start = new Map<string, number>();
+  private readonly selfStart = selfCpuSeconds();
+  constructor(private readonly pids: Record<string, number | undefined>) {
+    for (const [name, pid] of Object.entries(pids)) {
+      const s = pid ? cpuSecondsOf(pid) : null;
+      if (s !== null) this.start.set(name, s);
+    }
+  }
+  stop(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, s0] of this.start) {
+      const s1 = cpuSecondsOf(this.pids[name] as number);
+      if (s1 !== null) out[name] = s1 - s0;
+    }
+    out.bench = selfCpuSeconds() - this.selfStart;
+    return out;
   }
 }
 

@@ -10,7 +10,7 @@ import type { BenchConfig } from '../config.js';
 import { DAY_MS, recentDays, TF_MS, universe } from '../market-data.js';
 import { benchS3, manifestCache, readManifests, startPipeline } from '../pipeline-procs.js';
 import type { FigureInput } from '../report.js';
-import { PeakMemory } from '../system.js';
+import { CpuSpent, PeakMemory, stackServerPids } from '../system.js';
 import type { SectionResult } from './publish.js';
 
 export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
@@ -32,6 +32,7 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
   const s3 = benchS3(c);
   try {
     const id = uniqueName('bench');
+    const cpu = new CpuSpent({ ...p.pids(), ...stackServerPids() });
     const startedAtMs = Date.now();
     // Two bars past the last day, so the watermark passes its last bar (close + lateness).
     const cli = runTool(
@@ -71,6 +72,8 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
       }
     }
     const peaks = mem.stop();
+    const cpuSeconds = cpu.stop();
+    const cpuTotal = Object.values(cpuSeconds).reduce((a, b) => a + b, 0);
     const wallSeconds = doneAtMs !== null ? (doneAtMs - startedAtMs) / 1000 : null;
     const figures: FigureInput[] = [
       {
@@ -82,6 +85,15 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
           doneAtMs === null ? `timed out with ${durable} of ${expected} bars durable` : `${expected} bars`,
       },
       { name: 'backfill wall time', value: wallSeconds, unit: 's' },
+      {
+        name: 'backfill CPU per bar, every process',
+        value: doneAtMs !== null ? (cpuTotal / expected) * 1e6 : null,
+        unit: 'µs/bar',
+        note: `${cpuTotal.toFixed(1)} CPU-s: ${Object.entries(cpuSeconds)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, s]) => `${name} ${s.toFixed(1)}`)
+          .join(', ')}`,
+      },
       ...Object.entries(peaks).map(([svc, mib]) => ({
         name: `backfill peak RSS ${svc}`,
         value: mib,
@@ -99,6 +111,8 @@ export async function benchBackfill(c: BenchConfig): Promise<SectionResult> {
         manifestGets: read.gets,
         wallSeconds,
         peakRssMiB: peaks,
+        // From the start command to the last manifest seen (the bench's own polling included).
+        cpuSeconds,
         fromMs,
         toMs,
         prefix: p.prefix,

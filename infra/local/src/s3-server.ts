@@ -5,6 +5,9 @@
  *   --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES,
  *     which OpenSSL 3 refuses otherwise (every truncated page would be a 500).
  *   allowMismatchedSignatures: 4.0.4 rejects the SDK's CreateBucket signature without it.
+ *   S3_SERVER_LATENCY_MS (default 0): every object PUT, GET, HEAD and DELETE answers this much
+ *     later, to measure a client as S3's own latency (tens of milliseconds for small objects)
+ *     would pace it; the bench sets it from BENCH_S3_LATENCY_MS.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -69,6 +72,19 @@ async function writeReplacing(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
+const LATENCY_MS = Number(process.env.S3_SERVER_LATENCY_MS ?? '0');
+if (!Number.isInteger(LATENCY_MS) || LATENCY_MS < 0 || LATENCY_MS > 10_000) {
+  console.error(
+    `S3_SERVER_LATENCY_MS must be an integer of milliseconds from 0 to 10000, got '${process.env.S3_SERVER_LATENCY_MS}'`,
+  );
+  process.exit(2);
+}
+/** `value`, settled no earlier than LATENCY_MS from now (a rejection is handled meanwhile, not left unhandled). */
+const later = <T>(value: Promise<T>): Promise<T> =>
+  LATENCY_MS === 0
+    ? value
+    : Promise.allSettled([value, new Promise((r) => setTimeout(r, LATENCY_MS))]).then(() => value);
+
 const { getObject, deleteObject } = store;
 store.putMetadata = async function (bucket, key, metadata, md5) {
   const json: Record<string, string> = {};
@@ -100,18 +116,20 @@ store.putObject = async function (object) {
       await rename(tmp, path);
       await this.putMetadata(object.bucket, object.key, object.metadata, digest);
     });
-    return { size, md5: digest };
+    return await later(Promise.resolve({ size, md5: digest }));
   } finally {
     await rm(tmp, { force: true });
   }
 };
 store.getObject = function (bucket, key, options) {
-  return oneAtATime(this.getResourcePath(bucket, key, 'object'), () =>
-    getObject.call(this, bucket, key, options),
+  return later(
+    oneAtATime(this.getResourcePath(bucket, key, 'object'), () => getObject.call(this, bucket, key, options)),
   );
 };
 store.deleteObject = function (bucket, key) {
-  return oneAtATime(this.getResourcePath(bucket, key, 'object'), () => deleteObject.call(this, bucket, key));
+  return later(
+    oneAtATime(this.getResourcePath(bucket, key, 'object'), () => deleteObject.call(this, bucket, key)),
+  );
 };
 
 const [port = '39000', directory = '.data/s3', bucket = 'perpflow'] = process.argv.slice(2);
@@ -140,7 +158,9 @@ if (server.httpServer) {
     requests.set(m, (requests.get(m) ?? 0) + 1);
   });
 }
-console.log(`s3rver listening on 127.0.0.1:${port}, bucket ${bucket}, objects in ${directory}`);
+console.log(
+  `s3rver listening on 127.0.0.1:${port}, bucket ${bucket}, objects in ${directory}${LATENCY_MS > 0 ? `, answering object requests ${LATENCY_MS} ms late` : ''}`,
+);
 const stop = async (signal: string) => {
   const served = [...requests].map(([m, n]) => `${m} ${n}`).join(', ');
   console.log(`s3rver: ${signal}, closing; requests served: ${served || 'none'}`);
