@@ -109,6 +109,11 @@ export const WindowerConfigSchema = z.object({
     .describe(
       'a durable open window without a new bar this long leaves memory (its object is merged back on the next bar)',
     ),
+  WINDOWER_WRITE_CONCURRENCY: env
+    .int(8, { min: 1, max: 256 })
+    .describe(
+      "windows of different series written at once in a flush (a series' windows one after another: they share its index). A write is 4 requests one after another; at S3's tens of milliseconds each, one at a time cannot write 500 symbols' windows every minute",
+    ),
   WINDOWER_S3_RETRY_MAX_DELAY_MS: env
     .int(30_000, { min: 10 })
     .describe('upper bound of the backoff between S3 retries'),

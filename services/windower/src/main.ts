@@ -72,6 +72,7 @@ runService({
         maxBufferedRows: config.WINDOWER_MAX_BUFFERED_ROWS,
         windowIdleMs: config.WINDOWER_WINDOW_IDLE_MS,
         retryMaxDelayMs: config.WINDOWER_S3_RETRY_MAX_DELAY_MS,
+        writeConcurrency: config.WINDOWER_WRITE_CONCURRENCY,
         freshnessMaxSeries: config.WINDOWER_FRESHNESS_MAX_SERIES,
       },
     });

@@ -73,6 +73,7 @@ function setup(
   liveVersion: string | null = null,
   maxBufferedRows = 1_000,
   prefix = 'ds',
+  writeConcurrency?: number,
 ) {
   const calls = store.calls;
   const consumer: OffsetCommitter & { paused: boolean } = {
@@ -114,6 +115,7 @@ function setup(
       windowIdleMs: 60_000,
       retryMaxDelayMs: 50,
       freshnessMaxSeries: 1,
+      writeConcurrency,
     },
   });
   return { pipeline, consumer, metrics, deadLetters };
@@ -185,6 +187,73 @@ describe('windower pipeline', () => {
         i === 2 ? [sampleBar(2).eventTimeMs, 1, 9] : [sampleBar(i).eventTimeMs, 0, sampleBar(i).close],
       ),
     );
+  });
+
+  it('writes windows of different series at once (up to writeConcurrency), never two of one series, and commits after all', async () => {
+    /** Every read and write takes a few milliseconds; in-flight requests counted, overall and per series. */
+    class SlowStore extends MemoryStore {
+      inFlight = 0;
+      maxInFlight = 0;
+      readonly perSeries = new Map<string, number>();
+      maxPerSeries = 0;
+      private async slow<T>(key: string, op: () => Promise<T>): Promise<T> {
+        const series = /^(.*?\/symbol=[^/]+)\//.exec(key)?.[1] ?? key;
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        const n = (this.perSeries.get(series) ?? 0) + 1;
+        this.perSeries.set(series, n);
+        this.maxPerSeries = Math.max(this.maxPerSeries, n);
+        try {
+          await new Promise((r) => setTimeout(r, 3));
+          return await op();
+        } finally {
+          this.inFlight--;
+          this.perSeries.set(series, (this.perSeries.get(series) ?? 1) - 1);
+        }
+      }
+      override put(key: string, body: Uint8Array): Promise<void> {
+        return this.slow(key, () => super.put(key, body));
+      }
+      override get(key: string): Promise<Uint8Array | null> {
+        return this.slow(key, () => super.get(key));
+      }
+    }
+    // Five series of two day windows at 3 at once: the bound holds. Two series of three day
+    // windows at 4 at once: only 2 can be in flight, the series' own windows waiting.
+    for (const [seriesCount, days, limit, expectedInFlight] of [
+      [5, 2, 3, 3],
+      [2, 3, 4, 2],
+    ] as const) {
+      const symbols = Array.from({ length: seriesCount }, (_, i) => `S${i}/USDT:USDT`);
+      const bars = symbols.flatMap((symbol) =>
+        Array.from({ length: days }, (_, d) =>
+          [0, 1, 2].map((i) => sampleBar(d * 1_440 + i, { symbol })),
+        ).flat(),
+      );
+      const store = new SlowStore();
+      const { pipeline } = setup(store, null, 1_000, 'ds', limit);
+      pipeline.handleBatch(batch(0, 0, bars));
+      await pipeline.flush();
+      const label = `${seriesCount} series × ${days} days, ${limit} at once`;
+      assert.equal(store.maxInFlight, expectedInFlight, `${label}: requests in flight at most`);
+      assert.equal(store.maxPerSeries, 1, `${label}: a series' windows one after another`);
+      const objects = [...store.objects.keys()].filter((k) => kindOf(k) === 'object');
+      assert.equal(objects.length, seriesCount * days, label);
+      for (const k of objects) assert.equal(decodeParquetToBars(store.objects.get(k)!).length, 3);
+      for (const symbol of symbols) {
+        const indexKey = [...store.objects.keys()].find(
+          (k) => k.endsWith('_index.json') && k.includes(encodeURIComponent(symbol)),
+        );
+        assert.ok(indexKey, `index of ${symbol}`);
+        assert.equal(
+          parseSeriesIndex(store.objects.get(indexKey)!).windows.length,
+          days,
+          `${label}: ${symbol}'s index`,
+        );
+      }
+      assert.deepEqual(store.calls.at(-1), `commit 0:${bars.length}`);
+      assert.equal(store.calls.filter((c) => c.startsWith('commit')).length, 1);
+    }
   });
 
   it("names in the manifest the highest raw positions of its bars' headers, read once per distinct text", async () => {

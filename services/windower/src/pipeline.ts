@@ -16,10 +16,11 @@ import {
   VERSION_ID,
   WindowBook,
   type WindowId,
+  type WindowSnapshot,
   windowIdString,
 } from '@perpflow/dataset';
 import { buildDeadLetter, headersToStrings } from '@perpflow/kafka';
-import { type Logger, retry } from '@perpflow/runtime';
+import { forEachPool, type Logger, retry } from '@perpflow/runtime';
 import type { FetchedBatch } from '@perpflow/kafka';
 import type { WindowStore, WindowWriteResult } from './adapters/window-store.js';
 import type { WindowerMetrics } from './metrics.js';
@@ -59,6 +60,8 @@ export interface WindowerOptions {
   windowIdleMs: number;
   /** Upper bound of one S3 backoff. */
   retryMaxDelayMs: number;
+  /** Windows of different series written at once in a flush (default 1: one at a time). */
+  writeConcurrency?: number;
   /** Series (exchange, symbol) that get a freshness label; later ones are counted, not labelled. */
   freshnessMaxSeries: number;
 }
@@ -246,17 +249,22 @@ export class WindowerPipeline {
     const nowMs = this.deps.now();
     const due = this.book.dueWindows(this.watermarkMs, all ? Number.MAX_SAFE_INTEGER : nowMs);
     let failed = 0;
-    for (const d of due) {
-      try {
-        await this.writeWindow(d.windowKey);
-      } catch (err) {
-        failed++;
-        this.deps.logger.error(
-          { window: d.windowKey, err: (err as Error).message },
-          'window write failed; it stays pending and is retried next flush',
-        );
-      }
-    }
+    // A series' windows one after another, in due order (each write updates the series'
+    // index: read, then replace); different series at once, up to writeConcurrency. A
+    // write is four requests in a row (object, manifest, index read and write), so one
+    // window at a time bounds a flush by S3's latency, not by the work.
+    await forEachPool(seriesRuns(due), this.deps.options.writeConcurrency ?? 1, async (run) => {
+      for (const d of run)
+        try {
+          await this.writeWindow(d.windowKey);
+        } catch (err) {
+          failed++;
+          this.deps.logger.error(
+            { window: d.windowKey, err: (err as Error).message },
+            'window write failed; it stays pending and is retried next flush',
+          );
+        }
+    });
     if (this.stopped && failed > 0) return;
     await this.commit();
     const idleMs =
@@ -395,7 +403,7 @@ export class WindowerPipeline {
   private async writeWindow(windowKey: string): Promise<void> {
     await retry(
       async () => {
-        let snap = this.book.snapshot(windowKey);
+        let snap: WindowSnapshot | null = this.book.snapshot(windowKey);
         if (!snap.storedMerged) {
           const stored = await this.deps.windows.read(snap.window);
           // No manifest: nothing was ever committed past these rows, so they are re-read with
@@ -412,18 +420,24 @@ export class WindowerPipeline {
         }
         // Bars added after this snapshot (while the puts run) are not covered by it.
         const closesCovered = this.pendingCloses.get(windowKey)?.length ?? 0;
-        const written = await this.deps.windows.write({
+        const { version, closed } = snap;
+        const writing = this.deps.windows.write({
           window: snap.window,
           latest: snap.latest,
           superseded: snap.superseded,
           kafkaOffsets: mergeOffsetSpans(this.storedOffsets.get(windowKey) ?? [], snap.kafkaOffsets),
           watermarkMs: this.watermarkMs,
-          closed: snap.closed,
+          closed,
           writtenAtMs: this.deps.now(),
           datasetVersion: this.treeVersion,
           rawThrough: snap.rawThrough,
         });
-        this.book.markDurable(windowKey, snap.version, snap.closed);
+        // The snapshot's rows are encoded by now: not held while the puts wait on S3 (with
+        // several windows in flight, rows held across the waits outlived the young
+        // generation and were collected only by full collections).
+        snap = null;
+        const written = await writing;
+        this.book.markDurable(windowKey, version, closed);
         this.onDurable(windowKey, closesCovered, written);
       },
       {
@@ -489,6 +503,19 @@ export class WindowerPipeline {
     this.deps.metrics.windowsOpen.set(s.windows);
     this.deps.metrics.bufferedRows.set(s.rows);
   }
+}
+
+/** Due windows grouped by series (exchange, symbol, timeframe), each group in due order, groups in order of their first window. */
+export function seriesRuns<T extends { window: WindowId }>(due: readonly T[]): T[][] {
+  const runs = new Map<string, T[]>();
+  for (const d of due) {
+    const w = d.window;
+    const key = `${w.exchange}\u0000${w.symbol}\u0000${w.timeframe}`;
+    const run = runs.get(key);
+    if (run) run.push(d);
+    else runs.set(key, [d]);
+  }
+  return [...runs.values()];
 }
 
 /** The header's value as text; null when absent (a repeated header counts by its first value). */

@@ -12,6 +12,7 @@ import {
   serializeSeriesIndex,
   type WindowId,
   type WindowManifest,
+  type WindowWrite,
   type WindowWriteInput,
   manifestKey,
   objectKey,
@@ -67,8 +68,21 @@ export class WindowStore {
     };
   }
 
-  async write(input: Omit<WindowWriteInput, 'prefix' | 'writerVersion'>): Promise<WindowWriteResult> {
-    const prepared = prepareWindowWrite({ ...input, prefix: this.prefix, writerVersion: this.writerVersion });
+  /**
+   * Encodes the window at once (the input's rows are not held past this call), then puts
+   * its objects, manifest and index.
+   */
+  write(input: Omit<WindowWriteInput, 'prefix' | 'writerVersion'>): Promise<WindowWriteResult> {
+    let prepared: WindowWrite;
+    try {
+      prepared = prepareWindowWrite({ ...input, prefix: this.prefix, writerVersion: this.writerVersion });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.put(prepared);
+  }
+
+  private async put(prepared: WindowWrite): Promise<WindowWriteResult> {
     let bytes = 0;
     let files = 0;
     this.atStep('before-object-put');
