@@ -82,6 +82,17 @@ describe('perpflow pull flags', () => {
     assert.equal(r.code, USAGE_EXIT_CODE, r.stderr);
   });
 
+  it('refuses a --concurrency that is not a whole number from 1 to 64, naming the value', async () => {
+    for (const v of ['0', '65', '2.5', 'eight', '1e1', '']) {
+      const r = await run({ '--concurrency': v });
+      assert.equal(r.code, USAGE_EXIT_CODE, `--concurrency ${v}: ${r.stderr}`);
+      assert.ok(
+        r.stderr.startsWith(`perpflow pull: --concurrency must be a whole number from 1 to 64, got '${v}'`),
+        r.stderr,
+      );
+    }
+  });
+
   it('reads dates, ISO times with a zone and epoch ms as UTC', () => {
     const T0 = Date.UTC(2024, 2, 1);
     assert.equal(parseTimeFlag('from', '2024-03-01'), T0);

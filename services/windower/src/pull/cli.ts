@@ -29,16 +29,17 @@ import {
 } from '../cli-common.js';
 import { treeOfVersion } from '../datasets/list.js';
 import type { loadPullConfig } from '../config.js';
-import { describeReport, PullError, type PullProgress, pullDataset } from './pull.js';
+import { describeReport, PULL_CONCURRENCY, PullError, type PullProgress, pullDataset } from './pull.js';
 
 const USAGE = `usage: perpflow pull --exchange <id>[,<id>] --symbol <unified>[,<unified>] --timeframe <tf>
                      --from <date|ISO|ms> --to <date|ISO|ms> --out <dir> [--as-of <ISO|ms>] [--merge]
-                     [--prefix <S3 prefix>] [--version <dv-id>] [--skip-compacted] [--json]
+                     [--prefix <S3 prefix>] [--version <dv-id>] [--skip-compacted] [--concurrency <n>] [--json]
   --from is inclusive, --to exclusive (bar open times, UTC), both within [2010-01-01, 2100-01-01).
   Times: YYYY-MM-DD (00:00 UTC), YYYY-MM-DDTHH:MM[:SS[.mmm]] with Z or ±HH:MM, or epoch ms.
   --version: the dataset version to read (perpflow datasets lists them); default: the live
   tree, whichever version it holds. Closed months are read from their
   compacted object when it matches the index (--skip-compacted: always the day objects).
+  --concurrency: objects read from S3 at once (1-64, default 8); files are written in order.
   S3 connection: S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
   (see docs/CONFIGURATION.md).`;
 
@@ -84,6 +85,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
         'as-of': { type: 'string' },
         merge: { type: 'boolean', default: false },
         'skip-compacted': { type: 'boolean', default: false },
+        concurrency: { type: 'string' },
       },
       USAGE,
     );
@@ -99,6 +101,14 @@ export async function runPullCli(argv: string[]): Promise<number> {
     if (!values.out) throw new UsageError('--out <dir> is required');
     const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
     const prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
+    const concurrency = values.concurrency === undefined ? PULL_CONCURRENCY : Number(values.concurrency);
+    if (
+      !/^\d+$/.test(values.concurrency ?? '8') ||
+      !Number.isInteger(concurrency) ||
+      concurrency < 1 ||
+      concurrency > 64
+    )
+      throw new UsageError(`--concurrency must be a whole number from 1 to 64, got '${values.concurrency}'`);
     opts = {
       exchanges,
       symbols,
@@ -109,6 +119,7 @@ export async function runPullCli(argv: string[]): Promise<number> {
       outDir: values.out,
       merge: values.merge,
       useCompacted: !values['skip-compacted'],
+      concurrency,
       prefix,
       onProgress: progressReporter((t) => process.stderr.write(t), process.stderr.isTTY === true),
     };

@@ -36,6 +36,7 @@ import {
   type WindowManifest,
   windowStartOf,
 } from '@perpflow/dataset';
+import { forEachPool, inOrderAhead } from '@perpflow/runtime';
 import type { ObjectStore } from '../adapters/s3.js';
 
 /** What `perpflow pull` asks for; the TypeScript form of its flags. */
@@ -64,7 +65,17 @@ export interface PullOptions {
    * exactly the days the index lists. Default true; rows and gaps are the same either way.
    */
   useCompacted?: boolean;
+  /**
+   * Objects read at once: series indexes, compacted-month manifests, and windows or months
+   * fetched ahead of the one being written (results are still taken in order, at most this
+   * many held). Default 8. Each read is a round trip to S3 (tens of milliseconds for a
+   * small object): one at a time, a month of 500 symbols' day windows is ~15,000 of them.
+   */
+  concurrency?: number;
 }
+
+/** PullOptions.concurrency when not given. */
+export const PULL_CONCURRENCY = 8;
 
 export interface PullProgress {
   windowsDone: number;
@@ -141,58 +152,114 @@ interface FetchedUnit {
   windows: number;
 }
 
-/**
- * The units of one month group of a series: its compacted month when usable (one
- * verified object for all the group's windows), else each window.
- */
-async function* fetchUnits(
-  store: ObjectStore,
-  o: PullOptions,
-  series: Parameters<typeof fetchWindow>[2],
-  index: SeriesIndex | null,
-  group: ReturnType<typeof monthGroups>[number],
-): AsyncGenerator<FetchedUnit> {
-  const month =
-    index && o.useCompacted !== false
-      ? await fetchCompactedMonth(store, o.prefix, series, index, group.monthStartMs, o.asOfMs)
-      : null;
-  if (month) {
-    yield {
+/** A task's fetch: verified bytes, decoded by the reader in its turn (so at most `concurrency` held undecoded). */
+type FetchedBytes =
+  | { compacted: true; month: CompactedManifest; object: Uint8Array; bytes: number; group: MonthGroup }
+  | { compacted: false; window: PlannedWindow; fetched: FetchedWindowBytes };
+
+/** A fetched unit decoded and checked: what the select-and-write step takes. */
+function decodeUnit(series: SeriesId, index: SeriesIndex | null, f: FetchedBytes): FetchedUnit {
+  if (f.compacted) {
+    const latest = decodeParquetToBars(f.object);
+    checkRows(f.month.object.key, latest, {
+      series,
+      startMs: f.month.month.startMs,
+      endMs: f.month.month.endMs,
+      rowCount: f.month.object.rowCount,
+    });
+    return {
       compacted: true,
-      latest: month.latest,
+      latest,
       superseded: [],
-      latestBytes: month.latestBytes,
-      bytes: month.bytes,
+      latestBytes: f.object,
+      bytes: f.bytes,
       objectsVerified: 1,
-      sources: [{ key: month.manifest.object.key, sha256: month.manifest.object.sha256 }],
-      objectKey: month.manifest.object.key,
-      coverage: group.windows.map((w) => ({
+      sources: [{ key: f.month.object.key, sha256: f.month.object.sha256 }],
+      objectKey: f.month.object.key,
+      coverage: f.group.windows.map((w) => ({
         startMs: w.startMs,
         endMs: w.endMs,
         closed: w.closed,
         maxTsMs: index?.windows.find((x) => x.startMs === w.startMs)?.maxTsMs ?? null,
       })),
-      windows: group.windows.length,
-    };
-    return;
-  }
-  for (const w of group.windows) {
-    const got = await fetchWindow(store, o.prefix, series, w, o.asOfMs, o.integrityRetries ?? 2);
-    yield {
-      compacted: false,
-      latest: got.latest,
-      superseded: got.superseded,
-      latestBytes: got.latestBytes,
-      bytes: got.bytes,
-      objectsVerified: got.sources.length,
-      sources: got.sources,
-      objectKey: w.objectKey,
-      coverage: [
-        { startMs: w.startMs, endMs: w.endMs, closed: got.manifest.closed, maxTsMs: got.manifest.maxTsMs },
-      ],
-      windows: 1,
+      windows: f.group.windows.length,
     };
   }
+  const got = decodeWindow(series, f.window, f.fetched);
+  return {
+    compacted: false,
+    latest: got.latest,
+    superseded: got.superseded,
+    latestBytes: got.latestBytes,
+    bytes: got.bytes,
+    objectsVerified: got.sources.length,
+    sources: got.sources,
+    objectKey: f.window.objectKey,
+    coverage: [
+      {
+        startMs: f.window.startMs,
+        endMs: f.window.endMs,
+        closed: got.manifest.closed,
+        maxTsMs: got.manifest.maxTsMs,
+      },
+    ],
+    windows: 1,
+  };
+}
+
+/** One fetch of the plan, in the order its results are written: a compacted month, or windows. */
+interface FetchTask {
+  plan: number;
+  run: () => Promise<FetchedBytes[]>;
+}
+
+/**
+ * The plan's fetches in order: per month group of a day-window series, its compacted month
+ * when `months` chose it (one object for the group's windows; if that object turns out
+ * missing or not matching its manifest, the group's windows instead), else each window.
+ */
+function fetchTasks(
+  store: ObjectStore,
+  o: PullOptions,
+  plans: ReturnType<typeof planPull>,
+  groups: readonly (readonly MonthGroup[])[],
+  months: ReadonlyMap<MonthGroup, MonthChoice>,
+): FetchTask[] {
+  const tasks: FetchTask[] = [];
+  const windowBytes = async (series: SeriesId, w: PlannedWindow): Promise<FetchedBytes> => ({
+    compacted: false,
+    window: w,
+    fetched: await fetchWindowBytes(store, o.prefix, series, w, o.asOfMs, o.integrityRetries ?? 2),
+  });
+  plans.forEach((plan, i) => {
+    for (const group of groups[i] ?? []) {
+      const month = months.get(group);
+      if (month)
+        tasks.push({
+          plan: i,
+          run: async () => {
+            const object = await compactedMonthObject(store, month.manifest);
+            if (object)
+              return [
+                {
+                  compacted: true,
+                  month: month.manifest,
+                  object,
+                  bytes: month.bytes + object.byteLength,
+                  group,
+                },
+              ];
+            const out: FetchedBytes[] = [];
+            for (const w of group.windows) out.push(await windowBytes(plan.series, w));
+            return out;
+          },
+        });
+      else
+        for (const w of group.windows)
+          tasks.push({ plan: i, run: async () => [await windowBytes(plan.series, w)] });
+    }
+  });
+  return tasks;
 }
 
 export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<PullReport> {
@@ -204,12 +271,45 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
     toMs: o.toMs,
     ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
   };
+  const concurrency = o.concurrency ?? PULL_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new PullError('CONCURRENCY', `concurrency must be a positive integer, got ${concurrency}`);
   const indexes = new Map<string, SeriesIndex | null>();
-  for (const { indexKey } of seriesToPull(o.prefix, request)) {
+  const wanted = seriesToPull(o.prefix, request);
+  const read = new Map<string, SeriesIndex | null>();
+  await forEachPool(wanted, concurrency, async ({ indexKey }) => {
     const raw = await store.get(indexKey);
-    indexes.set(indexKey, raw === null ? null : parseSeriesIndex(raw));
-  }
+    read.set(indexKey, raw === null ? null : parseSeriesIndex(raw));
+  });
+  for (const { indexKey } of wanted) indexes.set(indexKey, read.get(indexKey) ?? null);
   const plans = planPull(o.prefix, request, indexes);
+  // Which month groups read their compacted object: their manifests, read at once.
+  const groups = plans.map((plan) => monthGroups(plan.windows, indexes.get(plan.indexKey) ?? null));
+  const months = new Map<MonthGroup, MonthChoice>();
+  if (o.useCompacted !== false) {
+    const candidates = plans.flatMap((plan, i) => {
+      const index = indexes.get(plan.indexKey) ?? null;
+      return index ? (groups[i] ?? []).map((group) => ({ plan, index, group })) : [];
+    });
+    await forEachPool(candidates, concurrency, async ({ plan, index, group }) => {
+      const choice = await compactedMonthChoice(
+        store,
+        o.prefix,
+        plan.series,
+        index,
+        group.monthStartMs,
+        o.asOfMs,
+      );
+      if (choice) months.set(group, choice);
+    });
+  }
+  const fetches = inOrderAhead(
+    fetchTasks(store, o, plans, groups, months).map((t) => async () => ({
+      plan: t.plan,
+      units: await t.run(),
+    })),
+    concurrency,
+  )[Symbol.asyncIterator]();
   const windowsTotal = plans.reduce((n, p) => n + p.windows.length, 0);
   await mkdir(o.outDir, { recursive: true });
 
@@ -226,7 +326,20 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
   const merged: AlignedBar[] = [];
   const mergedSources: PulledFile['sources'] = [];
   let windowsDone = 0;
-  for (const plan of plans) {
+  let pending: { plan: number; units: FetchedBytes[] } | null = null;
+  /** The next fetched units of plan `i`, in order; null once its units are all taken. */
+  const nextOf = async (i: number): Promise<FetchedBytes[] | null> => {
+    if (pending === null) {
+      const r = await fetches.next();
+      if (r.done) return null;
+      pending = r.value;
+    }
+    if (pending.plan !== i) return null;
+    const { units } = pending;
+    pending = null;
+    return units;
+  };
+  for (const [planIndex, plan] of plans.entries()) {
     const seriesRows: AlignedBar[] = [];
     const coverage: Coverage[] = [];
     const s: SeriesReport = {
@@ -245,8 +358,8 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
       toMs: o.toMs,
       ...(o.asOfMs === undefined ? {} : { asOfMs: o.asOfMs }),
     };
-    for (const group of monthGroups(plan.windows, index))
-      for await (const unit of fetchUnits(store, o, plan.series, index, group)) {
+    for (let fetched = await nextOf(planIndex); fetched !== null; fetched = await nextOf(planIndex))
+      for (const unit of fetched.map((f) => decodeUnit(plan.series, index, f))) {
         // One step for a compacted month and for a window: select, count, write, report.
         if (unit.compacted) report.compactedMonths++;
         report.bytesDownloaded += unit.bytes;
@@ -299,6 +412,14 @@ export async function pullDataset(store: ObjectStore, o: PullOptions): Promise<P
   return report;
 }
 
+interface FetchedWindowBytes {
+  manifest: WindowManifest;
+  latestBytes: Uint8Array;
+  revBytes: Uint8Array | null;
+  refs: ReturnType<typeof objectsToFetch>;
+  bytes: number;
+}
+
 interface FetchedWindow {
   manifest: WindowManifest;
   latest: AlignedBar[];
@@ -312,17 +433,17 @@ interface FetchedWindow {
  * Manifest, then its objects, verified. A mismatch usually means the windower
  * rewrote the window between our two GETs: read the manifest again; a mismatch
  * that persists is corruption and fails the pull. A manifest that describes another
- * window or names other keys, or rows of another series or time, fail at once
- * (DatasetMismatch): no rewrite by the windower looks like that.
+ * window or names other keys fails at once (DatasetMismatch): no rewrite by the
+ * windower looks like that.
  */
-async function fetchWindow(
+async function fetchWindowBytes(
   store: ObjectStore,
   prefix: string,
   series: SeriesId,
   w: PlannedWindow,
   asOfMs: number | undefined,
   retries: number,
-): Promise<FetchedWindow> {
+): Promise<FetchedWindowBytes> {
   for (let attempt = 0; ; attempt++) {
     try {
       const rawManifest = await store.get(w.manifestKey);
@@ -338,21 +459,11 @@ async function fetchWindow(
       const refs = objectsToFetch(manifest, asOfMs);
       const latestBytes = await getVerified(store, refs.latest);
       const revBytes = refs.revisions ? await getVerified(store, refs.revisions) : null;
-      const sources = [refs.latest, ...(refs.revisions ? [refs.revisions] : [])].map((r) => ({
-        key: r.key,
-        sha256: r.sha256,
-      }));
-      const latest = decodeParquetToBars(latestBytes);
-      const superseded = revBytes ? decodeParquetToBars(revBytes) : [];
-      checkRows(refs.latest.key, latest, { series, ...expected, rowCount: refs.latest.rowCount });
-      if (refs.revisions)
-        checkRows(refs.revisions.key, superseded, { series, ...expected, rowCount: refs.revisions.rowCount });
       return {
         manifest,
-        latest,
         latestBytes,
-        superseded,
-        sources,
+        revBytes,
+        refs,
         bytes: rawManifest.byteLength + latestBytes.byteLength + (revBytes?.byteLength ?? 0),
       };
     } catch (err) {
@@ -368,6 +479,22 @@ async function fetchWindow(
       throw err;
     }
   }
+}
+
+/** The window's rows, checked against its manifest: rows of another series or time fail (DatasetMismatch). */
+function decodeWindow(series: SeriesId, w: PlannedWindow, f: FetchedWindowBytes): FetchedWindow {
+  const { refs } = f;
+  const expected = expectedWindow(series, w.unit, w.startMs);
+  const latest = decodeParquetToBars(f.latestBytes);
+  const superseded = f.revBytes ? decodeParquetToBars(f.revBytes) : [];
+  checkRows(refs.latest.key, latest, { series, ...expected, rowCount: refs.latest.rowCount });
+  if (refs.revisions)
+    checkRows(refs.revisions.key, superseded, { series, ...expected, rowCount: refs.revisions.rowCount });
+  const sources = [refs.latest, ...(refs.revisions ? [refs.revisions] : [])].map((r) => ({
+    key: r.key,
+    sha256: r.sha256,
+  }));
+  return { manifest: f.manifest, latest, latestBytes: f.latestBytes, superseded, sources, bytes: f.bytes };
 }
 
 async function getVerified(store: ObjectStore, ref: ObjectRef): Promise<Uint8Array> {
@@ -408,29 +535,27 @@ function monthGroups(windows: readonly PlannedWindow[], index: SeriesIndex | nul
   return groups;
 }
 
-interface FetchedMonth {
+/** A compacted month chosen to be read instead of its days: its manifest (checked) and that manifest's size. */
+interface MonthChoice {
   manifest: CompactedManifest;
-  latest: AlignedBar[];
-  latestBytes: Uint8Array;
   bytes: number;
 }
 
 /**
- * The compacted month, when it stands for exactly the days the index lists (and the
- * read needs no revisions) and its bytes match its manifest; otherwise null and the
- * caller reads the days (the day objects are the source of truth; a crash or a
- * recompaction racing us leaves a stale or missing month). A manifest that names
- * another series, month or object key, or an object with rows of another series or
- * month, is no such accident: DatasetMismatch.
+ * The compacted month's manifest, when it stands for exactly the days the index lists
+ * (and the read needs no revisions); otherwise null and the caller reads the days (the
+ * day objects are the source of truth; a crash or a recompaction racing us leaves a stale
+ * or missing month). A manifest that names another series, month or object key is no
+ * such accident: DatasetMismatch.
  */
-async function fetchCompactedMonth(
+async function compactedMonthChoice(
   store: ObjectStore,
   prefix: string,
   series: SeriesId,
   index: SeriesIndex,
   monthStartMs: number,
   asOfMs: number | undefined,
-): Promise<FetchedMonth | null> {
+): Promise<MonthChoice | null> {
   if (index.unit !== 'day' || !Number.isFinite(monthStartMs)) return null;
   const manifestKey = compactedManifestKey(prefix, series, monthStartMs);
   const raw = await store.get(manifestKey);
@@ -443,22 +568,27 @@ async function fetchCompactedMonth(
   }
   checkCompactedManifest(prefix, manifestKey, series, monthStartMs, manifest);
   if (!compactedMonthUsable(index, manifest, asOfMs)) return null;
+  return { manifest, bytes: raw.byteLength };
+}
+
+/**
+ * The compacted month's object when its bytes match its manifest; null when it is missing
+ * or does not match (a crash between object and manifest, or a rewrite racing us): the
+ * caller reads the days. Its rows are checked when decoded (decodeUnit).
+ */
+async function compactedMonthObject(
+  store: ObjectStore,
+  manifest: CompactedManifest,
+): Promise<Uint8Array | null> {
   const bytes = await store.get(manifest.object.key);
   if (bytes === null) return null;
   try {
     verifyObject(bytes, manifest.object);
   } catch (err) {
-    if (err instanceof ObjectIntegrityError) return null; // a crash between object and manifest, or a rewrite racing us
+    if (err instanceof ObjectIntegrityError) return null;
     throw err;
   }
-  const latest = decodeParquetToBars(bytes);
-  checkRows(manifest.object.key, latest, {
-    series,
-    startMs: manifest.month.startMs,
-    endMs: manifest.month.endMs,
-    rowCount: manifest.object.rowCount,
-  });
-  return { manifest, latest, latestBytes: bytes, bytes: raw.byteLength + bytes.byteLength };
+  return bytes;
 }
 
 async function pathExists(p: string): Promise<boolean> {
