@@ -3,7 +3,7 @@
 # tools (not part of npm test). Installs what is missing, starts the servers it uses,
 # runs bench/src/main.ts, which prints the table and writes bench/results/<iso>.json
 # and latest.json. Sizes: BENCH_SCALE=quick (default, ~2 min) | full (<= 15 min);
-# sections: BENCH_SECTIONS=publish,aligner,windower,backfill,live. See docs/BENCHMARKS.md.
+# sections: BENCH_SECTIONS=publish,aligner,windower,backfill,live,archiver,reprocess,pull. See docs/BENCHMARKS.md.
 #
 # BENCH_STACK=own (default): a stack of its own (Kafka, Redis, S3; data in
 #   .data/bench, ports 47092/47093/47379/47000), started like the local stack and

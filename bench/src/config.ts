@@ -11,6 +11,7 @@ export const SECTIONS = [
   'live',
   'archiver',
   'reprocess',
+  'pull',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -30,6 +31,8 @@ const SCALES = {
     archiverSymbols: 100,
     reprocessSymbols: 100,
     reprocessDays: 6,
+    pullSymbols: 20,
+    pullDays: 10,
   },
   full: {
     publishRecords: 500_000,
@@ -45,6 +48,8 @@ const SCALES = {
     archiverSymbols: 300,
     reprocessSymbols: 200,
     reprocessDays: 6,
+    pullSymbols: 100,
+    pullDays: 10,
   },
 } as const;
 
@@ -74,6 +79,8 @@ export const BenchConfigSchema = z.object({
   BENCH_ARCHIVER_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_REPROCESS_SYMBOLS: z.coerce.number().int().positive().optional(),
   BENCH_REPROCESS_DAYS: z.coerce.number().int().positive().optional(),
+  BENCH_PULL_SYMBOLS: z.coerce.number().int().positive().optional(),
+  BENCH_PULL_DAYS: z.coerce.number().int().positive().optional(),
   BENCH_REPROCESS_WORKER_HEAP_MB: env
     .int(0, { min: 0 })
     .describe("reprocess: V8's old-space cap of each worker process, --max-old-space-size (0: V8's default)"),
@@ -139,6 +146,8 @@ export interface BenchConfig {
   reprocessSymbols: number;
   reprocessDays: number;
   reprocessWorkerHeapMb: number;
+  pullSymbols: number;
+  pullDays: number;
   /** Flags of the comparison worker run; undefined: OTHER_WORKER_FLAGS. */
   reprocessOtherFlags: string | undefined;
   altClient: boolean;
@@ -177,6 +186,8 @@ export function loadBenchConfig(environment: Record<string, string | undefined> 
     reprocessSymbols: c.BENCH_REPROCESS_SYMBOLS ?? s.reprocessSymbols,
     reprocessDays: c.BENCH_REPROCESS_DAYS ?? s.reprocessDays,
     reprocessWorkerHeapMb: c.BENCH_REPROCESS_WORKER_HEAP_MB,
+    pullSymbols: c.BENCH_PULL_SYMBOLS ?? s.pullSymbols,
+    pullDays: c.BENCH_PULL_DAYS ?? s.pullDays,
     reprocessOtherFlags: c.BENCH_REPROCESS_OTHER_FLAGS,
     altClient: c.BENCH_ALT_CLIENT,
     serviceNodeFlags: c.BENCH_SERVICE_NODE_FLAGS === '' ? [] : c.BENCH_SERVICE_NODE_FLAGS.split(/ +/),

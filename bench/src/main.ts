@@ -11,6 +11,7 @@ import { benchArchiver } from './sections/archiver.js';
 import { benchBackfill } from './sections/backfill.js';
 import { benchLive } from './sections/live.js';
 import { benchPublish, type SectionResult } from './sections/publish.js';
+import { benchPull } from './sections/pull.js';
 import { benchReprocess } from './sections/reprocess.js';
 import { benchWindower } from './sections/windower.js';
 import { loadBenchConfig, type BenchConfig, type SectionName } from './config.js';
@@ -25,6 +26,7 @@ const RUNNERS: Record<SectionName, (c: BenchConfig) => Promise<SectionResult>> =
   live: benchLive,
   archiver: benchArchiver,
   reprocess: benchReprocess,
+  pull: benchPull,
 };
 
 interface SectionRecord {
