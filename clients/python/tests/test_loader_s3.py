@@ -19,6 +19,7 @@ from perpflow_loader import (
     DatasetInvalid,
     IndexNotFound,
     IntegrityError,
+    InvalidConfig,
     InvalidRequest,
     Loader,
     ManifestMissing,
@@ -304,3 +305,41 @@ def test_a_compacted_object_unlike_its_manifest_is_passed_over_for_the_days(own_
     assert got.num_rows == 180
     want, _ = pulled_table(d, tmp_path, FEB27, MAR1)
     assert got.to_pylist() == want.to_pylist()
+
+
+def test_reads_windows_by_several_threads_with_the_same_rows(dataset, tmp_path, bucket):
+    """max_workers threads read a series' windows at once (each request held 50 ms here, so
+    requests in flight together are seen); the rows are those of one thread, in order."""
+    import threading
+    import time
+
+    def watched(loader):
+        seen = {"now": 0, "most": 0}
+        lock = threading.Lock()
+
+        def hold(**_):
+            with lock:
+                seen["now"] += 1
+                seen["most"] = max(seen["most"], seen["now"])
+            time.sleep(0.05)
+            with lock:
+                seen["now"] -= 1
+
+        loader.client.meta.events.register("before-send.s3", hold)
+        return seen
+
+    one = Loader(prefix=dataset.prefix, cache_dir=tmp_path / "one", env=dataset.env, max_workers=1)
+    many = Loader(prefix=dataset.prefix, cache_dir=tmp_path / "many", env=dataset.env)
+    seen_one, seen_many = watched(one), watched(many)
+    # February from its compacted object, 2024-03-01 and 03-02 from their day objects.
+    a = one.load_bars(dataset.exchange, dataset.symbol, "1m", FEB27, END, output="arrow")
+    b = many.load_bars(dataset.exchange, dataset.symbol, "1m", FEB27, END, output="arrow")
+    assert seen_one["most"] == 1
+    assert seen_many["most"] == 2, "the two March days read at once"
+    assert b.num_rows == 299 and b.equals(a)
+
+
+@pytest.mark.parametrize("bad", [0, 65, 2.5, True, "8"])
+def test_refuses_max_workers_outside_1_to_64(dataset, tmp_path, bad):
+    with pytest.raises(InvalidConfig, match=r"max_workers must be an integer from 1 to 64, got"):
+        Loader(prefix=dataset.prefix, cache_dir=tmp_path / "c", env=dataset.env, max_workers=bad)

@@ -7,12 +7,14 @@ instead of its days when it stands for exactly the days the index lists."""
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +153,8 @@ class Loader:
     (us-east-1), S3_BUCKET (perpflow), S3_PREFIX (datasets), S3_ACCESS_KEY_ID and
     S3_SECRET_ACCESS_KEY (unset: boto3's own credential chain), S3_FORCE_PATH_STYLE
     (true); the cache lives in PERPFLOW_CACHE_DIR (default ~/.cache/perpflow).
+    ``max_workers`` (1-64, default 8): a series' windows read by that many threads at once
+    (each read is a round trip to S3); the rows are the same, in the same order.
     """
 
     def __init__(
@@ -163,6 +167,7 @@ class Loader:
         cache_dir: str | os.PathLike[str] | None = None,
         client: Any = None,
         integrity_retries: int = 2,
+        max_workers: int = 8,
         env: Mapping[str, str] | None = None,
     ):
         env = os.environ if env is None else env
@@ -176,6 +181,9 @@ class Loader:
         if not isinstance(integrity_retries, int) or integrity_retries < 0:
             raise InvalidConfig(f"integrity_retries must be an integer ≥ 0, got {integrity_retries!r}")
         self.integrity_retries = integrity_retries
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or not 1 <= max_workers <= 64:
+            raise InvalidConfig(f"max_workers must be an integer from 1 to 64, got {max_workers!r}")
+        self.max_workers = max_workers
         self.cache = LocalCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
         self.client = client if client is not None else _make_client(endpoint_url, region, env)
 
@@ -246,18 +254,41 @@ class Loader:
             self._check_entry(series, index, e, index_key)
             planned.append(e)
 
-        parts: list[pa.Table] = []
+        # Each part in order: a compacted month (read here), or a window's rows (read by up
+        # to max_workers threads at once: each read is a round trip to S3).
+        steps: list[Callable[[], pa.Table]] = []
         for month_start, group in _month_groups(planned, index.unit):
             month = None if month_start is None else self._compacted_month(series, index, month_start, as_of_ms)
             if month is not None:
-                parts.append(select_rows(month, None, from_ms, to_ms_, as_of_ms))
+                rows = select_rows(month, None, from_ms, to_ms_, as_of_ms)
+                steps.append(lambda rows=rows: rows)
                 continue
             for e in group:
-                latest, superseded = self._window(series, index, e, as_of_ms)
-                parts.append(select_rows(latest, superseded, from_ms, to_ms_, as_of_ms))
+                steps.append(functools.partial(self._window_rows, series, index, e, from_ms, to_ms_, as_of_ms))
+        parts = self._in_order(steps)
         if not parts:
             return ALIGNED_BAR_SCHEMA.empty_table()
         return pa.concat_tables(parts)
+
+    def _window_rows(
+        self, series: SeriesId, index: SeriesIndex, e: IndexEntry, from_ms: int, to_ms_: int, as_of_ms: int | None
+    ) -> pa.Table:
+        latest, superseded = self._window(series, index, e, as_of_ms)
+        return select_rows(latest, superseded, from_ms, to_ms_, as_of_ms)
+
+    def _in_order(self, steps: list[Callable[[], pa.Table]]) -> list[pa.Table]:
+        """Every step's result in step order, up to max_workers steps running at once; the
+        first failure in step order is raised (steps not started yet are cancelled)."""
+        if self.max_workers == 1 or len(steps) < 2:
+            return [step() for step in steps]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(steps))) as pool:
+            futures = [pool.submit(step) for step in steps]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
 
     def _index(self, series: SeriesId, key: str) -> SeriesIndex:
         cached = self.cache.get_doc("index", self.bucket, key)
