@@ -1,4 +1,5 @@
 import { EXCHANGES, TIMEFRAMES } from '@perpflow/contracts';
+import { forEachPool } from '@perpflow/runtime';
 import {
   type CompactedManifest,
   compactedManifestKey,
@@ -23,6 +24,9 @@ import type { FolderLister, ObjectStore } from './s3.js';
 /** The steps of one month write, in order; a crash hook may stop the process after either put. */
 export type CompactionStep = 'after-object-put' | 'after-manifest-put';
 
+/** Listings and index reads sent to S3 at once (each is a round trip of tens of milliseconds). */
+export const READS_AT_ONCE = 8;
+
 /**
  * The dataset as month compaction sees it: series indexes, compacted manifests, day
  * objects; writes a compacted month as object, then manifest (deterministic keys).
@@ -43,16 +47,22 @@ export class CompactionStore {
    * for folders that hold an object directly, as a symbol folder does (`_index.json`).
    */
   async listSeries(): Promise<SeriesId[]> {
-    const out: SeriesId[] = [];
-    for (const tf of TIMEFRAMES)
-      for (const ex of EXCHANGES)
+    const partitions = TIMEFRAMES.flatMap((tf) => EXCHANGES.map((ex) => ({ tf, ex })));
+    // The listings at once (each a round trip to S3), the series in partition order.
+    const found: SeriesId[][] = partitions.map(() => []);
+    await forEachPool(
+      partitions.map((part, i) => ({ ...part, i })),
+      READS_AT_ONCE,
+      async ({ tf, ex, i }) => {
         for (const sym of await this.store.listFolders(
           `${latestTreeFolder(this.prefix)}timeframe=${tf}/exchange=${ex}/`,
         )) {
           const series = parseSeriesIndexKey(this.prefix, `${sym}_index.json`);
-          if (series) out.push(series);
+          if (series) found[i]?.push(series);
         }
-    return out;
+      },
+    );
+    return found.flat();
   }
 
   async readIndex(series: SeriesId): Promise<SeriesIndex | null> {

@@ -9,7 +9,8 @@ import {
   versionPrefix,
   versionsFolder,
 } from '@perpflow/dataset';
-import { CompactionStore } from '../adapters/compaction-store.js';
+import { forEachPool } from '@perpflow/runtime';
+import { CompactionStore, READS_AT_ONCE } from '../adapters/compaction-store.js';
 import type { FolderLister, ObjectStore } from '../adapters/s3.js';
 import { PullError } from '../pull/pull.js';
 
@@ -107,16 +108,17 @@ async function treeStats(store: ObjectStore & FolderLister, treePrefix: string):
     minTsMs: null,
     maxTsMs: null,
   };
-  for (const series of await trees.listSeries()) {
+  // One GET per series, READS_AT_ONCE at a time: sums, minimum and maximum need no order.
+  await forEachPool(await trees.listSeries(), READS_AT_ONCE, async (series) => {
     const index = await trees.readIndex(series);
-    if (index === null) continue;
+    if (index === null) return;
     stats.series++;
     for (const w of index.windows) {
       stats.rows += w.rowCount;
       if (w.minTsMs !== null) stats.minTsMs = Math.min(stats.minTsMs ?? w.minTsMs, w.minTsMs);
       if (w.maxTsMs !== null) stats.maxTsMs = Math.max(stats.maxTsMs ?? w.maxTsMs, w.maxTsMs);
     }
-  }
+  });
   return stats;
 }
 

@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { type AlignedBar, sampleAlignedBar } from '@perpflow/contracts';
 import { parseSeriesIndex, seriesIndexKey } from '@perpflow/dataset';
 import { CompactionStore } from '../adapters/compaction-store.js';
-import type { FolderLister, ObjectStore } from '../adapters/s3.js';
 import { WindowStore } from '../adapters/window-store.js';
+import { SlowStore } from '../test-support/slow-store.js';
 import { pullDataset } from './pull.js';
 
 const MIN = 60_000;
@@ -15,40 +15,6 @@ const DAY = 86_400_000;
 const FEB_27 = Date.UTC(2024, 1, 27);
 const FEB = Date.UTC(2024, 1, 1);
 const PREFIX = 'pull-unit';
-
-/** Objects in memory; every read waits a few milliseconds and is counted in flight. */
-class SlowStore implements ObjectStore, FolderLister {
-  readonly objects = new Map<string, Uint8Array>();
-  inFlight = 0;
-  maxInFlight = 0;
-  gets = 0;
-  async put(key: string, body: Uint8Array): Promise<void> {
-    this.objects.set(key, body);
-  }
-  async get(key: string): Promise<Uint8Array | null> {
-    this.gets++;
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      await new Promise((r) => setTimeout(r, 2));
-      return this.objects.get(key) ?? null;
-    } finally {
-      this.inFlight--;
-    }
-  }
-  async exists(key: string): Promise<boolean> {
-    return this.objects.has(key);
-  }
-  async list(prefix: string): Promise<string[]> {
-    return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
-  }
-  async listFolders(): Promise<string[]> {
-    return [];
-  }
-  async delete(key: string): Promise<void> {
-    this.objects.delete(key);
-  }
-}
 
 const bar = (symbol: string, t: number, over: Partial<AlignedBar> = {}): AlignedBar =>
   sampleAlignedBar({
@@ -111,8 +77,7 @@ describe('pullDataset reading objects at once', () => {
     const pull = async (concurrency: number) => {
       const outDir = mkdtempSync(join(tmpdir(), `perpflow-pull-unit-${concurrency}-`));
       dirs.push(outDir);
-      store.maxInFlight = 0;
-      store.gets = 0;
+      store.reset();
       const report = await pullDataset(store, {
         exchanges: ['binanceusdm'],
         symbols: [...symbols, 'D/USDT:USDT'],
@@ -123,7 +88,7 @@ describe('pullDataset reading objects at once', () => {
         prefix: PREFIX,
         concurrency,
       });
-      return { report, outDir, maxInFlight: store.maxInFlight, gets: store.gets };
+      return { report, outDir, maxInFlight: store.maxInFlight, gets: store.reads };
     };
     const one = await pull(1);
     const six = await pull(6);
