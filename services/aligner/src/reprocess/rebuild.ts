@@ -17,6 +17,7 @@ import {
   windowEndOf,
   windowStartOf,
 } from '@perpflow/dataset';
+import { forEachPool } from '@perpflow/runtime';
 import { checkRaw } from '../domain/batch.js';
 import { QualityAlignEngine } from '../domain/engine.js';
 import type { EngineInput, EngineOutput, RawRecord } from '../domain/engine-types.js';
@@ -42,6 +43,8 @@ export interface RebuildStats {
 export type RebuildProgress = (read: { objects: number; records: number }) => void;
 
 const DAY_MS = 86_400_000;
+/** Archive day indexes read at once when a job starts (a month job reads ~130 of them). */
+const INDEX_READS_AT_ONCE = 8;
 /**
  * A record is filed under the day of its event time, and arrives (Kafka timestamp) after
  * it, but for a clock skew the quality rules allow (clockSkewMs, 5 s by default): records
@@ -116,16 +119,30 @@ export async function rebuildWindows(
   const readTo = job.toMs + tailMs;
   const wanted = job.symbols === null ? null : new Set(job.symbols);
 
-  // The job's objects, by day: its partition of every feed.
+  // The job's objects, by day: its partition of every feed. The day indexes are read
+  // INDEX_READS_AT_ONCE at a time (each a round trip to S3), used in (feed, day) order.
   const byDay = new Map<string, { feed: Feed; entry: ArchiveObjectEntry }[]>();
-  for (const feed of FEEDS) {
-    const listing = await listArchiveObjects(get, archivePrefix, {
-      feed,
-      exchange: job.exchange,
-      fromMs: readFrom,
-      toMs: readTo,
-    });
-    for (const entry of listing.objects) {
+  const dayLists = FEEDS.flatMap((feed) =>
+    utcDaysOf(readFrom, readTo).map((date) => {
+      const dayMs = Date.parse(`${date}T00:00:00Z`);
+      return { feed, fromMs: Math.max(readFrom, dayMs), toMs: Math.min(readTo, dayMs + DAY_MS) };
+    }),
+  );
+  const listings: Awaited<ReturnType<typeof listArchiveObjects>>[] = [];
+  await forEachPool(
+    dayLists.map((d, i) => ({ ...d, i })),
+    INDEX_READS_AT_ONCE,
+    async ({ feed, fromMs, toMs, i }) => {
+      listings[i] = await listArchiveObjects(get, archivePrefix, {
+        feed,
+        exchange: job.exchange,
+        fromMs,
+        toMs,
+      });
+    },
+  );
+  for (const [i, { feed }] of dayLists.entries()) {
+    for (const entry of (listings[i] as (typeof listings)[number]).objects) {
       if (entry.partition !== job.partition) continue;
       const list = byDay.get(entry.date) ?? [];
       list.push({ feed, entry });

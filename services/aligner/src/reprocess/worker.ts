@@ -12,7 +12,7 @@ import {
   versionPrefix,
   type WindowManifest,
 } from '@perpflow/dataset';
-import type { Logger } from '@perpflow/runtime';
+import { forEachPool, type Logger } from '@perpflow/runtime';
 import type { ObjectStore } from '@perpflow/s3';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -26,7 +26,9 @@ export const DEFAULT_REPROCESS_QUEUE = 'perpflow-reprocess';
  * Windows whose puts may be in flight at once in one job (each an object, then its
  * manifest): enough to keep a worker off S3's round trips, few enough to hold little.
  */
-const WINDOWS_IN_FLIGHT = 4;
+const WINDOWS_IN_FLIGHT = 8;
+/** Series indexes updated at once when a job's windows are all written. */
+const INDEXES_AT_ONCE = 8;
 
 /** The writer named in reprocessed manifests and Parquet metadata. */
 export const REPROCESS_WRITER = `perpflow-reprocess 0.1.0 (${DATASET_WRITER_VERSION})`;
@@ -104,13 +106,16 @@ export async function runReprocessJob(
   }
   // Every window's object and manifest put, or the job fails with the first put's error.
   putter.throwIfFailed();
-  for (const [indexKey, list] of manifests)
-    await withSeriesLock(deps.redis, indexKey, async (key) => {
+  // Each series' index under its own lock, INDEXES_AT_ONCE series at a time (a read and a
+  // write each, round trips to S3).
+  await forEachPool([...manifests], INDEXES_AT_ONCE, ([indexKey, list]) =>
+    withSeriesLock(deps.redis, indexKey, async (key) => {
       const raw = await deps.store.get(key);
       let index: SeriesIndex | null = raw === null ? null : parseSeriesIndex(raw);
       for (const m of list) index = upsertSeriesIndex(index, m.manifest, m.key);
       await deps.store.put(key, serializeSeriesIndex(index as SeriesIndex), 'application/json');
-    });
+    }),
+  );
   step('after-index');
   return { ...stats, written };
 }
