@@ -288,6 +288,42 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual([...commits].sort(), ['1:2', '1:2', '2', '2', '2:2', '2:2']);
   });
 
+  it("shares one read and one write of a day index among the partitions' flushes waiting for it", async () => {
+    // Requests take a few ms; the day index's reads and writes are counted.
+    let indexGets = 0;
+    let indexPuts = 0;
+    class SlowStore extends MemoryStore {
+      override async get(key: string): Promise<Uint8Array | null> {
+        if (key.endsWith('_index.json')) indexGets++;
+        await new Promise((r) => setTimeout(r, 3));
+        return super.get(key);
+      }
+      override async put(key: string, body: Uint8Array): Promise<void> {
+        if (key.endsWith('_index.json')) indexPuts++;
+        await new Promise((r) => setTimeout(r, 3));
+        return super.put(key, body);
+      }
+    }
+    const store = new SlowStore();
+    const clock = { ms: 0 };
+    const { p, commits } = pipeline(store, clock);
+    // Four partitions flush at once (FLUSHES_PER_FEED): the first to reach the index reads
+    // and writes it alone, the three that arrive meanwhile share the next read and write.
+    for (const partition of [0, 1, 2, 3]) await p.handleBatch(batch([0, 1], partition));
+    clock.ms = 1_000;
+    await p.flush();
+    assert.deepEqual([indexGets, indexPuts], [2, 2]);
+    const index = [...store.objects].find(([k]) => k.endsWith('_index.json'))!;
+    assert.deepEqual(
+      parseDayIndex(index[1])
+        .objects.map((o) => o.partition)
+        .sort(),
+      [0, 1, 2, 3],
+      'every partition in the index',
+    );
+    assert.deepEqual([...commits].sort(), ['1:2', '2', '2:2', '3:2']);
+  });
+
   it('a failed day-index update is retried and does not hold up the next updates of that index', async () => {
     // The first put of the index fails (S3 unavailable); the flush is retried whole.
     let failed = 0;

@@ -16,9 +16,17 @@ import type { ObjectStore } from './s3.js';
  * manifest → per object: day index (read-modify-write). The offset commit follows,
  * in the pipeline, only after all of it.
  */
+/** An object waiting to enter its day index, and who waits for it. */
+interface IndexEntryWaiting {
+  manifest: FlushPlan['objects'][number]['manifest'];
+  manifestKey: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class ArchiveStore {
-  /** Per day-index key, the end of the last read-modify-write queued on it. */
-  private readonly indexTurns = new Map<string, Promise<void>>();
+  /** Per day-index key: the entries waiting for its next read-modify-write, and whether one runs. */
+  private readonly indexQueues = new Map<string, { waiting: IndexEntryWaiting[]; running: boolean }>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -39,40 +47,60 @@ export class ArchiveStore {
       await this.store.put(o.manifestKey, serializeDocument(o.manifest), 'application/json');
       this.atStep('after-manifest-put');
     }
-    for (const o of plan.objects)
-      await this.inTurn(o.indexKey, async () => {
-        const raw = await this.store.get(o.indexKey);
+    for (const o of plan.objects) await this.enterIndex(o.indexKey, o.manifest, o.manifestKey);
+  }
+
+  /**
+   * Resolves once the object is in its day index on S3. Flushes of one feed's
+   * topic-partitions run at once, and two read-modify-writes of one day index at once
+   * would each write back what it read, losing the other's entry: one runs at a time per
+   * index, and it takes every entry queued by then, so the partitions' flushes share one
+   * read and one write (each a round trip to S3) instead of taking turns.
+   */
+  private enterIndex(
+    indexKey: string,
+    manifest: IndexEntryWaiting['manifest'],
+    manifestKey: string,
+  ): Promise<void> {
+    let q = this.indexQueues.get(indexKey);
+    if (!q) {
+      q = { waiting: [], running: false };
+      this.indexQueues.set(indexKey, q);
+    }
+    const queue = q;
+    const entered = new Promise<void>((resolve, reject) =>
+      queue.waiting.push({ manifest, manifestKey, resolve, reject }),
+    );
+    if (!queue.running) void this.updateIndex(indexKey, queue);
+    return entered;
+  }
+
+  /** Read-modify-writes of one day index until no entry waits; a failure fails the entries it held. */
+  private async updateIndex(
+    indexKey: string,
+    queue: { waiting: IndexEntryWaiting[]; running: boolean },
+  ): Promise<void> {
+    queue.running = true;
+    while (queue.waiting.length > 0) {
+      const entries = queue.waiting.splice(0);
+      try {
+        const raw = await this.store.get(indexKey);
         let index: DayIndex | null = null;
         try {
           if (raw !== null) index = parseDayIndex(raw);
         } catch {
-          index = await this.rebuildIndex(o.indexKey); // unreadable: rebuild from the day's manifests
+          index = await this.rebuildIndex(indexKey); // unreadable: rebuild from the day's manifests
         }
-        await this.store.put(
-          o.indexKey,
-          serializeDocument(upsertDayIndex(index, o.manifest, o.manifestKey)),
-          'application/json',
-        );
+        for (const e of entries) index = upsertDayIndex(index, e.manifest, e.manifestKey);
+        await this.store.put(indexKey, serializeDocument(index as DayIndex), 'application/json');
         this.atStep('after-index-put');
-      });
-  }
-
-  /**
-   * Runs `update` after every update of `indexKey` queued before it: flushes of one feed's
-   * topic-partitions run at once, and two read-modify-writes of one day index at once
-   * would each write back what it read, losing the other's entry.
-   */
-  private inTurn(indexKey: string, update: () => Promise<void>): Promise<void> {
-    const run = (this.indexTurns.get(indexKey) ?? Promise.resolve()).then(update);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.indexTurns.set(indexKey, settled);
-    void settled.then(() => {
-      if (this.indexTurns.get(indexKey) === settled) this.indexTurns.delete(indexKey);
-    });
-    return run;
+        for (const e of entries) e.resolve();
+      } catch (err) {
+        for (const e of entries) e.reject(err);
+      }
+    }
+    queue.running = false;
+    this.indexQueues.delete(indexKey);
   }
 
   /** The day index as the manifests in its folder describe it (one listing of one day folder). */
