@@ -5,7 +5,7 @@
  * over the command's wall time (its start-up included, the same in both); the two pulls'
  * files must be the same bytes. BENCH_S3_LATENCY_MS makes S3 answer as late as S3 does.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -28,17 +28,9 @@ import type { SectionResult } from './publish.js';
 const DEFAULT_CONCURRENCY = 8;
 const PUTS_AT_ONCE = 8;
 
-function filesUnder(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name !== '_pull.json') out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
+/** The files a pull reported writing, by path below its folder, with their bytes. */
+function filesOf(out: string, files: readonly { path: string }[]): Map<string, Buffer> {
+  return new Map(files.map((f) => [relative(out, f.path), readFileSync(f.path)]));
 }
 
 export async function benchPull(c: BenchConfig): Promise<SectionResult> {
@@ -126,15 +118,15 @@ export async function benchPull(c: BenchConfig): Promise<SectionResult> {
         throw new Error(
           `perpflow pull --concurrency ${concurrency} exited ${r.status}: ${r.stderr.slice(-500)}`,
         );
-      const report = JSON.parse(r.stdout) as { rows: number; files: unknown[] };
+      const report = JSON.parse(r.stdout) as { rows: number; files: { path: string }[] };
       if (report.rows !== rows)
         throw new Error(`perpflow pull gave ${report.rows} rows, the dataset holds ${rows}`);
-      return { seconds, out, files: report.files.length };
+      return { seconds, files: filesOf(out, report.files) };
     };
     const serial = pull(1);
     const ahead = pull(DEFAULT_CONCURRENCY);
-    const a = filesUnder(serial.out);
-    const b = filesUnder(ahead.out);
+    const a = serial.files;
+    const b = ahead.files;
     if (a.size !== windows || b.size !== windows || [...a].some(([k, v]) => !b.get(k)?.equals(v)))
       throw new Error(`the two pulls wrote different files (${a.size} and ${b.size} of ${windows})`);
     const latency = c.s3LatencyMs > 0 ? `, S3 answering ${c.s3LatencyMs} ms late` : ', S3 on loopback';
