@@ -101,13 +101,8 @@ export async function runPullCli(argv: string[]): Promise<number> {
     if (!values.out) throw new UsageError('--out <dir> is required');
     const asOfMs = values['as-of'] === undefined ? undefined : parseTimeFlag('as-of', values['as-of']);
     const prefix = resolvePrefix(values.prefix, config.S3_PREFIX);
-    const concurrency = values.concurrency === undefined ? PULL_CONCURRENCY : Number(values.concurrency);
-    if (
-      !/^\d+$/.test(values.concurrency ?? '8') ||
-      !Number.isInteger(concurrency) ||
-      concurrency < 1 ||
-      concurrency > 64
-    )
+    const concurrency = Number(values.concurrency ?? PULL_CONCURRENCY);
+    if (!/^\d+$/.test(String(values.concurrency ?? PULL_CONCURRENCY)) || concurrency < 1 || concurrency > 64)
       throw new UsageError(`--concurrency must be a whole number from 1 to 64, got '${values.concurrency}'`);
     opts = {
       exchanges,
