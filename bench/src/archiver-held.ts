@@ -34,6 +34,8 @@ const pipeline = new ArchiverPipeline({
     feeds: new Map([[TOPIC, 'ohlcv']]),
     limits: { maxObjectBytes: 2 ** 40, maxObjectRecords: 1e9, maxObjectAgeMs: 1e12 },
     retryMaxDelayMs: 10,
+    // Everything stays buffered: no rotation, no memory bound.
+    maxBufferedBytes: Number.POSITIVE_INFINITY,
   },
 });
 const symbols = Array.from({ length: 40 }, (_, i) => `S${i}/USDT:USDT`);

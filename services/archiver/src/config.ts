@@ -96,7 +96,7 @@ export const ArchiverConfigSchema = z.object({
   ARCHIVER_MAX_BUFFERED_BYTES: env
     .int(32 * 1024 * 1024, { min: 1024 })
     .describe(
-      "record bytes (key + value + headers, and a contract error's text) held in all topic-partitions' buffers together: past it the fullest buffers are written at once, smaller objects than the size and age limits give, until half is left, and consumption waits meanwhile (the memory bound of a catch-up: each byte held costs ~1.3 in memory, heap and buffers: cd bench && npm run bench:archiver-held)",
+      "record bytes (key + value + headers, and a contract error's text) held in all topic-partitions' buffers together: past it the fullest buffers are written at once, smaller objects than the size and age limits give, until half is left, and consumption waits meanwhile (the only wait for S3: a buffer reaching its size limit is written beside consumption; the memory bound of a catch-up: each byte held costs ~1.3 in memory, heap and buffers: cd bench && npm run bench:archiver-held)",
     ),
   ARCHIVER_MAX_OBJECT_AGE_MS: env
     .int(3_600_000, { min: 100 })

@@ -47,7 +47,7 @@ function pipeline(
   store: MemoryStore,
   clock: { ms: number },
   maxObjectRecords = 100,
-  maxBufferedBytes?: number,
+  maxBufferedBytes = 1 << 30,
   feeds: ReadonlyMap<string, ArchiveFeed> = new Map([[TOPIC, 'ohlcv']]),
 ) {
   const commits: string[] = [];
@@ -263,7 +263,7 @@ describe('ArchiverPipeline', () => {
     }
     const store = new SlowStore();
     const clock = { ms: 0 };
-    const { p, commits } = pipeline(store, clock, 100, undefined, feedOfTopic);
+    const { p, commits } = pipeline(store, clock, 100, 1 << 30, feedOfTopic);
     for (const partition of [0, 1, 2]) {
       await p.handleBatch(batch([0, 1], partition));
       await p.handleBatch({ ...batch([0, 1], partition), topic: OI });
@@ -353,7 +353,105 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual([...commits].sort(), ['1:3', '2:3', '3', '3:3', '4:3']);
   });
 
-  it('sends group heartbeats while a batch waits for a slow size-triggered flush', {
+  it('writes a full buffer beside consumption: the batch that filled it does not wait for S3', {
+    timeout: 15_000,
+  }, async () => {
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((r) => {
+      open = r;
+    });
+    let requested: () => void = () => undefined;
+    const firstRequest = new Promise<void>((r) => {
+      requested = r;
+    });
+    const store = new MemoryStore();
+    // Every request waits until the test opens S3.
+    const gated = Object.assign(Object.create(store) as MemoryStore, {
+      get: async (key: string) => {
+        requested();
+        await opened;
+        return store.get(key);
+      },
+      put: async (key: string, body: Uint8Array) => {
+        requested();
+        await opened;
+        await store.put(key, body);
+      },
+    });
+    const { p, commits } = pipeline(gated, { ms: 0 }, 2);
+    let heartbeats = 0;
+    const beat = async () => void heartbeats++;
+    await p.handleBatch(batch([0, 1]), beat);
+    await firstRequest; // the first object's flush waits on S3
+    // The next object's worth is buffered meanwhile.
+    await p.handleBatch(batch([2, 3]), beat);
+    assert.equal(p.busy, true);
+    assert.deepEqual(commits, []);
+    open();
+    await p.flush();
+    assert.deepEqual(commits, ['2', '4']);
+    assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3]);
+    assert.equal(heartbeats, 0, 'no batch waited');
+  });
+
+  it("writes a flush's objects (one per exchange and date) at once, each object before its manifest and the manifest before its index", async () => {
+    const puts: string[] = [];
+    let parquetInFlight = 0;
+    let mostParquet = 0;
+    class SlowStore extends MemoryStore {
+      override async put(key: string, body: Uint8Array): Promise<void> {
+        const parquet = key.endsWith('.parquet');
+        if (parquet) mostParquet = Math.max(mostParquet, ++parquetInFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        if (parquet) parquetInFlight--;
+        puts.push(key);
+        return super.put(key, body);
+      }
+    }
+    const store = new SlowStore();
+    const clock = { ms: 0 };
+    const { p, commits } = pipeline(store, clock);
+    const exchanges = ['binanceusdm', 'bybit', 'okx'] as const;
+    const day = 86_400_000;
+    // Offsets 0-5: three exchanges, each on two dates (of the event time).
+    await p.handleBatch({
+      topic: TOPIC,
+      partition: 0,
+      messages: [0, 1, 2, 3, 4, 5].map((o) => ({
+        offset: String(o),
+        timestamp: String(1_709_251_200_000 + o),
+        key: Buffer.from(`${exchanges[o % 3]}|BTC/USDT:USDT`),
+        value: Buffer.from(
+          JSON.stringify(
+            sampleCandle({
+              exchange: exchanges[o % 3]!,
+              eventTimeMs: sampleCandle().eventTimeMs + (o < 3 ? 0 : day),
+            }),
+          ),
+        ),
+        headers: { 'perpflow-schema': Buffer.from('candle/v1') },
+      })),
+    });
+    clock.ms = 1_000;
+    await p.flush();
+    assert.deepEqual(commits, ['6']);
+    const parquet = puts.filter((k) => k.endsWith('.parquet'));
+    assert.equal(parquet.length, 6);
+    assert.equal(mostParquet, 6, 'the six objects at once');
+    assert.ok(puts[0]!.includes('/_ledger/'), 'the ledger entry first');
+    for (const key of parquet) {
+      const manifest = puts.findIndex((k) => k !== key && k.startsWith(key.replace(/\.parquet$/, '')));
+      assert.ok(manifest > puts.indexOf(key), `${key}: its manifest after it`);
+    }
+    const indexes = [...store.objects.keys()].filter((k) => k.endsWith('_index.json'));
+    assert.equal(indexes.length, 6);
+    for (const key of indexes) {
+      const { objects } = parseDayIndex(store.objects.get(key)!);
+      assert.equal(objects.length, 1, key);
+    }
+  });
+
+  it('makes a batch wait past ARCHIVER_MAX_BUFFERED_BYTES, sending group heartbeats meanwhile', {
     timeout: 15_000,
   }, async () => {
     let beat: () => void = () => undefined;
@@ -368,62 +466,71 @@ describe('ArchiverPipeline', () => {
         await store.put(key, body);
       },
     });
-    const { p, commits } = pipeline(slow, { ms: 0 }, 2);
+    const { p, commits } = pipeline(slow, { ms: 0 }, 100, 1);
     let heartbeats = 0;
     await p.handleBatch(batch([0, 1]), async () => {
       heartbeats++;
       beat();
     });
     assert.ok(heartbeats >= 1);
-    assert.deepEqual(commits, ['2']);
+    assert.deepEqual(commits, ['2'], 'the bound passed: the batch returned once its buffer was durable');
+    assert.equal(p.bufferedBytes(), 0);
   });
 
-  it('stops flushing and rejects the batch when a commit says this member left the group, until the next join', {
-    timeout: 15_000,
-  }, async () => {
-    const store = new MemoryStore();
-    const expelled = Object.assign(new Error('The coordinator is not aware of this member'), {
-      type: 'UNKNOWN_MEMBER_ID',
-    });
-    const commits: string[] = [];
-    let refuse = true;
-    const metrics = createArchiverMetrics();
-    const p = new ArchiverPipeline({
-      consumer: {
-        commitOffsets: async (o) => {
-          if (refuse) throw expelled;
-          commits.push(...o.map((c) => c.offset));
+  for (const waits of [false, true])
+    it(`stops flushing when a commit says this member left the group, and rejects ${waits ? 'the batch that waits' : 'the next batch'}, until the next join`, {
+      timeout: 15_000,
+    }, async () => {
+      const store = new MemoryStore();
+      const expelled = Object.assign(new Error('The coordinator is not aware of this member'), {
+        type: 'UNKNOWN_MEMBER_ID',
+      });
+      const commits: string[] = [];
+      let refuse = true;
+      const metrics = createArchiverMetrics();
+      const p = new ArchiverPipeline({
+        consumer: {
+          commitOffsets: async (o) => {
+            if (refuse) throw expelled;
+            commits.push(...o.map((c) => c.offset));
+          },
         },
-      },
-      store: new ArchiveStore(store),
-      metrics,
-      logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
-      now: () => 0,
-      options: {
-        prefix: 'ds',
-        feeds: new Map([[TOPIC, 'ohlcv']]),
-        limits: { maxObjectBytes: 1 << 20, maxObjectRecords: 2, maxObjectAgeMs: 1_000 },
-        retryMaxDelayMs: 10,
-      },
+        store: new ArchiveStore(store),
+        metrics,
+        logger: createLogger({ service: 'archiver-test', level: 'fatal' }),
+        now: () => 0,
+        options: {
+          prefix: 'ds',
+          feeds: new Map([[TOPIC, 'ohlcv']]),
+          limits: { maxObjectBytes: 1 << 20, maxObjectRecords: 2, maxObjectAgeMs: 1_000 },
+          retryMaxDelayMs: 10,
+          // Past the bound the batch waits for the write (and ends with its error).
+          maxBufferedBytes: waits ? 1 : 1 << 30,
+        },
+      });
+      // Six records due as three objects: the first commit is refused, and the two others
+      // must not be written by a member whose partitions may be another's now.
+      if (waits) await assert.rejects(p.handleBatch(batch([0, 1, 2, 3, 4, 5])), (err) => err === expelled);
+      else {
+        await p.handleBatch(batch([0, 1, 2, 3, 4, 5]));
+        await p.flush();
+      }
+      assert.deepEqual(parquetOffsets(store), [0, 1]);
+      assert.equal(p.membershipLost, true);
+      assert.equal((await metrics.membershipLost.get()).values[0]?.value, 1);
+      // The age tick writes nothing either, and a batch delivered meanwhile is refused unread.
+      await p.flush(true);
+      assert.deepEqual(parquetOffsets(store), [0, 1]);
+      await assert.rejects(p.handleBatch(batch([6, 7])), (err) => err === expelled);
+      // kafkajs rejoins and re-delivers from the last commit (0): the ledger pins [0, 1] again.
+      p.onGroupJoin();
+      refuse = false;
+      assert.equal(p.membershipLost, false);
+      await p.handleBatch(batch([0, 1, 2, 3, 4, 5]));
+      await p.flush();
+      assert.deepEqual(commits, ['2', '4', '6']);
+      assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3, 4, 5]);
     });
-    // Six records due as three objects: the first commit is refused, and the two others
-    // must not be written by a member whose partitions may be another's now.
-    await assert.rejects(p.handleBatch(batch([0, 1, 2, 3, 4, 5])), (err) => err === expelled);
-    assert.deepEqual(parquetOffsets(store), [0, 1]);
-    assert.equal(p.membershipLost, true);
-    assert.equal((await metrics.membershipLost.get()).values[0]?.value, 1);
-    // The age tick writes nothing either, and a batch delivered meanwhile is refused unread.
-    await p.flush(true);
-    assert.deepEqual(parquetOffsets(store), [0, 1]);
-    await assert.rejects(p.handleBatch(batch([6, 7])), (err) => err === expelled);
-    // kafkajs rejoins and re-delivers from the last commit (0): the ledger pins [0, 1] again.
-    p.onGroupJoin();
-    refuse = false;
-    assert.equal(p.membershipLost, false);
-    await p.handleBatch(batch([0, 1, 2, 3, 4, 5]));
-    assert.deepEqual(commits, ['2', '4', '6']);
-    assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3, 4, 5]);
-  });
 
   it('a heartbeat refused during a flush ends the batch with the broker’s error; a refusal of an earlier generation is ignored', {
     timeout: 20_000,
@@ -447,7 +554,8 @@ describe('ArchiverPipeline', () => {
     };
     const store = new MemoryStore();
     const one = gated(store);
-    const { p, commits } = pipeline(one.s, { ms: 0 }, 2);
+    // Past the memory bound: the batch waits for the write, heartbeating.
+    const { p, commits } = pipeline(one.s, { ms: 0 }, 2, 1);
     const handled = p.handleBatch(batch([0, 1, 2, 3]), async () => {
       one.open();
       throw expelled;
@@ -460,7 +568,7 @@ describe('ArchiverPipeline', () => {
     // A heartbeat of the old generation answering after the rejoin must not end the new one.
     const other = new MemoryStore();
     const two = gated(other);
-    const { p: q, commits: qCommits } = pipeline(two.s, { ms: 0 }, 2);
+    const { p: q, commits: qCommits } = pipeline(two.s, { ms: 0 }, 2, 1);
     let late: (err: unknown) => void = () => undefined;
     const lateBeat = new Promise<void>((_, reject) => {
       late = reject;

@@ -24,6 +24,9 @@ import type { ArchiverMetrics } from './metrics.js';
  */
 const FLUSHES_PER_FEED = 4;
 
+/** Buffers written at once when the held bytes pass ARCHIVER_MAX_BUFFERED_BYTES. */
+const RELIEVE_AT_ONCE = 8;
+
 /** What the pipeline needs from the Kafka consumer. */
 export interface OffsetCommitter {
   commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void>;
@@ -50,9 +53,9 @@ export interface ArchiverOptions {
   retryMaxDelayMs: number;
   /**
    * Record bytes held in all buffers together; past it the fullest buffers are written
-   * until half is left (no limit when absent).
+   * until half is left, and the batch waits for that (the only back-pressure).
    */
-  maxBufferedBytes?: number;
+  maxBufferedBytes: number;
 }
 
 export interface ArchiverDeps {
@@ -244,6 +247,8 @@ export class ArchiverPipeline {
   private readonly partitions = new Map<string, PartitionState>();
   private readonly repeated = new RepeatedBytes();
   private flushing: Promise<void> | null = null;
+  /** A flushSoon queued behind the running flush, not started yet. */
+  private flushWaiting = false;
   private stopped = false;
   /** The broker's error once this member's generation ended; cleared by the next join. */
   private lost: Error | null = null;
@@ -288,16 +293,19 @@ export class ArchiverPipeline {
     this.deps.metrics.recordsIn.inc({ feed }, added);
     this.updateGauges();
     const d = state.buffer.decide(nowMs);
-    const full = d.due && (d.reason === 'bytes' || d.reason === 'records');
     const max = this.deps.options.maxBufferedBytes;
-    const overMax = max !== undefined && this.bufferedBytes() > max;
-    if (!full && !overMax) return;
+    if (this.bufferedBytes() <= max) {
+      // A full buffer is written beside consumption: waiting for it held every partition
+      // for its flush's round trips (16.5k instead of 39k records/s with S3 30 ms away).
+      if (d.due && (d.reason === 'bytes' || d.reason === 'records')) this.flushSoon();
+      return;
+    }
     const generation = this.generation;
     const beat = heartbeat
       ? setInterval(() => void heartbeat().catch((err) => this.noteLost(err, generation)), 3_000)
       : null;
     try {
-      await (overMax ? this.serialised(() => this.relieve(max / 2)) : this.flush());
+      await this.serialised(() => this.relieve(max / 2));
     } finally {
       if (beat) clearInterval(beat);
     }
@@ -313,22 +321,36 @@ export class ArchiverPipeline {
 
   /**
    * Writes the fullest buffers whole (what is due first, then the rest as a `final` flush
-   * would) until at most `target` bytes are held. A buffer that cannot be written now (a
-   * ledger pin waiting for its range) is passed over.
+   * would), RELIEVE_AT_ONCE at a time, until at most `target` bytes are held. A buffer that
+   * cannot be written now (a ledger pin waiting for its range) is passed over; after a
+   * failure (S3 down) no further buffer is started.
    */
   private async relieve(target: number): Promise<void> {
     const generation = this.generation;
-    const fullest = [...this.partitions.values()].sort((a, b) => b.buffer.size.bytes - a.buffer.size.bytes);
-    for (const state of fullest) {
-      if (this.bufferedBytes() <= target || this.stopped || this.lost) break;
-      if (this.partitions.get(`${state.topic}|${state.partition}`) !== state) continue;
-      try {
-        while (state.buffer.size.records > 0 && (await this.flushPartition(state, true, generation)));
-      } catch (err) {
-        this.noteFlushFailure(state, err);
-        break;
-      }
+    const fullest = [...this.partitions.entries()].sort(
+      (a, b) => b[1].buffer.size.bytes - a[1].buffer.size.bytes,
+    );
+    let held = this.bufferedBytes();
+    const chosen: [string, PartitionState][] = [];
+    for (const entry of fullest) {
+      if (held <= target) break;
+      chosen.push(entry);
+      held -= entry[1].buffer.size.bytes;
     }
+    let failed = false;
+    await forEachPool(chosen, RELIEVE_AT_ONCE, async ([id, state]) => {
+      if (failed || this.stopped || this.lost || this.partitions.get(id) !== state) return;
+      try {
+        while (
+          state.buffer.size.records > 0 &&
+          !this.lost &&
+          (await this.flushPartition(state, true, generation))
+        );
+      } catch (err) {
+        failed = true;
+        this.noteFlushFailure(state, err);
+      }
+    });
     this.updateGauges();
   }
 
@@ -340,6 +362,19 @@ export class ArchiverPipeline {
   /** Writes every due buffer (`final`: everything buffered). Serialised: one flush at a time. */
   flush(final = false): Promise<void> {
     return this.serialised(() => this.flushOnce(final));
+  }
+
+  /**
+   * A flush of what is due, after the one running (at most one waits: it writes whatever
+   * is due when it starts). Its failures are counted and logged per partition.
+   */
+  private flushSoon(): void {
+    if (this.flushWaiting) return;
+    this.flushWaiting = true;
+    void this.serialised(() => {
+      this.flushWaiting = false;
+      return this.flushOnce(false);
+    });
   }
 
   /** Runs `work` after every flush queued before it. */
@@ -396,6 +431,7 @@ export class ArchiverPipeline {
    */
   private async flushOnce(final: boolean): Promise<void> {
     const generation = this.generation;
+
     const byFeed = new Map<ArchiveFeed, [string, PartitionState][]>();
     for (const entry of this.partitions) {
       const lane = byFeed.get(entry[1].feed);

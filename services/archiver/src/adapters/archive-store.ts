@@ -11,11 +11,6 @@ import {
 import type { FlushStep } from '../crash-hook.js';
 import type { ObjectStore } from './s3.js';
 
-/**
- * The archive on S3. Order of a flush: ledger entry → per object: Parquet object,
- * manifest → per object: day index (read-modify-write). The offset commit follows,
- * in the pipeline, only after all of it.
- */
 /** An object waiting to enter its day index, and who waits for it. */
 interface IndexEntryWaiting {
   manifest: FlushPlan['objects'][number]['manifest'];
@@ -24,6 +19,11 @@ interface IndexEntryWaiting {
   reject: (err: unknown) => void;
 }
 
+/**
+ * The archive on S3. Order of a flush: ledger entry → per object, the objects of a flush
+ * at once: Parquet object → manifest → day index (read-modify-write). The offset commit
+ * follows, in the pipeline, only after all of it.
+ */
 export class ArchiveStore {
   /** Per day-index key: the entries waiting for its next read-modify-write, and whether one runs. */
   private readonly indexQueues = new Map<string, { waiting: IndexEntryWaiting[]; running: boolean }>();
@@ -41,13 +41,19 @@ export class ArchiveStore {
   async writeFlush(plan: FlushPlan): Promise<void> {
     await this.store.put(plan.ledgerKey, plan.ledgerBody, 'application/json');
     this.atStep('after-ledger-put');
-    for (const o of plan.objects) {
-      await this.store.put(o.key, o.body, 'application/vnd.apache.parquet');
-      this.atStep('after-object-put');
-      await this.store.put(o.manifestKey, serializeDocument(o.manifest), 'application/json');
-      this.atStep('after-manifest-put');
-    }
-    for (const o of plan.objects) await this.enterIndex(o.indexKey, o.manifest, o.manifestKey);
+    // A flush holds an object per (exchange, date) of its rows: one after another, a
+    // partition's flush was up to 25 round trips in a row (1.2–1.6 s with S3 30 ms away).
+    // Each settles before the flush fails, so a retry never races a put of its own.
+    const settled = await Promise.allSettled(
+      plan.objects.map(async (o) => {
+        await this.store.put(o.key, o.body, 'application/vnd.apache.parquet');
+        this.atStep('after-object-put');
+        await this.store.put(o.manifestKey, serializeDocument(o.manifest), 'application/json');
+        this.atStep('after-manifest-put');
+        await this.enterIndex(o.indexKey, o.manifest, o.manifestKey);
+      }),
+    );
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
   }
 
   /**
