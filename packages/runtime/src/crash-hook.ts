@@ -2,8 +2,9 @@ import { writeSync } from 'node:fs';
 
 /**
  * TEST ONLY (ALIGNER_CRASH_AT, ARCHIVER_CRASH_AT, WINDOWER_CRASH_AT, COMPACTION_CRASH_AT,
- * REPROCESS_CRASH_AT = <step>[:n]): SIGKILL at the n-th time the process reaches `step`,
- * so the crash tests stop it exactly before/after a put or a commit. A no-op when unset.
+ * REPROCESS_CRASH_AT, INGEST_CRASH_AT = <step>[:n]): SIGKILL at the n-th time the process
+ * reaches `step`, so the crash tests stop it exactly before/after a put, a commit or a
+ * job's completion. A no-op when unset.
  */
 export function crashHook<Step extends string = string>(spec: string, setting: string): (step: Step) => void {
   if (spec === '') return () => undefined;

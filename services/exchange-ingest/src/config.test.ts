@@ -26,6 +26,19 @@ describe('ingest config', () => {
       /INGEST_SYMBOL_LIMT.*did you mean INGEST_SYMBOL_LIMIT\?/,
     );
   });
+  it('takes INGEST_CRASH_AT (test only) as after-job-completed[:n] or empty, and refuses another step naming the key', () => {
+    assert.equal(loadConfig({}).INGEST_CRASH_AT, '');
+    assert.equal(
+      loadConfig({ INGEST_CRASH_AT: 'after-job-completed:2' }).INGEST_CRASH_AT,
+      'after-job-completed:2',
+    );
+    assert.throws(
+      () => loadConfig({ INGEST_CRASH_AT: 'after-job-done' }),
+      /INGEST_CRASH_AT.*after-job-completed/,
+    );
+    assert.throws(() => loadConfig({ INGEST_CRASH_AT: 'after-job-completed:0' }), /INGEST_CRASH_AT/);
+  });
+
   it('refuses a hex or blank number naming the key', () => {
     assert.throws(() => loadConfig({ INGEST_SYMBOL_LIMIT: '0x10' }), /INGEST_SYMBOL_LIMIT.*decimal integer/);
     assert.throws(() => loadConfig({ INGEST_BUDGET_SHARE: ' ' }), /INGEST_BUDGET_SHARE.*decimal number/);

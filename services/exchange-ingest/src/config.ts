@@ -67,6 +67,13 @@ export const IngestConfigSchema = z
       .describe(
         'BullMQ job lock and stalled-check interval: a job whose worker died (SIGKILL, lost host) is taken up again after one to two times this long; renewed every half of it while the job runs',
       ),
+    INGEST_CRASH_AT: z
+      .string()
+      .regex(/^(|after-job-completed(:[1-9][0-9]*)?)$/, 'empty, or after-job-completed[:n]')
+      .default('')
+      .describe(
+        "TEST ONLY: the process SIGKILLs itself the n-th (default first) time a backfill job is completed in BullMQ, before the worker's own 'completed' handler runs (crash tests); empty in production",
+      ),
     INGEST_CANDLES: z
       .enum(['websocket', 'rest'])
       .default('websocket')

@@ -13,7 +13,7 @@ import {
   kafkaSettingsFromConfig,
   pipelineTopics,
 } from '@perpflow/kafka';
-import { runService, STACK_HINT } from '@perpflow/runtime';
+import { crashHook, runService, STACK_HINT } from '@perpflow/runtime';
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from './adapters/checkpoints.js';
@@ -131,6 +131,7 @@ runService({
           lockDurationMs: config.INGEST_BACKFILL_LOCK_MS,
           shard: { index: shardIndex, count: shardCount },
           queuePrefix: config.INGEST_BACKFILL_QUEUE,
+          atStep: crashHook<'after-job-completed'>(config.INGEST_CRASH_AT, 'INGEST_CRASH_AT'),
         })
       : [];
     setReady(true);

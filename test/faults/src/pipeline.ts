@@ -189,6 +189,22 @@ export class Pipeline {
 
   async startAll(): Promise<void> {
     await ensurePipelineTopics();
+    await this.startSim();
+    await this.commitGroupsAtLogEnd();
+    await this.start('windower');
+    if (this.withArchiver) await this.start('archiver');
+    await this.start('aligner');
+    await this.start('ingest');
+  }
+
+  /** The simulator and the ingest alone: what a backfill and its bookkeeping need. */
+  async startBackfillOnly(): Promise<void> {
+    await ensurePipelineTopics();
+    await this.startSim();
+    await this.start('ingest');
+  }
+
+  private async startSim(): Promise<void> {
     this.sim = await startService({
       name: 'faults-sim',
       workspace: 'services/exchange-sim',
@@ -200,11 +216,6 @@ export class Pipeline {
       async () => (await fetch(`${this.simUrl}/fapi.binance.com/fapi/v1/ping`)).ok,
       60_000,
     );
-    await this.commitGroupsAtLogEnd();
-    await this.start('windower');
-    if (this.withArchiver) await this.start('archiver');
-    await this.start('aligner');
-    await this.start('ingest');
   }
 
   /**

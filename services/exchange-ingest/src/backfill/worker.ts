@@ -32,6 +32,8 @@ export interface BackfillWorkerDeps {
   queuePrefix: string;
   /** This worker's shard (INGEST_SHARD): it consumes its shard's queue, and the unsharded one. */
   shard: { index: number; count: number };
+  /** TEST ONLY (INGEST_CRASH_AT): called where a crash test may SIGKILL the process. */
+  atStep?: (step: 'after-job-completed') => void;
 }
 
 /**
@@ -54,7 +56,11 @@ export function startBackfillWorkers(deps: BackfillWorkerDeps): Worker<BackfillJ
         lockDuration: deps.lockDurationMs,
         stalledInterval: deps.lockDurationMs,
       });
-      worker.on('completed', (job) => void onFinished(deps, job, 'completed'));
+      worker.on('completed', (job) => {
+        // BullMQ has completed the job; a crash here is the one the job's own SADD covers.
+        deps.atStep?.('after-job-completed');
+        void onFinished(deps, job, 'completed');
+      });
       worker.on('failed', (job, err) => {
         deps.logger.warn(
           { jobId: job?.id, attempts: job?.attemptsMade, err: err.message },
