@@ -314,7 +314,9 @@ wait_port_bindable() { # server port deadline
       say "    find their process with: ss -tanp '( sport = :$port )'; or override the port (see stack.env)"
       return 1
     fi
-    [ -n "$said" ] || say "$s: port $port cannot be bound yet: it is the local end of a connection ($(printf '%s' "$held" | awk 'NR == 1 {print $1}')); waiting for the kernel to release it (up to 90 s)"
+    # Every state of the port's sockets: an ephemeral port may be the local end of several
+    # connections (to different peers), and the first listed need not be the one that blocks.
+    [ -n "$said" ] || say "$s: port $port cannot be bound yet: it is the local end of a connection ($(printf '%s\n' "$held" | awk 'NF {print $1}' | sort -u | paste -sd, - | sed 's/,/, /g')); waiting for the kernel to release it (up to 90 s)"
     said=1
     sleep 0.5
   done
