@@ -64,6 +64,13 @@ describe('kafkajs log levels', () => {
     assert.equal(response('This server does not host this topic-partition'), 'debug');
   });
 
+  it("logs kafkajs's notice of our bounded idempotent-producer retries at info, other producer warnings at warn", () => {
+    const message = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+    assert.equal(kafkajsLogLevel(logLevel.WARN, 'Producer', message, undefined), 'info');
+    assert.equal(kafkajsLogLevel(logLevel.WARN, 'Producer', 'Failed to send messages', undefined), 'warn');
+    assert.equal(kafkajsLogLevel(logLevel.WARN, 'Consumer', message, undefined), 'warn');
+  });
+
   it('keeps every other error an error, and other levels as they are', () => {
     assert.equal(response('Not authorized to access topics: [Topic authorization failed]'), 'error');
     assert.equal(response(undefined), 'error');

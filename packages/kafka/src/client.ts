@@ -103,7 +103,21 @@ const HANDLED_RESPONSE_ERRORS: ReadonlySet<string> = (() => {
   }
 })();
 
-/** The level a kafkajs log entry gets: a response error kafkajs handles itself is debug. */
+/**
+ * kafkajs warns at every idempotent producer's creation when its retries are bounded (ours
+ * are: 8, from createKafka), since an application that re-sends after they run out may write
+ * a record twice. That is this design: a send that fails after its retries fails the
+ * batch, nothing is committed, the batch is consumed and sent again, and every stage that
+ * derives data from our topics takes a record twice as once (bars by key and revision, raw
+ * records by their content fingerprint; the raw archive keeps both, as Kafka held them). Unbounded retries would instead retry in silence for as long as
+ * the broker is away. Logged at info, as the choice it is.
+ */
+const BOUNDED_IDEMPOTENT_RETRIES = 'Limiting retries for the idempotent producer';
+
+/**
+ * The level a kafkajs log entry gets: a response error kafkajs handles itself is debug,
+ * the bounded-retries notice info.
+ */
 export function kafkajsLogLevel(
   level: number,
   namespace: string,
@@ -118,6 +132,8 @@ export function kafkajsLogLevel(
     HANDLED_RESPONSE_ERRORS.has(error)
   )
     return 'debug';
+  if (level === logLevel.WARN && namespace === 'Producer' && message.startsWith(BOUNDED_IDEMPOTENT_RETRIES))
+    return 'info';
   return LEVEL_NAMES[level] ?? 'info';
 }
 
