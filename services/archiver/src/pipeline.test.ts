@@ -219,6 +219,34 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual(commits, ['6', '1:5']);
   });
 
+  it('past the bound, writes the fullest buffers 8 at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    class SlowStore extends MemoryStore {
+      override async put(key: string, body: Uint8Array): Promise<void> {
+        const parquet = key.endsWith('.parquet');
+        if (parquet) most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        if (parquet) inFlight--;
+        return super.put(key, body);
+      }
+    }
+    const store = new SlowStore();
+    const { p, commits } = pipeline(store, { ms: 0 }, 100, 1 << 30);
+    for (let partition = 0; partition < 20; partition++) await p.handleBatch(batch([0, 1, 2], partition));
+    const perBatch = p.bufferedBytes() / 20;
+    // A second pipeline with the bound just under those 20 batches: the 20th passes it, and
+    // 11 buffers must go to leave at most half (9.75 batches).
+    const slow = new SlowStore();
+    const q = pipeline(slow, { ms: 0 }, 100, Math.floor(19.5 * perBatch));
+    for (let partition = 0; partition < 20; partition++) await q.p.handleBatch(batch([0, 1, 2], partition));
+    assert.equal(q.commits.length, 11, 'eleven buffers written whole');
+    assert.equal(q.p.bufferedBytes(), 9 * perBatch);
+    assert.equal(most, 8, 'eight at once');
+    assert.deepEqual(commits, []);
+    assert.equal(store.objects.size, 0);
+  });
+
   it("flushes feeds and a feed's topic-partitions at once, each day index updated by one flush at a time", async () => {
     // A store whose requests take a few ms, noting the flushes in flight (ledger put to last
     // index put) per feed, and the read-modify-writes of each day index (get to put).

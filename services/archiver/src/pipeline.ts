@@ -235,11 +235,13 @@ export class BatchBytes {
  * Crash anywhere before the commit: the records are consumed again from the committed
  * offset, the ledger entry there fixes the same range, and the same rows give the same
  * keys and bytes: each offset ends up in exactly one object. S3 failing: the write
- * backs off and retries, and the batch handler waits for it (consumption stops).
+ * backs off and retries; consumption goes on until the buffers hold maxBufferedBytes,
+ * then the batch handler waits for it (consumption stops).
  *
  * Expelled from the group (a commit or heartbeat answered "not aware of this member",
  * e.g. a session timeout missed under load): flushing stops at once and the batch
- * handler rejects with the broker's error, so kafkajs rejoins; the next owner re-reads
+ * handler (the one waiting, or the next) rejects with the broker's error, so kafkajs
+ * rejoins; the next owner re-reads
  * from the last commit. Swallowing it kept one member writing and failing every commit
  * for 116 s in a fresh CI, until kafkajs noticed by itself.
  */
@@ -258,9 +260,10 @@ export class ArchiverPipeline {
   constructor(private readonly deps: ArchiverDeps) {}
 
   /**
-   * Buffers a batch; waits for a flush when a buffer reached its size limit
-   * (back-pressure), sending group heartbeats meanwhile so a slow S3 does not cost the
-   * partitions (kafkajs heartbeats only between batches otherwise).
+   * Buffers a batch. A buffer that reached its size or record limit gets a flush beside
+   * consumption (flushSoon); past `maxBufferedBytes` the batch waits until the fullest
+   * buffers are written (back-pressure), sending group heartbeats meanwhile so a slow S3
+   * does not cost the partitions (kafkajs heartbeats only between batches otherwise).
    */
   async handleBatch(batch: ConsumedBatch, heartbeat?: () => Promise<void>): Promise<void> {
     if (this.lost) throw this.lost;
@@ -330,27 +333,35 @@ export class ArchiverPipeline {
     const fullest = [...this.partitions.entries()].sort(
       (a, b) => b[1].buffer.size.bytes - a[1].buffer.size.bytes,
     );
-    let held = this.bufferedBytes();
-    const chosen: [string, PartitionState][] = [];
-    for (const entry of fullest) {
-      if (held <= target) break;
-      chosen.push(entry);
-      held -= entry[1].buffer.size.bytes;
-    }
+    const tried = new Set<PartitionState>();
     let failed = false;
-    await forEachPool(chosen, RELIEVE_AT_ONCE, async ([id, state]) => {
-      if (failed || this.stopped || this.lost || this.partitions.get(id) !== state) return;
-      try {
-        while (
-          state.buffer.size.records > 0 &&
-          !this.lost &&
-          (await this.flushPartition(state, true, generation))
-        );
-      } catch (err) {
-        failed = true;
-        this.noteFlushFailure(state, err);
+    for (;;) {
+      // The fullest untried buffers that bring the held bytes to the target once written.
+      let held = this.bufferedBytes();
+      const chosen: [string, PartitionState][] = [];
+      for (const entry of fullest) {
+        if (held <= target) break;
+        if (tried.has(entry[1])) continue;
+        tried.add(entry[1]);
+        chosen.push(entry);
+        held -= entry[1].buffer.size.bytes;
       }
-    });
+      if (chosen.length === 0) break;
+      await forEachPool(chosen, RELIEVE_AT_ONCE, async ([id, state]) => {
+        if (failed || this.stopped || this.lost || this.partitions.get(id) !== state) return;
+        try {
+          while (
+            state.buffer.size.records > 0 &&
+            !this.lost &&
+            (await this.flushPartition(state, true, generation))
+          );
+        } catch (err) {
+          failed = true;
+          this.noteFlushFailure(state, err);
+        }
+      });
+      if (failed || this.stopped || this.lost) break;
+    }
     this.updateGauges();
   }
 
@@ -431,7 +442,6 @@ export class ArchiverPipeline {
    */
   private async flushOnce(final: boolean): Promise<void> {
     const generation = this.generation;
-
     const byFeed = new Map<ArchiveFeed, [string, PartitionState][]>();
     for (const entry of this.partitions) {
       const lane = byFeed.get(entry[1].feed);
