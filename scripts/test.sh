@@ -95,9 +95,10 @@ cat "$RESULTS/unit.log" "$RESULTS/unit-ingest.log"
 # The fault suite stops and starts Kafka, Redis and S3, so its files get stacks of their own
 # (other ports and data dirs) and run beside the end-to-end files, which mostly wait on
 # servers: pipeline-faults on kafka redis s3 (ports 44xxx, .data/faults-stack), and
-# archiver-faults, which stops S3 under the archiver, on kafka s3 (ports 45xxx,
-# .data/faults-archiver-stack), so the two files run at once instead of one after the
-# other (alone: 75 s beside 400 s). Their output is printed once the end-to-end step is done.
+# archiver-faults, which stops S3 under the archiver, then backfill-kill (an ingest SIGKILL
+# at a job's completion), on kafka redis s3 (ports 45xxx, .data/faults-archiver-stack), so
+# the two lanes run at once instead of one after the other (alone: 75 + 25 s beside 400 s).
+# Their output is printed once the end-to-end step is done.
 # faults_env NAME: every setting of that stack, exported. Its restarts (stack.sh start kafka)
 # read the ports from the environment, and a controller port left at its default would be
 # the main stack's.
@@ -125,7 +126,7 @@ faults_names=()
 faults_servers=()
 start_faults() {
   local name=$1 servers=$2
-  step "fault suite's $name file: its own stack up ($servers)"
+  step "fault suite's $name lane: its own stack up ($servers)"
   if (faults_env "$name" && bash infra/local/stack.sh up $servers); then
     (faults_env "$name" && cd test && PERPFLOW_TEST_SUFFIX="-faults-$name" npm run --silent "test:faults:$name") \
       >"$RESULTS/faults-$name.log" 2>&1 &
@@ -138,7 +139,7 @@ start_faults() {
 }
 if grep -q '"test:faults"' test/package.json; then
   start_faults pipeline "kafka redis s3"
-  start_faults archiver "kafka s3"
+  start_faults archiver "kafka redis s3"
 fi
 
 # Beside the end-to-end files too, at the lowest CPU priority (nice 19: they take only what
@@ -166,7 +167,7 @@ cat "$RESULTS/typecheck.log"
 
 for i in "${!faults_pids[@]}"; do
   name=${faults_names[$i]}
-  step "fault suite, $name file (SIGKILLs, exchange faults, poison records, outages; tables in .data/test-results/*faults-table.json)"
+  step "fault suite, $name lane (SIGKILLs, exchange faults, poison records, outages; tables in .data/test-results/*faults-table.json)"
   wait "${faults_pids[$i]}" || fail "fault suite ($name file)"
   cat "$RESULTS/faults-$name.log"
   [ "${PERPFLOW_KEEP_STACK:-0}" = 1 ] || (faults_env "$name" && bash infra/local/stack.sh down ${faults_servers[$i]}) >/dev/null 2>&1 || true
