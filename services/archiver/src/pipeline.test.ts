@@ -77,6 +77,24 @@ const parquetOffsets = (store: MemoryStore) =>
     .flatMap(([, v]) => decodeArchiveParquet(v).map((r) => Number(r.offset)))
     .sort((a, b) => a - b);
 
+/**
+ * A store whose puts take 5 ms, noting every key put (in order) and the most Parquet
+ * objects in flight at once.
+ */
+class ParquetCountingStore extends MemoryStore {
+  readonly puts: string[] = [];
+  mostParquet = 0;
+  private parquetInFlight = 0;
+  override async put(key: string, body: Uint8Array): Promise<void> {
+    const parquet = key.endsWith('.parquet');
+    if (parquet) this.mostParquet = Math.max(this.mostParquet, ++this.parquetInFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    if (parquet) this.parquetInFlight--;
+    this.puts.push(key);
+    return super.put(key, body);
+  }
+}
+
 describe('ArchiverPipeline', () => {
   it('writes a partition once its oldest record is max-age old, then commits the next offset', async () => {
     const store = new MemoryStore();
@@ -220,29 +238,18 @@ describe('ArchiverPipeline', () => {
   });
 
   it('past the bound, writes the fullest buffers 8 at once', async () => {
-    let inFlight = 0;
-    let most = 0;
-    class SlowStore extends MemoryStore {
-      override async put(key: string, body: Uint8Array): Promise<void> {
-        const parquet = key.endsWith('.parquet');
-        if (parquet) most = Math.max(most, ++inFlight);
-        await new Promise((r) => setTimeout(r, 5));
-        if (parquet) inFlight--;
-        return super.put(key, body);
-      }
-    }
-    const store = new SlowStore();
+    const store = new ParquetCountingStore();
     const { p, commits } = pipeline(store, { ms: 0 }, 100, 1 << 30);
     for (let partition = 0; partition < 20; partition++) await p.handleBatch(batch([0, 1, 2], partition));
     const perBatch = p.bufferedBytes() / 20;
     // A second pipeline with the bound just under those 20 batches: the 20th passes it, and
     // 11 buffers must go to leave at most half (9.75 batches).
-    const slow = new SlowStore();
+    const slow = new ParquetCountingStore();
     const q = pipeline(slow, { ms: 0 }, 100, Math.floor(19.5 * perBatch));
     for (let partition = 0; partition < 20; partition++) await q.p.handleBatch(batch([0, 1, 2], partition));
     assert.equal(q.commits.length, 11, 'eleven buffers written whole');
     assert.equal(q.p.bufferedBytes(), 9 * perBatch);
-    assert.equal(most, 8, 'eight at once');
+    assert.equal(slow.mostParquet, 8, 'eight at once');
     assert.deepEqual(commits, []);
     assert.equal(store.objects.size, 0);
   });
@@ -423,20 +430,8 @@ describe('ArchiverPipeline', () => {
   });
 
   it("writes a flush's objects (one per exchange and date) at once, each object before its manifest and the manifest before its index", async () => {
-    const puts: string[] = [];
-    let parquetInFlight = 0;
-    let mostParquet = 0;
-    class SlowStore extends MemoryStore {
-      override async put(key: string, body: Uint8Array): Promise<void> {
-        const parquet = key.endsWith('.parquet');
-        if (parquet) mostParquet = Math.max(mostParquet, ++parquetInFlight);
-        await new Promise((r) => setTimeout(r, 5));
-        if (parquet) parquetInFlight--;
-        puts.push(key);
-        return super.put(key, body);
-      }
-    }
-    const store = new SlowStore();
+    const store = new ParquetCountingStore();
+    const { puts } = store;
     const clock = { ms: 0 };
     const { p, commits } = pipeline(store, clock);
     const exchanges = ['binanceusdm', 'bybit', 'okx'] as const;
@@ -465,7 +460,7 @@ describe('ArchiverPipeline', () => {
     assert.deepEqual(commits, ['6']);
     const parquet = puts.filter((k) => k.endsWith('.parquet'));
     assert.equal(parquet.length, 6);
-    assert.equal(mostParquet, 6, 'the six objects at once');
+    assert.equal(store.mostParquet, 6, 'the six objects at once');
     assert.ok(puts[0]!.includes('/_ledger/'), 'the ledger entry first');
     for (const key of parquet) {
       const manifest = puts.findIndex((k) => k !== key && k.startsWith(key.replace(/\.parquet$/, '')));
