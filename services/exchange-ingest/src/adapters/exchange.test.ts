@@ -60,6 +60,35 @@ describe('createExchange: answers that are not JSON', () => {
   }
 });
 
+describe('createExchange: a REST answer parsed once', () => {
+  for (const id of ['binanceusdm', 'bybit', 'hyperliquid'] as const) {
+    it(`${id}: fetchOHLCV against the simulator parses each body once and returns its candles`, async () => {
+      const sim = await startSimServer({ port: 0, market: { seed: 7, symbolCount: 2 } });
+      const ex = await createExchange(id, { endpoint: sim.url, logger, onLiquidation: () => {} });
+      const parse = JSON.parse;
+      try {
+        await ex.loadMarkets();
+        const symbol = Object.keys(ex.markets).find((s) => ex.markets[s]?.swap === true) as string;
+        const parsed = new Map<string, number>();
+        JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+          if (typeof text === 'string' && text.length > 200) parsed.set(text, (parsed.get(text) ?? 0) + 1);
+          return parse(text, reviver);
+        }) as typeof JSON.parse;
+        const since = Date.now() - 3 * 3_600_000;
+        const candles = await ex.fetchOHLCV(symbol, '1m', since, 50);
+        JSON.parse = parse;
+        assert.equal(candles.length, 50);
+        assert.ok(parsed.size >= 1, 'the klines body was parsed');
+        for (const [text, n] of parsed) assert.equal(n, 1, `parsed ${n} times: ${text.slice(0, 60)}`);
+      } finally {
+        JSON.parse = parse;
+        await ex.close();
+        await sim.close();
+      }
+    });
+  }
+});
+
 describe('loadExchangeClass: one venue module instead of all of ccxt', () => {
   it("gives ccxt's own pro class (same module instance as ccxt's root), and refuses an unknown id", async () => {
     assert.equal(await loadExchangeClass('binanceusdm'), ccxt.pro.binanceusdm);
