@@ -40,7 +40,10 @@ export function serviceNodeFlags(service: string): string[] {
  * raises this threshold after each such block is freed, and later blocks of that size come
  * from the arenas and stay there. The aligner's catch-up of 1M raw records (500 symbols):
  * peak RSS 572 and 584 MiB with both against 611 and 669 MiB without, at the same records per
- * CPU-second (docs/BENCHMARKS.md). Without effect on other C libraries.
+ * CPU-second (docs/BENCHMARKS.md). Without effect on other C libraries. Measured and not
+ * taken (docs/BENCHMARKS.md, "Where the aligner's memory is in a catch-up, by mapping"): a
+ * 32 KiB threshold saved 35–65 MiB of that peak for 10–25 % of the records per CPU-second;
+ * jemalloc in glibc's place bought neither.
  */
 export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
