@@ -42,7 +42,7 @@ export function serviceNodeFlags(service: string): string[] {
  * peak RSS 572 and 584 MiB with both against 611 and 669 MiB without, at the same records per
  * CPU-second (docs/BENCHMARKS.md). Without effect on other C libraries. Measured and not
  * taken (docs/BENCHMARKS.md, "Where the aligner's memory is in a catch-up, by mapping"): a
- * 32 KiB threshold saved 35–65 MiB of that peak for 10–25 % of the records per CPU-second;
+ * 32 KiB threshold saved 20–65 MiB of that peak for 9–22 % of the records per CPU-second;
  * jemalloc in glibc's place bought neither.
  */
 export const SERVICE_ENV: Readonly<Record<string, string>> = {
