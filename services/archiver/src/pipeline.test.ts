@@ -29,6 +29,41 @@ class MemoryStore implements ObjectStore {
   }
 }
 
+/** A promise and the function that resolves it. */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    fire = r;
+  });
+  return { promise, fire };
+}
+
+/** `store` whose puts (and gets, with `gets`) call `onRequest`, then wait for `gate` before they run. */
+function gatedStore(
+  store: MemoryStore,
+  gate: Promise<void>,
+  o: { gets?: boolean; onRequest?: () => void } = {},
+): MemoryStore {
+  const wait = async () => {
+    o.onRequest?.();
+    await gate;
+  };
+  return Object.assign(Object.create(store) as MemoryStore, {
+    put: async (key: string, body: Uint8Array) => {
+      await wait();
+      await store.put(key, body);
+    },
+    ...(o.gets
+      ? {
+          get: async (key: string) => {
+            await wait();
+            return store.get(key);
+          },
+        }
+      : {}),
+  });
+}
+
 function batch(offsets: number[], partition = 0): ConsumedBatch {
   return {
     topic: TOPIC,
@@ -391,38 +426,21 @@ describe('ArchiverPipeline', () => {
   it('writes a full buffer beside consumption: the batch that filled it does not wait for S3', {
     timeout: 15_000,
   }, async () => {
-    let open: () => void = () => undefined;
-    const opened = new Promise<void>((r) => {
-      open = r;
-    });
-    let requested: () => void = () => undefined;
-    const firstRequest = new Promise<void>((r) => {
-      requested = r;
-    });
+    const s3Open = signal();
+    const firstRequest = signal();
     const store = new MemoryStore();
     // Every request waits until the test opens S3.
-    const gated = Object.assign(Object.create(store) as MemoryStore, {
-      get: async (key: string) => {
-        requested();
-        await opened;
-        return store.get(key);
-      },
-      put: async (key: string, body: Uint8Array) => {
-        requested();
-        await opened;
-        await store.put(key, body);
-      },
-    });
+    const gated = gatedStore(store, s3Open.promise, { gets: true, onRequest: firstRequest.fire });
     const { p, commits } = pipeline(gated, { ms: 0 }, 2);
     let heartbeats = 0;
     const beat = async () => void heartbeats++;
     await p.handleBatch(batch([0, 1]), beat);
-    await firstRequest; // the first object's flush waits on S3
+    await firstRequest.promise; // the first object's flush waits on S3
     // The next object's worth is buffered meanwhile.
     await p.handleBatch(batch([2, 3]), beat);
     assert.equal(p.busy, true);
     assert.deepEqual(commits, []);
-    open();
+    s3Open.fire();
     await p.flush();
     assert.deepEqual(commits, ['2', '4']);
     assert.deepEqual(parquetOffsets(store), [0, 1, 2, 3]);
@@ -477,23 +495,14 @@ describe('ArchiverPipeline', () => {
   it('makes a batch wait past ARCHIVER_MAX_BUFFERED_BYTES, sending group heartbeats meanwhile', {
     timeout: 15_000,
   }, async () => {
-    let beat: () => void = () => undefined;
-    const beaten = new Promise<void>((r) => {
-      beat = r;
-    });
-    const store = new MemoryStore();
-    const slow = Object.assign(Object.create(store) as MemoryStore, {
-      // S3 answers only once the group has heard from us: without heartbeats this never ends.
-      put: async (key: string, body: Uint8Array) => {
-        await beaten;
-        await store.put(key, body);
-      },
-    });
+    const beaten = signal();
+    // S3 answers only once the group has heard from us: without heartbeats this never ends.
+    const slow = gatedStore(new MemoryStore(), beaten.promise);
     const { p, commits } = pipeline(slow, { ms: 0 }, 100, 1);
     let heartbeats = 0;
     await p.handleBatch(batch([0, 1]), async () => {
       heartbeats++;
-      beat();
+      beaten.fire();
     });
     assert.ok(heartbeats >= 1);
     assert.deepEqual(commits, ['2'], 'the bound passed: the batch returned once its buffer was durable');
@@ -563,17 +572,8 @@ describe('ArchiverPipeline', () => {
     });
     /** A store whose puts wait until the group has heard from us (the first heartbeat, ~3 s). */
     const gated = (store: MemoryStore) => {
-      let open: () => void = () => undefined;
-      const opened = new Promise<void>((r) => {
-        open = r;
-      });
-      const s = Object.assign(Object.create(store) as MemoryStore, {
-        put: async (key: string, body: Uint8Array) => {
-          await opened;
-          await store.put(key, body);
-        },
-      });
-      return { s, open };
+      const opened = signal();
+      return { s: gatedStore(store, opened.promise), open: opened.fire };
     };
     const store = new MemoryStore();
     const one = gated(store);
