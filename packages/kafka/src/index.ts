@@ -8,3 +8,4 @@ export * from './co-partitioned-assigner.js';
 export * from './dead-letters.js';
 export * from './consumer-crash.js';
 export * from './port.js';
+export { createKafkaClient } from './kafkajs-client.js';

@@ -5,15 +5,7 @@
  * snapshot every ALIGNER_SNAPSHOT_INTERVAL_RECORDS / _MS; offsets committed after outputs are acked.
  */
 import { pipelineTopicNames } from '@perpflow/contracts';
-import {
-  CoPartitionedAssigner,
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  kafkaSettingsFromConfig,
-  pipelineTopics,
-  exitWhenConsumerGivesUp,
-} from '@perpflow/kafka';
+import { createKafkaClient, kafkaSettingsFromConfig, pipelineTopics } from '@perpflow/kafka';
 import { crashHook, runService, STACK_HINT } from '@perpflow/runtime';
 import { createS3Client } from '@perpflow/s3';
 import { Redis } from 'ioredis';
@@ -46,19 +38,19 @@ runService({
       () => undefined, // aborted at shutdown
     );
 
-    const kafka = createKafka(kafkaSettingsFromConfig(config, 'aligner'), logger);
+    const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'aligner'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(topics));
-    const producer = createIdempotentProducer(kafka);
+    await kafka.ensureTopics(pipelineTopics(topics));
+    const producer = kafka.idempotentProducer();
     await producer.connect();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
     const admin = kafka.admin();
     await admin.connect();
-    const consumer = kafka.consumer({
+    const consumer = kafka.groupConsumer({
       groupId: config.ALIGNER_GROUP_ID,
-      partitionAssigners: [CoPartitionedAssigner],
-      sessionTimeout: config.ALIGNER_SESSION_TIMEOUT_MS,
-      heartbeatInterval: 3_000,
+      coPartitioned: true,
+      sessionTimeoutMs: config.ALIGNER_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: 3_000,
       maxBytesPerPartition: config.ALIGNER_FETCH_MAX_BYTES_PER_PARTITION,
     });
     const pipeline = new AlignerPipeline({
@@ -88,19 +80,12 @@ runService({
       logger,
       now: Date.now,
     });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-    consumer.on(consumer.events.FETCH, () => pipeline.noteFetch());
-    exitWhenConsumerGivesUp(consumer, logger);
-    await consumer.connect();
-    await consumer.subscribe({
+    consumer.onAssignment((assignment) => pipeline.onAssignment(assignment));
+    consumer.onFetch(() => pipeline.noteFetch());
+    await consumer.consume({
       topics: Object.values(topics.raw),
       fromBeginning: config.ALIGNER_FROM_BEGINNING,
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
+      handle: (batch, heartbeat) => pipeline.handleBatch(batch, heartbeat),
     });
     setReady(true);
     logger.info(

@@ -20,9 +20,8 @@ import {
   TOPICS,
 } from '@perpflow/contracts';
 import {
-  createIdempotentProducer,
-  createKafka,
   checkKafkaSecurity,
+  createKafkaClient,
   kafkaConfigShape,
   kafkaSettingsFromConfig,
   type OutgoingMessage,
@@ -93,7 +92,7 @@ async function main(): Promise<void> {
     );
   const dryRun = process.argv.includes('--dry-run');
   const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-  const kafka = createKafka(kafkaSettingsFromConfig(config, 'redrive'));
+  const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'redrive'));
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topics.deadLetter);
@@ -118,13 +117,15 @@ async function main(): Promise<void> {
   const seenSources = new Set<string>();
   const out = new Map<string, OutgoingMessage[]>();
   if (remaining.size > 0) {
-    const consumer = kafka.consumer({ groupId: `perpflow-redrive-${Date.now()}`, maxWaitTimeInMs: 200 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: topics.deadLetter, fromBeginning: true });
+    // A group of its own that never commits: every run reads the whole topic.
+    const consumer = kafka.groupConsumer({ groupId: `perpflow-redrive-${Date.now()}`, maxWaitTimeMs: 200 });
     await new Promise<void>((resolve, reject) => {
       consumer
-        .run({
-          eachBatch: async ({ batch }) => {
+        .consume({
+          topics: [topics.deadLetter],
+          fromBeginning: true,
+          onGiveUp: reject,
+          handle: async (batch) => {
             for (const m of batch.messages) {
               counts.read++;
               const read = readDeadLetter(m.value);
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
   }
   let requests = 0;
   if (!dryRun && counts.redrive > 0) {
-    const producer = createIdempotentProducer(kafka);
+    const producer = kafka.idempotentProducer();
     await producer.connect();
     for (const [topic, messages] of out)
       for (const chunk of chunksByBytes(messages, MAX_SEND_BYTES)) {

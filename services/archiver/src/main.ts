@@ -4,13 +4,7 @@
  * object + manifest per (exchange, day), day index on S3 ──▶ offset commit of the
  * flush's last record + 1. Original bytes kept; nothing parsed is required.
  */
-import {
-  createKafka,
-  ensureTopics,
-  exitWhenConsumerGivesUp,
-  kafkaSettingsFromConfig,
-  pipelineTopics,
-} from '@perpflow/kafka';
+import { createKafkaClient, kafkaSettingsFromConfig, pipelineTopics } from '@perpflow/kafka';
 import { pipelineTopicNames } from '@perpflow/contracts';
 import { crashHook, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore, TimedObjectStore } from '@perpflow/s3';
@@ -26,11 +20,10 @@ runService({
   config: () => loadConfig(),
   metrics: () => createArchiverMetrics(),
   start: async ({ config, logger, metrics, setReady }) => {
-    const kafka = createKafka(kafkaSettingsFromConfig(config, 'archiver'), logger);
+    const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'archiver'), logger);
     const topics = [...config.ARCHIVER_TOPICS.keys()];
     // The pipeline's own topics are created as they are everywhere; others (tests) must exist.
-    await ensureTopics(
-      kafka,
+    await kafka.ensureTopics(
       pipelineTopics(pipelineTopicNames(config.KAFKA_TOPIC_PREFIX)).filter((t) =>
         config.ARCHIVER_TOPICS.has(t.topic),
       ),
@@ -40,10 +33,10 @@ runService({
       new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics),
       atStep,
     );
-    const consumer = kafka.consumer({
+    const consumer = kafka.groupConsumer({
       groupId: config.ARCHIVER_GROUP_ID,
-      sessionTimeout: config.ARCHIVER_SESSION_TIMEOUT_MS,
-      heartbeatInterval: Math.min(3_000, Math.floor(config.ARCHIVER_SESSION_TIMEOUT_MS / 3)),
+      sessionTimeoutMs: config.ARCHIVER_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: Math.min(3_000, Math.floor(config.ARCHIVER_SESSION_TIMEOUT_MS / 3)),
       maxBytesPerPartition: config.ARCHIVER_FETCH_MAX_BYTES,
     });
     const pipeline = new ArchiverPipeline({
@@ -65,17 +58,14 @@ runService({
         maxBufferedBytes: config.ARCHIVER_MAX_BUFFERED_BYTES,
       },
     });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    consumer.onAssignment((assignment) => {
       pipeline.onGroupJoin();
-      logger.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
+      logger.info({ assignment }, 'partitions assigned');
     });
-    exitWhenConsumerGivesUp(consumer, logger);
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: config.ARCHIVER_FROM_BEGINNING });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch, heartbeat }) => pipeline.handleBatch(batch, heartbeat),
+    await consumer.consume({
+      topics,
+      fromBeginning: config.ARCHIVER_FROM_BEGINNING,
+      handle: (batch, heartbeat) => pipeline.handleBatch(batch, heartbeat),
     });
     // Age-based rotation: an idle partition's records are durable within max age + tick + write.
     const tickMs = Math.max(50, Math.min(1_000, Math.floor(config.ARCHIVER_MAX_OBJECT_AGE_MS / 4)));

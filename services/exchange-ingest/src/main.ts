@@ -6,13 +6,7 @@
  *                                     └──────────────────────▶ perpflow.dlq.v1
  */
 import { type ExchangeId, pipelineTopicNames, timeframeMs } from '@perpflow/contracts';
-import {
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  kafkaSettingsFromConfig,
-  pipelineTopics,
-} from '@perpflow/kafka';
+import { createKafkaClient, kafkaSettingsFromConfig, pipelineTopics } from '@perpflow/kafka';
 import { crashHook, runService, STACK_HINT } from '@perpflow/runtime';
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
@@ -34,11 +28,11 @@ runService({
   metrics: () => createIngestMetrics(),
   start: async ({ config, logger, metrics, setReady }) => {
     const now = Date.now;
-    const kafka = createKafka(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
+    const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'exchange-ingest'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    const created = await ensureTopics(kafka, pipelineTopics(topics));
+    const created = await kafka.ensureTopics(pipelineTopics(topics));
     if (created.length) logger.info({ created }, 'created topics');
-    const producer = createIdempotentProducer(kafka);
+    const producer = kafka.idempotentProducer();
     await producer.connect();
     const sink = new KafkaRecordSink(producer, now, config.KAFKA_CLIENT_ID || 'exchange-ingest', topics);
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });

@@ -6,13 +6,7 @@
  * freshness with them) and the lag of configured consumer groups.
  */
 import { pipelineTopicNames } from '@perpflow/contracts';
-import {
-  createKafka,
-  ensureTopics,
-  kafkaSettingsFromConfig,
-  pipelineTopics,
-  exitWhenConsumerGivesUp,
-} from '@perpflow/kafka';
+import { createKafkaClient, kafkaSettingsFromConfig, pipelineTopics } from '@perpflow/kafka';
 import { runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { readConsumerLag } from './adapters/consumer-lag.js';
 import { createS3Client } from '@perpflow/s3';
@@ -77,18 +71,15 @@ runService({
       thresholds: { ...thresholds, psiBins: config.MONITOR_PSI_BINS, psiEpsilon: config.MONITOR_PSI_EPSILON },
     });
 
-    const kafka = createKafka(kafkaSettingsFromConfig(config, 'monitor'), logger);
+    const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'monitor'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(topics));
+    await kafka.ensureTopics(pipelineTopics(topics));
     const admin = kafka.admin();
     await admin.connect();
-    const consumer = kafka.consumer({
+    const consumer = kafka.groupConsumer({
       groupId: config.MONITOR_GROUP_ID,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
-    exitWhenConsumerGivesUp(consumer, logger);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topics.alignedBar], fromBeginning: config.MONITOR_FROM_BEGINNING });
     const loop = new MonitorLoop({
       book,
       report,
@@ -101,9 +92,10 @@ runService({
       prefix: config.S3_PREFIX,
     });
     // No commits: the windows live in memory and are rebuilt from the retained topic on start.
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => loop.handleMessages(batch.messages.map((m) => m.value)),
+    await consumer.consume({
+      topics: [topics.alignedBar],
+      fromBeginning: config.MONITOR_FROM_BEGINNING,
+      handle: async (batch) => loop.handleMessages(batch.messages.map((m) => m.value)),
     });
 
     const timers = [

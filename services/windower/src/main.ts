@@ -7,13 +7,10 @@
  */
 import { pipelineTopicNames } from '@perpflow/contracts';
 import {
-  createIdempotentProducer,
-  createKafka,
+  createKafkaClient,
   deadLetterToMessage,
-  ensureTopics,
   kafkaSettingsFromConfig,
   pipelineTopics,
-  exitWhenConsumerGivesUp,
 } from '@perpflow/kafka';
 import { crashHook, runService, STACK_BUCKET_HINT } from '@perpflow/runtime';
 import { createS3Client, S3ObjectStore } from './adapters/s3.js';
@@ -31,20 +28,20 @@ runService({
   config: () => loadConfig(),
   metrics: () => createWindowerMetrics(),
   start: async ({ config, logger, metrics, setReady }) => {
-    const kafka = createKafka(kafkaSettingsFromConfig(config, 'windower'), logger);
+    const kafka = createKafkaClient(kafkaSettingsFromConfig(config, 'windower'), logger);
     const topics = pipelineTopicNames(config.KAFKA_TOPIC_PREFIX);
-    await ensureTopics(kafka, pipelineTopics(topics));
+    await kafka.ensureTopics(pipelineTopics(topics));
     const atStep = crashHook(config.WINDOWER_CRASH_AT, 'WINDOWER_CRASH_AT');
     const s3 = new TimedObjectStore(new S3ObjectStore(createS3Client(config), config.S3_BUCKET), metrics);
     const windows = new WindowStore(s3, config.S3_PREFIX, WINDOWER_WRITER, atStep);
     const versionPin = new S3VersionPin(s3, config.S3_PREFIX, Date.now);
     const liveVersion = await versionPin.read();
-    const producer = createIdempotentProducer(kafka);
+    const producer = kafka.idempotentProducer();
     await producer.connect();
-    const consumer = kafka.consumer({
+    const consumer = kafka.groupConsumer({
       groupId: config.WINDOWER_GROUP_ID,
-      sessionTimeout: config.WINDOWER_SESSION_TIMEOUT_MS,
-      heartbeatInterval: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
+      sessionTimeoutMs: config.WINDOWER_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: Math.min(3_000, Math.floor(config.WINDOWER_SESSION_TIMEOUT_MS / 3)),
       maxBytesPerPartition: config.WINDOWER_FETCH_MAX_BYTES,
     });
     const pipeline = new WindowerPipeline({
@@ -76,17 +73,11 @@ runService({
         freshnessMaxSeries: config.WINDOWER_FRESHNESS_MAX_SERIES,
       },
     });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => pipeline.onAssignment(e.payload.memberAssignment));
-    exitWhenConsumerGivesUp(consumer, logger);
-    await consumer.connect();
-    await consumer.subscribe({
+    consumer.onAssignment((assignment) => pipeline.onAssignment(assignment));
+    await consumer.consume({
       topics: [config.WINDOWER_TOPIC],
       fromBeginning: config.WINDOWER_FROM_BEGINNING,
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => pipeline.handleBatch(batch),
+      handle: async (batch) => pipeline.handleBatch(batch),
     });
     // Compaction runs beside the pipeline and never holds it up: Redis being down only delays it.
     const compaction = config.COMPACTION_ENABLED
