@@ -82,6 +82,12 @@ const KILL_METRIC: Record<Exclude<ServiceName, 'archiver'>, [string, Record<stri
 
 describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
   let p: Pipeline;
+  /** Whether every job of backfill `id` is done within `ms` (each row notes the count either way). */
+  const backfillCompletes = (id: string, ms: number): Promise<boolean> =>
+    waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), ms, 1_000).then(
+      () => true,
+      () => false,
+    );
   before(async () => {
     console.log(
       `fault suite: FAULTS_SEED=${SEED}, symbols ${SYMBOLS.join(' ')}, from ${new Date(BASE).toISOString()}`,
@@ -130,12 +136,10 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
           await p.simFaults({ latencyMs: 0 });
         }
         await p.start(service);
-        // Completion is judged on S3; the job count is reported here and asserted after a
-        // kill at a job's completion by faults/backfill-kill.test.ts.
         const c = await p.waitComplete(range, 400_000);
-        await waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), 90_000, 3_000).catch(
-          () => null,
-        );
+        // A job the kill interrupted is taken up again once its lock has lapsed
+        // (INGEST_BACKFILL_LOCK_MS, 30 s here: one to two times that).
+        const jobsDone = await backfillCompletes(id, 150_000);
         const dl = countBy(await p.deadLetters(since), (d) => d.ruleId);
         report(
           `kill-${service}`,
@@ -144,6 +148,7 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
           `killed at ${name}=${at - base} of ${EXPECTED_BARS} (target ${(fraction * 100).toFixed(0)}%); backfill ${p.backfillStatus(id)} jobs`,
         );
         assertComplete(c, `kill ${service}`, EXPECTED_BARS);
+        assert.ok(jobsDone, `backfill ${id}: ${p.backfillStatus(id)} jobs done after the ${service} kill`);
       },
     );
 
@@ -420,14 +425,18 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
       }
       const downS = (Date.now() - downAt) / 1000;
       const c = await p.waitComplete(range, 400_000);
-      await waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), 120_000, 3_000).catch(
-        () => null,
-      );
+      const jobsDone = await backfillCompletes(id, 120_000);
       const s3Errors = (await p.metric('windower', 'perpflow_windower_s3_errors_total')) - errorsBefore;
       const dl = countBy(await p.deadLetters(since), (d) => d.ruleId);
-      report('s3-outage', c, dl, `S3 down ${downS.toFixed(0)} s; windower S3 errors ${s3Errors}`);
+      report(
+        's3-outage',
+        c,
+        dl,
+        `S3 down ${downS.toFixed(0)} s; windower S3 errors ${s3Errors}; backfill ${p.backfillStatus(id)} jobs`,
+      );
       assert.ok(s3Errors > 0, 'the windower saw no S3 error: was S3 really down while it wrote?');
       assertComplete(c, 'S3 outage', EXPECTED_BARS);
+      assert.ok(jobsDone, `backfill ${id}: ${p.backfillStatus(id)} jobs done after the S3 outage`);
       assert.ok(p.isRunning('windower'), 'the windower exited during the S3 outage');
     },
   );
@@ -452,9 +461,7 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         peak = stopSampling();
       }
       const wallS = (Date.now() - started) / 1000;
-      await waitFor(`backfill ${id} complete`, async () => p.backfillDone(id), 120_000, 3_000).catch(
-        () => null,
-      );
+      const jobsDone = await backfillCompletes(id, 120_000);
       const dl = countBy(
         await p.deadLetters(
           since,
@@ -471,13 +478,11 @@ describe(`fault suite (FAULTS_SEED=${SEED})`, { timeout: 1_800_000 }, () => {
         'load',
         c,
         dl,
-        `${c.found} bars in ${wallS.toFixed(0)} s = ${(perMinute / LOAD_SYMBOLS.length).toFixed(0)}× the live rate; peak RSS MiB: ${rss}`,
+        `${c.found} bars in ${wallS.toFixed(0)} s = ${(perMinute / LOAD_SYMBOLS.length).toFixed(0)}× the live rate; backfill ${p.backfillStatus(id)} jobs; peak RSS MiB: ${rss}`,
       );
-      assert.ok(
-        perMinute >= 10 * LOAD_SYMBOLS.length,
-        `the burst reached only ${perMinute.toFixed(0)} bars/min`,
-      );
+      // The rate is reported, not asserted: speed targets live in npm run bench.
       assertComplete(c, 'load', LOAD_SYMBOLS.length * 1_440);
+      assert.ok(jobsDone, `backfill ${id}: ${p.backfillStatus(id)} jobs done after the load`);
       // Bounded, not a target (targets are in npm run bench): a leak or an unbounded buffer
       // over a day of 40 symbols would pass this.
       for (const [s, v] of Object.entries(peak))
