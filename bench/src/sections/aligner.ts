@@ -400,6 +400,14 @@ export async function benchAligner(c: BenchConfig): Promise<SectionResult> {
       reference: { name: 'kafkajs, same messages', value: produced.messages / produced.kafkajs.cpuSeconds },
       note: produced.alt.error ?? 'the same messages and chunks, one request at a time, acks=all, idempotent',
     });
+  // Live, records are few and the time rule decides how often the whole state is rewritten.
+  const snapshotEveryMs = loadAlignerConfig({}).ALIGNER_SNAPSHOT_INTERVAL_MS;
+  figures.push({
+    name: 'the aligner state’s full snapshot, in-process (engine.snapshot + JSON)',
+    value: inproc.snapshotMs,
+    unit: 'ms',
+    note: `${(inproc.snapshotBytes / 1e6).toFixed(1)} MB of JSON for ${c.alignerSymbols} symbols × ${c.alignerMinutes} min (the state keeps the revision horizon, a day); live, one every ALIGNER_SNAPSHOT_INTERVAL_MS = ${snapshotEveryMs / 60_000} min: ${((inproc.snapshotMs / 1000) * (3_600_000 / Math.max(1, snapshotEveryMs))).toFixed(1)} CPU-s an hour, Redis's own not counted`,
+  });
   figures.push({
     name: 'aligner peak RSS (VmHWM)',
     value: peaks.aligner ?? null,

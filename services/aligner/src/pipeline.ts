@@ -28,11 +28,11 @@ export { barMessage } from './domain/batch.js';
 export interface SnapshotPolicy {
   /** Records logged since the last snapshot. Default 50,000. */
   everyRecords: number;
-  /** Milliseconds since the last snapshot (checked after each batch). Default 60,000. */
+  /** Milliseconds since the last snapshot (checked after each batch). Default 900,000. */
   everyMs: number;
 }
 
-export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyRecords: 50_000, everyMs: 60_000 };
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { everyRecords: 50_000, everyMs: 900_000 };
 
 /** What the broker says of the raw topics' partitions (see MergeQueue): asked after `askedAtMs`. */
 export type RawTopicEnds = () => Promise<Map<string, Map<number, { high: bigint; start: bigint }>>>;
