@@ -80,7 +80,11 @@ describe('aligner partition state in Redis', () => {
       'perpflow-producer': 'exchange-ingest',
     });
 
-    await store.snapshot(2, 2, { offsets: { [TOPIC]: '4' }, state: { v: 1, streams: {} }, savedAtMs: 5 });
+    await store.snapshot(2, 2, {
+      offsets: { [TOPIC]: '4' },
+      stateJson: ['{"v":1,', '"streams":{}}'],
+      savedAtMs: 5,
+    });
     const after = await store.load(2);
     assert.deepEqual(after, {
       seq: 2,
@@ -157,7 +161,7 @@ describe('aligner partition state in Redis', () => {
     await assert.rejects(store.append(p, entry(1, 0, [Buffer.from('{}')])), StalePartitionStateError);
     await assert.rejects(store.append(p, entry(3, 1, [Buffer.from('{}')])), StalePartitionStateError);
     await assert.rejects(
-      store.snapshot(p, 0, { offsets: {}, state: null, savedAtMs: 0 }),
+      store.snapshot(p, 0, { offsets: {}, stateJson: ['null'], savedAtMs: 0 }),
       StalePartitionStateError,
     );
     const loaded = await store.load(p);

@@ -34,6 +34,7 @@ function setup() {
       return { bars: [], rejected: [], hits: [], watermarks: new Map() } as unknown as EngineOutput<Ref>;
     },
     snapshot: () => ({}),
+    snapshotJson: () => ['{}'],
   };
   const store: PartitionStateStore = {
     load: async () => {

@@ -20,6 +20,8 @@ import {
   encodeLoggedBatchFormat1,
   type LoggedBatch,
   type PartitionSnapshot,
+  type PartitionSnapshotWrite,
+  snapshotDocument,
   type PartitionStateStore,
   StalePartitionStateError,
   type StoredPartition,
@@ -56,10 +58,10 @@ class MemoryStateStore implements PartitionStateStore {
     this.seq.set(p, entry.seq);
     this.appends++;
   }
-  async snapshot(p: number, seq: number, s: PartitionSnapshot): Promise<void> {
+  async snapshot(p: number, seq: number, s: PartitionSnapshotWrite): Promise<void> {
     const cur = this.seq.get(p) ?? 0;
     if (cur !== seq) throw new StalePartitionStateError(p, seq, `found ${cur}`);
-    this.snapshots.set(p, JSON.stringify(s));
+    this.snapshots.set(p, snapshotDocument(s).toString());
     this.logs.set(p, []);
     this.snapshotWrites++;
   }

@@ -493,7 +493,7 @@ export class AlignerPipeline {
       // Only after the produce: a snapshot must never hold outputs that are not acknowledged.
       await this.deps.state.snapshot(partition, rt.seq, {
         offsets: { ...rt.offsets },
-        state: rt.engine.snapshot(),
+        stateJson: rt.engine.snapshotJson(),
         savedAtMs: acked,
       });
       rt.recordsSinceSnapshot = 0;

@@ -15,6 +15,25 @@ export interface PartitionSnapshot {
   savedAtMs: number;
 }
 
+/** A snapshot to write: the partition state's JSON text in pieces (PartitionEngine.snapshotJson). */
+export interface PartitionSnapshotWrite {
+  offsets: Record<string, string>;
+  stateJson: Iterable<string>;
+  savedAtMs: number;
+}
+
+/**
+ * The stored snapshot's bytes: the text of `JSON.stringify({ offsets, state, savedAtMs })`,
+ * made from the state's pieces, each turned into bytes as it comes; what `load` reads back
+ * as a PartitionSnapshot.
+ */
+export function snapshotDocument(s: PartitionSnapshotWrite): Buffer {
+  const parts = [Buffer.from(`{"offsets":${JSON.stringify(s.offsets)},"state":`)];
+  for (const piece of s.stateJson) parts.push(Buffer.from(piece));
+  parts.push(Buffer.from(`,"savedAtMs":${JSON.stringify(s.savedAtMs)}}`));
+  return Buffer.concat(parts);
+}
+
 /**
  * One step of the write-ahead log: the runs of records in the order the engine took them
  * (one run per raw topic, in the merged order of docs/ARCHITECTURE.md ③), and the offsets
@@ -75,7 +94,7 @@ export interface PartitionStateStore {
   /** Appends `entry` iff the stored sequence is `entry.seq - 1`; else StalePartitionStateError. */
   append(partition: number, entry: LoggedBatch): Promise<void>;
   /** Writes the snapshot and empties the log iff the stored sequence is still `seq`. */
-  snapshot(partition: number, seq: number, snapshot: PartitionSnapshot): Promise<void>;
+  snapshot(partition: number, seq: number, snapshot: PartitionSnapshotWrite): Promise<void>;
 }
 
 const APPEND = `
@@ -147,10 +166,10 @@ export class RedisPartitionStateStore implements PartitionStateStore {
     }
   }
 
-  async snapshot(partition: number, seq: number, snapshot: PartitionSnapshot): Promise<void> {
+  async snapshot(partition: number, seq: number, snapshot: PartitionSnapshotWrite): Promise<void> {
     const k = this.keys(partition);
     try {
-      await this.snapshotScript(k.seq, k.log, k.snapshot, String(seq), JSON.stringify(snapshot));
+      await this.snapshotScript(k.seq, k.log, k.snapshot, String(seq), snapshotDocument(snapshot));
     } catch (err) {
       throw stale(err, partition, seq);
     }

@@ -48,4 +48,9 @@ export interface PartitionEngine {
    */
   apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number, into?: EngineOutput<Ref>): EngineOutput<Ref>;
   snapshot(): unknown;
+  /**
+   * `JSON.stringify(snapshot())` in pieces whose concatenation is that text, so that a writer
+   * never holds the whole state as one object graph and one string at once.
+   */
+  snapshotJson(): Iterable<string>;
 }
