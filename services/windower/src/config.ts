@@ -102,7 +102,7 @@ export const WindowerConfigSchema = z.object({
   WINDOWER_MAX_BUFFERED_ROWS: env
     .int(500_000, { min: 1 })
     .describe(
-      'rows of windows with unwritten changes held before consumption pauses for an immediate flush; and rows held in all (287 bytes each) past which every durable window leaves memory after a flush, to be read back from S3 before its next write (a live windower of more than ~350 symbols of 1m bars passes 500,000 late in the UTC day)',
+      'rows of windows with unwritten changes held before consumption pauses for an immediate flush; and rows held in all (287 bytes each) past which durable windows leave memory after a flush, those fed longest ago first, until the rows are under it; each is read back from S3 before its next write (a live windower of more than ~350 symbols of 1m bars passes 500,000 late in the UTC day)',
     ),
   WINDOWER_WINDOW_IDLE_MS: env
     .int(600_000, { min: 0 })

@@ -45,6 +45,8 @@ function kindOf(key: string): string {
 class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
   readonly calls: string[] = [];
+  /** Every key read. */
+  readonly gets: string[] = [];
   failPuts = 0;
   async put(key: string, body: Uint8Array): Promise<void> {
     if (this.failPuts > 0) {
@@ -55,6 +57,7 @@ class MemoryStore implements ObjectStore {
     this.objects.set(key, body);
   }
   async get(key: string): Promise<Uint8Array | null> {
+    this.gets.push(key);
     return this.objects.get(key) ?? null;
   }
   async exists(key: string): Promise<boolean> {
@@ -74,6 +77,7 @@ function setup(
   maxBufferedRows = 1_000,
   prefix = 'ds',
   writeConcurrency?: number,
+  now: () => number = () => NOW,
 ) {
   const calls = store.calls;
   const consumer: OffsetCommitter & { paused: boolean } = {
@@ -106,7 +110,7 @@ function setup(
     windows: new WindowStore(new TimedObjectStore(store, metrics), 'ds', 'test'),
     metrics,
     logger: createLogger({ service: 'windower-test', level: 'silent' }),
-    now: () => NOW,
+    now,
     options: {
       topic: TOPIC,
       flushIntervalMs: 0,
@@ -151,7 +155,7 @@ const WINDOW = {
 const key = objectKey('ds', WINDOW);
 
 describe('windower pipeline', () => {
-  it('holding more rows than WINDOWER_MAX_BUFFERED_ROWS, lets every durable window go after a flush and reads it back before its next write', async () => {
+  it('holding more rows than WINDOWER_MAX_BUFFERED_ROWS, lets a durable window go after a flush and reads it back before its next write', async () => {
     const store = new MemoryStore();
     const windowsHeld = async (m: ReturnType<typeof setup>['metrics']) =>
       (await m.windowsOpen.get()).values[0]?.value;
@@ -187,6 +191,40 @@ describe('windower pipeline', () => {
         i === 2 ? [sampleBar(2).eventTimeMs, 1, 9] : [sampleBar(i).eventTimeMs, 0, sampleBar(i).close],
       ),
     );
+  });
+
+  it('over WINDOWER_MAX_BUFFERED_ROWS, lets the windows fed longest ago go first, only down to the bound, and reads back only those', async () => {
+    const store = new MemoryStore();
+    let now = NOW;
+    const { pipeline, metrics } = setup(store, null, 6, 'ds', undefined, () => now);
+    const eth = (i: number) => sampleBar(i, { symbol: 'ETH/USDT:USDT' });
+    pipeline.handleBatch(
+      batch(
+        0,
+        0,
+        [0, 1, 2, 3, 4].map((i) => sampleBar(i)),
+      ),
+    );
+    now += 1_000;
+    pipeline.handleBatch(batch(0, 5, [0, 1, 2, 3, 4].map(eth)));
+    await pipeline.flush();
+    // 10 rows held, bound 6: BTC, fed first, leaves; ETH stays (every durable window left before).
+    assert.equal((await metrics.windowsOpen.get()).values[0]?.value, 1);
+    store.gets.length = 0;
+    now += 1_000;
+    pipeline.handleBatch(batch(0, 10, [sampleBar(5), eth(5)]));
+    await pipeline.flush();
+    const ethKey = objectKey('ds', { ...WINDOW, symbol: 'ETH/USDT:USDT' });
+    assert.deepEqual(
+      store.gets.filter((k) => k === key || k === ethKey),
+      [key],
+      "only BTC's window is read back before its write",
+    );
+    for (const k of [key, ethKey])
+      assert.deepEqual(
+        decodeParquetToBars(store.objects.get(k)!).map((b) => b.close),
+        [0, 1, 2, 3, 4, 5].map((i) => sampleBar(i).close),
+      );
   });
 
   it('writes windows of different series at once (up to writeConcurrency), never two of one series, and commits after all', async () => {

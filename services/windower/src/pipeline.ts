@@ -267,9 +267,8 @@ export class WindowerPipeline {
     });
     if (this.stopped && failed > 0) return;
     await this.commit();
-    const idleMs =
-      this.book.stats().rows > this.deps.options.maxBufferedRows ? 0 : this.deps.options.windowIdleMs;
-    this.book.evictIdle(this.deps.now(), idleMs);
+    this.book.evictIdle(this.deps.now(), this.deps.options.windowIdleMs);
+    this.book.evictLeastRecent(this.deps.options.maxBufferedRows);
     this.updateGauges();
     if (this.paused && failed === 0 && this.book.stats().dirtyRows < this.deps.options.maxBufferedRows)
       this.resume();

@@ -250,6 +250,40 @@ describe('WindowBook', () => {
     assert.equal(commitOf(book), '1', 'the ETH bar still holds the commit back');
     assert.equal(book.add(b, at(3), 20_000).isNewWindow, true);
   });
+  it('under pressure evicts durable windows the longest without a bar first, only down to the bound', () => {
+    const book = new WindowBook({ flushIntervalMs: 0 });
+    // Four series, one day window each: 3, 2, 2 and 1 rows, last fed at 4,000, 1,000, 3,000, 2,000.
+    const symbols = ['A/USDT:USDT', 'B/USDT:USDT', 'C/USDT:USDT', 'D/USDT:USDT'];
+    const rows = [3, 2, 2, 1];
+    const fedAt = [4_000, 1_000, 3_000, 2_000];
+    const keys = symbols.map((symbol, s) => {
+      let key = '';
+      for (const [i, bar] of makeBars({ count: rows[s]! }).entries())
+        key = book.add({ ...bar, symbol }, at(s * 10 + i), fedAt[s]! - (rows[s]! - 1 - i)).windowKey;
+      return key;
+    });
+    // C stays dirty (a bar after its snapshot): never evicted.
+    for (const k of keys) {
+      const snap = book.snapshot(k);
+      book.markDurable(k, snap.version, false);
+    }
+    book.add({ ...makeBars({ count: 3 })[2]!, symbol: symbols[2]! }, at(99), 3_500);
+    assert.deepEqual(book.stats(), { windows: 4, rows: 9, dirtyWindows: 1, dirtyRows: 3 });
+    assert.equal(book.evictLeastRecent(9), 0, 'at the bound: nothing leaves');
+    // Over by 3: B (fed at 1,000, 2 rows) then D (2,000, 1 row); A, the most recent, stays.
+    assert.equal(book.evictLeastRecent(6), 2);
+    assert.deepEqual(book.stats(), { windows: 2, rows: 6, dirtyWindows: 1, dirtyRows: 3 });
+    assert.deepEqual(book.windowKeys().sort(), [keys[0]!, keys[2]!].sort());
+    // Nothing durable is small enough to help but A: it goes, C (dirty) stays over the bound.
+    assert.equal(book.evictLeastRecent(0), 1);
+    assert.deepEqual(book.windowKeys(), [keys[2]!]);
+    // An evicted open window is new again on its next bar (its writer merges the stored object).
+    assert.equal(
+      book.add({ ...makeBars({ count: 1 })[0]!, symbol: symbols[1]! }, at(100), 5_000).isNewWindow,
+      true,
+    );
+  });
+
   it('never lets the commit pass a bar that is not durable (property)', () => {
     fc.assert(
       fc.property(

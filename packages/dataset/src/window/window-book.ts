@@ -370,6 +370,33 @@ export class WindowBook {
     return n;
   }
 
+  /**
+   * Under memory pressure: drops fully durable windows, the longest without a new bar first,
+   * until at most `maxRows` rows are held (or none is left to drop). Each such window is read
+   * back from its stored object before its next write; dropping every durable window instead
+   * made a live windower past the bound (more than ~350 symbols of 1m bars late in the UTC
+   * day) read every window back at every write. Returns how many left.
+   */
+  evictLeastRecent(maxRows: number): number {
+    let rows = 0;
+    const durable: [string, BookWindow][] = [];
+    for (const [k, w] of this.windows) {
+      rows += w.latest.size + w.superseded.size;
+      if (w.version <= w.durableVersion && w.pending.size === 0) durable.push([k, w]);
+    }
+    if (rows <= maxRows) return 0;
+    durable.sort((x, y) => x[1].lastAddMs - y[1].lastAddMs);
+    let n = 0;
+    for (const [k, w] of durable) {
+      if (rows <= maxRows) break;
+      this.windows.delete(k);
+      if (!w.closedWritten) this.evictedOpen.set(k, w.window);
+      rows -= w.latest.size + w.superseded.size;
+      n++;
+    }
+    return n;
+  }
+
   /** The series of every window held (for metrics and shutdown flushes). */
   windowKeys(): string[] {
     return [...this.windows.keys()];
