@@ -66,6 +66,7 @@ entry() { # workspace src/<file>.ts
 own_flags() { # name
   case $1 in
     archiver) echo --max-semi-space-size=4 ;;
+    exchange-ingest) echo --max-semi-space-size=4 ;;
   esac
 }
 start() { # name workspace metrics-port env...

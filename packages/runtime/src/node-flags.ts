@@ -19,9 +19,16 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'
  * raw records (three runs each, alternated) its peak RSS was 359–402 MiB with a 4 MiB young
  * generation against 401–410 with 16, at 59.0–69.2k against 55.1–64.3k records/s
  * (docs/BENCHMARKS.md, "What a buffered record costs the archiver").
+ *
+ * exchange-ingest, `--max-semi-space-size=4`: what it allocates is mostly the venues' answers
+ * parsed and the records made of them, short-lived; in a backfill of 100 symbols × 3 days
+ * (two runs each, alternated) its peak RSS was 264–268 MiB with a 4 MiB young generation
+ * against 295–297 with 16, for 7.3–7.5 CPU-s against 6.8–6.9 (the backfill's rate the same,
+ * 14.6–15.2k bars/s; docs/BENCHMARKS.md, "The ingest's young generation").
  */
 export const SERVICE_OWN_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   archiver: ['--max-semi-space-size=4'],
+  'exchange-ingest': ['--max-semi-space-size=4'],
 };
 
 /** Every V8 flag a service (its directory name under services/) starts with. */
