@@ -1,5 +1,5 @@
 import type { Logger } from '@perpflow/runtime';
-import type { Consumer, KafkaConfig } from 'kafkajs';
+import type { Consumer, Kafka, KafkaConfig } from 'kafkajs';
 import { createIdempotentProducer, createKafka } from './client.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import type { ConsumeOptions, GroupConsumer, GroupConsumerOptions, KafkaClient } from './port.js';
@@ -24,7 +24,7 @@ class KafkajsGroupConsumer implements GroupConsumer {
   private readonly consumer: Consumer;
 
   constructor(
-    kafka: ReturnType<typeof createKafka>,
+    kafka: Kafka,
     options: GroupConsumerOptions,
     private readonly logger: Logger | undefined,
   ) {

@@ -33,7 +33,6 @@ function setup() {
       if (state.broken) throw new RangeError('engine bug');
       return { bars: [], rejected: [], hits: [], watermarks: new Map() } as unknown as EngineOutput<Ref>;
     },
-    snapshot: () => ({}),
     snapshotJson: () => ['{}'],
   };
   const store: PartitionStateStore = {

@@ -47,10 +47,10 @@ export interface PartitionEngine {
    * caller applying record by record reuses one instead of five objects a record.
    */
   apply<Ref>(inputs: EngineInput<Ref>[], nowMs: number, into?: EngineOutput<Ref>): EngineOutput<Ref>;
-  snapshot(): unknown;
   /**
-   * `JSON.stringify(snapshot())` in pieces whose concatenation is that text, so that a writer
-   * never holds the whole state as one object graph and one string at once.
+   * The state as JSON text in pieces whose concatenation is the whole snapshot (what
+   * `createPartitionEngine` restores from, parsed), so that a writer never holds the whole
+   * state as one object graph and one string at once.
    */
   snapshotJson(): Iterable<string>;
 }
